@@ -1,0 +1,49 @@
+// One error type for the whole service: a class the API and the logs understand, an actionable
+// message and, for libav failures, the last lines libav logged.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace renderer {
+
+enum class ErrorClass {
+    PreflightError,  // bad or missing input found before any encoder is opened
+    DecodeError,     // an input could not be decoded mid-render
+    EncodeError,     // an encoder or the muxer failed
+    IoError,         // the filesystem failed us (ENOSPC, EIO, permissions on output)
+    Timeout,         // JOB_TIMEOUT_SEC elapsed
+    LeaseLost,       // the API took the job back
+    Cancelled,       // shutdown or caller cancelled
+    ConfigError,     // invalid configuration (exit 78)
+    UsageError,      // invalid command line (exit 64)
+    ApiError,        // the job API answered something we cannot use
+};
+
+std::string_view to_string(ErrorClass c);
+
+// Transient errors may succeed on retry under the same lease; everything else is permanent.
+bool is_transient(ErrorClass c);
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorClass cls, std::string message, std::string stderr_snippet = {})
+        : std::runtime_error(std::move(message)), cls_(cls), snippet_(std::move(stderr_snippet)) {}
+
+    ErrorClass error_class() const { return cls_; }
+    const std::string& stderr_snippet() const { return snippet_; }
+    void set_stderr_snippet(std::string s) { snippet_ = std::move(s); }
+
+private:
+    ErrorClass cls_;
+    std::string snippet_;
+};
+
+// Exit codes from sysexits.h, used by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 64;
+inline constexpr int kExitConfig = 78;
+
+}  // namespace renderer

@@ -1,0 +1,229 @@
+#include "common/log.h"
+
+#include <chrono>
+#include <ctime>
+#include <mutex>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace renderer::log {
+namespace {
+
+std::mutex g_secrets_mutex;
+std::vector<std::string> g_secrets;
+std::shared_ptr<spdlog::logger> g_logger;
+
+void redact(std::string& line) {
+    std::lock_guard lock(g_secrets_mutex);
+    for (const auto& secret : g_secrets) {
+        for (auto pos = line.find(secret); pos != std::string::npos; pos = line.find(secret, pos)) {
+            line.replace(pos, secret.size(), "[REDACTED]");
+        }
+    }
+}
+
+std::string iso8601(spdlog::log_clock::time_point tp) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch());
+    const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms.count() % 1000));
+    return buf;
+}
+
+std::string_view level_name(Level level) {
+    switch (level) {
+        case Level::trace: return "trace";
+        case Level::debug: return "debug";
+        case Level::info: return "info";
+        case Level::warn: return "warn";
+        case Level::err: return "error";
+        case Level::critical: return "critical";
+        default: return "off";
+    }
+}
+
+template <typename W>
+void write_value(W& w, const Value& v) {
+    std::visit(
+        [&w](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                w.String(x.data(), static_cast<rapidjson::SizeType>(x.size()));
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                w.Int64(x);
+            } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+                w.Uint64(x);
+            } else if constexpr (std::is_same_v<T, double>) {
+                w.Double(x);
+            } else if constexpr (std::is_same_v<T, bool>) {
+                w.Bool(x);
+            } else {
+                w.StartArray();
+                for (const auto& s : x) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+                w.EndArray();
+            }
+        },
+        v);
+}
+
+// The payload handed to spdlog is itself a JSON object {"event":…, fields…} built by a writer;
+// the formatters below add ts/level/service (JSON) or render it as text.
+std::string payload_json(std::string_view event, const Fields& ids, const Fields& fields) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("event");
+    w.String(event.data(), static_cast<rapidjson::SizeType>(event.size()));
+    for (const auto* list : {&ids, &fields}) {
+        for (const auto& f : *list) {
+            w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
+            write_value(w, f.value);
+        }
+    }
+    w.EndObject();
+    return {buf.GetString(), buf.GetSize()};
+}
+
+class JsonFormatter final : public spdlog::formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+        std::string_view payload(msg.payload.data(), msg.payload.size());
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        w.StartObject();
+        const auto ts = iso8601(msg.time);
+        w.Key("ts");
+        w.String(ts.c_str());
+        w.Key("level");
+        const auto lvl = level_name(msg.level);
+        w.String(lvl.data(), static_cast<rapidjson::SizeType>(lvl.size()));
+        w.Key("service");
+        w.String("renderer");
+        std::string line;
+        if (!payload.empty() && payload.front() == '{') {
+            // Splice the writer-built payload's members after our own.
+            line.assign(buf.GetString(), buf.GetSize());
+            line += ',';
+            line.append(payload.substr(1));
+        } else {
+            // A message that did not come through emit(): keep it, escaped.
+            w.Key("event");
+            w.String("log");
+            w.Key("msg");
+            w.String(payload.data(), static_cast<rapidjson::SizeType>(payload.size()));
+            w.EndObject();
+            line.assign(buf.GetString(), buf.GetSize());
+        }
+        redact(line);
+        line += '\n';
+        dest.append(line.data(), line.data() + line.size());
+    }
+    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+};
+
+class TextFormatter final : public spdlog::formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+        std::string_view payload(msg.payload.data(), msg.payload.size());
+        std::string line = iso8601(msg.time);
+        line += ' ';
+        auto lvl = std::string(level_name(msg.level));
+        lvl.resize(5, ' ');
+        line += lvl;
+        line += ' ';
+        rapidjson::Document doc;
+        if (!payload.empty() && payload.front() == '{' &&
+            !doc.Parse(payload.data(), payload.size()).HasParseError() && doc.IsObject()) {
+            for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+                const std::string_view key(it->name.GetString(), it->name.GetStringLength());
+                if (key == "event") {
+                    line.append(it->value.GetString(), it->value.GetStringLength());
+                    continue;
+                }
+                line += ' ';
+                line += key;
+                line += '=';
+                if (it->value.IsString()) {
+                    line.append(it->value.GetString(), it->value.GetStringLength());
+                } else {
+                    rapidjson::StringBuffer vb;
+                    rapidjson::Writer<rapidjson::StringBuffer> vw(vb);
+                    it->value.Accept(vw);
+                    line.append(vb.GetString(), vb.GetSize());
+                }
+            }
+        } else {
+            line.append(payload);
+        }
+        redact(line);
+        line += '\n';
+        dest.append(line.data(), line.data() + line.size());
+    }
+    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextFormatter>(); }
+};
+
+}  // namespace
+
+void init(const Options& options, std::shared_ptr<spdlog::sinks::sink> sink) {
+    if (!sink) sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    auto logger = std::make_shared<spdlog::logger>("renderer", std::move(sink));
+    if (options.json) {
+        logger->set_formatter(std::make_unique<JsonFormatter>());
+    } else {
+        logger->set_formatter(std::make_unique<TextFormatter>());
+    }
+    logger->set_level(options.level);
+    logger->flush_on(Level::trace);  // one line, one flush: nothing sits in a buffer
+    std::atomic_store(&g_logger, logger);
+}
+
+void add_secret(std::string secret) {
+    if (secret.empty()) return;
+    std::lock_guard lock(g_secrets_mutex);
+    g_secrets.push_back(std::move(secret));
+}
+
+bool parse_level(std::string_view text, Level& out) {
+    if (text == "debug") out = Level::debug;
+    else if (text == "info") out = Level::info;
+    else if (text == "warn" || text == "warning") out = Level::warn;
+    else if (text == "error") out = Level::err;
+    else return false;
+    return true;
+}
+
+bool enabled(Level level) {
+    auto logger = std::atomic_load(&g_logger);
+    return logger && logger->should_log(level);
+}
+
+namespace {
+void emit_with_ids(Level level, std::string_view event, const Fields& ids, const Fields& fields) {
+    auto logger = std::atomic_load(&g_logger);
+    if (!logger) {
+        init(Options{});
+        logger = std::atomic_load(&g_logger);
+    }
+    if (!logger->should_log(level)) return;
+    const auto payload = payload_json(event, ids, fields);
+    logger->log(level, spdlog::string_view_t(payload.data(), payload.size()));
+}
+}  // namespace
+
+void emit(Level level, std::string_view event, const Fields& fields) {
+    emit_with_ids(level, event, {}, fields);
+}
+
+void Context::emit(Level level, std::string_view event, const Fields& fields) const {
+    emit_with_ids(level, event, ids_, fields);
+}
+
+}  // namespace renderer::log

@@ -1,0 +1,77 @@
+// What a render is asked to do: encode settings and the request naming inputs and output.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace renderer::media {
+
+namespace fs = std::filesystem;
+
+struct RenderSettings {
+    int fps = 30;
+    std::int64_t audio_bitrate = 192000;  // bits/s
+    std::string preset = "medium";        // x264 preset, the ffmpeg CLI's default
+    int crf = 23;                         // x264 crf, the ffmpeg CLI's default
+    std::int64_t video_bitrate = 0;       // bits/s; when set, replaces crf (ABR)
+    std::string x264_params;              // passed to x264 as -x264-params
+    // x264 threads. Fixed by configuration, never derived from the core count, so identical
+    // inputs give identical bytes on any machine.
+    int threads = 4;
+    int decode_threads = 0;   // PNG decode + conversion pool; 0 = one per core, capped at 4
+    int width = 0;            // canvas; 0 = first frame's size rounded up to even
+    int height = 0;
+    std::uint64_t max_frame_pixels = 8192ull * 8192;  // refuse larger PNG headers before allocating
+    bool use_cache = true;    // skip encoding when the artifact at the final path has our key
+};
+
+struct RenderRequest {
+    std::string story_id;
+    std::string part_id;
+    fs::path frames_dir;
+    fs::path music_dir;
+    // first | named:<file> | hash
+    std::string music_select = "first";
+    fs::path output_dir;
+    // {story_id}, {part_id}, {ts} are replaced; the result must be a plain file name.
+    std::string output_name_template = "{story_id}_{part_id}.mp4";
+    RenderSettings settings;
+    // With --debug: the full libav log of this render goes to this file.
+    std::optional<fs::path> libav_report_path;
+};
+
+struct RenderResult {
+    fs::path path;
+    std::uint64_t bytes = 0;
+    std::int64_t duration_ms = 0;
+    std::string audio_track;  // file name of the chosen track
+    std::int64_t frames = 0;  // video frames in the output
+    int width = 0;
+    int height = 0;
+    double wall_sec = 0;
+    double encode_fps = 0;
+    bool cache_hit = false;
+};
+
+struct Progress {
+    std::int64_t frames_done = 0;
+    std::int64_t frames_total = 0;
+    double elapsed_sec = 0;
+    double fps = 0;
+};
+
+bool is_x264_preset(std::string_view name);
+// "1280x720" -> width, height (even, 16..8192); ConfigError naming `name` otherwise.
+void parse_size(std::string_view name, std::string_view text, int& width, int& height);
+// first | hash | named:FILE (a plain file name); ConfigError otherwise.
+void validate_music_select(std::string_view text);
+// ConfigError with an actionable message for any out-of-range setting.
+void validate(const RenderSettings& settings);
+// FPS, AUDIO_BITRATE, X264_PRESET, X264_CRF, VIDEO_BITRATE, X264_PARAMS, X264_THREADS,
+// DECODE_THREADS, RENDER_SIZE, MAX_FRAME_PIXELS, RENDER_CACHE over the defaults above.
+RenderSettings render_settings_from_env();
+
+}  // namespace renderer::media
