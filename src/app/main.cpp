@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("renderer ") + RENDERER_VERSION);
     app.footer("Exit codes: 0 ok, 1 render/runtime failure, 64 usage error, 78 configuration error.");
 
+    app.fallthrough();  // global flags may follow the subcommand: `renderer render ... --debug`
+
     app::GlobalOptions global;
     app.add_flag("--json-logs", global.json_logs, "One JSON object per log line on stdout");
     app.add_option("--log-level", global.log_level, "debug|info|warn|error")

@@ -39,6 +39,8 @@ struct RenderRequest {
     // {story_id}, {part_id}, {ts} are replaced; the result must be a plain file name.
     std::string output_name_template = "{story_id}_{part_id}.mp4";
     RenderSettings settings;
+    // Refuse to start below this much free space in output_dir (MIN_FREE_BYTES).
+    std::uint64_t min_free_bytes = 2ull << 30;
     // With --debug: the full libav log of this render goes to this file.
     std::optional<fs::path> libav_report_path;
 };

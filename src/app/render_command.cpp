@@ -1,0 +1,236 @@
+// `renderer render`: one-shot renders without the job API, with the spec's create_slideshow.py
+// flags (--stories-path --music-dir --output) or a single frames dir.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "app/commands.h"
+#include "app/progress_bar.h"
+#include "common/env.h"
+#include "common/error.h"
+#include "common/natural_sort.h"
+#include "common/paths.h"
+#include "common/service_paths.h"
+#include "media/slideshow.h"
+
+namespace renderer::app {
+namespace {
+
+struct RenderOptions {
+    std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
+    std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size, threads,
+        decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    bool no_cache = false;
+};
+
+media::CancelToken* g_cancel = nullptr;
+extern "C" void on_signal(int) {
+    if (g_cancel != nullptr) g_cancel->cancel(ErrorClass::Cancelled);
+}
+
+// A story part found under --stories-path.
+struct PartJob {
+    std::string story, part;
+    fs::path frames_dir;
+};
+
+std::vector<PartJob> discover_parts(const fs::path& stories) {
+    std::error_code ec;
+    if (!fs::is_directory(stories, ec)) {
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("stories path '{}' does not exist or is not a directory", stories.string()));
+    }
+    const auto sorted_dirs = [](const fs::path& dir) {
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(dir)) {
+            std::error_code e2;
+            const auto n = e.path().filename().string();
+            if (!n.empty() && n.front() != '.' && e.is_directory(e2)) names.push_back(n);
+        }
+        natural_sort(names);
+        return names;
+    };
+    std::vector<PartJob> jobs;
+    for (const auto& story : sorted_dirs(stories)) {
+        for (const auto& part : sorted_dirs(stories / story)) {
+            const fs::path base = stories / story / part;
+            if (fs::is_directory(base / "frames", ec) && !list_files_with_ext(base / "frames", "png").empty()) {
+                jobs.push_back({story, part, base / "frames"});
+            } else if (!list_files_with_ext(base, "png").empty()) {
+                jobs.push_back({story, part, base});
+            }
+        }
+    }
+    if (jobs.empty()) {
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("no story parts under '{}': expected <story>/<part>/frames/*.png or "
+                                "<story>/<part>/*.png",
+                                stories.string()));
+    }
+    return jobs;
+}
+
+// CLI values are checked with the same parsers as env values, but a bad flag is a usage error.
+template <typename F>
+void as_usage(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        throw Error(ErrorClass::UsageError, e.what());
+    }
+}
+
+media::RenderSettings merge_settings(const RenderOptions& o) {
+    media::RenderSettings s = media::render_settings_from_env();
+    as_usage([&] {
+        if (o.fps) s.fps = static_cast<int>(parse_int("--fps", *o.fps, 1, 120));
+        if (o.audio_bitrate) s.audio_bitrate = parse_bitrate("--audio-bitrate", *o.audio_bitrate);
+        if (o.preset) s.preset = *o.preset;
+        if (o.crf) s.crf = static_cast<int>(parse_int("--crf", *o.crf, 0, 51));
+        if (o.video_bitrate) s.video_bitrate = parse_bitrate("--video-bitrate", *o.video_bitrate);
+        if (o.x264_params) s.x264_params = *o.x264_params;
+        if (o.size) media::parse_size("--size", *o.size, s.width, s.height);
+        if (o.threads) s.threads = static_cast<int>(parse_int("--threads", *o.threads, 1, 64));
+        if (o.decode_threads) s.decode_threads = static_cast<int>(parse_int("--decode-threads", *o.decode_threads, 0, 64));
+        if (o.max_frame_pixels) {
+            s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("--max-frame-pixels", *o.max_frame_pixels, 1, 1ll << 30));
+        }
+        if (o.no_cache) s.use_cache = false;
+        media::validate(s);
+    });
+    return s;
+}
+
+int run_render(const RenderOptions& o, const GlobalOptions& g) {
+    const ServicePaths paths = ServicePaths::from_env();
+    media::RenderRequest base;
+    base.settings = merge_settings(o);
+    base.music_dir = paths.music_dir;
+    base.output_dir = paths.output_dir;
+    base.music_select = env_string("MUSIC_SELECT", "first");
+    base.output_name_template = env_string("OUTPUT_NAME_TEMPLATE", base.output_name_template);
+    if (auto v = env_get("MIN_FREE_BYTES")) base.min_free_bytes = parse_bytes("MIN_FREE_BYTES", *v);
+    as_usage([&] {
+        // Relative paths are fine on the command line: they are resolved against the cwd here.
+        if (o.music_dir) base.music_dir = fs::absolute(*o.music_dir).lexically_normal();
+        if (o.output) base.output_dir = fs::absolute(*o.output).lexically_normal();
+        if (o.music_select) base.music_select = *o.music_select;
+        if (o.output_name) base.output_name_template = *o.output_name;
+        if (o.min_free_bytes) base.min_free_bytes = parse_bytes("--min-free-bytes", *o.min_free_bytes);
+        media::validate_music_select(base.music_select);
+    });
+
+    std::vector<PartJob> parts;
+    if (o.frames) {
+        if (!o.story || !o.part) throw Error(ErrorClass::UsageError, "--frames needs --story and --part");
+        parts.push_back({*o.story, *o.part, fs::absolute(*o.frames).lexically_normal()});
+    } else if (o.stories_path) {
+        parts = discover_parts(fs::absolute(*o.stories_path).lexically_normal());
+    } else {
+        throw Error(ErrorClass::UsageError, "give --frames DIR --story S --part P, or --stories-path DIR");
+    }
+
+    media::CancelToken cancel;
+    g_cancel = &cancel;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    const bool bar = !g.json_logs && ::isatty(STDERR_FILENO) == 1;
+    int failed = 0;
+    for (const auto& p : parts) {
+        media::RenderRequest req = base;
+        req.story_id = p.story;
+        req.part_id = p.part;
+        req.frames_dir = p.frames_dir;
+        const log::Context ctx({{"story_id", p.story}, {"part_id", p.part}});
+        if (g.debug) {
+            std::error_code ec;
+            fs::create_directories(paths.tmp_dir, ec);
+            if (!ec && is_safe_id(p.story) && is_safe_id(p.part)) {
+                req.libav_report_path = paths.tmp_dir / fmt::format("ffreport-{}_{}.log", p.story, p.part);
+            }
+        }
+        ProgressBar progress_bar(bar, fmt::format("{}/{}", p.story, p.part));
+        double last_log = -10;
+        const media::ProgressFn on_progress = [&](const media::Progress& pr) {
+            progress_bar.update(pr);
+            if (!bar && pr.elapsed_sec - last_log >= 5) {
+                last_log = pr.elapsed_sec;
+                ctx.info("rendering", {{"elapsed_sec", static_cast<std::int64_t>(pr.elapsed_sec)},
+                                       {"frames_done", pr.frames_done},
+                                       {"frames_total", pr.frames_total},
+                                       {"fps", pr.fps}});
+            }
+        };
+        try {
+            const auto r = media::render_slideshow(req, ctx, cancel, on_progress);
+            progress_bar.finish();
+            ctx.info("done", {{"path", r.path.string()},
+                              {"bytes", r.bytes},
+                              {"duration_ms", r.duration_ms},
+                              {"audio_track", r.audio_track},
+                              {"frames", r.frames},
+                              {"width", r.width},
+                              {"height", r.height},
+                              {"wall_sec", r.wall_sec},
+                              {"encode_fps", r.encode_fps},
+                              {"cache_hit", r.cache_hit}});
+        } catch (const Error& e) {
+            progress_bar.finish();
+            ++failed;
+            log::Fields f{{"error_class", std::string(to_string(e.error_class()))},
+                          {"error_message", e.what()}};
+            if (!e.stderr_snippet().empty()) f.emplace_back("stderr_snippet", e.stderr_snippet());
+            if (req.libav_report_path) f.emplace_back("ffreport", req.libav_report_path->string());
+            ctx.error("error", f);
+            if (e.error_class() == ErrorClass::Cancelled) break;
+        }
+    }
+    g_cancel = nullptr;
+    if (parts.size() > 1) {
+        log::info("summary", {{"parts", parts.size()}, {"rendered", parts.size() - failed}, {"failed", failed}});
+    }
+    return failed == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runner) {
+    auto* cmd = app.add_subcommand("render", "Render story parts once, without the job API");
+    cmd->footer(
+        "Examples:\n"
+        "  renderer render --stories-path /content/stories --music-dir /content/audio/music --output /output\n"
+        "  renderer render --frames ./frames --story S45 --part P2 --music-dir ./music --output ./out\n\n"
+        "Each part becomes <output>/<story>_<part>.mp4, written to a temp file and renamed atomically.\n"
+        "Settings also come from env vars (shown in brackets); flags override them.");
+    auto o = std::make_shared<RenderOptions>();
+    cmd->add_option("--frames", o->frames, "Frames dir of one part (*.png, natural order)");
+    cmd->add_option("--story", o->story, "Story id for --frames ([A-Za-z0-9._-])");
+    cmd->add_option("--part", o->part, "Part id for --frames ([A-Za-z0-9._-])");
+    cmd->add_option("--stories-path", o->stories_path,
+                    "Render every <story>/<part>/frames/*.png (or <story>/<part>/*.png) under DIR");
+    cmd->add_option("--music-dir", o->music_dir, "Dir of .mp3 tracks [MUSIC_DIR, default /content/audio/music]");
+    cmd->add_option("--output", o->output, "Output dir [OUTPUT_DIR, default /output]");
+    cmd->add_option("--music-select", o->music_select, "first | hash | named:FILE.mp3 [MUSIC_SELECT, default first]");
+    cmd->add_option("--fps", o->fps, "Frames per second [FPS, default 30]");
+    cmd->add_option("--audio-bitrate", o->audio_bitrate, "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
+    cmd->add_option("--preset", o->preset, "x264 preset, ultrafast..veryslow [X264_PRESET, default medium]");
+    cmd->add_option("--crf", o->crf, "x264 constant rate factor 0-51 [X264_CRF, default 23]");
+    cmd->add_option("--video-bitrate", o->video_bitrate, "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
+    cmd->add_option("--x264-params", o->x264_params, "Extra x264 options, key=value:key=value [X264_PARAMS]");
+    cmd->add_option("--size", o->size, "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
+    cmd->add_option("--threads", o->threads, "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 4]");
+    cmd->add_option("--decode-threads", o->decode_threads, "PNG decode threads, 0 = auto [DECODE_THREADS, default 0]");
+    cmd->add_option("--output-name", o->output_name,
+                    "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");
+    cmd->add_option("--min-free-bytes", o->min_free_bytes, "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
+    cmd->add_option("--max-frame-pixels", o->max_frame_pixels, "Refuse frames larger than this [MAX_FRAME_PIXELS, default 67108864]");
+    cmd->add_flag("--no-cache", o->no_cache, "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
+    cmd->callback([&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
+}
+
+}  // namespace renderer::app

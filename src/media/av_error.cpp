@@ -1,0 +1,28 @@
+#include "media/av_error.h"
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavutil/error.h>
+}
+
+#include "media/libav_log.h"
+
+namespace renderer::media {
+
+std::string av_error_text(int code) {
+    char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+    av_strerror(code, buf, sizeof buf);
+    return buf;
+}
+
+void av_fail(ErrorClass cls, std::string message) {
+    throw Error(cls, std::move(message), LibavLogCapture::current_snippet());
+}
+
+int av_check(int rc, ErrorClass cls, std::string_view what) {
+    if (rc < 0) av_fail(cls, fmt::format("{}: {}", what, av_error_text(rc)));
+    return rc;
+}
+
+}  // namespace renderer::media

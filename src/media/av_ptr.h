@@ -1,0 +1,54 @@
+// Ownership of libav objects: one deleter per type and a unique_ptr alias. No *_free call
+// appears anywhere else in the code.
+#pragma once
+
+#include <memory>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavformat/avio.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/frame.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+}
+
+namespace renderer::media {
+
+struct AvDeleter {
+    void operator()(AVCodecContext* p) const { avcodec_free_context(&p); }
+    void operator()(AVFrame* p) const { av_frame_free(&p); }
+    void operator()(AVPacket* p) const { av_packet_free(&p); }
+    void operator()(SwsContext* p) const { sws_freeContext(p); }
+    void operator()(SwrContext* p) const { swr_free(&p); }
+    void operator()(AVAudioFifo* p) const { av_audio_fifo_free(p); }
+};
+
+// An input context is closed (not just freed): avformat_close_input also closes its AVIOContext.
+struct InputFormatDeleter {
+    void operator()(AVFormatContext* p) const { avformat_close_input(&p); }
+};
+
+// An output context owns the AVIOContext we opened: close it first, then free the context
+// (FFmpeg's doc/examples/mux.c order).
+struct OutputFormatDeleter {
+    void operator()(AVFormatContext* p) const {
+        if (p->pb != nullptr && !(p->oformat->flags & AVFMT_NOFILE)) avio_closep(&p->pb);
+        avformat_free_context(p);
+    }
+};
+
+using CodecContextPtr = std::unique_ptr<AVCodecContext, AvDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, AvDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, AvDeleter>;
+using SwsContextPtr = std::unique_ptr<SwsContext, AvDeleter>;
+using SwrContextPtr = std::unique_ptr<SwrContext, AvDeleter>;
+using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AvDeleter>;
+using InputFormatPtr = std::unique_ptr<AVFormatContext, InputFormatDeleter>;
+using OutputFormatPtr = std::unique_ptr<AVFormatContext, OutputFormatDeleter>;
+
+inline FramePtr make_frame() { return FramePtr(av_frame_alloc()); }
+inline PacketPtr make_packet() { return PacketPtr(av_packet_alloc()); }
+
+}  // namespace renderer::media

@@ -1,0 +1,78 @@
+#include "media/encoders.h"
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+}
+
+#include "media/av_error.h"
+#include "media/mp4_writer.h"
+
+namespace renderer::media {
+
+CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool global_header) {
+    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+    if (codec == nullptr) av_fail(ErrorClass::EncodeError, "libx264 encoder not available in this libavcodec build");
+    CodecContextPtr ctx(avcodec_alloc_context3(codec));
+    ctx->width = canvas.width;
+    ctx->height = canvas.height;
+    ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+    ctx->time_base = AVRational{1, s.fps};
+    ctx->framerate = AVRational{s.fps, 1};
+    ctx->sample_aspect_ratio = AVRational{1, 1};
+    // Tag what the converter produced: BT.709, limited range.
+    ctx->color_range = AVCOL_RANGE_MPEG;
+    ctx->colorspace = AVCOL_SPC_BT709;
+    ctx->color_primaries = AVCOL_PRI_BT709;
+    ctx->color_trc = AVCOL_TRC_BT709;
+    ctx->thread_count = s.threads;
+    ctx->flags |= AV_CODEC_FLAG_BITEXACT;
+    if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_opt_set(ctx->priv_data, "preset", s.preset.c_str(), 0);
+    if (s.video_bitrate > 0) {
+        ctx->bit_rate = s.video_bitrate;
+    } else {
+        av_opt_set(ctx->priv_data, "crf", std::to_string(s.crf).c_str(), 0);
+    }
+    if (!s.x264_params.empty()) {
+        av_check(av_opt_set(ctx->priv_data, "x264-params", s.x264_params.c_str(), 0), ErrorClass::EncodeError,
+                 "invalid x264 params");
+    }
+    av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError,
+             fmt::format("cannot open libx264 (preset {}, {}x{})", s.preset, canvas.width, canvas.height));
+    return ctx;
+}
+
+CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header) {
+    const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    if (codec == nullptr) av_fail(ErrorClass::EncodeError, "AAC encoder not available in this libavcodec build");
+    CodecContextPtr ctx(avcodec_alloc_context3(codec));
+    ctx->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    ctx->sample_rate = sample_rate;
+    av_channel_layout_default(&ctx->ch_layout, 2);
+    ctx->bit_rate = bit_rate;
+    ctx->time_base = AVRational{1, sample_rate};
+    ctx->flags |= AV_CODEC_FLAG_BITEXACT;
+    if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError, "cannot open the AAC encoder");
+    return ctx;
+}
+
+int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer) {
+    int rc = avcodec_send_frame(encoder, frame);
+    if (rc == AVERROR_EOF) return 0;  // already flushed
+    av_check(rc, ErrorClass::EncodeError, fmt::format("{} encoder rejected a frame", encoder->codec->name));
+    PacketPtr packet = make_packet();
+    int written = 0;
+    for (;;) {
+        rc = avcodec_receive_packet(encoder, packet.get());
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return written;
+        av_check(rc, ErrorClass::EncodeError, fmt::format("{} encoder failed", encoder->codec->name));
+        writer.write(packet.get(), stream, encoder->time_base);  // the muxer takes the packet's reference
+        ++written;
+    }
+}
+
+}  // namespace renderer::media

@@ -1,0 +1,19 @@
+// The two encoders (libx264 H.264, FFmpeg's native AAC) and the one send/receive loop both use.
+#pragma once
+
+#include "media/av_ptr.h"
+#include "media/frame_converter.h"
+#include "media/render_settings.h"
+
+namespace renderer::media {
+
+class Mp4Writer;
+
+CodecContextPtr open_h264_encoder(const RenderSettings& settings, Canvas canvas, bool global_header);
+CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header);
+
+// Sends `frame` to `encoder` (nullptr = flush) and writes every packet it yields to `stream`.
+// Returns the number of packets written.
+int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer);
+
+}  // namespace renderer::media

@@ -1,0 +1,79 @@
+#include "media/frame_converter.h"
+
+#include <algorithm>
+#include <cstring>
+
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
+#include "media/av_error.h"
+
+namespace renderer::media {
+
+Placement fit_to_canvas(int w, int h, Canvas c) {
+    Placement p;
+    if (w <= c.width && h <= c.height && c.width - w <= 1 && c.height - h <= 1) {
+        // Odd sizes rounded up to even: place unscaled, the spare row/column stays black.
+        p.width = w;
+        p.height = h;
+    } else if (static_cast<long long>(w) * c.height >= static_cast<long long>(h) * c.width) {
+        p.width = c.width;
+        p.height = std::max(2, static_cast<int>((static_cast<long long>(h) * c.width + w / 2) / w));
+    } else {
+        p.height = c.height;
+        p.width = std::max(2, static_cast<int>((static_cast<long long>(w) * c.height + h / 2) / h));
+    }
+    p.width = std::min(p.width, c.width);
+    p.height = std::min(p.height, c.height);
+    // Even offsets keep the chroma planes aligned with luma.
+    p.x = ((c.width - p.width) / 2) & ~1;
+    p.y = ((c.height - p.height) / 2) & ~1;
+    return p;
+}
+
+FramePtr FrameConverter::convert(const RgbImage& image) {
+    FramePtr frame = make_frame();
+    frame->format = AV_PIX_FMT_YUV420P;
+    frame->width = canvas_.width;
+    frame->height = canvas_.height;
+    frame->color_range = AVCOL_RANGE_MPEG;
+    frame->colorspace = AVCOL_SPC_BT709;
+    frame->color_primaries = AVCOL_PRI_BT709;
+    frame->color_trc = AVCOL_TRC_BT709;
+    av_check(av_frame_get_buffer(frame.get(), 0), ErrorClass::EncodeError, "cannot allocate a video frame");
+
+    const Placement p = fit_to_canvas(image.width, image.height, canvas_);
+    if (p.width != canvas_.width || p.height != canvas_.height) {
+        // Black in limited range: Y=16, Cb=Cr=128.
+        const int ch = (canvas_.height + 1) / 2;
+        for (int y = 0; y < canvas_.height; ++y) std::memset(frame->data[0] + y * frame->linesize[0], 16, canvas_.width);
+        for (int y = 0; y < ch; ++y) {
+            std::memset(frame->data[1] + y * frame->linesize[1], 128, (canvas_.width + 1) / 2);
+            std::memset(frame->data[2] + y * frame->linesize[2], 128, (canvas_.width + 1) / 2);
+        }
+    }
+
+    if (!sws_ || image.width != sws_src_.width || image.height != sws_src_.height || p.width != sws_dst_.width ||
+        p.height != sws_dst_.height) {
+        // SWS_BICUBIC is the ffmpeg CLI's default, so quality matches it at equal settings.
+        sws_.reset(sws_getContext(image.width, image.height, AV_PIX_FMT_RGB24, p.width, p.height,
+                                  AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
+        if (!sws_) av_fail(ErrorClass::EncodeError, "cannot create the colour converter");
+        const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
+        // Source RGB is full range; destination limited (MPEG) range with BT.709 coefficients.
+        sws_setColorspaceDetails(sws_.get(), bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
+        sws_src_ = Canvas{image.width, image.height};
+        sws_dst_ = Canvas{p.width, p.height};
+    }
+
+    const std::uint8_t* src[1] = {image.pixels.data()};
+    const int src_stride[1] = {image.width * 3};
+    std::uint8_t* dst[3] = {frame->data[0] + p.y * frame->linesize[0] + p.x,
+                            frame->data[1] + (p.y / 2) * frame->linesize[1] + p.x / 2,
+                            frame->data[2] + (p.y / 2) * frame->linesize[2] + p.x / 2};
+    sws_scale(sws_.get(), src, src_stride, 0, image.height, dst, frame->linesize);
+    return frame;
+}
+
+}  // namespace renderer::media

@@ -1,0 +1,34 @@
+// RGB24 image -> yuv420p frame of the canvas size, BT.709 limited range. A frame of another
+// size is fitted preserving its aspect ratio and padded with black. One converter per thread.
+#pragma once
+
+#include "media/av_ptr.h"
+#include "media/png_decoder.h"
+
+namespace renderer::media {
+
+struct Canvas {
+    int width = 0;
+    int height = 0;
+};
+
+// Where a `w`x`h` image lands on the canvas: its scaled size and even offsets.
+struct Placement {
+    int x = 0, y = 0, width = 0, height = 0;
+};
+Placement fit_to_canvas(int w, int h, Canvas canvas);
+
+class FrameConverter {
+public:
+    explicit FrameConverter(Canvas canvas) : canvas_(canvas) {}
+
+    // A new refcounted yuv420p frame holding `image`.
+    FramePtr convert(const RgbImage& image);
+
+private:
+    Canvas canvas_;
+    SwsContextPtr sws_;
+    Canvas sws_src_, sws_dst_;  // the sizes sws_ was made for
+};
+
+}  // namespace renderer::media

@@ -1,0 +1,142 @@
+#include "media/frame_pipeline.h"
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavutil/murmur3.h>
+}
+
+#include "common/error.h"
+#include "media/libav_log.h"
+#include "media/png_decoder.h"
+
+namespace renderer::media {
+namespace {
+
+constexpr std::size_t kCacheEntries = 8;
+
+std::uint64_t content_hash(const std::vector<std::uint8_t>& bytes) {
+    struct MurmurDeleter {
+        void operator()(AVMurMur3* m) const { av_free(m); }
+    };
+    std::unique_ptr<AVMurMur3, MurmurDeleter> m(av_murmur3_alloc());
+    av_murmur3_init(m.get());
+    av_murmur3_update(m.get(), bytes.data(), bytes.size());
+    std::uint8_t out[16];
+    av_murmur3_final(m.get(), out);
+    std::uint64_t h = 0;
+    for (int i = 0; i < 8; ++i) h = (h << 8) | out[i];
+    return h;
+}
+
+}  // namespace
+
+FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
+                             std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture)
+    : files_(std::move(files)),
+      canvas_(canvas),
+      max_pixels_(max_pixels),
+      window_(static_cast<std::size_t>(threads) * 2 + 2),
+      cancel_(cancel),
+      log_capture_(log_capture),
+      promises_(files_.size()) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_loop(); });
+}
+
+FramePipeline::~FramePipeline() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        work_.clear();
+    }
+    work_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void FramePipeline::submit_up_to(std::size_t end) {
+    end = std::min(end, files_.size());
+    if (submitted_ >= end) return;
+    {
+        std::lock_guard lock(mutex_);
+        for (; submitted_ < end; ++submitted_) {
+            in_flight_.push_back(promises_[submitted_].get_future());
+            work_.push_back(submitted_);
+        }
+    }
+    work_cv_.notify_all();
+}
+
+SharedFrame FramePipeline::next() {
+    const std::size_t consumed = submitted_ - in_flight_.size();
+    submit_up_to(consumed + window_);
+    if (in_flight_.empty()) throw Error(ErrorClass::DecodeError, "frame pipeline read past the last frame");
+    auto fut = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    submit_up_to(consumed + 1 + window_);
+    return fut.get();
+}
+
+void FramePipeline::worker_loop() {
+    LibavLogCapture::ThreadScope scope(log_capture_);
+    FrameConverter converter(canvas_);
+    for (;;) {
+        std::size_t index = 0;
+        {
+            std::unique_lock lock(mutex_);
+            work_cv_.wait(lock, [this] { return stopping_ || !work_.empty(); });
+            if (stopping_) return;
+            index = work_.front();
+            work_.pop_front();
+        }
+        try {
+            if (cancel_.cancelled()) throw Error(*cancel_.reason(), "render cancelled");
+            promises_[index].set_value(produce(index, converter));
+        } catch (...) {
+            promises_[index].set_exception(std::current_exception());
+        }
+    }
+}
+
+SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter) {
+    const auto& path = files_[index];
+    auto bytes = read_file_bytes(path);
+    const ContentKey key{bytes.size(), content_hash(bytes)};
+
+    std::promise<SharedFrame> own;
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = cache_.find(key); it != cache_.end()) {
+            ++stats_.reused;
+            auto shared = it->second;
+            cache_order_.remove(key);
+            cache_order_.push_back(key);
+            // The first holder of this content never waits on anyone, so this cannot deadlock.
+            return shared.get();
+        }
+        cache_.emplace(key, own.get_future().share());
+        cache_order_.push_back(key);
+        while (cache_order_.size() > kCacheEntries) {
+            cache_.erase(cache_order_.front());
+            cache_order_.pop_front();
+        }
+        ++stats_.decoded;
+    }
+    try {
+        const RgbImage image = decode_png(bytes, path.filename().string(), max_pixels_);
+        bytes = {};
+        FramePtr frame = converter.convert(image);
+        SharedFrame shared(frame.release(), AvDeleter{});
+        own.set_value(shared);
+        return shared;
+    } catch (...) {
+        own.set_exception(std::current_exception());
+        throw;
+    }
+}
+
+FramePipelineStats FramePipeline::stats() const {
+    std::lock_guard lock(cache_mutex_);
+    return stats_;
+}
+
+}  // namespace renderer::media

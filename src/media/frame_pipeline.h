@@ -1,0 +1,82 @@
+// Decodes and converts frames on a bounded pool of threads ahead of the encoder and hands them
+// out in order. Memory is bounded by the window, not by the number of frames. Identical frame
+// files (a slide held for many frames) are decoded and converted once.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "media/av_ptr.h"
+#include "media/cancel_token.h"
+#include "media/frame_converter.h"
+
+namespace renderer::media {
+
+class LibavLogCapture;
+
+// A converted picture shared by every output frame that shows it.
+using SharedFrame = std::shared_ptr<const AVFrame>;
+
+struct FramePipelineStats {
+    std::int64_t decoded = 0;  // distinct frames decoded and converted
+    std::int64_t reused = 0;   // frames served from an identical file's picture
+};
+
+class FramePipeline {
+public:
+    FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads, std::uint64_t max_pixels,
+                  const CancelToken& cancel, LibavLogCapture* log_capture);
+    ~FramePipeline();
+    FramePipeline(const FramePipeline&) = delete;
+    FramePipeline& operator=(const FramePipeline&) = delete;
+
+    // The next frame in order; rethrows that frame's decode error. Call at most files.size() times.
+    SharedFrame next();
+
+    FramePipelineStats stats() const;
+
+private:
+    struct ContentKey {
+        std::uint64_t size;
+        std::uint64_t hash;
+        auto operator<=>(const ContentKey&) const = default;
+    };
+
+    void worker_loop();
+    SharedFrame produce(std::size_t index, FrameConverter& converter);
+    void submit_up_to(std::size_t end);
+
+    const std::vector<std::filesystem::path> files_;
+    const Canvas canvas_;
+    const std::uint64_t max_pixels_;
+    const std::size_t window_;
+    const CancelToken& cancel_;
+    LibavLogCapture* log_capture_;
+
+    std::mutex mutex_;
+    std::condition_variable work_cv_;
+    std::deque<std::size_t> work_;  // indices waiting for a worker
+    bool stopping_ = false;
+    std::vector<std::promise<SharedFrame>> promises_;
+    std::deque<std::future<SharedFrame>> in_flight_;  // in output order
+    std::size_t submitted_ = 0;
+
+    // Pictures of recently seen content, so a held slide is converted once. Small LRU.
+    mutable std::mutex cache_mutex_;
+    std::map<ContentKey, std::shared_future<SharedFrame>> cache_;
+    std::list<ContentKey> cache_order_;
+    FramePipelineStats stats_;
+
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace renderer::media

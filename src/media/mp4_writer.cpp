@@ -1,0 +1,78 @@
+#include "media/mp4_writer.h"
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavutil/dict.h>
+}
+
+#include "media/av_error.h"
+#include "media/libav_log.h"
+
+namespace renderer::media {
+
+Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : log_(log) {
+    AVFormatContext* raw = nullptr;
+    av_check(avformat_alloc_output_context2(&raw, nullptr, "mp4", path.c_str()), ErrorClass::EncodeError,
+             "cannot create the MP4 muxer");
+    ctx_.reset(raw);
+    log_.attach(ctx_.get());
+    // Bit-exact output: identical inputs and settings give identical bytes.
+    ctx_->flags |= AVFMT_FLAG_BITEXACT;
+    const int rc = avio_open(&ctx_->pb, path.c_str(), AVIO_FLAG_WRITE);
+    if (rc < 0) av_fail(ErrorClass::IoError, fmt::format("cannot open '{}' for writing: {}", path.string(), av_error_text(rc)));
+}
+
+Mp4Writer::~Mp4Writer() {
+    if (ctx_) log_.detach(ctx_.get());
+}
+
+bool Mp4Writer::needs_global_header() const { return (ctx_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
+
+AVStream* Mp4Writer::add_stream(const AVCodecContext* encoder) {
+    AVStream* st = avformat_new_stream(ctx_.get(), nullptr);
+    if (st == nullptr) av_fail(ErrorClass::EncodeError, "cannot add a stream to the MP4 muxer");
+    av_check(avcodec_parameters_from_context(st->codecpar, encoder), ErrorClass::EncodeError,
+             "cannot copy encoder parameters to the muxer");
+    // A hint only: the muxer picks its own time base in write_header (hence the rescale in write()).
+    st->time_base = encoder->time_base;
+    if (encoder->codec_type == AVMEDIA_TYPE_VIDEO) st->avg_frame_rate = encoder->framerate;
+    return st;
+}
+
+void Mp4Writer::set_metadata(const std::string& key, const std::string& value) {
+    av_dict_set(&ctx_->metadata, key.c_str(), value.c_str(), 0);
+}
+
+void Mp4Writer::write_header() {
+    AVDictionary* opts = nullptr;
+    // faststart: the moov atom goes before mdat so players can start before the download ends.
+    av_dict_set(&opts, "movflags", "+faststart+use_metadata_tags", 0);
+    const int rc = avformat_write_header(ctx_.get(), &opts);
+    av_dict_free(&opts);
+    av_check(rc, ErrorClass::EncodeError, "cannot write the MP4 header");
+    header_written_ = true;
+}
+
+void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base) {
+    av_packet_rescale_ts(packet, encoder_time_base, stream->time_base);
+    packet->stream_index = stream->index;
+    const int rc = av_interleaved_write_frame(ctx_.get(), packet);
+    if (rc < 0) {
+        const auto cls = rc == AVERROR(ENOSPC) || rc == AVERROR(EIO) ? ErrorClass::IoError : ErrorClass::EncodeError;
+        av_check(rc, cls, "cannot write to the MP4 file");
+    }
+}
+
+void Mp4Writer::finish() {
+    int rc = av_write_trailer(ctx_.get());
+    if (rc >= 0 && ctx_->pb != nullptr && ctx_->pb->error < 0) rc = ctx_->pb->error;
+    if (rc < 0) {
+        const auto cls = rc == AVERROR(ENOSPC) || rc == AVERROR(EIO) ? ErrorClass::IoError : ErrorClass::EncodeError;
+        av_check(rc, cls, "cannot finish the MP4 file");
+    }
+    rc = avio_closep(&ctx_->pb);
+    if (rc < 0) av_check(rc, ErrorClass::IoError, "cannot close the MP4 file");
+}
+
+}  // namespace renderer::media

@@ -1,0 +1,39 @@
+// Preflight: everything that can be checked before an encoder is opened. Frames (present,
+// PNG, sizes), the music track (chosen deterministically, probed in process), the output name
+// and free disk. Every failure is a PreflightError with an actionable message.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "media/audio_source.h"
+#include "media/frame_converter.h"
+#include "media/render_settings.h"
+
+namespace renderer::media {
+
+struct PreflightReport {
+    std::vector<std::filesystem::path> frames;  // natural order
+    Canvas first_frame;                         // size of the first frame
+    Canvas canvas;                              // even output size
+    bool mixed_sizes = false;
+    std::filesystem::path music_path;
+    std::string audio_track;  // file name of the chosen track
+    AudioProbe audio;
+    std::filesystem::path output_path;  // final artifact path
+    std::uint64_t free_bytes = 0;
+};
+
+// Picks the track: first (byte-order first), named:FILE, or hash (stable hash of story_id).
+std::filesystem::path choose_track(const std::filesystem::path& music_dir, const std::string& select,
+                                   const std::string& story_id);
+
+// Expands the output name template; PreflightError unless the result is a plain, safe name.
+std::string output_file_name(const std::string& name_template, const std::string& story_id,
+                             const std::string& part_id);
+
+PreflightReport preflight(const RenderRequest& request);
+
+}  // namespace renderer::media

@@ -1,0 +1,47 @@
+// `renderer probe`: what ffprobe would tell about a media file, in process, as JSON.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace renderer::media {
+
+struct StreamInfo {
+    int index = 0;
+    std::string type;  // video | audio | subtitle | data | attachment
+    std::string codec;
+    std::string profile;
+    double duration_sec = 0;
+    std::int64_t frames = 0;  // packets demuxed (each is one frame for video and AAC/MP3)
+    std::int64_t bit_rate = 0;
+    int width = 0;
+    int height = 0;
+    std::string pix_fmt;
+    std::string color_space;
+    std::string color_range;
+    double fps = 0;
+    int sample_rate = 0;
+    int channels = 0;
+    bool attached_pic = false;
+};
+
+struct MediaInfo {
+    std::string path;
+    std::string format;
+    double duration_sec = 0;
+    std::uint64_t size_bytes = 0;
+    std::int64_t bit_rate = 0;
+    std::map<std::string, std::string> tags;
+    std::vector<StreamInfo> streams;
+};
+
+// Opens `path` with libavformat and demuxes every packet to count frames and durations.
+// Throws Error(PreflightError) when the file cannot be opened as media.
+MediaInfo probe_file(const std::filesystem::path& path);
+
+std::string to_json(const MediaInfo& info, bool pretty);
+
+}  // namespace renderer::media
