@@ -1,0 +1,291 @@
+// End-to-end renders of real media, reopened with libavformat/libavcodec.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "common/error.h"
+#include "media/preflight.h"
+#include "media/probe.h"
+#include "media/slideshow.h"
+#include "support/capture_sink.h"
+#include "support/fixtures.h"
+#include "support/media_inspect.h"
+
+namespace renderer::testing {
+namespace {
+
+using media::RenderRequest;
+
+class SlideshowTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        logs_ = capture_json_logs(true);
+        fs::create_directories(tmp_ / "out");
+        fs::create_directories(tmp_ / "music");
+        fs::copy_file(testdata() / "audio/music/background.mp3", tmp_ / "music/background.mp3");
+    }
+
+    RenderRequest request(const fs::path& frames, const std::string& track = "background.mp3") {
+        RenderRequest r;
+        r.story_id = "S45";
+        r.part_id = "P2";
+        r.frames_dir = frames;
+        r.music_dir = tmp_ / "music";
+        r.music_select = "named:" + track;
+        r.output_dir = tmp_ / "out";
+        r.min_free_bytes = 1 << 20;
+        r.settings.preset = "ultrafast";
+        r.settings.threads = 2;
+        return r;
+    }
+
+    void add_track(const std::string& from, const std::string& as) {
+        fs::copy_file(testdata() / from, tmp_ / "music" / as, fs::copy_options::overwrite_existing);
+    }
+
+    media::RenderResult render(const RenderRequest& r) {
+        media::CancelToken cancel;
+        return media::render_slideshow(r, log::Context({{"story_id", r.story_id}, {"part_id", r.part_id}}), cancel);
+    }
+
+    TempDir tmp_;
+    std::shared_ptr<CaptureSink> logs_;
+};
+
+constexpr double kFrame = 1.0 / 30;
+constexpr double kAacFrame = 1024.0 / 44100;
+
+TEST_F(SlideshowTest, AudioLongerThanFramesCutsAudioToTheFrames) {
+    write_frames(tmp_ / "frames", 60, 64, 36);  // 2.0 s at 30 fps; the track is 4 s
+    const auto r = render(request(tmp_ / "frames"));
+
+    EXPECT_EQ(r.path, tmp_ / "out/S45_P2.mp4");
+    EXPECT_EQ(r.frames, 60);
+    EXPECT_EQ(r.audio_track, "background.mp3");
+    const auto info = media::probe_file(r.path);
+    EXPECT_EQ(info.size_bytes, r.bytes);
+    ASSERT_EQ(info.streams.size(), 2u);
+    ASSERT_EQ(count_streams(info, "video"), 1);
+    ASSERT_EQ(count_streams(info, "audio"), 1);
+    const auto* v = first_stream(info, "video");
+    const auto* a = first_stream(info, "audio");
+    EXPECT_EQ(v->codec, "h264");
+    EXPECT_EQ(a->codec, "aac");
+    EXPECT_EQ(v->frames, 60);
+    EXPECT_NEAR(v->duration_sec, 2.0, kFrame);
+    EXPECT_NEAR(a->duration_sec, 2.0, kAacFrame);
+    EXPECT_NEAR(info.duration_sec, 2.0, kFrame);
+    EXPECT_NEAR(r.duration_ms, 2000, 34);
+
+    const auto audio = decode_audio(r.path);
+    EXPECT_EQ(audio.channels, 2);
+    EXPECT_EQ(audio.sample_rate, 44100);
+    EXPECT_NEAR(static_cast<double>(audio.samples), 2.0 * 44100, 1024 * 2);  // + AAC priming
+    EXPECT_GT(audio.peak, 0.05) << "audio must not be silence";
+}
+
+TEST_F(SlideshowTest, AudioShorterThanFramesCutsVideoToTheAudio) {
+    add_track("media/short_1s.mp3", "short.mp3");
+    write_frames(tmp_ / "frames", 60, 64, 36);  // 2.0 s of frames, 1.0 s of music
+    const auto r = render(request(tmp_ / "frames", "short.mp3"));
+    const auto info = media::probe_file(r.path);
+    const auto* v = first_stream(info, "video");
+    const auto* a = first_stream(info, "audio");
+    EXPECT_EQ(v->frames, 30);
+    EXPECT_EQ(r.frames, 30);
+    EXPECT_NEAR(v->duration_sec, 1.0, kFrame);
+    EXPECT_NEAR(a->duration_sec, 1.0, kAacFrame);
+    EXPECT_NEAR(info.duration_sec, 1.0, kFrame);
+}
+
+TEST_F(SlideshowTest, CoverArtInTheMp3IsIgnored) {
+    add_track("media/cover_art.mp3", "cover.mp3");
+    write_frames(tmp_ / "frames", 15, 64, 36);
+    const auto r = render(request(tmp_ / "frames", "cover.mp3"));
+    const auto info = media::probe_file(r.path);
+    EXPECT_EQ(info.streams.size(), 2u);
+    EXPECT_EQ(count_streams(info, "video"), 1);
+    EXPECT_EQ(first_stream(info, "video")->codec, "h264");
+    EXPECT_FALSE(first_stream(info, "video")->attached_pic);
+}
+
+TEST_F(SlideshowTest, MonoLowRateMusicBecomesStereoAac) {
+    add_track("media/mono_8k.mp3", "mono.mp3");
+    write_frames(tmp_ / "frames", 15, 64, 36);
+    const auto r = render(request(tmp_ / "frames", "mono.mp3"));
+    const auto audio = decode_audio(r.path);
+    EXPECT_EQ(audio.channels, 2);
+    EXPECT_EQ(audio.sample_rate, 8000);
+}
+
+TEST_F(SlideshowTest, OddSizedFramesAreRoundedUpToEven) {
+    write_frames(tmp_ / "frames", 10, 65, 37);
+    const auto r = render(request(tmp_ / "frames"));
+    EXPECT_EQ(r.width, 66);
+    EXPECT_EQ(r.height, 38);
+    const auto info = media::probe_file(r.path);
+    EXPECT_EQ(first_stream(info, "video")->width, 66);
+    EXPECT_EQ(first_stream(info, "video")->height, 38);
+}
+
+TEST_F(SlideshowTest, MixedSizesAreFittedAndPaddedBlack) {
+    fs::create_directories(tmp_ / "frames");
+    const Rgb white{255, 255, 255};
+    write_png(tmp_ / "frames/f1.png", 64, 64, PngKind::Rgb8, white);   // canvas 64x64
+    write_png(tmp_ / "frames/f2.png", 64, 32, PngKind::Rgb8, white);   // half the height: black bars
+    write_png(tmp_ / "frames/f3.png", 128, 128, PngKind::Rgb8, white);  // larger: scaled down, fills
+    const auto r = render(request(tmp_ / "frames"));
+    EXPECT_EQ(r.width, 64);
+    EXPECT_EQ(r.height, 64);
+    const auto means = decode_video_means(r.path);
+    ASSERT_EQ(means.size(), 3u);
+    EXPECT_NEAR(means[0].y, 235, 4);                     // white, limited range
+    EXPECT_NEAR(means[1].y, (235 + 16) / 2.0, 8);         // half white, half black padding
+    EXPECT_NEAR(means[2].y, 235, 4);
+}
+
+// Every PNG type decodes to the same colour; alpha is composited over black.
+TEST_F(SlideshowTest, EveryPngTypeRendersWithBt709Colours) {
+    const Rgb red{255, 0, 0};
+    struct Case {
+        PngKind kind;
+        std::uint8_t alpha;
+        double y, u, v;  // expected BT.709 limited-range means
+    };
+    // Red in BT.709 limited range: Y = 16 + 219 * 0.2126 = 62.6, Cb = 102.0, Cr = 240.0.
+    const Case cases[] = {
+        {PngKind::Rgb8, 255, 62.6, 102.0, 240.0},
+        {PngKind::Rgb8Interlaced, 255, 62.6, 102.0, 240.0},
+        {PngKind::Rgb16, 255, 62.6, 102.0, 240.0},
+        {PngKind::Palette, 255, 62.6, 102.0, 240.0},
+        {PngKind::Rgba8, 255, 62.6, 102.0, 240.0},
+        {PngKind::Rgba8, 0, 16.0, 128.0, 128.0},  // fully transparent -> black
+        {PngKind::Gray8, 255, 16 + 219 * (54 / 255.0), 128.0, 128.0},
+        {PngKind::Gray16, 255, 16 + 219 * (54 / 255.0), 128.0, 128.0},
+        {PngKind::GrayAlpha8, 255, 16 + 219 * (54 / 255.0), 128.0, 128.0},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+        SCOPED_TRACE(n);
+        const fs::path dir = tmp_ / ("frames" + std::to_string(n++));
+        fs::create_directories(dir);
+        for (int i = 1; i <= 3; ++i) write_png(dir / ("f" + std::to_string(i) + ".png"), 32, 32, c.kind, red, c.alpha);
+        auto req = request(dir);
+        req.part_id = "P" + std::to_string(n);
+        const auto r = render(req);
+        const auto means = decode_video_means(r.path);
+        ASSERT_EQ(means.size(), 3u);
+        EXPECT_NEAR(means[0].y, c.y, 3);
+        EXPECT_NEAR(means[0].u, c.u, 3);
+        EXPECT_NEAR(means[0].v, c.v, 3);
+        const auto info = media::probe_file(r.path);
+        EXPECT_EQ(first_stream(info, "video")->color_space, "bt709");
+        EXPECT_EQ(first_stream(info, "video")->color_range, "tv");
+    }
+}
+
+TEST_F(SlideshowTest, FramesAreInNaturalOrder) {
+    fs::create_directories(tmp_ / "frames");
+    // f1..f12 with rising brightness: byte order would put f10 before f2.
+    for (int i = 1; i <= 12; ++i) {
+        const auto g = static_cast<std::uint8_t>(i * 20);
+        write_png(tmp_ / "frames" / ("f" + std::to_string(i) + ".png"), 32, 32, PngKind::Rgb8, Rgb{g, g, g});
+    }
+    auto req = request(tmp_ / "frames");
+    req.settings.crf = 10;
+    const auto means = decode_video_means(render(req).path);
+    ASSERT_EQ(means.size(), 12u);
+    for (std::size_t i = 1; i < means.size(); ++i) EXPECT_GT(means[i].y, means[i - 1].y + 5) << "frame " << i;
+}
+
+TEST_F(SlideshowTest, IdenticalInputsGiveIdenticalBytes) {
+    fs::copy(testdata() / "stories/demo/part1/frames", tmp_ / "frames");
+    auto req = request(tmp_ / "frames");
+    req.settings.preset = "veryfast";
+    req.settings.threads = 3;
+    const auto first = read_text(render(req).path);
+    fs::remove(tmp_ / "out/S45_P2.mp4");
+    const auto second = read_text(render(req).path);
+    ASSERT_FALSE(first.empty());
+    EXPECT_TRUE(first == second) << "two renders of the same input differ";
+}
+
+TEST_F(SlideshowTest, TrackSelectionIsDeterministic) {
+    add_track("media/short_1s.mp3", "a.mp3");
+    add_track("media/short_1s.mp3", "z.mp3");
+    const auto dir = tmp_ / "music";
+    // first: byte order ("a.mp3" < "background.mp3" < "z.mp3").
+    EXPECT_EQ(media::choose_track(dir, "first", "S1").filename(), "a.mp3");
+    EXPECT_EQ(media::choose_track(dir, "named:z.mp3", "S1").filename(), "z.mp3");
+    // hash: stable per story, and the stories spread over the tracks.
+    std::set<std::string> picked;
+    for (int i = 0; i < 30; ++i) {
+        const auto id = "story-" + std::to_string(i);
+        const auto t = media::choose_track(dir, "hash", id);
+        EXPECT_EQ(t, media::choose_track(dir, "hash", id));
+        picked.insert(t.filename().string());
+    }
+    EXPECT_EQ(picked.size(), 3u);
+
+    write_frames(tmp_ / "frames", 5, 32, 32);
+    auto req = request(tmp_ / "frames");
+    req.music_select = "named:z.mp3";
+    EXPECT_EQ(render(req).audio_track, "z.mp3");
+}
+
+TEST_F(SlideshowTest, LogsPreflightAndFfmpegCmdWithIds) {
+    write_frames(tmp_ / "frames", 5, 32, 32);
+    render(request(tmp_ / "frames"));
+    const auto pre = logs_->events("preflight");
+    ASSERT_EQ(pre.size(), 1u);
+    EXPECT_STREQ(pre[0]["story_id"].GetString(), "S45");
+    EXPECT_STREQ(pre[0]["part_id"].GetString(), "P2");
+    EXPECT_EQ(pre[0]["frame_count"].GetInt(), 5);
+    EXPECT_STREQ(pre[0]["chosen_track"].GetString(), "background.mp3");
+    const auto cmd = logs_->events("ffmpeg_cmd");
+    ASSERT_EQ(cmd.size(), 1u);
+    ASSERT_TRUE(cmd[0]["argv"].IsArray());
+    EXPECT_STREQ(cmd[0]["argv"][0].GetString(), "ffmpeg");
+    const std::string joined = logs_->joined();
+    EXPECT_NE(joined.find("\"-shortest\""), std::string::npos);
+    EXPECT_NE(joined.find("\"1:a:0\""), std::string::npos);
+}
+
+TEST_F(SlideshowTest, CancelledRenderLeavesNothing) {
+    write_frames(tmp_ / "frames", 30, 64, 36);
+    media::CancelToken cancel;
+    cancel.cancel(ErrorClass::LeaseLost);
+    try {
+        media::render_slideshow(request(tmp_ / "frames"), log::Context{}, cancel);
+        FAIL() << "expected LeaseLost";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::LeaseLost);
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+TEST_F(SlideshowTest, ClosedPublishGateLeavesNothing) {
+    write_frames(tmp_ / "frames", 10, 64, 36);
+    media::CancelToken cancel;
+    try {
+        media::render_slideshow(request(tmp_ / "frames"), log::Context{}, cancel, {}, [] { return false; });
+        FAIL() << "expected LeaseLost";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::LeaseLost);
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+TEST_F(SlideshowTest, ProgressIsReportedToTheEnd) {
+    write_frames(tmp_ / "frames", 20, 32, 32);
+    media::CancelToken cancel;
+    media::Progress last;
+    media::render_slideshow(request(tmp_ / "frames"), log::Context{}, cancel,
+                            [&](const media::Progress& p) { last = p; });
+    EXPECT_EQ(last.frames_done, 20);
+    EXPECT_EQ(last.frames_total, 20);
+}
+
+}  // namespace
+}  // namespace renderer::testing

@@ -1,0 +1,46 @@
+#include "support/capture_sink.h"
+
+#include "common/log.h"
+
+namespace renderer::testing {
+
+void CaptureSink::sink_it_(const spdlog::details::log_msg& msg) {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    std::string line(buf.data(), buf.size());
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    lines_.push_back(std::move(line));
+}
+
+std::vector<std::string> CaptureSink::lines() {
+    std::lock_guard lock(mutex_);
+    return lines_;
+}
+
+std::string CaptureSink::joined() {
+    std::string out;
+    for (const auto& l : lines()) out += l + "\n";
+    return out;
+}
+
+std::vector<rapidjson::Document> CaptureSink::events(const std::string& event) {
+    std::vector<rapidjson::Document> out;
+    for (const auto& l : lines()) {
+        rapidjson::Document d;
+        if (d.Parse(l.c_str()).HasParseError() || !d.IsObject()) continue;
+        if (!event.empty() && (!d.HasMember("event") || event != d["event"].GetString())) continue;
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::shared_ptr<CaptureSink> capture_json_logs(bool debug) {
+    auto sink = std::make_shared<CaptureSink>();
+    log::Options o;
+    o.json = true;
+    o.level = debug ? log::Level::debug : log::Level::info;
+    log::init(o, sink);
+    return sink;
+}
+
+}  // namespace renderer::testing

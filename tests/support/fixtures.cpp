@@ -1,0 +1,121 @@
+#include "support/fixtures.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include <spng.h>
+
+namespace renderer::testing {
+namespace {
+
+struct SpngDeleter {
+    void operator()(spng_ctx* c) const { spng_ctx_free(c); }
+};
+
+}  // namespace
+
+void write_png(const fs::path& path, int w, int h, PngKind kind, Rgb c, std::uint8_t alpha) {
+    std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
+    spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
+    spng_ihdr ihdr{};
+    ihdr.width = static_cast<std::uint32_t>(w);
+    ihdr.height = static_cast<std::uint32_t>(h);
+    ihdr.bit_depth = 8;
+    std::vector<std::uint8_t> px;
+    spng_plte plte{};
+    const auto n = static_cast<std::size_t>(w) * h;
+    const std::uint8_t gray = static_cast<std::uint8_t>((c.r * 2126 + c.g * 7152 + c.b * 722) / 10000);
+    switch (kind) {
+        case PngKind::Rgb8:
+        case PngKind::Rgb8Interlaced:
+            ihdr.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+            for (std::size_t i = 0; i < n; ++i) px.insert(px.end(), {c.r, c.g, c.b});
+            if (kind == PngKind::Rgb8Interlaced) ihdr.interlace_method = SPNG_INTERLACE_ADAM7;
+            break;
+        case PngKind::Rgba8:
+            ihdr.color_type = SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+            for (std::size_t i = 0; i < n; ++i) px.insert(px.end(), {c.r, c.g, c.b, alpha});
+            break;
+        case PngKind::GrayAlpha8:
+            ihdr.color_type = SPNG_COLOR_TYPE_GRAYSCALE_ALPHA;
+            for (std::size_t i = 0; i < n; ++i) px.insert(px.end(), {gray, alpha});
+            break;
+        case PngKind::Palette: {
+            ihdr.color_type = SPNG_COLOR_TYPE_INDEXED;
+            plte.n_entries = 2;
+            plte.entries[0] = {0, 0, 0, 0};
+            plte.entries[1] = {c.r, c.g, c.b, 0};
+            px.assign(n, 1);
+            break;
+        }
+        case PngKind::Gray8:
+            ihdr.color_type = SPNG_COLOR_TYPE_GRAYSCALE;
+            px.assign(n, gray);
+            break;
+        case PngKind::Gray16:
+            ihdr.color_type = SPNG_COLOR_TYPE_GRAYSCALE;
+            ihdr.bit_depth = 16;
+            for (std::size_t i = 0; i < n; ++i) px.insert(px.end(), {gray, gray});  // big-endian
+            break;
+        case PngKind::Rgb16:
+            ihdr.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+            ihdr.bit_depth = 16;
+            for (std::size_t i = 0; i < n; ++i) px.insert(px.end(), {c.r, c.r, c.g, c.g, c.b, c.b});
+            break;
+    }
+    if (spng_set_ihdr(ctx.get(), &ihdr) != 0) throw std::runtime_error("spng_set_ihdr failed");
+    if (plte.n_entries > 0) spng_set_plte(ctx.get(), &plte);  // the palette must follow IHDR
+    if (const int rc = spng_encode_image(ctx.get(), px.data(), px.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+        rc != 0) {
+        throw std::runtime_error(std::string("spng_encode_image: ") + spng_strerror(rc));
+    }
+    std::size_t len = 0;
+    int err = 0;
+    std::unique_ptr<void, decltype(&std::free)> buf(spng_get_png_buffer(ctx.get(), &len, &err), &std::free);
+    if (!buf) throw std::runtime_error("spng_get_png_buffer failed");
+    std::ofstream(path, std::ios::binary).write(static_cast<const char*>(buf.get()), static_cast<std::streamsize>(len));
+}
+
+void write_frames(const fs::path& dir, int count, int w, int h, Rgb color) {
+    fs::create_directories(dir);
+    for (int i = 1; i <= count; ++i) {
+        write_png(dir / ("frame_" + std::to_string(i) + ".png"), w, h, PngKind::Rgb8, color);
+    }
+}
+
+fs::path testdata() {
+    const char* v = std::getenv("RENDERER_TESTDATA");
+    return v != nullptr ? fs::path(v) : fs::path(RENDERER_SOURCE_ROOT) / "testdata";
+}
+
+TempDir::TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "renderer-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+}
+
+std::vector<std::string> dir_entries(const fs::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    return out;
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+}  // namespace renderer::testing

@@ -1,0 +1,31 @@
+// Reopens rendered media with libavformat/libavcodec and reports what is really in it: the
+// probe, decodable audio samples, and the mean Y/U/V of decoded video frames.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "media/probe.h"
+
+namespace renderer::testing {
+
+struct DecodedAudio {
+    std::int64_t samples = 0;  // per channel
+    int sample_rate = 0;
+    int channels = 0;
+    double peak = 0;  // largest absolute sample value (float), proves it is not silence
+};
+DecodedAudio decode_audio(const std::filesystem::path& path);
+
+struct PlaneMeans {
+    double y = 0, u = 0, v = 0;
+};
+// Decodes every video frame and returns each frame's mean Y, U, V (8-bit scale).
+std::vector<PlaneMeans> decode_video_means(const std::filesystem::path& path);
+
+// Convenience: the probe's streams of one type.
+int count_streams(const media::MediaInfo& info, const std::string& type);
+const media::StreamInfo* first_stream(const media::MediaInfo& info, const std::string& type);
+
+}  // namespace renderer::testing
