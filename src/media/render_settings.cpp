@@ -49,22 +49,22 @@ void validate_music_select(std::string_view text) {
 
 void validate(const RenderSettings& s) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
-    if (s.fps < 1 || s.fps > 120) bad(fmt::format("fps must be from 1 to 120; got {}", s.fps));
+    if (s.fps < 1 || s.fps > 120) bad(fmt::format("fps (FPS, --fps) must be from 1 to 120; got {}", s.fps));
     if (!is_x264_preset(s.preset)) {
-        bad(fmt::format("preset must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, "
+        bad(fmt::format("x264 preset (X264_PRESET, --preset) must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, "
                         "slower, veryslow, placebo; got '{}'",
                         s.preset));
     }
-    if (s.crf < 0 || s.crf > 51) bad(fmt::format("crf must be from 0 to 51; got {}", s.crf));
-    if (s.threads < 1 || s.threads > 64) bad(fmt::format("threads must be from 1 to 64; got {}", s.threads));
+    if (s.crf < 0 || s.crf > 51) bad(fmt::format("crf (X264_CRF, --crf) must be from 0 to 51; got {}", s.crf));
+    if (s.threads < 1 || s.threads > 64) bad(fmt::format("x264 threads (X264_THREADS, --threads) must be from 1 to 64; got {}", s.threads));
     if (s.decode_threads < 0 || s.decode_threads > 64) {
-        bad(fmt::format("decode threads must be from 0 (auto) to 64; got {}", s.decode_threads));
+        bad(fmt::format("decode threads (DECODE_THREADS, --decode-threads) must be from 0 (auto) to 64; got {}", s.decode_threads));
     }
     if (s.audio_bitrate < 32000 || s.audio_bitrate > 512000) {
-        bad(fmt::format("audio bitrate must be from 32k to 512k; got {}", s.audio_bitrate));
+        bad(fmt::format("audio bitrate (AUDIO_BITRATE, --audio-bitrate) must be from 32k to 512k; got {}", s.audio_bitrate));
     }
     if ((s.width == 0) != (s.height == 0) || s.width % 2 != 0 || s.height % 2 != 0) {
-        bad(fmt::format("size must be even WIDTHxHEIGHT; got {}x{}", s.width, s.height));
+        bad(fmt::format("size (RENDER_SIZE, --size) must be even WIDTHxHEIGHT; got {}x{}", s.width, s.height));
     }
 }
 
