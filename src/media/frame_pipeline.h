@@ -44,6 +44,9 @@ public:
 
     FramePipelineStats stats() const;
 
+    // Content hash of each frame handed out so far (by next()), in order.
+    const std::vector<std::uint64_t>& frame_hashes() const { return hashes_; }
+
 private:
     struct ContentKey {
         std::uint64_t size;
@@ -67,6 +70,7 @@ private:
     std::deque<std::size_t> work_;  // indices waiting for a worker
     bool stopping_ = false;
     std::vector<std::promise<SharedFrame>> promises_;
+    std::vector<std::uint64_t> hashes_;
     std::deque<std::future<SharedFrame>> in_flight_;  // in output order
     std::size_t submitted_ = 0;
 

@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
+#include <libdeflate.h>
 #include <spng.h>
 
 #include "common/error.h"
@@ -75,7 +77,145 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
     return PngHeader{ihdr.width, ihdr.height, ihdr.color_type, ihdr.bit_depth, ihdr.interlace_method != 0};
 }
 
+namespace {
+
+std::uint32_t be32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+struct DeflateDeleter {
+    void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+
+libdeflate_decompressor* thread_decompressor() {
+    thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(libdeflate_alloc_decompressor());
+    return d.get();
+}
+
+std::uint8_t paeth(int a, int b, int c) {
+    const int p = a + b - c;
+    const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+    if (pa <= pb && pa <= pc) return static_cast<std::uint8_t>(a);
+    return static_cast<std::uint8_t>(pb <= pc ? b : c);
+}
+
+// Reverses PNG row filters in place; rows are [filter byte][row_bytes]. Returns false on an
+// unknown filter type.
+bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bpp) {
+    const std::size_t stride = row_bytes + 1;
+    for (std::size_t y = 0; y < rows; ++y) {
+        std::uint8_t* row = buf + y * stride + 1;
+        const std::uint8_t* up = y > 0 ? buf + (y - 1) * stride + 1 : nullptr;
+        const std::size_t b = static_cast<std::size_t>(bpp);
+        switch (row[-1]) {
+            case 0: break;
+            case 1:
+                for (std::size_t i = b; i < row_bytes; ++i) row[i] = static_cast<std::uint8_t>(row[i] + row[i - b]);
+                break;
+            case 2:
+                if (up != nullptr) {
+                    for (std::size_t i = 0; i < row_bytes; ++i) row[i] = static_cast<std::uint8_t>(row[i] + up[i]);
+                }
+                break;
+            case 3:
+                for (std::size_t i = 0; i < row_bytes; ++i) {
+                    const int left = i >= b ? row[i - b] : 0;
+                    const int above = up != nullptr ? up[i] : 0;
+                    row[i] = static_cast<std::uint8_t>(row[i] + ((left + above) >> 1));
+                }
+                break;
+            case 4:
+                for (std::size_t i = 0; i < row_bytes; ++i) {
+                    const int left = i >= b ? row[i - b] : 0;
+                    const int above = up != nullptr ? up[i] : 0;
+                    const int diag = (up != nullptr && i >= b) ? up[i - b] : 0;
+                    row[i] = static_cast<std::uint8_t>(row[i] + paeth(left, above, diag));
+                }
+                break;
+            default: return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, const std::string& name,
+                                        std::uint64_t max_pixels) {
+    constexpr std::size_t kSig = 8;
+    if (data.size() < kSig + 25 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", kSig) != 0) return std::nullopt;
+    const std::uint8_t* ihdr = data.data() + kSig;
+    if (be32(ihdr) != 13 || std::memcmp(ihdr + 4, "IHDR", 4) != 0) return std::nullopt;
+    const std::uint32_t w = be32(ihdr + 8), h = be32(ihdr + 12);
+    const int depth = ihdr[16], color = ihdr[17], interlace = ihdr[20];
+    if (depth != 8 || (color != 2 && color != 6) || interlace != 0 || ihdr[18] != 0 || ihdr[19] != 0) {
+        return std::nullopt;  // everything else: libspng
+    }
+    if (w == 0 || h == 0 || w > (1u << 20) || h > (1u << 20)) return std::nullopt;
+    check_size(ErrorClass::DecodeError, name, w, h, max_pixels);
+
+    std::vector<std::uint8_t> idat;
+    bool ended = false;
+    for (std::size_t pos = kSig; pos + 12 <= data.size();) {
+        const std::uint32_t len = be32(data.data() + pos);
+        if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
+        const std::uint8_t* type = data.data() + pos + 4;
+        const std::uint32_t crc = be32(type + 4 + len);
+        if (libdeflate_crc32(0, type, len + 4) != crc) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad CRC");
+        if (std::memcmp(type, "IDAT", 4) == 0) {
+            idat.insert(idat.end(), type + 4, type + 4 + len);
+        } else if (std::memcmp(type, "tRNS", 4) == 0 || std::memcmp(type, "PLTE", 4) == 0) {
+            return std::nullopt;  // transparency key or suggested palette: libspng handles these
+        } else if (std::memcmp(type, "IEND", 4) == 0) {
+            ended = true;
+            break;
+        }
+        pos += 12 + len;
+    }
+    if (!ended || idat.empty()) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file");
+
+    const int bpp = color == 6 ? 4 : 3;
+    const std::size_t row_bytes = static_cast<std::size_t>(w) * bpp;
+    const std::size_t raw_size = (row_bytes + 1) * h;
+    ByteBuffer raw(raw_size);  // no 6 MB memset
+    std::size_t got = 0;
+    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat.size(), raw.data(),
+                                               raw.size(), &got);
+    if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
+    }
+    if (!unfilter(raw.data(), h, row_bytes, bpp)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad filter type");
+
+    RgbImage img;
+    img.width = static_cast<int>(w);
+    img.height = static_cast<int>(h);
+    if (bpp == 3) {
+        // Rows stay where inflate put them, each after its filter byte.
+        img.stride = static_cast<int>(row_bytes + 1);
+        img.offset = 1;
+        img.storage = std::move(raw);
+        return img;
+    }
+    // RGBA: composite over black into packed RGB rows.
+    img.stride = img.width * 3;
+    img.storage.resize(static_cast<std::size_t>(img.stride) * h);
+    for (std::size_t y = 0; y < h; ++y) {
+        const std::uint8_t* src = raw.data() + y * (row_bytes + 1) + 1;
+        std::uint8_t* dst = img.storage.data() + y * img.stride;
+        for (std::size_t x = 0; x < w; ++x) {
+            const unsigned a = src[x * 4 + 3];
+            for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<std::uint8_t>((src[x * 4 + c] * a + 127) / 255);
+        }
+    }
+    return img;
+}
+
 RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
+    if (auto fast = decode_png_fast(data, name, max_pixels)) return std::move(*fast);
+    return decode_png_spng(data, name, max_pixels);
+}
+
+RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
     SpngPtr ctx(spng_ctx_new(0));
     if (!ctx) fail(ErrorClass::DecodeError, name, "out of memory");
     // Frames are trusted for content, not for size: bound ancillary chunks too.
@@ -98,7 +238,7 @@ RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
     if (const int rc = spng_decoded_image_size(ctx.get(), fmt, &out_size); rc != 0) {
         fail(ErrorClass::DecodeError, name, fmt::format("cannot decode: {}", spng_strerror(rc)));
     }
-    std::vector<std::uint8_t> decoded(out_size);
+    ByteBuffer decoded(out_size);
     if (const int rc = spng_decode_image(ctx.get(), decoded.data(), decoded.size(), fmt,
                                          has_alpha ? SPNG_DECODE_TRNS : 0);
         rc != 0) {
@@ -108,8 +248,9 @@ RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
     RgbImage img;
     img.width = static_cast<int>(ihdr.width);
     img.height = static_cast<int>(ihdr.height);
+    img.stride = img.width * 3;
     if (!has_alpha) {
-        img.pixels = std::move(decoded);
+        img.storage = std::move(decoded);
         return img;
     }
     // Composite over black: c' = c * a / 255, rounded, in place into the RGB layout.
@@ -120,7 +261,7 @@ RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
         for (int c = 0; c < 3; ++c) px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
     }
     decoded.resize(n * 3);
-    img.pixels = std::move(decoded);
+    img.storage = std::move(decoded);
     return img;
 }
 

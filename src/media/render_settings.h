@@ -20,7 +20,7 @@ struct RenderSettings {
     std::string x264_params;              // passed to x264 as -x264-params
     // x264 threads. Fixed by configuration, never derived from the core count, so identical
     // inputs give identical bytes on any machine.
-    int threads = 4;
+    int threads = 3;
     int decode_threads = 0;   // PNG decode + conversion pool; 0 = one per core, capped at 4
     int width = 0;            // canvas; 0 = first frame's size rounded up to even
     int height = 0;

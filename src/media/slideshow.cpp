@@ -15,7 +15,9 @@
 #include "media/libav_log.h"
 #include "media/mp4_writer.h"
 #include "media/preflight.h"
+#include "media/png_decoder.h"
 #include "media/probe.h"
+#include "media/render_key.h"
 
 namespace renderer::media {
 namespace {
@@ -58,6 +60,38 @@ Cut compute_cut(std::size_t frame_count, int fps, double audio_sec) {
     return c;
 }
 
+RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
+    const MediaInfo info = probe_file(pf.output_path);
+    RenderResult r;
+    r.path = pf.output_path;
+    r.bytes = info.size_bytes;
+    r.duration_ms = std::llround(info.duration_sec * 1000.0);
+    r.audio_track = pf.audio_track;
+    r.frames = frames;
+    r.width = pf.canvas.width;
+    r.height = pf.canvas.height;
+    return r;
+}
+
+// The existing artifact's result when its stored key equals this render's; hashing the frames
+// costs one read of each file, far less than encoding them.
+std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& cut,
+                                          const std::vector<std::filesystem::path>& frames, std::uint64_t music_hash,
+                                          const RenderSettings& s, const log::Context& log) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
+    const auto stored = read_render_key(pf.output_path);
+    if (!stored) return std::nullopt;
+    std::vector<std::uint64_t> hashes;
+    hashes.reserve(frames.size());
+    for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f)));
+    if (*stored != render_key(s, pf, cut.video_frames, hashes, music_hash)) return std::nullopt;
+    RenderResult r = result_from_file(pf, cut.video_frames);
+    r.cache_hit = true;
+    log.info("cache_hit", {{"path", r.path.string()}, {"render_key", *stored}, {"bytes", r.bytes}});
+    return r;
+}
+
 }  // namespace
 
 RenderResult render_slideshow(const RenderRequest& req, const log::Context& log, const CancelToken& cancel,
@@ -83,6 +117,15 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
 
     const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec);
     std::vector<std::filesystem::path> frames(pf.frames.begin(), pf.frames.begin() + cut.video_frames);
+
+    // Render cache: the artifact already at the final path was made from these exact inputs.
+    const std::uint64_t music_hash = content_hash(read_file_bytes(pf.music_path));
+    if (s.use_cache) {
+        if (auto hit = cached_result(pf, cut, frames, music_hash, s, log)) {
+            hit->wall_sec = seconds_since(t0);
+            return *hit;
+        }
+    }
 
     AtomicFile out(pf.output_path);
     RenderResult result;
@@ -139,6 +182,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         encode_and_write(venc.get(), nullptr, vst, mux);
         encode_and_write(aenc.get(), nullptr, ast, mux);
         if (const auto reason = cancel.reason()) throw_cancelled(*reason);
+        // The moov atom (metadata included) is written by the trailer, so the key can be set now.
+        mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
         mux.finish();
         capture.detach(venc.get());
         capture.detach(aenc.get());
@@ -154,13 +199,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     if (publish_gate && !publish_gate()) throw_cancelled(ErrorClass::LeaseLost);
     out.commit();
 
-    const MediaInfo info = probe_file(pf.output_path);
-    result.path = pf.output_path;
-    result.bytes = info.size_bytes;
-    result.duration_ms = std::llround(info.duration_sec * 1000.0);
-    result.audio_track = pf.audio_track;
-    result.width = pf.canvas.width;
-    result.height = pf.canvas.height;
+    result = result_from_file(pf, result.frames);
     result.wall_sec = seconds_since(t0);
     result.encode_fps = result.wall_sec > 0 ? static_cast<double>(result.frames) / result.wall_sec : 0;
     if (on_progress) on_progress(Progress{result.frames, result.frames, result.wall_sec, result.encode_fps});

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Benchmarks `renderer render` against the ffmpeg CLI on the reference workloads.
+
+Runs each configuration N times, ours and the CLI interleaved (so drift on a noisy machine
+favours neither), and prints medians of wall time, CPU time and peak memory as ratios, plus
+each output's PSNR against the source frames (both decoded to RGB with their own colour
+matrix). Writes the table as Markdown to --out when given."""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+CONFIGS = [
+    # name, workload dir, preset
+    ("W1 medium", "w1_kenburns_1080p", "medium"),
+    ("W1 veryfast", "w1_kenburns_1080p", "veryfast"),
+    ("W2 medium", "w2_held_720p", "medium"),
+    ("W3 medium", "w3_long_1080p", "medium"),
+]
+TARGETS = {  # wall, cpu, memory ratio targets from the issue
+    "W1 medium": (0.88, 0.90, 1.0),
+    "W1 veryfast": (0.72, 0.80, 1.0),
+    "W2 medium": (0.50, 0.50, 1.0),
+    "W3 medium": (0.88, 0.90, None),
+}
+
+
+def timed(cmd, env=None):
+    """Runs cmd under /usr/bin/time; returns (wall s, cpu s, peak RSS MiB)."""
+    fmt = "BENCH %e %U %S %M"
+    res = subprocess.run(["/usr/bin/time", "-f", fmt] + cmd, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    if res.returncode != 0:
+        sys.exit(f"command failed ({res.returncode}): {' '.join(cmd)}\n{res.stderr[-2000:]}")
+    m = re.search(r"BENCH ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", res.stderr)
+    wall, user, sys_, rss = float(m[1]), float(m[2]), float(m[3]), int(m[4])
+    return wall, user + sys_, rss / 1024.0
+
+
+def psnr(video, frames_dir, fps=30):
+    """Average PSNR (RGB) of `video` against the source PNGs, with the ffmpeg CLI's psnr filter."""
+    graph = ("[0:v]scale=in_range=auto:in_color_matrix=auto,format=rgb24[a];"
+             "[1:v]format=rgb24[b];[a][b]psnr")
+    res = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", video, "-framerate", str(fps),
+                          "-pattern_type", "glob", "-i", os.path.join(frames_dir, "*.png"),
+                          "-lavfi", graph, "-f", "null", "-"], stderr=subprocess.PIPE, text=True)
+    m = re.search(r"average:([\d.inf]+)", res.stderr)
+    return float(m[1]) if m else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--renderer", required=True)
+    ap.add_argument("--workloads", required=True)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", help="comma-separated config names, e.g. 'W1 medium,W2 medium'")
+    ap.add_argument("--out", help="write the Markdown table here")
+    args = ap.parse_args()
+
+    wl = args.workloads
+    music = os.path.join(wl, "music")
+    configs = [c for c in CONFIGS if not args.only or c[0] in args.only.split(",")]
+    out_dir = tempfile.mkdtemp(prefix="renderer-bench-")
+    env = dict(os.environ, MIN_FREE_BYTES="1G")
+    rows = []
+    ours_w1_peak = None
+    for name, work, preset in configs:
+        frames = os.path.join(wl, work, "frames")
+        ours_cmd = [args.renderer, "render", "--frames", frames, "--story", "bench", "--part", "out",
+                    "--music-dir", music, "--output", out_dir, "--preset", preset, "--no-cache",
+                    "--log-level", "warn"]
+        cli_out = os.path.join(out_dir, "cli.mp4")
+        cli_cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-framerate", "30",
+                   "-pattern_type", "glob", "-i", os.path.join(frames, "*.png"),
+                   "-i", os.path.join(music, "background.mp3"), "-c:v", "libx264", "-preset", preset,
+                   "-crf", "23", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", "-shortest",
+                   "-map", "0:v:0", "-map", "1:a:0", cli_out]
+        ours, cli = [], []
+        for i in range(args.repeat):
+            # Alternate which goes first so neither always runs on a warmer machine.
+            pair = [("ours", ours_cmd, ours), ("cli", cli_cmd, cli)]
+            for _, cmd, acc in (pair if i % 2 == 0 else pair[::-1]):
+                acc.append(timed(cmd, env))
+            print(f"  {name} run {i + 1}: ours {ours[-1]}, cli {cli[-1]}", file=sys.stderr)
+        med = lambda xs, k: statistics.median(x[k] for x in xs)
+        o = [med(ours, k) for k in range(3)]
+        c = [med(cli, k) for k in range(3)]
+        ours_mp4 = os.path.join(out_dir, "bench_out.mp4")
+        p_ours, p_cli = psnr(ours_mp4, frames), psnr(cli_out, frames)
+        row = {"name": name, "ours": o, "cli": c, "psnr_ours": p_ours, "psnr_cli": p_cli}
+        if name == "W1 medium":
+            ours_w1_peak = o[2]
+            # Render cache: the same job again, unchanged, with the cache on (the file from the
+            # last --no-cache run carries its key).
+            hits = [timed(ours_cmd[:-3] + ["--log-level", "warn"], env) for _ in range(args.repeat)]
+            row["cache_ratio"] = statistics.median(h[0] for h in hits) / o[0]
+        rows.append(row)
+        os.remove(ours_mp4)
+
+    lines = ["| workload | ours wall / CPU / peak | CLI wall / CPU / peak | wall ratio | CPU ratio | "
+             "memory ratio | PSNR ours / CLI (dB) | targets (wall, CPU, mem) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        o, c = r["ours"], r["cli"]
+        t = TARGETS.get(r["name"], (None, None, None))
+        mem_ratio = o[2] / c[2]
+        mem_note = ""
+        if r["name"] == "W3 medium" and ours_w1_peak:
+            mem_note = f" ({o[2] / ours_w1_peak:.2f}× our W1 peak)"
+        tgt = ", ".join("—" if x is None else f"≤ {x:.2f}" for x in t)
+        if r["name"] == "W3 medium":
+            tgt = f"≤ {t[0]:.2f}, ≤ {t[1]:.2f}, within 10 % of our W1 peak"
+        lines.append(f"| {r['name']} | {o[0]:.2f} s / {o[1]:.2f} s / {o[2]:.0f} MiB | "
+                     f"{c[0]:.2f} s / {c[1]:.2f} s / {c[2]:.0f} MiB | {o[0] / c[0]:.2f} | "
+                     f"{o[1] / c[1]:.2f} | {mem_ratio:.2f}{mem_note} | {r['psnr_ours']:.2f} / "
+                     f"{r['psnr_cli']:.2f} | {tgt} |")
+        if "cache_ratio" in r:
+            lines.append(f"| W1 again, unchanged (cache hit) | wall {r['cache_ratio'] * o[0]:.2f} s | | "
+                         f"{r['cache_ratio']:.3f} of our first render | | | | ≤ 0.10 |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(table + "\n")
+    shutil.rmtree(out_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+// The render cache key: a hash of everything that determines an artifact's bytes (frame
+// contents in order, the music file, the settings, the library versions). It is stored in the
+// MP4's metadata, so a re-queued or repeated job whose key matches the file already at its final
+// path is answered without encoding.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "media/preflight.h"
+#include "media/render_settings.h"
+
+namespace renderer::media {
+
+inline constexpr const char* kRenderKeyTag = "renderer_key";
+
+// 64 bits of MurmurHash3 (libavutil) over `bytes`: frame identity for dedupe and the key.
+std::uint64_t content_hash(std::span<const std::uint8_t> bytes);
+
+// Key of a render of `frame_hashes` (the frames actually encoded, in order).
+std::string render_key(const RenderSettings& settings, const PreflightReport& preflight,
+                       std::int64_t video_frames, const std::vector<std::uint64_t>& frame_hashes,
+                       std::uint64_t music_hash);
+
+// The key stored in an existing artifact, if it has one.
+std::optional<std::string> read_render_key(const std::filesystem::path& path);
+
+}  // namespace renderer::media
