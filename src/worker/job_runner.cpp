@@ -1,0 +1,370 @@
+#include "worker/job_runner.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/paths.h"
+#include "worker/retry.h"
+
+namespace renderer::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Transient render failures (I/O) are retried after this back-off, still under the lease.
+const RetryPolicy kRenderRetry{0, std::chrono::milliseconds(1000), std::chrono::milliseconds(30000),
+                               std::chrono::milliseconds(0)};
+
+std::chrono::milliseconds lease_duration(const Job& job, const LeaseGrant& grant,
+                                         const WorkerConfig& config) {
+    if (grant.lease_seconds) return std::chrono::seconds(*grant.lease_seconds);
+    if (job.lease_seconds) return std::chrono::seconds(*job.lease_seconds);
+    if (grant.expires_at) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*grant.expires_at -
+                                                                                WallClock::now());
+        if (left.count() > 0) return left;
+    }
+    return std::chrono::seconds(config.lease_seconds);
+}
+
+// HEARTBEAT_INTERVAL_SEC when set and shorter than this job's lease; else a third of the lease
+// the API granted (which may differ from LEASE_SECONDS), so two beats can fail before it lapses.
+std::chrono::milliseconds heartbeat_interval(const WorkerConfig& config,
+                                             std::chrono::milliseconds lease) {
+    const std::chrono::milliseconds configured(config.heartbeat_interval_ms);
+    if (configured.count() > 0 && configured < lease) return configured;
+    return std::max(lease / 3, std::chrono::milliseconds(1));
+}
+
+Error preflight(std::string message) {
+    return Error(ErrorClass::PreflightError, std::move(message));
+}
+
+}  // namespace
+
+JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Job job, const LeaseGrant& grant,
+                     SteadyClock::time_point claim_sent_at, int attempt, RenderFn render)
+    : config_(config),
+      api_(api),
+      job_(std::move(job)),
+      log_(
+          log::Fields{{"job_id", job_.id}, {"story_id", job_.story_id}, {"part_id", job_.part_id}}),
+      attempt_(attempt),
+      render_(std::move(render)),
+      lease_(grant.lease_token, lease_duration(job_, grant, config),
+             Lease::deadline_for(grant, lease_duration(job_, grant, config), claim_sent_at)),
+      lease_expires_at_text_(grant.expires_at_text),
+      work_dir_(config.paths.tmp_dir / job_.id),
+      started_(SteadyClock::now()) {}
+
+double JobRunner::elapsed_sec() const {
+    return std::chrono::duration<double>(SteadyClock::now() - started_).count();
+}
+
+void JobRunner::cancel(ErrorClass reason) {
+    cancel_.cancel(reason);
+    render_stop_.request_stop();
+    abandon_.request_stop();
+}
+
+fs::path JobRunner::resolve_frames_dir() const {
+    const auto& content = config_.paths.content_dir;
+    if (!job_.frames_dir) return content / "stories" / job_.story_id / job_.part_id / "frames";
+    const fs::path given(*job_.frames_dir);
+    for (const auto& part : given) {
+        if (part == "..") {
+            throw preflight(
+                fmt::format("frames_dir '{}' contains '..': give a path under CONTENT_DIR ({})",
+                            *job_.frames_dir, content.string()));
+        }
+    }
+    const fs::path full = given.is_absolute() ? given : content / given;
+    // is_within resolves symlinks, so a link inside CONTENT_DIR pointing out of it is refused too.
+    if (!is_within(content, full)) {
+        throw preflight(
+            fmt::format("frames_dir '{}' is outside CONTENT_DIR ({}): a job may only name frames "
+                        "under the content directory",
+                        *job_.frames_dir, content.string()));
+    }
+    return full.lexically_normal();
+}
+
+media::RenderRequest JobRunner::build_request() const {
+    if (job_.input_error)
+        throw preflight(fmt::format("the job is malformed: {}", *job_.input_error));
+    media::RenderRequest r;
+    r.story_id = job_.story_id;
+    r.part_id = job_.part_id;
+    r.frames_dir = resolve_frames_dir();
+    r.music_dir = config_.paths.music_dir;
+    r.music_select = config_.music_select;
+    if (job_.music_track) {
+        const auto& track = *job_.music_track;
+        const bool printable = std::all_of(track.begin(), track.end(), [](char c) {
+            return static_cast<unsigned char>(c) >= 0x20;
+        });
+        try {
+            if (!printable) throw Error(ErrorClass::ConfigError, "control characters");
+            media::validate_music_select("named:" + track);
+        } catch (const Error&) {
+            throw preflight(
+                fmt::format("music_track '{}' must be a plain file name in MUSIC_DIR ({})", track,
+                            config_.paths.music_dir.string()));
+        }
+        r.music_select = "named:" + track;
+    }
+    r.output_dir = config_.paths.output_dir;
+    r.output_name_template = config_.output_name_template;
+    r.settings = config_.render;
+    if (job_.render.fps) r.settings.fps = *job_.render.fps;
+    if (job_.render.preset) r.settings.preset = *job_.render.preset;
+    if (job_.render.crf) r.settings.crf = *job_.render.crf;
+    try {
+        media::validate(r.settings);
+    } catch (const Error& e) {
+        throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
+    }
+    if (config_.debug)
+        r.libav_report_path = config_.paths.tmp_dir / fmt::format("ffreport-{}.log", job_.id);
+    return r;
+}
+
+void JobRunner::watch() {
+    const auto timeout_at = started_ + std::chrono::seconds(config_.job_timeout_sec);
+    const std::chrono::milliseconds log_every(config_.progress_log_interval_ms);
+    auto next_log = started_ + log_every;
+    for (;;) {
+        if (watch_stop_.wait_until(std::min(timeout_at, next_log))) return;
+        const auto now = SteadyClock::now();
+        if (now >= timeout_at && !cancel_.cancelled()) {
+            cancel_.cancel(ErrorClass::Timeout);
+            render_stop_.request_stop();
+        }
+        if (now >= next_log) {
+            log_.info("rendering", {{"elapsed_sec", static_cast<std::int64_t>(elapsed_sec())},
+                                    {"frames_done", frames_done_.load()},
+                                    {"frames_total", frames_total_.load()},
+                                    {"attempt", render_attempt_.load()}});
+            next_log += log_every;
+        }
+        if (cancel_.cancelled() && now >= timeout_at) return;
+    }
+}
+
+std::optional<media::RenderResult> JobRunner::render_with_retries(
+    const media::RenderRequest& request, std::optional<Error>& failure) {
+    const auto on_progress = [this](const media::Progress& p) {
+        frames_done_ = p.frames_done;
+        frames_total_ = p.frames_total;
+    };
+    // Fail closed: the artifact is renamed into place only while the lease has a safe margin.
+    const auto margin =
+        std::min(std::chrono::duration_cast<std::chrono::milliseconds>(lease_.duration() / 4),
+                 std::chrono::milliseconds(5000));
+    const std::function<bool()> publish_gate = [this, margin] {
+        if (lease_.live_for(margin)) return true;
+        lease_.lose("the lease was too close to expiry to publish the artifact safely");
+        return false;
+    };
+
+    for (int attempt = 1;; ++attempt) {
+        render_attempt_ = attempt;
+        try {
+            return render_(request, log_, cancel_, on_progress, publish_gate);
+        } catch (const Error& e) {
+            failure = e;
+        } catch (const fs::filesystem_error& e) {
+            failure = Error(ErrorClass::IoError, e.what());
+        } catch (const std::exception& e) {
+            failure =
+                Error(ErrorClass::EncodeError, fmt::format("unexpected failure: {}", e.what()));
+        }
+        // A cancel decides the class, whatever the render happened to throw on its way out.
+        if (const auto reason = cancel_.reason(); reason && failure->error_class() != *reason) {
+            failure = Error(*reason, failure->what(), failure->stderr_snippet());
+        }
+        const bool retry = is_transient(failure->error_class()) && attempt <= config_.max_retries &&
+                           !cancel_.cancelled() && !lease_.lost();
+        if (!retry) return std::nullopt;
+        const auto delay = backoff_delay(kRenderRetry, attempt);
+        log_.warn("retry", {{"attempt", attempt},
+                            {"delay_ms", static_cast<std::int64_t>(delay.count())},
+                            {"reason", fmt::format("{}: {}", to_string(failure->error_class()),
+                                                   failure->what())}});
+        if (render_stop_.wait_for(delay)) {
+            const auto reason = cancel_.reason().value_or(ErrorClass::Cancelled);
+            failure = Error(reason, failure->what(), failure->stderr_snippet());
+            return std::nullopt;
+        }
+    }
+}
+
+void JobRunner::log_lease_lost() {
+    if (lease_lost_logged_.exchange(true)) return;
+    log_.warn(
+        "lease_lost",
+        {{"reason", lease_.lost_reason()},
+         {"elapsed_sec", elapsed_sec()},
+         {"action", "cancelling the render; nothing is published; the API will requeue the job"}});
+}
+
+bool JobRunner::deliver(const StatusUpdate& update) {
+    // A final status is worth retrying for as long as one lease would last: past that the API
+    // has requeued the job, and a deterministic re-render elsewhere gives the same bytes.
+    const auto give_up_at = SteadyClock::now() + lease_.duration();
+    for (;;) {
+        if (lease_.lost()) {
+            log_lease_lost();
+            return false;
+        }
+        const auto deadline = std::min(lease_.deadline(), give_up_at);
+        const auto result =
+            api_.post_status(job_, update, lease_.token(), deadline, &abandon_, log_);
+        switch (result.answer) {
+            case LeaseAnswer::Ok:
+                return true;
+            case LeaseAnswer::Lost:
+                lease_.lose(result.detail);
+                log_lease_lost();
+                return false;
+            case LeaseAnswer::Rejected:
+                log_.error("status_failed", {{"status", update.status}, {"reason", result.detail}});
+                return false;
+            case LeaseAnswer::Unreachable:
+                break;
+        }
+        if (abandon_.stop_requested()) return false;
+        if (SteadyClock::now() >= give_up_at) {
+            log_.error("status_failed", {{"status", update.status}, {"reason", result.detail}});
+            return false;
+        }
+        // The heartbeat may have moved the deadline on; go again after a short pause.
+        if (abandon_.wait_for(std::chrono::milliseconds(200))) return false;
+    }
+}
+
+JobOutcome JobRunner::run() {
+    log_.info("claim", {{"lease_expires_at", lease_expires_at_text_},
+                        {"lease_sec", std::chrono::duration<double>(lease_.duration()).count()},
+                        {"attempt", attempt_}});
+
+    std::error_code ec;
+    fs::create_directories(work_dir_, ec);
+    std::optional<Error> failure;
+    if (ec) {
+        failure = Error(ErrorClass::IoError, fmt::format("cannot create the job's work dir {}: {}",
+                                                         work_dir_.string(), ec.message()));
+    }
+
+    // `rendering` is informational: a slow API must not eat the lease before the heartbeat runs.
+    const auto rendering_deadline =
+        std::min(lease_.deadline(), SteadyClock::now() + lease_.duration() / 3);
+    StatusUpdate rendering;
+    rendering.status = "rendering";
+    const auto posted =
+        api_.post_status(job_, rendering, lease_.token(), rendering_deadline, &abandon_, log_);
+    if (posted.answer == LeaseAnswer::Lost) {
+        lease_.lose(posted.detail);
+    } else if (posted.answer != LeaseAnswer::Ok) {
+        log_.warn("status_failed", {{"status", "rendering"}, {"reason", posted.detail}});
+    }
+
+    Heartbeat heartbeat(api_, job_, lease_, heartbeat_interval(config_, lease_.duration()), log_,
+                        {[this] {
+                             cancel_.cancel(ErrorClass::LeaseLost);
+                             render_stop_.request_stop();
+                             abandon_.request_stop();
+                             // Logged now, not when the render has wound down.
+                             log_lease_lost();
+                         },
+                         [this] {
+                             // A live job's dir stays fresh, so a sweep at another worker's start
+                             // never takes it for a crashed one's.
+                             std::error_code touch_ec;
+                             fs::last_write_time(work_dir_, fs::file_time_type::clock::now(),
+                                                 touch_ec);
+                         }});
+
+    std::optional<media::RenderResult> result;
+    if (!failure && !lease_.lost()) {
+        std::thread watcher([this] { watch(); });
+        try {
+            const auto request = build_request();
+            result = render_with_retries(request, failure);
+        } catch (const Error& e) {
+            failure = e;
+        }
+        watch_stop_.request_stop();
+        watcher.join();
+    }
+    if (lease_.lost()) {
+        result.reset();
+        failure = Error(ErrorClass::LeaseLost, lease_.lost_reason());
+    }
+
+    JobOutcome outcome;
+    if (result) {
+        log_.info("done", {{"path", result->path.string()},
+                           {"bytes", result->bytes},
+                           {"duration_ms", result->duration_ms},
+                           {"audio_track", result->audio_track},
+                           {"frames", result->frames},
+                           {"wall_sec", result->wall_sec},
+                           {"cache_hit", result->cache_hit},
+                           {"attempts", render_attempt_.load()}});
+        StatusUpdate update;
+        update.status = "rendered";
+        update.artifact_path = result->path.string();
+        update.bytes = result->bytes;
+        update.duration_ms = result->duration_ms;
+        update.audio_track = result->audio_track;
+        outcome = deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
+    } else if (failure->error_class() == ErrorClass::LeaseLost) {
+        log_lease_lost();
+        outcome = JobOutcome::LeaseLost;
+    } else if (failure->error_class() == ErrorClass::Cancelled) {
+        log_.warn(
+            "cancelled",
+            {{"reason", failure->what()},
+             {"elapsed_sec", elapsed_sec()},
+             {"action", "no status posted; the lease will lapse and the API requeue the job"}});
+        outcome = JobOutcome::Cancelled;
+    } else {
+        const bool timed_out = failure->error_class() == ErrorClass::Timeout;
+        std::string message = failure->what();
+        if (timed_out) {
+            message =
+                fmt::format("the job ran longer than JOB_TIMEOUT_SEC ({} s) and was cancelled",
+                            config_.job_timeout_sec);
+        }
+        log::Fields fields{{"error_class", std::string(to_string(failure->error_class()))},
+                           {"error_message", message},
+                           {"attempts", render_attempt_.load()},
+                           {"elapsed_sec", elapsed_sec()}};
+        if (!failure->stderr_snippet().empty())
+            fields.emplace_back("stderr_snippet", failure->stderr_snippet());
+        if (timed_out) fields.emplace_back("timeout", true);
+        if (config_.debug) {
+            fields.emplace_back(
+                "ffreport",
+                (config_.paths.tmp_dir / fmt::format("ffreport-{}.log", job_.id)).string());
+        }
+        log_.error("error", fields);
+        StatusUpdate update;
+        update.status = "errored";
+        update.error_class = std::string(to_string(failure->error_class()));
+        update.error_message = message;
+        if (!failure->stderr_snippet().empty()) update.stderr_snippet = failure->stderr_snippet();
+        if (timed_out) update.timeout = true;
+        outcome = deliver(update) ? JobOutcome::Errored : JobOutcome::Undelivered;
+    }
+    heartbeat.stop();
+
+    fs::remove_all(work_dir_, ec);
+    if (ec) log_.warn("cleanup_failed", {{"path", work_dir_.string()}, {"reason", ec.message()}});
+    return outcome;
+}
+
+}  // namespace renderer::worker

@@ -1,0 +1,81 @@
+// One claimed job from start to end: post `rendering`, keep the lease alive, render (retrying
+// transient failures under the same lease), enforce JOB_TIMEOUT_SEC, report the outcome, and
+// clean up. This is the top of a job's call stack, so it is where each failure is logged, once.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "media/cancel_token.h"
+#include "media/slideshow.h"
+#include "worker/api_client.h"
+#include "worker/job.h"
+#include "worker/lease.h"
+#include "worker/stop_flag.h"
+#include "worker/worker_config.h"
+
+namespace renderer::worker {
+
+// media::render_slideshow's signature; injectable so tests can observe or slow real renders.
+using RenderFn = std::function<media::RenderResult(
+    const media::RenderRequest&, const log::Context&, const media::CancelToken&,
+    const media::ProgressFn&, const std::function<bool()>&)>;
+
+enum class JobOutcome { Rendered, Errored, LeaseLost, Cancelled, Undelivered };
+
+class JobRunner {
+  public:
+    // `claim_sent_at`: when the claim request left, the start of the lease on our clock.
+    // `attempt`: how many times this worker has claimed the job, this claim included.
+    JobRunner(const WorkerConfig& config, ApiClient& api, Job job, const LeaseGrant& grant,
+              SteadyClock::time_point claim_sent_at, int attempt, RenderFn render);
+    JobRunner(const JobRunner&) = delete;
+    JobRunner& operator=(const JobRunner&) = delete;
+
+    // Blocks until the job is over. Never throws.
+    JobOutcome run();
+
+    // Shutdown: cancels the render with `reason` and abandons the job without a final status,
+    // so its lease lapses and the API requeues it.
+    void cancel(ErrorClass reason);
+
+    const Job& job() const { return job_; }
+
+  private:
+    media::RenderRequest build_request() const;
+    std::filesystem::path resolve_frames_dir() const;
+    std::optional<media::RenderResult> render_with_retries(const media::RenderRequest& request,
+                                                           std::optional<Error>& failure);
+    void watch();
+    bool deliver(const StatusUpdate& update);
+    void log_lease_lost();
+    double elapsed_sec() const;
+
+    const WorkerConfig& config_;
+    ApiClient& api_;
+    const Job job_;
+    const log::Context log_;
+    const int attempt_;
+    RenderFn render_;
+    Lease lease_;
+    std::string lease_expires_at_text_;
+    const std::filesystem::path work_dir_;
+    const SteadyClock::time_point started_;
+
+    media::CancelToken cancel_;
+    StopFlag render_stop_;  // raised by any cancel: wakes back-off sleeps between attempts
+    StopFlag abandon_;      // raised on shutdown cancel and lease loss: stops status delivery
+    StopFlag watch_stop_;
+    std::atomic<std::int64_t> frames_done_{0};
+    std::atomic<std::int64_t> frames_total_{0};
+    std::atomic<int> render_attempt_{0};
+    std::atomic<bool> lease_lost_logged_{false};
+};
+
+}  // namespace renderer::worker

@@ -1,0 +1,302 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "media/slideshow.h"
+#include "renderer_version.h"
+#include "worker/retry.h"
+
+namespace renderer::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Bounds the memory kept about jobs seen, for a worker that runs for months.
+constexpr std::size_t kMaxRemembered = 10000;
+
+[[noreturn]] void config_error(std::string message) {
+    throw Error(ErrorClass::ConfigError, std::move(message));
+}
+
+ApiClient::Options api_options(const WorkerConfig& c) {
+    ApiClient::Options o;
+    o.base_url = c.api_base();
+    o.token = c.api_token;
+    o.ca_bundle = c.api_ca_bundle;
+    o.http_timeout = std::chrono::seconds(c.http_timeout_sec);
+    o.worker_name = c.worker_name;
+    return o;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerConfig config, RenderFn render)
+    : config_(std::move(config)), render_(std::move(render)) {
+    config_.finalize();
+    if (!render_) render_ = &media::render_slideshow;
+    api_ = std::make_unique<ApiClient>(api_options(config_));
+}
+
+Worker::~Worker() {
+    request_stop_now();
+    drain();
+}
+
+void Worker::request_stop() { stop_.request_stop(); }
+
+void Worker::request_stop_now() {
+    stop_now_ = true;
+    stop_.request_stop();
+    jobs_cv_.notify_all();
+}
+
+Worker::Stats Worker::stats() const {
+    std::lock_guard lock(jobs_mutex_);
+    return stats_;
+}
+
+void Worker::prepare_directories() {
+    const auto& p = config_.paths;
+    std::error_code ec;
+    if (!fs::is_directory(p.content_dir, ec)) {
+        config_error(fmt::format(
+            "CONTENT_DIR '{}' is not a directory: mount the content volume there or set "
+            "CONTENT_DIR",
+            p.content_dir.string()));
+    }
+    if (!fs::is_directory(p.music_dir, ec)) {
+        config_error(fmt::format(
+            "MUSIC_DIR '{}' is not a directory: put the background tracks (*.mp3) there or "
+            "set MUSIC_DIR",
+            p.music_dir.string()));
+    }
+    for (const auto& [name, dir] :
+         {std::pair{"OUTPUT_DIR", &p.output_dir}, std::pair{"TMP_DIR", &p.tmp_dir}}) {
+        fs::create_directories(*dir, ec);
+        if (ec || ::access(dir->c_str(), W_OK | X_OK) != 0) {
+            config_error(fmt::format(
+                "{} '{}' is not a writable directory{}: create it for the worker's user or "
+                "set {}",
+                name, dir->string(), ec ? " (" + ec.message() + ")" : "", name));
+        }
+    }
+}
+
+void Worker::sweep_stale() {
+    // Twice the lease: anything older belongs to a job whose lease has certainly lapsed.
+    const auto min_age = std::chrono::seconds(2 * config_.lease_seconds);
+    const auto& p = config_.paths;
+    const int temp_files = sweep_stale_temp_files(p.output_dir, min_age);
+    int job_dirs = 0;
+    std::error_code ec;
+    const auto cutoff = fs::file_time_type::clock::now() - min_age;
+    for (fs::directory_iterator it(p.tmp_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        std::error_code entry_ec;
+        if (!is_safe_id(name) || !it->is_directory(entry_ec)) continue;
+        const auto mtime = fs::last_write_time(it->path(), entry_ec);
+        if (entry_ec || mtime > cutoff) continue;
+        if (fs::remove_all(it->path(), entry_ec) > 0 && !entry_ec) ++job_dirs;
+    }
+    if (temp_files > 0 || job_dirs > 0) {
+        log::info("sweep", {{"output_dir", p.output_dir.string()},
+                            {"stale_temp_files", temp_files},
+                            {"tmp_dir", p.tmp_dir.string()},
+                            {"stale_job_dirs", job_dirs}});
+    }
+}
+
+bool Worker::is_active(const std::string& job_id) {
+    std::lock_guard lock(jobs_mutex_);
+    return std::any_of(active_.begin(), active_.end(),
+                       [&](const auto& a) { return !a->done && a->runner->job().id == job_id; });
+}
+
+int Worker::running() {
+    std::lock_guard lock(jobs_mutex_);
+    return static_cast<int>(active_.size());
+}
+
+void Worker::reap() {
+    std::list<std::unique_ptr<Active>> finished;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        for (auto it = active_.begin(); it != active_.end();) {
+            if ((*it)->done) {
+                finished.push_back(std::move(*it));
+                it = active_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& a : finished) a->thread.join();
+}
+
+bool Worker::disk_has_room() {
+    for (const auto* dir : {&config_.paths.output_dir, &config_.paths.tmp_dir}) {
+        const auto free = free_bytes(*dir);
+        if (!free || *free < config_.min_free_bytes) {
+            log::warn("disk_low", {{"path", dir->string()},
+                                   {"free_bytes", free.value_or(0)},
+                                   {"min_free_bytes", config_.min_free_bytes},
+                                   {"action", "claiming nothing until space is freed"}});
+            return false;
+        }
+    }
+    return true;
+}
+
+void Worker::start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point sent_at) {
+    if (claims_by_job_.size() > kMaxRemembered) claims_by_job_.clear();
+    const int attempt = ++claims_by_job_[job.id];
+    auto active = std::make_unique<Active>();
+    active->runner = std::make_unique<JobRunner>(config_, *api_, std::move(job), grant, sent_at,
+                                                 attempt, render_);
+    Active* a = active.get();
+    std::lock_guard lock(jobs_mutex_);
+    active_.push_back(std::move(active));
+    ++stats_.jobs_claimed;
+    stats_.max_in_flight = std::max(stats_.max_in_flight, static_cast<int>(active_.size()));
+    a->thread = std::thread([this, a] {
+        a->runner->run();
+        {
+            std::lock_guard done_lock(jobs_mutex_);
+            a->done = true;
+        }
+        jobs_cv_.notify_all();
+    });
+}
+
+void Worker::poll_once() {
+    const int busy = running();
+    const int free_slots = config_.max_concurrent - busy;
+    JobList list;
+    try {
+        list = api_->list_jobs(config_.max_concurrent, &stop_);
+    } catch (const Error& e) {
+        if (e.error_class() == ErrorClass::Cancelled) return;
+        idle_polls_ = 0;
+        log::warn("poll_failed", {{"error_class", std::string(to_string(e.error_class()))},
+                                  {"error_message", e.what()}});
+        return;
+    }
+    {
+        std::lock_guard lock(jobs_mutex_);
+        ++stats_.polls;
+    }
+    log::info("poll",
+              {{"queue_depth", list.queue_depth},
+               {"listed", static_cast<std::int64_t>(list.jobs.size() + list.rejected.size())},
+               {"running", busy},
+               {"free_slots", std::max(free_slots, 0)}});
+
+    for (const auto& r : list.rejected) {
+        if (rejected_seen_.size() > kMaxRemembered) rejected_seen_.clear();
+        if (!rejected_seen_.insert(r.id + '\n' + r.reason).second) continue;
+        log::error("error", {{"error_class", "ApiError"},
+                             {"error_message", fmt::format("listed job skipped: {}", r.reason)},
+                             {"listed_id", r.id}});
+    }
+
+    const bool idle = list.queue_depth == 0 && list.jobs.empty() && busy == 0;
+    idle_polls_ = idle ? idle_polls_ + 1 : 0;
+
+    if (free_slots <= 0 || list.jobs.empty() || stop_.stop_requested()) return;
+    if (!disk_has_room()) return;
+
+    int slots = free_slots;
+    for (auto& job : list.jobs) {
+        if (slots == 0 || stop_.stop_requested()) break;
+        // A job requeued after we lost its lease may be listed while our cancelled attempt is
+        // still winding down; two attempts in one worker would share a work dir.
+        if (is_active(job.id)) continue;
+        const log::Context ctx(
+            log::Fields{{"job_id", job.id}, {"story_id", job.story_id}, {"part_id", job.part_id}});
+        const auto sent_at = SteadyClock::now();
+        std::optional<LeaseGrant> grant;
+        try {
+            grant = api_->claim(job, ctx);
+        } catch (const Error& e) {
+            ctx.warn("claim_failed", {{"error_class", std::string(to_string(e.error_class()))},
+                                      {"error_message", e.what()}});
+            continue;
+        }
+        if (!grant) {
+            ctx.info("claim_skipped", {{"reason", "409: another worker claimed the job first"}});
+            continue;
+        }
+        start_job(std::move(job), *grant, sent_at);
+        --slots;
+    }
+}
+
+void Worker::drain() {
+    std::unique_lock lock(jobs_mutex_);
+    if (active_.empty()) return;
+    const auto grace_end = SteadyClock::now() + std::chrono::seconds(config_.shutdown_grace_sec);
+    const auto all_done = [this] {
+        return std::all_of(active_.begin(), active_.end(), [](const auto& a) { return a->done; });
+    };
+    jobs_cv_.wait_until(lock, grace_end, [&] { return stop_now_.load() || all_done(); });
+    int cancelled = 0;
+    for (auto& a : active_) {
+        if (!a->done) {
+            a->runner->cancel(ErrorClass::Cancelled);
+            ++cancelled;
+        }
+    }
+    auto remaining = std::move(active_);
+    active_.clear();
+    lock.unlock();
+    for (auto& a : remaining) a->thread.join();
+    if (cancelled > 0) log::warn("shutdown_cancelled", {{"cancelled_jobs", cancelled}});
+}
+
+int Worker::run() {
+    prepare_directories();
+    sweep_stale();
+    log::info("start", {{"version", RENDERER_VERSION},
+                        {"worker", config_.worker_name},
+                        {"poll_interval_ms", config_.poll_interval_ms},
+                        {"max_concurrent", config_.max_concurrent},
+                        {"lease_seconds", config_.lease_seconds},
+                        {"heartbeat_interval_ms",
+                         static_cast<std::int64_t>(config_.heartbeat_interval().count())},
+                        {"job_timeout_sec", config_.job_timeout_sec},
+                        {"max_retries", config_.max_retries},
+                        {"api_base", config_.api_base()},
+                        {"content_dir", config_.paths.content_dir.string()},
+                        {"music_dir", config_.paths.music_dir.string()},
+                        {"output_dir", config_.paths.output_dir.string()},
+                        {"tmp_dir", config_.paths.tmp_dir.string()},
+                        {"min_free_bytes", config_.min_free_bytes}});
+
+    std::string reason = "signal";
+    while (!stop_.stop_requested()) {
+        reap();
+        poll_once();
+        if (config_.exit_when_idle_polls > 0 && idle_polls_ >= config_.exit_when_idle_polls) {
+            reason = "idle";
+            break;
+        }
+        stop_.wait_for(jittered(std::chrono::milliseconds(config_.poll_interval_ms), 0.2));
+    }
+
+    log::info("shutdown", {{"reason", reason},
+                           {"running_jobs", running()},
+                           {"grace_sec", config_.shutdown_grace_sec}});
+    drain();
+    log::info("stopped", {{"jobs_claimed", stats().jobs_claimed}});
+    return kExitOk;
+}
+
+}  // namespace renderer::worker

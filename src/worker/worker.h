@@ -1,0 +1,85 @@
+// The render worker (DESIGN.md §5): polls the job API with jitter, claims jobs while a slot is
+// free and the disk has room, runs each claimed job on its own thread, and drains on stop.
+// Usable in process: construct, run() on one thread, request_stop() from another.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "worker/api_client.h"
+#include "worker/job_runner.h"
+#include "worker/stop_flag.h"
+#include "worker/worker_config.h"
+
+namespace renderer::worker {
+
+class Worker {
+  public:
+    struct Stats {
+        int polls = 0;
+        int jobs_claimed = 0;
+        int max_in_flight = 0;  // most jobs running at once
+    };
+
+    // Finalizes and validates `config` (throws ConfigError). `render` defaults to
+    // media::render_slideshow.
+    explicit Worker(WorkerConfig config, RenderFn render = {});
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Blocks until request_stop() (or, with exit_when_idle_polls, until the queue stayed empty
+    // with nothing running), drains running jobs, and returns the exit code (0). Throws
+    // ConfigError when the directories are unusable.
+    int run();
+
+    // Stop claiming; running jobs get SHUTDOWN_GRACE_SEC to finish, then are cancelled. Safe
+    // from any thread.
+    void request_stop();
+    // As request_stop(), but cancel running jobs now (a second SIGTERM).
+    void request_stop_now();
+
+    Stats stats() const;
+    const WorkerConfig& config() const { return config_; }
+
+  private:
+    struct Active {
+        std::unique_ptr<JobRunner> runner;
+        std::thread thread;
+        bool done = false;  // guarded by jobs_mutex_
+    };
+
+    void prepare_directories();
+    void sweep_stale();
+    void poll_once();
+    bool disk_has_room();
+    void start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point sent_at);
+    int running();
+    bool is_active(const std::string& job_id);
+    void reap();
+    void drain();
+
+    WorkerConfig config_;
+    RenderFn render_;
+    std::unique_ptr<ApiClient> api_;
+    StopFlag stop_;
+    std::atomic<bool> stop_now_{false};
+
+    mutable std::mutex jobs_mutex_;
+    std::condition_variable jobs_cv_;
+    std::list<std::unique_ptr<Active>> active_;
+    Stats stats_;  // guarded by jobs_mutex_
+
+    int idle_polls_ = 0;
+    std::unordered_map<std::string, int> claims_by_job_;
+    std::unordered_set<std::string> rejected_seen_;
+};
+
+}  // namespace renderer::worker

@@ -1,0 +1,55 @@
+// The worker's configuration: env vars (names as in the spec) over defaults, CLI flags over
+// those, then one validation pass whose failures are ConfigError (exit 78) with one actionable
+// message. The API token is registered for redaction the moment it is read.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/service_paths.h"
+#include "media/render_settings.h"
+
+namespace renderer::worker {
+
+struct WorkerConfig {
+    std::string api_base_url;  // API_BASE_URL, required; may hold userinfo, never logged as given
+    std::string api_token;     // API_AUTH_TOKEN; never logged
+    std::optional<std::filesystem::path> api_token_file;  // API_AUTH_TOKEN_FILE
+    std::optional<std::filesystem::path> api_ca_bundle;   // API_CA_BUNDLE
+    std::int64_t poll_interval_ms = 5000;                 // POLL_INTERVAL_MS
+    int max_concurrent = 2;                               // MAX_CONCURRENT
+    int lease_seconds = 120;                              // LEASE_SECONDS
+    std::int64_t heartbeat_interval_ms = 0;               // HEARTBEAT_INTERVAL_SEC; 0 = lease / 3
+    int job_timeout_sec = 1800;                           // JOB_TIMEOUT_SEC
+    int max_retries = 2;                                  // MAX_RETRIES (transient render failures)
+    int shutdown_grace_sec = 30;                          // SHUTDOWN_GRACE_SEC
+    std::uint64_t min_free_bytes = 2ull << 30;            // MIN_FREE_BYTES
+    int http_timeout_sec = 30;                            // HTTP_TIMEOUT_SEC
+    std::string worker_name;                              // WORKER_NAME; default: host name
+    std::string music_select = "first";                   // MUSIC_SELECT; a job's music_track wins
+    std::string output_name_template = "{story_id}_{part_id}.mp4";  // OUTPUT_NAME_TEMPLATE
+    ServicePaths paths;            // CONTENT_DIR, MUSIC_DIR, OUTPUT_DIR, TMP_DIR
+    media::RenderSettings render;  // FPS, X264_PRESET, ... (media layer)
+    bool debug = false;            // --debug: per-job libav report files
+    // Stop once this many polls in a row found the queue empty with no job running (0: never).
+    int exit_when_idle_polls = 0;
+    // How often a running job logs `rendering` (the spec asks for every 5-10 s).
+    std::int64_t progress_log_interval_ms = 5000;
+
+    // Reads the env over the defaults. Malformed values throw ConfigError naming the variable;
+    // missing required ones are left empty for finalize() to report after CLI flags are merged.
+    static WorkerConfig from_env();
+
+    // Reads the token file when one is named, registers the token as a log secret, fills derived
+    // defaults, and validates everything. Throws ConfigError. Safe to call again.
+    void finalize();
+
+    std::chrono::milliseconds heartbeat_interval() const;
+    // API_BASE_URL without userinfo or query: what requests are built on and what logs show.
+    std::string api_base() const;
+};
+
+}  // namespace renderer::worker

@@ -1,0 +1,508 @@
+// The API client, job model and worker configuration against a scripted HTTP server on
+// loopback: exact status codes, headers and bodies that the reference API does not produce on
+// demand (400, 429 + Retry-After, redirects, oversized answers, unsafe ids, 409 on status).
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "common/error.h"
+#include "support/capture_sink.h"
+#include "support/fixtures.h"
+#include "worker/api_client.h"
+#include "worker/job.h"
+#include "worker/url.h"
+#include "worker/worker.h"
+#include "worker/worker_config.h"
+
+namespace renderer::worker {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::CaptureSink;
+
+constexpr const char* kToken = "stub-token-8f2e61";
+
+struct Answer {
+    int status = 200;
+    std::string body = "{}";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Answers each "METHOD /path" from a script; the last answer repeats once the script runs out.
+class StubApi {
+  public:
+    StubApi() {
+        const auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+            const auto key = req.method + " " + req.path;
+            std::lock_guard lock(mutex_);
+            auto& calls = calls_[key];
+            calls.push_back(req.body);
+            auth_ = req.get_header_value("Authorization");
+            auto& answers = scripts_[key];
+            Answer a = answers.empty() ? Answer{404, R"({"error":"not_found"})", {}}
+                                       : answers[std::min(calls.size(), answers.size()) - 1];
+            res.status = a.status;
+            for (const auto& [k, v] : a.headers) res.set_header(k, v);
+            res.set_content(a.body, "application/json");
+        };
+        server_.Get(".*", handle);
+        server_.Post(".*", handle);
+        port_ = server_.bind_to_any_port("127.0.0.1");
+        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        while (!server_.is_running()) std::this_thread::sleep_for(1ms);
+    }
+    ~StubApi() {
+        server_.stop();
+        thread_.join();
+    }
+
+    void script(const std::string& key, std::vector<Answer> answers) {
+        std::lock_guard lock(mutex_);
+        scripts_[key] = std::move(answers);
+    }
+    int hits(const std::string& key) {
+        std::lock_guard lock(mutex_);
+        return static_cast<int>(calls_[key].size());
+    }
+    std::vector<std::string> bodies(const std::string& key) {
+        std::lock_guard lock(mutex_);
+        return calls_[key];
+    }
+    std::string auth() {
+        std::lock_guard lock(mutex_);
+        return auth_;
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    int port() const { return port_; }
+
+  private:
+    httplib::Server server_;
+    int port_ = 0;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::map<std::string, std::vector<Answer>> scripts_;
+    std::map<std::string, std::vector<std::string>> calls_;
+    std::string auth_;
+};
+
+const char* kList = "GET /api/render-jobs";
+
+ApiClient::Options fast_options(const std::string& base) {
+    ApiClient::Options o;
+    o.base_url = base;
+    o.token = kToken;
+    o.worker_name = "t";
+    o.http_timeout = 5s;
+    const RetryPolicy quick{4, 10ms, 50ms, 5000ms};
+    o.poll_retry = quick;
+    o.claim_retry = quick;
+    o.lease_retry = RetryPolicy{100, 10ms, 50ms, 60000ms};
+    return o;
+}
+
+Job job(const std::string& id) {
+    Job j;
+    j.id = id;
+    j.story_id = "s";
+    j.part_id = "p";
+    return j;
+}
+
+class ApiClientTest : public ::testing::Test {
+  protected:
+    void SetUp() override { logs_ = testing::capture_json_logs(); }
+    void TearDown() override {
+        const auto all = logs_->joined();
+        EXPECT_EQ(all.find(kToken), std::string::npos);
+    }
+    std::shared_ptr<CaptureSink> logs_;
+    StubApi stub_;
+    log::Context ctx_;
+};
+
+TEST_F(ApiClientTest, ServerErrorsAreRetriedThenSucceed) {
+    stub_.script(kList, {{503, "{}", {}},
+                         {502, "{}", {}},
+                         {200, R"([{"id":"j1","story_id":"s","part_id":"p"}])", {}}});
+    ApiClient api(fast_options(stub_.url()));
+    const auto list = api.list_jobs(2, nullptr);
+    EXPECT_EQ(stub_.hits(kList), 3);
+    ASSERT_EQ(list.jobs.size(), 1u);
+    EXPECT_EQ(list.queue_depth, 1) << "no field and no header: the count listed";
+    EXPECT_EQ(stub_.auth(), std::string("Bearer ") + kToken);
+    const auto retries = logs_->events("retry");
+    ASSERT_EQ(retries.size(), 2u);
+    EXPECT_EQ(retries[0]["attempt"].GetInt(), 1);
+    EXPECT_EQ(retries[1]["attempt"].GetInt(), 2);
+    EXPECT_STREQ(retries[0]["path"].GetString(), "/api/render-jobs");
+    EXPECT_NE(std::string(retries[0]["reason"].GetString()).find("503"), std::string::npos);
+}
+
+TEST_F(ApiClientTest, ClientErrorsAreNotRetried) {
+    stub_.script(kList, {{400, R"({"error":"bad_request"})", {}}});
+    ApiClient api(fast_options(stub_.url()));
+    try {
+        api.list_jobs(2, nullptr);
+        FAIL() << "a 400 must throw";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::ApiError);
+        EXPECT_NE(std::string(e.what()).find("400"), std::string::npos);
+    }
+    EXPECT_EQ(stub_.hits(kList), 1);
+    EXPECT_TRUE(logs_->events("retry").empty());
+}
+
+TEST_F(ApiClientTest, RetriesRunOutWithinTheirBudget) {
+    stub_.script(kList, {{503, "{}", {}}});
+    ApiClient api(fast_options(stub_.url()));
+    EXPECT_THROW(api.list_jobs(2, nullptr), Error);
+    EXPECT_EQ(stub_.hits(kList), 4) << "max_attempts bounds the retries";
+}
+
+TEST_F(ApiClientTest, TooManyRequestsHonoursRetryAfter) {
+    stub_.script(kList, {{429, "{}", {{"Retry-After", "1"}}}, {200, "[]", {}}});
+    ApiClient api(fast_options(stub_.url()));
+    const auto t0 = std::chrono::steady_clock::now();
+    api.list_jobs(2, nullptr);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 950ms);
+    const auto retries = logs_->events("retry");
+    ASSERT_EQ(retries.size(), 1u);
+    EXPECT_EQ(retries[0]["delay_ms"].GetInt(), 1000);
+}
+
+TEST_F(ApiClientTest, NetworkErrorsAreRetried) {
+    int closed_port = 0;
+    {
+        StubApi gone;
+        closed_port = gone.port();
+    }
+    ApiClient api(fast_options("http://127.0.0.1:" + std::to_string(closed_port)));
+    EXPECT_THROW(api.list_jobs(2, nullptr), Error);
+    EXPECT_EQ(logs_->events("retry").size(), 3u);
+}
+
+TEST_F(ApiClientTest, RedirectsAreNeverFollowed) {
+    StubApi elsewhere;
+    elsewhere.script(kList, {{200, "[]", {}}});
+    stub_.script(kList, {{302, "", {{"Location", elsewhere.url() + "/api/render-jobs"}}}});
+    ApiClient api(fast_options(stub_.url()));
+    EXPECT_THROW(api.list_jobs(2, nullptr), Error);
+    EXPECT_EQ(elsewhere.hits(kList), 0) << "the token must not follow a redirect";
+}
+
+TEST_F(ApiClientTest, OversizedAnswersAreRefused) {
+    stub_.script(kList, {{200, std::string(9u << 20, ' '), {}}});
+    ApiClient api(fast_options(stub_.url()));
+    try {
+        api.list_jobs(2, nullptr);
+        FAIL() << "a 9 MiB answer must throw";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::ApiError);
+    }
+    EXPECT_EQ(stub_.hits(kList), 1);
+}
+
+TEST_F(ApiClientTest, QueueDepthFromFieldThenHeaderThenCount) {
+    ApiClient api(fast_options(stub_.url()));
+    stub_.script(kList, {{200, R"({"jobs":[],"queue_depth":7})", {{"X-Queue-Depth", "3"}}}});
+    EXPECT_EQ(api.list_jobs(2, nullptr).queue_depth, 7);
+    stub_.script(kList, {{200, R"([])", {{"X-Queue-Depth", "3"}}}});
+    EXPECT_EQ(api.list_jobs(2, nullptr).queue_depth, 3);
+}
+
+TEST_F(ApiClientTest, ClaimConflictIsASkipAndForeignClaimUrlsAreIgnored) {
+    ApiClient api(fast_options(stub_.url()));
+    stub_.script("POST /api/render-jobs/j1/claim", {{409, R"({"error":"conflict"})", {}}});
+    EXPECT_FALSE(api.claim(job("j1"), ctx_));
+    EXPECT_EQ(stub_.hits("POST /api/render-jobs/j1/claim"), 1);
+
+    auto foreign = job("j2");
+    foreign.claim_url = "http://evil.example:9/steal";
+    stub_.script(
+        "POST /api/render-jobs/j2/claim",
+        {{200, R"({"lease_expires_at":"2030-01-01T00:00:00Z","lease_token":"lt-1"})", {}}});
+    const auto grant = api.claim(foreign, ctx_);
+    ASSERT_TRUE(grant);
+    EXPECT_EQ(grant->lease_token, "lt-1");
+    EXPECT_EQ(stub_.hits("POST /api/render-jobs/j2/claim"), 1);
+    EXPECT_EQ(logs_->events("claim_url_ignored").size(), 1u);
+
+    auto relative = job("j3");
+    relative.claim_url = "/custom/j3/claim";
+    stub_.script("POST /custom/j3/claim",
+                 {{200, R"({"lease_expires_at":"2030-01-01T00:00:00Z"})", {}}});
+    EXPECT_TRUE(api.claim(relative, ctx_));
+    EXPECT_EQ(stub_.hits("POST /custom/j3/claim"), 1);
+
+    EXPECT_EQ(api.claim_url_for(
+                  [] {
+                      auto j = job("j4");
+                      j.claim_url = "//evil.example/x";
+                      return j;
+                  }(),
+                  ctx_),
+              stub_.url() + "/api/render-jobs/j4/claim");
+}
+
+TEST_F(ApiClientTest, StatusConflictIsRetriedABoundedNumberOfTimesThenLost) {
+    auto o = fast_options(stub_.url());
+    o.status_conflict_retries = 2;
+    ApiClient api(o);
+    const auto key = "POST /api/render-jobs/j1/status";
+    stub_.script(key, {{409, "{}", {}}});
+    StatusUpdate u;
+    u.status = "rendered";
+    u.artifact_path = "/output/s_p.mp4";
+    u.bytes = 10;
+    const auto deadline = SteadyClock::now() + 30s;
+    EXPECT_EQ(api.post_status(job("j1"), u, std::string("lt-9"), deadline, nullptr, ctx_).answer,
+              LeaseAnswer::Lost);
+    EXPECT_EQ(stub_.hits(key), 3);
+    // The lease token is echoed in the body.
+    EXPECT_NE(stub_.bodies(key)[0].find(R"("lease_token":"lt-9")"), std::string::npos);
+
+    stub_.script("POST /api/render-jobs/j2/status", {{409, "{}", {}}, {200, "{}", {}}});
+    EXPECT_EQ(api.post_status(job("j2"), u, std::nullopt, deadline, nullptr, ctx_).answer,
+              LeaseAnswer::Ok);
+
+    stub_.script("POST /api/render-jobs/j3/status", {{400, "{}", {}}});
+    EXPECT_EQ(api.post_status(job("j3"), u, std::nullopt, deadline, nullptr, ctx_).answer,
+              LeaseAnswer::Rejected);
+    EXPECT_EQ(stub_.hits("POST /api/render-jobs/j3/status"), 1);
+}
+
+TEST_F(ApiClientTest, HeartbeatAnswers) {
+    ApiClient api(fast_options(stub_.url()));
+    const auto deadline = SteadyClock::now() + 30s;
+    stub_.script("POST /api/render-jobs/j1/heartbeat",
+                 {{200, R"({"lease_expires_at":"2030-01-01T00:00:00.5Z"})", {}}});
+    const auto ok = api.heartbeat(job("j1"), std::string("lt"), deadline, nullptr, ctx_);
+    EXPECT_EQ(ok.answer, LeaseAnswer::Ok);
+    EXPECT_TRUE(ok.grant.expires_at);
+    for (int code : {404, 409, 410}) {
+        const auto id = "g" + std::to_string(code);
+        stub_.script("POST /api/render-jobs/" + id + "/heartbeat", {{code, "{}", {}}});
+        EXPECT_EQ(api.heartbeat(job(id), std::nullopt, deadline, nullptr, ctx_).answer,
+                  LeaseAnswer::Lost)
+            << code;
+    }
+    // A heartbeat never outlives the lease deadline, however the API fails.
+    stub_.script("POST /api/render-jobs/j5/heartbeat", {{503, "{}", {}}});
+    const auto t0 = SteadyClock::now();
+    EXPECT_EQ(api.heartbeat(job("j5"), std::nullopt, t0 + 300ms, nullptr, ctx_).answer,
+              LeaseAnswer::Unreachable);
+    EXPECT_LT(SteadyClock::now() - t0, 1s);
+}
+
+TEST(JobModelTest, UnsafeIdsAreRejectedAndBadOptionalFieldsRemembered) {
+    const auto list = parse_job_list(R"([
+        {"id":"ok-1","story_id":"s","part_id":"p","lease_seconds":30,"render":{"fps":24,"preset":"fast","crf":20}},
+        {"id":"../etc","story_id":"s","part_id":"p"},
+        {"id":"j2","story_id":"a/b","part_id":"p"},
+        {"id":"j3","story_id":"s"},
+        {"id":"j4","story_id":"s","part_id":"p","render":{"fps":"fast"}},
+        {"id":"j5","story_id":"s","part_id":"p","frames_dir":7},
+        42
+    ])",
+                                     std::nullopt);
+    ASSERT_EQ(list.jobs.size(), 3u);
+    EXPECT_EQ(list.rejected.size(), 4u);
+    EXPECT_EQ(list.jobs[0].id, "ok-1");
+    EXPECT_EQ(list.jobs[0].lease_seconds, 30);
+    EXPECT_EQ(list.jobs[0].render.fps, 24);
+    EXPECT_EQ(list.jobs[0].render.preset, "fast");
+    EXPECT_FALSE(list.jobs[0].input_error);
+    EXPECT_TRUE(list.jobs[1].input_error);
+    EXPECT_TRUE(list.jobs[2].input_error);
+    EXPECT_EQ(list.queue_depth, 7);
+
+    EXPECT_THROW(parse_job_list("not json", std::nullopt), Error);
+    EXPECT_THROW(parse_job_list(R"({"queue_depth":1})", std::nullopt), Error);
+    EXPECT_THROW(parse_lease_grant(R"({"lease_token":"x"})", true), Error);
+    EXPECT_THROW(parse_lease_grant(R"({"lease_expires_at":"tomorrow"})", true), Error);
+}
+
+TEST(JobModelTest, Rfc3339) {
+    const auto a = parse_rfc3339("2026-11-28T19:50:37.250Z");
+    const auto b = parse_rfc3339("2026-11-28T21:50:37.25+02:00");
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(*a, *b);
+    EXPECT_EQ(
+        std::chrono::duration_cast<std::chrono::milliseconds>(a->time_since_epoch()).count() % 1000,
+        250);
+    EXPECT_FALSE(parse_rfc3339("2026-13-28T19:50:37Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-11-28 19:50"));
+    EXPECT_FALSE(parse_rfc3339("2026-11-28T19:50:37"));
+}
+
+TEST(UrlTest, OriginsAndCredentials) {
+    EXPECT_EQ(strip_url_credentials("https://u:p@Api.example.com:8443/x/?token=1#f"),
+              "https://Api.example.com:8443/x/");
+    EXPECT_EQ(url_userinfo_secret("https://u:p@api/"), "p");
+    EXPECT_FALSE(strip_url_credentials("ftp://api/"));
+    EXPECT_FALSE(strip_url_credentials("api:8080"));
+    EXPECT_EQ(origin_of("http://API:80/a"), origin_of("http://api/b"));
+    EXPECT_NE(origin_of("https://api/"), origin_of("http://api/"));
+    EXPECT_EQ(url_path("http://h/api/render-jobs?status=queued&limit=2"), "/api/render-jobs");
+}
+
+// Sets env vars for one test and restores them after.
+class ScopedEnv {
+  public:
+    void set(const char* name, const std::string& value) {
+        remember(name);
+        ::setenv(name, value.c_str(), 1);
+    }
+    void unset(const char* name) {
+        remember(name);
+        ::unsetenv(name);
+    }
+    ~ScopedEnv() {
+        for (const auto& [name, value] : saved_) {
+            if (value)
+                ::setenv(name.c_str(), value->c_str(), 1);
+            else
+                ::unsetenv(name.c_str());
+        }
+    }
+
+  private:
+    void remember(const char* name) {
+        if (saved_.count(name) != 0) return;
+        const char* v = std::getenv(name);
+        saved_[name] = v ? std::optional<std::string>(v) : std::nullopt;
+    }
+    std::map<std::string, std::optional<std::string>> saved_;
+};
+
+std::string config_error(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::ConfigError);
+        return e.what();
+    }
+    ADD_FAILURE() << "no ConfigError";
+    return {};
+}
+
+TEST(WorkerConfigTest, RequiredSettingsAndTokenSources) {
+    ScopedEnv env;
+    for (const char* n : {"API_BASE_URL", "API_AUTH_TOKEN", "API_AUTH_TOKEN_FILE",
+                          "HEARTBEAT_INTERVAL_SEC", "LEASE_SECONDS", "POLL_INTERVAL_MS"}) {
+        env.unset(n);
+    }
+    auto msg = config_error([] { WorkerConfig::from_env().finalize(); });
+    EXPECT_NE(msg.find("API_BASE_URL is required"), std::string::npos) << msg;
+
+    env.set("API_BASE_URL", "http://api:8080");
+    msg = config_error([] { WorkerConfig::from_env().finalize(); });
+    EXPECT_NE(msg.find("API_AUTH_TOKEN"), std::string::npos) << msg;
+
+    env.set("API_AUTH_TOKEN", "envtoken-123");
+    env.set("API_AUTH_TOKEN_FILE", "/nonexistent/token");
+    msg = config_error([] { WorkerConfig::from_env(); });
+    EXPECT_NE(msg.find("only one"), std::string::npos) << msg;
+
+    testing::TempDir dir;
+    { std::ofstream(dir / "token") << "filetoken-456\n"; }
+    env.unset("API_AUTH_TOKEN");
+    env.set("API_AUTH_TOKEN_FILE", (dir / "token").string());
+    auto c = WorkerConfig::from_env();
+    c.finalize();
+    EXPECT_EQ(c.api_token, "filetoken-456");
+
+    env.set("API_BASE_URL", "api:8080");
+    msg = config_error([] { WorkerConfig::from_env().finalize(); });
+    EXPECT_NE(msg.find("http://"), std::string::npos) << msg;
+
+    env.set("API_BASE_URL", "https://user:pw@api.example.com/?k=v");
+    c = WorkerConfig::from_env();
+    c.finalize();
+    EXPECT_EQ(c.api_base(), "https://api.example.com");
+
+    env.set("LEASE_SECONDS", "30");
+    env.set("HEARTBEAT_INTERVAL_SEC", "30");
+    msg = config_error([] { WorkerConfig::from_env().finalize(); });
+    EXPECT_NE(msg.find("HEARTBEAT_INTERVAL_SEC"), std::string::npos) << msg;
+    env.unset("HEARTBEAT_INTERVAL_SEC");
+    c = WorkerConfig::from_env();
+    c.finalize();
+    EXPECT_EQ(c.heartbeat_interval(), 10s);
+
+    env.set("POLL_INTERVAL_MS", "soon");
+    msg = config_error([] { WorkerConfig::from_env(); });
+    EXPECT_NE(msg.find("POLL_INTERVAL_MS"), std::string::npos) << msg;
+}
+
+// The worker against scripted answers: what it must not do.
+class WorkerStubTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        logs_ = testing::capture_json_logs();
+        std::filesystem::create_directories(dir_ / "content" / "audio" / "music");
+    }
+    WorkerConfig config() {
+        WorkerConfig c;
+        c.api_base_url = stub_.url();
+        c.api_token = kToken;
+        c.poll_interval_ms = 50;
+        c.min_free_bytes = 1;
+        c.paths.content_dir = dir_ / "content";
+        c.paths.music_dir = dir_ / "content" / "audio" / "music";
+        c.paths.output_dir = dir_ / "output";
+        c.paths.tmp_dir = dir_ / "tmp";
+        return c;
+    }
+    // Runs the worker for about `polls` polls.
+    void run(Worker& w, int polls) {
+        std::thread t([&] { w.run(); });
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < end &&
+               static_cast<int>(logs_->events("poll").size()) < polls) {
+            std::this_thread::sleep_for(10ms);
+        }
+        w.request_stop();
+        t.join();
+    }
+    std::shared_ptr<CaptureSink> logs_;
+    testing::TempDir dir_;
+    StubApi stub_;
+};
+
+TEST_F(WorkerStubTest, ClaimConflictSkipsTheJob) {
+    stub_.script(
+        kList,
+        {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}}});
+    stub_.script("POST /api/render-jobs/j1/claim", {{409, "{}", {}}});
+    std::atomic<int> renders{0};
+    Worker w(config(), [&](const auto&, const auto&, const auto&, const auto&, const auto&) {
+        ++renders;
+        return media::RenderResult{};
+    });
+    run(w, 3);
+    EXPECT_GE(stub_.hits("POST /api/render-jobs/j1/claim"), 2);
+    EXPECT_EQ(renders.load(), 0);
+    EXPECT_TRUE(logs_->events("claim").empty());
+    EXPECT_FALSE(logs_->events("claim_skipped").empty());
+    EXPECT_EQ(logs_->joined().find(kToken), std::string::npos);
+}
+
+TEST_F(WorkerStubTest, UnsafeJobIdsAreSkippedAndLoggedOnce) {
+    stub_.script(kList, {{200, R"([{"id":"../../etc/passwd","story_id":"s","part_id":"p"}])", {}}});
+    Worker w(config());
+    run(w, 4);
+    EXPECT_EQ(logs_->events("error").size(), 1u);
+    EXPECT_EQ(stub_.hits("POST /api/render-jobs/../../etc/passwd/claim"), 0);
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "tmp" / "etc"));
+}
+
+}  // namespace
+}  // namespace renderer::worker

@@ -1,0 +1,439 @@
+// The worker end to end: real renders, over real HTTP on loopback, against the reference job API
+// started in process (with its fault injection). Each test bounds its own time.
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "media/probe.h"
+#include "media/slideshow.h"
+#include "worker_fixture.h"
+
+namespace renderer::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using worker::Worker;
+
+std::string str(const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsString() ? v[key].GetString() : std::string();
+}
+
+const std::vector<std::string> kRenderedHistory{"queued", "claimed", "rendering", "rendered"};
+
+TEST(WorkerTest, RendersQueuedJobsAndReportsArtifacts) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    env.add_story("demo", "part2", "part2");
+    const auto j1 = env.add_job("demo", "part1");
+    const auto j2 = env.add_job("demo", "part2");
+
+    Worker w(env.config());
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s));
+
+    for (const auto& [id, part, frames] :
+         {std::tuple{j1, "part1", 60}, std::tuple{j2, "part2", 45}}) {
+        EXPECT_EQ(env.history(id), kRenderedHistory) << id;
+        const auto job = env.job(id);
+        ASSERT_TRUE(job);
+        const auto& r = job->last_report;
+        const auto artifact = env.output / ("demo_" + std::string(part) + ".mp4");
+        ASSERT_TRUE(r.artifact_path);
+        EXPECT_EQ(*r.artifact_path, artifact.string());
+        ASSERT_TRUE(fs::exists(artifact));
+        EXPECT_EQ(r.bytes, static_cast<std::int64_t>(fs::file_size(artifact)));
+        const auto info = media::probe_file(artifact);
+        ASSERT_TRUE(r.duration_ms);
+        EXPECT_NEAR(static_cast<double>(*r.duration_ms), info.duration_sec * 1000, 50);
+        EXPECT_NEAR(info.duration_sec, frames / 30.0, 0.1);
+        EXPECT_EQ(r.audio_track, "background.mp3");
+    }
+
+    const auto start = env.logs().events("start");
+    ASSERT_EQ(start.size(), 1u);
+    for (const char* key : {"poll_interval_ms", "max_concurrent", "lease_seconds", "api_base",
+                            "content_dir", "music_dir", "output_dir", "version"}) {
+        EXPECT_TRUE(start[0].HasMember(key)) << key;
+    }
+    const auto claims = env.logs().events("claim");
+    ASSERT_EQ(claims.size(), 2u);
+    for (const auto& c : claims) {
+        for (const char* key :
+             {"job_id", "story_id", "part_id", "lease_expires_at", "lease_sec", "attempt"}) {
+            EXPECT_TRUE(c.HasMember(key)) << key;
+        }
+    }
+    const auto done = env.logs().events("done");
+    ASSERT_EQ(done.size(), 2u);
+    for (const auto& d : done) {
+        for (const char* key :
+             {"job_id", "path", "bytes", "duration_ms", "audio_track", "frames", "wall_sec"}) {
+            EXPECT_TRUE(d.HasMember(key)) << key;
+        }
+    }
+    EXPECT_EQ(env.count_events("error"), 0);
+    // Every job's work dir is gone; the artifacts are the only files published.
+    EXPECT_TRUE(dir_entries(env.tmp).empty());
+    EXPECT_EQ(env.outputs().size(), 2u);
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, IdlePollsLogQueueDepthAndStartHidesCredentials) {
+    WorkerEnv env;
+    auto cfg = env.config();
+    // Userinfo and a query in the base URL must never reach a log line.
+    cfg.api_base_url =
+        "http://user:hunter2pw@127.0.0.1:" + std::to_string(env.api().port()) + "/?sig=abc";
+    cfg.exit_when_idle_polls = 3;
+    Worker w(cfg);
+    WorkerEnv::run_until(
+        w, [] { return false; }, 20s);
+
+    const auto polls = env.logs().events("poll");
+    ASSERT_GE(polls.size(), 3u);
+    for (const auto& p : polls) {
+        ASSERT_TRUE(p.HasMember("queue_depth"));
+        EXPECT_EQ(p["queue_depth"].GetInt64(), 0);
+    }
+    const auto start = env.logs().events("start");
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(str(start[0], "api_base"), env.base_url());
+    const auto all = env.logs().joined();
+    EXPECT_EQ(all.find("hunter2pw"), std::string::npos);
+    EXPECT_EQ(all.find("sig=abc"), std::string::npos);
+    EXPECT_TRUE(env.has_event("shutdown"));
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, InjectedServerErrorsAreRetriedWithBackoff) {
+    devapi::ApiServer::Options o;
+    o.fail_rate = 0.4;
+    o.seed = 7;
+    WorkerEnv env(o);
+    env.add_story("demo", "part1", "part1");
+    env.add_story("demo", "part2", "part2");
+    env.add_job("demo", "part1");
+    env.add_job("demo", "part2");
+
+    Worker w(env.config());
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s));
+    EXPECT_EQ(env.history("demo-part1").back(), "rendered");
+    EXPECT_EQ(env.history("demo-part2").back(), "rendered");
+
+    const auto retries = env.logs().events("retry");
+    ASSERT_FALSE(retries.empty());
+    for (const auto& r : retries) {
+        EXPECT_GE(r["attempt"].GetInt64(), 1);
+        EXPECT_GE(r["delay_ms"].GetInt64(), 0);
+        EXPECT_NE(str(r, "reason").find("503"), std::string::npos);
+        EXPECT_EQ(str(r, "path").find('?'), std::string::npos)
+            << "query strings stay out of the log";
+    }
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, HeartbeatsKeepALeaseShorterThanTheRender) {
+    WorkerEnv env;
+    env.add_story("slow", "p1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 1;
+    const auto id = env.add_job("slow", "p1", spec);
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    cfg.progress_log_interval_ms = 1000;
+
+    Worker w(cfg);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 180s));
+    const auto wall = std::chrono::steady_clock::now() - t0;
+
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_GT(wall, 2s) << "the render must outlive the 1 s lease for this test to mean anything";
+    EXPECT_GE(job->heartbeats, 2);
+    EXPECT_EQ(job->lease_expirations, 0);
+    EXPECT_EQ(job->claims, 1);
+    EXPECT_FALSE(env.has_event("lease_lost"));
+    // Progress is logged while the render runs, with the job's ids.
+    const auto progress = env.logs().events("rendering");
+    ASSERT_FALSE(progress.empty());
+    EXPECT_EQ(str(progress[0], "job_id"), id);
+    EXPECT_TRUE(progress[0].HasMember("elapsed_sec"));
+    EXPECT_TRUE(progress[0].HasMember("frames_total"));
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, RefusedHeartbeatCancelsTheRenderAndPublishesNothing) {
+    devapi::ApiServer::Options o;
+    o.heartbeat_refuse_after = 2;
+    WorkerEnv env(o);
+    env.add_story("slow", "p1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 1;
+    const auto id = env.add_job("slow", "p1", spec);
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    cfg.shutdown_grace_sec = 0;
+
+    Worker w(cfg);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.has_event("lease_lost"); }, 120s));
+
+    const auto lost = env.logs().events("lease_lost");
+    ASSERT_FALSE(lost.empty());
+    EXPECT_EQ(str(lost[0], "job_id"), id);
+    EXPECT_NE(str(lost[0], "reason").find("410"), std::string::npos) << str(lost[0], "reason");
+    EXPECT_FALSE(env.has_event("done"));
+    for (const auto& s : env.history(id)) EXPECT_NE(s, "rendered");
+    // Neither the artifact nor its temp file is left behind.
+    EXPECT_TRUE(env.outputs().empty());
+    EXPECT_TRUE(dir_entries(env.tmp).empty());
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, JobTimeoutReportsErroredWithTimeout) {
+    WorkerEnv env;
+    env.add_story("slow", "p1", "part1");
+    const auto id = env.add_job("slow", "p1");
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    cfg.job_timeout_sec = 1;
+
+    Worker w(cfg);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 60s));
+
+    EXPECT_EQ(env.history(id).back(), "errored");
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "Timeout");
+    EXPECT_EQ(job->last_report.timeout, true);
+    const auto errors = env.logs().events("error");
+    ASSERT_EQ(errors.size(), 1u) << "a failure is logged once";
+    EXPECT_TRUE(errors[0]["timeout"].GetBool());
+    EXPECT_TRUE(env.outputs().empty());
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, PreflightFailuresReportErroredWithoutRendering) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    // No frames at all for this story part.
+    const auto missing = env.add_job("ghost", "p1");
+    // frames_dir escaping CONTENT_DIR, relatively and absolutely.
+    devapi::JobSpec escape;
+    escape.frames_dir = "stories/demo/../../../etc";
+    const auto dotdot = env.add_job("demo", "part1", [&] {
+        auto s = escape;
+        s.id = "dotdot";
+        return s;
+    }());
+    devapi::JobSpec abs;
+    abs.id = "absolute";
+    abs.frames_dir = (testdata() / "stories" / "demo" / "part1" / "frames").string();
+    env.add_job("demo", "part1", abs);
+    devapi::JobSpec bad_track;
+    bad_track.id = "badtrack";
+    bad_track.music_track = "../secrets.mp3";
+    env.add_job("demo", "part1", bad_track);
+    devapi::JobSpec bad_render;
+    bad_render.id = "badcrf";
+    bad_render.render_json = R"({"crf":99})";
+    env.add_job("demo", "part1", bad_render);
+
+    std::atomic<int> renders{0};
+    worker::RenderFn counting = [&](const media::RenderRequest& req, const log::Context& log,
+                                    const media::CancelToken& cancel,
+                                    const media::ProgressFn& progress,
+                                    const std::function<bool()>& gate) {
+        ++renders;
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    Worker w(env.config(), counting);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 60s));
+
+    for (const auto& id : {missing, dotdot, std::string("absolute"), std::string("badtrack"),
+                           std::string("badcrf")}) {
+        const auto job = env.job(id);
+        ASSERT_TRUE(job);
+        EXPECT_EQ(env.history(id).back(), "errored") << id;
+        EXPECT_EQ(job->last_report.error_class, "PreflightError") << id;
+        EXPECT_TRUE(job->last_report.error_message && !job->last_report.error_message->empty());
+    }
+    EXPECT_NE(env.job("badcrf")->last_report.error_message->find("crf"), std::string::npos);
+    // Only the missing-frames job reached the media layer (its preflight refused it); the rest
+    // were refused before any render began.
+    EXPECT_EQ(renders.load(), 1);
+    EXPECT_EQ(env.count_events("error"), 5);
+    EXPECT_TRUE(env.outputs().empty());
+    EXPECT_TRUE(dir_entries(env.tmp).empty());
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, NeverMoreThanMaxConcurrentRendersInFlight) {
+    WorkerEnv env;
+    std::vector<std::string> ids;
+    for (int i = 1; i <= 5; ++i) {
+        const auto story = "s" + std::to_string(i);
+        env.add_story(story, "p", "part2");
+        ids.push_back(env.add_job(story, "p"));
+    }
+    std::atomic<int> in_flight{0}, most{0};
+    worker::RenderFn counting = [&](const media::RenderRequest& req, const log::Context& log,
+                                    const media::CancelToken& cancel,
+                                    const media::ProgressFn& progress,
+                                    const std::function<bool()>& gate) {
+        const int now = ++in_flight;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        // Long enough that two claims in one poll surely overlap.
+        std::this_thread::sleep_for(300ms);
+        try {
+            auto r = media::render_slideshow(req, log, cancel, progress, gate);
+            --in_flight;
+            return r;
+        } catch (...) {
+            --in_flight;
+            throw;
+        }
+    };
+    auto cfg = env.config();
+    cfg.max_concurrent = 2;
+    Worker w(cfg, counting);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s));
+
+    for (const auto& id : ids) EXPECT_EQ(env.history(id), kRenderedHistory) << id;
+    EXPECT_EQ(most.load(), 2);
+    EXPECT_LE(w.stats().max_in_flight, 2);
+    EXPECT_EQ(w.stats().jobs_claimed, 5);
+}
+
+TEST(WorkerTest, TwoWorkersSharingOneApiRenderEveryJobExactlyOnce) {
+    WorkerEnv env;
+    std::vector<std::string> ids;
+    for (int i = 1; i <= 6; ++i) {
+        const auto story = "t" + std::to_string(i);
+        env.add_story(story, "p", i % 2 ? "part1" : "part2");
+        ids.push_back(env.add_job(story, "p"));
+    }
+    auto c1 = env.config();
+    c1.worker_name = "w1";
+    auto c2 = env.config();
+    c2.worker_name = "w2";
+    Worker w1(c1), w2(c2);
+    std::thread second([&] {
+        WorkerEnv::run_until(
+            w2, [&] { return env.all_final(); }, 180s);
+    });
+    EXPECT_TRUE(WorkerEnv::run_until(
+        w1, [&] { return env.all_final(); }, 180s));
+    second.join();
+
+    std::multiset<std::string> done_ids;
+    for (const auto& d : env.logs().events("done")) done_ids.insert(str(d, "job_id"));
+    for (const auto& id : ids) {
+        const auto job = env.job(id);
+        ASSERT_TRUE(job);
+        EXPECT_EQ(job->claims, 1) << id;
+        EXPECT_EQ(env.history(id), kRenderedHistory) << id;
+        EXPECT_EQ(done_ids.count(id), 1u) << id;
+    }
+    EXPECT_EQ(w1.stats().jobs_claimed + w2.stats().jobs_claimed, 6);
+    EXPECT_EQ(env.outputs().size(), 6u);
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, TransientFailureIsRetriedUnderTheSameLease) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    env.add_story("demo", "part2", "part2");
+    env.add_job("demo", "part1");
+    std::atomic<int> calls{0};
+    worker::RenderFn flaky = [&](const media::RenderRequest& req, const log::Context& log,
+                                 const media::CancelToken& cancel,
+                                 const media::ProgressFn& progress,
+                                 const std::function<bool()>& gate) -> media::RenderResult {
+        if (++calls == 1) throw Error(ErrorClass::IoError, "injected EIO writing the temp file");
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    auto cfg = env.config();
+    cfg.max_retries = 1;
+    {
+        Worker w(cfg, flaky);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env.all_final(); }, 60s));
+    }
+    EXPECT_EQ(env.history("demo-part1"), kRenderedHistory);
+    EXPECT_EQ(env.job("demo-part1")->claims, 1);
+    EXPECT_EQ(calls.load(), 2);
+    const auto retries = env.logs().events("retry");
+    ASSERT_EQ(retries.size(), 1u);
+    EXPECT_NE(str(retries[0], "reason").find("IoError"), std::string::npos);
+
+    // With no retries allowed the same failure is final, and permanent failures never retry.
+    env.add_job("demo", "part2");
+    calls = 0;
+    cfg.max_retries = 0;
+    {
+        Worker w(cfg, flaky);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env.all_final(); }, 60s));
+    }
+    EXPECT_EQ(env.history("demo-part2").back(), "errored");
+    EXPECT_EQ(env.job("demo-part2")->last_report.error_class, "IoError");
+    EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(WorkerTest, LowDiskClaimsNothingAndStaysAlive) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    const auto id = env.add_job("demo", "part1");
+    auto cfg = env.config();
+    cfg.min_free_bytes = 1ull << 60;
+    Worker w(cfg);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.count_events("disk_low") >= 3; }, 20s));
+    EXPECT_EQ(env.history(id), std::vector<std::string>{"queued"});
+    EXPECT_FALSE(env.has_event("claim"));
+    EXPECT_GE(env.count_events("poll"), 3);
+}
+
+TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
+    WorkerEnv env;
+    const auto old_time = fs::file_time_type::clock::now() - 1h;
+    const auto stale_dir = env.tmp / "crashed-job";
+    fs::create_directories(stale_dir / "frames");
+    fs::last_write_time(stale_dir, old_time);
+    const auto fresh_dir = env.tmp / "live-job";
+    fs::create_directories(fresh_dir);
+    const auto stale_temp = env.output / (std::string(kTempPrefix) + "abc123");
+    { std::ofstream(stale_temp) << "partial"; }
+    fs::last_write_time(stale_temp, old_time);
+
+    auto cfg = env.config();
+    cfg.exit_when_idle_polls = 1;
+    Worker w(cfg);
+    WorkerEnv::run_until(
+        w, [] { return false; }, 20s);
+    EXPECT_FALSE(fs::exists(stale_dir));
+    EXPECT_FALSE(fs::exists(stale_temp));
+    EXPECT_TRUE(fs::exists(fresh_dir)) << "another worker's live job dir is not stale";
+    EXPECT_TRUE(env.has_event("sweep"));
+}
+
+}  // namespace
+}  // namespace renderer::testing
