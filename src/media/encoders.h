@@ -2,6 +2,7 @@
 #pragma once
 
 #include "media/av_ptr.h"
+#include "media/cancel_token.h"
 #include "media/frame_converter.h"
 #include "media/render_settings.h"
 
@@ -13,7 +14,9 @@ CodecContextPtr open_h264_encoder(const RenderSettings& settings, Canvas canvas,
 CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header);
 
 // Sends `frame` to `encoder` (nullptr = flush) and writes every packet it yields to `stream`.
+// `cancel` is checked between packets: a flush of x264's lookahead can take seconds.
 // Returns the number of packets written.
-int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer);
+int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
+                     const CancelToken* cancel = nullptr);
 
 }  // namespace renderer::media

@@ -179,9 +179,13 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             }
         }
         pump_audio(audio_target);
-        encode_and_write(venc.get(), nullptr, vst, mux);
-        encode_and_write(aenc.get(), nullptr, ast, mux);
-        if (const auto reason = cancel.reason()) throw_cancelled(*reason);
+        try {
+            encode_and_write(venc.get(), nullptr, vst, mux, &cancel);
+            encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
+        } catch (const Error&) {
+            if (const auto reason = cancel.reason()) throw_cancelled(*reason);
+            throw;
+        }
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
         mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
         mux.finish();

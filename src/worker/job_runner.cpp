@@ -134,7 +134,7 @@ media::RenderRequest JobRunner::build_request() const {
 void JobRunner::watch() {
     const auto timeout_at = started_ + std::chrono::seconds(config_.job_timeout_sec);
     const std::chrono::milliseconds log_every(config_.progress_log_interval_ms);
-    auto next_log = started_ + log_every;
+    auto next_log = started_;  // one `rendering` line at once, then every log_every
     for (;;) {
         if (watch_stop_.wait_until(std::min(timeout_at, next_log))) return;
         const auto now = SteadyClock::now();
