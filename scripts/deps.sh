@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build and tests need (only those missing), then configures
 # and builds ./build. Sourced or run by demo.sh and test.sh; safe to run again.
+#   DEPS=build      install only what compiling needs (the Containerfile's build stage uses this)
+#   DEPS_BUILD=0    install packages only; do not configure or build
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-packages=(
+build_packages=(
   g++ meson ninja-build pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspng-dev libdeflate-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
-  libcpp-httplib-dev libgtest-dev
-  ca-certificates curl
+  libcpp-httplib-dev
+  ca-certificates
 )
+# On top for the tests: GoogleTest; expat to check the bench plot's XML; curl for the scripts;
+# promtool (Debian ships it in the prometheus package) to check /metrics; PyYAML to parse the
+# Kubernetes manifests.
+test_packages=(
+  libgtest-dev libexpat1-dev curl prometheus python3-yaml
+)
+packages=("${build_packages[@]}")
+[ "${DEPS:-all}" = build ] || packages+=("${test_packages[@]}")
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,6 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+[ "${DEPS_BUILD:-1}" = 0 ] && exit 0
 
 build=${BUILD_DIR:-$root/build}
 if [ ! -f "$build/build.ninja" ]; then

@@ -1,9 +1,361 @@
-// `renderer bench`: compare encode settings by measurement (issue 7; not built yet).
+// `renderer bench`: renders the user's frames with every requested encode setting, in process,
+// and shows speed, size and quality side by side (table, CSV or JSON; optional SVG plot).
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include "app/bench_plot.h"
+#include "app/bench_report.h"
 #include "app/commands.h"
+#include "app/progress_bar.h"
+#include "common/atomic_file.h"
+#include "common/env.h"
 #include "common/error.h"
+#include "common/service_paths.h"
+#include "media/bench_runner.h"
 
 namespace renderer::app {
+namespace {
 
-void add_bench_command(CLI::App&, const GlobalOptions&, Runner&) {}
+namespace fs = std::filesystem;
+
+struct BenchOptions {
+    std::string frames, presets, crfs, format = "table";
+    std::optional<std::string> music, threads, plot, keep;
+    int repeat = 1;
+};
+
+media::CancelToken* g_cancel = nullptr;
+extern "C" void on_bench_signal(int) {
+    if (g_cancel != nullptr) g_cancel->cancel(ErrorClass::Cancelled);
+}
+
+[[noreturn]] void usage(std::string message) {
+    throw Error(ErrorClass::UsageError, std::move(message));
+}
+
+// "a, b,c" -> {"a", "b", "c"}; empty items are a usage error, repeats are dropped.
+std::vector<std::string> split_list(std::string_view flag, const std::string& text) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    for (;;) {
+        const auto comma = text.find(',', start);
+        std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty()) {
+            usage(fmt::format("{} must be a comma-separated list without empty items; got '{}'",
+                              flag, text));
+        }
+        if (std::find(items.begin(), items.end(), item) == items.end()) items.push_back(item);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+std::vector<int> int_list(std::string_view flag, const std::string& text, int min, int max) {
+    std::vector<int> out;
+    for (const auto& item : split_list(flag, text)) {
+        try {
+            const int v = static_cast<int>(parse_int(flag, item, min, max));
+            if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+        } catch (const Error& e) {
+            usage(e.what());  // the parser's message names the flag and the range
+        }
+    }
+    return out;
+}
+
+// Every preset x crf x threads, in the order given: the table lists them the same way.
+std::vector<media::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
+    std::vector<std::string> presets = split_list("--preset", o.presets);
+    for (const auto& p : presets) {
+        if (!media::is_x264_preset(p)) {
+            usage(
+                fmt::format("--preset: unknown x264 preset '{}'; use ultrafast, superfast, "
+                            "veryfast, faster, fast, "
+                            "medium, slow, slower, veryslow or placebo",
+                            p));
+        }
+    }
+    const std::vector<int> crfs = int_list("--crf", o.crfs, 0, 51);
+    const std::vector<int> threads =
+        o.threads ? int_list("--threads", *o.threads, 1, 64) : std::vector<int>{default_threads};
+    std::vector<media::BenchSetting> grid;
+    for (const auto& p : presets) {
+        for (const int c : crfs) {
+            for (const int t : threads) grid.push_back({p, c, t});
+        }
+    }
+    return grid;
+}
+
+// The renders' home when nothing is kept: a private dir under TMP_DIR, removed on every path.
+class ScratchDir {
+public:
+    explicit ScratchDir(const fs::path& parent) {
+        std::error_code ec;
+        fs::create_directories(parent, ec);
+        std::string tmpl = (parent / "bench-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            throw Error(ErrorClass::IoError,
+                        fmt::format("cannot create a scratch dir in '{}' (TMP_DIR): {}",
+                                    parent.string(), std::strerror(errno)));
+        }
+        path_ = tmpl;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+// Logs go to stderr so stdout carries only the report. Without a terminal they are JSON events
+// (a pipeline's progress); with one, the bar shows progress and only warnings are logged.
+void init_bench_logs(const GlobalOptions& g, bool bar) {
+    log::Options lo;
+    lo.json = g.json_logs || !bar;
+    log::parse_level(g.log_level, lo.level);
+    if (g.debug) {
+        lo.level = log::Level::debug;
+    } else if (bar) {
+        lo.level = std::max(lo.level, log::Level::warn);
+    }
+    log::init(lo, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+}
+
+void write_plot(const fs::path& path, const std::string& svg) {
+    AtomicFile out(path);
+    {
+        std::ofstream f(out.temp_path(), std::ios::binary | std::ios::trunc);
+        f << svg;
+        f.flush();
+        if (!f) {
+            throw Error(ErrorClass::IoError,
+                        fmt::format("cannot write the plot '{}'", path.string()));
+        }
+    }
+    out.commit();
+}
+
+int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
+    const bool bar = !g.json_logs && ::isatty(STDERR_FILENO) == 1;
+    init_bench_logs(g, bar);
+
+    media::BenchPlan plan;
+    plan.base = media::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
+    plan.settings = settings_grid(o, plan.base.threads);
+    plan.repeat = o.repeat;
+    plan.frames_dir = fs::absolute(o.frames).lexically_normal();
+    const ServicePaths paths = ServicePaths::from_env();
+    if (o.music) {
+        const fs::path music = fs::absolute(*o.music).lexically_normal();
+        std::string ext = music.extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        if (ext != ".mp3") usage(fmt::format("--music must name an .mp3 file; got '{}'", *o.music));
+        std::error_code ec;
+        if (!fs::is_regular_file(music, ec)) {
+            throw Error(
+                ErrorClass::PreflightError,
+                fmt::format("music file '{}' does not exist or is not a file", music.string()));
+        }
+        plan.music_dir = music.parent_path();
+        plan.music_select = "named:" + music.filename().string();
+    } else {
+        plan.music_dir = paths.music_dir;
+        plan.music_select = "first";
+    }
+    if (auto v = env_get("MIN_FREE_BYTES")) plan.min_free_bytes = parse_bytes("MIN_FREE_BYTES", *v);
+
+    std::optional<fs::path> plot;
+    if (o.plot) {
+        plot = fs::absolute(*o.plot).lexically_normal();
+        std::error_code ec;
+        if (!fs::is_directory(plot->parent_path(), ec)) {
+            usage(
+                fmt::format("--plot: directory '{}' does not exist", plot->parent_path().string()));
+        }
+    }
+    std::unique_ptr<ScratchDir> scratch;
+    if (o.keep) {
+        plan.work_dir = fs::absolute(*o.keep).lexically_normal();
+        plan.keep = true;
+        std::error_code ec;
+        fs::create_directories(plan.work_dir, ec);
+        if (ec) {
+            throw Error(ErrorClass::IoError, fmt::format("--keep: cannot create '{}': {}",
+                                                         plan.work_dir.string(), ec.message()));
+        }
+    } else {
+        scratch = std::make_unique<ScratchDir>(paths.tmp_dir);
+        plan.work_dir = scratch->path();
+    }
+
+    std::vector<std::string> ids;
+    for (const auto& s : plan.settings) ids.push_back(s.id());
+    log::info("bench_start", {{"frames_dir", plan.frames_dir.string()},
+                              {"settings", ids},
+                              {"repeat", plan.repeat},
+                              {"runs", ids.size() * static_cast<std::size_t>(plan.repeat)}});
+
+    media::CancelToken cancel;
+    g_cancel = &cancel;
+    std::signal(SIGINT, on_bench_signal);
+    std::signal(SIGTERM, on_bench_signal);
+    struct ResetSignals {
+        ~ResetSignals() {
+            g_cancel = nullptr;
+            std::signal(SIGINT, SIG_DFL);
+            std::signal(SIGTERM, SIG_DFL);
+        }
+    } reset_signals;
+
+    std::unique_ptr<ProgressBar> progress;
+    double last_log = -10;
+    media::BenchObserver observer;
+    observer.on_start = [&](const media::BenchRun& run, int total) {
+        last_log = -10;
+        if (bar) {
+            progress = std::make_unique<ProgressBar>(
+                true, fmt::format("[{}/{}] {} crf {} t{}", run.order, total, run.setting.preset,
+                                  run.setting.crf, run.setting.threads));
+        }
+    };
+    observer.on_progress = [&](const media::Progress& p) {
+        if (progress) progress->update(p);
+        if (!bar && p.elapsed_sec - last_log >= 5) {
+            last_log = p.elapsed_sec;
+            log::info("rendering", {{"elapsed_sec", static_cast<std::int64_t>(p.elapsed_sec)},
+                                    {"frames_done", p.frames_done},
+                                    {"frames_total", p.frames_total},
+                                    {"fps", p.fps}});
+        }
+    };
+    observer.on_done = [&](const media::BenchRun& run) {
+        progress.reset();  // ends the bar's line
+        log::Fields f{{"order", run.order},           {"repeat", run.repeat},
+                      {"setting", run.setting.id()},  {"preset", run.setting.preset},
+                      {"crf", run.setting.crf},       {"threads", run.setting.threads},
+                      {"wall_sec", run.wall_sec},     {"cpu_sec", run.cpu_sec},
+                      {"encode_fps", run.encode_fps}, {"speed", run.speed},
+                      {"bytes", run.bytes},           {"kbps", run.kbps},
+                      {"ssim", run.quality.ssim}};
+        // JSON has no infinity: an identical encode's PSNR is left out of the event.
+        if (std::isfinite(run.quality.psnr_y)) f.emplace_back("psnr_y", run.quality.psnr_y);
+        if (std::isfinite(run.quality.psnr_avg)) f.emplace_back("psnr_avg", run.quality.psnr_avg);
+        if (run.peak_rss_bytes) f.emplace_back("peak_rss_bytes", *run.peak_rss_bytes);
+        if (plan.keep) f.emplace_back("path", run.path.string());
+        log::info("bench_run", f);
+    };
+
+    std::vector<media::BenchRun> runs;
+    try {
+        runs = media::run_bench(plan, cancel, observer);
+    } catch (...) {
+        progress.reset();
+        throw;
+    }
+    BenchReport report = make_bench_report(plan, std::move(runs));
+    report.frames_dir = o.frames;  // as the user wrote it: shorter than the absolute path
+
+    std::vector<std::string> pareto;
+    for (const auto& s : report.settings) {
+        if (s.pareto) pareto.push_back(s.setting.id());
+    }
+    log::info("bench_done", {{"runs", report.runs.size()}, {"pareto", pareto}});
+
+    if (plot) write_plot(*plot, bench_plot_svg(report));
+    std::string text;
+    if (o.format == "csv") {
+        text = format_csv(report);
+    } else if (o.format == "json") {
+        text = format_json(report);
+    } else {
+        text = format_table(report);
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return kExitOk;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runner) {
+    auto* cmd = app.add_subcommand(
+        "bench", "Compare encode settings on your frames: speed, size and quality");
+    cmd->footer(
+        "Examples:\n"
+        "  renderer bench --frames ./frames --music ./music/track.mp3 --preset "
+        "ultrafast,veryfast,medium --crf 18,23,28\n"
+        "  renderer bench --frames ./frames --preset veryfast,medium --crf 20,23 --repeat 3 --plot "
+        "bench.svg\n"
+        "  renderer bench --frames ./frames --preset medium --crf 23 --threads 1,2,4 --format csv "
+        "> bench.csv\n\n"
+        "Each setting (every preset x crf x threads) is rendered in process exactly as `render` "
+        "would\n"
+        "(nothing written unless --keep) and measured: wall and CPU time, encode fps, speed "
+        "(output\n"
+        "duration / wall time), size and kbps, the process's peak memory during the render, and "
+        "quality\n"
+        "against the source frames (PSNR of Y and of all planes, SSIM; libavfilter's psnr and "
+        "ssim\n"
+        "filters, in the renderer's yuv420p BT.709 space). With --repeat N each pass runs every "
+        "setting,\n"
+        "starting one further along each time, and medians are shown with their spread.\n"
+        "Rows marked * are Pareto-optimal: no other setting is at once as fast, as small and as "
+        "good.\n\n"
+        "The report goes to stdout; logs go to stderr (JSON events when stderr is not a terminal,\n"
+        "a progress bar when it is). Other settings (FPS, RENDER_SIZE, AUDIO_BITRATE, "
+        "X264_PARAMS,\n"
+        "DECODE_THREADS) come from the same env vars as `render`; renders go to a scratch dir "
+        "under\n"
+        "TMP_DIR that is removed at the end.");
+    auto o = std::make_shared<BenchOptions>();
+    cmd->add_option("--frames", o->frames,
+                    "Frames dir (*.png, natural order), as for render --frames")
+        ->required();
+    cmd->add_option(
+        "--music", o->music,
+        "Background track (.mp3) [default: the first .mp3 in MUSIC_DIR, as render picks it]");
+    cmd->add_option("--preset", o->presets,
+                    "x264 presets to compare, comma-separated: ultrafast,veryfast,medium")
+        ->required();
+    cmd->add_option("--crf", o->crfs, "crf values (0-51) to compare, comma-separated: 18,23,28")
+        ->required();
+    cmd->add_option("--threads", o->threads,
+                    "x264 thread counts to compare, comma-separated [X264_THREADS, default 3]");
+    cmd->add_option("--repeat", o->repeat, "Runs per setting; medians and spread are reported")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    cmd->add_option("--format", o->format, "table | csv | json")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"table", "csv", "json"}));
+    cmd->add_option("--plot", o->plot, "Also write an SVG plot of size against speed to FILE.svg");
+    cmd->add_option("--keep", o->keep,
+                    "Keep the rendered MP4s in DIR (bench_<preset>_crf<N>_t<N>.mp4)");
+    cmd->callback(
+        [&runner, &global, o] { runner = [&global, o] { return run_bench_command(*o, global); }; });
+}
 
 }  // namespace renderer::app

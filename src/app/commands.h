@@ -24,6 +24,7 @@ void add_probe_command(CLI::App& app, const GlobalOptions& global, Runner& runne
 // Also returns the runner used when no subcommand is given (`renderer --json-logs`).
 void add_worker_command(CLI::App& app, const GlobalOptions& global, Runner& runner, Runner& default_runner);
 void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runner);
+void add_healthcheck_command(CLI::App& app, const GlobalOptions& global, Runner& runner);
 
 // Maps an exception escaping a runner to an exit code after logging it once.
 int report_failure(const std::exception& e);

@@ -21,7 +21,8 @@ const char* kDescription =
     "  renderer render --stories-path /content/stories --output /output\n"
     "  renderer render --frames ./frames --story S1 --part P1 --music-dir ./music --output ./out\n"
     "  renderer probe out/S1_P1.mp4                 streams, codecs, durations as JSON\n"
-    "  renderer bench --frames ./frames --preset veryfast,medium --crf 20,23\n";
+    "  renderer bench --frames ./frames --preset veryfast,medium --crf 20,23\n"
+    "  renderer healthcheck                         exit 0 if the worker's /livez answers 200\n";
 
 }  // namespace
 
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     app::add_render_command(app, global, runner);
     app::add_probe_command(app, global, runner);
     app::add_bench_command(app, global, runner);
+    app::add_healthcheck_command(app, global, runner);
 
     try {
         app.parse(argc, argv);

@@ -24,7 +24,7 @@ struct WorkerFlags {
     std::optional<std::int64_t> poll_interval_ms;
     std::optional<int> max_concurrent, lease_seconds, heartbeat_interval_sec, job_timeout_sec,
         max_retries, shutdown_grace_sec, http_timeout_sec;
-    std::optional<std::string> min_free_bytes, music_select, output_name_template;
+    std::optional<std::string> min_free_bytes, music_select, output_name_template, metrics_addr;
     std::optional<std::string> content_dir, music_dir, output_dir, tmp_dir;
     bool exit_when_idle = false;
 };
@@ -51,6 +51,7 @@ worker::WorkerConfig build_config(const WorkerFlags& f, const GlobalOptions& glo
     if (f.min_free_bytes) c.min_free_bytes = parse_bytes("--min-free-bytes", *f.min_free_bytes);
     if (f.music_select) c.music_select = *f.music_select;
     if (f.output_name_template) c.output_name_template = *f.output_name_template;
+    if (f.metrics_addr) c.metrics_addr = *f.metrics_addr;
     if (f.content_dir) {
         c.paths.content_dir = parse_abs_path("--content-dir", *f.content_dir);
         // As with the env vars, the music dir follows the content dir unless named itself.
@@ -188,6 +189,9 @@ void add_worker_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--output-dir", f->output_dir,
                     "Where MP4s are published atomically [OUTPUT_DIR, default /output]");
     cmd->add_option("--tmp-dir", f->tmp_dir, "Per-job work dirs [TMP_DIR, default /tmp/renderer]");
+    cmd->add_option("--metrics-addr", f->metrics_addr,
+                    "Serve /livez, /readyz and /metrics on host:port, e.g. 0.0.0.0:9090 "
+                    "[METRICS_ADDR, default off]");
     cmd->add_flag(
         "--exit-when-idle", f->exit_when_idle,
         "Exit 0 after a poll finds the queue empty and no job running (demos, batch runs)");

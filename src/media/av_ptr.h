@@ -8,7 +8,9 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavformat/avio.h>
+#include <libavfilter/avfilter.h>
 #include <libavutil/audio_fifo.h>
+#include <libavutil/buffer.h>
 #include <libavutil/frame.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
@@ -23,6 +25,10 @@ struct AvDeleter {
     void operator()(SwsContext* p) const { sws_freeContext(p); }
     void operator()(SwrContext* p) const { swr_free(&p); }
     void operator()(AVAudioFifo* p) const { av_audio_fifo_free(p); }
+    // Frees once every buffer handed out has come back.
+    void operator()(AVBufferPool* p) const { av_buffer_pool_uninit(&p); }
+    // Frees every filter context the graph holds too.
+    void operator()(AVFilterGraph* p) const { avfilter_graph_free(&p); }
 };
 
 // An input context is closed (not just freed): avformat_close_input also closes its AVIOContext.
@@ -45,6 +51,8 @@ using PacketPtr = std::unique_ptr<AVPacket, AvDeleter>;
 using SwsContextPtr = std::unique_ptr<SwsContext, AvDeleter>;
 using SwrContextPtr = std::unique_ptr<SwrContext, AvDeleter>;
 using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AvDeleter>;
+using BufferPoolPtr = std::unique_ptr<AVBufferPool, AvDeleter>;
+using FilterGraphPtr = std::unique_ptr<AVFilterGraph, AvDeleter>;
 using InputFormatPtr = std::unique_ptr<AVFormatContext, InputFormatDeleter>;
 using OutputFormatPtr = std::unique_ptr<AVFormatContext, OutputFormatDeleter>;
 

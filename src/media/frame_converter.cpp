@@ -4,7 +4,7 @@
 #include <cstring>
 
 extern "C" {
-#include <libavutil/pixdesc.h>
+#include <libavutil/imgutils.h>
 }
 
 #include "media/av_error.h"
@@ -33,7 +33,13 @@ Placement fit_to_canvas(int w, int h, Canvas c) {
     return p;
 }
 
-FramePtr FrameConverter::convert(const RgbImage& image) {
+FramePtr FrameConverter::new_frame() {
+    constexpr int kAlign = 64;
+    if (!pool_) {
+        pool_size_ = av_image_get_buffer_size(AV_PIX_FMT_YUV420P, canvas_.width, canvas_.height, kAlign);
+        pool_.reset(av_buffer_pool_init(static_cast<std::size_t>(pool_size_), av_buffer_alloc));
+        if (!pool_) av_fail(ErrorClass::EncodeError, "cannot allocate a frame pool");
+    }
     FramePtr frame = make_frame();
     frame->format = AV_PIX_FMT_YUV420P;
     frame->width = canvas_.width;
@@ -42,7 +48,16 @@ FramePtr FrameConverter::convert(const RgbImage& image) {
     frame->colorspace = AVCOL_SPC_BT709;
     frame->color_primaries = AVCOL_PRI_BT709;
     frame->color_trc = AVCOL_TRC_BT709;
-    av_check(av_frame_get_buffer(frame.get(), 0), ErrorClass::EncodeError, "cannot allocate a video frame");
+    frame->buf[0] = av_buffer_pool_get(pool_.get());
+    if (frame->buf[0] == nullptr) av_fail(ErrorClass::EncodeError, "cannot allocate a video frame");
+    av_check(av_image_fill_arrays(frame->data, frame->linesize, frame->buf[0]->data, AV_PIX_FMT_YUV420P,
+                                  canvas_.width, canvas_.height, kAlign),
+             ErrorClass::EncodeError, "cannot lay out a video frame");
+    return frame;
+}
+
+FramePtr FrameConverter::convert(const RgbImage& image) {
+    FramePtr frame = new_frame();
 
     const Placement p = fit_to_canvas(image.width, image.height, canvas_);
     if (p.width != canvas_.width || p.height != canvas_.height) {

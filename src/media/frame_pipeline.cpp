@@ -65,6 +65,7 @@ SharedFrame FramePipeline::next() {
 void FramePipeline::worker_loop() {
     LibavLogCapture::ThreadScope scope(log_capture_);
     FrameConverter converter(canvas_);
+    Scratch scratch;  // this thread's buffers, reused frame after frame
     for (;;) {
         std::size_t index = 0;
         {
@@ -76,16 +77,17 @@ void FramePipeline::worker_loop() {
         }
         try {
             if (cancel_.cancelled()) throw Error(*cancel_.reason(), "render cancelled");
-            promises_[index].set_value(produce(index, converter));
+            promises_[index].set_value(produce(index, converter, scratch));
         } catch (...) {
             promises_[index].set_exception(std::current_exception());
         }
     }
 }
 
-SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter) {
+SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
     const auto& path = files_[index];
-    auto bytes = read_file_bytes(path);
+    auto& bytes = scratch.file;
+    read_file_into(path, bytes);
     const ContentKey key{bytes.size(), content_hash(bytes)};
     hashes_[index] = key.hash;  // each index is written by one task only
 
@@ -109,9 +111,9 @@ SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter)
         ++stats_.decoded;
     }
     try {
-        const RgbImage image = decode_png(bytes, path.filename().string(), max_pixels_);
-        bytes = {};
+        RgbImage image = decode_png(bytes, path.filename().string(), max_pixels_, &scratch.pixels);
         FramePtr frame = converter.convert(image);
+        scratch.pixels = std::move(image.storage);
         SharedFrame shared(frame.release(), AvDeleter{});
         own.set_value(shared);
         return shared;

@@ -18,6 +18,7 @@
 #include "media/av_ptr.h"
 #include "media/cancel_token.h"
 #include "media/frame_converter.h"
+#include "media/png_decoder.h"
 
 namespace renderer::media {
 
@@ -54,8 +55,13 @@ private:
         auto operator<=>(const ContentKey&) const = default;
     };
 
+    struct Scratch {
+        ByteBuffer file;
+        ByteBuffer pixels;
+    };
+
     void worker_loop();
-    SharedFrame produce(std::size_t index, FrameConverter& converter);
+    SharedFrame produce(std::size_t index, FrameConverter& converter, Scratch& scratch);
     void submit_up_to(std::size_t end);
 
     const std::vector<std::filesystem::path> files_;

@@ -141,7 +141,7 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
 }  // namespace
 
 std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, const std::string& name,
-                                        std::uint64_t max_pixels) {
+                                        std::uint64_t max_pixels, ByteBuffer* recycle) {
     constexpr std::size_t kSig = 8;
     if (data.size() < kSig + 25 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", kSig) != 0) return std::nullopt;
     const std::uint8_t* ihdr = data.data() + kSig;
@@ -154,7 +154,11 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     if (w == 0 || h == 0 || w > (1u << 20) || h > (1u << 20)) return std::nullopt;
     check_size(ErrorClass::DecodeError, name, w, h, max_pixels);
 
-    std::vector<std::uint8_t> idat;
+    // libdeflate wants the zlib stream in one piece: gather the IDAT payloads (frame encoders
+    // often write many small IDAT chunks) into one buffer sized once.
+    thread_local ByteBuffer idat;  // kept between frames: no fresh pages per frame
+    idat.resize(data.size());
+    std::size_t idat_size = 0;
     bool ended = false;
     for (std::size_t pos = kSig; pos + 12 <= data.size();) {
         const std::uint32_t len = be32(data.data() + pos);
@@ -163,7 +167,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         const std::uint32_t crc = be32(type + 4 + len);
         if (libdeflate_crc32(0, type, len + 4) != crc) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad CRC");
         if (std::memcmp(type, "IDAT", 4) == 0) {
-            idat.insert(idat.end(), type + 4, type + 4 + len);
+            std::memcpy(idat.data() + idat_size, type + 4, len);
+            idat_size += len;
         } else if (std::memcmp(type, "tRNS", 4) == 0 || std::memcmp(type, "PLTE", 4) == 0) {
             return std::nullopt;  // transparency key or suggested palette: libspng handles these
         } else if (std::memcmp(type, "IEND", 4) == 0) {
@@ -172,14 +177,16 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         }
         pos += 12 + len;
     }
-    if (!ended || idat.empty()) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file");
+    if (!ended || idat_size == 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file");
 
     const int bpp = color == 6 ? 4 : 3;
     const std::size_t row_bytes = static_cast<std::size_t>(w) * bpp;
     const std::size_t raw_size = (row_bytes + 1) * h;
-    ByteBuffer raw(raw_size);  // no 6 MB memset
+    ByteBuffer raw;
+    if (recycle != nullptr) raw.swap(*recycle);
+    raw.resize(raw_size);  // uninitialised: inflate writes every byte
     std::size_t got = 0;
-    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat.size(), raw.data(),
+    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size, raw.data(),
                                                raw.size(), &got);
     if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
         fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
@@ -210,8 +217,9 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     return img;
 }
 
-RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
-    if (auto fast = decode_png_fast(data, name, max_pixels)) return std::move(*fast);
+RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
+                    ByteBuffer* recycle) {
+    if (auto fast = decode_png_fast(data, name, max_pixels, recycle)) return std::move(*fast);
     return decode_png_spng(data, name, max_pixels);
 }
 
@@ -265,13 +273,13 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     return img;
 }
 
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+void read_file_into(const std::filesystem::path& path, ByteBuffer& out) {
     const auto name = path.filename().string();
     Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (f.fd < 0) fail(ErrorClass::DecodeError, name, fmt::format("cannot open: {}", std::strerror(errno)));
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) fail(ErrorClass::DecodeError, name, std::strerror(errno));
-    std::vector<std::uint8_t> out(static_cast<std::size_t>(st.st_size));
+    out.resize(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;
     while (got < out.size()) {
         const auto n = ::read(f.fd, out.data() + got, out.size() - got);
@@ -281,7 +289,12 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
         got += static_cast<std::size_t>(n);
     }
     out.resize(got);
-    return out;
+}
+
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+    ByteBuffer buf;
+    read_file_into(path, buf);
+    return {buf.begin(), buf.end()};
 }
 
 }  // namespace renderer::media

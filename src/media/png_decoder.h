@@ -61,16 +61,23 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
 // inflated by libdeflate (about twice zlib's speed), rows unfiltered in place. Every other type
 // goes through libspng. Throws Error(DecodeError) naming `name` on corrupt data
 // (bad CRC, truncation, bad zlib stream) or when larger than `max_pixels`.
-RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels);
+//
+// `recycle` (optional) is a buffer from an earlier image (its `storage`): decoding into memory
+// that is already mapped avoids zeroing fresh pages for every frame, which cost ~6 % of a
+// render's CPU in the kernel (docs/PERFORMANCE.md).
+RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
+                    ByteBuffer* recycle = nullptr);
 
 // The fast path alone: nullopt when the image is not a type it handles.
 std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, const std::string& name,
-                                        std::uint64_t max_pixels);
+                                        std::uint64_t max_pixels, ByteBuffer* recycle = nullptr);
 
 // libspng alone: every PNG type.
 RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels);
 
 // Whole file into memory; Error(DecodeError) naming the file when it cannot be read.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+// The same into `out`, reusing its capacity.
+void read_file_into(const std::filesystem::path& path, ByteBuffer& out);
 
 }  // namespace renderer::media

@@ -34,10 +34,13 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
     }
 }
 
+// x264 keeps every core busy at the presets that matter, so the decoders get half the cores:
+// on 2 cores one decode thread keeps ahead of the encoder and a second only adds contention
+// (measured: more CPU, more memory; docs/PERFORMANCE.md).
 int decode_threads(const RenderSettings& s) {
     if (s.decode_threads > 0) return s.decode_threads;
     const unsigned hw = std::thread::hardware_concurrency();
-    return static_cast<int>(std::clamp(hw == 0 ? 2u : hw, 1u, 4u));
+    return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
 }
 
 // The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest). Video keeps

@@ -101,6 +101,7 @@ HttpResponse ApiClient::execute(const Call& call) {
             call.log->warn("retry", fields);
         else
             log::warn("retry", fields);
+        if (options_.on_retry) options_.on_retry(call.request);
 
         if (call.stop != nullptr) {
             if (call.stop->wait_until(wake)) {
@@ -141,7 +142,8 @@ JobList ApiClient::list_jobs(int limit, const StopFlag* stop) {
               std::nullopt,
               0,
               stop,
-              nullptr};
+              nullptr,
+              "list"};
     const auto response = execute(call);
     if (!is_success(response.status)) {
         throw Error(ErrorClass::ApiError,
@@ -158,7 +160,8 @@ std::optional<LeaseGrant> ApiClient::claim(const Job& job, const log::Context& l
               std::nullopt,
               0,
               nullptr,
-              &log};
+              &log,
+              "claim"};
     const auto response = execute(call);
     if (response.status == 409) return std::nullopt;
     if (!is_success(response.status)) {
@@ -179,7 +182,8 @@ ApiClient::HeartbeatResult ApiClient::heartbeat(const Job& job,
               deadline,
               0,
               stop,
-              &log};
+              &log,
+              "heartbeat"};
     HeartbeatResult result;
     try {
         const auto response = execute(call);
@@ -214,7 +218,8 @@ ApiClient::StatusResult ApiClient::post_status(const Job& job, const StatusUpdat
               deadline,
               options_.status_conflict_retries,
               stop,
-              &log};
+              &log,
+              "status"};
     StatusResult result;
     try {
         const auto response = execute(call);

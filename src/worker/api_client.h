@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/log.h"
 #include "worker/http_client.h"
@@ -43,6 +45,9 @@ class ApiClient {
         RetryPolicy lease_retry{1000, std::chrono::milliseconds(200),
                                 std::chrono::milliseconds(5000), std::chrono::hours(24)};
         int status_conflict_retries = 3;
+        // Called before each retry with the request's name (list, claim, heartbeat, status):
+        // the worker counts them in renderer_http_retries_total.
+        std::function<void(std::string_view request)> on_retry;
     };
 
     struct HeartbeatResult {
@@ -90,6 +95,7 @@ class ApiClient {
         int conflict_retries = 0;  // 409 answers retried this many times (status posts only)
         const StopFlag* stop = nullptr;
         const log::Context* log = nullptr;
+        const char* request = "";  // list, claim, heartbeat or status: for on_retry
     };
 
     // The first answer that is not retried (2xx, 3xx, 4xx other than 429, or 409 once the

@@ -44,10 +44,28 @@ Error preflight(std::string message) {
 
 }  // namespace
 
-JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Job job, const LeaseGrant& grant,
-                     SteadyClock::time_point claim_sent_at, int attempt, RenderFn render)
+std::string_view to_string(JobOutcome outcome) {
+    switch (outcome) {
+        case JobOutcome::Rendered:
+            return "rendered";
+        case JobOutcome::Errored:
+            return "errored";
+        case JobOutcome::LeaseLost:
+            return "lease_lost";
+        case JobOutcome::Cancelled:
+            return "cancelled";
+        case JobOutcome::Undelivered:
+            return "undelivered";
+    }
+    return "unknown";
+}
+
+JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metrics, Job job,
+                     const LeaseGrant& grant, SteadyClock::time_point claim_sent_at, int attempt,
+                     RenderFn render)
     : config_(config),
       api_(api),
+      metrics_(metrics),
       job_(std::move(job)),
       log_(
           log::Fields{{"job_id", job_.id}, {"story_id", job_.story_id}, {"part_id", job_.part_id}}),
@@ -203,6 +221,7 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
 
 void JobRunner::log_lease_lost() {
     if (lease_lost_logged_.exchange(true)) return;
+    metrics_.lease_losses.inc();
     log_.warn(
         "lease_lost",
         {{"reason", lease_.lost_reason()},
@@ -280,6 +299,7 @@ JobOutcome JobRunner::run() {
                              log_lease_lost();
                          },
                          [this] {
+                             metrics_.lease_renewals.inc();
                              // A live job's dir stays fresh, so a sweep at another worker's start
                              // never takes it for a crashed one's.
                              std::error_code touch_ec;
@@ -314,6 +334,12 @@ JobOutcome JobRunner::run() {
                            {"wall_sec", result->wall_sec},
                            {"cache_hit", result->cache_hit},
                            {"attempts", render_attempt_.load()}});
+        if (result->cache_hit) {
+            metrics_.render_cache_hits.inc();
+        } else {
+            metrics_.render_duration.observe(result->wall_sec);
+            metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result->frames));
+        }
         StatusUpdate update;
         update.status = "rendered";
         update.artifact_path = result->path.string();
@@ -364,6 +390,7 @@ JobOutcome JobRunner::run() {
 
     fs::remove_all(work_dir_, ec);
     if (ec) log_.warn("cleanup_failed", {{"path", work_dir_.string()}, {"reason", ec.message()}});
+    metrics_.jobs(to_string(outcome)).inc();
     return outcome;
 }
 

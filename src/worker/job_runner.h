@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -17,6 +18,7 @@
 #include "worker/api_client.h"
 #include "worker/job.h"
 #include "worker/lease.h"
+#include "worker/metrics.h"
 #include "worker/stop_flag.h"
 #include "worker/worker_config.h"
 
@@ -29,12 +31,17 @@ using RenderFn = std::function<media::RenderResult(
 
 enum class JobOutcome { Rendered, Errored, LeaseLost, Cancelled, Undelivered };
 
+// The outcome as renderer_jobs_total labels it: rendered, errored, lease_lost, ...
+std::string_view to_string(JobOutcome outcome);
+
 class JobRunner {
   public:
     // `claim_sent_at`: when the claim request left, the start of the lease on our clock.
     // `attempt`: how many times this worker has claimed the job, this claim included.
-    JobRunner(const WorkerConfig& config, ApiClient& api, Job job, const LeaseGrant& grant,
-              SteadyClock::time_point claim_sent_at, int attempt, RenderFn render);
+    // `metrics` counts what happens to the job; it must outlive the runner.
+    JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metrics, Job job,
+              const LeaseGrant& grant, SteadyClock::time_point claim_sent_at, int attempt,
+              RenderFn render);
     JobRunner(const JobRunner&) = delete;
     JobRunner& operator=(const JobRunner&) = delete;
 
@@ -59,6 +66,7 @@ class JobRunner {
 
     const WorkerConfig& config_;
     ApiClient& api_;
+    Metrics& metrics_;
     const Job job_;
     const log::Context log_;
     const int attempt_;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -26,14 +27,24 @@ constexpr std::size_t kMaxRemembered = 10000;
     throw Error(ErrorClass::ConfigError, std::move(message));
 }
 
-ApiClient::Options api_options(const WorkerConfig& c) {
+ApiClient::Options api_options(const WorkerConfig& c, Metrics& metrics) {
     ApiClient::Options o;
     o.base_url = c.api_base();
     o.token = c.api_token;
     o.ca_bundle = c.api_ca_bundle;
     o.http_timeout = std::chrono::seconds(c.http_timeout_sec);
     o.worker_name = c.worker_name;
+    o.on_retry = [&metrics](std::string_view request) { metrics.http_retries(request).inc(); };
     return o;
+}
+
+SteadyClock::rep now_ticks() { return SteadyClock::now().time_since_epoch().count(); }
+
+// How long ago a time stored by now_ticks() was; nullopt when it was never stored.
+std::optional<std::chrono::milliseconds> age_of(SteadyClock::rep ticks) {
+    if (ticks == 0) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        SteadyClock::now() - SteadyClock::time_point(SteadyClock::duration(ticks)));
 }
 
 }  // namespace
@@ -42,12 +53,64 @@ Worker::Worker(WorkerConfig config, RenderFn render)
     : config_(std::move(config)), render_(std::move(render)) {
     config_.finalize();
     if (!render_) render_ = &media::render_slideshow;
-    api_ = std::make_unique<ApiClient>(api_options(config_));
+    api_ = std::make_unique<ApiClient>(api_options(config_, metrics_));
 }
 
 Worker::~Worker() {
+    if (metrics_server_) metrics_server_->stop();
     request_stop_now();
     drain();
+}
+
+int Worker::metrics_port() const { return metrics_port_.load(); }
+
+ProbeResult Worker::liveness() const {
+    if (stop_.stop_requested()) return {true, "ok: draining"};
+    // One tick may legitimately take its HTTP calls' whole retry budget: the list call (up to
+    // four attempts of HTTP_TIMEOUT_SEC) and a claim (three) per free slot, then the jittered
+    // sleep. Only a loop stuck past all of that is dead, and a restart is the cure.
+    const ApiClient::Options defaults;
+    const auto http = std::chrono::milliseconds(std::int64_t{config_.http_timeout_sec} * 1000);
+    const auto window = std::chrono::milliseconds(config_.poll_interval_ms) * 2 +
+                        http * (defaults.poll_retry.max_attempts +
+                                defaults.claim_retry.max_attempts * config_.max_concurrent) +
+                        std::chrono::seconds(10);
+    const auto age = age_of(last_tick_.load());
+    if (age && *age > window) {
+        return {false, fmt::format("the poll loop has not ticked for {} s (limit {} s)",
+                                   age->count() / 1000, window.count() / 1000)};
+    }
+    return {true, "ok"};
+}
+
+ProbeResult Worker::readiness() const {
+    if (stop_.stop_requested()) return {false, "draining: shutting down, claiming no new jobs"};
+    // A few poll intervals, plus one slow answer.
+    const auto window = std::chrono::milliseconds(config_.poll_interval_ms) * 3 +
+                        std::chrono::seconds(config_.http_timeout_sec);
+    const auto age = age_of(last_api_answer_.load());
+    if (!age) return {false, "api: the job API has not answered a poll yet"};
+    if (*age > window) {
+        return {false, fmt::format("api: the job API has not answered a poll for {} s",
+                                   age->count() / 1000)};
+    }
+    for (const auto* dir : {&config_.paths.output_dir, &config_.paths.tmp_dir}) {
+        const auto free = free_bytes(*dir);
+        if (!free || *free < config_.min_free_bytes) {
+            return {false, fmt::format("disk_low: {} has {} bytes free, MIN_FREE_BYTES is {}",
+                                       dir->string(), free.value_or(0), config_.min_free_bytes)};
+        }
+    }
+    return {true, "ok"};
+}
+
+void Worker::start_metrics_server() {
+    if (config_.metrics_addr.empty()) return;
+    metrics_server_ = std::make_unique<MetricsServer>(
+        parse_listen_address(config_.metrics_addr),
+        MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
+                                [this] { return metrics_.exposition(); }});
+    metrics_port_ = metrics_server_->start();
 }
 
 void Worker::request_stop() { stop_.request_stop(); }
@@ -159,15 +222,18 @@ void Worker::start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point
     if (claims_by_job_.size() > kMaxRemembered) claims_by_job_.clear();
     const int attempt = ++claims_by_job_[job.id];
     auto active = std::make_unique<Active>();
-    active->runner = std::make_unique<JobRunner>(config_, *api_, std::move(job), grant, sent_at,
-                                                 attempt, render_);
+    active->runner = std::make_unique<JobRunner>(config_, *api_, metrics_, std::move(job), grant,
+                                                 sent_at, attempt, render_);
     Active* a = active.get();
     std::lock_guard lock(jobs_mutex_);
     active_.push_back(std::move(active));
     ++stats_.jobs_claimed;
     stats_.max_in_flight = std::max(stats_.max_in_flight, static_cast<int>(active_.size()));
+    metrics_.jobs_claimed.inc();
+    metrics_.jobs_in_flight.add(1);
     a->thread = std::thread([this, a] {
         a->runner->run();
+        metrics_.jobs_in_flight.add(-1);
         {
             std::lock_guard done_lock(jobs_mutex_);
             a->done = true;
@@ -184,6 +250,7 @@ void Worker::poll_once() {
         list = api_->list_jobs(config_.max_concurrent, &stop_);
     } catch (const Error& e) {
         if (e.error_class() == ErrorClass::Cancelled) return;
+        metrics_.polls_failed.inc();
         idle_polls_ = 0;
         log::warn("poll_failed", {{"error_class", std::string(to_string(e.error_class()))},
                                   {"error_message", e.what()}});
@@ -193,6 +260,9 @@ void Worker::poll_once() {
         std::lock_guard lock(jobs_mutex_);
         ++stats_.polls;
     }
+    last_api_answer_ = now_ticks();
+    metrics_.polls_ok.inc();
+    metrics_.queue_depth.set(list.queue_depth);
     log::info("poll",
               {{"queue_depth", list.queue_depth},
                {"listed", static_cast<std::int64_t>(list.jobs.size() + list.rejected.size())},
@@ -264,6 +334,12 @@ void Worker::drain() {
 int Worker::run() {
     prepare_directories();
     sweep_stale();
+    last_tick_ = now_ticks();
+    start_metrics_server();
+    const std::string metrics_at =
+        metrics_server_ ? fmt::format("{}:{}", parse_listen_address(config_.metrics_addr).host,
+                                      metrics_port())
+                        : std::string("off");
     log::info("start", {{"version", RENDERER_VERSION},
                         {"worker", config_.worker_name},
                         {"poll_interval_ms", config_.poll_interval_ms},
@@ -278,12 +354,15 @@ int Worker::run() {
                         {"music_dir", config_.paths.music_dir.string()},
                         {"output_dir", config_.paths.output_dir.string()},
                         {"tmp_dir", config_.paths.tmp_dir.string()},
-                        {"min_free_bytes", config_.min_free_bytes}});
+                        {"min_free_bytes", config_.min_free_bytes},
+                        {"metrics_addr", metrics_at}});
 
     std::string reason = "signal";
     while (!stop_.stop_requested()) {
+        last_tick_ = now_ticks();
         reap();
         poll_once();
+        last_tick_ = now_ticks();
         if (config_.exit_when_idle_polls > 0 && idle_polls_ >= config_.exit_when_idle_polls) {
             reason = "idle";
             break;
@@ -295,6 +374,8 @@ int Worker::run() {
                            {"running_jobs", running()},
                            {"grace_sec", config_.shutdown_grace_sec}});
     drain();
+    // Served through the drain, so probes see `draining` rather than a refused connection.
+    if (metrics_server_) metrics_server_->stop();
     log::info("stopped", {{"jobs_claimed", stats().jobs_claimed}});
     return kExitOk;
 }

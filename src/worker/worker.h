@@ -15,6 +15,8 @@
 
 #include "worker/api_client.h"
 #include "worker/job_runner.h"
+#include "worker/metrics.h"
+#include "worker/metrics_server.h"
 #include "worker/stop_flag.h"
 #include "worker/worker_config.h"
 
@@ -48,6 +50,16 @@ class Worker {
 
     Stats stats() const;
     const WorkerConfig& config() const { return config_; }
+    const Metrics& metrics() const { return metrics_; }
+    // The port /livez, /readyz and /metrics are served on once run() has started them (0 before,
+    // and when METRICS_ADDR is empty).
+    int metrics_port() const;
+
+    // /livez: the poll loop has ticked recently (or the worker is draining, which is progress).
+    ProbeResult liveness() const;
+    // /readyz: not draining, the job API answered recently, and OUTPUT_DIR and TMP_DIR have at
+    // least MIN_FREE_BYTES free. The detail says which condition failed.
+    ProbeResult readiness() const;
 
   private:
     struct Active {
@@ -57,6 +69,7 @@ class Worker {
     };
 
     void prepare_directories();
+    void start_metrics_server();
     void sweep_stale();
     void poll_once();
     bool disk_has_room();
@@ -68,6 +81,7 @@ class Worker {
 
     WorkerConfig config_;
     RenderFn render_;
+    Metrics metrics_;  // before api_: the client's retry hook counts into it
     std::unique_ptr<ApiClient> api_;
     StopFlag stop_;
     std::atomic<bool> stop_now_{false};
@@ -76,6 +90,13 @@ class Worker {
     std::condition_variable jobs_cv_;
     std::list<std::unique_ptr<Active>> active_;
     Stats stats_;  // guarded by jobs_mutex_
+
+    // Health, read by the metrics server's threads: steady-clock times since epoch, 0 = never.
+    std::atomic<SteadyClock::rep> last_tick_{0};
+    std::atomic<SteadyClock::rep> last_api_answer_{0};
+    std::atomic<int> metrics_port_{0};
+    // Stopped first in ~Worker, so no probe or scrape runs against a half-destroyed worker.
+    std::unique_ptr<MetricsServer> metrics_server_;
 
     int idle_polls_ = 0;
     std::unordered_map<std::string, int> claims_by_job_;

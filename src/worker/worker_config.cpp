@@ -11,6 +11,7 @@
 #include "common/env.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "worker/metrics_server.h"
 #include "worker/url.h"
 
 namespace renderer::worker {
@@ -80,6 +81,7 @@ WorkerConfig WorkerConfig::from_env() {
     c.worker_name = env_string("WORKER_NAME", host_name());
     c.music_select = env_string("MUSIC_SELECT", c.music_select);
     c.output_name_template = env_string("OUTPUT_NAME_TEMPLATE", c.output_name_template);
+    c.metrics_addr = env_string("METRICS_ADDR", "");
     c.paths = ServicePaths::from_env();
     c.render = media::render_settings_from_env();
     return c;
@@ -170,6 +172,7 @@ void WorkerConfig::finalize() {
             "{{part_id}} (optionally {{ts}}), e.g. {{story_id}}_{{part_id}}.mp4; got '{}'",
             output_name_template));
     }
+    if (!metrics_addr.empty()) parse_listen_address(metrics_addr);
     for (const auto* p :
          {&paths.content_dir, &paths.music_dir, &paths.output_dir, &paths.tmp_dir}) {
         if (!p->is_absolute()) {

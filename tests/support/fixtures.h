@@ -20,9 +20,18 @@ struct Rgb {
 // A `w`x`h` PNG filled with `color` (alpha `alpha` where the kind has alpha).
 void write_png(const fs::path& path, int w, int h, PngKind kind, Rgb color, std::uint8_t alpha = 255);
 
+// A PNG of arbitrary 8-bit RGB (channels 3) or RGBA (4) pixels. With `all_filters` the encoder
+// picks among every row filter (sub, up, average, paeth) instead of none.
+void write_png_pixels(const fs::path& path, int w, int h, int channels, const std::vector<std::uint8_t>& px,
+                      bool all_filters);
+
 // `count` frames named frame_1.png … frame_N.png; frame i gets gray level (i * step) % 256
 // when `distinct`, else all share `color`.
 void write_frames(const fs::path& dir, int count, int w, int h, Rgb color = {40, 120, 200});
+
+// `count` RGB frames frame_1.png … frame_N.png with texture (gradients, stripes, fixed-seed
+// grain) that moves from frame to frame, so an encoder's crf changes both size and quality.
+void write_textured_frames(const fs::path& dir, int count, int w, int h);
 
 // The repository's testdata/ (RENDERER_TESTDATA, set by meson).
 fs::path testdata();

@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Builds the production image (Containerfile) with podman and proves it works, on a machine
+# without a Docker engine (shared/CONTAINERS.md): the binary runs as a non-root user, the image
+# holds no ffmpeg or ffprobe, every shared library resolves, a one-shot render with /content and
+# /output mounted writes a valid MP4 on a read-only root filesystem, and the compose file the
+# runbooks drive (infra/docker-compose.yml, under podman-compose) renders the sample jobs through
+# the reference API. Prints one PASS/FAIL line per check; exits 1 if any failed.
+#
+# Needs root (apt-get, rootful podman). Idempotent: installs what is missing, caches the
+# debootstrap'ed base image under /var/cache/renderer, and reuses podman's layer cache.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+compose_file=infra/docker-compose.yml
+cache_dir=${RENDERER_IMAGE_CACHE:-/var/cache/renderer}
+base=docker.io/library/debian:bookworm
+image=renderer:dev
+devapi_image=renderer-devapi:dev
+# HEALTHCHECK is a Docker-format instruction; podman's default OCI format would drop it.
+export BUILDAH_FORMAT=docker
+
+started=$(date +%s)
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+note() { echo "test-image: $*" >&2; }
+elapsed() { echo $(($(date +%s) - started)); }
+
+finish() {
+  local verdict="all $passed checks passed"
+  [ "$failed" -gt 0 ] && verdict="$failed of $((passed + failed)) checks FAILED"
+  echo "test-image: $verdict in $(elapsed) s"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  fail "setup: must run as root (apt-get, rootful podman)"
+  finish
+fi
+
+# ---- setup: podman and friends, their configuration, the base image -----------------------------
+setup() {
+  local p missing=()
+  for p in podman runc debootstrap podman-compose curl python3; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    note "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      "${missing[@]}" >/dev/null || return 1
+  fi
+  # podman's defaults ask for ulimits and cgroup controllers this kind of sandbox does not grant.
+  if ! grep -qs 'cgroup_manager = "cgroupfs"' /etc/containers/containers.conf; then
+    [ -f /etc/containers/containers.conf ] &&
+      cp /etc/containers/containers.conf /etc/containers/containers.conf.orig
+    mkdir -p /etc/containers
+    cat >/etc/containers/containers.conf <<'CONF'
+[containers]
+default_ulimits = []
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+  fi
+  # No registry is reachable: debian:bookworm(-slim) is made from the machine's own apt mirror.
+  if ! podman image exists "$base"; then
+    local tarball=$cache_dir/bookworm-rootfs.tar
+    if [ ! -s "$tarball" ]; then
+      local mirror rootfs
+      mirror=$(sed -n 's/^URIs: //p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+      mirror=${mirror:-http://deb.debian.org/debian}
+      rootfs=$(mktemp -d /var/tmp/bookworm-rootfs.XXXXXX)
+      note "debootstrap bookworm from $mirror (about a minute)"
+      timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null ||
+        { rm -rf "$rootfs"; return 1; }
+      mkdir -p "$cache_dir"
+      tar -C "$rootfs" -c . >"$tarball.partial" && mv "$tarball.partial" "$tarball"
+      rm -rf "$rootfs"
+    fi
+    podman import "$tarball" "$base" >/dev/null || return 1
+  fi
+  podman tag "$base" docker.io/library/debian:bookworm-slim
+}
+t0=$(elapsed)
+if setup; then
+  pass "setup: podman $(podman version --format '{{.Client.Version}}'), base image $base ($(($(elapsed) - t0)) s)"
+else
+  fail "setup: could not install podman or make the base image"
+  finish
+fi
+
+# ---- build ------------------------------------------------------------------------------------
+version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -1)
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+t0=$(elapsed)
+if timeout 1800 podman build --isolation=chroot -f Containerfile -t "$image" \
+     --build-arg VERSION="$version" --build-arg REVISION="$revision" . >/tmp/test-image-build.log 2>&1 &&
+   timeout 900 podman build --isolation=chroot -f Containerfile --target devapi \
+     -t "$devapi_image" . >>/tmp/test-image-build.log 2>&1; then
+  pass "build: $image and $devapi_image from Containerfile ($(($(elapsed) - t0)) s, $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%d MB", $1/1e6}'))"
+else
+  tail -30 /tmp/test-image-build.log
+  fail "build: podman build failed (log: /tmp/test-image-build.log)"
+  finish
+fi
+
+work=$(mktemp -d /tmp/renderer-image-test.XXXXXX)
+cleanup() {
+  timeout 120 podman-compose -f "$compose_file" down >/dev/null 2>&1
+  podman ps -aq --filter label=com.docker.compose.project=infra | xargs -r podman rm -f >/dev/null 2>&1
+  podman volume rm -f renderer-image-test-tmp >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+run() { timeout 300 podman run --rm --no-healthcheck "$@"; }
+
+# ---- the image's metadata and contents ------------------------------------------------------
+out=$(run "$image" --version 2>&1)
+uid=$(run --entrypoint id "$image" -u 2>&1)
+user=$(podman image inspect "$image" --format '{{.User}}')
+if [ "$out" = "renderer $version" ] && [ "$uid" = 10001 ] && [ "$user" = 10001:10001 ]; then
+  pass "non-root: \`renderer --version\` prints '$out' as uid $uid (image USER $user)"
+else
+  fail "non-root: --version printed '$out', uid '$uid', image USER '$user'"
+fi
+
+entrypoint=$(podman image inspect "$image" --format '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')
+health=$(podman image inspect "$image" --format '{{json .HealthCheck.Test}}')
+title=$(podman image inspect "$image" --format '{{index .Labels "org.opencontainers.image.title"}}')
+label_version=$(podman image inspect "$image" --format '{{index .Labels "org.opencontainers.image.version"}}')
+if [ "$entrypoint" = '["renderer"] ["--json-logs"]' ] &&
+   [ "$health" = '["CMD","renderer","healthcheck"]' ] && [ "$title" = renderer ] &&
+   [ "$label_version" = "$version" ]; then
+  pass "metadata: ENTRYPOINT/CMD $entrypoint, HEALTHCHECK $health, OCI labels (title, version $label_version)"
+else
+  fail "metadata: entrypoint '$entrypoint', healthcheck '$health', title '$title', version '$label_version'"
+fi
+
+# Searched from the host in the image's own filesystem, so nothing depends on tools inside it.
+found=""
+if mnt=$(podman image mount "$image" 2>/dev/null) && [ -d "$mnt/usr" ]; then
+  found=$(find "$mnt" -xdev \( -name ffmpeg -o -name ffprobe -o -name 'ffmpeg.*' \) \
+            \( -type f -o -type l \) 2>/dev/null | sed "s|^$mnt||")
+  installed=$(chroot "$mnt" dpkg-query -W -f='${Package} ' ffmpeg ffprobe 2>/dev/null)
+  podman image unmount "$image" >/dev/null 2>&1
+  if [ -z "$found" ] && [ -z "$installed" ]; then
+    pass "no-ffmpeg: no ffmpeg or ffprobe file anywhere in the image, no ffmpeg package"
+  else
+    fail "no-ffmpeg: found '${found}' installed '${installed}'"
+  fi
+else
+  fail "no-ffmpeg: could not mount the image to search it"
+fi
+
+missing_libs=""
+for pair in "$image:/usr/local/bin/renderer" "$devapi_image:/usr/local/bin/renderer-devapi"; do
+  img=${pair%%:/*}
+  bin=/${pair#*:/}
+  ldd_out=$(run --entrypoint ldd "$img" "$bin" 2>&1)
+  if [ -z "$ldd_out" ] || grep -q "not found\|not a dynamic" <<<"$ldd_out"; then
+    missing_libs+="$bin: $(grep 'not found' <<<"$ldd_out" | tr -s ' \t' ' ') "
+  fi
+done
+if [ -z "$missing_libs" ]; then
+  count=$(run --entrypoint ldd "$image" /usr/local/bin/renderer | grep -c '=>')
+  pass "libraries: all $count shared libraries of renderer (and renderer-devapi) resolve in the image"
+else
+  fail "libraries: $missing_libs"
+fi
+
+# ---- a one-shot render, as Kubernetes runs it: read-only root, writable volumes -----------------
+mkdir -p "$work/content/audio" "$work/render-out"
+cp -R testdata/stories "$work/content/stories"
+cp -R testdata/audio/music "$work/content/audio/music"
+chown 10001:10001 "$work/render-out"
+podman volume create renderer-image-test-tmp >/dev/null
+podman run --rm --no-healthcheck -v renderer-image-test-tmp:/v --user 0 --entrypoint chown \
+  "$image" 10001:10001 /v >/dev/null 2>&1
+t0=$(elapsed)
+render_log=$(run --read-only --read-only-tmpfs=false \
+  -v "$work/content:/content:ro" -v "$work/render-out:/output" \
+  -v renderer-image-test-tmp:/tmp/renderer \
+  "$image" render --stories-path /content/stories --output /output \
+  --music-dir /content/audio/music --json-logs 2>&1)
+rc=$?
+probe_ok=1
+for part in part1 part2; do
+  f=demo_$part.mp4
+  probe=$(run -v "$work/render-out:/output:ro" "$image" probe --compact "/output/$f" 2>&1)
+  python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])
+codecs = {s["type"]: s["codec"] for s in p["streams"]}
+assert codecs.get("video") == "h264" and codecs.get("audio") == "aac", codecs
+assert p["duration_sec"] > 1.0, p
+' "$probe" 2>/dev/null || { probe_ok=0; echo "  $f: $probe"; }
+done
+if [ "$rc" -eq 0 ] && [ "$probe_ok" -eq 1 ]; then
+  pass "one-shot render: demo_part1.mp4 and demo_part2.mp4 (H.264 + AAC, probed in the image) on a read-only root ($(($(elapsed) - t0)) s)"
+else
+  echo "$render_log" | tail -20
+  fail "one-shot render: exit $rc, probe ok $probe_ok"
+fi
+
+# ---- the compose file the runbooks drive, under podman-compose --------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+export RENDERER_CONTENT_DIR=$work/content RENDERER_OUTPUT_DIR=$work/compose-out
+export RENDERER_API_TOKEN_FILE=$work/secrets/api_token RENDERER_API_PORT=$(free_port)
+infra/local-setup.sh
+compose() { podman-compose -f "$compose_file" "$@"; }
+container_of() {
+  podman ps -a --filter label=com.docker.compose.project=infra \
+    --filter "label=com.docker.compose.service=$1" --format '{{.Names}}' | head -1
+}
+done_count() {
+  local c
+  c=$(container_of renderer)
+  [ -n "$c" ] && podman logs "$c" 2>/dev/null | grep -c '"event":"done"'
+}
+
+t0=$(elapsed)
+timeout 900 podman-compose -f "$compose_file" up --build >"$work/compose-up.log" 2>&1 &
+up_pid=$!
+deadline=$(($(elapsed) + 600))
+while [ "$(elapsed)" -lt "$deadline" ] && kill -0 "$up_pid" 2>/dev/null; do
+  [ "$(done_count)" = 2 ] && break
+  sleep 2
+done
+stats=$(curl -fsS -m 5 -H "Authorization: Bearer $(cat "$RENDERER_API_TOKEN_FILE")" \
+  "http://127.0.0.1:$RENDERER_API_PORT/api/stats" 2>&1)
+outputs=$(cd "$RENDERER_OUTPUT_DIR" 2>/dev/null && ls ./*.mp4 2>/dev/null | tr '\n' ' ')
+if [ "$(done_count)" = 2 ] && [ "$outputs" = "./demo_part1.mp4 ./demo_part2.mp4 " ] &&
+   python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["by_status"]["rendered"] == 2, s' \
+     "$stats" 2>/dev/null; then
+  pass "compose up --build: the worker rendered both sample jobs through the reference API (api stats $stats; $(($(elapsed) - t0)) s)"
+else
+  tail -40 "$work/compose-up.log"
+  fail "compose up --build: done events $(done_count), outputs '$outputs', api stats '$stats'"
+fi
+
+worker=$(container_of renderer)
+if [ -n "$worker" ] && hc=$(timeout 60 podman healthcheck run "$worker" 2>&1); then
+  pass "healthcheck: the image's HEALTHCHECK (renderer healthcheck -> /livez) reports healthy ${hc:+($hc)}"
+else
+  fail "healthcheck: podman healthcheck run $worker: $hc"
+fi
+
+timeout 10 podman-compose -f "$compose_file" logs -f --tail=0 renderer >"$work/logs-follow.log" 2>&1
+rc=$?
+if [ "$rc" -eq 124 ] && ! grep -q "^Error" "$work/logs-follow.log"; then
+  pass "runbook logs: \`logs -f --tail=0 renderer\` follows the worker's log"
+else
+  cat "$work/logs-follow.log"
+  fail "runbook logs: exit $rc"
+fi
+
+# Runbook B, word for word, into the compose output dir emptied first.
+rm -f "$RENDERER_OUTPUT_DIR"/*.mp4
+t0=$(elapsed)
+timeout 600 podman-compose -f "$compose_file" run --rm --no-deps renderer render \
+  --stories-path /content/stories --output /output --music-dir /content/audio/music \
+  </dev/null >"$work/compose-run.log" 2>&1
+rc=$?
+outputs=$(cd "$RENDERER_OUTPUT_DIR" 2>/dev/null && ls ./*.mp4 2>/dev/null | tr '\n' ' ')
+if [ "$rc" -eq 0 ] && [ "$outputs" = "./demo_part1.mp4 ./demo_part2.mp4 " ]; then
+  pass "runbook run: \`run --rm --no-deps renderer render ...\` wrote both MP4s ($(($(elapsed) - t0)) s)"
+else
+  tail -20 "$work/compose-run.log"
+  fail "runbook run: exit $rc, outputs '$outputs'"
+fi
+
+# SIGTERM as PID 1: the worker drains and exits 0 well within stop_grace_period.
+if [ -n "$worker" ]; then
+  timeout 120 podman stop -t 45 "$worker" >/dev/null 2>&1
+  code=$(podman inspect "$worker" --format '{{.State.ExitCode}}' 2>&1)
+  if [ "$code" = 0 ] && podman logs "$worker" 2>&1 | grep -q '"event":"stopped"'; then
+    pass "graceful stop: SIGTERM to the worker container ends it with exit code 0"
+  else
+    fail "graceful stop: exit code '$code'"
+  fi
+fi
+timeout 120 podman-compose -f "$compose_file" down >/dev/null 2>&1
+kill "$up_pid" 2>/dev/null
+wait "$up_pid" 2>/dev/null
+
+finish

@@ -1,0 +1,299 @@
+#include "app/bench_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+namespace renderer::app {
+namespace {
+
+using media::BenchRun;
+using media::BenchSummary;
+using media::Spread;
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+bool compares_threads(const BenchReport& r) {
+    std::set<int> threads;
+    for (const auto& s : r.settings) threads.insert(s.setting.threads);
+    return threads.size() > 1;
+}
+
+std::string fixed(double v, int decimals) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (std::isnan(v)) return "nan";
+    return fmt::format("{:.{}f}", v, decimals);
+}
+
+// Shortest text that reads back as the same double; "inf" for PSNR of identical output.
+std::string exact(double v) {
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    return fmt::format("{}", v);
+}
+
+std::string with_spread(const Spread& s, int decimals, int repeat) {
+    std::string text = fixed(s.median, decimals);
+    if (repeat > 1) text += fmt::format(" ±{:.0f}%", s.half_range_pct());
+    return text;
+}
+
+// Columns: header, right-aligned?, one cell per row.
+struct Column {
+    std::string header;
+    bool right = true;
+    std::vector<std::string> cells;
+};
+
+// Display width: the cells hold UTF-8 ("±", "×"), one column per code point.
+std::size_t width_of(const std::string& s) {
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::string pad(const std::string& s, std::size_t width, bool right) {
+    const std::string fill(width - std::min(width, width_of(s)), ' ');
+    return right ? fill + s : s + fill;
+}
+
+template <typename W>
+void write_number(W& w, double v) {
+    if (std::isfinite(v)) {
+        w.Double(v);
+    } else {
+        w.Null();
+    }
+}
+
+template <typename W>
+void write_spread(W& w, const char* key, const Spread& s) {
+    w.Key(key);
+    w.StartObject();
+    w.Key("median");
+    write_number(w, s.median);
+    w.Key("min");
+    write_number(w, s.min);
+    w.Key("max");
+    write_number(w, s.max);
+    w.EndObject();
+}
+
+template <typename W>
+void write_setting_fields(W& w, const media::BenchSetting& s) {
+    w.Key("id");
+    w.String(s.id().c_str());
+    w.Key("preset");
+    w.String(s.preset.c_str());
+    w.Key("crf");
+    w.Int(s.crf);
+    w.Key("threads");
+    w.Int(s.threads);
+}
+
+template <typename W>
+void write_quality(W& w, const media::QualityScore& q) {
+    w.Key("psnr_y");
+    write_number(w, q.psnr_y);
+    w.Key("psnr_avg");
+    write_number(w, q.psnr_avg);
+    w.Key("ssim");
+    write_number(w, q.ssim);
+}
+
+}  // namespace
+
+BenchReport make_bench_report(const media::BenchPlan& plan, std::vector<BenchRun> runs) {
+    BenchReport r;
+    r.frames_dir = plan.frames_dir.string();
+    r.fps = plan.base.fps;
+    r.repeat = plan.repeat;
+    if (!runs.empty()) {
+        const BenchRun& first = runs.front();
+        r.audio_track = first.audio_track;
+        r.frames = first.frames;
+        r.duration_sec = first.duration_sec;
+        r.width = first.width;
+        r.height = first.height;
+    }
+    r.settings = media::summarize(runs, plan.settings);
+    r.runs = std::move(runs);
+    return r;
+}
+
+std::string setting_label(const BenchReport& report, const media::BenchSetting& s) {
+    if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", s.preset, s.crf, s.threads);
+    return fmt::format("{}/crf{}", s.preset, s.crf);
+}
+
+std::string format_table(const BenchReport& r) {
+    std::vector<Column> cols = {
+        {"", false, {}},       {"preset", false, {}},  {"crf", true, {}},
+        {"threads", true, {}}, {"wall s", true, {}},   {"cpu s", true, {}},
+        {"fps", true, {}},     {"speed", true, {}},    {"size KiB", true, {}},
+        {"kbps", true, {}},    {"peak MiB", true, {}}, {"PSNR-Y", true, {}},
+        {"PSNR", true, {}},    {"SSIM", true, {}},
+    };
+    for (const BenchSummary& s : r.settings) {
+        const std::vector<std::string> cells = {
+            s.pareto ? "*" : "",
+            s.setting.preset,
+            std::to_string(s.setting.crf),
+            std::to_string(s.setting.threads),
+            with_spread(s.wall_sec, 3, r.repeat),
+            with_spread(s.cpu_sec, 2, r.repeat),
+            fixed(s.encode_fps.median, 1),
+            fixed(s.speed.median, 2) + "x",
+            fixed(static_cast<double>(s.bytes) / 1024.0, 1),
+            fixed(s.kbps, 0),
+            s.peak_rss_bytes ? fixed(s.peak_rss_bytes->median / kMiB, 1) : "-",
+            fixed(s.quality.psnr_y, 2),
+            fixed(s.quality.psnr_avg, 2),
+            fixed(s.quality.ssim, 4),
+        };
+        for (std::size_t i = 0; i < cols.size(); ++i) cols[i].cells.push_back(cells[i]);
+    }
+    std::vector<std::size_t> widths;
+    for (const auto& c : cols) {
+        std::size_t w = width_of(c.header);
+        for (const auto& cell : c.cells) w = std::max(w, width_of(cell));
+        widths.push_back(w);
+    }
+    const auto line = [&](auto&& cell_at) {
+        std::string out;
+        for (std::size_t i = 0; i < cols.size(); ++i) {
+            if (i > 0) out += "  ";
+            out += pad(cell_at(i), widths[i], cols[i].right);
+        }
+        while (!out.empty() && out.back() == ' ') out.pop_back();
+        return out + "\n";
+    };
+
+    std::string out =
+        fmt::format("{} frames {}x{} at {} fps ({:.2f} s) from {}, music {}; ", r.frames, r.width,
+                    r.height, r.fps, r.duration_sec, r.frames_dir, r.audio_track);
+    out += r.repeat > 1
+               ? fmt::format("medians of {} interleaved runs (± half the range)\n\n", r.repeat)
+               : "one run per setting\n\n";
+    out += line([&](std::size_t i) { return cols[i].header; });
+    for (std::size_t row = 0; row < r.settings.size(); ++row) {
+        out += line([&](std::size_t i) { return cols[i].cells[row]; });
+    }
+    out +=
+        "\n* Pareto-optimal: no other setting is at once as fast, as small and as good (SSIM).\n";
+    out +=
+        "speed = output duration / wall time; quality against the source frames in yuv420p "
+        "BT.709.\n";
+    return out;
+}
+
+std::string format_csv(const BenchReport& r) {
+    // Every cell is a number or a preset name: nothing needs quoting.
+    std::string out =
+        "preset,crf,threads,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,cpu_sec_min,cpu_"
+        "sec_max,"
+        "encode_fps,speed,bytes,kbps,peak_rss_bytes,psnr_y,psnr_avg,ssim\n";
+    for (const BenchSummary& s : r.settings) {
+        out += fmt::format(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.setting.preset,
+            s.setting.crf, s.setting.threads, s.runs, s.pareto ? 1 : 0, exact(s.wall_sec.median),
+            exact(s.wall_sec.min), exact(s.wall_sec.max), exact(s.cpu_sec.median),
+            exact(s.cpu_sec.min), exact(s.cpu_sec.max), exact(s.encode_fps.median),
+            exact(s.speed.median), s.bytes, exact(s.kbps),
+            s.peak_rss_bytes ? fmt::format("{:.0f}", s.peak_rss_bytes->median) : "",
+            exact(s.quality.psnr_y), exact(s.quality.psnr_avg), exact(s.quality.ssim));
+    }
+    return out;
+}
+
+std::string format_json(const BenchReport& r) {
+    rapidjson::StringBuffer buf;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> w(buf);
+    w.SetIndent(' ', 2);
+    w.StartObject();
+    w.Key("input");
+    w.StartObject();
+    w.Key("frames_dir");
+    w.String(r.frames_dir.c_str());
+    w.Key("audio_track");
+    w.String(r.audio_track.c_str());
+    w.Key("frames");
+    w.Int64(r.frames);
+    w.Key("duration_sec");
+    write_number(w, r.duration_sec);
+    w.Key("width");
+    w.Int(r.width);
+    w.Key("height");
+    w.Int(r.height);
+    w.Key("fps");
+    w.Int(r.fps);
+    w.EndObject();
+    w.Key("repeat");
+    w.Int(r.repeat);
+
+    w.Key("settings");
+    w.StartArray();
+    for (const BenchSummary& s : r.settings) {
+        w.StartObject();
+        write_setting_fields(w, s.setting);
+        w.Key("runs");
+        w.Int(s.runs);
+        w.Key("pareto");
+        w.Bool(s.pareto);
+        write_spread(w, "wall_sec", s.wall_sec);
+        write_spread(w, "cpu_sec", s.cpu_sec);
+        write_spread(w, "encode_fps", s.encode_fps);
+        write_spread(w, "speed", s.speed);
+        if (s.peak_rss_bytes) {
+            write_spread(w, "peak_rss_bytes", *s.peak_rss_bytes);
+        } else {
+            w.Key("peak_rss_bytes");
+            w.Null();
+        }
+        w.Key("bytes");
+        w.Uint64(s.bytes);
+        w.Key("kbps");
+        write_number(w, s.kbps);
+        write_quality(w, s.quality);
+        w.EndObject();
+    }
+    w.EndArray();
+
+    w.Key("runs");
+    w.StartArray();
+    for (const BenchRun& run : r.runs) {
+        w.StartObject();
+        w.Key("order");
+        w.Int(run.order);
+        w.Key("repeat");
+        w.Int(run.repeat);
+        write_setting_fields(w, run.setting);
+        w.Key("wall_sec");
+        write_number(w, run.wall_sec);
+        w.Key("cpu_sec");
+        write_number(w, run.cpu_sec);
+        w.Key("encode_fps");
+        write_number(w, run.encode_fps);
+        w.Key("speed");
+        write_number(w, run.speed);
+        w.Key("bytes");
+        w.Uint64(run.bytes);
+        w.Key("kbps");
+        write_number(w, run.kbps);
+        w.Key("peak_rss_bytes");
+        if (run.peak_rss_bytes) {
+            w.Uint64(*run.peak_rss_bytes);
+        } else {
+            w.Null();
+        }
+        write_quality(w, run.quality);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+}  // namespace renderer::app

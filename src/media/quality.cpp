@@ -1,0 +1,183 @@
+#include "media/quality.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+}
+
+#include "media/av_error.h"
+#include "media/av_ptr.h"
+#include "media/frame_pipeline.h"
+#include "media/libav_log.h"
+#include "media/video_decoder.h"
+
+namespace renderer::media {
+namespace {
+
+constexpr ErrorClass kFail = ErrorClass::DecodeError;
+
+// psnr and ssim in one graph. Both filters pass their first input through with their per-frame
+// results added to its metadata, so chaining them yields one frame carrying both:
+//
+//   encoded ───────────────► psnr ──► ssim ──► sink
+//   source  ──► split ──────────┘       │
+//                    └──────────────────┘
+class QualityGraph {
+public:
+    QualityGraph(int width, int height, AVPixelFormat encoded_format)
+        : graph_(avfilter_graph_alloc()) {
+        if (!graph_) av_fail(kFail, "cannot allocate a filter graph");
+        // One tick per frame: both inputs carry pts = frame index, which is all framesync needs.
+        const auto args = [&](AVPixelFormat f) {
+            return fmt::format("video_size={}x{}:pix_fmt={}:time_base=1/1:pixel_aspect=1/1", width,
+                               height, static_cast<int>(f));
+        };
+        encoded_ = add("buffer", "encoded", args(encoded_format));
+        source_ = add("buffer", "source", args(AV_PIX_FMT_YUV420P));
+        AVFilterContext* split = add("split", "split", "2");
+        AVFilterContext* psnr = add("psnr", "psnr", "");
+        AVFilterContext* ssim = add("ssim", "ssim", "");
+        sink_ = add("buffersink", "sink", "");
+        link(encoded_, 0, psnr, 0);
+        link(source_, 0, split, 0);
+        link(split, 0, psnr, 1);
+        link(psnr, 0, ssim, 0);
+        link(split, 1, ssim, 1);
+        link(ssim, 0, sink_, 0);
+        av_check(avfilter_graph_config(graph_.get(), nullptr), kFail,
+                 "cannot configure the psnr/ssim graph");
+    }
+
+    // Takes the frames' references (they are left empty).
+    void push(AVFrame* encoded, AVFrame* source) {
+        av_check(av_buffersrc_add_frame_flags(encoded_, encoded, 0), kFail,
+                 "psnr/ssim graph rejected a frame");
+        av_check(av_buffersrc_add_frame_flags(source_, source, 0), kFail,
+                 "psnr/ssim graph rejected a frame");
+        pull();
+    }
+
+    void finish() {
+        av_check(av_buffersrc_add_frame_flags(encoded_, nullptr, 0), kFail,
+                 "cannot close the psnr/ssim graph");
+        av_check(av_buffersrc_add_frame_flags(source_, nullptr, 0), kFail,
+                 "cannot close the psnr/ssim graph");
+        pull();
+    }
+
+    QualityScore score() const {
+        QualityScore q;
+        q.frames = frames_;
+        if (frames_ == 0) return q;
+        const double n = static_cast<double>(frames_);
+        q.psnr_y = psnr(sum_mse_y_ / n);
+        q.psnr_avg = psnr(sum_mse_avg_ / n);
+        q.ssim = sum_ssim_ / n;
+        return q;
+    }
+
+private:
+    AVFilterContext* add(const char* filter, const char* name, const std::string& args) {
+        const AVFilter* f = avfilter_get_by_name(filter);
+        if (f == nullptr) {
+            av_fail(kFail, fmt::format("this libavfilter has no '{}' filter", filter));
+        }
+        AVFilterContext* ctx = nullptr;
+        av_check(avfilter_graph_create_filter(&ctx, f, name, args.empty() ? nullptr : args.c_str(),
+                                              nullptr, graph_.get()),
+                 kFail, fmt::format("cannot create the '{}' filter", filter));
+        return ctx;
+    }
+
+    static void link(AVFilterContext* from, unsigned out, AVFilterContext* to, unsigned in) {
+        av_check(avfilter_link(from, out, to, in), kFail, "cannot link the psnr/ssim graph");
+    }
+
+    // Same formula as the psnr filter's summary: 8-bit peak over the mean MSE.
+    static double psnr(double mse) {
+        if (mse <= 0) return std::numeric_limits<double>::infinity();
+        return 10.0 * std::log10(255.0 * 255.0 / mse);
+    }
+
+    static double meta(const AVFrame* f, const char* key) {
+        const AVDictionaryEntry* e = av_dict_get(f->metadata, key, nullptr, 0);
+        if (e == nullptr) av_fail(kFail, fmt::format("the psnr/ssim graph did not report {}", key));
+        return std::strtod(e->value, nullptr);
+    }
+
+    void pull() {
+        FramePtr out = make_frame();
+        for (;;) {
+            const int rc = av_buffersink_get_frame(sink_, out.get());
+            if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
+            av_check(rc, kFail, "cannot read the psnr/ssim results");
+            sum_mse_y_ += meta(out.get(), "lavfi.psnr.mse.y");
+            sum_mse_avg_ += meta(out.get(), "lavfi.psnr.mse_avg");
+            sum_ssim_ += meta(out.get(), "lavfi.ssim.All");
+            ++frames_;
+            av_frame_unref(out.get());
+        }
+    }
+
+    FilterGraphPtr graph_;
+    AVFilterContext* encoded_ = nullptr;  // owned by graph_
+    AVFilterContext* source_ = nullptr;
+    AVFilterContext* sink_ = nullptr;
+    double sum_mse_y_ = 0, sum_mse_avg_ = 0, sum_ssim_ = 0;
+    std::int64_t frames_ = 0;
+};
+
+}  // namespace
+
+QualityScore measure_quality(const std::filesystem::path& encoded,
+                             const std::vector<std::filesystem::path>& source_frames,
+                             int decode_threads, std::uint64_t max_frame_pixels,
+                             const CancelToken& cancel) {
+    LibavLogCapture capture;  // libav's complaints become the error's stderr snippet
+    VideoDecoder decoder(encoded);
+    const Canvas canvas{decoder.width(), decoder.height()};
+    QualityGraph graph(canvas.width, canvas.height, decoder.pix_fmt());
+    // The render's own pipeline, so the reference is bit-identical to what the encoder was fed.
+    FramePipeline pipeline(source_frames, canvas, decode_threads, max_frame_pixels, cancel,
+                           &capture);
+
+    const auto total = static_cast<std::int64_t>(source_frames.size());
+    std::int64_t i = 0;
+    bool extra = false;
+    while (FramePtr frame = decoder.next()) {
+        if (const auto reason = cancel.reason()) {
+            throw Error(*reason, "quality measurement cancelled");
+        }
+        if (i == total) {
+            extra = true;
+            break;
+        }
+        FramePtr source(av_frame_clone(pipeline.next().get()));
+        if (!source) av_fail(kFail, "cannot reference a source frame");
+        frame->pts = i;
+        source->pts = i;
+        graph.push(frame.get(), source.get());
+        ++i;
+    }
+    if (extra || i != total) {
+        throw Error(
+            kFail,
+            fmt::format("'{}' holds {} video frames where {} were rendered; cannot compare them",
+                        encoded.string(), extra ? "more" : std::to_string(i), total));
+    }
+    graph.finish();
+    QualityScore q = graph.score();
+    if (q.frames != total) {
+        throw Error(kFail,
+                    fmt::format("the psnr/ssim graph scored {} of {} frames", q.frames, total));
+    }
+    return q;
+}
+
+}  // namespace renderer::media

@@ -1,0 +1,34 @@
+// Reads back the video stream of a rendered file: demux + decode, one frame at a time in
+// presentation order. Used to compare an encode with its source frames.
+#pragma once
+
+#include <filesystem>
+
+#include "media/av_ptr.h"
+
+namespace renderer::media {
+
+class VideoDecoder {
+public:
+    // Opens the file's best video stream. Throws Error(DecodeError) naming the file when it
+    // cannot be opened or holds no decodable video.
+    explicit VideoDecoder(const std::filesystem::path& path);
+
+    int width() const { return dec_->width; }
+    int height() const { return dec_->height; }
+    AVPixelFormat pix_fmt() const { return dec_->pix_fmt; }
+
+    // The next decoded frame, or nullptr once the stream is drained.
+    FramePtr next();
+
+private:
+    std::filesystem::path path_;
+    InputFormatPtr fmt_;
+    CodecContextPtr dec_;
+    int stream_index_ = -1;
+    bool demux_done_ = false;
+    bool flushed_ = false;
+    bool drained_ = false;
+};
+
+}  // namespace renderer::media

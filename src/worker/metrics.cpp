@@ -1,0 +1,174 @@
+#include "worker/metrics.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "renderer_version.h"
+
+namespace renderer::worker {
+namespace {
+
+// From sub-second test renders to the half hour JOB_TIMEOUT_SEC allows by default.
+const std::vector<double> kRenderBuckets{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800};
+
+template <std::size_t N>
+std::size_t index_of(const std::array<std::string_view, N>& values, std::string_view v,
+                     const char* family) {
+    const auto it = std::find(values.begin(), values.end(), v);
+    if (it == values.end()) {
+        throw std::out_of_range(fmt::format("{}: no series for label value '{}'", family, v));
+    }
+    return static_cast<std::size_t>(it - values.begin());
+}
+
+// The text format escapes backslash, newline and (in label values) the double quote.
+std::string escape(std::string_view text, bool label_value) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '"' && label_value) {
+            out += "\\\"";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// Writes families one at a time: the HELP and TYPE lines, then the samples.
+class TextWriter {
+  public:
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name,
+                       escape(help, false), name, type);
+    }
+
+    template <typename T>
+    void sample(std::string_view name, T value, std::string_view label = {},
+                std::string_view label_value = {}) {
+        if (label.empty()) {
+            fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+        } else {
+            fmt::format_to(std::back_inserter(out_), "{}{{{}=\"{}\"}} {}\n", name, label,
+                           escape(label_value, true), value);
+        }
+    }
+
+    void counter(std::string_view name, std::string_view help, const Counter& c) {
+        family(name, "counter", help);
+        sample(name, c.value());
+    }
+
+    void gauge(std::string_view name, std::string_view help, const Gauge& g) {
+        family(name, "gauge", help);
+        sample(name, g.value());
+    }
+
+    void histogram(std::string_view name, std::string_view help, const Histogram& h) {
+        family(name, "histogram", help);
+        const auto snap = h.snapshot();
+        const auto& bounds = h.upper_bounds();
+        const std::string bucket = fmt::format("{}_bucket", name);
+        for (std::size_t i = 0; i < bounds.size(); ++i)
+            sample(bucket, snap.cumulative[i], "le", fmt::format("{}", bounds[i]));
+        sample(bucket, snap.cumulative.back(), "le", "+Inf");
+        sample(fmt::format("{}_sum", name), snap.sum);
+        sample(fmt::format("{}_count", name), snap.count);
+    }
+
+    std::string take() { return std::move(out_); }
+
+  private:
+    std::string out_;
+};
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {
+    if (!std::is_sorted(bounds_.begin(), bounds_.end()))
+        throw std::invalid_argument("histogram bounds must ascend");
+}
+
+void Histogram::observe(double value) {
+    // `le` buckets: the first bound the value does not exceed.
+    const auto i = static_cast<std::size_t>(
+        std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+    std::lock_guard lock(mutex_);
+    ++counts_[i];
+    ++count_;
+    sum_ += value;
+}
+
+Histogram::Snapshot Histogram::snapshot() const {
+    Snapshot s;
+    std::lock_guard lock(mutex_);
+    std::uint64_t running = 0;
+    for (const auto c : counts_) s.cumulative.push_back(running += c);
+    s.count = count_;
+    s.sum = sum_;
+    return s;
+}
+
+Metrics::Metrics() : render_duration(kRenderBuckets) {}
+
+Counter& Metrics::jobs(std::string_view outcome) {
+    return jobs_[index_of(kOutcomes, outcome, "renderer_jobs_total")];
+}
+
+Counter& Metrics::http_retries(std::string_view request) {
+    return http_retries_[index_of(kRequests, request, "renderer_http_retries_total")];
+}
+
+const Counter& Metrics::jobs(std::string_view outcome) const {
+    return jobs_[index_of(kOutcomes, outcome, "renderer_jobs_total")];
+}
+
+const Counter& Metrics::http_retries(std::string_view request) const {
+    return http_retries_[index_of(kRequests, request, "renderer_http_retries_total")];
+}
+
+std::string Metrics::exposition() const {
+    TextWriter w;
+    w.family("renderer_build_info", "gauge", "Always 1; the version label says which build runs");
+    w.sample("renderer_build_info", 1, "version", RENDERER_VERSION);
+
+    w.family("renderer_polls_total", "counter", "Polls of the job API, by result");
+    w.sample("renderer_polls_total", polls_ok.value(), "result", "ok");
+    w.sample("renderer_polls_total", polls_failed.value(), "result", "failed");
+
+    w.gauge("renderer_queue_depth", "Queued jobs as the job API reported on the last poll",
+            queue_depth);
+    w.gauge("renderer_jobs_in_flight", "Jobs this worker is running now", jobs_in_flight);
+    w.counter("renderer_jobs_claimed_total", "Jobs this worker claimed", jobs_claimed);
+
+    w.family("renderer_jobs_total", "counter", "Claimed jobs that ended, by outcome");
+    for (std::size_t i = 0; i < kOutcomes.size(); ++i)
+        w.sample("renderer_jobs_total", jobs_[i].value(), "outcome", kOutcomes[i]);
+
+    w.histogram("renderer_render_duration_seconds",
+                "Wall time of renders that encoded an MP4 (render cache hits excluded)",
+                render_duration);
+    w.counter("renderer_render_cache_hits_total",
+              "Renders answered from an existing identical MP4 without encoding",
+              render_cache_hits);
+    w.counter("renderer_frames_encoded_total", "Video frames encoded", frames_encoded);
+    w.counter("renderer_lease_renewals_total", "Heartbeats that extended a lease",
+              lease_renewals);
+    w.counter("renderer_lease_losses_total",
+              "Leases lost (refused heartbeat or status, or deadline passed)", lease_losses);
+
+    w.family("renderer_http_retries_total", "counter",
+             "Job API requests retried after a network error, 5xx, 429 or 409, by request");
+    for (std::size_t i = 0; i < kRequests.size(); ++i)
+        w.sample("renderer_http_retries_total", http_retries_[i].value(), "request", kRequests[i]);
+    return w.take();
+}
+
+}  // namespace renderer::worker

@@ -1,0 +1,102 @@
+// The worker's Prometheus metrics: counters, gauges and one histogram, updated from any thread
+// without locks on the hot paths, and written out in the Prometheus text format (0.0.4) for
+// GET /metrics. Every name carries the `renderer_` prefix and its unit (`_seconds`, `_total`).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace renderer::worker {
+
+class Counter {
+  public:
+    void inc(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+  private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+class Gauge {
+  public:
+    void set(std::int64_t v) { value_.store(v, std::memory_order_relaxed); }
+    void add(std::int64_t d) { value_.fetch_add(d, std::memory_order_relaxed); }
+    std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+  private:
+    std::atomic<std::int64_t> value_{0};
+};
+
+// Observations counted into fixed buckets (ascending upper bounds; +Inf is implied).
+class Histogram {
+  public:
+    struct Snapshot {
+        std::vector<std::uint64_t> cumulative;  // one per bound, then +Inf
+        std::uint64_t count = 0;
+        double sum = 0;
+    };
+
+    explicit Histogram(std::vector<double> upper_bounds);
+
+    void observe(double value);
+    // Count, sum and buckets taken together, so a scrape never sees them disagree.
+    Snapshot snapshot() const;
+    const std::vector<double>& upper_bounds() const { return bounds_; }
+
+  private:
+    const std::vector<double> bounds_;
+    mutable std::mutex mutex_;
+    std::vector<std::uint64_t> counts_;  // per bucket (not cumulative), the last one is +Inf
+    std::uint64_t count_ = 0;
+    double sum_ = 0;
+};
+
+// Everything the worker counts. Labelled series are fixed sets that exist from the start at 0,
+// so a rate() over them never starts from a missing series.
+class Metrics {
+  public:
+    // renderer_jobs_total{outcome}: how claimed jobs ended.
+    static constexpr std::array<std::string_view, 5> kOutcomes{
+        "rendered", "errored", "lease_lost", "cancelled", "undelivered"};
+    // renderer_http_retries_total{request}: which API call was retried.
+    static constexpr std::array<std::string_view, 4> kRequests{"list", "claim", "heartbeat",
+                                                               "status"};
+
+    Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // Throws std::out_of_range for a label value not in the fixed set.
+    Counter& jobs(std::string_view outcome);
+    const Counter& jobs(std::string_view outcome) const;
+    Counter& http_retries(std::string_view request);
+    const Counter& http_retries(std::string_view request) const;
+
+    Counter polls_ok;
+    Counter polls_failed;
+    Counter jobs_claimed;
+    Histogram render_duration;  // seconds, renders that encoded (cache hits are counted apart)
+    Counter render_cache_hits;
+    Counter frames_encoded;
+    Gauge queue_depth;  // as the API reported it on the last successful poll
+    Gauge jobs_in_flight;
+    Counter lease_renewals;
+    Counter lease_losses;
+
+    // The whole set in the Prometheus text exposition format, ending with a newline.
+    std::string exposition() const;
+
+  private:
+    std::array<Counter, kOutcomes.size()> jobs_;
+    std::array<Counter, kRequests.size()> http_retries_;
+};
+
+// The Content-Type /metrics answers with.
+inline constexpr const char* kPrometheusTextType = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace renderer::worker

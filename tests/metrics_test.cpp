@@ -1,0 +1,418 @@
+// Health and metrics: a worker run in process against the reference job API with METRICS_ADDR on
+// a free loopback port, scraped over real HTTP. /metrics must count what happened and pass
+// `promtool check metrics` (Debian's prometheus package); /livez and /readyz must say why they
+// fail; `renderer healthcheck` must exit 0 or 1 as Docker's HEALTHCHECK expects.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "common/error.h"
+#include "media/slideshow.h"
+#include "renderer_version.h"
+#include "support/process.h"
+#include "worker/metrics.h"
+#include "worker/metrics_server.h"
+#include "worker_fixture.h"
+
+namespace renderer::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using worker::Worker;
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= end) return false;
+        std::this_thread::sleep_for(20ms);
+    }
+    return true;
+}
+
+// A worker running on its own thread with its metrics server up; stopped and joined at the end.
+class RunningWorker {
+  public:
+    explicit RunningWorker(Worker& w) : worker_(w) {
+        thread_ = std::thread([this] { rc_ = worker_.run(); });
+        EXPECT_TRUE(wait_until([this] { return worker_.metrics_port() != 0; }, 10s))
+            << "the metrics server did not start";
+    }
+    ~RunningWorker() {
+        worker_.request_stop();
+        thread_.join();
+        EXPECT_EQ(rc_, 0);
+    }
+    RunningWorker(const RunningWorker&) = delete;
+    RunningWorker& operator=(const RunningWorker&) = delete;
+
+    int port() const { return worker_.metrics_port(); }
+
+    struct Answer {
+        int status = 0;
+        std::string body;
+        std::string content_type;
+    };
+    Answer get(const std::string& path) const {
+        httplib::Client client("127.0.0.1", port());
+        client.set_connection_timeout(5);
+        client.set_read_timeout(5);
+        const auto res = client.Get(path.c_str());
+        if (!res) return {};
+        return {res->status, res->body, res->get_header_value("Content-Type")};
+    }
+
+  private:
+    Worker& worker_;
+    std::thread thread_;
+    int rc_ = -1;
+};
+
+// The value of one sample line (`name{labels} value`), or NaN when the series is absent.
+double sample(const std::string& text, const std::string& series) {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    }
+    return std::nan("");
+}
+
+std::optional<std::string> find_in_path(const std::string& program) {
+    const char* path = std::getenv("PATH");
+    std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+        const auto candidate = fs::path(dir) / program;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    return std::nullopt;
+}
+
+// Runs `promtool check metrics` on `text`; fails the test (never skips) without promtool.
+void expect_promtool_accepts(const std::string& text, const fs::path& scratch) {
+    const auto promtool = find_in_path("promtool");
+    ASSERT_TRUE(promtool) << "promtool not found in PATH: install Debian's `prometheus` package "
+                             "(scripts/deps.sh does); the /metrics format is checked with it";
+    const auto file = scratch / "metrics.txt";
+    std::ofstream(file) << text;
+    const auto r = run_process({"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", *promtool,
+                                file.string()},
+                               {}, 60s);
+    EXPECT_EQ(r.exit_code, 0) << "promtool check metrics:\n" << r.out << r.err << "\non:\n" << text;
+}
+
+worker::WorkerConfig with_metrics(worker::WorkerConfig c) {
+    c.metrics_addr = "127.0.0.1:0";
+    return c;
+}
+
+TEST(MetricsTest, HistogramBucketsAreCumulativeAndLabelsFixed) {
+    worker::Histogram h({1, 5});
+    h.observe(0.5);
+    h.observe(1);  // `le` is inclusive
+    h.observe(3);
+    h.observe(100);
+    const auto s = h.snapshot();
+    EXPECT_EQ(s.cumulative, (std::vector<std::uint64_t>{2, 3, 4}));
+    EXPECT_EQ(s.count, 4u);
+    EXPECT_DOUBLE_EQ(s.sum, 104.5);
+
+    worker::Metrics m;
+    m.jobs("rendered").inc();
+    EXPECT_THROW(m.jobs("exploded"), std::out_of_range);
+    const auto text = m.exposition();
+    // Every labelled series exists from the start, at 0.
+    for (const auto outcome : worker::Metrics::kOutcomes) {
+        EXPECT_FALSE(std::isnan(
+            sample(text, fmt::format("renderer_jobs_total{{outcome=\"{}\"}}", outcome))))
+            << outcome;
+    }
+    EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"rendered\"}"), 1);
+    EXPECT_EQ(sample(text, "renderer_render_duration_seconds_bucket{le=\"+Inf\"}"), 0);
+}
+
+TEST(MetricsTest, ListenAddresses) {
+    using worker::local_base_url;
+    using worker::parse_listen_address;
+    const auto a = parse_listen_address("0.0.0.0:9090");
+    EXPECT_EQ(a.host, "0.0.0.0");
+    EXPECT_EQ(a.port, 9090);
+    EXPECT_EQ(local_base_url(a), "http://127.0.0.1:9090");
+    EXPECT_EQ(local_base_url(parse_listen_address(":9091")), "http://127.0.0.1:9091");
+    EXPECT_EQ(local_base_url(parse_listen_address("[::]:9090")), "http://[::1]:9090");
+    EXPECT_EQ(local_base_url(parse_listen_address("10.1.2.3:80")), "http://10.1.2.3:80");
+    for (const char* bad : {"9090", "host:", "host:99999", "::1:9090", "[::1]9090", "h:x"}) {
+        try {
+            parse_listen_address(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::ConfigError) << bad;
+            EXPECT_NE(std::string(e.what()).find("METRICS_ADDR"), std::string::npos);
+        }
+    }
+}
+
+TEST(MetricsTest, BusyPortIsAConfigError) {
+    worker::MetricsServer first({"127.0.0.1", 0}, {});
+    const int port = first.start();
+    worker::MetricsServer second({"127.0.0.1", port}, {});
+    try {
+        second.start();
+        ADD_FAILURE() << "a second server bound the same port";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::ConfigError);
+    }
+}
+
+TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    env.add_story("demo", "part2", "part2");
+    env.add_job("demo", "part1");
+    env.add_job("demo", "part2");
+
+    Worker w(with_metrics(env.config()));
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return env.all_final(); }, 120s));
+    // The gauges settle on the next poll after the last job.
+    ASSERT_TRUE(wait_until([&] { return w.metrics().jobs_in_flight.value() == 0; }, 10s));
+    const auto polls = w.metrics().polls_ok.value();
+    ASSERT_TRUE(wait_until([&] { return w.metrics().polls_ok.value() > polls + 1; }, 10s));
+
+    const auto scrape = running.get("/metrics");
+    ASSERT_EQ(scrape.status, 200);
+    EXPECT_EQ(scrape.content_type, worker::kPrometheusTextType);
+    const auto& text = scrape.body;
+    EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"rendered\"}"), 2) << text;
+    EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"errored\"}"), 0);
+    EXPECT_EQ(sample(text, "renderer_jobs_claimed_total"), 2);
+    EXPECT_EQ(sample(text, "renderer_frames_encoded_total"), 60 + 45);
+    EXPECT_EQ(sample(text, "renderer_render_duration_seconds_count"), 2);
+    EXPECT_EQ(sample(text, "renderer_render_duration_seconds_bucket{le=\"+Inf\"}"), 2);
+    EXPECT_GT(sample(text, "renderer_render_duration_seconds_sum"), 0);
+    EXPECT_EQ(sample(text, "renderer_queue_depth"), 0);
+    EXPECT_EQ(sample(text, "renderer_jobs_in_flight"), 0);
+    EXPECT_GE(sample(text, "renderer_polls_total{result=\"ok\"}"), 3);
+    EXPECT_EQ(sample(text, "renderer_lease_losses_total"), 0);
+    EXPECT_EQ(sample(text, "renderer_build_info{version=\"" RENDERER_VERSION "\"}"), 1);
+    expect_promtool_accepts(text, env.dir.path());
+    env.expect_no_secret_logged();
+}
+
+TEST(MetricsTest, QueueDepthInFlightRenewalsAndLossesAreCounted) {
+    devapi::ApiServer::Options o;
+    o.heartbeat_refuse_after = 3;  // the third heartbeat on a lease is answered 410
+    WorkerEnv env(o);
+    env.add_story("slow", "p1", "part1");
+    env.add_story("queued", "p1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 1;  // a heartbeat every ~333 ms; whichever job is claimed first
+    env.add_job("slow", "p1", spec);
+    env.add_job("queued", "p1", spec);
+
+    // Holds the render until the lease is lost (the cancel comes from the refused heartbeat).
+    worker::RenderFn hold = [](const media::RenderRequest&, const log::Context&,
+                               const media::CancelToken& cancel, const media::ProgressFn&,
+                               const std::function<bool()>&) -> media::RenderResult {
+        wait_until([&] { return cancel.cancelled(); }, 30s);
+        throw Error(ErrorClass::Cancelled, "held render cancelled");
+    };
+    auto cfg = with_metrics(env.config());
+    cfg.max_concurrent = 1;
+    cfg.shutdown_grace_sec = 0;
+    Worker w(cfg, hold);
+    RunningWorker running(w);
+
+    // While the first job is held, the other one waits in the queue.
+    ASSERT_TRUE(wait_until([&] { return w.metrics().jobs_in_flight.value() == 1; }, 20s));
+    ASSERT_TRUE(wait_until([&] { return w.metrics().queue_depth.value() == 1; }, 10s));
+    auto text = running.get("/metrics").body;
+    EXPECT_EQ(sample(text, "renderer_jobs_in_flight"), 1) << text;
+    EXPECT_EQ(sample(text, "renderer_queue_depth"), 1);
+
+    ASSERT_TRUE(wait_until([&] { return w.metrics().lease_losses.value() >= 1; }, 30s));
+    ASSERT_TRUE(wait_until(
+        [&] { return w.metrics().jobs("lease_lost").value() >= 1; }, 10s));
+    text = running.get("/metrics").body;
+    EXPECT_GE(sample(text, "renderer_lease_renewals_total"), 2) << text;
+    EXPECT_GE(sample(text, "renderer_lease_losses_total"), 1);
+    EXPECT_GE(sample(text, "renderer_jobs_total{outcome=\"lease_lost\"}"), 1);
+    EXPECT_EQ(sample(text, "renderer_frames_encoded_total"), 0);
+    expect_promtool_accepts(text, env.dir.path());
+}
+
+TEST(MetricsTest, HttpRetriesMatchTheRetryLogLines) {
+    devapi::ApiServer::Options o;
+    o.fail_rate = 0.4;
+    o.seed = 7;
+    WorkerEnv env(o);
+    env.add_story("demo", "part2", "part2");
+    env.add_job("demo", "part2");
+
+    Worker w(with_metrics(env.config()));
+    std::string text;
+    {
+        RunningWorker running(w);
+        ASSERT_TRUE(wait_until([&] { return env.all_final(); }, 120s));
+        ASSERT_TRUE(wait_until([&] { return w.metrics().jobs_in_flight.value() == 0; }, 10s));
+        text = running.get("/metrics").body;
+    }
+    double retries = 0;
+    for (const auto request : worker::Metrics::kRequests)
+        retries += sample(text, fmt::format("renderer_http_retries_total{{request=\"{}\"}}", request));
+    EXPECT_GT(retries, 0) << text;
+    // Scraped before the worker stopped, so later polls may have retried once more.
+    EXPECT_LE(retries, env.count_events("retry"));
+    EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"rendered\"}"), 1);
+    expect_promtool_accepts(text, env.dir.path());
+}
+
+TEST(HealthTest, ReadyOnceTheApiAnswersAndLiveThroughout) {
+    WorkerEnv env;
+    Worker w(with_metrics(env.config()));
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return w.metrics().polls_ok.value() > 0; }, 10s));
+    const auto live = running.get("/livez");
+    EXPECT_EQ(live.status, 200);
+    EXPECT_EQ(live.body, "ok\n");
+    const auto ready = running.get("/readyz");
+    EXPECT_EQ(ready.status, 200);
+    EXPECT_EQ(ready.body, "ok\n");
+    EXPECT_EQ(running.get("/nothing-here").status, 404);
+}
+
+TEST(HealthTest, NotReadyWhileTheApiIsUnreachable) {
+    WorkerEnv env;
+    auto cfg = with_metrics(env.config());
+    env.api().stop();  // nothing listens on the API's port any more
+    Worker w(cfg);
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return w.metrics().polls_failed.value() > 0; }, 30s));
+    const auto ready = running.get("/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("api:"), std::string::npos) << ready.body;
+    EXPECT_EQ(running.get("/livez").status, 200) << "an unreachable API is not a reason to restart";
+}
+
+TEST(HealthTest, NotReadyWhenTheDiskIsLow) {
+    WorkerEnv env;
+    auto cfg = with_metrics(env.config());
+    cfg.min_free_bytes = std::uint64_t{1} << 60;  // more than any disk has
+    Worker w(cfg);
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return w.metrics().polls_ok.value() > 0; }, 10s));
+    const auto ready = running.get("/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("disk_low"), std::string::npos) << ready.body;
+    EXPECT_EQ(running.get("/livez").status, 200);
+}
+
+TEST(HealthTest, NotReadyButLiveWhileDraining) {
+    WorkerEnv env;
+    env.add_story("demo", "part2", "part2");
+    env.add_job("demo", "part2");
+    std::atomic<bool> release{false};
+    std::atomic<bool> rendering{false};
+    worker::RenderFn held = [&](const media::RenderRequest& req, const log::Context& log,
+                                const media::CancelToken& cancel,
+                                const media::ProgressFn& progress,
+                                const std::function<bool()>& gate) {
+        rendering = true;
+        wait_until([&] { return release.load() || cancel.cancelled(); }, 30s);
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    auto cfg = with_metrics(env.config());
+    cfg.shutdown_grace_sec = 30;
+    Worker w(cfg, held);
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return rendering.load(); }, 20s));
+    EXPECT_EQ(running.get("/readyz").status, 200);
+
+    w.request_stop();  // as SIGTERM does: the held job keeps the worker draining
+    const auto ready = running.get("/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("draining"), std::string::npos) << ready.body;
+    const auto live = running.get("/livez");
+    EXPECT_EQ(live.status, 200);
+    EXPECT_NE(live.body.find("draining"), std::string::npos) << live.body;
+    release = true;
+    ASSERT_TRUE(wait_until([&] { return env.all_final(); }, 60s));
+    EXPECT_EQ(env.history("demo-part2").back(), "rendered");
+}
+
+TEST(HealthcheckTest, ExitCodesFollowTheProbes) {
+    WorkerEnv env;
+    Worker w(with_metrics(env.config()));
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return w.metrics().polls_ok.value() > 0; }, 10s));
+    const auto port = std::to_string(running.port());
+    const auto bin = renderer_bin();
+    const std::vector<std::pair<std::string, std::string>> no_env{{"METRICS_ADDR", ""}};
+
+    auto r = run_process({bin, "healthcheck", "--addr", "127.0.0.1:" + port}, no_env, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.out.rfind("healthy: ", 0), 0u) << r.out;
+
+    // The image's METRICS_ADDR=0.0.0.0:PORT is asked on loopback.
+    r = run_process({bin, "healthcheck"}, {{"METRICS_ADDR", "0.0.0.0:" + port}}, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = run_process({bin, "healthcheck", "--ready"}, {{"METRICS_ADDR", "0.0.0.0:" + port}}, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+    // Unhealthy is always exit 1, whatever the reason: Docker gives other codes no meaning.
+    r = run_process({bin, "healthcheck"}, no_env, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("METRICS_ADDR"), std::string::npos) << r.out;
+    r = run_process({bin, "healthcheck", "--addr", "nonsense"}, no_env, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.out.rfind("unhealthy: ", 0), 0u) << r.out;
+
+    // A port nobody listens on: take one from a server that is then stopped.
+    int closed_port = 0;
+    {
+        worker::MetricsServer probe({"127.0.0.1", 0}, {});
+        closed_port = probe.start();
+    }
+    r = run_process({bin, "healthcheck", "--addr", "127.0.0.1:" + std::to_string(closed_port),
+                     "--timeout-sec", "2"},
+                    no_env, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+
+    // Live but not ready (the disk is "low"): the default check passes, --ready does not.
+    auto low = with_metrics(env.config());
+    low.min_free_bytes = std::uint64_t{1} << 60;
+    Worker w2(low);
+    RunningWorker running2(w2);
+    ASSERT_TRUE(wait_until([&] { return w2.metrics().polls_ok.value() > 0; }, 10s));
+    const auto port2 = "127.0.0.1:" + std::to_string(running2.port());
+    r = run_process({bin, "healthcheck", "--addr", port2}, no_env, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = run_process({bin, "healthcheck", "--ready", "--addr", port2}, no_env, 30s);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("disk_low"), std::string::npos) << r.out;
+}
+
+TEST(HealthcheckTest, BadMetricsAddrIsAConfigErrorAtStart) {
+    WorkerEnv env;
+    const auto r = run_process(
+        {renderer_bin(), "worker", "--metrics-addr", "localhost"},
+        {{"API_BASE_URL", env.base_url()},
+         {"API_AUTH_TOKEN", env.token()},
+         {"CONTENT_DIR", env.content.string()},
+         {"OUTPUT_DIR", env.output.string()},
+         {"TMP_DIR", env.tmp.string()}},
+        30s);
+    EXPECT_EQ(r.exit_code, kExitConfig) << r.out << r.err;
+    EXPECT_NE((r.out + r.err).find("METRICS_ADDR"), std::string::npos) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace renderer::testing

@@ -1,0 +1,135 @@
+// PNG decoding: the libdeflate fast path agrees with libspng byte for byte, rejects corruption,
+// and hands other types to libspng; the BT.709 converter produces the textbook values.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/error.h"
+#include "media/png_decoder.h"
+#include "media/rgb_to_yuv.h"
+#include "support/fixtures.h"
+
+namespace renderer::testing {
+namespace {
+
+using media::RgbImage;
+
+// Photographic-ish content: gradients plus noise, so the encoder uses every filter type.
+std::vector<std::uint8_t> pattern(int w, int h, int channels, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<std::uint8_t> px(static_cast<std::size_t>(w) * h * channels);
+    for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+            for (int c = 0; c < channels; ++c) {
+                const int v = (x * (c + 1) * 3 + y * 2 + static_cast<int>(rng() % 24)) & 0xff;
+                px[(static_cast<std::size_t>(y) * w + x) * channels + c] = static_cast<std::uint8_t>(c == 3 ? 255 - v / 2 : v);
+            }
+        }
+    }
+    return px;
+}
+
+std::vector<std::uint8_t> packed_rgb(const RgbImage& img) {
+    std::vector<std::uint8_t> out;
+    for (int y = 0; y < img.height; ++y) {
+        const auto* row = img.data() + static_cast<std::ptrdiff_t>(y) * img.stride;
+        out.insert(out.end(), row, row + img.width * 3);
+    }
+    return out;
+}
+
+class PngDecoderTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
+
+TEST_P(PngDecoderTest, FastPathMatchesLibspng) {
+    const auto [channels, all_filters] = GetParam();
+    TempDir t;
+    const auto path = t / "f.png";
+    write_png_pixels(path, 77, 41, channels, pattern(77, 41, channels, 7), all_filters);
+    const auto bytes = media::read_file_bytes(path);
+    const auto fast = media::decode_png_fast(bytes, "f.png", 1 << 20);
+    ASSERT_TRUE(fast.has_value()) << "8-bit RGB/RGBA must take the fast path";
+    const auto reference = media::decode_png_spng(bytes, "f.png", 1 << 20);
+    EXPECT_EQ(fast->width, 77);
+    EXPECT_EQ(fast->height, 41);
+    EXPECT_EQ(packed_rgb(*fast), packed_rgb(reference));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, PngDecoderTest,
+                         ::testing::Combine(::testing::Values(3, 4), ::testing::Values(false, true)));
+
+class PngCorruptionTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        write_png_pixels(t_ / "f.png", 64, 32, 3, pattern(64, 32, 3, 3), true);
+        bytes_ = media::read_file_bytes(t_ / "f.png");
+    }
+    void expect_decode_error(const std::vector<std::uint8_t>& b, const std::string& what) {
+        try {
+            media::decode_png(b, "f.png", 1 << 20);
+            FAIL() << "decoded corrupt data";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::DecodeError);
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("f.png"), std::string::npos) << "names the frame";
+        }
+    }
+    TempDir t_;
+    std::vector<std::uint8_t> bytes_;
+};
+
+TEST_F(PngCorruptionTest, BadCrc) {
+    auto b = bytes_;
+    b[b.size() / 2] ^= 0x55;  // inside IDAT
+    expect_decode_error(b, "CRC");
+}
+
+TEST_F(PngCorruptionTest, Truncated) {
+    expect_decode_error(std::vector<std::uint8_t>(bytes_.begin(), bytes_.begin() + bytes_.size() / 2), "corrupt");
+}
+
+TEST_F(PngCorruptionTest, TooManyPixels) {
+    try {
+        media::decode_png(bytes_, "f.png", 100);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("MAX_FRAME_PIXELS"), std::string::npos);
+    }
+}
+
+TEST(PngTypes, OtherTypesFallBackToLibspng) {
+    TempDir t;
+    for (const auto kind : {PngKind::Gray8, PngKind::Gray16, PngKind::Palette, PngKind::Rgb16, PngKind::Rgb8Interlaced}) {
+        write_png(t / "g.png", 9, 7, kind, Rgb{200, 100, 50});
+        const auto bytes = media::read_file_bytes(t / "g.png");
+        EXPECT_FALSE(media::decode_png_fast(bytes, "g.png", 1 << 20).has_value());
+        const auto img = media::decode_png(bytes, "g.png", 1 << 20);
+        EXPECT_EQ(img.width, 9);
+        EXPECT_EQ(img.height, 7);
+    }
+}
+
+TEST(RgbToYuv, TextbookBt709ValuesAndOddSizes) {
+    struct Case {
+        std::uint8_t r, g, b;
+        int y, u, v;
+    };
+    // Limited range BT.709: white 235/128/128, black 16/128/128, red 63/102/240, green 173/42/26,
+    // blue 32/240/118.
+    const Case cases[] = {{255, 255, 255, 235, 128, 128}, {0, 0, 0, 16, 128, 128}, {255, 0, 0, 63, 102, 240},
+                          {0, 255, 0, 173, 42, 26},       {0, 0, 255, 32, 240, 118}};
+    for (const auto& c : cases) {
+        const int w = 5, h = 3;  // odd: edge pairs with itself
+        std::vector<std::uint8_t> rgb;
+        for (int i = 0; i < w * h; ++i) rgb.insert(rgb.end(), {c.r, c.g, c.b});
+        std::vector<std::uint8_t> y(w * h), u(3 * 2), v(3 * 2);
+        std::uint8_t* dst[3] = {y.data(), u.data(), v.data()};
+        const int stride[3] = {w, 3, 3};
+        media::rgb24_to_yuv420p_bt709(rgb.data(), w * 3, w, h, dst, stride);
+        for (const auto p : y) EXPECT_NEAR(p, c.y, 1);
+        for (const auto p : u) EXPECT_NEAR(p, c.u, 1);
+        for (const auto p : v) EXPECT_NEAR(p, c.v, 1);
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing
