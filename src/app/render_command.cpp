@@ -224,7 +224,7 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--x264-params", o->x264_params, "Extra x264 options, key=value:key=value [X264_PARAMS]");
     cmd->add_option("--size", o->size, "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
     cmd->add_option("--threads", o->threads, "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 3]");
-    cmd->add_option("--decode-threads", o->decode_threads, "PNG decode threads, 0 = auto [DECODE_THREADS, default 0]");
+    cmd->add_option("--decode-threads", o->decode_threads, "PNG decode threads, 0 = auto: half the cores, 1-4 [DECODE_THREADS, default 0]");
     cmd->add_option("--output-name", o->output_name,
                     "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");
     cmd->add_option("--min-free-bytes", o->min_free_bytes, "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");

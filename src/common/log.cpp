@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -10,6 +11,8 @@
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "common/time_format.h"
 
 namespace renderer::log {
 namespace {
@@ -25,17 +28,6 @@ void redact(std::string& line) {
             line.replace(pos, secret.size(), "[REDACTED]");
         }
     }
-}
-
-std::string iso8601(spdlog::log_clock::time_point tp) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch());
-    const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms.count() % 1000));
-    return buf;
 }
 
 std::string_view level_name(Level level) {
@@ -99,7 +91,7 @@ public:
         rapidjson::StringBuffer buf;
         rapidjson::Writer<rapidjson::StringBuffer> w(buf);
         w.StartObject();
-        const auto ts = iso8601(msg.time);
+        const auto ts = format_utc_millis(msg.time);
         w.Key("ts");
         w.String(ts.c_str());
         w.Key("level");
@@ -133,7 +125,7 @@ class TextFormatter final : public spdlog::formatter {
 public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         std::string_view payload(msg.payload.data(), msg.payload.size());
-        std::string line = iso8601(msg.time);
+        std::string line = format_utc_millis(msg.time);
         line += ' ';
         auto lvl = std::string(level_name(msg.level));
         lvl.resize(5, ' ');
@@ -188,6 +180,9 @@ void init(const Options& options, std::shared_ptr<spdlog::sinks::sink> sink) {
 void add_secret(std::string secret) {
     if (secret.empty()) return;
     std::lock_guard lock(g_secrets_mutex);
+    // The same token is registered by several callers (env, then finalize()): keep one copy,
+    // so redaction cost does not grow each time a configuration is read.
+    if (std::find(g_secrets.begin(), g_secrets.end(), secret) != g_secrets.end()) return;
     g_secrets.push_back(std::move(secret));
 }
 

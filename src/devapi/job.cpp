@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/time_format.h"
+
 namespace renderer::devapi {
 namespace {
 
@@ -39,15 +41,6 @@ bool holds_lease(JobStatus status) {
     return status == JobStatus::Claimed || status == JobStatus::Rendering;
 }
 
-std::string to_rfc3339(WallClock::time_point tp) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch());
-    const auto secs = static_cast<std::time_t>(ms.count() / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms.count() % 1000));
-    return buf;
-}
+std::string to_rfc3339(WallClock::time_point tp) { return format_utc_millis(tp); }
 
 }  // namespace renderer::devapi

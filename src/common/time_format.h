@@ -1,0 +1,12 @@
+// UTC timestamps as text, one format for logs and API answers.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace renderer {
+
+// "2026-11-28T19:50:37.123Z" (RFC 3339, UTC, milliseconds).
+std::string format_utc_millis(std::chrono::system_clock::time_point tp);
+
+}  // namespace renderer
