@@ -1,0 +1,64 @@
+#include "common/utf8.h"
+
+#include <fmt/format.h>
+
+namespace renderer {
+namespace {
+
+// Length of the well-formed sequence starting at `i`, or 0 when the byte there does not start
+// one (the ranges are those of Unicode's table 3-7).
+std::size_t sequence_length(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char b0 = byte(i);
+    if (b0 < 0x80) return 1;
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+        len = 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+        len = 3;
+        if (b0 == 0xe0) lo = 0xa0;  // overlong
+        if (b0 == 0xed) hi = 0x9f;  // surrogates
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+        len = 4;
+        if (b0 == 0xf0) lo = 0x90;  // overlong
+        if (b0 == 0xf4) hi = 0x8f;  // past U+10FFFF
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) return 0;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < len; ++k) {
+        if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+    }
+    return len;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = sequence_length(text, i);
+        if (n == 0) return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string escape_invalid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = sequence_length(text, i);
+        if (n == 0) {
+            out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[i]));
+            ++i;
+        } else {
+            out.append(text.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
+
+}  // namespace renderer

@@ -1,0 +1,18 @@
+// UTF-8 checks for names that come from outside (file names on disk): JSON logs, error messages
+// and API status bodies must stay valid UTF-8, so a name that is not is refused or escaped.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace renderer {
+
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence written as \xNN, so
+// the result is valid UTF-8 and still shows an operator which bytes were wrong.
+std::string escape_invalid_utf8(std::string_view text);
+
+}  // namespace renderer
