@@ -12,6 +12,9 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 compose_file=infra/docker-compose.yml
+# The runbook's compose commands run as written plus `-p`, so a developer's own `docker compose`
+# project (named after the directory, "infra") is never touched.
+project=renderer-image-test
 cache_dir=${RENDERER_IMAGE_CACHE:-/var/cache/renderer}
 base=docker.io/library/debian:bookworm
 image=renderer:dev
@@ -26,6 +29,7 @@ pass() { passed=$((passed + 1)); echo "PASS: $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 note() { echo "test-image: $*" >&2; }
 elapsed() { echo $(($(date +%s) - started)); }
+took() { echo "$(($(elapsed) - t0)) s"; }  # since the step's t0
 
 finish() {
   local verdict="all $passed checks passed"
@@ -44,7 +48,8 @@ fi
 setup() {
   local p missing=()
   for p in podman runc debootstrap podman-compose curl python3; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     note "installing ${missing[*]}"
@@ -85,7 +90,7 @@ CONF
 }
 t0=$(elapsed)
 if setup; then
-  pass "setup: podman $(podman version --format '{{.Client.Version}}'), base image $base ($(($(elapsed) - t0)) s)"
+  pass "setup: podman $(podman version --format '{{.Client.Version}}'), base image $base ($(took))"
 else
   fail "setup: could not install podman or make the base image"
   finish
@@ -95,48 +100,54 @@ fi
 version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -1)
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 t0=$(elapsed)
+build_log=/tmp/test-image-build.log
 if timeout 1800 podman build --isolation=chroot -f Containerfile -t "$image" \
-     --build-arg VERSION="$version" --build-arg REVISION="$revision" . >/tmp/test-image-build.log 2>&1 &&
+     --build-arg VERSION="$version" --build-arg REVISION="$revision" . >"$build_log" 2>&1 &&
    timeout 900 podman build --isolation=chroot -f Containerfile --target devapi \
-     -t "$devapi_image" . >>/tmp/test-image-build.log 2>&1; then
-  pass "build: $image and $devapi_image from Containerfile ($(($(elapsed) - t0)) s, $(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%d MB", $1/1e6}'))"
+     -t "$devapi_image" . >>"$build_log" 2>&1; then
+  size=$(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%d MB", $1 / 1e6}')
+  pass "build: $image and $devapi_image from Containerfile ($(took), $size)"
 else
-  tail -30 /tmp/test-image-build.log
-  fail "build: podman build failed (log: /tmp/test-image-build.log)"
+  tail -30 "$build_log"
+  fail "build: podman build failed (log: $build_log)"
   finish
 fi
 
 work=$(mktemp -d /tmp/renderer-image-test.XXXXXX)
 cleanup() {
-  timeout 120 podman-compose -f "$compose_file" down >/dev/null 2>&1
-  podman ps -aq --filter label=com.docker.compose.project=infra | xargs -r podman rm -f >/dev/null 2>&1
+  timeout 120 podman-compose -p "$project" -f "$compose_file" down >/dev/null 2>&1
+  podman ps -aq --filter label=com.docker.compose.project=$project |
+    xargs -r podman rm -f >/dev/null 2>&1
   podman volume rm -f renderer-image-test-tmp >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 run() { timeout 300 podman run --rm --no-healthcheck "$@"; }
+inspect() { podman image inspect "$image" --format "$1"; }
 
 # ---- the image's metadata and contents ------------------------------------------------------
 out=$(run "$image" --version 2>&1)
 uid=$(run --entrypoint id "$image" -u 2>&1)
-user=$(podman image inspect "$image" --format '{{.User}}')
+user=$(inspect '{{.User}}')
 if [ "$out" = "renderer $version" ] && [ "$uid" = 10001 ] && [ "$user" = 10001:10001 ]; then
   pass "non-root: \`renderer --version\` prints '$out' as uid $uid (image USER $user)"
 else
   fail "non-root: --version printed '$out', uid '$uid', image USER '$user'"
 fi
 
-entrypoint=$(podman image inspect "$image" --format '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')
-health=$(podman image inspect "$image" --format '{{json .HealthCheck.Test}}')
-title=$(podman image inspect "$image" --format '{{index .Labels "org.opencontainers.image.title"}}')
-label_version=$(podman image inspect "$image" --format '{{index .Labels "org.opencontainers.image.version"}}')
+entrypoint=$(inspect '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')
+health=$(inspect '{{json .HealthCheck.Test}}')
+title=$(inspect '{{index .Labels "org.opencontainers.image.title"}}')
+label_version=$(inspect '{{index .Labels "org.opencontainers.image.version"}}')
 if [ "$entrypoint" = '["renderer"] ["--json-logs"]' ] &&
    [ "$health" = '["CMD","renderer","healthcheck"]' ] && [ "$title" = renderer ] &&
    [ "$label_version" = "$version" ]; then
-  pass "metadata: ENTRYPOINT/CMD $entrypoint, HEALTHCHECK $health, OCI labels (title, version $label_version)"
+  pass "metadata: ENTRYPOINT/CMD $entrypoint, HEALTHCHECK $health, OCI labels" \
+    "(title, version $label_version)"
 else
-  fail "metadata: entrypoint '$entrypoint', healthcheck '$health', title '$title', version '$label_version'"
+  fail "metadata: entrypoint '$entrypoint', healthcheck '$health', title '$title'," \
+    "version '$label_version'"
 fi
 
 # Searched from the host in the image's own filesystem, so nothing depends on tools inside it.
@@ -166,7 +177,7 @@ for pair in "$image:/usr/local/bin/renderer" "$devapi_image:/usr/local/bin/rende
 done
 if [ -z "$missing_libs" ]; then
   count=$(run --entrypoint ldd "$image" /usr/local/bin/renderer | grep -c '=>')
-  pass "libraries: all $count shared libraries of renderer (and renderer-devapi) resolve in the image"
+  pass "libraries: all $count shared libraries of renderer (and renderer-devapi) resolve"
 else
   fail "libraries: $missing_libs"
 fi
@@ -199,20 +210,23 @@ assert p["duration_sec"] > 1.0, p
 ' "$probe" 2>/dev/null || { probe_ok=0; echo "  $f: $probe"; }
 done
 if [ "$rc" -eq 0 ] && [ "$probe_ok" -eq 1 ]; then
-  pass "one-shot render: demo_part1.mp4 and demo_part2.mp4 (H.264 + AAC, probed in the image) on a read-only root ($(($(elapsed) - t0)) s)"
+  pass "one-shot render: demo_part1.mp4 and demo_part2.mp4 (H.264 + AAC, probed in the image)" \
+    "on a read-only root ($(took))"
 else
   echo "$render_log" | tail -20
   fail "one-shot render: exit $rc, probe ok $probe_ok"
 fi
 
 # ---- the compose file the runbooks drive, under podman-compose --------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
 export RENDERER_CONTENT_DIR=$work/content RENDERER_OUTPUT_DIR=$work/compose-out
 export RENDERER_API_TOKEN_FILE=$work/secrets/api_token RENDERER_API_PORT=$(free_port)
 infra/local-setup.sh
-compose() { podman-compose -f "$compose_file" "$@"; }
 container_of() {
-  podman ps -a --filter label=com.docker.compose.project=infra \
+  podman ps -a --filter label=com.docker.compose.project=$project \
     --filter "label=com.docker.compose.service=$1" --format '{{.Names}}' | head -1
 }
 done_count() {
@@ -222,7 +236,8 @@ done_count() {
 }
 
 t0=$(elapsed)
-timeout 900 podman-compose -f "$compose_file" up --build >"$work/compose-up.log" 2>&1 &
+timeout 900 podman-compose -p "$project" -f "$compose_file" up --build \
+  >"$work/compose-up.log" 2>&1 &
 up_pid=$!
 deadline=$(($(elapsed) + 600))
 while [ "$(elapsed)" -lt "$deadline" ] && kill -0 "$up_pid" 2>/dev/null; do
@@ -233,9 +248,10 @@ stats=$(curl -fsS -m 5 -H "Authorization: Bearer $(cat "$RENDERER_API_TOKEN_FILE
   "http://127.0.0.1:$RENDERER_API_PORT/api/stats" 2>&1)
 outputs=$(cd "$RENDERER_OUTPUT_DIR" 2>/dev/null && ls ./*.mp4 2>/dev/null | tr '\n' ' ')
 if [ "$(done_count)" = 2 ] && [ "$outputs" = "./demo_part1.mp4 ./demo_part2.mp4 " ] &&
-   python3 -c 'import json,sys; s=json.loads(sys.argv[1]); assert s["by_status"]["rendered"] == 2, s' \
+   python3 -c 'import json, sys; assert json.loads(sys.argv[1])["by_status"]["rendered"] == 2' \
      "$stats" 2>/dev/null; then
-  pass "compose up --build: the worker rendered both sample jobs through the reference API (api stats $stats; $(($(elapsed) - t0)) s)"
+  pass "compose up --build: the worker rendered both sample jobs through the reference API" \
+    "($(took); api stats $stats)"
 else
   tail -40 "$work/compose-up.log"
   fail "compose up --build: done events $(done_count), outputs '$outputs', api stats '$stats'"
@@ -243,12 +259,13 @@ fi
 
 worker=$(container_of renderer)
 if [ -n "$worker" ] && hc=$(timeout 60 podman healthcheck run "$worker" 2>&1); then
-  pass "healthcheck: the image's HEALTHCHECK (renderer healthcheck -> /livez) reports healthy ${hc:+($hc)}"
+  pass "healthcheck: the image's HEALTHCHECK (\`renderer healthcheck\`, /livez) says healthy"
 else
   fail "healthcheck: podman healthcheck run $worker: $hc"
 fi
 
-timeout 10 podman-compose -f "$compose_file" logs -f --tail=0 renderer >"$work/logs-follow.log" 2>&1
+timeout 10 podman-compose -p "$project" -f "$compose_file" logs -f --tail=0 renderer \
+  >"$work/logs-follow.log" 2>&1
 rc=$?
 if [ "$rc" -eq 124 ] && ! grep -q "^Error" "$work/logs-follow.log"; then
   pass "runbook logs: \`logs -f --tail=0 renderer\` follows the worker's log"
@@ -260,13 +277,13 @@ fi
 # Runbook B, word for word, into the compose output dir emptied first.
 rm -f "$RENDERER_OUTPUT_DIR"/*.mp4
 t0=$(elapsed)
-timeout 600 podman-compose -f "$compose_file" run --rm --no-deps renderer render \
+timeout 600 podman-compose -p "$project" -f "$compose_file" run --rm --no-deps renderer render \
   --stories-path /content/stories --output /output --music-dir /content/audio/music \
   </dev/null >"$work/compose-run.log" 2>&1
 rc=$?
 outputs=$(cd "$RENDERER_OUTPUT_DIR" 2>/dev/null && ls ./*.mp4 2>/dev/null | tr '\n' ' ')
 if [ "$rc" -eq 0 ] && [ "$outputs" = "./demo_part1.mp4 ./demo_part2.mp4 " ]; then
-  pass "runbook run: \`run --rm --no-deps renderer render ...\` wrote both MP4s ($(($(elapsed) - t0)) s)"
+  pass "runbook run: \`run --rm --no-deps renderer render ...\` wrote both MP4s ($(took))"
 else
   tail -20 "$work/compose-run.log"
   fail "runbook run: exit $rc, outputs '$outputs'"
@@ -282,7 +299,7 @@ if [ -n "$worker" ]; then
     fail "graceful stop: exit code '$code'"
   fi
 fi
-timeout 120 podman-compose -f "$compose_file" down >/dev/null 2>&1
+timeout 120 podman-compose -p "$project" -f "$compose_file" down >/dev/null 2>&1
 kill "$up_pid" 2>/dev/null
 wait "$up_pid" 2>/dev/null
 

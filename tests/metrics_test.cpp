@@ -103,9 +103,8 @@ void expect_promtool_accepts(const std::string& text, const fs::path& scratch) {
                              "(scripts/deps.sh does); the /metrics format is checked with it";
     const auto file = scratch / "metrics.txt";
     std::ofstream(file) << text;
-    const auto r = run_process({"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", *promtool,
-                                file.string()},
-                               {}, 60s);
+    const auto r = run_process(
+        {"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", *promtool, file.string()}, {}, 60s);
     EXPECT_EQ(r.exit_code, 0) << "promtool check metrics:\n" << r.out << r.err << "\non:\n" << text;
 }
 
@@ -131,8 +130,8 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeAndLabelsFixed) {
     const auto text = m.exposition();
     // Every labelled series exists from the start, at 0.
     for (const auto outcome : worker::Metrics::kOutcomes) {
-        EXPECT_FALSE(std::isnan(
-            sample(text, fmt::format("renderer_jobs_total{{outcome=\"{}\"}}", outcome))))
+        EXPECT_FALSE(
+            std::isnan(sample(text, fmt::format("renderer_jobs_total{{outcome=\"{}\"}}", outcome))))
             << outcome;
     }
     EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"rendered\"}"), 1);
@@ -239,8 +238,7 @@ TEST(MetricsTest, QueueDepthInFlightRenewalsAndLossesAreCounted) {
     EXPECT_EQ(sample(text, "renderer_queue_depth"), 1);
 
     ASSERT_TRUE(wait_until([&] { return w.metrics().lease_losses.value() >= 1; }, 30s));
-    ASSERT_TRUE(wait_until(
-        [&] { return w.metrics().jobs("lease_lost").value() >= 1; }, 10s));
+    ASSERT_TRUE(wait_until([&] { return w.metrics().jobs("lease_lost").value() >= 1; }, 10s));
     text = running.get("/metrics").body;
     EXPECT_GE(sample(text, "renderer_lease_renewals_total"), 2) << text;
     EXPECT_GE(sample(text, "renderer_lease_losses_total"), 1);
@@ -267,7 +265,8 @@ TEST(MetricsTest, HttpRetriesMatchTheRetryLogLines) {
     }
     double retries = 0;
     for (const auto request : worker::Metrics::kRequests)
-        retries += sample(text, fmt::format("renderer_http_retries_total{{request=\"{}\"}}", request));
+        retries +=
+            sample(text, fmt::format("renderer_http_retries_total{{request=\"{}\"}}", request));
     EXPECT_GT(retries, 0) << text;
     // Scraped before the worker stopped, so later polls may have retried once more.
     EXPECT_LE(retries, env.count_events("retry"));
@@ -322,8 +321,7 @@ TEST(HealthTest, NotReadyButLiveWhileDraining) {
     std::atomic<bool> release{false};
     std::atomic<bool> rendering{false};
     worker::RenderFn held = [&](const media::RenderRequest& req, const log::Context& log,
-                                const media::CancelToken& cancel,
-                                const media::ProgressFn& progress,
+                                const media::CancelToken& cancel, const media::ProgressFn& progress,
                                 const std::function<bool()>& gate) {
         rendering = true;
         wait_until([&] { return release.load() || cancel.cancelled(); }, 30s);
@@ -402,14 +400,13 @@ TEST(HealthcheckTest, ExitCodesFollowTheProbes) {
 
 TEST(HealthcheckTest, BadMetricsAddrIsAConfigErrorAtStart) {
     WorkerEnv env;
-    const auto r = run_process(
-        {renderer_bin(), "worker", "--metrics-addr", "localhost"},
-        {{"API_BASE_URL", env.base_url()},
-         {"API_AUTH_TOKEN", env.token()},
-         {"CONTENT_DIR", env.content.string()},
-         {"OUTPUT_DIR", env.output.string()},
-         {"TMP_DIR", env.tmp.string()}},
-        30s);
+    const auto r = run_process({renderer_bin(), "worker", "--metrics-addr", "localhost"},
+                               {{"API_BASE_URL", env.base_url()},
+                                {"API_AUTH_TOKEN", env.token()},
+                                {"CONTENT_DIR", env.content.string()},
+                                {"OUTPUT_DIR", env.output.string()},
+                                {"TMP_DIR", env.tmp.string()}},
+                               30s);
     EXPECT_EQ(r.exit_code, kExitConfig) << r.out << r.err;
     EXPECT_NE((r.out + r.err).find("METRICS_ADDR"), std::string::npos) << r.out << r.err;
 }

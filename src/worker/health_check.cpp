@@ -40,8 +40,9 @@ ProbeResult check_health(const std::string& url, std::chrono::milliseconds timeo
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
     const CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
-        return {false, fmt::format("GET {}: {}", url,
-                                   error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc))};
+        return {false,
+                fmt::format("GET {}: {}", url,
+                            error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc))};
     }
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

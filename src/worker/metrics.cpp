@@ -159,8 +159,7 @@ std::string Metrics::exposition() const {
               "Renders answered from an existing identical MP4 without encoding",
               render_cache_hits);
     w.counter("renderer_frames_encoded_total", "Video frames encoded", frames_encoded);
-    w.counter("renderer_lease_renewals_total", "Heartbeats that extended a lease",
-              lease_renewals);
+    w.counter("renderer_lease_renewals_total", "Heartbeats that extended a lease", lease_renewals);
     w.counter("renderer_lease_losses_total",
               "Leases lost (refused heartbeat or status, or deadline passed)", lease_losses);
 

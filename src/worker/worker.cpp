@@ -337,9 +337,9 @@ int Worker::run() {
     last_tick_ = now_ticks();
     start_metrics_server();
     const std::string metrics_at =
-        metrics_server_ ? fmt::format("{}:{}", parse_listen_address(config_.metrics_addr).host,
-                                      metrics_port())
-                        : std::string("off");
+        metrics_server_
+            ? fmt::format("{}:{}", parse_listen_address(config_.metrics_addr).host, metrics_port())
+            : std::string("off");
     log::info("start", {{"version", RENDERER_VERSION},
                         {"worker", config_.worker_name},
                         {"poll_interval_ms", config_.poll_interval_ms},

@@ -31,7 +31,8 @@ struct WorkerConfig {
     std::string worker_name;                              // WORKER_NAME; default: host name
     std::string music_select = "first";                   // MUSIC_SELECT; a job's music_track wins
     std::string output_name_template = "{story_id}_{part_id}.mp4";  // OUTPUT_NAME_TEMPLATE
-    std::string metrics_addr;  // METRICS_ADDR, host:port of /livez /readyz /metrics; empty = off
+    // METRICS_ADDR: host:port serving /livez, /readyz and /metrics; empty = no server.
+    std::string metrics_addr;
     ServicePaths paths;            // CONTENT_DIR, MUSIC_DIR, OUTPUT_DIR, TMP_DIR
     media::RenderSettings render;  // FPS, X264_PRESET, ... (media layer)
     bool debug = false;            // --debug: per-job libav report files
