@@ -20,4 +20,14 @@ std::string_view to_string(ErrorClass c) {
 
 bool is_transient(ErrorClass c) { return c == ErrorClass::IoError; }
 
+std::string exception_message(std::exception_ptr ep) {
+    try {
+        std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+    }
+    return "unknown exception";
+}
+
 }  // namespace renderer

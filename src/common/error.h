@@ -2,6 +2,7 @@
 // message and, for libav failures, the last lines libav logged.
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -39,6 +40,9 @@ private:
     ErrorClass cls_;
     std::string snippet_;
 };
+
+// The message of an exception caught as exception_ptr (HTTP handlers), or "unknown exception".
+std::string exception_message(std::exception_ptr ep);
 
 // Exit codes from sysexits.h, used by every subcommand.
 inline constexpr int kExitOk = 0;

@@ -236,13 +236,7 @@ void ApiServer::install_routes() {
     }));
     http_->set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-            std::string what = "unknown exception";
-            try {
-                std::rethrow_exception(ep);
-            } catch (const std::exception& e) {
-                what = e.what();
-            } catch (...) {
-            }
+            const std::string what = exception_message(ep);
             log::error("handler_failed", {{"path", req.path}, {"error", what}});
             send_error(res, 500, "internal", what);
         });

@@ -84,13 +84,7 @@ MetricsServer::MetricsServer(ListenAddress address, Handlers handlers)
     });
     http_->set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-            std::string what = "unknown exception";
-            try {
-                std::rethrow_exception(ep);
-            } catch (const std::exception& e) {
-                what = e.what();
-            } catch (...) {
-            }
+            const std::string what = exception_message(ep);
             log::error("metrics_handler_failed", {{"path", req.path}, {"error", what}});
             res.status = 500;
             res.set_content("internal error\n", "text/plain; charset=utf-8");
