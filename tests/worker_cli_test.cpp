@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/process.h"
 #include "worker_fixture.h"
 
 namespace renderer::testing {
@@ -20,79 +21,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string renderer_bin() {
-    const char* v = std::getenv("RENDERER_BIN");
-    return v != nullptr ? v : "renderer";
-}
-
-// A child process with stdout and stderr going to one file.
-class Child {
-  public:
-    Child(const std::vector<std::string>& args, const std::vector<std::string>& env, fs::path out)
-        : out_(std::move(out)) {
-        // Everything the child needs is built before fork: only async-signal-safe calls after.
-        std::vector<char*> argv, envp;
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-        envp.push_back(nullptr);
-        const std::string out_path = out_.string();
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            ::execve(argv[0], argv.data(), envp.data());
-            ::_exit(127);
-        }
-    }
-    ~Child() {
-        if (pid_ > 0 && !exited_) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-
-    // The exit code, or nullopt when it did not exit within `limit` (it is then killed).
-    std::optional<int> wait(std::chrono::seconds limit) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < end) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                exited_ = true;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return std::nullopt;
-    }
-
-    bool wait_for_output(const std::string& needle, std::chrono::seconds limit) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < end) {
-            if (output().find(needle) != std::string::npos) return true;
-            // Stop early if the child is gone (WNOWAIT leaves it for wait() to reap).
-            siginfo_t info{};
-            if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                info.si_pid == pid_) {
-                return output().find(needle) != std::string::npos;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
-    }
-
-    void signal(int sig) { ::kill(pid_, sig); }
-    std::string output() const { return read_text(out_); }
-
-  private:
-    fs::path out_;
-    pid_t pid_ = -1;
-    bool exited_ = false;
-};
-
 std::vector<std::string> base_env() {
     std::vector<std::string> env{"PATH=/usr/bin:/bin", "LC_ALL=C"};
+    for (auto& kv : sanitizer_env()) env.push_back(std::move(kv));
     return env;
 }
 

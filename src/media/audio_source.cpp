@@ -40,10 +40,32 @@ int find_audio_stream(AVFormatContext* ctx, const std::filesystem::path& path, E
     return idx;
 }
 
+// The music library holds MP3s (the spec). libavformat opens almost anything, so a WAV, an AAC
+// or a text file named .mp3 would otherwise be rendered or fail later with a vaguer message:
+// name what the file really is. The mp3 demuxer only ever yields MPEG audio (layers I-III).
+void check_is_mp3(const AVFormatContext* ctx, const std::filesystem::path& path) {
+    const std::string format = ctx->iformat->name;
+    if (format == "mp3") return;
+    std::string found = "no audio stream";
+    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+        const AVCodecParameters* par = ctx->streams[i]->codecpar;
+        if (par->codec_type != AVMEDIA_TYPE_AUDIO) continue;
+        found = fmt::format("{} audio, {} channel{}, {} Hz", avcodec_get_name(par->codec_id),
+                            par->ch_layout.nb_channels, par->ch_layout.nb_channels == 1 ? "" : "s",
+                            par->sample_rate);
+        break;
+    }
+    av_fail(ErrorClass::PreflightError,
+            fmt::format("music '{}' is not an MP3 file: it reads as {} ({}); convert it to MP3 or "
+                        "remove it from the music dir",
+                        path.filename().string(), format, found));
+}
+
 }  // namespace
 
 AudioProbe probe_audio(const std::filesystem::path& path) {
     const auto fmt = open_input(path, ErrorClass::PreflightError);
+    check_is_mp3(fmt.get(), path);
     const int idx = find_audio_stream(fmt.get(), path, ErrorClass::PreflightError);
     const AVStream* st = fmt->streams[idx];
     AudioProbe p;

@@ -1,15 +1,30 @@
 #include "media/mp4_writer.h"
 
+#include <cerrno>
+
 #include <fmt/format.h>
 
 extern "C" {
 #include <libavutil/dict.h>
+#include <libavutil/error.h>
 }
 
 #include "media/av_error.h"
 #include "media/libav_log.h"
 
 namespace renderer::media {
+namespace {
+
+// A full disk or a failing device is the filesystem's fault, not the encoder's: IoError is
+// transient, so the worker retries it (another render may have freed space by then).
+ErrorClass write_error_class(int rc) {
+    return rc == AVERROR(ENOSPC) || rc == AVERROR(EIO) || rc == AVERROR(EDQUOT) ||
+                   rc == AVERROR(EFBIG)
+               ? ErrorClass::IoError
+               : ErrorClass::EncodeError;
+}
+
+}  // namespace
 
 Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : log_(log) {
     AVFormatContext* raw = nullptr;
@@ -50,7 +65,7 @@ void Mp4Writer::write_header() {
     av_dict_set(&opts, "movflags", "+faststart+use_metadata_tags", 0);
     const int rc = avformat_write_header(ctx_.get(), &opts);
     av_dict_free(&opts);
-    av_check(rc, ErrorClass::EncodeError, "cannot write the MP4 header");
+    av_check(rc, write_error_class(rc), "cannot write the MP4 header");
     header_written_ = true;
 }
 
@@ -58,19 +73,13 @@ void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_tim
     av_packet_rescale_ts(packet, encoder_time_base, stream->time_base);
     packet->stream_index = stream->index;
     const int rc = av_interleaved_write_frame(ctx_.get(), packet);
-    if (rc < 0) {
-        const auto cls = rc == AVERROR(ENOSPC) || rc == AVERROR(EIO) ? ErrorClass::IoError : ErrorClass::EncodeError;
-        av_check(rc, cls, "cannot write to the MP4 file");
-    }
+    if (rc < 0) av_check(rc, write_error_class(rc), "cannot write to the MP4 file");
 }
 
 void Mp4Writer::finish() {
     int rc = av_write_trailer(ctx_.get());
     if (rc >= 0 && ctx_->pb != nullptr && ctx_->pb->error < 0) rc = ctx_->pb->error;
-    if (rc < 0) {
-        const auto cls = rc == AVERROR(ENOSPC) || rc == AVERROR(EIO) ? ErrorClass::IoError : ErrorClass::EncodeError;
-        av_check(rc, cls, "cannot finish the MP4 file");
-    }
+    if (rc < 0) av_check(rc, write_error_class(rc), "cannot finish the MP4 file");
     rc = avio_closep(&ctx_->pb);
     if (rc < 0) av_check(rc, ErrorClass::IoError, "cannot close the MP4 file");
 }

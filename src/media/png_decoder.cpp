@@ -64,6 +64,13 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
         fail(ErrorClass::PreflightError, name, "not a PNG file (bad signature)");
     }
     if (got < buf.size()) fail(ErrorClass::PreflightError, name, "truncated before the PNG header");
+    // libspng does not check a lone IHDR's CRC here; a damaged header must fail preflight, not
+    // the render minutes later.
+    const std::uint32_t stored = (std::uint32_t{buf[29]} << 24) | (std::uint32_t{buf[30]} << 16) |
+                                 (std::uint32_t{buf[31]} << 8) | buf[32];
+    if (libdeflate_crc32(0, buf.data() + 12, 17) != stored) {
+        fail(ErrorClass::PreflightError, name, "corrupt PNG header (bad IHDR CRC)");
+    }
 
     SpngPtr ctx(spng_ctx_new(0));
     spng_set_png_buffer(ctx.get(), buf.data(), buf.size());

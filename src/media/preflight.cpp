@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/paths.h"
+#include "common/utf8.h"
 #include "media/png_decoder.h"
 
 namespace renderer::media {
@@ -25,6 +26,29 @@ std::uint64_t fnv1a(std::string_view s) {
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
     for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size())) {
         s.replace(pos, from.size(), to);
+    }
+}
+
+// Frame names reach the logs, error messages and the API's status body, all JSON (UTF-8), and
+// the frames themselves must come from the job's own directory: a symlink to anywhere else
+// (another story, /etc) would put foreign data in the video.
+void check_frame_names(const std::filesystem::path& frames_dir,
+                       const std::vector<std::filesystem::path>& frames) {
+    const auto dir_text = escape_invalid_utf8(frames_dir.string());
+    for (const auto& f : frames) {
+        const auto name = f.filename().string();
+        if (!is_valid_utf8(name)) {
+            fail(fmt::format("frame name '{}' in '{}' is not valid UTF-8; rename the frames to "
+                             "plain ASCII names such as frame_0001.png",
+                             escape_invalid_utf8(name), dir_text));
+        }
+        std::error_code ec;
+        if (std::filesystem::is_symlink(f, ec) && !is_within(frames_dir, f)) {
+            const auto target = std::filesystem::read_symlink(f, ec);
+            fail(fmt::format("frame '{}' is a symlink to '{}', outside the frames dir '{}'; copy "
+                             "the frame into the frames dir instead",
+                             name, escape_invalid_utf8(target.string()), dir_text));
+        }
     }
 }
 
@@ -95,6 +119,7 @@ PreflightReport preflight(const RenderRequest& req) {
         fail(fmt::format("cannot list frames dir '{}': {}", req.frames_dir.string(), e.code().message()));
     }
     if (r.frames.empty()) fail(fmt::format("frames dir '{}' holds no .png frames", req.frames_dir.string()));
+    check_frame_names(req.frames_dir, r.frames);
 
     // Every header, so a stray non-PNG fails here rather than after minutes of encoding.
     const auto max_pixels = req.settings.max_frame_pixels;

@@ -262,6 +262,10 @@ std::optional<WallClock::time_point> parse_rfc3339(std::string_view s) {
                                           std::chrono::month(static_cast<unsigned>(month)),
                                           std::chrono::day(static_cast<unsigned>(day))};
     if (!ymd.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+    // The wall clock counts nanoseconds in 64 bits: years outside 1678-2261 overflow it (found
+    // by fuzzing: "9336-01-01T00:00:00Z" was undefined behaviour). No lease expires outside
+    // 1970-2200, so anything else is refused as a malformed time.
+    if (year < 1970 || year > 2200) return std::nullopt;
     const auto tp = std::chrono::sys_days(ymd) + std::chrono::hours(hour) +
                     std::chrono::minutes(minute) + std::chrono::seconds(second) + fraction - offset;
     return std::chrono::time_point_cast<WallClock::duration>(tp);

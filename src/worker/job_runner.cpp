@@ -134,6 +134,9 @@ media::RenderRequest JobRunner::build_request() const {
         r.music_select = "named:" + track;
     }
     r.output_dir = config_.paths.output_dir;
+    // The same threshold the poll loop claims by: without it preflight would hold every job to
+    // the media layer's 2 GiB default and fail jobs the worker had just judged it had room for.
+    r.min_free_bytes = config_.min_free_bytes;
     r.output_name_template = config_.output_name_template;
     r.settings = config_.render;
     if (job_.render.fps) r.settings.fps = *job_.render.fps;

@@ -4,7 +4,6 @@
 
 #include <climits>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -35,9 +34,17 @@ std::string read_token_file(const std::filesystem::path& path) {
                         "worker's user may read it",
                         path.string()));
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string token = text.str();
+    // Bounded: a token is a few dozen bytes, and a path such as /dev/zero must not make the
+    // worker read forever at start.
+    constexpr std::size_t kMaxTokenFileBytes = 64 * 1024;
+    std::string token(kMaxTokenFileBytes + 1, '\0');
+    in.read(token.data(), static_cast<std::streamsize>(token.size()));
+    token.resize(static_cast<std::size_t>(in.gcount()));
+    if (token.size() > kMaxTokenFileBytes) {
+        config_error(fmt::format("API_AUTH_TOKEN_FILE '{}' is larger than {} KiB: it must hold "
+                                 "only the job API's bearer token",
+                                 path.string(), kMaxTokenFileBytes / 1024));
+    }
     // Files written by editors and secret stores usually end with a newline.
     while (!token.empty() &&
            (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {

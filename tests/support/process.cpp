@@ -8,7 +8,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -74,6 +77,93 @@ RunResult run_process(const std::vector<std::string>& argv, const std::vector<st
 std::string renderer_bin() {
     const char* v = std::getenv("RENDERER_BIN");
     return v != nullptr ? v : std::string(RENDERER_BUILD_ROOT) + "/src/app/renderer";
+}
+
+std::vector<std::string> sanitizer_env() {
+    std::vector<std::string> out;
+    for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+        if (const char* v = std::getenv(name)) out.push_back(std::string(name) + "=" + v);
+    }
+    return out;
+}
+
+std::string devapi_bin() {
+    const char* v = std::getenv("RENDERER_DEVAPI_BIN");
+    return v != nullptr ? v : std::string(RENDERER_BUILD_ROOT) + "/src/app/renderer-devapi";
+}
+
+Child::Child(const std::vector<std::string>& args, const std::vector<std::string>& env,
+             std::filesystem::path out)
+    : out_(std::move(out)) {
+    // Everything the child needs is built before fork: only async-signal-safe calls after.
+    std::vector<char*> argv, envp;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const std::string out_path = out_.string();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+        const int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        const int devnull = ::open("/dev/null", O_RDONLY);
+        ::dup2(devnull, 0);
+        ::execve(argv[0], argv.data(), envp.data());
+        ::_exit(127);
+    }
+}
+
+Child::~Child() {
+    if (pid_ > 0 && !exited_) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+}
+
+std::optional<int> Child::wait(std::chrono::milliseconds limit) {
+    if (exited_) return exit_code_;
+    const auto end = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            exited_ = true;
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return exit_code_;
+        }
+        if (std::chrono::steady_clock::now() >= end) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+bool Child::running() {
+    if (exited_) return false;
+    // WNOWAIT leaves the child for wait() to reap.
+    siginfo_t info{};
+    return !(::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+             info.si_pid == pid_);
+}
+
+bool Child::wait_for_output(const std::string& needle, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+        if (output().find(needle) != std::string::npos) return true;
+        if (!running()) return output().find(needle) != std::string::npos;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+void Child::signal(int sig) {
+    if (!exited_) ::kill(pid_, sig);
+}
+
+std::string Child::output() const {
+    std::ifstream in(out_, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 }  // namespace renderer::testing

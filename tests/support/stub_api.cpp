@@ -1,0 +1,83 @@
+#include "support/stub_api.h"
+
+#include <algorithm>
+
+namespace renderer::testing {
+
+StubApi::StubApi() {
+    const auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+        handle(req, res);
+    };
+    server_.Get(".*", handler);
+    server_.Post(".*", handler);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+StubApi::~StubApi() {
+    server_.stop();
+    thread_.join();
+}
+
+void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
+    Answer a;
+    {
+        const auto key = req.method + " " + req.path;
+        std::lock_guard lock(mutex_);
+        auto& calls = calls_[key];
+        calls.push_back(req.body);
+        auth_.push_back(req.get_header_value("Authorization"));
+        const auto& answers = scripts_[key];
+        a = answers.empty() ? Answer{404, R"({"error":"not_found"})", {}, {}, 0}
+                            : answers[std::min(calls.size(), answers.size()) - 1];
+    }
+    // Outside the lock: a slow answer must not hold up the other connections.
+    if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
+    res.status = a.status;
+    for (const auto& [k, v] : a.headers) res.set_header(k, v);
+    if (a.stream_bytes == 0) {
+        res.set_content(a.body, "application/json");
+        return;
+    }
+    // Streamed in 64 KiB pieces so a 100 MB answer costs no 100 MB here; stops as soon as
+    // the client hangs up.
+    res.set_content_provider(a.stream_bytes, "application/json",
+                             [](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                                 static const std::string chunk(64 * 1024, ' ');
+                                 (void)offset;
+                                 return sink.write(chunk.data(), std::min(length, chunk.size()));
+                             });
+}
+
+void StubApi::script(const std::string& key, std::vector<Answer> answers) {
+    std::lock_guard lock(mutex_);
+    scripts_[key] = std::move(answers);
+}
+
+int StubApi::hits(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(calls_[key].size());
+}
+
+int StubApi::total_hits() {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(auth_.size());
+}
+
+std::vector<std::string> StubApi::bodies(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return calls_[key];
+}
+
+std::string StubApi::auth() {
+    std::lock_guard lock(mutex_);
+    return auth_.empty() ? std::string() : auth_.back();
+}
+
+std::vector<std::string> StubApi::all_auth() {
+    std::lock_guard lock(mutex_);
+    return auth_;
+}
+
+}  // namespace renderer::testing
