@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "media/bench_summary.h"
+#include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/process.h"
 
@@ -49,18 +50,6 @@ protected:
 
     TempDir tmp_;
 };
-
-std::vector<rapidjson::Document> json_lines(const std::string& text) {
-    std::vector<rapidjson::Document> docs;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        rapidjson::Document d;
-        EXPECT_FALSE(d.Parse(line.c_str()).HasParseError()) << "not JSON: " << line;
-        docs.push_back(std::move(d));
-    }
-    return docs;
-}
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;

@@ -5,23 +5,12 @@
 
 #include <sstream>
 
+#include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/process.h"
 
 namespace renderer::testing {
 namespace {
-
-std::vector<rapidjson::Document> json_lines(const std::string& out) {
-    std::vector<rapidjson::Document> docs;
-    std::istringstream in(out);
-    std::string line;
-    while (std::getline(in, line)) {
-        rapidjson::Document d;
-        EXPECT_FALSE(d.Parse(line.c_str()).HasParseError()) << "not JSON: " << line;
-        docs.push_back(std::move(d));
-    }
-    return docs;
-}
 
 const rapidjson::Document* find_event(const std::vector<rapidjson::Document>& docs, const char* event) {
     for (const auto& d : docs) {

@@ -1,5 +1,9 @@
 #include "support/capture_sink.h"
 
+#include <sstream>
+
+#include <gtest/gtest.h>
+
 #include "common/log.h"
 
 namespace renderer::testing {
@@ -32,6 +36,18 @@ std::vector<rapidjson::Document> CaptureSink::events(const std::string& event) {
         out.push_back(std::move(d));
     }
     return out;
+}
+
+std::vector<rapidjson::Document> json_lines(const std::string& text) {
+    std::vector<rapidjson::Document> docs;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        rapidjson::Document d;
+        EXPECT_FALSE(d.Parse(line.c_str()).HasParseError()) << "not JSON: " << line;
+        docs.push_back(std::move(d));
+    }
+    return docs;
 }
 
 std::shared_ptr<CaptureSink> capture_json_logs(bool debug) {

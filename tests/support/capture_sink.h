@@ -25,6 +25,10 @@ private:
     std::vector<std::string> lines_;
 };
 
+// Each line of `text` (a process's captured output) parsed as JSON; a line that is not JSON
+// fails the current test.
+std::vector<rapidjson::Document> json_lines(const std::string& text);
+
 // Installs a JSON-logging capture sink as the process logger and returns it.
 std::shared_ptr<CaptureSink> capture_json_logs(bool debug = false);
 
