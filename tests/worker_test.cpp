@@ -174,6 +174,33 @@ TEST(WorkerTest, HeartbeatsKeepALeaseShorterThanTheRender) {
     env.expect_no_secret_logged();
 }
 
+TEST(WorkerTest, NoHeartbeatRacesTheFinalStatus) {
+    // Beats every 10 ms keep one in flight nearly all the time. Before the heartbeat stopped ahead
+    // of the final status, one landing just after `rendered` was refused (the job holds no lease
+    // any more) and logged a spurious lease_lost for a job that had been delivered.
+    WorkerEnv env;
+    std::vector<std::string> ids;
+    for (const auto* part : {"part1", "part2", "part1", "part2"}) {
+        const auto story = "race" + std::to_string(ids.size());
+        env.add_story(story, part, part);
+        ids.push_back(env.add_job(story, part));
+    }
+    auto cfg = env.config();
+    cfg.heartbeat_interval_ms = 10;
+
+    Worker w(cfg);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 180s));
+    for (const auto& id : ids) {
+        EXPECT_EQ(env.history(id), kRenderedHistory) << id;
+        const auto job = env.job(id);
+        ASSERT_TRUE(job);
+        EXPECT_GE(job->heartbeats, 1) << id << ": the test needs beats to race";
+    }
+    EXPECT_FALSE(env.has_event("lease_lost"));
+    EXPECT_TRUE(env.logs().events("status_failed").empty());
+}
+
 TEST(WorkerTest, RefusedHeartbeatCancelsTheRenderAndPublishesNothing) {
     devapi::ApiServer::Options o;
     o.heartbeat_refuse_after = 2;

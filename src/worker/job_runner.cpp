@@ -233,17 +233,15 @@ void JobRunner::log_lease_lost() {
 }
 
 bool JobRunner::deliver(const StatusUpdate& update) {
-    // A final status is worth retrying for as long as one lease would last: past that the API
-    // has requeued the job, and a deterministic re-render elsewhere gives the same bytes.
-    const auto give_up_at = SteadyClock::now() + lease_.duration();
+    // A final status is retried while the lease holds: past its deadline the API requeues the
+    // job, and a deterministic re-render elsewhere gives the same bytes.
+    if (lease_.lost()) {
+        log_lease_lost();
+        return false;
+    }
     for (;;) {
-        if (lease_.lost()) {
-            log_lease_lost();
-            return false;
-        }
-        const auto deadline = std::min(lease_.deadline(), give_up_at);
         const auto result =
-            api_.post_status(job_, update, lease_.token(), deadline, &abandon_, log_);
+            api_.post_status(job_, update, lease_.token(), lease_.deadline(), &abandon_, log_);
         switch (result.answer) {
             case LeaseAnswer::Ok:
                 return true;
@@ -258,11 +256,13 @@ bool JobRunner::deliver(const StatusUpdate& update) {
                 break;
         }
         if (abandon_.stop_requested()) return false;
-        if (SteadyClock::now() >= give_up_at) {
-            log_.error("status_failed", {{"status", update.status}, {"reason", result.detail}});
+        if (!lease_.live_for(std::chrono::milliseconds(200))) {
+            log_.error("status_failed",
+                       {{"status", update.status},
+                        {"reason", fmt::format("{}; the lease ran out before the API answered",
+                                               result.detail)}});
             return false;
         }
-        // The heartbeat may have moved the deadline on; go again after a short pause.
         if (abandon_.wait_for(std::chrono::milliseconds(200))) return false;
     }
 }
@@ -322,6 +322,10 @@ JobOutcome JobRunner::run() {
         watch_stop_.request_stop();
         watcher.join();
     }
+    // The work is over: no beat may race the final status. One in flight when the API takes
+    // `rendered` would be refused (the job no longer holds a lease) and log a spurious loss.
+    // The deadline the last beat set leaves the final status at least two thirds of a lease.
+    heartbeat.stop();
     if (lease_.lost()) {
         result.reset();
         failure = Error(ErrorClass::LeaseLost, lease_.lost_reason());
@@ -389,7 +393,6 @@ JobOutcome JobRunner::run() {
         if (timed_out) update.timeout = true;
         outcome = deliver(update) ? JobOutcome::Errored : JobOutcome::Undelivered;
     }
-    heartbeat.stop();
 
     fs::remove_all(work_dir_, ec);
     if (ec) log_.warn("cleanup_failed", {{"path", work_dir_.string()}, {"reason", ec.message()}});
