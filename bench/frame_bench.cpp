@@ -89,9 +89,13 @@ int main(int argc, char** argv) {
         out->width = w;
         out->height = h;
         av_frame_get_buffer(out.get(), 0);
-        t0 = Clock::now();
-        for (const auto& img : images) rgb24_to_yuv420p_bt709(img.data(), img.stride, w, h, out->data, out->linesize);
-        std::printf("rgb24_to_yuv420p_bt709 %6.2f ms/frame\n", ms_since(t0) / n);
+        for (const auto [kernel, name] : {std::pair{YuvKernel::Portable, "portable"}, std::pair{YuvKernel::Best, "best"}}) {
+            t0 = Clock::now();
+            for (const auto& img : images)
+                rgb24_to_yuv420p_bt709(img.data(), img.stride, w, h, out->data, out->linesize, kernel);
+            std::printf("bt709 converter, %-8s %5.2f ms/frame%s\n", name, ms_since(t0) / n,
+                        kernel == YuvKernel::Best && yuv_kernel_has_avx2() ? " (AVX2)" : "");
+        }
     }
 
     FrameConverter conv(Canvas{w, h});

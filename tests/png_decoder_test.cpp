@@ -118,16 +118,37 @@ TEST(RgbToYuv, TextbookBt709ValuesAndOddSizes) {
     const Case cases[] = {{255, 255, 255, 235, 128, 128}, {0, 0, 0, 16, 128, 128}, {255, 0, 0, 63, 102, 240},
                           {0, 255, 0, 173, 42, 26},       {0, 0, 255, 32, 240, 118}};
     for (const auto& c : cases) {
-        const int w = 5, h = 3;  // odd: edge pairs with itself
+        const int w = 37, h = 3;  // odd: edge pairs with itself; two 16-pixel blocks and a tail
         std::vector<std::uint8_t> rgb;
         for (int i = 0; i < w * h; ++i) rgb.insert(rgb.end(), {c.r, c.g, c.b});
-        std::vector<std::uint8_t> y(w * h), u(3 * 2), v(3 * 2);
+        std::vector<std::uint8_t> y(w * h), u(19 * 2), v(19 * 2);
         std::uint8_t* dst[3] = {y.data(), u.data(), v.data()};
-        const int stride[3] = {w, 3, 3};
+        const int stride[3] = {w, 19, 19};
         media::rgb24_to_yuv420p_bt709(rgb.data(), w * 3, w, h, dst, stride);
         for (const auto p : y) EXPECT_NEAR(p, c.y, 1);
         for (const auto p : u) EXPECT_NEAR(p, c.u, 1);
         for (const auto p : v) EXPECT_NEAR(p, c.v, 1);
+    }
+}
+
+TEST(RgbToYuv, Avx2KernelMatchesThePortableLoopsByteForByte) {
+    if (!media::yuv_kernel_has_avx2()) GTEST_SKIP() << "this CPU has no AVX2: only the portable loops run";
+    // Widths around the 16-pixel block (and 1080p's), odd heights, padded strides: any
+    // difference would make the output depend on the CPU.
+    for (const int w : {1, 2, 15, 16, 17, 31, 33, 48, 1920}) {
+        for (const int h : {1, 2, 3, 8}) {
+            const int src_stride = w * 3 + 5;
+            const auto rgb = pattern(src_stride, h, 1, static_cast<unsigned>(w * 31 + h));
+            const int cw = (w + 1) / 2, ch = (h + 1) / 2;
+            const int stride[3] = {w + 3, cw + 1, cw + 2};
+            auto convert = [&](media::YuvKernel kernel) {
+                std::vector<std::uint8_t> y(stride[0] * h, 0xaa), u(stride[1] * ch, 0xaa), v(stride[2] * ch, 0xaa);
+                std::uint8_t* dst[3] = {y.data(), u.data(), v.data()};
+                media::rgb24_to_yuv420p_bt709(rgb.data(), src_stride, w, h, dst, stride, kernel);
+                return std::vector<std::vector<std::uint8_t>>{y, u, v};
+            };
+            EXPECT_EQ(convert(media::YuvKernel::Best), convert(media::YuvKernel::Portable)) << w << "x" << h;
+        }
     }
 }
 
