@@ -324,7 +324,8 @@ JobOutcome JobRunner::run() {
     }
     // The work is over: no beat may race the final status. One in flight when the API takes
     // `rendered` would be refused (the job no longer holds a lease) and log a spurious loss.
-    // The deadline the last beat set leaves the final status at least two thirds of a lease.
+    // The deadline the last beat set bounds the final status's retries: with the default
+    // interval (a third of the lease) that is at least two thirds of a lease.
     heartbeat.stop();
     if (lease_.lost()) {
         result.reset();
