@@ -116,10 +116,7 @@ TEST(WorkerCliTest, ExitWhenIdleRendersTheQueueAndExits) {
 
 TEST(WorkerCliTest, SigtermLetsTheRunningJobFinishThenExitsZero) {
     WorkerEnv w;
-    w.add_story("slow", "p1", "part1");
-    devapi::JobSpec spec;
-    spec.lease_seconds = 5;
-    const auto id = w.add_job("slow", "p1", spec);
+    const auto id = w.add_slow_job(5);
     auto env = worker_env(w);
     add_slow_render(env);
     env.emplace_back("SHUTDOWN_GRACE_SEC=120");
@@ -137,10 +134,7 @@ TEST(WorkerCliTest, SigtermLetsTheRunningJobFinishThenExitsZero) {
 
 TEST(WorkerCliTest, SigtermPastTheGracePeriodCancelsAndLetsTheLeaseLapse) {
     WorkerEnv w;
-    w.add_story("slow", "p1", "part1");
-    devapi::JobSpec spec;
-    spec.lease_seconds = 5;
-    const auto id = w.add_job("slow", "p1", spec);
+    const auto id = w.add_slow_job(5);
     auto env = worker_env(w);
     add_slow_render(env);
     env.emplace_back("SHUTDOWN_GRACE_SEC=0");

@@ -65,6 +65,13 @@ std::string WorkerEnv::add_job(const std::string& story, const std::string& part
     return extra.id;
 }
 
+std::string WorkerEnv::add_slow_job(int lease_seconds) {
+    add_story("slow", "p1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = lease_seconds;
+    return add_job("slow", "p1", spec);
+}
+
 std::string WorkerEnv::base_url() const { return fmt::format("http://127.0.0.1:{}", api_->port()); }
 
 worker::WorkerConfig WorkerEnv::config() const {

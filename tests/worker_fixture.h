@@ -30,6 +30,9 @@ class WorkerEnv {
     // Queues a job on the API; `id` defaults to <story>-<part>.
     std::string add_job(const std::string& story, const std::string& part,
                         devapi::JobSpec extra = {});
+    // The story slow/p1 (demo/part1's frames) and its job with a lease of `lease_seconds`, for
+    // tests that need a render to outlive a lease (with slow_render()); returns the job id.
+    std::string add_slow_job(int lease_seconds);
 
     // A worker configuration aimed at this env: fast polls, tiny disk threshold, default lease.
     worker::WorkerConfig config() const;

@@ -143,10 +143,7 @@ TEST(WorkerTest, InjectedServerErrorsAreRetriedWithBackoff) {
 
 TEST(WorkerTest, HeartbeatsKeepALeaseShorterThanTheRender) {
     WorkerEnv env;
-    env.add_story("slow", "p1", "part1");
-    devapi::JobSpec spec;
-    spec.lease_seconds = 1;
-    const auto id = env.add_job("slow", "p1", spec);
+    const auto id = env.add_slow_job(1);
     auto cfg = env.config();
     cfg.render = WorkerEnv::slow_render();
     cfg.progress_log_interval_ms = 1000;
@@ -205,10 +202,7 @@ TEST(WorkerTest, RefusedHeartbeatCancelsTheRenderAndPublishesNothing) {
     devapi::ApiServer::Options o;
     o.heartbeat_refuse_after = 2;
     WorkerEnv env(o);
-    env.add_story("slow", "p1", "part1");
-    devapi::JobSpec spec;
-    spec.lease_seconds = 1;
-    const auto id = env.add_job("slow", "p1", spec);
+    const auto id = env.add_slow_job(1);
     auto cfg = env.config();
     cfg.render = WorkerEnv::slow_render();
     cfg.shutdown_grace_sec = 0;
