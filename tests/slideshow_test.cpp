@@ -7,10 +7,13 @@
 #include "common/error.h"
 #include "media/preflight.h"
 #include "media/probe.h"
+#include "media/render_key.h"
 #include "media/slideshow.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
+#include "support/mp4_boxes.h"
+#include "support/bad_media.h"
 
 namespace renderer::testing {
 namespace {
@@ -318,6 +321,52 @@ TEST_F(SlideshowTest, RenderCacheAnswersAnUnchangedJobWithoutEncoding) {
     req.settings.use_cache = false;
     EXPECT_FALSE(render(req).cache_hit);
     EXPECT_NE(read_text(first.path), bytes);
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// With +faststart the key sits in the moov box at the front: a file cut short keeps it. A hit
+// must prove the file whole.
+TEST_F(SlideshowTest, RenderCacheRefusesATruncatedArtifact) {
+    write_frames(tmp_ / "frames", 12, 32, 32);
+    const auto req = request(tmp_ / "frames");
+    const auto first = render(req);
+    const std::string whole = read_text(first.path);
+
+    fs::resize_file(first.path, whole.size() - 100);  // the end of mdat is gone
+    const auto again = render(req);
+    EXPECT_FALSE(again.cache_hit) << "a truncated artifact answered as a cache hit";
+    EXPECT_TRUE(read_text(first.path) == whole) << "the re-render restores the same bytes";
+}
+
+// Cut short and with the mdat box's size patched to match: the boxes add up, but packets the
+// moov lists are missing.
+TEST_F(SlideshowTest, RenderCacheCountsThePackets) {
+    write_frames(tmp_ / "frames", 12, 32, 32);
+    const auto req = request(tmp_ / "frames");
+    const auto first = render(req);
+    std::string cut = read_text(first.path);
+    const auto boxes = top_level_boxes(cut);
+    ASSERT_EQ(boxes.back().type, "mdat");
+    ASSERT_EQ(boxes.back().offset + boxes.back().size, cut.size());
+    const std::size_t drop = 600;
+    cut.resize(cut.size() - drop);
+    const auto mdat_size = static_cast<std::uint32_t>(boxes.back().size - drop);
+    for (int i = 0; i < 4; ++i) cut[boxes.back().offset + static_cast<std::size_t>(i)] = static_cast<char>(mdat_size >> (24 - 8 * i));
+    write_bytes(first.path, cut);
+
+    EXPECT_FALSE(render(req).cache_hit) << "an artifact missing packets answered as a cache hit";
+}
+
+TEST(RenderKey, NamesTheEncoderAndConverterBuilds) {
+    const std::string libs = media::render_key_libraries();
+    EXPECT_NE(libs.find("x264 core "), std::string::npos) << libs;  // libx264's own ident, e.g. "core 164 r3095 baee400"
+    EXPECT_NE(libs.find("swscale " + std::to_string(swscale_version())), std::string::npos) << libs;
+    EXPECT_NE(libs.find("swresample " + std::to_string(swresample_version())), std::string::npos) << libs;
 }
 
 }  // namespace

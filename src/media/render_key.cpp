@@ -51,11 +51,15 @@ std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     return v;
 }
 
+std::string render_key_libraries() {
+    return fmt::format("renderer {} avcodec {} avformat {} swresample {}", RENDERER_VERSION, avcodec_version(),
+                       avformat_version(), swresample_version());
+}
+
 std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::int64_t video_frames,
                        const std::vector<std::uint64_t>& frame_hashes, std::uint64_t music_hash) {
     Hasher h;
-    h.add(fmt::format("renderer {} avcodec {} avformat {} swresample {}", RENDERER_VERSION, avcodec_version(),
-                      avformat_version(), swresample_version()));
+    h.add(render_key_libraries());
     h.add(fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}", s.fps,
                       s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params, s.threads, pf.canvas.width,
                       pf.canvas.height, video_frames));

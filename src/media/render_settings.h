@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace renderer::media {
 
@@ -56,6 +57,8 @@ struct RenderResult {
     double wall_sec = 0;
     double encode_fps = 0;
     bool cache_hit = false;
+    // What the render survived but the job's owner should hear about (damaged music frames).
+    std::vector<std::string> warnings;
 };
 
 struct Progress {

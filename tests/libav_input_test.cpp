@@ -1,0 +1,184 @@
+// The libav attack surface: a file a job can influence (its music track, the artifact at its
+// output path, a file given to `renderer probe`) must reach only the demuxer meant to read it,
+// and nothing it names is opened. Tripwires: an inotify watch on the files the hostile inputs
+// name, and a loopback HTTP server that records any request.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "media/audio_source.h"
+#include "media/probe.h"
+#include "media/slideshow.h"
+#include "support/bad_media.h"
+#include "support/capture_sink.h"
+#include "support/fixtures.h"
+#include "support/media_inspect.h"
+#include "support/open_tripwire.h"
+#include "support/stub_api.h"
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
+
+namespace renderer::testing {
+namespace {
+
+// short_1s.mp3's audio, stream-copied into MPEG-TS.
+std::string mp3_in_mpegts(const fs::path& dir) {
+    AVFormatContext* in_raw = nullptr;
+    if (avformat_open_input(&in_raw, (testdata() / "media/short_1s.mp3").c_str(), nullptr, nullptr) < 0) {
+        throw std::runtime_error("cannot open short_1s.mp3");
+    }
+    media::InputFormatPtr in(in_raw);
+    avformat_find_stream_info(in.get(), nullptr);
+    const fs::path out_path = dir / "ts.tmp";
+    AVFormatContext* out_raw = nullptr;
+    avformat_alloc_output_context2(&out_raw, nullptr, "mpegts", out_path.c_str());
+    media::OutputFormatPtr out(out_raw);
+    AVStream* st = avformat_new_stream(out.get(), nullptr);
+    avcodec_parameters_copy(st->codecpar, in->streams[0]->codecpar);
+    if (avio_open(&out->pb, out_path.c_str(), AVIO_FLAG_WRITE) < 0) throw std::runtime_error("cannot write ts");
+    if (avformat_write_header(out.get(), nullptr) < 0) throw std::runtime_error("ts header");
+    media::PacketPtr pkt = media::make_packet();
+    while (av_read_frame(in.get(), pkt.get()) >= 0) {
+        if (pkt->stream_index == 0) {
+            av_packet_rescale_ts(pkt.get(), in->streams[0]->time_base, st->time_base);
+            pkt->stream_index = 0;
+            av_interleaved_write_frame(out.get(), pkt.get());
+        }
+        av_packet_unref(pkt.get());
+    }
+    av_write_trailer(out.get());
+    out.reset();
+    const std::string bytes = read_bytes(out_path);
+    fs::remove(out_path);
+    return bytes;
+}
+
+class LibavInputTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        logs_ = capture_json_logs(true);
+        for (const char* d : {"music", "out", "elsewhere"}) fs::create_directories(tmp_ / d);
+        write_frames(tmp_ / "frames", 6, 32, 32);
+        // Real MP3s a hostile file might name: one beside the track, one in another directory.
+        fs::copy_file(testdata() / "media/short_1s.mp3", tmp_ / "music/other.mp3");
+        fs::copy_file(testdata() / "media/short_1s.mp3", tmp_ / "elsewhere/background.mp3");
+    }
+
+    media::RenderRequest request() {
+        media::RenderRequest r;
+        r.story_id = "S1";
+        r.part_id = "P1";
+        r.frames_dir = tmp_ / "frames";
+        r.music_dir = tmp_ / "music";
+        r.music_select = "named:track.mp3";
+        r.output_dir = tmp_ / "out";
+        r.min_free_bytes = 1 << 20;
+        r.settings.preset = "ultrafast";
+        r.settings.threads = 2;
+        return r;
+    }
+
+    // Renders with `track.mp3` holding `bytes`; returns the error (the render must fail).
+    Error refused(const std::string& bytes) {
+        write_bytes(tmp_ / "music/track.mp3", bytes);
+        media::CancelToken cancel;
+        try {
+            media::render_slideshow(request(), log::Context{}, cancel);
+        } catch (const Error& e) {
+            EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+            return e;
+        }
+        ADD_FAILURE() << "a track that is not an MP3 was rendered";
+        return Error(ErrorClass::Cancelled, "rendered");
+    }
+
+    std::vector<fs::path> decoys() const { return {tmp_ / "music/other.mp3", tmp_ / "elsewhere/background.mp3"}; }
+
+    TempDir tmp_;
+    std::shared_ptr<CaptureSink> logs_;
+};
+
+std::string hls_playlist(const std::vector<std::string>& segments) {
+    std::string p = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n";
+    for (const auto& s : segments) p += "#EXTINF:1.0,\n" + s + "\n";
+    return p + "#EXT-X-ENDLIST\n";
+}
+
+TEST_F(LibavInputTest, HlsPlaylistNamedMp3IsRefusedWithoutOpeningItsSegments) {
+    StubApi http;
+    OpenTripwire tripwire(decoys());
+    const Error e = refused(hls_playlist({(tmp_ / "elsewhere/background.mp3").string(), "other.mp3",
+                                          http.url() + "/segment.mp3"}));
+    EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+    EXPECT_NE(std::string(e.what()).find("not an MP3 file: it reads as hls"), std::string::npos) << e.what();
+    EXPECT_EQ(tripwire.opens(), 0) << "a file named in the playlist was opened";
+    EXPECT_EQ(http.total_hits(), 0) << "a URL named in the playlist was requested";
+}
+
+TEST_F(LibavInputTest, ConcatScriptNamedMp3IsRefusedWithoutOpeningWhatItNames) {
+    OpenTripwire tripwire(decoys());
+    const Error e = refused("ffconcat version 1.0\nfile 'other.mp3'\nfile '" +
+                            (tmp_ / "elsewhere/background.mp3").string() + "'\n");
+    EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+    EXPECT_NE(std::string(e.what()).find("it reads as concat"), std::string::npos) << e.what();
+    EXPECT_EQ(tripwire.opens(), 0);
+}
+
+TEST_F(LibavInputTest, MpegTsNamedMp3IsRefusedNamingWhatItIs) {
+    const Error e = refused(mp3_in_mpegts(tmp_.path()));
+    EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+    EXPECT_NE(std::string(e.what()).find("it reads as mpegts"), std::string::npos) << e.what();
+}
+
+TEST_F(LibavInputTest, PlaylistAtTheArtifactPathIsReRenderedWithoutOpeningWhatItNames) {
+    fs::copy_file(testdata() / "media/short_1s.mp3", tmp_ / "music/track.mp3");
+    StubApi http;
+    write_bytes(tmp_ / "out/S1_P1.mp4", hls_playlist({(tmp_ / "elsewhere/background.mp3").string(),
+                                                       http.url() + "/segment.mp4"}));
+    OpenTripwire tripwire({tmp_ / "elsewhere/background.mp3"});
+    media::CancelToken cancel;
+    const auto r = media::render_slideshow(request(), log::Context{}, cancel);
+    EXPECT_FALSE(r.cache_hit);
+    EXPECT_EQ(tripwire.opens(), 0);
+    EXPECT_EQ(http.total_hits(), 0);
+    const auto info = media::probe_file(r.path);
+    EXPECT_EQ(count_streams(info, "video"), 1);
+    EXPECT_EQ(count_streams(info, "audio"), 1);
+}
+
+TEST_F(LibavInputTest, ProbeReadsAnyFormatButOpensNothingElse) {
+    StubApi http;
+    write_bytes(tmp_ / "list.m3u8", hls_playlist({(tmp_ / "elsewhere/background.mp3").string(),
+                                                  http.url() + "/segment.mp3"}));
+    OpenTripwire tripwire({tmp_ / "elsewhere/background.mp3"});
+    try {
+        const auto info = media::probe_file(tmp_ / "list.m3u8");
+        EXPECT_TRUE(info.streams.empty()) << "nothing behind the playlist was read";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+    }
+    EXPECT_EQ(tripwire.opens(), 0);
+    EXPECT_EQ(http.total_hits(), 0);
+
+    // Any format a file holds is still read: an MPEG-TS, for one.
+    write_bytes(tmp_ / "audio.ts", mp3_in_mpegts(tmp_.path()));
+    const auto ts = media::probe_file(tmp_ / "audio.ts");
+    EXPECT_EQ(ts.format, "mpegts");
+    EXPECT_EQ(count_streams(ts, "audio"), 1);
+}
+
+// The messages preflight gave before the sniff replaced libavformat's probing stay the same.
+TEST_F(LibavInputTest, NonMp3MessagesNameWhatTheFileIs) {
+    write_bytes(tmp_ / "music/track.mp3", wav_file(6, 8000, 4000));
+    try {
+        media::probe_audio(tmp_ / "music/track.mp3");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("reads as wav (pcm_s16le audio, 6 channels, 8000 Hz)"), std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing

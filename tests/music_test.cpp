@@ -1,0 +1,214 @@
+// The music track through a whole render: tracks that change format mid-file (`cat a.mp3
+// b.mp3`), mono, damaged frames, and what libav logs about them. Every MP3 is made in the test
+// with libmp3lame; every result is decoded again and measured (pitch, speed, loudness).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include "common/error.h"
+#include "media/audio_source.h"
+#include "media/slideshow.h"
+#include "support/bad_media.h"
+#include "support/capture_sink.h"
+#include "support/fixtures.h"
+#include "support/mp3_fixture.h"
+
+namespace renderer::testing {
+namespace {
+
+constexpr int kFps = 30;
+
+double db(double ratio) { return 20 * std::log10(ratio); }
+
+// Seconds of sound the decoder gets from `path`, each frame counted at its own rate.
+double decoded_seconds(const fs::path& path) {
+    const DecodedPcm pcm = decode_pcm(path);
+    return pcm.seconds;
+}
+
+class MusicTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        logs_ = capture_json_logs(true);
+        fs::create_directories(tmp_ / "music");
+        fs::create_directories(tmp_ / "out");
+    }
+
+    fs::path track(const std::string& name, const std::vector<Sine>& parts) {
+        std::string joined;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            const fs::path part = tmp_ / ("part" + std::to_string(i) + ".mp3");
+            write_mp3_sine(part, parts[i]);
+            joined += read_bytes(part);  // cat a.mp3 b.mp3
+        }
+        write_bytes(tmp_ / "music" / name, joined);
+        return tmp_ / "music" / name;
+    }
+
+    media::RenderRequest request(const std::string& track_name, int frames) {
+        if (!fs::exists(tmp_ / "frames")) write_frames(tmp_ / "frames", frames, 32, 32);
+        media::RenderRequest r;
+        r.story_id = "S1";
+        r.part_id = "P1";
+        r.frames_dir = tmp_ / "frames";
+        r.music_dir = tmp_ / "music";
+        r.music_select = "named:" + track_name;
+        r.output_dir = tmp_ / "out";
+        r.min_free_bytes = 1 << 20;
+        r.settings.preset = "ultrafast";
+        r.settings.threads = 2;
+        return r;
+    }
+
+    media::RenderResult render(const media::RenderRequest& r) {
+        media::CancelToken cancel;
+        return media::render_slideshow(r, log::Context({{"story_id", r.story_id}}), cancel);
+    }
+
+    TempDir tmp_;
+    std::shared_ptr<CaptureSink> logs_;
+};
+
+// Pitch and level of the output in a window [from, to) seconds, left channel.
+struct Window {
+    double pitch = 0;
+    double rms = 0;
+};
+Window measure(const DecodedPcm& pcm, double from, double to) {
+    const auto a = static_cast<std::size_t>(from * pcm.sample_rate);
+    const auto n = static_cast<std::size_t>((to - from) * pcm.sample_rate);
+    return {zero_crossing_pitch(pcm.channels.at(0), a, n, pcm.sample_rate), rms(pcm.channels.at(0), a, n)};
+}
+
+TEST_F(MusicTest, StereoThenMonoNeitherCrashesNorChangesSpeedOrLevel) {
+    const fs::path music = track("joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
+                                                {.sample_rate = 44100, .channels = 1, .seconds = 1.0, .frequency = 660}});
+    const auto r = render(request("joined.mp3", 90));  // 3 s of frames: the music (about 2 s) sets the cut
+
+    const DecodedPcm out = decode_pcm(r.path);
+    ASSERT_EQ(out.channels.size(), 2u);
+    EXPECT_EQ(out.sample_rate, 44100);
+    EXPECT_NEAR(out.seconds, decoded_seconds(music), 0.005) << "the whole track, at its own speed";
+    const Window first = measure(out, 0.2, 0.8), second = measure(out, 1.3, 1.9);
+    EXPECT_NEAR(first.pitch, 440, 440 * 0.01);
+    EXPECT_NEAR(second.pitch, 660, 660 * 0.01);
+    // Both parts were written at the same amplitude: mono must not come out 3 dB quieter.
+    EXPECT_NEAR(db(second.rms / first.rms), 0.0, 0.5);
+}
+
+TEST_F(MusicTest, RateChangeMidFileKeepsPitchAndSpeedOfBothParts) {
+    const fs::path music = track("joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
+                                                {.sample_rate = 48000, .channels = 2, .seconds = 1.0, .frequency = 660}});
+    const auto r = render(request("joined.mp3", 90));
+
+    const DecodedPcm out = decode_pcm(r.path);
+    EXPECT_EQ(out.sample_rate, 44100) << "the rate of the first decoded frame";
+    EXPECT_NEAR(out.seconds, decoded_seconds(music), 0.005);
+    EXPECT_NEAR(measure(out, 0.2, 0.8).pitch, 440, 440 * 0.01);
+    EXPECT_NEAR(measure(out, 1.3, 1.9).pitch, 660, 660 * 0.01);
+}
+
+TEST_F(MusicTest, PreflightCountsEachPartAtItsOwnRate) {
+    const fs::path music = track("joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
+                                                {.sample_rate = 48000, .channels = 1, .seconds = 1.0, .frequency = 660}});
+    const auto probe = media::probe_audio(music);
+    EXPECT_EQ(probe.sample_rate, 44100);
+    EXPECT_EQ(probe.channels, 2);
+    EXPECT_NEAR(probe.duration_sec, decoded_seconds(music), 0.001);
+}
+
+TEST_F(MusicTest, MonoIsDuplicatedToBothChannelsAtUnityGain) {
+    const fs::path music = track("mono.mp3", {{.sample_rate = 44100, .channels = 1, .seconds = 1.0, .frequency = 440}});
+    const DecodedPcm in = decode_pcm(music);
+    const auto r = render(request("mono.mp3", 30));
+
+    const DecodedPcm out = decode_pcm(r.path);
+    ASSERT_EQ(out.channels.size(), 2u);
+    // Both channels carry the mono signal (AAC's joint stereo keeps them equal to within its noise).
+    std::vector<float> side(out.channels[0].size());
+    for (std::size_t i = 0; i < side.size(); ++i) side[i] = out.channels[0][i] - out.channels[1][i];
+    EXPECT_LT(rms(side, 0, side.size()), 0.01 * rms(out.channels[0], 0, side.size()));
+    const double level_in = rms(in.channels[0], 4410, 35280);
+    const double level_out = rms(out.channels[0], 4410, 35280);
+    EXPECT_NEAR(db(level_out / level_in), 0.0, 0.3) << "mono must play at the level it was mixed at";
+}
+
+TEST_F(MusicTest, TheLibavReportHoldsNoFalseTimestampWarning) {
+    track("gapless.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0}});
+    auto req = request("gapless.mp3", 15);
+    req.libav_report_path = tmp_ / "ffreport.log";
+    render(req);
+    const std::string report = read_text(tmp_ / "ffreport.log");
+    EXPECT_EQ(report.find("Could not update timestamps"), std::string::npos) << report;
+}
+
+// Frame offsets of an MP3 made by write_mp3_sine: MPEG-1 Layer III frames after the ID3v2 tag.
+std::vector<std::size_t> mp3_frames(const std::string& mp3) {
+    static constexpr int kKbps[] = {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0};
+    static constexpr int kRates[] = {44100, 48000, 32000, 0};
+    std::size_t at = 0;
+    if (mp3.compare(0, 3, "ID3") == 0) {
+        std::size_t size = 0;
+        for (int i = 6; i < 10; ++i) size = (size << 7) | (static_cast<unsigned char>(mp3[static_cast<std::size_t>(i)]) & 0x7f);
+        at = 10 + size;
+    }
+    std::vector<std::size_t> frames;
+    while (at + 4 <= mp3.size()) {
+        const auto b1 = static_cast<unsigned char>(mp3[at + 1]), b2 = static_cast<unsigned char>(mp3[at + 2]);
+        if (static_cast<unsigned char>(mp3[at]) != 0xff || (b1 & 0xfe) != 0xfa) throw std::runtime_error("not MPEG-1 Layer III");
+        const int kbps = kKbps[b2 >> 4], rate = kRates[(b2 >> 2) & 3];
+        frames.push_back(at);
+        at += static_cast<std::size_t>(144000 * kbps / rate + ((b2 >> 1) & 1));
+    }
+    return frames;
+}
+
+// Overwrites the side information of the frames `damaged` picks (the first frame, the Xing
+// header, is left alone) with fixed-seed noise: the decoder refuses such a frame.
+std::string damage_frames(const std::string& mp3, const std::function<bool(std::size_t)>& damaged) {
+    std::string out = mp3;
+    std::uint32_t state = 7;
+    const auto frames = mp3_frames(mp3);
+    for (std::size_t k = 1; k < frames.size(); ++k) {
+        if (!damaged(k)) continue;
+        for (std::size_t i = frames[k] + 4; i < frames[k] + 36 && i < out.size(); ++i) {
+            state = state * 1664525u + 1013904223u;
+            out[i] = static_cast<char>(state >> 24);
+        }
+    }
+    return out;
+}
+
+TEST_F(MusicTest, AFewBadFramesAreLoggedOnceAndReportedAsAWarning) {
+    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const auto r = render(request("scratched.mp3", 60));
+
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("undecodable"), std::string::npos) << r.warnings[0];
+    const auto events = logs_->events("audio_decode_errors");
+    ASSERT_EQ(events.size(), 1u) << "logged once per render, not once per frame";
+    EXPECT_GE(events[0]["count"].GetInt(), 2);
+    // Frame 20 of the file is the 19th audio frame: 19 * 1152 samples in, less the encoder delay.
+    EXPECT_NEAR(events[0]["first_position_sec"].GetDouble(), (19 * 1152 - 1105) / 44100.0, 0.03);
+}
+
+TEST_F(MusicTest, AMostlyUndecodableTrackIsADecodeErrorWithTheRealLibavError) {
+    const fs::path music = track("broken.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k % 4 != 0; }));
+    try {
+        render(request("broken.mp3", 60));
+        FAIL() << "a track that is mostly undecodable must not render as a short or silent video";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("undecodable"), std::string::npos) << e.what();
+        EXPECT_EQ(e.stderr_snippet().find("Could not update timestamps"), std::string::npos) << e.stderr_snippet();
+        EXPECT_NE(e.stderr_snippet().find("mp3"), std::string::npos) << e.stderr_snippet();
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+}  // namespace
+}  // namespace renderer::testing
