@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "media/audio_source.h"
+#include "media/music_probe.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
 #include "support/bad_media.h"

@@ -8,7 +8,7 @@
 #include <functional>
 
 #include "common/error.h"
-#include "media/audio_source.h"
+#include "media/music_probe.h"
 #include "media/slideshow.h"
 #include "support/bad_media.h"
 #include "support/capture_sink.h"
@@ -90,7 +90,9 @@ TEST_F(MusicTest, StereoThenMonoNeitherCrashesNorChangesSpeedOrLevel) {
     const DecodedPcm out = decode_pcm(r.path);
     ASSERT_EQ(out.channels.size(), 2u);
     EXPECT_EQ(out.sample_rate, 44100);
-    EXPECT_NEAR(out.seconds, decoded_seconds(music), 0.005) << "the whole track, at its own speed";
+    // The AAC decoder also gives the rest of the last frame (up to 1023 samples, 23 ms) that the
+    // edit list cuts; a speed change would move the length by 9 % (90 ms).
+    EXPECT_NEAR(out.seconds, decoded_seconds(music), 0.03) << "the whole track, at its own speed";
     const Window first = measure(out, 0.2, 0.8), second = measure(out, 1.3, 1.9);
     EXPECT_NEAR(first.pitch, 440, 440 * 0.01);
     EXPECT_NEAR(second.pitch, 660, 660 * 0.01);
@@ -105,7 +107,7 @@ TEST_F(MusicTest, RateChangeMidFileKeepsPitchAndSpeedOfBothParts) {
 
     const DecodedPcm out = decode_pcm(r.path);
     EXPECT_EQ(out.sample_rate, 44100) << "the rate of the first decoded frame";
-    EXPECT_NEAR(out.seconds, decoded_seconds(music), 0.005);
+    EXPECT_NEAR(out.seconds, decoded_seconds(music), 0.03);
     EXPECT_NEAR(measure(out, 0.2, 0.8).pitch, 440, 440 * 0.01);
     EXPECT_NEAR(measure(out, 1.3, 1.9).pitch, 660, 660 * 0.01);
 }

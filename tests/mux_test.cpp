@@ -116,7 +116,7 @@ TEST_F(MuxTest, OutputDirRemovedBeforeTheFaststartPassIsAnIoError) {
     s.preset = "ultrafast";
     auto venc = media::open_h264_encoder(s, media::Canvas{32, 32}, mux.needs_global_header());
     AVStream* vst = mux.add_stream(venc.get());
-    mux.write_header();
+    mux.write_header(30);
     for (int i = 0; i < 3; ++i) {
         media::FramePtr f = media::make_frame();
         f->format = AV_PIX_FMT_YUV420P;

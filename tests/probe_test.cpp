@@ -4,7 +4,7 @@
 #include <rapidjson/document.h>
 
 #include "common/error.h"
-#include "media/audio_source.h"
+#include "media/music_probe.h"
 #include "media/probe.h"
 #include "support/fixtures.h"
 #include "support/media_inspect.h"

@@ -6,11 +6,10 @@
 
 extern "C" {
 #include <libavutil/channel_layout.h>
-#include <libavutil/intreadwrite.h>
 }
 
 #include "media/av_error.h"
-#include "media/libav_log.h"
+#include "media/libav_input.h"
 
 namespace renderer::media {
 namespace {
@@ -18,141 +17,90 @@ namespace {
 constexpr std::array<int, 13> kAacRates = {96000, 88200, 64000, 48000, 44100, 32000, 24000,
                                            22050, 16000, 12000, 11025, 8000,  7350};
 
-InputFormatPtr open_input(const std::filesystem::path& path, ErrorClass cls) {
-    AVFormatContext* raw = nullptr;
-    const int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-    if (rc < 0) {
-        av_fail(cls, fmt::format("cannot open music '{}': {}", path.filename().string(), av_error_text(rc)));
-    }
-    InputFormatPtr ctx(raw);
-    const int info = avformat_find_stream_info(ctx.get(), nullptr);
-    if (info < 0) {
-        av_fail(cls, fmt::format("cannot read music '{}': {}", path.filename().string(), av_error_text(info)));
-    }
-    return ctx;
-}
-
-int find_audio_stream(AVFormatContext* ctx, const std::filesystem::path& path, ErrorClass cls) {
-    const int idx = av_find_best_stream(ctx, AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-    if (idx < 0) {
-        av_fail(cls, fmt::format("music '{}' has no audio stream; use an MP3 with audio", path.filename().string()));
-    }
-    return idx;
-}
-
-// The music library holds MP3s (the spec). libavformat opens almost anything, so a WAV, an AAC
-// or a text file named .mp3 would otherwise be rendered or fail later with a vaguer message:
-// name what the file really is. The mp3 demuxer only ever yields MPEG audio (layers I-III).
-void check_is_mp3(const AVFormatContext* ctx, const std::filesystem::path& path) {
-    const std::string format = ctx->iformat->name;
-    if (format == "mp3") return;
-    std::string found = "no audio stream";
-    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
-        const AVCodecParameters* par = ctx->streams[i]->codecpar;
-        if (par->codec_type != AVMEDIA_TYPE_AUDIO) continue;
-        found = fmt::format("{} audio, {} channel{}, {} Hz", avcodec_get_name(par->codec_id),
-                            par->ch_layout.nb_channels, par->ch_layout.nb_channels == 1 ? "" : "s",
-                            par->sample_rate);
-        break;
-    }
-    av_fail(ErrorClass::PreflightError,
-            fmt::format("music '{}' is not an MP3 file: it reads as {} ({}); convert it to MP3 or "
-                        "remove it from the music dir",
-                        path.filename().string(), format, found));
+AVChannelLayout stereo() {
+    AVChannelLayout l;
+    av_channel_layout_default(&l, 2);
+    return l;
 }
 
 }  // namespace
 
-AudioProbe probe_audio(const std::filesystem::path& path) {
-    const auto fmt = open_input(path, ErrorClass::PreflightError);
-    check_is_mp3(fmt.get(), path);
-    const int idx = find_audio_stream(fmt.get(), path, ErrorClass::PreflightError);
-    const AVStream* st = fmt->streams[idx];
-    AudioProbe p;
-    p.sample_rate = st->codecpar->sample_rate;
-    p.channels = st->codecpar->ch_layout.nb_channels;
-    p.codec = avcodec_get_name(st->codecpar->codec_id);
-    if (avcodec_find_decoder(st->codecpar->codec_id) == nullptr) {
-        av_fail(ErrorClass::PreflightError, fmt::format("music '{}': no decoder for codec {}", path.filename().string(), p.codec));
+int output_sample_rate(int decoded_rate) {
+    for (const int r : kAacRates) {
+        if (r == decoded_rate) return r;
     }
-    if (p.sample_rate <= 0 || p.channels <= 0) {
-        av_fail(ErrorClass::PreflightError, fmt::format("music '{}': audio stream has no sample rate or channels", path.filename().string()));
-    }
-    // Sum what the packets cover: exact for VBR files, unlike the bitrate-based estimate. The
-    // encoder delay and end padding the demuxer signals (gapless info) are not heard, so they
-    // are not counted: the result equals the number of samples the decoder will produce.
-    PacketPtr pkt = make_packet();
-    std::int64_t first = AV_NOPTS_VALUE, end = AV_NOPTS_VALUE, skipped = 0;
-    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
-        if (pkt->stream_index == idx && pkt->pts != AV_NOPTS_VALUE) {
-            if (first == AV_NOPTS_VALUE || pkt->pts < first) first = pkt->pts;
-            const std::int64_t e = pkt->pts + pkt->duration;
-            if (end == AV_NOPTS_VALUE || e > end) end = e;
-            std::size_t size = 0;
-            if (const std::uint8_t* sd = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &size);
-                sd != nullptr && size >= 8) {
-                skipped += static_cast<std::int64_t>(AV_RL32(sd)) + static_cast<std::int64_t>(AV_RL32(sd + 4));
-            }
-        }
-        av_packet_unref(pkt.get());
-    }
-    if (first == AV_NOPTS_VALUE || end <= first) {
-        av_fail(ErrorClass::PreflightError, fmt::format("music '{}' holds no audio packets", path.filename().string()));
-    }
-    p.duration_sec = static_cast<double>(end - first) * av_q2d(st->time_base) -
-                     static_cast<double>(skipped) / p.sample_rate;
-    if (p.duration_sec <= 0) {
-        av_fail(ErrorClass::PreflightError, fmt::format("music '{}' has zero duration", path.filename().string()));
-    }
-    return p;
+    return 48000;
 }
 
 AudioSource::AudioSource(const std::filesystem::path& path, LibavLogCapture& log) : log_(log) {
-    fmt_ = open_input(path, ErrorClass::DecodeError);
-    log_.attach(fmt_.get());
-    stream_index_ = find_audio_stream(fmt_.get(), path, ErrorClass::DecodeError);
+    const std::string what = fmt::format("music '{}'", path.filename().string());
+    fmt_ = open_input(path, ErrorClass::DecodeError, InputPolicy::Music);
+    fmt_route_ = LibavLogRoute(log_, fmt_.get());
+    const int index = first_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO);
+    if (index < 0) av_fail(ErrorClass::DecodeError, fmt::format("{} has no audio stream; use an MP3 with audio", what));
     // Everything but our audio stream is discarded at the demuxer (cover art, data streams).
     for (unsigned i = 0; i < fmt_->nb_streams; ++i) {
-        if (static_cast<int>(i) != stream_index_) fmt_->streams[i]->discard = AVDISCARD_ALL;
+        if (static_cast<int>(i) != index) fmt_->streams[i]->discard = AVDISCARD_ALL;
     }
-    const AVCodecParameters* par = fmt_->streams[stream_index_]->codecpar;
-    const AVCodec* codec = avcodec_find_decoder(par->codec_id);
-    if (codec == nullptr) av_fail(ErrorClass::DecodeError, "no decoder for the music's codec");
-    dec_.reset(avcodec_alloc_context3(codec));
-    log_.attach(dec_.get());
-    av_check(avcodec_parameters_to_context(dec_.get(), par), ErrorClass::DecodeError, "bad audio parameters");
-    dec_->thread_count = 1;
-    av_check(avcodec_open2(dec_.get(), codec, nullptr), ErrorClass::DecodeError, "cannot open the audio decoder");
-    if (dec_->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-        const int n = dec_->ch_layout.nb_channels;
-        av_channel_layout_uninit(&dec_->ch_layout);
-        av_channel_layout_default(&dec_->ch_layout, n);
-    }
+    dec_ = open_decoder(fmt_.get(), index, ErrorClass::DecodeError, InputPolicy::Music);
+    dec_route_ = LibavLogRoute(log_, dec_.get());
+    // A damaged MP3 frame is skipped, as players and the ffmpeg CLI do; the render counts them.
+    loop_.emplace(fmt_.get(), index, dec_.get(),
+                  DecodingLoop::Options{.error_class = ErrorClass::DecodeError, .what = what, .skip_bad_packets = true});
 
-    out_rate_ = 48000;
-    for (const int r : kAacRates) {
-        if (r == dec_->sample_rate) out_rate_ = r;
-    }
-    AVChannelLayout stereo;
-    av_channel_layout_default(&stereo, 2);
-    SwrContext* swr = nullptr;
-    av_check(swr_alloc_set_opts2(&swr, &stereo, AV_SAMPLE_FMT_FLTP, out_rate_, &dec_->ch_layout, dec_->sample_fmt,
-                                 dec_->sample_rate, 0, nullptr),
-             ErrorClass::DecodeError, "cannot configure the resampler");
-    swr_.reset(swr);
-    log_.attach(swr_.get());
-    av_check(swr_init(swr_.get()), ErrorClass::DecodeError, "cannot initialise the resampler");
+    // The output rate comes from what is decoded: the stream's parameters may describe another
+    // part of a concatenated file.
+    frame_ = make_frame();
+    frame_pending_ = next_frame();
+    if (!frame_pending_) av_fail(ErrorClass::DecodeError, fmt::format("{} holds no decodable audio", what));
+    out_rate_ = output_sample_rate(frame_->sample_rate);
     fifo_.reset(av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, 2, 4096));
     if (!fifo_) av_fail(ErrorClass::DecodeError, "cannot allocate the audio FIFO");
 }
 
-AudioSource::~AudioSource() {
-    if (fmt_) log_.detach(fmt_.get());
-    if (dec_) log_.detach(dec_.get());
-    if (swr_) log_.detach(swr_.get());
+AudioSource::~AudioSource() { av_channel_layout_uninit(&in_layout_); }
+
+void AudioSource::configure_resampler(const AVFrame& decoded) {
+    AVChannelLayout layout{};
+    if (decoded.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        av_channel_layout_default(&layout, decoded.ch_layout.nb_channels);
+    } else {
+        av_channel_layout_copy(&layout, &decoded.ch_layout);
+    }
+    AVChannelLayout out = stereo();  // not const: swr_alloc_set_opts2 of FFmpeg 5.1 takes it mutable
+    SwrContext* swr = nullptr;
+    const int rc = swr_alloc_set_opts2(&swr, &out, AV_SAMPLE_FMT_FLTP, out_rate_, &layout,
+                                       static_cast<AVSampleFormat>(decoded.format), decoded.sample_rate, 0, nullptr);
+    swr_route_ = LibavLogRoute();
+    swr_.reset(swr);
+    av_check(rc, ErrorClass::DecodeError, "cannot configure the resampler");
+    swr_route_ = LibavLogRoute(log_, swr_.get());
+    if (layout.nb_channels == 1) {
+        // Mono goes to both channels at unity gain (DESIGN 3.1). swresample's own mono-to-stereo
+        // matrix uses -3 dB per channel, which plays a mono track 3 dB quieter than it was mixed.
+        const double to_both[2] = {1.0, 1.0};
+        av_check(swr_set_matrix(swr_.get(), to_both, 1), ErrorClass::DecodeError, "cannot set the mono matrix");
+    }
+    av_check(swr_init(swr_.get()), ErrorClass::DecodeError, "cannot initialise the resampler");
+    in_rate_ = decoded.sample_rate;
+    in_format_ = decoded.format;
+    av_channel_layout_uninit(&in_layout_);
+    in_layout_ = layout;
 }
 
-void AudioSource::push(const AVFrame* decoded) {
+void AudioSource::resample(const AVFrame* decoded) {
+    if (decoded != nullptr &&
+        (!swr_ || decoded->sample_rate != in_rate_ || decoded->format != in_format_ ||
+         decoded->ch_layout.nb_channels != in_layout_.nb_channels ||
+         (decoded->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC &&
+          av_channel_layout_compare(&decoded->ch_layout, &in_layout_) != 0))) {
+        // The format changed (or this is the first frame): what the old configuration holds
+        // back belongs before the change, then a resampler for the new input (as the ffmpeg
+        // CLI reconfigures its filter graph).
+        if (swr_) resample(nullptr);
+        configure_resampler(*decoded);
+    }
+    if (!swr_) return;
     const int in_samples = decoded != nullptr ? decoded->nb_samples : 0;
     const int capacity = swr_get_out_samples(swr_.get(), in_samples);
     if (capacity <= 0) return;
@@ -171,39 +119,25 @@ void AudioSource::push(const AVFrame* decoded) {
     }
 }
 
+bool AudioSource::next_frame() {
+    if (!loop_->next(frame_.get())) return false;
+    // FFmpeg's MPEG audio decoder allocates a frame before it takes the new header's rate, so
+    // the first frame after a change of rate carries the old one (the context has the new).
+    // One packet in, one frame out: the context's rate is this frame's.
+    if (dec_->sample_rate > 0) frame_->sample_rate = dec_->sample_rate;
+    return true;
+}
+
 bool AudioSource::fill(int wanted) {
-    PacketPtr pkt = make_packet();
-    FramePtr frame = make_frame();
     while (av_audio_fifo_size(fifo_.get()) < wanted && !drained_) {
-        if (!demux_done_) {
-            const int rc = av_read_frame(fmt_.get(), pkt.get());
-            if (rc < 0) {
-                demux_done_ = true;
-                avcodec_send_packet(dec_.get(), nullptr);  // enter draining
-            } else if (pkt->stream_index != stream_index_) {
-                av_packet_unref(pkt.get());
-                continue;
-            } else {
-                // A damaged MP3 frame is skipped, as players and the ffmpeg CLI do.
-                if (avcodec_send_packet(dec_.get(), pkt.get()) < 0) ++decode_errors_;
-                av_packet_unref(pkt.get());
-            }
+        if (!frame_pending_) frame_pending_ = next_frame();
+        if (!frame_pending_) {
+            resample(nullptr);  // flush what the resampler holds back
+            drained_ = true;
+            break;
         }
-        for (;;) {
-            const int rc = avcodec_receive_frame(dec_.get(), frame.get());
-            if (rc == AVERROR(EAGAIN)) break;
-            if (rc == AVERROR_EOF) {
-                push(nullptr);  // flush what the resampler holds back
-                drained_ = true;
-                break;
-            }
-            if (rc < 0) {
-                ++decode_errors_;
-                break;
-            }
-            push(frame.get());
-            av_frame_unref(frame.get());
-        }
+        resample(frame_.get());
+        frame_pending_ = false;
     }
     return av_audio_fifo_size(fifo_.get()) > 0;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <unordered_map>
+#include <utility>
 
 extern "C" {
 #include <libavutil/log.h>
@@ -80,6 +81,26 @@ void LibavLogCapture::attach(const void* ctx) {
 void LibavLogCapture::detach(const void* ctx) {
     std::lock_guard lock(g_routes_mutex);
     g_routes.erase(ctx);
+}
+
+LibavLogRoute::LibavLogRoute(LibavLogCapture& capture, const void* ctx) : capture_(&capture), ctx_(ctx) {
+    capture_->attach(ctx_);
+}
+
+LibavLogRoute::~LibavLogRoute() {
+    if (capture_ != nullptr) capture_->detach(ctx_);
+}
+
+LibavLogRoute::LibavLogRoute(LibavLogRoute&& other) noexcept
+    : capture_(std::exchange(other.capture_, nullptr)), ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+LibavLogRoute& LibavLogRoute::operator=(LibavLogRoute&& other) noexcept {
+    if (this != &other) {
+        if (capture_ != nullptr) capture_->detach(ctx_);
+        capture_ = std::exchange(other.capture_, nullptr);
+        ctx_ = std::exchange(other.ctx_, nullptr);
+    }
+    return *this;
 }
 
 LibavLogCapture::ThreadScope::ThreadScope(LibavLogCapture* capture) : previous_(t_current) {

@@ -22,10 +22,6 @@ public:
     LibavLogCapture(const LibavLogCapture&) = delete;
     LibavLogCapture& operator=(const LibavLogCapture&) = delete;
 
-    // Routes messages logged with `ctx` (an AVCodecContext*, AVFormatContext*, …) here.
-    void attach(const void* ctx);
-    void detach(const void* ctx);
-
     // Makes this capture current for another thread (decode pool workers) until the guard dies.
     class ThreadScope {
     public:
@@ -51,12 +47,35 @@ public:
     int& print_prefix() { return print_prefix_; }
 
 private:
+    friend class LibavLogRoute;
+    void attach(const void* ctx);
+    void detach(const void* ctx);
+
     static constexpr std::size_t kMaxLines = 20;
     mutable std::mutex mutex_;
     std::deque<std::string> lines_;
     std::FILE* report_ = nullptr;
     int print_prefix_ = 1;
     LibavLogCapture* previous_;
+};
+
+// Routes the messages libav logs with `ctx` (an AVCodecContext*, AVFormatContext*, SwrContext*…)
+// to `capture` for as long as the guard lives: attach and detach as one scoped pair, so no path
+// that throws leaves a route to a freed context behind. Declare the guard after the context's
+// owner, so it is destroyed (detached) first.
+class LibavLogRoute {
+public:
+    LibavLogRoute() = default;
+    LibavLogRoute(LibavLogCapture& capture, const void* ctx);
+    ~LibavLogRoute();
+    LibavLogRoute(LibavLogRoute&& other) noexcept;
+    LibavLogRoute& operator=(LibavLogRoute&& other) noexcept;
+    LibavLogRoute(const LibavLogRoute&) = delete;
+    LibavLogRoute& operator=(const LibavLogRoute&) = delete;
+
+private:
+    LibavLogCapture* capture_ = nullptr;
+    const void* ctx_ = nullptr;
 };
 
 }  // namespace renderer::media

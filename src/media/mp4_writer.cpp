@@ -1,5 +1,6 @@
 #include "media/mp4_writer.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -15,31 +16,31 @@ extern "C" {
 namespace renderer::media {
 namespace {
 
-// A full disk or a failing device is the filesystem's fault, not the encoder's: IoError is
-// transient, so the worker retries it (another render may have freed space by then).
-ErrorClass write_error_class(int rc) {
-    return rc == AVERROR(ENOSPC) || rc == AVERROR(EIO) || rc == AVERROR(EDQUOT) ||
-                   rc == AVERROR(EFBIG)
-               ? ErrorClass::IoError
-               : ErrorClass::EncodeError;
+// A full disk, a failing device, an output dir removed mid-render (the faststart pass reopens
+// the file by path: ENOENT) are the filesystem's fault, not the encoder's: IoError is transient,
+// so the worker retries it. That is any error the AVIOContext recorded, and any errno the I/O
+// layer returned; libavformat's own codes (FFERRTAG values) and the errnos it uses for bad
+// parameters stay EncodeError.
+ErrorClass write_error_class(int rc, const AVIOContext* pb) {
+    if (pb != nullptr && pb->error < 0) return ErrorClass::IoError;
+    const bool errno_code = rc < 0 && rc > -4096;  // AVERROR(e) is -e; FFERRTAGs are far below
+    const bool parameter_error = rc == AVERROR(EINVAL) || rc == AVERROR(ENOSYS) || rc == AVERROR(ERANGE) ||
+                                 rc == AVERROR(EDOM);
+    return errno_code && !parameter_error ? ErrorClass::IoError : ErrorClass::EncodeError;
 }
 
 }  // namespace
 
-Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : log_(log) {
+Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) {
     AVFormatContext* raw = nullptr;
     av_check(avformat_alloc_output_context2(&raw, nullptr, "mp4", path.c_str()), ErrorClass::EncodeError,
              "cannot create the MP4 muxer");
     ctx_.reset(raw);
-    log_.attach(ctx_.get());
+    route_ = LibavLogRoute(log, ctx_.get());
     // Bit-exact output: identical inputs and settings give identical bytes.
     ctx_->flags |= AVFMT_FLAG_BITEXACT;
     const int rc = avio_open(&ctx_->pb, path.c_str(), AVIO_FLAG_WRITE);
     if (rc < 0) av_fail(ErrorClass::IoError, fmt::format("cannot open '{}' for writing: {}", path.string(), av_error_text(rc)));
-}
-
-Mp4Writer::~Mp4Writer() {
-    if (ctx_) log_.detach(ctx_.get());
 }
 
 bool Mp4Writer::needs_global_header() const { return (ctx_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
@@ -59,27 +60,44 @@ void Mp4Writer::set_metadata(const std::string& key, const std::string& value) {
     av_dict_set(&ctx_->metadata, key.c_str(), value.c_str(), 0);
 }
 
-void Mp4Writer::write_header() {
+void Mp4Writer::write_header(int timescale) {
     AVDictionary* opts = nullptr;
     // faststart: the moov atom goes before mdat so players can start before the download ends.
     av_dict_set(&opts, "movflags", "+faststart+use_metadata_tags", 0);
+    av_dict_set_int(&opts, "movie_timescale", timescale, 0);
+    av_dict_set_int(&opts, "video_track_timescale", timescale, 0);
     const int rc = avformat_write_header(ctx_.get(), &opts);
     av_dict_free(&opts);
-    av_check(rc, write_error_class(rc), "cannot write the MP4 header");
+    av_check(rc, write_error_class(rc, ctx_->pb), "cannot write the MP4 header");
     header_written_ = true;
+    stream_end_.assign(ctx_->nb_streams, -1);
+}
+
+void Mp4Writer::set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base) {
+    stream_end_.at(static_cast<std::size_t>(stream->index)) = av_rescale_q(end, time_base, stream->time_base);
 }
 
 void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base) {
+    // libx264 leaves durations unset; every frame of ours lasts one frame period (CFR).
+    if (packet->duration == 0 && stream->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+        stream->avg_frame_rate.num > 0) {
+        packet->duration = av_rescale_q(1, av_inv_q(stream->avg_frame_rate), encoder_time_base);
+    }
     av_packet_rescale_ts(packet, encoder_time_base, stream->time_base);
     packet->stream_index = stream->index;
+    // The muxer's track and edit list end at the latest packet's pts + duration.
+    if (const std::int64_t end = stream_end_.at(static_cast<std::size_t>(stream->index));
+        end >= 0 && packet->pts != AV_NOPTS_VALUE && packet->pts + packet->duration > end) {
+        packet->duration = std::max<std::int64_t>(0, end - packet->pts);
+    }
     const int rc = av_interleaved_write_frame(ctx_.get(), packet);
-    if (rc < 0) av_check(rc, write_error_class(rc), "cannot write to the MP4 file");
+    if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot write to the MP4 file");
 }
 
 void Mp4Writer::finish() {
     int rc = av_write_trailer(ctx_.get());
     if (rc >= 0 && ctx_->pb != nullptr && ctx_->pb->error < 0) rc = ctx_->pb->error;
-    if (rc < 0) av_check(rc, write_error_class(rc), "cannot finish the MP4 file");
+    if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot finish the MP4 file");
     rc = avio_closep(&ctx_->pb);
     if (rc < 0) av_check(rc, ErrorClass::IoError, "cannot close the MP4 file");
 }

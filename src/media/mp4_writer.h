@@ -4,18 +4,18 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "media/av_ptr.h"
+#include "media/libav_log.h"
 
 namespace renderer::media {
-
-class LibavLogCapture;
 
 class Mp4Writer {
 public:
     Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log);
-    ~Mp4Writer();
     Mp4Writer(const Mp4Writer&) = delete;
+    Mp4Writer(Mp4Writer&&) = delete;
     Mp4Writer& operator=(const Mp4Writer&) = delete;
 
     // MP4 keeps codec headers in the container: encoders must be opened with GLOBAL_HEADER.
@@ -25,7 +25,13 @@ public:
     AVStream* add_stream(const AVCodecContext* encoder);
     void set_metadata(const std::string& key, const std::string& value);
 
-    void write_header();
+    // `timescale` is the movie's and every video track's: choose one in which every duration the
+    // file states is a whole number (the frame rate and the audio rate both divide it), so the
+    // edit lists hold the exact cut instead of the muxer's default 1000 units a second.
+    void write_header(int timescale);
+    // Packets of `stream` end at `end` (in `time_base`) at the latest: the last frame of a video
+    // cut by shorter music is shown only until the music ends. Call after write_header().
+    void set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base);
     // Rescales `packet` from `encoder_time_base` to the stream's and hands it to the interleaver.
     void write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base);
     // Flushes the interleaver, writes the trailer (moving the moov atom up front) and closes.
@@ -33,7 +39,8 @@ public:
 
 private:
     OutputFormatPtr ctx_;
-    LibavLogCapture& log_;
+    LibavLogRoute route_;
+    std::vector<std::int64_t> stream_end_;  // per stream index, in the stream's time base; -1: none
     bool header_written_ = false;
 };
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "media/audio_source.h"
+#include "media/music_probe.h"
 #include "media/frame_converter.h"
 #include "media/render_settings.h"
 

@@ -11,17 +11,13 @@ extern "C" {
 
 #include "media/av_error.h"
 #include "media/av_ptr.h"
+#include "media/libav_input.h"
 
 namespace renderer::media {
 
-MediaInfo probe_file(const std::filesystem::path& path) {
-    AVFormatContext* raw = nullptr;
-    int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-    if (rc < 0) {
-        throw Error(ErrorClass::PreflightError, fmt::format("cannot open '{}': {}", path.string(), av_error_text(rc)));
-    }
-    InputFormatPtr fmt(raw);
-    rc = avformat_find_stream_info(fmt.get(), nullptr);
+MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
+    InputFormatPtr fmt = open_input(path, ErrorClass::PreflightError, policy);
+    const int rc = avformat_find_stream_info(fmt.get(), nullptr);
     if (rc < 0) {
         throw Error(ErrorClass::PreflightError, fmt::format("cannot read '{}': {}", path.string(), av_error_text(rc)));
     }

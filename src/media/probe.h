@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "media/libav_input.h"
+
 namespace renderer::media {
 
 struct StreamInfo {
@@ -38,9 +40,11 @@ struct MediaInfo {
     std::vector<StreamInfo> streams;
 };
 
-// Opens `path` with libavformat and demuxes every packet to count frames and durations.
-// Throws Error(PreflightError) when the file cannot be opened as media.
-MediaInfo probe_file(const std::filesystem::path& path);
+// Opens `path` with libavformat under `policy` (any format for an operator's file; the mov
+// demuxer only for an artifact the renderer wrote) and demuxes every packet to count frames and
+// durations. Nothing the file names is opened. Throws Error(PreflightError) when the file
+// cannot be opened as media.
+MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy = InputPolicy::Probe);
 
 std::string to_json(const MediaInfo& info, bool pretty);
 

@@ -1,6 +1,7 @@
 #include "media/render_key.h"
 
 #include <array>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -8,7 +9,11 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
 #include <libavutil/murmur3.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
 }
 
 #include "media/av_ptr.h"
@@ -51,9 +56,49 @@ std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     return v;
 }
 
+namespace {
+
+// libx264's build as the encoder states it in the SEI it writes into the first packet ("x264 -
+// core 164 r3095 baee400 - H.264/MPEG-4 AVC codec - ..."): core number and revision, which
+// libavcodec's version does not tell (Debian ships x264 as its own package). Learnt once per
+// process from a 16x16 encode; "unknown" if that fails.
+std::string x264_build() {
+    CodecContextPtr enc(avcodec_alloc_context3(avcodec_find_encoder_by_name("libx264")));
+    if (!enc) return "unknown";
+    enc->width = enc->height = 16;
+    enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    enc->time_base = AVRational{1, 25};
+    enc->thread_count = 1;
+    av_opt_set(enc->priv_data, "preset", "ultrafast", 0);
+    if (avcodec_open2(enc.get(), enc->codec, nullptr) < 0) return "unknown";
+    FramePtr frame = make_frame();
+    frame->format = AV_PIX_FMT_YUV420P;
+    frame->width = frame->height = 16;
+    if (av_frame_get_buffer(frame.get(), 0) < 0) return "unknown";
+    for (int p = 0; p < 3; ++p) std::memset(frame->data[p], 128, static_cast<std::size_t>(frame->linesize[p]) * (p ? 8 : 16));
+    PacketPtr pkt = make_packet();
+    std::string bytes;
+    for (AVFrame* f : {frame.get(), static_cast<AVFrame*>(nullptr)}) {
+        if (avcodec_send_frame(enc.get(), f) < 0) break;
+        while (avcodec_receive_packet(enc.get(), pkt.get()) == 0) {
+            bytes.append(reinterpret_cast<const char*>(pkt->data), static_cast<std::size_t>(pkt->size));
+            av_packet_unref(pkt.get());
+        }
+    }
+    const auto from = bytes.find("x264 - core ");
+    if (from == std::string::npos) return "unknown";
+    const auto to = bytes.find(" - ", from + 12);
+    return bytes.substr(from + 7, to == std::string::npos ? 32 : to - from - 7);
+}
+
+}  // namespace
+
 std::string render_key_libraries() {
-    return fmt::format("renderer {} avcodec {} avformat {} swresample {}", RENDERER_VERSION, avcodec_version(),
-                       avformat_version(), swresample_version());
+    static const std::string libs = fmt::format(
+        "renderer {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} x264 {}", RENDERER_VERSION,
+        av_version_info(), avcodec_version(), avformat_version(), avutil_version(), swscale_version(),
+        swresample_version(), x264_build());
+    return libs;
 }
 
 std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::int64_t video_frames,
@@ -69,15 +114,6 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::
     std::string hex;
     for (const auto b : h.finish()) hex += fmt::format("{:02x}", b);
     return hex;
-}
-
-std::optional<std::string> read_render_key(const std::filesystem::path& path) {
-    AVFormatContext* raw = nullptr;
-    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) return std::nullopt;
-    InputFormatPtr fmt(raw);
-    const AVDictionaryEntry* e = av_dict_get(fmt->metadata, kRenderKeyTag, nullptr, 0);
-    if (e == nullptr) return std::nullopt;
-    return std::string(e->value);
 }
 
 }  // namespace renderer::media

@@ -30,7 +30,4 @@ std::string render_key(const RenderSettings& settings, const PreflightReport& pr
 // libavcodec/libavformat/libswscale/libswresample/libavutil), as hashed into the key.
 std::string render_key_libraries();
 
-// The key stored in an existing artifact, if it has one.
-std::optional<std::string> read_render_key(const std::filesystem::path& path);
-
 }  // namespace renderer::media

@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "common/atomic_file.h"
+#include "media/artifact_reader.h"
 #include "media/audio_source.h"
 #include "media/av_error.h"
 #include "media/encoders.h"
@@ -63,8 +65,12 @@ Cut compute_cut(std::size_t frame_count, int fps, double audio_sec) {
     return c;
 }
 
+// The AAC packets an encode of `samples` samples yields: the encoder's 1024 samples of priming
+// come first, so one packet more than the samples fill.
+std::int64_t planned_aac_packets(std::int64_t samples) { return (samples + 1024 + 1023) / 1024; }
+
 RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
-    const MediaInfo info = probe_file(pf.output_path);
+    const MediaInfo info = probe_file(pf.output_path, InputPolicy::Artifact);
     RenderResult r;
     r.path = pf.output_path;
     r.bytes = info.size_bytes;
@@ -76,23 +82,53 @@ RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
     return r;
 }
 
-// The existing artifact's result when its stored key equals this render's; hashing the frames
-// costs one read of each file, far less than encoding them.
+// The existing artifact's result when its stored key equals this render's and the file is
+// whole (its boxes tile the file, and it holds every packet this render would write); hashing
+// the frames costs one read of each file, far less than encoding them.
 std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& cut,
                                           const std::vector<std::filesystem::path>& frames, std::uint64_t music_hash,
                                           const RenderSettings& s, const log::Context& log) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
-    const auto stored = read_render_key(pf.output_path);
-    if (!stored) return std::nullopt;
+    const auto stored = read_artifact(pf.output_path);
+    if (!stored || stored->render_key.empty()) return std::nullopt;
+    const std::int64_t audio_samples = std::llround(cut.seconds * output_sample_rate(pf.audio.sample_rate));
+    if (!stored->boxes_cover_file || stored->video_packets != cut.video_frames ||
+        stored->audio_packets != planned_aac_packets(audio_samples)) {
+        log.info("cache_incomplete", {{"path", pf.output_path.string()},
+                                      {"boxes_cover_file", stored->boxes_cover_file},
+                                      {"video_packets", stored->video_packets},
+                                      {"audio_packets", stored->audio_packets}});
+        return std::nullopt;
+    }
     std::vector<std::uint64_t> hashes;
     hashes.reserve(frames.size());
     for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f)));
-    if (*stored != render_key(s, pf, cut.video_frames, hashes, music_hash)) return std::nullopt;
+    if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash)) return std::nullopt;
     RenderResult r = result_from_file(pf, cut.video_frames);
     r.cache_hit = true;
-    log.info("cache_hit", {{"path", r.path.string()}, {"render_key", *stored}, {"bytes", r.bytes}});
+    log.info("cache_hit", {{"path", r.path.string()}, {"render_key", stored->render_key}, {"bytes", r.bytes}});
     return r;
+}
+
+// Damaged music frames are skipped, counted, logged once and reported as a warning; a track
+// that is mostly undecodable is refused rather than rendered short or silent.
+std::optional<std::string> check_music_decoding(const DecodeErrors& e, const std::string& track,
+                                                const log::Context& log) {
+    if (e.refused == 0) return std::nullopt;
+    const std::string where = e.first_refused_sec >= 0 ? fmt::format(" (the first at {:.2f} s)", e.first_refused_sec) : "";
+    if (e.refused * 2 > e.packets) {
+        av_fail(ErrorClass::DecodeError,
+                fmt::format("music '{}' is mostly undecodable: {} of {} audio frames could not be decoded{}; replace "
+                            "the file",
+                            track, e.refused, e.packets, where));
+    }
+    log.warn("audio_decode_errors", {{"track", track},
+                                     {"count", e.refused},
+                                     {"packets", e.packets},
+                                     {"first_position_sec", e.first_refused_sec}});
+    return fmt::format("music '{}': {} of {} audio frames were undecodable and skipped{}", track, e.refused,
+                       e.packets, where);
 }
 
 }  // namespace
@@ -135,16 +171,19 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     {
         Mp4Writer mux(out.temp_path(), capture);
         CodecContextPtr venc = open_h264_encoder(s, pf.canvas, mux.needs_global_header());
-        capture.attach(venc.get());
+        const LibavLogRoute venc_route(capture, venc.get());
         AudioSource audio(pf.music_path, capture);
         CodecContextPtr aenc = open_aac_encoder(audio.sample_rate(), s.audio_bitrate, mux.needs_global_header());
-        capture.attach(aenc.get());
+        const LibavLogRoute aenc_route(capture, aenc.get());
         AVStream* vst = mux.add_stream(venc.get());
         AVStream* ast = mux.add_stream(aenc.get());
-        mux.write_header();
-
         const std::int64_t rate = audio.sample_rate();
+        // Every frame boundary (1/fps) and every sample (1/rate) is a whole number of ticks.
+        mux.write_header(std::lcm(s.fps, static_cast<int>(rate)));
+
         const std::int64_t audio_target = std::llround(cut.seconds * static_cast<double>(rate));
+        // The video ends at T too: when the music is the shorter input the last frame is cut short.
+        mux.set_stream_end(vst, audio_target, AVRational{1, static_cast<int>(rate)});
         std::int64_t audio_sent = 0;
         bool audio_done = false;
         // Audio is encoded alongside the video, one video frame's worth at a time, so the muxer's
@@ -182,6 +221,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             }
         }
         pump_audio(audio_target);
+        if (auto warning = check_music_decoding(audio.decode_errors(), pf.audio_track, log)) {
+            result.warnings.push_back(std::move(*warning));
+        }
         try {
             encode_and_write(venc.get(), nullptr, vst, mux, &cancel);
             encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
@@ -192,8 +234,6 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
         mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
         mux.finish();
-        capture.detach(venc.get());
-        capture.detach(aenc.get());
 
         const auto stats = pipeline.stats();
         result.frames = cut.video_frames;
@@ -206,7 +246,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     if (publish_gate && !publish_gate()) throw_cancelled(ErrorClass::LeaseLost);
     out.commit();
 
+    auto warnings = std::move(result.warnings);
     result = result_from_file(pf, result.frames);
+    result.warnings = std::move(warnings);
     result.wall_sec = seconds_since(t0);
     result.encode_fps = result.wall_sec > 0 ? static_cast<double>(result.frames) / result.wall_sec : 0;
     if (on_progress) on_progress(Progress{result.frames, result.frames, result.wall_sec, result.encode_fps});

@@ -3,15 +3,17 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 #include "media/av_ptr.h"
+#include "media/decoding_loop.h"
 
 namespace renderer::media {
 
 class VideoDecoder {
 public:
-    // Opens the file's best video stream. Throws Error(DecodeError) naming the file when it
-    // cannot be opened or holds no decodable video.
+    // Opens the file's best video stream (an MP4: the mov demuxer only). Throws
+    // Error(DecodeError) naming the file when it cannot be opened or holds no decodable video.
     explicit VideoDecoder(const std::filesystem::path& path);
 
     int width() const { return dec_->width; }
@@ -22,13 +24,9 @@ public:
     FramePtr next();
 
 private:
-    std::filesystem::path path_;
     InputFormatPtr fmt_;
     CodecContextPtr dec_;
-    int stream_index_ = -1;
-    bool demux_done_ = false;
-    bool flushed_ = false;
-    bool drained_ = false;
+    std::optional<DecodingLoop> loop_;
 };
 
 }  // namespace renderer::media

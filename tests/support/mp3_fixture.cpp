@@ -95,6 +95,9 @@ DecodedPcm decode_pcm(const std::filesystem::path& path) {
     const auto drain = [&] {
         while (avcodec_receive_frame(dec.get(), frame.get()) == 0) {
             if (frame->format != AV_SAMPLE_FMT_FLTP) throw std::runtime_error("decode_pcm: expected float planar");
+            // The first frame after a change of rate is tagged with the old rate by FFmpeg's
+            // MPEG audio decoder; the context holds the frame's real one.
+            frame->sample_rate = dec->sample_rate;
             if (pcm.sample_rate == 0) pcm.sample_rate = frame->sample_rate;
             pcm.seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
             const auto n = static_cast<std::size_t>(frame->ch_layout.nb_channels);
@@ -109,7 +112,9 @@ DecodedPcm decode_pcm(const std::filesystem::path& path) {
     };
     while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
         if (pkt->stream_index == index) {
-            check(avcodec_send_packet(dec.get(), pkt.get()), "undecodable packet");
+            // A packet the decoder refuses (the second file's ID3 tag in `cat a.mp3 b.mp3`) is
+            // skipped, as players do.
+            avcodec_send_packet(dec.get(), pkt.get());
             drain();
         }
         av_packet_unref(pkt.get());

@@ -1,0 +1,91 @@
+#include "media/format_sniff.h"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavformat/avformat.h>
+#include <libavformat/avio.h>
+#include <libavutil/dict.h>
+#include <libavutil/intreadwrite.h>
+}
+
+#include "media/av_error.h"
+
+namespace renderer::media {
+namespace {
+
+struct AvioCloser {
+    void operator()(AVIOContext* pb) const { avio_closep(&pb); }
+};
+
+// The codec a RIFF WAVE format chunk names, as the wav demuxer would report it: PCM by its bit
+// depth, anything else from libavformat's RIFF tag table.
+AVCodecID wav_codec(unsigned tag, unsigned bits) {
+    if (tag == 1) {
+        switch (bits) {
+            case 8: return AV_CODEC_ID_PCM_U8;
+            case 16: return AV_CODEC_ID_PCM_S16LE;
+            case 24: return AV_CODEC_ID_PCM_S24LE;
+            case 32: return AV_CODEC_ID_PCM_S32LE;
+            default: return AV_CODEC_ID_NONE;
+        }
+    }
+    if (tag == 3) return bits == 64 ? AV_CODEC_ID_PCM_F64LE : AV_CODEC_ID_PCM_F32LE;
+    const AVCodecTag* const tables[] = {avformat_get_riff_audio_tags(), nullptr};
+    return av_codec_get_id(tables, tag);
+}
+
+// "pcm_s16le audio, 2 channels, 44100 Hz" from the first format chunk within `head`, or empty.
+std::string wav_detail(const std::uint8_t* head, std::size_t size) {
+    if (size < 12 || std::memcmp(head, "RIFF", 4) != 0 || std::memcmp(head + 8, "WAVE", 4) != 0) return {};
+    for (std::size_t at = 12; at + 8 <= size;) {
+        const std::uint32_t len = AV_RL32(head + at + 4);
+        if (std::memcmp(head + at, "fmt ", 4) == 0) {
+            if (len < 16 || at + 8 + 16 > size) return {};
+            const std::uint8_t* f = head + at + 8;
+            unsigned tag = AV_RL16(f);
+            const unsigned channels = AV_RL16(f + 2), rate = AV_RL32(f + 4), bits = AV_RL16(f + 14);
+            // WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID.
+            if (tag == 0xfffe && len >= 40 && at + 8 + 26 <= size) tag = AV_RL16(f + 24);
+            return fmt::format("{} audio, {} channel{}, {} Hz", avcodec_get_name(wav_codec(tag, bits)), channels,
+                               channels == 1 ? "" : "s", rate);
+        }
+        at += 8 + len + (len & 1);  // chunks are padded to an even size
+    }
+    return {};
+}
+
+}  // namespace
+
+SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
+    AVDictionary* opts = nullptr;
+    av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    AVIOContext* raw = nullptr;
+    const std::string url = "file:" + path.string();
+    const int rc = avio_open2(&raw, url.c_str(), AVIO_FLAG_READ, nullptr, &opts);
+    av_dict_free(&opts);
+    if (rc < 0) av_fail(cls, fmt::format("cannot open '{}': {}", path.filename().string(), av_error_text(rc)));
+    std::unique_ptr<AVIOContext, AvioCloser> pb(raw);
+
+    SniffedFormat out;
+    const AVInputFormat* format = nullptr;
+    // Only the probe functions run; the file name's extension counts, as it does when libavformat
+    // picks a demuxer itself. 0 as the limit: libavformat's default (1 MiB).
+    if (av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0) < 0 || format == nullptr) return out;
+    out.name = format->name;
+    if (out.name == "wav") {
+        std::array<std::uint8_t, 4096> head{};
+        if (avio_seek(pb.get(), 0, SEEK_SET) == 0) {
+            const int n = avio_read(pb.get(), head.data(), static_cast<int>(head.size()));
+            if (n > 0) out.detail = wav_detail(head.data(), static_cast<std::size_t>(n));
+        }
+    }
+    return out;
+}
+
+}  // namespace renderer::media

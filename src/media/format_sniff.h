@@ -1,0 +1,22 @@
+// What a file is, from a bounded look at its first bytes: libavformat's probe functions scored
+// over at most 1 MiB (the same look avformat_open_input takes before it picks a demuxer), without
+// running any demuxer's header or packet reader, so nothing the file names is ever opened. For a
+// WAV the format chunk is read too, to say what it holds.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/error.h"
+
+namespace renderer::media {
+
+struct SniffedFormat {
+    std::string name;    // libavformat's demuxer name ("mp3", "hls", "wav"...); empty: none fits
+    std::string detail;  // "pcm_s16le audio, 2 channels, 44100 Hz" for a WAV; else empty
+};
+
+// Throws Error(error_class) when the file cannot be read.
+SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass error_class);
+
+}  // namespace renderer::media

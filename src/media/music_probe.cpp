@@ -1,0 +1,86 @@
+#include "media/music_probe.h"
+
+#include <cstdint>
+
+#include <fmt/format.h>
+
+extern "C" {
+#include <libavutil/intreadwrite.h>
+}
+
+#include "common/error.h"
+#include "media/av_error.h"
+#include "media/av_ptr.h"
+#include "media/libav_input.h"
+
+namespace renderer::media {
+namespace {
+
+struct MpegAudioFrame {
+    int sample_rate = 0;
+    int channels = 0;
+    int samples = 0;
+};
+
+// The 4-byte MPEG audio frame header (ISO 11172-3 / 13818-3) that opens every packet the mp3
+// demuxer returns: the rate and frame length the decoder will use for this frame. libavcodec
+// keeps its own parser of it private. Returns samples == 0 for anything else (an ID3 tag met
+// mid-file, a damaged header), which the decoder does not turn into sound either.
+MpegAudioFrame parse_header(const std::uint8_t* p, int size) {
+    if (size < 4) return {};
+    const std::uint32_t h = AV_RB32(p);
+    const unsigned version = (h >> 19) & 3, layer = (h >> 17) & 3, bitrate = (h >> 12) & 15, rate = (h >> 10) & 3;
+    if ((h & 0xffe00000u) != 0xffe00000u || version == 1 || layer == 0 || bitrate == 15 || rate == 3) return {};
+    static constexpr int kRates[3] = {44100, 48000, 32000};
+    const int shift = version == 3 ? 0 : version == 2 ? 1 : 2;  // MPEG-1, MPEG-2, MPEG-2.5
+    MpegAudioFrame f;
+    f.sample_rate = kRates[rate] >> shift;
+    f.channels = ((h >> 6) & 3) == 3 ? 1 : 2;
+    f.samples = layer == 3 ? 384 : layer == 2 ? 1152 : version == 3 ? 1152 : 576;  // layer I, II, III
+    return f;
+}
+
+}  // namespace
+
+AudioProbe probe_audio(const std::filesystem::path& path) {
+    constexpr ErrorClass kClass = ErrorClass::PreflightError;
+    const auto name = path.filename().string();
+    const InputFormatPtr fmt = open_input(path, kClass, InputPolicy::Music);
+    const int idx = first_stream(fmt.get(), AVMEDIA_TYPE_AUDIO);
+    if (idx < 0) av_fail(kClass, fmt::format("music '{}' has no audio stream; use an MP3 with audio", name));
+    AudioProbe p;
+    p.codec = avcodec_get_name(fmt->streams[idx]->codecpar->codec_id);
+    if (avcodec_find_decoder(fmt->streams[idx]->codecpar->codec_id) == nullptr) {
+        av_fail(kClass, fmt::format("music '{}': no decoder for codec {}", name, p.codec));
+    }
+    // Sum what each frame holds at its own rate: exact for VBR files and across a change of rate.
+    // The encoder delay and end padding the demuxer signals (gapless info, in samples of the
+    // frame they are attached to) are not heard, so they are not counted: the result equals
+    // what the decoder produces.
+    PacketPtr pkt = make_packet();
+    double seconds = 0;
+    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+        const MpegAudioFrame f =
+            pkt->stream_index == idx ? parse_header(pkt->data, pkt->size) : MpegAudioFrame{};
+        if (f.samples > 0) {
+            if (p.sample_rate == 0) {
+                p.sample_rate = f.sample_rate;
+                p.channels = f.channels;
+            }
+            std::int64_t heard = f.samples;
+            std::size_t size = 0;
+            if (const std::uint8_t* sd = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &size);
+                sd != nullptr && size >= 8) {
+                heard -= static_cast<std::int64_t>(AV_RL32(sd)) + static_cast<std::int64_t>(AV_RL32(sd + 4));
+            }
+            seconds += static_cast<double>(std::max<std::int64_t>(heard, 0)) / f.sample_rate;
+        }
+        av_packet_unref(pkt.get());
+    }
+    if (p.sample_rate == 0) av_fail(kClass, fmt::format("music '{}' holds no audio packets", name));
+    p.duration_sec = seconds;
+    if (p.duration_sec <= 0) av_fail(kClass, fmt::format("music '{}' has zero duration", name));
+    return p;
+}
+
+}  // namespace renderer::media
