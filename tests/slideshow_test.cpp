@@ -1,6 +1,7 @@
 // End-to-end renders of real media, reopened with libavformat/libavcodec.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -251,7 +252,7 @@ TEST_F(SlideshowTest, LogsPreflightAndFfmpegCmdWithIds) {
     ASSERT_TRUE(cmd[0]["argv"].IsArray());
     EXPECT_STREQ(cmd[0]["argv"][0].GetString(), "ffmpeg");
     const std::string joined = logs_->joined();
-    EXPECT_NE(joined.find("\"-shortest\""), std::string::npos);
+    EXPECT_NE(joined.find("\"-t\""), std::string::npos) << "the exact cut, not -shortest";
     EXPECT_NE(joined.find("\"1:a:0\""), std::string::npos);
 }
 
@@ -367,6 +368,44 @@ TEST(RenderKey, NamesTheEncoderAndConverterBuilds) {
     EXPECT_NE(libs.find("x264 core "), std::string::npos) << libs;  // libx264's own ident, e.g. "core 164 r3095 baee400"
     EXPECT_NE(libs.find("swscale " + std::to_string(swscale_version())), std::string::npos) << libs;
     EXPECT_NE(libs.find("swresample " + std::to_string(swresample_version())), std::string::npos) << libs;
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// The debug command reproduces the render's inputs: its own frame list (natural order, any case
+// of .png), the exact cut, the canvas.
+TEST_F(SlideshowTest, FfmpegCmdListsTheRenderedFramesAndTheExactCut) {
+    add_track("media/short_1s.mp3", "short.mp3");
+    fs::create_directories(tmp_ / "frames");
+    for (const char* name : {"f10.png", "f2.PNG", "f1.png"}) write_png(tmp_ / "frames" / name, 32, 32, PngKind::Rgb8, Rgb{});
+    for (int i = 11; i <= 40; ++i) write_png(tmp_ / "frames" / ("f" + std::to_string(i) + ".png"), 32, 32, PngKind::Rgb8, Rgb{});
+    auto req = request(tmp_ / "frames", "short.mp3");
+    req.libav_report_path = tmp_ / "ffreport.log";
+    render(req);
+    const auto cmd = logs_->events("ffmpeg_cmd");
+    ASSERT_EQ(cmd.size(), 1u);
+    std::vector<std::string> argv;
+    for (const auto& a : cmd[0]["argv"].GetArray()) argv.emplace_back(a.GetString());
+    const auto after = [&](const std::string& flag) {
+        const auto it = std::find(argv.begin(), argv.end(), flag);
+        return it != argv.end() && it + 1 != argv.end() ? *(it + 1) : std::string();
+    };
+    EXPECT_EQ(after("-f"), "concat");
+    EXPECT_EQ(after("-t"), "1.000000") << "the music (1 s) is shorter than the 33 frames";
+    EXPECT_EQ(after("-ar"), "44100");
+    const fs::path list = after("-i");
+    EXPECT_EQ(list, fs::path(tmp_ / "ffreport.log.ffconcat"));
+    const std::string text = read_text(list);
+    const auto f1 = text.find("/f1.png'"), f2 = text.find("/f2.PNG'"), f10 = text.find("/f10.png'");
+    ASSERT_NE(f2, std::string::npos) << text;
+    EXPECT_LT(f1, f2);
+    EXPECT_LT(f2, f10) << "natural order, as rendered";
+    EXPECT_EQ(text.find("/f40.png'"), std::string::npos) << "frames after the cut are not listed";
+    EXPECT_NE(text.find("/f30.png'"), std::string::npos);
 }
 
 }  // namespace

@@ -3,18 +3,47 @@
 #include <fmt/format.h>
 
 namespace renderer::media {
+namespace {
 
-std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightReport& pf) {
+// A path as a quoted ffconcat string: inside '…' a quote is written '\''.
+std::string concat_quoted(const std::string& path) {
+    std::string out = "'";
+    for (const char c : path) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+std::string ffconcat_list(const std::vector<std::filesystem::path>& frames, int fps) {
+    // Durations in microseconds (the directive takes no fractions); -r snaps them to the frame grid.
+    std::string out = "ffconcat version 1.0\n";
+    const long long us = (1000000LL + fps / 2) / fps;
+    for (const auto& f : frames) {
+        out += fmt::format("file {}\nduration {}us\n", concat_quoted(std::filesystem::absolute(f).string()), us);
+    }
+    return out;
+}
+
+std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightReport& pf,
+                                     const std::filesystem::path& frame_list, double cut_seconds) {
     const auto& s = req.settings;
-    std::vector<std::string> argv = {
-        "ffmpeg", "-y", "-framerate", std::to_string(s.fps), "-pattern_type", "glob", "-i",
-        (req.frames_dir / "*.png").string(), "-i", pf.music_path.string(), "-map", "0:v:0", "-map", "1:a:0",
-        // Fit into the canvas, pad black, BT.709 limited range: what the in-process converter does.
-        "-vf",
-        fmt::format("scale={0}:{1}:force_original_aspect_ratio=decrease,pad={0}:{1}:(ow-iw)/2:(oh-ih)/2,"
-                    "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-                    pf.canvas.width, pf.canvas.height),
-        "-c:v", "libx264", "-preset", s.preset};
+    const int W = pf.canvas.width, H = pf.canvas.height;
+    // fit_to_canvas(): a frame one pixel short of the even canvas is placed unscaled; otherwise it
+    // is scaled to fill one side with its aspect kept (rounded to the nearest pixel, at least 2),
+    // then centred at even offsets on black.
+    const std::string keep = fmt::format("lte(iw,{0})*lte(ih,{1})*lte({0}-iw,1)*lte({1}-ih,1)", W, H);
+    const std::string wide = fmt::format("gte(iw*{1},ih*{0})", W, H);
+    const std::string video_filter = fmt::format(
+        "premultiply=inplace=1,"
+        "scale=w='if({2},iw,if({3},{0},min({0},max(2,floor((iw*{1}+floor(ih/2))/ih)))))'"
+        ":h='if({2},ih,if({3},min({1},max(2,floor((ih*{0}+floor(iw/2))/iw))),{1}))'"
+        ":flags=bicubic:out_color_matrix=bt709:out_range=tv,"
+        "format=yuv420p,pad={0}:{1}:x='2*floor((ow-iw)/4)':y='2*floor((oh-ih)/4)':color=black",
+        W, H, keep, wide);
+    std::vector<std::string> argv = {"ffmpeg", "-y", "-f", "concat", "-safe", "0", "-i", frame_list.string(),
+                                     "-i", pf.music_path.string(), "-map", "0:v:0", "-map", "1:a:0",
+                                     "-vf", video_filter, "-r", std::to_string(s.fps), "-c:v", "libx264",
+                                     "-preset", s.preset};
     if (s.video_bitrate > 0) {
         argv.insert(argv.end(), {"-b:v", std::to_string(s.video_bitrate)});
     } else {
@@ -22,9 +51,13 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     }
     if (!s.x264_params.empty()) argv.insert(argv.end(), {"-x264-params", s.x264_params});
     argv.insert(argv.end(), {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",
-                             "bt709", "-color_trc", "bt709", "-color_range", "tv", "-c:a", "aac", "-b:a",
-                             std::to_string(s.audio_bitrate), "-ac", "2", "-shortest", "-movflags", "+faststart",
-                             "-fflags", "+bitexact", pf.output_path.string()});
+                             "bt709", "-color_trc", "bt709", "-color_range", "tv"});
+    // Mono (as the track starts) to both channels at unity gain; -ac 2 would mix it at -3 dB.
+    if (pf.audio.channels == 1) argv.insert(argv.end(), {"-af", "pan=stereo|c0=c0|c1=c0"});
+    argv.insert(argv.end(), {"-ac", "2", "-ar", std::to_string(pf.audio.sample_rate), "-c:a", "aac", "-b:a",
+                             std::to_string(s.audio_bitrate), "-t", fmt::format("{:.6f}", cut_seconds),
+                             "-movflags", "+faststart", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+                             "-flags:a", "+bitexact", pf.output_path.string()});
     return argv;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <thread>
 
@@ -111,6 +112,23 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     return r;
 }
 
+// The CLI command that reproduces this render, with its frame list written beside the libav
+// report (or in the temp dir without one); never beside the artifact.
+void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf, const std::vector<std::filesystem::path>& frames,
+                    double cut_seconds, const log::Context& log) {
+    const std::filesystem::path list =
+        req.libav_report_path ? std::filesystem::path(req.libav_report_path->string() + ".ffconcat")
+                              : std::filesystem::temp_directory_path() /
+                                    fmt::format("renderer-{}_{}.ffconcat", req.story_id, req.part_id);
+    std::ofstream out(list, std::ios::binary | std::ios::trunc);
+    out << ffconcat_list(frames, req.settings.fps);
+    if (!out.flush()) {
+        log.debug("ffmpeg_cmd_failed", {{"frame_list", list.string()}});  // a debug aid never fails a render
+        return;
+    }
+    log.debug("ffmpeg_cmd", {{"argv", ffmpeg_argv(req, pf, list, cut_seconds)}, {"frame_list", list.string()}});
+}
+
 // Damaged music frames are skipped, counted, logged once and reported as a warning; a track
 // that is mostly undecodable is refused rather than rendered short or silent.
 std::optional<std::string> check_music_decoding(const DecodeErrors& e, const std::string& track,
@@ -152,10 +170,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                            {"height", pf.canvas.height},
                            {"mixed_sizes", pf.mixed_sizes},
                            {"free_bytes", pf.free_bytes}});
-    if (log::enabled(log::Level::debug)) log.debug("ffmpeg_cmd", {{"argv", ffmpeg_argv(req, pf)}});
-
     const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec);
     std::vector<std::filesystem::path> frames(pf.frames.begin(), pf.frames.begin() + cut.video_frames);
+    if (log::enabled(log::Level::debug)) log_ffmpeg_cmd(req, pf, frames, cut.seconds, log);
 
     // Render cache: the artifact already at the final path was made from these exact inputs.
     const std::uint64_t music_hash = content_hash(read_file_bytes(pf.music_path));
