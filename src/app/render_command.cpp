@@ -169,16 +169,18 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
         try {
             const auto r = media::render_slideshow(req, ctx, cancel, on_progress);
             progress_bar.finish();
-            ctx.info("done", {{"path", r.path.string()},
-                              {"bytes", r.bytes},
-                              {"duration_ms", r.duration_ms},
-                              {"audio_track", r.audio_track},
-                              {"frames", r.frames},
-                              {"width", r.width},
-                              {"height", r.height},
-                              {"wall_sec", r.wall_sec},
-                              {"encode_fps", r.encode_fps},
-                              {"cache_hit", r.cache_hit}});
+            log::Fields done{{"path", r.path.string()},
+                             {"bytes", r.bytes},
+                             {"duration_ms", r.duration_ms},
+                             {"audio_track", r.audio_track},
+                             {"frames", r.frames},
+                             {"width", r.width},
+                             {"height", r.height},
+                             {"wall_sec", r.wall_sec},
+                             {"encode_fps", r.encode_fps},
+                             {"cache_hit", r.cache_hit}};
+            if (!r.warnings.empty()) done.emplace_back("warnings", r.warnings);
+            ctx.info("done", done);
         } catch (const Error& e) {
             progress_bar.finish();
             ++failed;

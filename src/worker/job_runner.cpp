@@ -334,14 +334,17 @@ JobOutcome JobRunner::run() {
 
     JobOutcome outcome;
     if (result) {
-        log_.info("done", {{"path", result->path.string()},
-                           {"bytes", result->bytes},
-                           {"duration_ms", result->duration_ms},
-                           {"audio_track", result->audio_track},
-                           {"frames", result->frames},
-                           {"wall_sec", result->wall_sec},
-                           {"cache_hit", result->cache_hit},
-                           {"attempts", render_attempt_.load()}});
+        log::Fields done{{"path", result->path.string()},
+                         {"bytes", result->bytes},
+                         {"duration_ms", result->duration_ms},
+                         {"audio_track", result->audio_track},
+                         {"frames", result->frames},
+                         {"wall_sec", result->wall_sec},
+                         {"cache_hit", result->cache_hit},
+                         {"attempts", render_attempt_.load()}};
+        // What the render survived (damaged music frames) reaches the operator with the result.
+        if (!result->warnings.empty()) done.emplace_back("warnings", result->warnings);
+        log_.info("done", done);
         if (result->cache_hit) {
             metrics_.render_cache_hits.inc();
         } else {
