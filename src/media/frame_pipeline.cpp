@@ -17,13 +17,15 @@ constexpr std::size_t kCacheEntries = 2;
 }  // namespace
 
 FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
-                             std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture)
+                             std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture,
+                             PngDecodeFn decode)
     : files_(std::move(files)),
       canvas_(canvas),
       max_pixels_(max_pixels),
       window_(static_cast<std::size_t>(threads) * 2 + 2),
       cancel_(cancel),
       log_capture_(log_capture),
+      decode_(decode ? std::move(decode) : PngDecodeFn(decode_png)),
       promises_(files_.size()),
       hashes_(files_.size()) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_loop(); });
@@ -111,7 +113,7 @@ SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter,
         ++stats_.decoded;
     }
     try {
-        RgbImage image = decode_png(bytes, path.filename().string(), max_pixels_, &scratch.pixels);
+        RgbImage image = decode_(bytes, path.filename().string(), max_pixels_, &scratch.pixels);
         FramePtr frame = converter.convert(image);
         scratch.pixels = std::move(image.storage);
         SharedFrame shared(frame.release(), AvDeleter{});

@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -32,10 +35,15 @@ struct FramePipelineStats {
     std::int64_t reused = 0;   // frames served from an identical file's picture
 };
 
+// Turns one frame file's bytes into pixels: decode_png's signature. A pipeline decodes with
+// decode_png; tests pass a wrapper around it to hold a decode at a known point.
+using PngDecodeFn = std::function<RgbImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                                           std::uint64_t max_pixels, ByteBuffer* recycle)>;
+
 class FramePipeline {
 public:
     FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads, std::uint64_t max_pixels,
-                  const CancelToken& cancel, LibavLogCapture* log_capture);
+                  const CancelToken& cancel, LibavLogCapture* log_capture, PngDecodeFn decode = {});
     ~FramePipeline();
     FramePipeline(const FramePipeline&) = delete;
     FramePipeline& operator=(const FramePipeline&) = delete;
@@ -70,6 +78,7 @@ private:
     const std::size_t window_;
     const CancelToken& cancel_;
     LibavLogCapture* log_capture_;
+    const PngDecodeFn decode_;
 
     std::mutex mutex_;
     std::condition_variable work_cv_;
