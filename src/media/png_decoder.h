@@ -75,6 +75,10 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
 // libspng alone: every PNG type.
 RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels);
 
+// A 16-bit sample `c` with 16-bit alpha `a`, composited over black and brought to 8 bits: the
+// nearest 8-bit value to 255 * c/65535 * a/65535 (a = 65535 for opaque samples).
+std::uint8_t composite16(std::uint16_t c, std::uint16_t a);
+
 // Whole file into memory; Error(DecodeError) naming the file when it cannot be read.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 // The same into `out`, reusing its capacity.
