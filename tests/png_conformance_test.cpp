@@ -462,5 +462,56 @@ TEST(PngConformance, CorpusCoversEveryClass) {
     EXPECT_EQ(counts["type x depth x interlace"].first, 30);
 }
 
+TEST(PngConformance, WhereLibpngOnlyWarnsEveryPathGivesItsPixelsOrRefuses) {
+    // Files libpng decodes with a warning, or silently past a layout error. We may be stricter
+    // (refuse with DecodeError) but never looser, never show other pixels than libpng's, and
+    // our two paths agree. The table printed is each path's verdict, listed in DECISIONS.md.
+    for (const auto t : {Type{png::Rgb, 8}, Type{png::Gray, 8}}) {
+        const Image img = image_of(t, 16, 8, 77);
+        std::vector<std::pair<std::string, std::vector<std::uint8_t>>> cases;
+        auto more = png::scanlines(img, {});
+        more.insert(more.end(), 40, 0);
+        cases.emplace_back("too much image data", png::serialize(png::chunks(img, {}, more)));
+        auto junk = png::chunks(img, {});
+        auto& stream = junk[png::index_of(junk, "IDAT")].data;
+        stream.insert(stream.end(), {9, 9, 9, 9});
+        cases.emplace_back("bytes after the zlib stream", png::serialize(junk));
+        auto late = png::chunks(img, {});
+        png::insert_before(late, "IEND", ancillary("tEXt", img));
+        png::insert_before(late, "IEND", Chunk{.type = "IDAT", .data = png::zlib_compress({1, 2, 3}, 6)});
+        cases.emplace_back("IDAT after the stream ended", png::serialize(late));
+        auto empty_late = png::chunks(img, {});
+        png::insert_before(empty_late, "IEND", ancillary("tEXt", img));
+        png::insert_before(empty_late, "IEND", Chunk{.type = "IDAT"});
+        cases.emplace_back("empty IDAT after the stream ended", png::serialize(empty_late));
+        auto iend = png::chunks(img, {});
+        iend.back().data = {1, 2, 3, 4};
+        cases.emplace_back("IEND with data", png::serialize(iend));
+
+        for (const auto& [what, bytes] : cases) {
+            SCOPED_TRACE(type_name(t) + ": " + what);
+            const auto ref = libpng_decode(bytes);
+            ASSERT_TRUE(ref.ok) << ref.error;
+            const auto want = composite_over_black(ref);
+            const auto verdict = [&](auto&& decode) -> std::string {
+                try {
+                    const media::RgbImage img8 = decode();
+                    EXPECT_EQ(first_difference(packed_rgb(img8), want, ref.width), "");
+                    return "decodes";
+                } catch (const Error& e) {
+                    EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << e.what();
+                    return "refuses";
+                }
+            };
+            const auto ours = verdict([&] { return media::decode_png(bytes, "f.png", kMaxPixels); });
+            const auto spng = verdict([&] { return media::decode_png_spng(bytes, "f.png", kMaxPixels); });
+            std::printf("  %-7s %-34s libpng decodes%s; decode_png %s, libspng path %s\n", type_name(t).c_str(),
+                        what.c_str(), ref.warnings.empty() ? "" : " (warns)", ours.c_str(), spng.c_str());
+            // Whichever path a frame's colour type takes, the verdict is the same.
+            EXPECT_EQ(ours, spng) << "the fast path and the libspng path disagree";
+        }
+    }
+}
+
 }  // namespace
 }  // namespace renderer::testing

@@ -217,6 +217,9 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         } else if (std::memcmp(type, "tRNS", 4) == 0 || std::memcmp(type, "PLTE", 4) == 0) {
             return std::nullopt;  // transparency key or suggested palette: libspng handles these
         } else if (std::memcmp(type, "IEND", 4) == 0) {
+            // libpng only warns about data in IEND; libspng refuses it, and so do we, so a file
+            // is not accepted or refused by which path its colour type takes.
+            if (len != 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: IEND with data");
             ended = true;
             break;
         } else if (critical) {
@@ -238,6 +241,12 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     std::size_t got = 0;
     const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size, raw.data(),
                                                raw.size(), &got);
+    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+        // More image data than the image needs: libpng warns and decodes, and libspng ignores
+        // the excess. Hand the (malformed, rare) file to libspng rather than refuse it here only.
+        if (recycle != nullptr) recycle->swap(raw);
+        return std::nullopt;
+    }
     if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
         fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
     }
