@@ -26,7 +26,7 @@ namespace renderer::testing {
 namespace {
 
 class FrameFidelityTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         logs_ = capture_json_logs(true);
         fs::create_directories(tmp_ / "out");
@@ -49,12 +49,14 @@ protected:
 
     media::RenderResult render(const media::RenderRequest& r) {
         media::CancelToken cancel;
-        return media::render_slideshow(r, log::Context({{"story_id", r.story_id}, {"part_id", r.part_id}}), cancel);
+        return media::render_slideshow(
+            r, log::Context({{"story_id", r.story_id}, {"part_id", r.part_id}}), cancel);
     }
 
     static void write_bytes(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
         std::ofstream(path, std::ios::binary)
-            .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
     }
 
     TempDir tmp_;
@@ -77,13 +79,15 @@ TEST_F(FrameFidelityTest, SixteenBitFramesRoundToTheNearestEightBitValue) {
     // 13030/257 = 50.70, 4312/257 = 16.78.
     const std::uint16_t rgb16[3] = {25850, 13030, 4312};
     const auto rounded = yuv_of(101, 51, 17);
-    ASSERT_NE(rounded[0], yuv_of(100, 50, 16)[0]) << "the colour must tell rounding from truncation";
+    ASSERT_NE(rounded[0], yuv_of(100, 50, 16)[0])
+        << "the colour must tell rounding from truncation";
 
     png::Image img{.width = 64, .height = 36, .color_type = png::Rgb, .bit_depth = 16};
     for (int i = 0; i < 64 * 36; ++i) img.samples.insert(img.samples.end(), rgb16, rgb16 + 3);
     fs::create_directories(tmp_ / "frames");
     for (int i = 1; i <= 6; ++i) {
-        write_bytes(tmp_ / "frames" / ("frame_" + std::to_string(i) + ".png"), png::serialize(png::chunks(img, {})));
+        write_bytes(tmp_ / "frames" / ("frame_" + std::to_string(i) + ".png"),
+                    png::serialize(png::chunks(img, {})));
     }
     auto r = request(tmp_ / "frames");
     r.settings.x264_params = "qp=0";  // lossless: the decoded frame is exactly what was encoded
@@ -106,7 +110,8 @@ TEST_F(FrameFidelityTest, TheStreamDeclaresCentreSitedChroma) {
     fs::create_directories(tmp_ / "frames");
     write_png(tmp_ / "frames/frame_1.png", 64, 36, PngKind::Rgb8, Rgb{200, 40, 40});
     for (int i = 2; i <= 4; ++i) {
-        write_png(tmp_ / "frames" / ("frame_" + std::to_string(i) + ".png"), 30, 30, PngKind::Rgb8, Rgb{40, 200, 40});
+        write_png(tmp_ / "frames" / ("frame_" + std::to_string(i) + ".png"), 30, 30, PngKind::Rgb8,
+                  Rgb{40, 200, 40});
     }
     const auto out = render(request(tmp_ / "frames"));
     const auto siting = video_chroma_location(out.path);
@@ -120,7 +125,7 @@ TEST_F(FrameFidelityTest, TheStreamDeclaresCentreSitedChroma) {
 // output best is where it puts chroma. `scale` 1 uses our converter, 2 libswscale (bicubic).
 AVChromaLocation measured_siting(int scale) {
     constexpr int kW = 32, kH = 16;
-    const auto red = [](double x) { return 10 + 7 * x; };   // x, y in source pixels
+    const auto red = [](double x) { return 10 + 7 * x; };  // x, y in source pixels
     const auto blue = [](double y) { return 20 + 13 * y; };
     constexpr double kGreen = 100;
     media::RgbImage img{.width = kW, .height = kH, .stride = kW * 3};
@@ -138,12 +143,17 @@ AVChromaLocation measured_siting(int scale) {
     const auto frame = converter.convert(img);
 
     // BT.709 limited range from full-range RGB, in floating point.
-    const auto cb = [](double r, double g, double b) { return 128 - 0.10064 * r - 0.33857 * g + 0.43922 * b; };
-    const auto cr = [](double r, double g, double b) { return 128 + 0.43922 * r - 0.39894 * g - 0.04027 * b; };
+    const auto cb = [](double r, double g, double b) {
+        return 128 - 0.10064 * r - 0.33857 * g + 0.43922 * b;
+    };
+    const auto cr = [](double r, double g, double b) {
+        return 128 + 0.43922 * r - 0.39894 * g - 0.04027 * b;
+    };
     AVChromaLocation best = AVCHROMA_LOC_UNSPECIFIED;
     double best_error = 1e9;
     for (int loc = AVCHROMA_LOC_LEFT; loc <= AVCHROMA_LOC_BOTTOM; ++loc) {
-        int xpos = 0, ypos = 0;  // of the chroma sample, in 1/256 luma pixel from its block's top-left sample
+        int xpos = 0,
+            ypos = 0;  // of the chroma sample, in 1/256 luma pixel from its block's top-left sample
         avcodec_enum_to_chroma_pos(&xpos, &ypos, static_cast<AVChromaLocation>(loc));
         double error = 0;
         int n = 0;
@@ -151,9 +161,12 @@ AVChromaLocation measured_siting(int scale) {
         for (int j = 2; j < canvas.height / 2 - 2; ++j) {
             for (int i = 2; i < canvas.width / 2 - 2; ++i) {
                 const double cx = 2 * i + xpos / 256.0, cy = 2 * j + ypos / 256.0;  // canvas pixels
-                const double sx = (cx + 0.5) / scale - 0.5, sy = (cy + 0.5) / scale - 0.5;  // source pixels
-                error += std::abs(frame->data[1][j * frame->linesize[1] + i] - cb(red(sx), kGreen, blue(sy)));
-                error += std::abs(frame->data[2][j * frame->linesize[2] + i] - cr(red(sx), kGreen, blue(sy)));
+                const double sx = (cx + 0.5) / scale - 0.5,
+                             sy = (cy + 0.5) / scale - 0.5;  // source pixels
+                error += std::abs(frame->data[1][j * frame->linesize[1] + i] -
+                                  cb(red(sx), kGreen, blue(sy)));
+                error += std::abs(frame->data[2][j * frame->linesize[2] + i] -
+                                  cr(red(sx), kGreen, blue(sy)));
                 n += 2;
             }
         }

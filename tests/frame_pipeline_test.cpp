@@ -21,12 +21,12 @@ using namespace std::chrono_literals;
 // Wraps the real decoder: decodes of the file content `held` wait until release(), and every
 // decode is counted by content, so a test can order events without sleeping.
 class GatedDecoder {
-public:
+  public:
     explicit GatedDecoder(std::vector<std::uint8_t> held) : held_(std::move(held)) {}
 
     media::PngDecodeFn fn() {
-        return [this](std::span<const std::uint8_t> bytes, const std::string& name, std::uint64_t max_pixels,
-                      media::ByteBuffer* recycle) {
+        return [this](std::span<const std::uint8_t> bytes, const std::string& name,
+                      std::uint64_t max_pixels, media::ByteBuffer* recycle) {
             const bool is_held = std::equal(bytes.begin(), bytes.end(), held_.begin(), held_.end());
             {
                 std::unique_lock lock(mutex_);
@@ -66,7 +66,7 @@ public:
         return started_[key];
     }
 
-private:
+  private:
     const std::vector<std::uint8_t> held_;
     std::mutex mutex_;
     std::condition_variable cv_;
@@ -86,16 +86,17 @@ TEST(FramePipeline, ARepeatWaitingOnItsFirstDecodeDoesNotBlockOtherThreads) {
     GatedDecoder gate(media::read_file_bytes(t / "a.png"));
     media::CancelToken cancel;
 
-    media::FramePipeline pipeline({t / "a.png", t / "a_again.png", t / "b.png"}, media::Canvas{16, 16}, 2, 1 << 20,
-                                  cancel, nullptr, gate.fn());
+    media::FramePipeline pipeline({t / "a.png", t / "a_again.png", t / "b.png"},
+                                  media::Canvas{16, 16}, 2, 1 << 20, cancel, nullptr, gate.fn());
     // next() submits the window and waits for frame 0, which is held: call it on another thread.
     auto first = std::async(std::launch::async, [&] { return pipeline.next(); });
     ASSERT_TRUE(gate.wait_started("held", 1));
 
     const bool b_decoded = gate.wait_finished("b.png", 1);
     gate.release();
-    EXPECT_TRUE(b_decoded) << "B was not decoded while the first A was held: the thread that met the repeated A "
-                              "waited for it instead of taking the next frame";
+    EXPECT_TRUE(b_decoded)
+        << "B was not decoded while the first A was held: the thread that met the repeated A "
+           "waited for it instead of taking the next frame";
 
     const auto a = first.get();
     const auto a_again = pipeline.next();
@@ -114,12 +115,13 @@ TEST(FramePipeline, ARepeatOfAFrameThatFailsCarriesTheSameError) {
     auto bad = media::read_file_bytes(t / "ok.png");
     bad[bad.size() - 20] ^= 0x40;  // inside IDAT: a CRC error
     for (const char* name : {"bad.png", "bad_again.png"}) {
-        std::ofstream(t / name, std::ios::binary).write(reinterpret_cast<const char*>(bad.data()),
-                                                        static_cast<std::streamsize>(bad.size()));
+        std::ofstream(t / name, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bad.data()),
+                   static_cast<std::streamsize>(bad.size()));
     }
     media::CancelToken cancel;
-    media::FramePipeline pipeline({t / "ok.png", t / "bad.png", t / "bad_again.png"}, media::Canvas{8, 8}, 2, 1 << 20,
-                                  cancel, nullptr);
+    media::FramePipeline pipeline({t / "ok.png", t / "bad.png", t / "bad_again.png"},
+                                  media::Canvas{8, 8}, 2, 1 << 20, cancel, nullptr);
     EXPECT_NE(pipeline.next(), nullptr);
     EXPECT_THROW(pipeline.next(), Error);
     EXPECT_THROW(pipeline.next(), Error);

@@ -39,16 +39,20 @@ struct Type {
 // Every colour type with every bit depth the PNG spec allows for it (table 11.1).
 const std::vector<Type>& all_types() {
     static const std::vector<Type> types = {
-        {png::Gray, 1},      {png::Gray, 2},      {png::Gray, 4},    {png::Gray, 8},    {png::Gray, 16},
-        {png::Rgb, 8},       {png::Rgb, 16},      {png::Palette, 1}, {png::Palette, 2}, {png::Palette, 4},
-        {png::Palette, 8},   {png::GrayAlpha, 8}, {png::GrayAlpha, 16}, {png::Rgba, 8},  {png::Rgba, 16},
+        {png::Gray, 1},       {png::Gray, 2},    {png::Gray, 4},    {png::Gray, 8},
+        {png::Gray, 16},      {png::Rgb, 8},     {png::Rgb, 16},    {png::Palette, 1},
+        {png::Palette, 2},    {png::Palette, 4}, {png::Palette, 8}, {png::GrayAlpha, 8},
+        {png::GrayAlpha, 16}, {png::Rgba, 8},    {png::Rgba, 16},
     };
     return types;
 }
 
 std::string type_name(Type t) {
-    static const std::map<int, std::string> names = {
-        {png::Gray, "gray"}, {png::Rgb, "rgb"}, {png::Palette, "palette"}, {png::GrayAlpha, "gray_alpha"}, {png::Rgba, "rgba"}};
+    static const std::map<int, std::string> names = {{png::Gray, "gray"},
+                                                     {png::Rgb, "rgb"},
+                                                     {png::Palette, "palette"},
+                                                     {png::GrayAlpha, "gray_alpha"},
+                                                     {png::Rgba, "rgba"}};
     return names.at(t.color_type) + std::to_string(t.bit_depth);
 }
 
@@ -75,7 +79,8 @@ void add_trns(Image& img, std::uint32_t seed) {
     }
     std::vector<std::uint16_t> key(img.samples.begin(), img.samples.begin() + ch);
     for (std::size_t p = 0; p * ch < img.samples.size(); p += 3) {
-        std::copy(key.begin(), key.end(), img.samples.begin() + static_cast<std::ptrdiff_t>(p * ch));
+        std::copy(key.begin(), key.end(),
+                  img.samples.begin() + static_cast<std::ptrdiff_t>(p * ch));
     }
     for (const auto k : key) png::put_u16(img.trns, k);
 }
@@ -86,11 +91,14 @@ Chunk ancillary(const std::string& type, const Image& img) {
     if (type == "gAMA") {
         png::put_u32(d, 45455);
     } else if (type == "cHRM") {
-        for (const std::uint32_t v : {31270u, 32900u, 64000u, 33000u, 30000u, 60000u, 15000u, 6000u}) png::put_u32(d, v);
+        for (const std::uint32_t v :
+             {31270u, 32900u, 64000u, 33000u, 30000u, 60000u, 15000u, 6000u})
+            png::put_u32(d, v);
     } else if (type == "sBIT") {
         const int depth = img.color_type == png::Palette ? 8 : img.bit_depth;
         const int n = img.color_type == png::Palette ? 3 : png::channels(img.color_type);
-        for (int i = 0; i < n; ++i) d.push_back(static_cast<std::uint8_t>(std::max(1, depth - 1 - i % 2)));
+        for (int i = 0; i < n; ++i)
+            d.push_back(static_cast<std::uint8_t>(std::max(1, depth - 1 - i % 2)));
     } else if (type == "tEXt") {
         d = png::text_bytes(std::string("Title\0a frame", 13));
     } else if (type == "zTXt") {
@@ -117,7 +125,8 @@ Chunk ancillary(const std::string& type, const Image& img) {
             png::put_u16(d, static_cast<std::uint16_t>(100 - i));
         }
     } else if (type == "hIST") {
-        for (std::size_t i = 0; i < img.palette.size(); ++i) png::put_u16(d, static_cast<std::uint16_t>(i * 3));
+        for (std::size_t i = 0; i < img.palette.size(); ++i)
+            png::put_u16(d, static_cast<std::uint16_t>(i * 3));
     } else if (type == "prVt") {
         d = png::text_bytes("a private ancillary chunk no decoder knows");
     }
@@ -136,7 +145,8 @@ void insert_ancillary(std::vector<Chunk>& chunks, Chunk c) {
 std::vector<Case> valid_cases() {
     std::vector<Case> out;
     std::uint32_t seed = 1;
-    const auto add = [&](const std::string& klass, const std::string& name, std::vector<std::uint8_t> bytes) {
+    const auto add = [&](const std::string& klass, const std::string& name,
+                         std::vector<std::uint8_t> bytes) {
         out.push_back(Case{.klass = klass, .name = name, .bytes = std::move(bytes)});
     };
 
@@ -151,11 +161,13 @@ std::vector<Case> valid_cases() {
 
     // tRNS on gray (every depth), RGB and palette: keyed pixels composite to black.
     for (const auto t : all_types()) {
-        if (t.color_type != png::Gray && t.color_type != png::Rgb && t.color_type != png::Palette) continue;
+        if (t.color_type != png::Gray && t.color_type != png::Rgb && t.color_type != png::Palette)
+            continue;
         for (const bool interlace : {false, true}) {
             Image img = image_of(t, 17, 9, seed++);
             add_trns(img, seed);
-            add("tRNS", type_name(t) + "_trns" + (interlace ? "_adam7" : ""), encode(img, {.interlace = interlace}));
+            add("tRNS", type_name(t) + "_trns" + (interlace ? "_adam7" : ""),
+                encode(img, {.interlace = interlace}));
         }
     }
 
@@ -164,16 +176,21 @@ std::vector<Case> valid_cases() {
         const std::uint32_t h = (w * 7) % 40 + 1;
         const auto t = all_types()[w % all_types().size()];
         const bool interlace = w % 2 == 1;
-        add("sizes 1-40", type_name(t) + "_" + std::to_string(w) + "x" + std::to_string(h) + (interlace ? "_adam7" : ""),
+        add("sizes 1-40",
+            type_name(t) + "_" + std::to_string(w) + "x" + std::to_string(h) +
+                (interlace ? "_adam7" : ""),
             encode(image_of(t, w, h, seed++), {.interlace = interlace}));
     }
 
     // Each filter on every row, and all five in turn, on types with 1, 3, 4, 6 and 8 bytes per
     // pixel (and a sub-byte one).
-    const Type filter_types[] = {{png::Rgb, 8}, {png::Rgba, 8}, {png::Gray, 1}, {png::Palette, 8}, {png::Rgb, 16}, {png::Rgba, 16}};
+    const Type filter_types[] = {{png::Rgb, 8},     {png::Rgba, 8}, {png::Gray, 1},
+                                 {png::Palette, 8}, {png::Rgb, 16}, {png::Rgba, 16}};
     for (const auto t : filter_types) {
         for (int filter = -1; filter <= 4; ++filter) {
-            add("filter types", type_name(t) + "_filter" + (filter < 0 ? std::string("_all") : std::to_string(filter)),
+            add("filter types",
+                type_name(t) + "_filter" +
+                    (filter < 0 ? std::string("_all") : std::to_string(filter)),
                 encode(image_of(t, 37, 9, seed++), {.filter = filter}));
         }
     }
@@ -182,13 +199,16 @@ std::vector<Case> valid_cases() {
     for (const auto t : {Type{png::Rgb, 8}, Type{png::Palette, 4}, Type{png::Rgba, 16}}) {
         for (const std::size_t size : {1u, 2u, 7u, 100u}) {
             add("multiple IDAT", type_name(t) + "_idat" + std::to_string(size),
-                encode(image_of(t, 21, 15, seed++), {.interlace = t.bit_depth == 16, .idat_size = size}));
+                encode(image_of(t, 21, 15, seed++),
+                       {.interlace = t.bit_depth == 16, .idat_size = size}));
         }
     }
     for (const auto t : {Type{png::Rgb, 8}, Type{png::Gray, 8}}) {
         auto chunks = png::chunks(image_of(t, 21, 15, seed++), {.idat_size = 50});
         png::insert_before(chunks, "IDAT", Chunk{.type = "IDAT"});  // first of the sequence
-        chunks.insert(chunks.begin() + static_cast<std::ptrdiff_t>(png::index_of(chunks, "IDAT", 2)), Chunk{.type = "IDAT"});
+        chunks.insert(
+            chunks.begin() + static_cast<std::ptrdiff_t>(png::index_of(chunks, "IDAT", 2)),
+            Chunk{.type = "IDAT"});
         add("multiple IDAT", type_name(t) + "_empty_idats_inside", png::serialize(chunks));
     }
 
@@ -203,7 +223,8 @@ std::vector<Case> valid_cases() {
     // Ancillary chunks, on a fast-path type and a libspng type; then all of them at once, text
     // after the image data, a private chunk, and a damaged ancillary chunk (libpng warns and
     // drops it: so must we).
-    const char* kAncillary[] = {"gAMA", "cHRM", "sBIT", "tEXt", "zTXt", "iTXt", "tIME", "pHYs", "eXIf", "sPLT", "hIST", "prVt"};
+    const char* kAncillary[] = {"gAMA", "cHRM", "sBIT", "tEXt", "zTXt", "iTXt",
+                                "tIME", "pHYs", "eXIf", "sPLT", "hIST", "prVt"};
     for (const auto t : {Type{png::Rgb, 8}, Type{png::Palette, 8}}) {
         const Image img = image_of(t, 19, 13, seed++);
         std::vector<Chunk> all = png::chunks(img, {});
@@ -217,7 +238,8 @@ std::vector<Case> valid_cases() {
         add("ancillary chunks", type_name(t) + "_all", png::serialize(all));
 
         auto after = png::chunks(img, {});
-        for (const char* type : {"tEXt", "zTXt", "iTXt", "tIME"}) png::insert_before(after, "IEND", ancillary(type, img));
+        for (const char* type : {"tEXt", "zTXt", "iTXt", "tIME"})
+            png::insert_before(after, "IEND", ancillary(type, img));
         add("ancillary chunks", type_name(t) + "_text_after_idat", png::serialize(after));
 
         for (const char* type : {"tEXt", "gAMA"}) {
@@ -236,8 +258,10 @@ std::vector<Case> valid_cases() {
 
 std::vector<Case> corrupt_cases() {
     std::vector<Case> out;
-    const auto add = [&](const std::string& klass, const std::string& name, std::vector<std::uint8_t> bytes) {
-        out.push_back(Case{.klass = klass, .name = name, .bytes = std::move(bytes), .valid = false});
+    const auto add = [&](const std::string& klass, const std::string& name,
+                         std::vector<std::uint8_t> bytes) {
+        out.push_back(
+            Case{.klass = klass, .name = name, .bytes = std::move(bytes), .valid = false});
     };
     // Bases: a fast-path type, the 1-bit gray the issue found, palette (PLTE), 16-bit interlaced.
     // Each with three IDATs, so a first, middle and last one exist.
@@ -245,7 +269,10 @@ std::vector<Case> corrupt_cases() {
         Type type;
         bool interlace;
     };
-    const Base bases[] = {{{png::Rgb, 8}, false}, {{png::Gray, 1}, false}, {{png::Palette, 8}, false}, {{png::Rgba, 16}, true}};
+    const Base bases[] = {{{png::Rgb, 8}, false},
+                          {{png::Gray, 1}, false},
+                          {{png::Palette, 8}, false},
+                          {{png::Rgba, 16}, true}};
     std::uint32_t seed = 1000;
     for (const auto& b : bases) {
         const Image img = image_of(b.type, 23, 17, seed++);
@@ -258,7 +285,8 @@ std::vector<Case> corrupt_cases() {
 
         // Bad CRC on each critical chunk.
         std::vector<std::pair<std::string, std::size_t>> targets = {{"IHDR", 0}};
-        if (png::count_of(good, "PLTE") > 0) targets.emplace_back("PLTE", png::index_of(good, "PLTE"));
+        if (png::count_of(good, "PLTE") > 0)
+            targets.emplace_back("PLTE", png::index_of(good, "PLTE"));
         const int idats = png::count_of(good, "IDAT");
         targets.emplace_back("first_IDAT", png::index_of(good, "IDAT", 0));
         targets.emplace_back("middle_IDAT", png::index_of(good, "IDAT", idats / 2));
@@ -291,7 +319,8 @@ std::vector<Case> corrupt_cases() {
             return static_cast<std::uint8_t>(flg + (31 - (cmf * 256 + flg) % 31) % 31);
         };
         add("bad zlib header", base + "_zlib_method_7", with_header(0x77, check(0x77, 0)));
-        add("bad zlib header", base + "_zlib_fcheck", with_header(0x78, static_cast<std::uint8_t>(check(0x78, 0) ^ 1)));
+        add("bad zlib header", base + "_zlib_fcheck",
+            with_header(0x78, static_cast<std::uint8_t>(check(0x78, 0) ^ 1)));
         add("bad zlib header", base + "_zlib_fdict", with_header(0x78, check(0x78, 0x20)));
         add("bad zlib header", base + "_zlib_window_64k", with_header(0x88, check(0x88, 0)));
 
@@ -299,9 +328,12 @@ std::vector<Case> corrupt_cases() {
         auto raw = png::scanlines(img, whole);
         auto bad_filter = raw;
         bad_filter[0] = 5;
-        add("damaged image data", base + "_filter_type_5", png::serialize(png::chunks(img, whole, bad_filter)));
+        add("damaged image data", base + "_filter_type_5",
+            png::serialize(png::chunks(img, whole, bad_filter)));
         add("damaged image data", base + "_too_little_data",
-            png::serialize(png::chunks(img, whole, {raw.begin(), raw.end() - static_cast<std::ptrdiff_t>(raw.size() / 4)})));
+            png::serialize(png::chunks(
+                img, whole,
+                {raw.begin(), raw.end() - static_cast<std::ptrdiff_t>(raw.size() / 4)})));
         auto truncated = png::chunks(img, whole);
         auto& stream = truncated[png::index_of(truncated, "IDAT")].data;
         stream.resize(stream.size() / 2);
@@ -315,8 +347,12 @@ std::vector<Case> corrupt_cases() {
                      ancillary("tEXt", img));
         add("chunk layout", base + "_idat_split_by_text", png::serialize(split));
         auto unknown = good;
-        png::insert_before(unknown, "IDAT", Chunk{.type = "CRIT", .data = png::text_bytes("unknown critical")});
+        png::insert_before(unknown, "IDAT",
+                           Chunk{.type = "CRIT", .data = png::text_bytes("unknown critical")});
         add("chunk layout", base + "_unknown_critical_chunk", png::serialize(unknown));
+        auto bad_name = good;
+        png::insert_before(bad_name, "IDAT", Chunk{.type = "tE?t", .data = png::text_bytes("not a letter")});
+        add("chunk layout", base + "_invalid_chunk_type", png::serialize(bad_name));
         auto no_iend = good;
         no_iend.pop_back();
         add("chunk layout", base + "_no_iend", png::serialize(no_iend));
@@ -349,7 +385,8 @@ const std::vector<Case>& corpus() {
             fs::create_directories(dir);
             for (const auto& k : v) {
                 std::ofstream(fs::path(dir) / (k.name + ".png"), std::ios::binary)
-                    .write(reinterpret_cast<const char*>(k.bytes.data()), static_cast<std::streamsize>(k.bytes.size()));
+                    .write(reinterpret_cast<const char*>(k.bytes.data()),
+                           static_cast<std::streamsize>(k.bytes.size()));
             }
         }
         return v;
@@ -367,14 +404,16 @@ std::vector<std::uint8_t> packed_rgb(const media::RgbImage& img) {
 }
 
 // Where the first differing sample is, for a readable failure.
-std::string first_difference(const std::vector<std::uint8_t>& got, const std::vector<std::uint8_t>& want,
-                             std::uint32_t width) {
-    if (got.size() != want.size()) return "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
+std::string first_difference(const std::vector<std::uint8_t>& got,
+                             const std::vector<std::uint8_t>& want, std::uint32_t width) {
+    if (got.size() != want.size())
+        return "size " + std::to_string(got.size()) + " vs " + std::to_string(want.size());
     for (std::size_t i = 0; i < got.size(); ++i) {
         if (got[i] != want[i]) {
             const auto px = i / 3;
-            return "pixel (" + std::to_string(px % width) + "," + std::to_string(px / width) + ") channel " +
-                   std::to_string(i % 3) + ": " + std::to_string(got[i]) + ", libpng " + std::to_string(want[i]);
+            return "pixel (" + std::to_string(px % width) + "," + std::to_string(px / width) +
+                   ") channel " + std::to_string(i % 3) + ": " + std::to_string(got[i]) +
+                   ", libpng " + std::to_string(want[i]);
         }
     }
     return "";
@@ -387,7 +426,8 @@ TEST(PngConformance, LibpngAgreesWithHowEachCaseWasBuilt) {
     // the generator, and would make the other tests prove nothing.
     for (const auto& c : corpus()) {
         const auto ref = libpng_decode(c.bytes);
-        EXPECT_EQ(ref.ok, c.valid) << c.name << ": libpng " << (ref.ok ? "accepts it" : "refuses it: " + ref.error);
+        EXPECT_EQ(ref.ok, c.valid)
+            << c.name << ": libpng " << (ref.ok ? "accepts it" : "refuses it: " + ref.error);
     }
 }
 
@@ -431,7 +471,8 @@ TEST(PngConformance, EveryPathRefusesWhatLibpngRefuses) {
                 ADD_FAILURE() << path << " accepted a file libpng refuses";
             } catch (const Error& e) {
                 EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << path << ": " << e.what();
-                EXPECT_NE(std::string(e.what()).find(c.name), std::string::npos) << path << " names the frame";
+                EXPECT_NE(std::string(e.what()).find(c.name), std::string::npos)
+                    << path << " names the frame";
             }
         };
         refuses("decode_png", [&] { media::decode_png(c.bytes, c.name, kMaxPixels); });
@@ -439,7 +480,8 @@ TEST(PngConformance, EveryPathRefusesWhatLibpngRefuses) {
         // The fast path may hand a file it does not handle to libspng (nullopt); it must never
         // return pixels for it.
         try {
-            EXPECT_FALSE(media::decode_png_fast(c.bytes, c.name, kMaxPixels).has_value()) << "fast path accepted it";
+            EXPECT_FALSE(media::decode_png_fast(c.bytes, c.name, kMaxPixels).has_value())
+                << "fast path accepted it";
         } catch (const Error& e) {
             EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << e.what();
         }
@@ -453,10 +495,11 @@ TEST(PngConformance, CorpusCoversEveryClass) {
         std::printf("  %-28s %3d valid %3d corrupt\n", klass.c_str(), n.first, n.second);
     }
     std::printf("  %zu files\n", corpus().size());
-    for (const char* klass : {"type x depth x interlace", "tRNS", "sizes 1-40", "filter types", "multiple IDAT",
-                              "zlib levels 0-9", "ancillary chunks", "bad signature", "bad CRC on a critical chunk",
-                              "missing IDAT", "zero-length IDAT", "bad zlib header", "damaged image data",
-                              "chunk layout"}) {
+    for (const char* klass :
+         {"type x depth x interlace", "tRNS", "sizes 1-40", "filter types", "multiple IDAT",
+          "zlib levels 0-9", "ancillary chunks", "bad signature", "bad CRC on a critical chunk",
+          "missing IDAT", "zero-length IDAT", "bad zlib header", "damaged image data",
+          "chunk layout"}) {
         EXPECT_GT(counts[klass].first + counts[klass].second, 0) << klass;
     }
     EXPECT_EQ(counts["type x depth x interlace"].first, 30);
@@ -478,7 +521,8 @@ TEST(PngConformance, WhereLibpngOnlyWarnsEveryPathGivesItsPixelsOrRefuses) {
         cases.emplace_back("bytes after the zlib stream", png::serialize(junk));
         auto late = png::chunks(img, {});
         png::insert_before(late, "IEND", ancillary("tEXt", img));
-        png::insert_before(late, "IEND", Chunk{.type = "IDAT", .data = png::zlib_compress({1, 2, 3}, 6)});
+        png::insert_before(late, "IEND",
+                           Chunk{.type = "IDAT", .data = png::zlib_compress({1, 2, 3}, 6)});
         cases.emplace_back("IDAT after the stream ended", png::serialize(late));
         auto empty_late = png::chunks(img, {});
         png::insert_before(empty_late, "IEND", ancillary("tEXt", img));
@@ -503,10 +547,13 @@ TEST(PngConformance, WhereLibpngOnlyWarnsEveryPathGivesItsPixelsOrRefuses) {
                     return "refuses";
                 }
             };
-            const auto ours = verdict([&] { return media::decode_png(bytes, "f.png", kMaxPixels); });
-            const auto spng = verdict([&] { return media::decode_png_spng(bytes, "f.png", kMaxPixels); });
-            std::printf("  %-7s %-34s libpng decodes%s; decode_png %s, libspng path %s\n", type_name(t).c_str(),
-                        what.c_str(), ref.warnings.empty() ? "" : " (warns)", ours.c_str(), spng.c_str());
+            const auto ours =
+                verdict([&] { return media::decode_png(bytes, "f.png", kMaxPixels); });
+            const auto spng =
+                verdict([&] { return media::decode_png_spng(bytes, "f.png", kMaxPixels); });
+            std::printf("  %-7s %-34s libpng decodes%s; decode_png %s, libspng path %s\n",
+                        type_name(t).c_str(), what.c_str(), ref.warnings.empty() ? "" : " (warns)",
+                        ours.c_str(), spng.c_str());
             // Whichever path a frame's colour type takes, the verdict is the same.
             EXPECT_EQ(ours, spng) << "the fast path and the libspng path disagree";
         }

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -111,6 +110,24 @@ std::uint32_t be32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
+// A chunk type is four ASCII letters (PNG spec 5.4); libpng refuses anything else.
+bool valid_chunk_type(const std::uint8_t* type) {
+    const auto letter = [](std::uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+    return std::all_of(type, type + 4, letter);
+}
+
+// libspng takes any four bytes as a chunk type, so the chunk types are checked here before it
+// reads the file. Lengths, order and CRCs are libspng's to check: a truncated walk ends quietly.
+bool chunk_types_valid(std::span<const std::uint8_t> data) {
+    for (std::size_t pos = 8; pos + 8 <= data.size();) {
+        const std::uint8_t* type = data.data() + pos + 4;
+        if (!valid_chunk_type(type)) return false;
+        if (std::memcmp(type, "IEND", 4) == 0) return true;
+        pos += 12 + std::size_t{be32(data.data() + pos)};
+    }
+    return true;
+}
+
 struct DeflateDeleter {
     void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
@@ -193,25 +210,31 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     int idat_runs = 0;
     bool in_idat = false;
     bool ended = false;
-    if (libdeflate_crc32(0, ihdr + 4, 17) != be32(ihdr + 21)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad CRC in IHDR");
+    if (libdeflate_crc32(0, ihdr + 4, 17) != be32(ihdr + 21)) {
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad CRC in IHDR");
+    }
     for (std::size_t pos = kSig + 25; pos + 12 <= data.size();) {
         const std::uint32_t len = be32(data.data() + pos);
         if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::uint8_t* type = data.data() + pos + 4;
-        if (!std::all_of(type, type + 4, [](std::uint8_t c) { return std::isalpha(c) != 0 && c < 0x80; })) {
+        if (!valid_chunk_type(type)) {
             fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
         }
         const bool critical = (type[0] & 0x20) == 0;  // PNG spec 5.4: an upper-case first letter
         const std::uint32_t crc = be32(type + 4 + len);
         pos += 12 + len;
         if (libdeflate_crc32(0, type, len + 4) != crc) {
-            if (critical) fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
+            if (critical) {
+                fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
+            }
             in_idat = false;
             continue;
         }
         const bool is_idat = std::memcmp(type, "IDAT", 4) == 0;
         if (is_idat) {
-            if (!in_idat && ++idat_runs > 1) fail(ErrorClass::DecodeError, name, "corrupt PNG data: IDAT chunks not consecutive");
+            if (!in_idat && ++idat_runs > 1) {
+                fail(ErrorClass::DecodeError, name, "corrupt PNG data: IDAT chunks not consecutive");
+            }
             std::memcpy(idat.data() + idat_size, type + 4, len);
             idat_size += len;
         } else if (std::memcmp(type, "tRNS", 4) == 0 || std::memcmp(type, "PLTE", 4) == 0) {
@@ -298,6 +321,7 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
         fail(ErrorClass::DecodeError, name, fmt::format("invalid PNG: {}", spng_message(rc)));
     }
     check_size(ErrorClass::DecodeError, name, ihdr.width, ihdr.height, max_pixels);
+    if (!chunk_types_valid(data)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
 
     spng_trns trns{};
     const bool has_alpha = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||

@@ -50,10 +50,12 @@ void read_all(png_structp png, png_infop info, State* s) {
     s->result.width = png_get_image_width(png, info);
     s->result.height = png_get_image_height(png, info);
     const png_size_t rowbytes = png_get_rowbytes(png, info);
-    if (rowbytes != static_cast<png_size_t>(s->result.width) * 8) png_error(png, "unexpected row layout");
+    if (rowbytes != static_cast<png_size_t>(s->result.width) * 8)
+        png_error(png, "unexpected row layout");
     s->pixels.resize(rowbytes * s->result.height);
     s->rows.resize(s->result.height);
-    for (std::uint32_t y = 0; y < s->result.height; ++y) s->rows[y] = s->pixels.data() + y * rowbytes;
+    for (std::uint32_t y = 0; y < s->result.height; ++y)
+        s->rows[y] = s->pixels.data() + y * rowbytes;
     png_read_image(png, s->rows.data());
     png_read_end(png, nullptr);  // the chunks after the image data, up to IEND, CRCs included
 }
@@ -80,7 +82,8 @@ LibpngResult libpng_decode(std::span<const std::uint8_t> data) {
         const auto& px = s->pixels;
         s->result.rgba.resize(px.size() / 2);
         for (std::size_t i = 0; i < s->result.rgba.size(); ++i) {
-            s->result.rgba[i] = static_cast<std::uint16_t>((px[2 * i] << 8) | px[2 * i + 1]);  // big-endian
+            s->result.rgba[i] =
+                static_cast<std::uint16_t>((px[2 * i] << 8) | px[2 * i + 1]);  // big-endian
         }
     }
     return std::move(s->result);
@@ -94,7 +97,8 @@ std::vector<std::uint8_t> composite_over_black(const LibpngResult& d) {
         for (int c = 0; c < 3; ++c) {
             // Never exactly halfway between two 8-bit values (65535 is odd), so rounding is
             // unambiguous.
-            out.push_back(static_cast<std::uint8_t>(std::lround(255.0 * (d.rgba[i + c] / 65535.0) * a)));
+            out.push_back(
+                static_cast<std::uint8_t>(std::lround(255.0 * (d.rgba[i + c] / 65535.0) * a)));
         }
     }
     return out;

@@ -12,8 +12,9 @@ namespace renderer::testing {
 
 struct LibpngResult {
     bool ok = false;
-    std::string error;                  // why libpng refused the file
-    std::vector<std::string> warnings;  // what it accepted with a warning (e.g. a damaged ancillary chunk)
+    std::string error;  // why libpng refused the file
+    std::vector<std::string>
+        warnings;  // what it accepted with a warning (e.g. a damaged ancillary chunk)
     std::uint32_t width = 0;
     std::uint32_t height = 0;
     std::vector<std::uint16_t> rgba;  // width * height * 4, 16 bits per sample

@@ -33,7 +33,8 @@ std::vector<std::uint8_t> pack_row(const Image& img, const Pass& pass, std::uint
     for (std::uint32_t i = 0; i < w; ++i) {
         const std::uint32_t x = pass.x0 + i * pass.dx;
         for (int c = 0; c < ch; ++c) {
-            const std::uint16_t v = img.samples[(static_cast<std::size_t>(y) * img.width + x) * ch + c];
+            const std::uint16_t v =
+                img.samples[(static_cast<std::size_t>(y) * img.width + x) * ch + c];
             if (img.bit_depth == 16) {
                 out[bit / 8] = static_cast<std::uint8_t>(v >> 8);
                 out[bit / 8 + 1] = static_cast<std::uint8_t>(v);
@@ -57,7 +58,8 @@ std::uint8_t paeth(int a, int b, int c) {
 }
 
 // Appends `type` + the row filtered against `prior` (empty for a pass's first row).
-void filter_row(int type, const std::vector<std::uint8_t>& row, const std::vector<std::uint8_t>& prior, std::size_t bpp,
+void filter_row(int type, const std::vector<std::uint8_t>& row,
+                const std::vector<std::uint8_t>& prior, std::size_t bpp,
                 std::vector<std::uint8_t>& out) {
     out.push_back(static_cast<std::uint8_t>(type));
     for (std::size_t i = 0; i < row.size(); ++i) {
@@ -66,12 +68,23 @@ void filter_row(int type, const std::vector<std::uint8_t>& row, const std::vecto
         const int c = (prior.empty() || i < bpp) ? 0 : prior[i - bpp];
         int predictor = 0;
         switch (type) {
-            case 0: predictor = 0; break;
-            case 1: predictor = a; break;
-            case 2: predictor = b; break;
-            case 3: predictor = (a + b) / 2; break;
-            case 4: predictor = paeth(a, b, c); break;
-            default: throw std::invalid_argument("filter type");
+            case 0:
+                predictor = 0;
+                break;
+            case 1:
+                predictor = a;
+                break;
+            case 2:
+                predictor = b;
+                break;
+            case 3:
+                predictor = (a + b) / 2;
+                break;
+            case 4:
+                predictor = paeth(a, b, c);
+                break;
+            default:
+                throw std::invalid_argument("filter type");
         }
         out.push_back(static_cast<std::uint8_t>(row[i] - predictor));
     }
@@ -91,41 +104,52 @@ std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& raw, in
 
 int channels(int color_type) {
     switch (color_type) {
-        case Gray: return 1;
-        case Rgb: return 3;
-        case Palette: return 1;
-        case GrayAlpha: return 2;
-        case Rgba: return 4;
-        default: throw std::invalid_argument("colour type");
+        case Gray:
+            return 1;
+        case Rgb:
+            return 3;
+        case Palette:
+            return 1;
+        case GrayAlpha:
+            return 2;
+        case Rgba:
+            return 4;
+        default:
+            throw std::invalid_argument("colour type");
     }
 }
 
-Image random_image(std::uint32_t width, std::uint32_t height, int color_type, int bit_depth, std::uint32_t seed,
-                   int palette_size) {
+Image random_image(std::uint32_t width, std::uint32_t height, int color_type, int bit_depth,
+                   std::uint32_t seed, int palette_size) {
     std::mt19937 rng(seed);
     Image img{.width = width, .height = height, .color_type = color_type, .bit_depth = bit_depth};
     if (color_type == Palette) {
         if (palette_size <= 0) palette_size = 1 << bit_depth;
         for (int i = 0; i < palette_size; ++i) {
-            img.palette.push_back({static_cast<std::uint8_t>(rng()), static_cast<std::uint8_t>(rng()),
+            img.palette.push_back({static_cast<std::uint8_t>(rng()),
+                                   static_cast<std::uint8_t>(rng()),
                                    static_cast<std::uint8_t>(rng())});
         }
     }
-    const std::uint32_t limit = color_type == Palette ? static_cast<std::uint32_t>(palette_size) : 1u << bit_depth;
+    const std::uint32_t limit =
+        color_type == Palette ? static_cast<std::uint32_t>(palette_size) : 1u << bit_depth;
     img.samples.resize(static_cast<std::size_t>(width) * height * channels(color_type));
     for (auto& s : img.samples) s = static_cast<std::uint16_t>(rng() % limit);
     return img;
 }
 
 std::vector<std::uint8_t> scanlines(const Image& img, const EncodeOptions& o) {
-    const std::size_t bits_per_pixel = static_cast<std::size_t>(channels(img.color_type)) * img.bit_depth;
-    const std::size_t bpp = std::max<std::size_t>(1, bits_per_pixel / 8);  // the filters' byte distance
+    const std::size_t bits_per_pixel =
+        static_cast<std::size_t>(channels(img.color_type)) * img.bit_depth;
+    const std::size_t bpp =
+        std::max<std::size_t>(1, bits_per_pixel / 8);  // the filters' byte distance
     std::vector<std::uint8_t> out;
     int row_counter = 0;
     const auto encode_pass = [&](const Pass& pass) {
         const std::uint32_t w = pass_extent(img.width, pass.x0, pass.dx);
         const std::uint32_t h = pass_extent(img.height, pass.y0, pass.dy);
-        if (w == 0 || h == 0) return;  // an empty pass has no scanlines at all, not even filter bytes
+        if (w == 0 || h == 0)
+            return;  // an empty pass has no scanlines at all, not even filter bytes
         std::vector<std::uint8_t> prior;
         for (std::uint32_t r = 0; r < h; ++r) {
             auto row = pack_row(img, pass, r);
@@ -141,15 +165,19 @@ std::vector<std::uint8_t> scanlines(const Image& img, const EncodeOptions& o) {
     return out;
 }
 
-std::vector<Chunk> chunks(const Image& img, const EncodeOptions& o) { return chunks(img, o, scanlines(img, o)); }
+std::vector<Chunk> chunks(const Image& img, const EncodeOptions& o) {
+    return chunks(img, o, scanlines(img, o));
+}
 
-std::vector<Chunk> chunks(const Image& img, const EncodeOptions& o, const std::vector<std::uint8_t>& raw) {
+std::vector<Chunk> chunks(const Image& img, const EncodeOptions& o,
+                          const std::vector<std::uint8_t>& raw) {
     std::vector<Chunk> out;
     Chunk ihdr{.type = "IHDR"};
     put_u32(ihdr.data, img.width);
     put_u32(ihdr.data, img.height);
-    ihdr.data.insert(ihdr.data.end(), {static_cast<std::uint8_t>(img.bit_depth), static_cast<std::uint8_t>(img.color_type),
-                                       0, 0, static_cast<std::uint8_t>(o.interlace ? 1 : 0)});
+    ihdr.data.insert(ihdr.data.end(), {static_cast<std::uint8_t>(img.bit_depth),
+                                       static_cast<std::uint8_t>(img.color_type), 0, 0,
+                                       static_cast<std::uint8_t>(o.interlace ? 1 : 0)});
     out.push_back(std::move(ihdr));
     if (!img.palette.empty()) {
         Chunk plte{.type = "PLTE"};
@@ -161,8 +189,9 @@ std::vector<Chunk> chunks(const Image& img, const EncodeOptions& o, const std::v
     const std::size_t step = o.idat_size == 0 ? stream.size() : o.idat_size;
     for (std::size_t pos = 0; pos < stream.size(); pos += step) {
         const auto end = std::min(stream.size(), pos + step);
-        out.push_back(Chunk{.type = "IDAT", .data = {stream.begin() + static_cast<std::ptrdiff_t>(pos),
-                                                     stream.begin() + static_cast<std::ptrdiff_t>(end)}});
+        out.push_back(Chunk{.type = "IDAT",
+                            .data = {stream.begin() + static_cast<std::ptrdiff_t>(pos),
+                                     stream.begin() + static_cast<std::ptrdiff_t>(end)}});
     }
     out.push_back(Chunk{.type = "IEND"});
     return out;
@@ -177,8 +206,8 @@ std::vector<std::uint8_t> serialize(const std::vector<Chunk>& chunks) {
         out.insert(out.end(), c.type.begin(), c.type.end());
         out.insert(out.end(), c.data.begin(), c.data.end());
         // The CRC covers the type and the data, not the length (PNG spec, 5.3).
-        auto crc = static_cast<std::uint32_t>(
-            crc32(crc32(0, nullptr, 0), out.data() + type_at, static_cast<uInt>(4 + c.data.size())));
+        auto crc = static_cast<std::uint32_t>(crc32(crc32(0, nullptr, 0), out.data() + type_at,
+                                                    static_cast<uInt>(4 + c.data.size())));
         if (c.bad_crc) crc ^= 1;
         put_u32(out, crc);
     }
@@ -193,11 +222,13 @@ std::size_t index_of(const std::vector<Chunk>& chunks, const std::string& type, 
 }
 
 int count_of(const std::vector<Chunk>& chunks, const std::string& type) {
-    return static_cast<int>(std::count_if(chunks.begin(), chunks.end(), [&](const Chunk& c) { return c.type == type; }));
+    return static_cast<int>(std::count_if(chunks.begin(), chunks.end(),
+                                          [&](const Chunk& c) { return c.type == type; }));
 }
 
 void insert_before(std::vector<Chunk>& chunks, const std::string& type, Chunk chunk) {
-    chunks.insert(chunks.begin() + static_cast<std::ptrdiff_t>(index_of(chunks, type)), std::move(chunk));
+    chunks.insert(chunks.begin() + static_cast<std::ptrdiff_t>(index_of(chunks, type)),
+                  std::move(chunk));
 }
 
 void insert_after_last(std::vector<Chunk>& chunks, const std::string& type, Chunk chunk) {
@@ -211,7 +242,8 @@ void put_u16(std::vector<std::uint8_t>& out, std::uint16_t v) {
 }
 
 void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(v >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<std::uint8_t>(v >> shift));
 }
 
 std::vector<std::uint8_t> text_bytes(const std::string& s) { return {s.begin(), s.end()}; }

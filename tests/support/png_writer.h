@@ -28,14 +28,15 @@ struct Image {
 
 // A filled image: fixed-seed random samples over the whole range of the depth (palette indices
 // below palette.size()). Palette images get a random `palette_size`-entry palette.
-Image random_image(std::uint32_t width, std::uint32_t height, int color_type, int bit_depth, std::uint32_t seed,
-                   int palette_size = 0);
+Image random_image(std::uint32_t width, std::uint32_t height, int color_type, int bit_depth,
+                   std::uint32_t seed, int palette_size = 0);
 
 struct EncodeOptions {
     bool interlace = false;  // Adam7
     int filter = -1;         // 0-4: that filter on every row; -1: rows cycle through all five
     int zlib_level = 6;
-    std::size_t idat_size = 0;  // split the zlib stream into IDATs of at most this many bytes; 0 = one
+    std::size_t idat_size =
+        0;  // split the zlib stream into IDATs of at most this many bytes; 0 = one
 };
 
 struct Chunk {
@@ -50,8 +51,10 @@ std::vector<std::uint8_t> scanlines(const Image& image, const EncodeOptions& opt
 
 // IHDR, PLTE (when the image has a palette), tRNS (when set), IDAT..., IEND.
 std::vector<Chunk> chunks(const Image& image, const EncodeOptions& options);
-// The same around scanlines the caller supplies (e.g. damaged ones), deflated at options.zlib_level.
-std::vector<Chunk> chunks(const Image& image, const EncodeOptions& options, const std::vector<std::uint8_t>& raw);
+// The same around scanlines the caller supplies (e.g. damaged ones), deflated at
+// options.zlib_level.
+std::vector<Chunk> chunks(const Image& image, const EncodeOptions& options,
+                          const std::vector<std::uint8_t>& raw);
 
 // zlib stream of `raw` at `level`.
 std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& raw, int level);
