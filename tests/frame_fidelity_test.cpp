@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 
 extern "C" {
@@ -171,6 +172,8 @@ AVChromaLocation measured_siting(int scale) {
             }
         }
         error /= n;
+        std::printf("  scale %d, %-10s mean |error| %.2f\n", scale,
+                    av_chroma_location_name(static_cast<AVChromaLocation>(loc)), error);
         if (error < best_error) {
             best_error = error;
             best = static_cast<AVChromaLocation>(loc);
