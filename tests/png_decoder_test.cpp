@@ -2,12 +2,14 @@
 // and hands other types to libspng; the BT.709 converter produces the textbook values.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "common/error.h"
 #include "media/png_decoder.h"
 #include "media/rgb_to_yuv.h"
 #include "support/fixtures.h"
+#include "support/png_writer.h"
 
 namespace renderer::testing {
 namespace {
@@ -149,6 +151,44 @@ TEST(RgbToYuv, Avx2KernelMatchesThePortableLoopsByteForByte) {
             };
             EXPECT_EQ(convert(media::YuvKernel::Best), convert(media::YuvKernel::Portable)) << w << "x" << h;
         }
+    }
+}
+
+TEST(Png16Bit, EverySixteenBitValueDecodesToTheNearestEightBitOne) {
+    // All 65 536 gray levels in one 256x256 image: each must come out as round(v * 255 / 65535),
+    // not the high byte (which is one too low for a quarter of them, a -0.5 LSB bias).
+    png::Image img{.width = 256, .height = 256, .color_type = png::Gray, .bit_depth = 16};
+    for (int v = 0; v < 65536; ++v) img.samples.push_back(static_cast<std::uint16_t>(v));
+    const auto bytes = png::serialize(png::chunks(img, {}));
+    const auto decoded = media::decode_png(bytes, "g16.png", 1 << 20);
+    int wrong = 0;
+    for (int v = 0; v < 65536; ++v) {
+        const auto want = static_cast<std::uint8_t>(std::lround(v * 255.0 / 65535.0));
+        const auto* px = decoded.data() + (v / 256) * decoded.stride + (v % 256) * 3;
+        if (px[0] != want || px[1] != want || px[2] != want) {
+            if (++wrong <= 3) ADD_FAILURE() << v << " -> " << int{px[0]} << ", nearest is " << int{want};
+        }
+    }
+    EXPECT_EQ(wrong, 0);
+}
+
+TEST(Png16Bit, CompositingOverBlackRoundsOnceFromSixteenBits) {
+    // composite16(c, a) against 255 * c/65535 * a/65535 in floating point: every c at the alpha
+    // values where errors would show (0, 1, half, almost opaque, opaque), then random pairs.
+    const auto nearest = [](std::uint32_t c, std::uint32_t a) {
+        return static_cast<int>(std::lround(255.0 * (c / 65535.0) * (a / 65535.0)));
+    };
+    for (const std::uint32_t a : {0u, 1u, 257u, 32767u, 32768u, 65534u, 65535u}) {
+        for (std::uint32_t c = 0; c < 65536; ++c) {
+            ASSERT_EQ(media::composite16(static_cast<std::uint16_t>(c), static_cast<std::uint16_t>(a)), nearest(c, a))
+                << "c=" << c << " a=" << a;
+        }
+    }
+    std::mt19937 rng(5);
+    for (int i = 0; i < 1000000; ++i) {
+        const std::uint32_t c = rng() & 0xffff, a = rng() & 0xffff;
+        ASSERT_EQ(media::composite16(static_cast<std::uint16_t>(c), static_cast<std::uint16_t>(a)), nearest(c, a))
+            << "c=" << c << " a=" << a;
     }
 }
 

@@ -22,11 +22,13 @@ CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool g
     ctx->time_base = AVRational{1, s.fps};
     ctx->framerate = AVRational{s.fps, 1};
     ctx->sample_aspect_ratio = AVRational{1, 1};
-    // Tag what the converter produced: BT.709, limited range.
+    // Tag what the converter produced: BT.709, limited range, chroma sited as it sited it
+    // (libx264 writes it to the VUI's chroma_loc_info).
     ctx->color_range = AVCOL_RANGE_MPEG;
     ctx->colorspace = AVCOL_SPC_BT709;
     ctx->color_primaries = AVCOL_PRI_BT709;
     ctx->color_trc = AVCOL_TRC_BT709;
+    ctx->chroma_sample_location = kChromaLocation;
     ctx->thread_count = s.threads;
     ctx->flags |= AV_CODEC_FLAG_BITEXACT;
     if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;

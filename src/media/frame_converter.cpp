@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
 
 extern "C" {
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
 }
 
 #include "media/av_error.h"
@@ -33,6 +37,33 @@ Placement fit_to_canvas(int w, int h, Canvas c) {
     return p;
 }
 
+namespace {
+
+// RGB24 -> yuv420p scaler. SWS_BICUBIC is the ffmpeg CLI's default, so quality matches it at
+// equal settings. The chroma position is set, not left to libswscale's default (the same
+// centre today), because the stream is tagged with kChromaLocation whichever converter ran.
+SwsContextPtr make_scaler(Canvas src, Canvas dst) {
+    SwsContextPtr sws(sws_alloc_context());
+    if (!sws) av_fail(ErrorClass::EncodeError, "cannot create the colour converter");
+    int h_pos = 0, v_pos = 0;  // 1/256 luma pixel from the block's top-left sample
+    av_check(avcodec_enum_to_chroma_pos(&h_pos, &v_pos, kChromaLocation), ErrorClass::EncodeError,
+             "no chroma position for the converter's siting");
+    const std::pair<const char*, std::int64_t> options[] = {
+        {"srcw", src.width},         {"srch", src.height},   {"src_format", AV_PIX_FMT_RGB24},
+        {"dstw", dst.width},         {"dsth", dst.height},   {"dst_format", AV_PIX_FMT_YUV420P},
+        {"sws_flags", SWS_BICUBIC},  {"dst_h_chr_pos", h_pos}, {"dst_v_chr_pos", v_pos},
+    };
+    for (const auto& [key, value] : options) {
+        av_check(av_opt_set_int(sws.get(), key, value, 0), ErrorClass::EncodeError,
+                 fmt::format("cannot set the colour converter's {}", key));
+    }
+    av_check(sws_init_context(sws.get(), nullptr, nullptr), ErrorClass::EncodeError,
+             "cannot create the colour converter");
+    return sws;
+}
+
+}  // namespace
+
 FramePtr FrameConverter::new_frame() {
     constexpr int kAlign = 64;
     if (!pool_) {
@@ -48,6 +79,7 @@ FramePtr FrameConverter::new_frame() {
     frame->colorspace = AVCOL_SPC_BT709;
     frame->color_primaries = AVCOL_PRI_BT709;
     frame->color_trc = AVCOL_TRC_BT709;
+    frame->chroma_location = kChromaLocation;
     frame->buf[0] = av_buffer_pool_get(pool_.get());
     if (frame->buf[0] == nullptr) av_fail(ErrorClass::EncodeError, "cannot allocate a video frame");
     av_check(av_image_fill_arrays(frame->data, frame->linesize, frame->buf[0]->data, AV_PIX_FMT_YUV420P,
@@ -80,10 +112,7 @@ FramePtr FrameConverter::convert(const RgbImage& image) {
     }
     if (!sws_ || image.width != sws_src_.width || image.height != sws_src_.height || p.width != sws_dst_.width ||
         p.height != sws_dst_.height) {
-        // SWS_BICUBIC is the ffmpeg CLI's default, so quality matches it at equal settings.
-        sws_.reset(sws_getContext(image.width, image.height, AV_PIX_FMT_RGB24, p.width, p.height,
-                                  AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
-        if (!sws_) av_fail(ErrorClass::EncodeError, "cannot create the colour converter");
+        sws_ = make_scaler(Canvas{image.width, image.height}, Canvas{p.width, p.height});
         const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
         // Source RGB is full range; destination limited (MPEG) range with BT.709 coefficients.
         sws_setColorspaceDetails(sws_.get(), bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);

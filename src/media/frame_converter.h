@@ -1,11 +1,18 @@
-// RGB24 image -> yuv420p frame of the canvas size, BT.709 limited range. A frame of another
-// size is fitted preserving its aspect ratio and padded with black. One converter per thread.
+// RGB24 image -> yuv420p frame of the canvas size, BT.709 limited range, chroma centre-sited. A
+// frame of another size is fitted preserving its aspect ratio and padded with black. One
+// converter per thread.
 #pragma once
 
 #include "media/av_ptr.h"
 #include "media/png_decoder.h"
 
 namespace renderer::media {
+
+// Where both converters put each chroma sample: at the centre of its 2x2 luma block. The direct
+// converter averages the block; libswscale is told the same position explicitly (it is also its
+// default). Frames and the encoder are tagged with it, so the H.264 VUI says so: an untagged
+// stream is read as "left" (MPEG-2 siting), half a pixel off.
+inline constexpr AVChromaLocation kChromaLocation = AVCHROMA_LOC_CENTER;
 
 struct Canvas {
     int width = 0;

@@ -17,13 +17,15 @@ constexpr std::size_t kCacheEntries = 2;
 }  // namespace
 
 FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
-                             std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture)
+                             std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture,
+                             PngDecodeFn decode)
     : files_(std::move(files)),
       canvas_(canvas),
       max_pixels_(max_pixels),
       window_(static_cast<std::size_t>(threads) * 2 + 2),
       cancel_(cancel),
       log_capture_(log_capture),
+      decode_(decode ? std::move(decode) : PngDecodeFn(decode_png)),
       promises_(files_.size()),
       hashes_(files_.size()) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_loop(); });
@@ -59,7 +61,9 @@ SharedFrame FramePipeline::next() {
     auto fut = std::move(in_flight_.front());
     in_flight_.pop_front();
     submit_up_to(consumed + 1 + window_);
-    return fut.get();
+    // First which content the frame shows, then that content's picture: a repeat of a frame
+    // still being decoded waits here, on the encoder's thread, not on a decode thread.
+    return fut.get().get();
 }
 
 void FramePipeline::worker_loop() {
@@ -84,7 +88,7 @@ void FramePipeline::worker_loop() {
     }
 }
 
-SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
+FramePipeline::ContentFuture FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
     const auto& path = files_[index];
     auto& bytes = scratch.file;
     read_file_into(path, bytes);
@@ -92,17 +96,19 @@ SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter,
     hashes_[index] = key.hash;  // each index is written by one task only
 
     std::promise<SharedFrame> own;
+    ContentFuture content = own.get_future().share();
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = cache_.find(key); it != cache_.end()) {
             ++stats_.reused;
-            auto shared = it->second;
             cache_order_.remove(key);
             cache_order_.push_back(key);
-            // The first holder of this content never waits on anyone, so this cannot deadlock.
-            return shared.get();
+            // Seen before, perhaps still being decoded: hand out its future without waiting on it,
+            // so this thread takes the next frame instead of idling (and never waits holding the
+            // lock every other decode thread needs).
+            return it->second;
         }
-        cache_.emplace(key, own.get_future().share());
+        cache_.emplace(key, content);
         cache_order_.push_back(key);
         while (cache_order_.size() > kCacheEntries) {
             cache_.erase(cache_order_.front());
@@ -110,17 +116,16 @@ SharedFrame FramePipeline::produce(std::size_t index, FrameConverter& converter,
         }
         ++stats_.decoded;
     }
+    // The first occurrence decodes; its picture or its error reaches every repeat through `content`.
     try {
-        RgbImage image = decode_png(bytes, path.filename().string(), max_pixels_, &scratch.pixels);
+        RgbImage image = decode_(bytes, path.filename().string(), max_pixels_, &scratch.pixels);
         FramePtr frame = converter.convert(image);
         scratch.pixels = std::move(image.storage);
-        SharedFrame shared(frame.release(), AvDeleter{});
-        own.set_value(shared);
-        return shared;
+        own.set_value(SharedFrame(frame.release(), AvDeleter{}));
     } catch (...) {
         own.set_exception(std::current_exception());
-        throw;
     }
+    return content;
 }
 
 FramePipelineStats FramePipeline::stats() const {

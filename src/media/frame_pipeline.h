@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -32,10 +35,15 @@ struct FramePipelineStats {
     std::int64_t reused = 0;   // frames served from an identical file's picture
 };
 
+// Turns one frame file's bytes into pixels: decode_png's signature. A pipeline decodes with
+// decode_png; tests pass a wrapper around it to hold a decode at a known point.
+using PngDecodeFn = std::function<RgbImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                                           std::uint64_t max_pixels, ByteBuffer* recycle)>;
+
 class FramePipeline {
 public:
     FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads, std::uint64_t max_pixels,
-                  const CancelToken& cancel, LibavLogCapture* log_capture);
+                  const CancelToken& cancel, LibavLogCapture* log_capture, PngDecodeFn decode = {});
     ~FramePipeline();
     FramePipeline(const FramePipeline&) = delete;
     FramePipeline& operator=(const FramePipeline&) = delete;
@@ -60,8 +68,12 @@ private:
         ByteBuffer pixels;
     };
 
+    // The picture of one file content (or the error decoding it), shared by every frame that
+    // shows that content.
+    using ContentFuture = std::shared_future<SharedFrame>;
+
     void worker_loop();
-    SharedFrame produce(std::size_t index, FrameConverter& converter, Scratch& scratch);
+    ContentFuture produce(std::size_t index, FrameConverter& converter, Scratch& scratch);
     void submit_up_to(std::size_t end);
 
     const std::vector<std::filesystem::path> files_;
@@ -70,19 +82,22 @@ private:
     const std::size_t window_;
     const CancelToken& cancel_;
     LibavLogCapture* log_capture_;
+    const PngDecodeFn decode_;
 
     std::mutex mutex_;
     std::condition_variable work_cv_;
     std::deque<std::size_t> work_;  // indices waiting for a worker
     bool stopping_ = false;
-    std::vector<std::promise<SharedFrame>> promises_;
+    // Per frame: which content it shows. A worker fulfils it as soon as the file is read and
+    // hashed, so a repeat never holds a worker while its content is still being decoded.
+    std::vector<std::promise<ContentFuture>> promises_;
     std::vector<std::uint64_t> hashes_;
-    std::deque<std::future<SharedFrame>> in_flight_;  // in output order
+    std::deque<std::future<ContentFuture>> in_flight_;  // in output order
     std::size_t submitted_ = 0;
 
     // Pictures of recently seen content, so a held slide is converted once. Small LRU.
     mutable std::mutex cache_mutex_;
-    std::map<ContentKey, std::shared_future<SharedFrame>> cache_;
+    std::map<ContentKey, ContentFuture> cache_;
     std::list<ContentKey> cache_order_;
     FramePipelineStats stats_;
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -44,7 +45,24 @@ void check_size(ErrorClass cls, const std::string& name, std::uint32_t w, std::u
     }
 }
 
+// libspng's message, with the wording the fast path uses where the two report the same fault.
+std::string spng_message(int rc) {
+    if (rc == SPNG_ECHUNK_CRC) return "bad CRC";
+    return spng_strerror(rc);
+}
+
 }  // namespace
+
+std::uint8_t composite16(std::uint16_t c, std::uint16_t a) {
+    // The nearest 8-bit value to 255 * (c / 65535) * (a / 65535). x / d rounded to nearest is
+    // (x + (d - 1) / 2) / d for odd d, and d = 65535^2 is odd, so no value lies halfway. Opaque
+    // (a = 65535) this is round(c / 257) = (c + 128) / 257. Neither shortcut is: keeping the high
+    // byte (c >> 8, libspng's 8-bit output) is one too low for 16 256 of the 65 536 values, and
+    // (c + 128) >> 8 divides by 256 instead of 257: wrong for half of them, and 256 (overflow)
+    // for the top 128. The tests compare every 16-bit value with a floating-point reference.
+    constexpr std::uint64_t d = 65535ull * 65535ull;
+    return static_cast<std::uint8_t>((std::uint64_t{c} * a * 255 + (d - 1) / 2) / d);
+}
 
 PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels) {
     const auto name = path.filename().string();
@@ -86,8 +104,28 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
 
 namespace {
 
+std::string_view chunk_name(const std::uint8_t* type) { return {reinterpret_cast<const char*>(type), 4}; }
+
 std::uint32_t be32(const std::uint8_t* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+// A chunk type is four ASCII letters (PNG spec 5.4); libpng refuses anything else.
+bool valid_chunk_type(const std::uint8_t* type) {
+    const auto letter = [](std::uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+    return std::all_of(type, type + 4, letter);
+}
+
+// libspng takes any four bytes as a chunk type, so the chunk types are checked here before it
+// reads the file. Lengths, order and CRCs are libspng's to check: a truncated walk ends quietly.
+bool chunk_types_valid(std::span<const std::uint8_t> data) {
+    for (std::size_t pos = 8; pos + 8 <= data.size();) {
+        const std::uint8_t* type = data.data() + pos + 4;
+        if (!valid_chunk_type(type)) return false;
+        if (std::memcmp(type, "IEND", 4) == 0) return true;
+        pos += 12 + std::size_t{be32(data.data() + pos)};
+    }
+    return true;
 }
 
 struct DeflateDeleter {
@@ -162,29 +200,60 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     check_size(ErrorClass::DecodeError, name, w, h, max_pixels);
 
     // libdeflate wants the zlib stream in one piece: gather the IDAT payloads (frame encoders
-    // often write many small IDAT chunks) into one buffer sized once.
+    // often write many small IDAT chunks) into one buffer sized once. The chunk rules are
+    // libpng's, so a file is refused (or accepted) the same on every path: a bad CRC on a
+    // critical chunk, an unknown critical chunk, a second IHDR, IDATs that are not consecutive
+    // or no IEND are errors; an ancillary chunk with a bad CRC is dropped, as libpng drops it.
     thread_local ByteBuffer idat;  // kept between frames: no fresh pages per frame
     idat.resize(data.size());
     std::size_t idat_size = 0;
+    int idat_runs = 0;
+    bool in_idat = false;
     bool ended = false;
-    for (std::size_t pos = kSig; pos + 12 <= data.size();) {
+    if (libdeflate_crc32(0, ihdr + 4, 17) != be32(ihdr + 21)) {
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad CRC in IHDR");
+    }
+    for (std::size_t pos = kSig + 25; pos + 12 <= data.size();) {
         const std::uint32_t len = be32(data.data() + pos);
         if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::uint8_t* type = data.data() + pos + 4;
+        if (!valid_chunk_type(type)) {
+            fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
+        }
+        const bool critical = (type[0] & 0x20) == 0;  // PNG spec 5.4: an upper-case first letter
         const std::uint32_t crc = be32(type + 4 + len);
-        if (libdeflate_crc32(0, type, len + 4) != crc) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad CRC");
-        if (std::memcmp(type, "IDAT", 4) == 0) {
+        pos += 12 + len;
+        if (libdeflate_crc32(0, type, len + 4) != crc) {
+            if (critical) {
+                fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
+            }
+            in_idat = false;
+            continue;
+        }
+        const bool is_idat = std::memcmp(type, "IDAT", 4) == 0;
+        if (is_idat) {
+            if (!in_idat && ++idat_runs > 1) {
+                fail(ErrorClass::DecodeError, name, "corrupt PNG data: IDAT chunks not consecutive");
+            }
             std::memcpy(idat.data() + idat_size, type + 4, len);
             idat_size += len;
         } else if (std::memcmp(type, "tRNS", 4) == 0 || std::memcmp(type, "PLTE", 4) == 0) {
             return std::nullopt;  // transparency key or suggested palette: libspng handles these
         } else if (std::memcmp(type, "IEND", 4) == 0) {
+            // libpng only warns about data in IEND; libspng refuses it, and so do we, so a file
+            // is not accepted or refused by which path its colour type takes.
+            if (len != 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: IEND with data");
             ended = true;
             break;
+        } else if (critical) {
+            // IHDR was read above; any other critical chunk here is one no decoder may skip.
+            fail(ErrorClass::DecodeError, name,
+                 fmt::format("corrupt PNG data: unexpected critical chunk {}", chunk_name(type)));
         }
-        pos += 12 + len;
+        in_idat = is_idat;
     }
-    if (!ended || idat_size == 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file");
+    if (!ended) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
+    if (idat_size == 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: no image data (IDAT)");
 
     const int bpp = color == 6 ? 4 : 3;
     const std::size_t row_bytes = static_cast<std::size_t>(w) * bpp;
@@ -195,6 +264,12 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     std::size_t got = 0;
     const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size, raw.data(),
                                                raw.size(), &got);
+    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+        // More image data than the image needs: libpng warns and decodes, and libspng ignores
+        // the excess. Hand the (malformed, rare) file to libspng rather than refuse it here only.
+        if (recycle != nullptr) recycle->swap(raw);
+        return std::nullopt;
+    }
     if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
         fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
     }
@@ -236,44 +311,61 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     // Frames are trusted for content, not for size: bound ancillary chunks too.
     spng_set_chunk_limits(ctx.get(), 1u << 20, 8u << 20);
     spng_set_image_limits(ctx.get(), 1u << 20, 1u << 20);
+    // libpng's rules, and libspng's defaults, made explicit: a bad CRC on a critical chunk is an
+    // error, an ancillary chunk with a bad CRC is dropped.
+    spng_set_crc_action(ctx.get(), SPNG_CRC_ERROR, SPNG_CRC_DISCARD);
     spng_set_png_buffer(ctx.get(), data.data(), data.size());
 
     spng_ihdr ihdr{};
     if (const int rc = spng_get_ihdr(ctx.get(), &ihdr); rc != 0) {
-        fail(ErrorClass::DecodeError, name, fmt::format("invalid PNG: {}", spng_strerror(rc)));
+        fail(ErrorClass::DecodeError, name, fmt::format("invalid PNG: {}", spng_message(rc)));
     }
     check_size(ErrorClass::DecodeError, name, ihdr.width, ihdr.height, max_pixels);
+    if (!chunk_types_valid(data)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
 
     spng_trns trns{};
     const bool has_alpha = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
                            ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
                            spng_get_trns(ctx.get(), &trns) == 0;
-    const int fmt = has_alpha ? SPNG_FMT_RGBA8 : SPNG_FMT_RGB8;
+    // 16-bit samples are decoded whole and rounded below: libspng's 8-bit formats keep only the
+    // high byte, a bias of -0.5 LSB (issue 10, item 7).
+    const bool wide = ihdr.bit_depth == 16;
+    const int fmt = wide ? SPNG_FMT_RGBA16 : has_alpha ? SPNG_FMT_RGBA8 : SPNG_FMT_RGB8;
     std::size_t out_size = 0;
     if (const int rc = spng_decoded_image_size(ctx.get(), fmt, &out_size); rc != 0) {
-        fail(ErrorClass::DecodeError, name, fmt::format("cannot decode: {}", spng_strerror(rc)));
+        fail(ErrorClass::DecodeError, name, fmt::format("cannot decode: {}", spng_message(rc)));
     }
     ByteBuffer decoded(out_size);
     if (const int rc = spng_decode_image(ctx.get(), decoded.data(), decoded.size(), fmt,
                                          has_alpha ? SPNG_DECODE_TRNS : 0);
         rc != 0) {
-        fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_strerror(rc)));
+        fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(rc)));
+    }
+    // libspng stops reading at the last scanline, before the CRC of the last IDAT. Read on to
+    // IEND, as libpng's png_read_end does, so a damaged end of file is refused here too.
+    if (const int rc = spng_decode_chunks(ctx.get()); rc != 0) {
+        fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(rc)));
     }
 
     RgbImage img;
     img.width = static_cast<int>(ihdr.width);
     img.height = static_cast<int>(ihdr.height);
     img.stride = img.width * 3;
-    if (!has_alpha) {
-        img.storage = std::move(decoded);
-        return img;
-    }
-    // Composite over black: c' = c * a / 255, rounded, in place into the RGB layout.
     const std::size_t n = static_cast<std::size_t>(img.width) * img.height;
     std::uint8_t* px = decoded.data();
-    for (std::size_t i = 0; i < n; ++i) {
-        const unsigned a = px[i * 4 + 3];
-        for (int c = 0; c < 3; ++c) px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
+    if (wide) {
+        // In place: pixel i's 8 bytes are read before its 3 are written, at or below them.
+        for (std::size_t i = 0; i < n; ++i) {
+            std::uint16_t s[4];
+            std::memcpy(s, px + i * 8, sizeof s);  // host order
+            for (int c = 0; c < 3; ++c) px[i * 3 + c] = composite16(s[c], s[3]);
+        }
+    } else if (has_alpha) {
+        // Composite over black: c' = c * a / 255, rounded, in place into the RGB layout.
+        for (std::size_t i = 0; i < n; ++i) {
+            const unsigned a = px[i * 4 + 3];
+            for (int c = 0; c < 3; ++c) px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
+        }
     }
     decoded.resize(n * 3);
     img.storage = std::move(decoded);

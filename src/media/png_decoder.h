@@ -59,8 +59,10 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
 // Decodes a whole PNG held in memory. 8-bit RGB/RGBA non-interlaced images (what frame
 // generators write) take a fast path: chunks parsed and CRC-checked here, the zlib stream
 // inflated by libdeflate (about twice zlib's speed), rows unfiltered in place. Every other type
-// goes through libspng. Throws Error(DecodeError) naming `name` on corrupt data
-// (bad CRC, truncation, bad zlib stream) or when larger than `max_pixels`.
+// goes through libspng. Both paths refuse what libpng refuses (tests/png_conformance_test.cpp)
+// and give its pixels, 16-bit samples rounded to the nearest 8-bit value. Throws
+// Error(DecodeError) naming `name` on corrupt data (bad CRC on a critical chunk, truncation,
+// bad zlib stream, misplaced or unknown critical chunks) or when larger than `max_pixels`.
 //
 // `recycle` (optional) is a buffer from an earlier image (its `storage`): decoding into memory
 // that is already mapped avoids zeroing fresh pages for every frame, which cost ~6 % of a
@@ -68,12 +70,17 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
 RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
                     ByteBuffer* recycle = nullptr);
 
-// The fast path alone: nullopt when the image is not a type it handles.
+// The fast path alone: nullopt when the image is not a type it handles (or holds more image
+// data than it needs, which libspng decodes as libpng does).
 std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, const std::string& name,
                                         std::uint64_t max_pixels, ByteBuffer* recycle = nullptr);
 
-// libspng alone: every PNG type.
+// libspng alone: every PNG type, read through IEND.
 RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels);
+
+// A 16-bit sample `c` with 16-bit alpha `a`, composited over black and brought to 8 bits: the
+// nearest 8-bit value to 255 * c/65535 * a/65535 (a = 65535 for opaque samples).
+std::uint8_t composite16(std::uint16_t c, std::uint16_t a);
 
 // Whole file into memory; Error(DecodeError) naming the file when it cannot be read.
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);

@@ -5,6 +5,10 @@
 
 #include "media/av_ptr.h"
 
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
 namespace renderer::testing {
 namespace {
 
@@ -86,6 +90,19 @@ std::vector<PlaneMeans> decode_video_means(const std::filesystem::path& path) {
                        mean(f->data[2], f->linesize[2], cw, ch)});
     });
     return out;
+}
+
+ChromaSiting video_chroma_location(const std::filesystem::path& path) {
+    Opened o = open_decoder(path, AVMEDIA_TYPE_VIDEO);
+    const auto name = [](AVChromaLocation loc) {
+        const char* n = av_chroma_location_name(loc);
+        return std::string(n != nullptr ? n : "invalid");
+    };
+    ChromaSiting s{.stream = name(o.fmt->streams[o.index]->codecpar->chroma_location)};
+    decode_all(o, [&](const AVFrame* f) {
+        if (s.frame.empty()) s.frame = name(f->chroma_location);
+    });
+    return s;
 }
 
 int count_streams(const media::MediaInfo& info, const std::string& type) {

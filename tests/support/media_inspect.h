@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "media/probe.h"
@@ -23,6 +24,15 @@ struct PlaneMeans {
 };
 // Decodes every video frame and returns each frame's mean Y, U, V (8-bit scale).
 std::vector<PlaneMeans> decode_video_means(const std::filesystem::path& path);
+
+// The chroma siting a video declares, by name ("left", "center", "unspecified"...): as the
+// stream's parameters give it after libavformat has read the headers, and as the decoder tags
+// its first decoded frame (both come from the H.264 VUI).
+struct ChromaSiting {
+    std::string stream;
+    std::string frame;
+};
+ChromaSiting video_chroma_location(const std::filesystem::path& path);
 
 // Convenience: the probe's streams of one type.
 int count_streams(const media::MediaInfo& info, const std::string& type);
