@@ -14,6 +14,7 @@
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
+#include "support/mp4_boxes.h"
 
 namespace renderer::testing {
 namespace {
@@ -210,6 +211,47 @@ TEST_F(MusicTest, AMostlyUndecodableTrackIsADecodeErrorWithTheRealLibavError) {
         EXPECT_NE(e.stderr_snippet().find("mp3"), std::string::npos) << e.stderr_snippet();
     }
     EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// MPEG-2 and 2.5 Layer III frames hold 576 samples, fewer than the encoder delay the gapless
+// header signals (1105 at libmp3lame's defaults): the skip runs over into the second frame,
+// which the decoder drops too. Preflight must count what the decoder gives at every MPEG rate.
+TEST_F(MusicTest, PreflightCountsWhatTheDecoderGivesAtEveryMpegRate) {
+    for (const int rate : {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}) {
+        const fs::path music = tmp_ / "music" / ("r" + std::to_string(rate) + ".mp3");
+        write_mp3_sine(music, {.sample_rate = rate, .channels = 1, .seconds = 1.0});
+        const DecodedPcm pcm = decode_pcm(music);
+        const auto probe = media::probe_audio(music);
+        EXPECT_EQ(probe.sample_rate, rate);
+        EXPECT_EQ(std::llround(probe.duration_sec * rate), static_cast<long long>(pcm.samples()))
+            << rate << " Hz: preflight's duration in samples against the decoder's";
+    }
+}
+
+// 8 kHz music shorter than the frames sets the cut: the container, the audio track and the
+// video all end where the decoded music ends, and the unchanged job is then a cache hit.
+TEST_F(MusicTest, LowRateMusicSetsAnExactCutAndTheRenderIsCached) {
+    write_mp3_sine(tmp_ / "music/low.mp3", {.sample_rate = 8000, .channels = 1, .seconds = 1.0});
+    const std::size_t samples = decode_pcm(tmp_ / "music/low.mp3").samples();
+    ASSERT_EQ(samples, 8000u);
+    const auto first = render(request("low.mp3", 60));  // 2 s of frames
+    EXPECT_EQ(first.frames, 30) << "frames shown before the music ends at 1 s";
+    EXPECT_EQ(first.duration_ms, 1000);
+    const Mp4Movie movie = read_movie(read_bytes(first.path));
+    EXPECT_EQ(movie.duration, movie.timescale) << "the movie lasts exactly the music: 1 s";
+    const Mp4Track* audio = movie.track("soun");
+    ASSERT_NE(audio, nullptr);
+    ASSERT_FALSE(audio->edits.empty());
+    EXPECT_EQ(audio->edits.back().segment_duration, movie.timescale) << "the audio edit holds 8000 samples";
+
+    const auto again = render(request("low.mp3", 60));
+    EXPECT_TRUE(again.cache_hit) << "an unchanged job must be answered from the cache";
 }
 
 }  // namespace
