@@ -1,5 +1,6 @@
 #include "media/music_probe.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -54,10 +55,13 @@ AudioProbe probe_audio(const std::filesystem::path& path) {
         av_fail(kClass, fmt::format("music '{}': no decoder for codec {}", name, p.codec));
     }
     // Sum what each frame holds at its own rate: exact for VBR files and across a change of rate.
-    // The encoder delay and end padding the demuxer signals (gapless info, in samples of the
-    // frame they are attached to) are not heard, so they are not counted: the result equals
-    // what the decoder produces.
+    // The encoder delay and end padding the demuxer signals (gapless info) are not heard, so they
+    // are not counted, the way libavcodec drops them: the delay is skipped from the first frames
+    // on, running over into the next frame when it is longer than one (1105 samples against the
+    // 576 of an MPEG-2/2.5 Layer III frame: 8-24 kHz tracks), and the end padding is cut from a
+    // frame only when that frame holds it. The result equals what the decoder produces.
     PacketPtr pkt = make_packet();
+    std::int64_t skip = 0;  // delay still to skip, carried across frames
     double seconds = 0;
     while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
         const MpegAudioFrame f =
@@ -67,13 +71,19 @@ AudioProbe probe_audio(const std::filesystem::path& path) {
                 p.sample_rate = f.sample_rate;
                 p.channels = f.channels;
             }
-            std::int64_t heard = f.samples;
+            std::int64_t padding = 0;
             std::size_t size = 0;
             if (const std::uint8_t* sd = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &size);
                 sd != nullptr && size >= 8) {
-                heard -= static_cast<std::int64_t>(AV_RL32(sd)) + static_cast<std::int64_t>(AV_RL32(sd + 4));
+                skip = AV_RL32(sd);
+                padding = AV_RL32(sd + 4);
             }
-            seconds += static_cast<double>(std::max<std::int64_t>(heard, 0)) / f.sample_rate;
+            std::int64_t heard = f.samples;
+            const std::int64_t skipped = std::min(skip, heard);
+            heard -= skipped;
+            skip -= skipped;
+            if (padding > 0 && padding <= heard) heard -= padding;
+            seconds += static_cast<double>(heard) / f.sample_rate;
         }
         av_packet_unref(pkt.get());
     }
