@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "common/error.h"
+#include "media/av_ptr.h"
 #include "media/music_probe.h"
 #include "media/slideshow.h"
 #include "support/bad_media.h"
@@ -15,6 +16,10 @@
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
 #include "support/mp4_boxes.h"
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
 
 namespace renderer::testing {
 namespace {
@@ -252,6 +257,76 @@ TEST_F(MusicTest, LowRateMusicSetsAnExactCutAndTheRenderIsCached) {
 
     const auto again = render(request("low.mp3", 60));
     EXPECT_TRUE(again.cache_hit) << "an unchanged job must be answered from the cache";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+std::int64_t audio_duration_ts(const fs::path& path) {
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    media::InputFormatPtr fmt(raw);
+    avformat_find_stream_info(fmt.get(), nullptr);
+    const int i = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    if (i < 0) throw std::runtime_error("no audio stream");
+    return fmt->streams[i]->duration;
+}
+
+// Two damaged frames in music shorter than the frames: preflight counts them (it reads headers,
+// it does not decode), the decoder drops them. The cut stays T: the audio track still holds
+// round(T * rate) samples (the track is not left to end 52 ms before the video), and the
+// unchanged job is a cache hit.
+TEST_F(MusicTest, DamagedFramesKeepTheCutExactAndTheRenderCached) {
+    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const double t = media::probe_audio(music).duration_sec;
+    const auto r = render(request("scratched.mp3", 90));  // 3 s of frames: the music sets the cut
+
+    EXPECT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.duration_ms, std::llround(t * 1000));
+    EXPECT_EQ(audio_duration_ts(r.path), std::llround(t * 44100)) << "the audio ends at T, with the video";
+    EXPECT_TRUE(render(request("scratched.mp3", 90)).cache_hit) << "an unchanged job must be a cache hit";
+}
+
+// `cp new.mp3 track.mp3` over the track while it renders: the file is cut short after preflight
+// measured it. The render must not publish a video whose music stops early: IoError (transient,
+// retried with the file as it is then), nothing in the output dir.
+TEST_F(MusicTest, MusicTruncatedDuringTheRenderIsAnIoErrorAndNothingIsPublished) {
+    const fs::path music = track("live.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    logs_->on_event("preflight", [&] { fs::resize_file(music, fs::file_size(music) / 2); });
+    try {
+        render(request("live.mp3", 90));
+        FAIL() << "a render whose music was cut short under it was published";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("live.mp3"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+// The track is replaced (renamed over, as rsync does) by another of the same length after the
+// render hashed it for the cache key: the key would name music the artifact does not hold, and
+// a later job with the first track would be answered with the second. The render must notice.
+TEST_F(MusicTest, MusicReplacedDuringTheRenderIsAnIoError) {
+    const fs::path music = track("swap.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440}});
+    write_mp3_sine(tmp_ / "other.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 880});
+    // An incomplete artifact at the output path: the cache check logs cache_incomplete after
+    // hashing the music and before the render opens it.
+    const auto first = render(request("swap.mp3", 60));
+    std::string artifact = read_bytes(first.path);
+    artifact.resize(artifact.size() - 100);
+    write_bytes(first.path, artifact);
+    logs_->on_event("cache_incomplete", [&] { fs::rename(tmp_ / "other.mp3", music); });
+    try {
+        render(request("swap.mp3", 60));
+        FAIL() << "a render whose music was replaced under it was published";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+    EXPECT_EQ(read_bytes(first.path), artifact) << "nothing published over the old file";
 }
 
 }  // namespace
