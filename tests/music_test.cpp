@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 
 #include "common/error.h"
 #include "media/av_ptr.h"
+#include "media/decoding_loop.h"
+#include "media/libav_input.h"
 #include "media/music_probe.h"
 #include "media/slideshow.h"
 #include "support/bad_media.h"
@@ -327,6 +330,82 @@ TEST_F(MusicTest, MusicReplacedDuringTheRenderIsAnIoError) {
         EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
     }
     EXPECT_EQ(read_bytes(first.path), artifact) << "nothing published over the old file";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// A music file on a disk with a bad sector in the middle: the kernel's read() fails with EIO
+// there. Real bytes of a real MP3, the real mp3 demuxer and decoder; only the I/O layer under
+// the demuxer reports the fault, as the file protocol would.
+struct BadSectorFile {
+    std::string bytes;
+    std::int64_t pos = 0;
+    std::int64_t bad_from = 0, bad_to = 0;  // reads overlapping [bad_from, bad_to) fail with EIO
+
+    static int read(void* opaque, std::uint8_t* buf, int size) {
+        auto* f = static_cast<BadSectorFile*>(opaque);
+        const auto end = static_cast<std::int64_t>(f->bytes.size());
+        if (f->pos >= end) return AVERROR_EOF;
+        const std::int64_t n = std::min<std::int64_t>(size, end - f->pos);
+        if (f->pos < f->bad_to && f->pos + n > f->bad_from) return AVERROR(EIO);
+        std::memcpy(buf, f->bytes.data() + f->pos, static_cast<std::size_t>(n));
+        f->pos += n;
+        return static_cast<int>(n);
+    }
+    static std::int64_t seek(void* opaque, std::int64_t offset, int whence) {
+        auto* f = static_cast<BadSectorFile*>(opaque);
+        const auto size = static_cast<std::int64_t>(f->bytes.size());
+        switch (whence & ~AVSEEK_FORCE) {
+            case AVSEEK_SIZE: return size;
+            case SEEK_SET: f->pos = offset; break;
+            case SEEK_CUR: f->pos += offset; break;
+            case SEEK_END: f->pos = size + offset; break;
+            default: return AVERROR(EINVAL);
+        }
+        return f->pos;
+    }
+};
+
+struct AvioDeleter {
+    void operator()(AVIOContext* pb) const {
+        av_freep(&pb->buffer);
+        avio_context_free(&pb);
+    }
+};
+
+TEST(MusicReadErrors, AReadErrorIsAnIoErrorNotTheEndOfTheTrack) {
+    TempDir tmp;
+    write_mp3_sine(tmp / "music.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 3.0});
+    BadSectorFile file{.bytes = read_bytes(tmp / "music.mp3")};
+    file.bad_from = static_cast<std::int64_t>(file.bytes.size() / 2);
+    file.bad_to = file.bad_from + 512;
+
+    constexpr int kBuffer = 4096;
+    auto* buffer = static_cast<std::uint8_t*>(av_malloc(kBuffer));
+    std::unique_ptr<AVIOContext, AvioDeleter> pb(
+        avio_alloc_context(buffer, kBuffer, 0, &file, &BadSectorFile::read, nullptr, &BadSectorFile::seek));
+    ASSERT_TRUE(pb);
+    AVFormatContext* raw = avformat_alloc_context();
+    raw->pb = pb.get();
+    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+    ASSERT_EQ(avformat_open_input(&raw, nullptr, av_find_input_format("mp3"), nullptr), 0);
+    media::InputFormatPtr fmt(raw);
+    media::CodecContextPtr dec = media::open_decoder(fmt.get(), 0, ErrorClass::DecodeError, media::InputPolicy::Music);
+    media::DecodingLoop loop(fmt.get(), 0, dec.get(),
+                             {.error_class = ErrorClass::DecodeError, .what = "music 'music.mp3'", .skip_bad_packets = true});
+    media::FramePtr frame = media::make_frame();
+    double seconds = 0;
+    try {
+        while (loop.next(frame.get())) seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
+        FAIL() << "the track ended at " << seconds << " s, where the disk failed, as if it were its end";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("music.mp3"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace
