@@ -44,8 +44,19 @@ bool DecodingLoop::next(AVFrame* frame) {
             continue;
         }
         const int rd = av_read_frame(input_, packet_.get());
-        if (rd == AVERROR_EOF || (rd < 0 && options_.skip_bad_packets)) {
-            // A damaged tail of a music file ends it, as it ends playback in a player.
+        if (rd == AVERROR_EOF) {
+            demux_done_ = true;
+            continue;
+        }
+        // A read the disk failed (EIO on a bad sector, a network mount gone) is not the end of
+        // the track: taken as one, the render would publish music that stops early. Transient:
+        // IoError, retried.
+        if (rd < 0 && is_io_error(rd)) {
+            av_fail(ErrorClass::IoError, fmt::format("cannot read {}: {}", options_.what, av_error_text(rd)));
+        }
+        if (rd < 0 && options_.skip_bad_packets) {
+            // Data the demuxer gives up on ends the input, as it ends playback in a player;
+            // the caller compares what was decoded with what it expected.
             demux_done_ = true;
             continue;
         }

@@ -1,7 +1,6 @@
 #include "media/mp4_writer.h"
 
 #include <algorithm>
-#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -19,14 +18,10 @@ namespace {
 // A full disk, a failing device, an output dir removed mid-render (the faststart pass reopens
 // the file by path: ENOENT) are the filesystem's fault, not the encoder's: IoError is transient,
 // so the worker retries it. That is any error the AVIOContext recorded, and any errno the I/O
-// layer returned; libavformat's own codes (FFERRTAG values) and the errnos it uses for bad
-// parameters stay EncodeError.
+// layer returned (is_io_error); libavformat's own codes stay EncodeError.
 ErrorClass write_error_class(int rc, const AVIOContext* pb) {
     if (pb != nullptr && pb->error < 0) return ErrorClass::IoError;
-    const bool errno_code = rc < 0 && rc > -4096;  // AVERROR(e) is -e; FFERRTAGs are far below
-    const bool parameter_error = rc == AVERROR(EINVAL) || rc == AVERROR(ENOSYS) || rc == AVERROR(ERANGE) ||
-                                 rc == AVERROR(EDOM);
-    return errno_code && !parameter_error ? ErrorClass::IoError : ErrorClass::EncodeError;
+    return is_io_error(rc) ? ErrorClass::IoError : ErrorClass::EncodeError;
 }
 
 }  // namespace
