@@ -8,7 +8,13 @@
 
 #include <fmt/format.h>
 
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/samplefmt.h>
+}
+
 #include "common/atomic_file.h"
+#include "common/file_stamp.h"
 #include "media/artifact_reader.h"
 #include "media/audio_source.h"
 #include "media/av_error.h"
@@ -149,6 +155,47 @@ std::optional<std::string> check_music_decoding(const DecodeErrors& e, const std
                        e.packets, where);
 }
 
+// The music must be the file preflight measured, unchanged, until the artifact is complete: its
+// duration set the cut and its bytes the cache key. A track rewritten, truncated or renamed over
+// meanwhile (a copy into the library, a sync) is the filesystem's doing and transient: IoError,
+// so the job is retried and renders the file as it then is.
+void check_music_unchanged(const PreflightReport& pf) {
+    if (file_stamp(pf.music_path) == pf.music_stamp) return;
+    throw Error(ErrorClass::IoError,
+                fmt::format("music '{}' changed during the render (rewritten, truncated or replaced since preflight "
+                            "measured it); nothing was published, retry the job",
+                            pf.audio_track));
+}
+
+// The track ended `missing` samples (at `rate`) before the cut. Preflight counts every frame's
+// header, the decoder drops the frames it cannot decode: what those frames would have lasted is
+// filled with silence at the end, so the audio still ends at T (the warning names them). Each
+// resampler may round one sample away besides. Anything more: the file is not what preflight
+// measured.
+void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int64_t target,
+                       const AudioSource& audio, std::int64_t rate) {
+    const std::int64_t explained =
+        std::llround(audio.decode_errors().refused_sec * static_cast<double>(rate)) + audio.resampler_configs();
+    if (missing <= explained) return;
+    check_music_unchanged(pf);
+    av_fail(ErrorClass::DecodeError,
+            fmt::format("music '{}' decoded to {:.3f} s, short of the {:.3f} s its frames add up to; replace the file",
+                        pf.audio_track, static_cast<double>(target - missing) / static_cast<double>(rate),
+                        static_cast<double>(target) / static_cast<double>(rate)));
+}
+
+FramePtr silence(int samples, int rate) {
+    FramePtr f = make_frame();
+    if (!f) av_fail(ErrorClass::EncodeError, "cannot allocate audio samples");
+    f->format = AV_SAMPLE_FMT_FLTP;
+    f->sample_rate = rate;
+    av_channel_layout_default(&f->ch_layout, 2);
+    f->nb_samples = samples;
+    av_check(av_frame_get_buffer(f.get(), 0), ErrorClass::EncodeError, "cannot allocate audio samples");
+    av_samples_set_silence(f->extended_data, 0, samples, 2, AV_SAMPLE_FMT_FLTP);
+    return f;
+}
+
 }  // namespace
 
 RenderResult render_slideshow(const RenderRequest& req, const log::Context& log, const CancelToken& cancel,
@@ -202,17 +249,18 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // The video ends at T too: when the music is the shorter input the last frame is cut short.
         mux.set_stream_end(vst, audio_target, AVRational{1, static_cast<int>(rate)});
         std::int64_t audio_sent = 0;
-        bool audio_done = false;
+        bool padding = false;  // the track ended before T by what its damaged frames lasted
         // Audio is encoded alongside the video, one video frame's worth at a time, so the muxer's
         // interleaving queue stays short.
         const auto pump_audio = [&](std::int64_t until_samples) {
             until_samples = std::min(until_samples, audio_target);
-            while (!audio_done && audio_sent < until_samples) {
+            while (audio_sent < until_samples) {
                 const int want = static_cast<int>(std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
-                FramePtr f = audio.read(want);
+                FramePtr f = padding ? silence(want, static_cast<int>(rate)) : audio.read(want);
                 if (!f) {
-                    audio_done = true;
-                    break;
+                    check_short_music(pf, audio_target - audio_sent, audio_target, audio, rate);
+                    padding = true;
+                    continue;
                 }
                 f->pts = audio_sent;
                 audio_sent += f->nb_samples;
@@ -251,6 +299,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
         mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
         mux.finish();
+        check_music_unchanged(pf);
 
         const auto stats = pipeline.stats();
         result.frames = cut.video_frames;
