@@ -30,8 +30,8 @@ protected:
         fs::copy_file(testdata() / "audio/music/background.mp3", tmp_ / "music/background.mp3");
     }
 
-    media::RenderResult render(int frames, const std::string& track) {
-        write_frames(tmp_ / "frames", frames, 32, 32);
+    media::RenderResult render(int frames, const std::string& track, const std::string& preset = "ultrafast") {
+        if (!fs::exists(tmp_ / "frames")) write_frames(tmp_ / "frames", frames, 32, 32);
         media::RenderRequest r;
         r.story_id = "S1";
         r.part_id = "P1";
@@ -40,7 +40,7 @@ protected:
         r.music_select = "named:" + track;
         r.output_dir = tmp_ / "out";
         r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
+        r.settings.preset = preset;
         r.settings.threads = 2;
         media::CancelToken cancel;
         return media::render_slideshow(r, log::Context{}, cancel);
@@ -104,6 +104,39 @@ TEST_F(MuxTest, ContainerLastsExactlyTheMusicWhenTheMusicIsShorter) {
     const auto a = libav_duration(r.path, AVMEDIA_TYPE_AUDIO);
     EXPECT_EQ(a.duration, 46305);
     EXPECT_EQ(a.container_us, 1050000);
+}
+
+// The default preset codes B-frames: packets reach the muxer in decode order, so the last one
+// written is not the last one shown. The container must still end at T.
+TEST_F(MuxTest, ContainerLastsExactlyTheMusicWithBFrames) {
+    write_mp3_sine(tmp_ / "music/short.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 1.05});
+    write_textured_frames(tmp_ / "frames", 60, 64, 64);
+    const auto r = render(60, "short.mp3", "medium");
+    EXPECT_EQ(r.frames, 32);
+    const Mp4Movie movie = read_movie(read_bytes(r.path));
+    EXPECT_EQ(movie.duration * 100, 105ull * movie.timescale) << movie.duration << " / " << movie.timescale;
+    const Mp4Track* video = movie.track("vide");
+    ASSERT_NE(video, nullptr);
+    ASSERT_FALSE(video->edits.empty());
+    EXPECT_EQ(video->edits.back().segment_duration * 100, 105ull * movie.timescale) << "video ends at T too";
+    const auto v = libav_duration(r.path, AVMEDIA_TYPE_VIDEO);
+    EXPECT_EQ(v.container_us, 1050000);
+
+    // The case is real only if packets came out of order.
+    AVFormatContext* raw = nullptr;
+    ASSERT_EQ(avformat_open_input(&raw, r.path.c_str(), nullptr, nullptr), 0);
+    media::InputFormatPtr fmt(raw);
+    media::PacketPtr pkt = media::make_packet();
+    std::int64_t last_pts = AV_NOPTS_VALUE;
+    int reordered = 0;
+    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+        if (fmt->streams[pkt->stream_index]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+            if (last_pts != AV_NOPTS_VALUE && pkt->pts < last_pts) ++reordered;
+            last_pts = pkt->pts;
+        }
+        av_packet_unref(pkt.get());
+    }
+    EXPECT_GT(reordered, 0) << "no B-frames: the test does not test what it says";
 }
 
 // The faststart pass reopens the file by path; with the output dir gone that fails (ENOENT).
