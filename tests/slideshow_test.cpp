@@ -16,6 +16,10 @@
 #include "support/mp4_boxes.h"
 #include "support/bad_media.h"
 
+extern "C" {
+#include <libavutil/cpu.h>
+}
+
 namespace renderer::testing {
 namespace {
 
@@ -406,6 +410,41 @@ TEST_F(SlideshowTest, FfmpegCmdListsTheRenderedFramesAndTheExactCut) {
     EXPECT_LT(f2, f10) << "natural order, as rendered";
     EXPECT_EQ(text.find("/f40.png'"), std::string::npos) << "frames after the cut are not listed";
     EXPECT_NE(text.find("/f30.png'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// Forces libav's CPU feature set for the guard's life, as a machine of another kind would have it.
+class ForcedCpuFlags {
+public:
+    explicit ForcedCpuFlags(int flags) { av_force_cpu_flags(flags); }
+    ~ForcedCpuFlags() { av_force_cpu_flags(-1); }
+    ForcedCpuFlags(const ForcedCpuFlags&) = delete;
+    ForcedCpuFlags& operator=(const ForcedCpuFlags&) = delete;
+};
+
+// libswscale (fitting a frame of another size), libswresample and the AAC encoder take SIMD
+// paths that round differently from their C code: the same job gives other bytes on a machine
+// with other CPU features. A fleet of mixed machines shares the output dir, so an artifact
+// made on one kind must not be a cache hit on another.
+TEST_F(SlideshowTest, RenderCacheKeyNamesTheCpuFeaturesLibavUses) {
+    if (av_get_cpu_flags() == 0) GTEST_SKIP() << "libav uses no SIMD on this machine";
+    write_textured_frames(tmp_ / "frames", 30, 96, 64);
+    auto req = request(tmp_ / "frames");
+    req.settings.width = 128;
+    req.settings.height = 72;
+    const auto native = render(req);
+    const std::string native_bytes = read_bytes(native.path);
+
+    ForcedCpuFlags plain_c(0);
+    const auto other = render(req);
+    EXPECT_FALSE(other.cache_hit) << "bytes made with other CPU features answered as a cache hit";
+    req.settings.use_cache = false;
+    EXPECT_NE(read_bytes(render(req).path), native_bytes) << "the premise: these paths change the bytes";
 }
 
 }  // namespace
