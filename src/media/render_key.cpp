@@ -10,6 +10,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
+#include <libavutil/cpu.h>
 #include <libavutil/murmur3.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
@@ -105,6 +106,10 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::
                        const std::vector<std::uint64_t>& frame_hashes, std::uint64_t music_hash) {
     Hasher h;
     h.add(render_key_libraries());
+    // libswscale, libswresample and libavcodec's AAC encoder take SIMD paths by the CPU's
+    // features, and those round differently from each other: another kind of machine gives other
+    // bytes. Read per render, not cached: av_force_cpu_flags (and the cpuflags option) change it.
+    h.add(fmt::format("cpu={:#x}", static_cast<unsigned>(av_get_cpu_flags())));
     h.add(fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}", s.fps,
                       s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params, s.threads, pf.canvas.width,
                       pf.canvas.height, video_frames));

@@ -21,7 +21,8 @@ inline constexpr const char* kRenderKeyTag = "renderer_key";
 // 64 bits of MurmurHash3 (libavutil) over `bytes`: frame identity for dedupe and the key.
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes);
 
-// Key of a render of `frame_hashes` (the frames actually encoded, in order).
+// Key of a render of `frame_hashes` (the frames actually encoded, in order), on a machine with
+// the CPU features libav uses now (they change the bytes).
 std::string render_key(const RenderSettings& settings, const PreflightReport& preflight,
                        std::int64_t video_frames, const std::vector<std::uint64_t>& frame_hashes,
                        std::uint64_t music_hash);
