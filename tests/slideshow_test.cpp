@@ -449,3 +449,37 @@ TEST_F(SlideshowTest, RenderCacheKeyNamesTheCpuFeaturesLibavUses) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// The debug files (the libav report and the ffmpeg_cmd frame list) have predictable names in a
+// shared temp dir: whatever another user put at those names beforehand (a symlink or a hard link
+// to a file of ours) must be replaced, never written through.
+TEST_F(SlideshowTest, DebugFilesNeverWriteThroughWhatIsAtTheirPath) {
+    write_frames(tmp_ / "frames", 6, 32, 32);
+    write_bytes(tmp_ / "victim.txt", "precious");
+    write_bytes(tmp_ / "victim2.txt", "precious");
+    auto req = request(tmp_ / "frames");
+    req.libav_report_path = tmp_ / "ffreport.log";
+    fs::create_symlink(tmp_ / "victim.txt", tmp_ / "ffreport.log");
+    fs::create_hard_link(tmp_ / "victim2.txt", tmp_ / "ffreport.log.ffconcat");
+    render(req);
+    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious") << "the libav report was written through a symlink";
+    EXPECT_EQ(read_text(tmp_ / "victim2.txt"), "precious") << "the frame list was written through a hard link";
+    EXPECT_NE(read_text(tmp_ / "ffreport.log.ffconcat").find("ffconcat version 1.0"), std::string::npos);
+
+    // Without a report path the list goes to the temp dir, under a name made of the ids.
+    const char* old_tmpdir = std::getenv("TMPDIR");
+    const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+    ::setenv("TMPDIR", tmp_.path().c_str(), 1);
+    fs::create_symlink(tmp_ / "victim.txt", tmp_ / "renderer-S45_P2.ffconcat");
+    req.libav_report_path.reset();
+    req.settings.use_cache = false;
+    render(req);
+    if (old_tmpdir != nullptr) ::setenv("TMPDIR", saved.c_str(), 1); else ::unsetenv("TMPDIR");
+    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious") << "the frame list was written through a symlink";
+}
+
+}  // namespace
+}  // namespace renderer::testing
