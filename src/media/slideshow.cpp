@@ -1,8 +1,10 @@
 #include "media/slideshow.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
 #include <numeric>
 #include <thread>
 
@@ -15,6 +17,7 @@ extern "C" {
 
 #include "common/atomic_file.h"
 #include "common/file_stamp.h"
+#include "common/paths.h"
 #include "media/artifact_reader.h"
 #include "media/audio_source.h"
 #include "media/av_error.h"
@@ -126,9 +129,14 @@ void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf, const s
         req.libav_report_path ? std::filesystem::path(req.libav_report_path->string() + ".ffconcat")
                               : std::filesystem::temp_directory_path() /
                                     fmt::format("renderer-{}_{}.ffconcat", req.story_id, req.part_id);
-    std::ofstream out(list, std::ios::binary | std::ios::trunc);
-    out << ffconcat_list(frames, req.settings.fps);
-    if (!out.flush()) {
+    // A new file, never one planted at the name (the temp dir is shared).
+    const std::string text = ffconcat_list(frames, req.settings.fps);
+    const int fd = create_file_anew(list);
+    std::FILE* out = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+    if (out == nullptr && fd >= 0) ::close(fd);
+    bool written = out != nullptr && std::fwrite(text.data(), 1, text.size(), out) == text.size();
+    if (out != nullptr && std::fclose(out) != 0) written = false;
+    if (!written) {
         log.debug("ffmpeg_cmd_failed", {{"frame_list", list.string()}});  // a debug aid never fails a render
         return;
     }
