@@ -483,3 +483,27 @@ TEST_F(SlideshowTest, DebugFilesNeverWriteThroughWhatIsAtTheirPath) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// Same size, every box and packet in place, but bytes inside mdat changed (a copy gone wrong,
+// a disk returning other data, a hand edit): the packets the moov lists are all there, and
+// they are not the ones this render wrote. A hit must prove the contents too.
+TEST_F(SlideshowTest, RenderCacheRefusesAnArtifactWithAlteredPackets) {
+    write_textured_frames(tmp_ / "frames", 12, 64, 64);
+    const auto req = request(tmp_ / "frames");
+    const auto first = render(req);
+    const std::string whole = read_bytes(first.path);
+    const auto boxes = top_level_boxes(whole);
+    ASSERT_EQ(boxes.back().type, "mdat");
+    std::string altered = whole;
+    for (std::size_t i = boxes.back().offset + 16; i < boxes.back().offset + 48; ++i) altered[i] = static_cast<char>(~altered[i]);
+    write_bytes(first.path, altered);
+
+    EXPECT_FALSE(render(req).cache_hit) << "an artifact with other packet bytes answered as a cache hit";
+    EXPECT_TRUE(read_bytes(first.path) == whole) << "the re-render restores the same bytes";
+}
+
+}  // namespace
+}  // namespace renderer::testing
