@@ -1,7 +1,9 @@
 #include "media/render_key.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <fstream>
 #include <memory>
 
 #include <fmt/format.h>
@@ -47,6 +49,23 @@ private:
 };
 
 }  // namespace
+
+std::optional<std::string> file_range_hash(const std::filesystem::path& file, std::uint64_t offset,
+                                           std::uint64_t size) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in.seekg(static_cast<std::streamoff>(offset))) return std::nullopt;
+    Hasher h;
+    std::vector<std::uint8_t> buf(1 << 16);
+    while (size > 0) {
+        const auto n = static_cast<std::streamsize>(std::min<std::uint64_t>(size, buf.size()));
+        if (!in.read(reinterpret_cast<char*>(buf.data()), n)) return std::nullopt;
+        h.add(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
+        size -= static_cast<std::uint64_t>(n);
+    }
+    std::string hex;
+    for (const auto b : h.finish()) hex += fmt::format("{:02x}", b);
+    return hex;
+}
 
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     Hasher h;

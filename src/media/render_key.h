@@ -17,9 +17,17 @@
 namespace renderer::media {
 
 inline constexpr const char* kRenderKeyTag = "renderer_key";
+// A hash of the mdat box's payload (every packet's bytes as stored), sealed into the moov: the
+// render cache's proof that the packets are the ones written, not only as many.
+inline constexpr const char* kPayloadHashTag = "renderer_mdat";
 
 // 64 bits of MurmurHash3 (libavutil) over `bytes`: frame identity for dedupe and the key.
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes);
+
+// 128 bits of MurmurHash3 (hex) over `size` bytes of `file` from `offset`, read in chunks;
+// nullopt when they cannot all be read.
+std::optional<std::string> file_range_hash(const std::filesystem::path& file, std::uint64_t offset,
+                                           std::uint64_t size);
 
 // Key of a render of `frame_hashes` (the frames actually encoded, in order), on a machine with
 // the CPU features libav uses now (they change the bytes).

@@ -103,10 +103,11 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     const auto stored = read_artifact(pf.output_path);
     if (!stored || stored->render_key.empty()) return std::nullopt;
     const std::int64_t audio_samples = std::llround(cut.seconds * output_sample_rate(pf.audio.sample_rate));
-    if (!stored->boxes_cover_file || stored->video_packets != cut.video_frames ||
+    if (!stored->boxes_cover_file || !stored->payload_matches || stored->video_packets != cut.video_frames ||
         stored->audio_packets != planned_aac_packets(audio_samples)) {
         log.info("cache_incomplete", {{"path", pf.output_path.string()},
                                       {"boxes_cover_file", stored->boxes_cover_file},
+                                      {"payload_matches", stored->payload_matches},
                                       {"video_packets", stored->video_packets},
                                       {"audio_packets", stored->audio_packets}});
         return std::nullopt;
@@ -306,6 +307,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         }
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
         mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
+        mux.seal_payload(kPayloadHashTag);
         mux.finish();
         check_music_unchanged(pf);
 
