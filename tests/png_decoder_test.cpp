@@ -154,3 +154,28 @@ TEST(RgbToYuv, Avx2KernelMatchesThePortableLoopsByteForByte) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// A frame the disk fails to read (EIO: /proc/self/mem at offset 0 is a real one from the
+// kernel) is the filesystem's fault, transient: IoError, retried, not a DecodeError that fails
+// the job for good as a corrupt PNG does.
+TEST(InputReads, AReadErrorIsAnIoError) {
+    try {
+        media::read_file_bytes("/proc/self/mem");
+        FAIL() << "reading /proc/self/mem at offset 0 should fail with EIO";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("Input/output error"), std::string::npos) << e.what();
+    }
+    try {
+        media::read_png_header("/proc/self/mem", 1 << 20);  // preflight's read of each frame
+        FAIL() << "reading /proc/self/mem at offset 0 should fail with EIO";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing
