@@ -507,3 +507,23 @@ TEST_F(SlideshowTest, RenderCacheRefusesAnArtifactWithAlteredPackets) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// The music is hashed for the key as it is read, in chunks: a 256 MiB file (an ID3 tag may be
+// that big) must not be held in memory twice over, and a read the disk fails is an IoError
+// (/proc/self/mem at offset 0 gives a real EIO), not the hash of what happened to be read.
+TEST(RenderKey, TheMusicIsHashedAsItIsReadAndReadErrorsAreIoErrors) {
+    const fs::path music = testdata() / "audio/music/background.mp3";
+    EXPECT_EQ(media::file_content_hash(music), media::content_hash(media::read_file_bytes(music)));
+    try {
+        media::file_content_hash("/proc/self/mem");
+        FAIL() << "a read error was hashed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing

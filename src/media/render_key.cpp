@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <fstream>
+#include <cerrno>
+#include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include "common/error.h"
 #include "media/av_ptr.h"
 #include "renderer_version.h"
 
@@ -50,30 +52,63 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Feeds `size` bytes of `in` (all of it to EOF when size is nullopt) to `h`; false on a read error
+// or, with a size, a short file.
+bool hash_stream(std::FILE* in, std::optional<std::uint64_t> size, Hasher& h) {
+    std::vector<std::uint8_t> buf(1 << 16);
+    for (;;) {
+        const std::size_t want = size ? static_cast<std::size_t>(std::min<std::uint64_t>(*size, buf.size())) : buf.size();
+        if (want == 0) return true;
+        const std::size_t n = std::fread(buf.data(), 1, want, in);
+        h.add(std::span<const std::uint8_t>(buf.data(), n));
+        if (size) *size -= n;
+        if (n < want) return std::ferror(in) == 0 && !size;
+    }
+}
+
+struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+std::string hex(const std::array<std::uint8_t, 16>& digest) {
+    std::string out;
+    for (const auto b : digest) out += fmt::format("{:02x}", b);
+    return out;
+}
+
+std::uint64_t first_64_bits(const std::array<std::uint8_t, 16>& d) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | d[static_cast<std::size_t>(i)];
+    return v;
+}
+
+}  // namespace
+
+std::uint64_t file_content_hash(const std::filesystem::path& path) {
+    const std::unique_ptr<std::FILE, FileCloser> in(std::fopen(path.c_str(), "rbe"));
+    Hasher h;
+    if (!in || !hash_stream(in.get(), std::nullopt, h)) {
+        throw Error(ErrorClass::IoError,
+                    fmt::format("cannot read '{}': {}", path.filename().string(), std::strerror(errno)));
+    }
+    return first_64_bits(h.finish());
+}
+
 std::optional<std::string> file_range_hash(const std::filesystem::path& file, std::uint64_t offset,
                                            std::uint64_t size) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in.seekg(static_cast<std::streamoff>(offset))) return std::nullopt;
+    const std::unique_ptr<std::FILE, FileCloser> in(std::fopen(file.c_str(), "rbe"));
+    if (!in || fseeko(in.get(), static_cast<off_t>(offset), SEEK_SET) != 0) return std::nullopt;
     Hasher h;
-    std::vector<std::uint8_t> buf(1 << 16);
-    while (size > 0) {
-        const auto n = static_cast<std::streamsize>(std::min<std::uint64_t>(size, buf.size()));
-        if (!in.read(reinterpret_cast<char*>(buf.data()), n)) return std::nullopt;
-        h.add(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
-        size -= static_cast<std::uint64_t>(n);
-    }
-    std::string hex;
-    for (const auto b : h.finish()) hex += fmt::format("{:02x}", b);
-    return hex;
+    if (!hash_stream(in.get(), size, h)) return std::nullopt;
+    return hex(h.finish());
 }
 
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     Hasher h;
     h.add(bytes);
-    const auto d = h.finish();
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | d[i];
-    return v;
+    return first_64_bits(h.finish());
 }
 
 namespace {
@@ -135,9 +170,7 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::
     h.add(pf.audio_track);
     h.add(music_hash);
     for (const auto fh : frame_hashes) h.add(fh);
-    std::string hex;
-    for (const auto b : h.finish()) hex += fmt::format("{:02x}", b);
-    return hex;
+    return hex(h.finish());
 }
 
 }  // namespace renderer::media

@@ -24,6 +24,10 @@ inline constexpr const char* kPayloadHashTag = "renderer_mdat";
 // 64 bits of MurmurHash3 (libavutil) over `bytes`: frame identity for dedupe and the key.
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes);
 
+// content_hash() of a whole file, read in chunks to its end (a music file may be hundreds of
+// MiB). Throws Error(IoError) naming the file when it cannot be read.
+std::uint64_t file_content_hash(const std::filesystem::path& path);
+
 // 128 bits of MurmurHash3 (hex) over `size` bytes of `file` from `offset`, read in chunks;
 // nullopt when they cannot all be read.
 std::optional<std::string> file_range_hash(const std::filesystem::path& file, std::uint64_t offset,

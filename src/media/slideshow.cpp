@@ -231,7 +231,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     if (log::enabled(log::Level::debug)) log_ffmpeg_cmd(req, pf, frames, cut.seconds, log);
 
     // Render cache: the artifact already at the final path was made from these exact inputs.
-    const std::uint64_t music_hash = content_hash(read_file_bytes(pf.music_path));
+    const std::uint64_t music_hash = file_content_hash(pf.music_path);
     if (s.use_cache) {
         if (auto hit = cached_result(pf, cut, frames, music_hash, s, log)) {
             hit->wall_sec = seconds_since(t0);
