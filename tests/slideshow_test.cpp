@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include "common/error.h"
+#include "media/ffmpeg_cmd.h"
 #include "media/preflight.h"
 #include "media/probe.h"
 #include "media/render_key.h"
@@ -523,6 +525,23 @@ TEST(RenderKey, TheMusicIsHashedAsItIsReadAndReadErrorsAreIoErrors) {
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
     }
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// Frame names come from whoever made the story; the concat demuxer reads its list line by
+// line. A name holding a line break would add directives of its own to the list an operator
+// replays with `-safe 0` (here: read another file as a frame). Such a list cannot be written.
+TEST(FfmpegCmd, AFrameNameCannotAddDirectivesToTheList) {
+    const std::vector<fs::path> frames = {"/story/frame_1.png", "/story/x\nfile /etc/shadow\nduration 1\ny.png"};
+    const std::string list = media::ffconcat_list(frames, 30);
+    std::istringstream in(list);
+    std::string line;
+    while (std::getline(in, line)) EXPECT_NE(line, "file /etc/shadow") << list;
 }
 
 }  // namespace
