@@ -131,11 +131,15 @@ void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf, const s
                               : std::filesystem::temp_directory_path() /
                                     fmt::format("renderer-{}_{}.ffconcat", req.story_id, req.part_id);
     // A new file, never one planted at the name (the temp dir is shared).
-    const std::string text = ffconcat_list(frames, req.settings.fps);
+    const std::optional<std::string> text = ffconcat_list(frames, req.settings.fps);
+    if (!text) {
+        log.debug("ffmpeg_cmd_failed", {{"reason", "a frame name holds a line break, which a concat list cannot hold"}});
+        return;
+    }
     const int fd = create_file_anew(list);
     std::FILE* out = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
     if (out == nullptr && fd >= 0) ::close(fd);
-    bool written = out != nullptr && std::fwrite(text.data(), 1, text.size(), out) == text.size();
+    bool written = out != nullptr && std::fwrite(text->data(), 1, text->size(), out) == text->size();
     if (out != nullptr && std::fclose(out) != 0) written = false;
     if (!written) {
         log.debug("ffmpeg_cmd_failed", {{"frame_list", list.string()}});  // a debug aid never fails a render
