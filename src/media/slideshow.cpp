@@ -55,22 +55,33 @@ int decode_threads(const RenderSettings& s) {
     return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
 }
 
-// The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest). Video keeps
-// the frames with pts < T * fps; audio keeps round(T * rate) samples.
+// The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest), decided in
+// whole samples at the output rate so that video and audio agree on where it is. The audio keeps
+// round(T * rate) samples; the video keeps the frames that start before those samples end
+// (i / fps < samples / rate). Deciding the frames in seconds instead sent, for a track lasting
+// k / fps plus under half a sample (parts at other rates), a frame k + 1 starting exactly where
+// the rounded audio ends: its duration clamped to 0, which the mov muxer replaces with the frame
+// before's, so the file lasted a frame past the audio.
 struct Cut {
     double seconds = 0;
     std::int64_t video_frames = 0;
+    std::int64_t audio_samples = 0;  // at `rate`
+    std::int64_t rate = 0;
 };
 
-Cut compute_cut(std::size_t frame_count, int fps, double audio_sec) {
-    const double video_sec = static_cast<double>(frame_count) / fps;
-    Cut c;
-    if (video_sec <= audio_sec) {
-        c.seconds = video_sec;
-        c.video_frames = static_cast<std::int64_t>(frame_count);
+Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate) {
+    const auto frames = static_cast<std::int64_t>(frame_count);
+    const std::int64_t audio = std::max<std::int64_t>(1, std::llround(audio_sec * static_cast<double>(rate)));
+    Cut c{.rate = rate};
+    if (frames * rate <= audio * fps) {
+        // The frames are the shorter input (or as long): all of them, audio to the last one's end.
+        c.video_frames = frames;
+        c.audio_samples = (2 * frames * rate + fps) / (2 * fps);  // round(frames / fps * rate)
+        c.seconds = static_cast<double>(frames) / fps;
     } else {
-        c.seconds = audio_sec;
-        c.video_frames = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(audio_sec * fps - 1e-6)));
+        c.audio_samples = audio;
+        c.video_frames = std::max<std::int64_t>(1, (audio * fps + rate - 1) / rate);  // ceil
+        c.seconds = static_cast<double>(audio) / static_cast<double>(rate);
     }
     return c;
 }
@@ -102,9 +113,8 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
     const auto stored = read_artifact(pf.output_path);
     if (!stored || stored->render_key.empty()) return std::nullopt;
-    const std::int64_t audio_samples = std::llround(cut.seconds * output_sample_rate(pf.audio.sample_rate));
     if (!stored->boxes_cover_file || !stored->payload_matches || stored->video_packets != cut.video_frames ||
-        stored->audio_packets != planned_aac_packets(audio_samples)) {
+        stored->audio_packets != planned_aac_packets(cut.audio_samples)) {
         log.info("cache_incomplete", {{"path", pf.output_path.string()},
                                       {"boxes_cover_file", stored->boxes_cover_file},
                                       {"payload_matches", stored->payload_matches},
@@ -230,7 +240,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                            {"height", pf.canvas.height},
                            {"mixed_sizes", pf.mixed_sizes},
                            {"free_bytes", pf.free_bytes}});
-    const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec);
+    const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec, output_sample_rate(pf.audio.sample_rate));
     std::vector<std::filesystem::path> frames(pf.frames.begin(), pf.frames.begin() + cut.video_frames);
     if (log::enabled(log::Level::debug)) log_ffmpeg_cmd(req, pf, frames, cut.seconds, log);
 
@@ -258,7 +268,10 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // Every frame boundary (1/fps) and every sample (1/rate) is a whole number of ticks.
         mux.write_header(std::lcm(s.fps, static_cast<int>(rate)));
 
-        const std::int64_t audio_target = std::llround(cut.seconds * static_cast<double>(rate));
+        // The track's first decoded frame sets the rate; it is preflight's unless that frame
+        // was damaged and another rate came first.
+        const std::int64_t audio_target =
+            rate == cut.rate ? cut.audio_samples : std::llround(cut.seconds * static_cast<double>(rate));
         // The video ends at T too: when the music is the shorter input the last frame is cut short.
         mux.set_stream_end(vst, audio_target, AVRational{1, static_cast<int>(rate)});
         std::int64_t audio_sent = 0;
