@@ -377,25 +377,36 @@ struct AvioDeleter {
     }
 };
 
+// A 3 s MP3 behind the mp3 demuxer, over a disk that fails 512 bytes in its middle.
+class BadSectorInput {
+public:
+    explicit BadSectorInput(const fs::path& dir) {
+        write_mp3_sine(dir / "music.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 3.0});
+        file_.bytes = read_bytes(dir / "music.mp3");
+        file_.bad_from = static_cast<std::int64_t>(file_.bytes.size() / 2);
+        file_.bad_to = file_.bad_from + 512;
+        constexpr int kBuffer = 4096;
+        auto* buffer = static_cast<std::uint8_t*>(av_malloc(kBuffer));
+        pb_.reset(avio_alloc_context(buffer, kBuffer, 0, &file_, &BadSectorFile::read, nullptr, &BadSectorFile::seek));
+        AVFormatContext* raw = avformat_alloc_context();
+        raw->pb = pb_.get();
+        raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+        if (avformat_open_input(&raw, nullptr, av_find_input_format("mp3"), nullptr) < 0) throw std::runtime_error("open");
+        fmt_.reset(raw);
+    }
+    AVFormatContext* get() { return fmt_.get(); }
+
+private:
+    BadSectorFile file_;
+    std::unique_ptr<AVIOContext, AvioDeleter> pb_;
+    media::InputFormatPtr fmt_;  // closed before pb_ is freed
+};
+
 TEST(MusicReadErrors, AReadErrorIsAnIoErrorNotTheEndOfTheTrack) {
     TempDir tmp;
-    write_mp3_sine(tmp / "music.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 3.0});
-    BadSectorFile file{.bytes = read_bytes(tmp / "music.mp3")};
-    file.bad_from = static_cast<std::int64_t>(file.bytes.size() / 2);
-    file.bad_to = file.bad_from + 512;
-
-    constexpr int kBuffer = 4096;
-    auto* buffer = static_cast<std::uint8_t*>(av_malloc(kBuffer));
-    std::unique_ptr<AVIOContext, AvioDeleter> pb(
-        avio_alloc_context(buffer, kBuffer, 0, &file, &BadSectorFile::read, nullptr, &BadSectorFile::seek));
-    ASSERT_TRUE(pb);
-    AVFormatContext* raw = avformat_alloc_context();
-    raw->pb = pb.get();
-    raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-    ASSERT_EQ(avformat_open_input(&raw, nullptr, av_find_input_format("mp3"), nullptr), 0);
-    media::InputFormatPtr fmt(raw);
-    media::CodecContextPtr dec = media::open_decoder(fmt.get(), 0, ErrorClass::DecodeError, media::InputPolicy::Music);
-    media::DecodingLoop loop(fmt.get(), 0, dec.get(),
+    BadSectorInput input(tmp.path());
+    media::CodecContextPtr dec = media::open_decoder(input.get(), 0, ErrorClass::DecodeError, media::InputPolicy::Music);
+    media::DecodingLoop loop(input.get(), 0, dec.get(),
                              {.error_class = ErrorClass::DecodeError, .what = "music 'music.mp3'", .skip_bad_packets = true});
     media::FramePtr frame = media::make_frame();
     double seconds = 0;
@@ -405,6 +416,26 @@ TEST(MusicReadErrors, AReadErrorIsAnIoErrorNotTheEndOfTheTrack) {
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
         EXPECT_NE(std::string(e.what()).find("music.mp3"), std::string::npos) << e.what();
+    }
+}
+
+// Preflight's count stops at a read error too: taken as the end, the duration (and the cut)
+// would be short, and a retry that reads the whole file would render a different video.
+TEST(MusicReadErrors, PreflightsCountStopsAtAReadErrorWithAnIoError) {
+    TempDir tmp;
+    BadSectorInput input(tmp.path());
+    try {
+        const auto p = media::probe_audio(input.get(), "music.mp3");
+        FAIL() << "preflight measured " << p.duration_sec << " s of a 3 s track whose middle could not be read";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+    // The sniff's read: /proc/self/mem at offset 0 fails with EIO.
+    try {
+        media::probe_audio("/proc/self/mem");
+        FAIL() << "a file that cannot be read was probed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
     }
 }
 

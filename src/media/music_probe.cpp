@@ -44,10 +44,14 @@ MpegAudioFrame parse_header(const std::uint8_t* p, int size) {
 }  // namespace
 
 AudioProbe probe_audio(const std::filesystem::path& path) {
+    const InputFormatPtr fmt = open_input(path, ErrorClass::PreflightError, InputPolicy::Music);
+    return probe_audio(fmt.get(), path.filename().string());
+}
+
+AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
     constexpr ErrorClass kClass = ErrorClass::PreflightError;
-    const auto name = path.filename().string();
-    const InputFormatPtr fmt = open_input(path, kClass, InputPolicy::Music);
-    const int idx = first_stream(fmt.get(), AVMEDIA_TYPE_AUDIO);
+    AVFormatContext* const fmt = input;
+    const int idx = first_stream(fmt, AVMEDIA_TYPE_AUDIO);
     if (idx < 0) av_fail(kClass, fmt::format("music '{}' has no audio stream; use an MP3 with audio", name));
     AudioProbe p;
     p.codec = avcodec_get_name(fmt->streams[idx]->codecpar->codec_id);
@@ -63,7 +67,7 @@ AudioProbe probe_audio(const std::filesystem::path& path) {
     PacketPtr pkt = make_packet();
     std::int64_t skip = 0;  // delay still to skip, carried across frames
     double seconds = 0;
-    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+    while (av_read_frame(fmt, pkt.get()) >= 0) {
         const MpegAudioFrame f =
             pkt->stream_index == idx ? parse_header(pkt->data, pkt->size) : MpegAudioFrame{};
         if (f.samples > 0) {
