@@ -92,7 +92,12 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
     const AVInputFormat* format = nullptr;
     // Only the probe functions run; the file name's extension counts, as it does when libavformat
     // picks a demuxer itself. 0 as the limit: libavformat's default (1 MiB).
-    if (av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0) < 0 || format == nullptr) return out;
+    const int probed = av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0);
+    // A read the disk failed says nothing of what the file is: IoError, transient.
+    if (is_io_error(probed)) {
+        av_fail(ErrorClass::IoError, fmt::format("cannot read '{}': {}", path.filename().string(), av_error_text(probed)));
+    }
+    if (probed < 0 || format == nullptr) return out;
     out.name = format->name;
     if (out.name == "mp3") out.id3v2_bytes = id3v2_bytes(pb.get());
     if (out.name == "wav") {

@@ -20,7 +20,7 @@ struct SniffedFormat {
     std::int64_t id3v2_bytes = 0;
 };
 
-// Throws Error(error_class) when the file cannot be read.
+// Throws Error(error_class) when the file cannot be opened, Error(IoError) when a read fails.
 SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass error_class);
 
 }  // namespace renderer::media

@@ -67,7 +67,8 @@ AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
     PacketPtr pkt = make_packet();
     std::int64_t skip = 0;  // delay still to skip, carried across frames
     double seconds = 0;
-    while (av_read_frame(fmt, pkt.get()) >= 0) {
+    int rd = 0;
+    while ((rd = av_read_frame(fmt, pkt.get())) >= 0) {
         const MpegAudioFrame f =
             pkt->stream_index == idx ? parse_header(pkt->data, pkt->size) : MpegAudioFrame{};
         if (f.samples > 0) {
@@ -91,6 +92,9 @@ AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
         }
         av_packet_unref(pkt.get());
     }
+    // A read the disk failed is not the end of the track: the cut would be short, and a retry
+    // that reads it whole would render another video.
+    if (is_io_error(rd)) av_fail(ErrorClass::IoError, fmt::format("cannot read music '{}': {}", name, av_error_text(rd)));
     if (p.sample_rate == 0) av_fail(kClass, fmt::format("music '{}' holds no audio packets", name));
     p.duration_sec = seconds;
     if (p.duration_sec <= 0) av_fail(kClass, fmt::format("music '{}' has zero duration", name));
