@@ -222,3 +222,26 @@ TEST(LibavInputMusic, TheTagsOfAMusicFileNeverReachLibavformat) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// An ID3v2 header claiming more bytes than the file holds (a damaged or hostile tag): the
+// audio cannot start where the tag says, and the message must say so, not "Invalid argument".
+TEST(LibavInputMusic, ATagLongerThanTheFileIsRefusedSayingSo) {
+    TempDir tmp;
+    const std::string mp3 = read_bytes(testdata() / "media/short_1s.mp3");
+    std::string lying = std::string("ID3\x03\x00\x00\x64\x00\x00\x00", 10) + mp3;  // 0x64 << 21: 200 MiB
+    write_bytes(tmp / "lying.mp3", lying);
+    try {
+        media::probe_audio(tmp / "lying.mp3");
+        FAIL() << "a track whose tag runs past its end was probed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::PreflightError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("ID3"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("lying.mp3"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing
