@@ -100,6 +100,7 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
     if (probed < 0 || format == nullptr) return out;
     out.name = format->name;
     if (out.name == "mp3") out.id3v2_bytes = id3v2_bytes(pb.get());
+    out.file_bytes = avio_size(pb.get());
     if (out.name == "wav") {
         std::array<std::uint8_t, 4096> head{};
         if (avio_seek(pb.get(), 0, SEEK_SET) == 0) {

@@ -18,6 +18,7 @@ struct SniffedFormat {
     // Bytes of the ID3v2 tags the file opens with (one after another), read from their headers
     // only: where an MP3's audio starts.
     std::int64_t id3v2_bytes = 0;
+    std::int64_t file_bytes = 0;
 };
 
 // Throws Error(error_class) when the file cannot be opened, Error(IoError) when a read fails.

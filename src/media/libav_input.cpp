@@ -52,6 +52,10 @@ std::int64_t refuse_unless_mp3(const std::filesystem::path& path, ErrorClass cls
         av_fail(cls, fmt::format("cannot open music '{}': {}", path.filename().string(),
                                  av_error_text(AVERROR_INVALIDDATA)));
     }
+    if (sniffed.name == "mp3" && sniffed.id3v2_bytes >= sniffed.file_bytes) {
+        av_fail(cls, fmt::format("music '{}' is damaged: its ID3v2 tags claim {} bytes, the file holds {}; replace it",
+                                 path.filename().string(), sniffed.id3v2_bytes, sniffed.file_bytes));
+    }
     if (sniffed.name == "mp3") return sniffed.id3v2_bytes;
     const std::string detail = sniffed.detail.empty() ? "" : " (" + sniffed.detail + ")";
     av_fail(cls, fmt::format("music '{}' is not an MP3 file: it reads as {}{}; convert it to MP3 or remove it from "
