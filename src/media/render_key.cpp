@@ -146,13 +146,26 @@ std::string x264_build() {
     return bytes.substr(from + 7, to == std::string::npos ? 32 : to - from - 7);
 }
 
+
+// The running executable's build, by its content: the version string stays the same across
+// builds whose output differs (any change to the pipeline's code), so a fleet mid-deploy would
+// take artifacts it does not reproduce. Any rebuild misses the cache once; none is taken for
+// another's. "unknown" if the executable cannot be read.
+std::string executable_build() {
+    try {
+        return fmt::format("{:016x}", file_content_hash("/proc/self/exe"));
+    } catch (const Error&) {
+        return "unknown";
+    }
+}
+
 }  // namespace
 
 std::string render_key_libraries() {
     static const std::string libs = fmt::format(
-        "renderer {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} x264 {}", RENDERER_VERSION,
-        av_version_info(), avcodec_version(), avformat_version(), avutil_version(), swscale_version(),
-        swresample_version(), x264_build());
+        "renderer {} build {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} x264 {}",
+        RENDERER_VERSION, executable_build(), av_version_info(), avcodec_version(), avformat_version(),
+        avutil_version(), swscale_version(), swresample_version(), x264_build());
     return libs;
 }
 

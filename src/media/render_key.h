@@ -39,8 +39,9 @@ std::string render_key(const RenderSettings& settings, const PreflightReport& pr
                        std::int64_t video_frames, const std::vector<std::uint64_t>& frame_hashes,
                        std::uint64_t music_hash);
 
-// The builds of every library whose output lands in the artifact's bytes (libx264's own ident,
-// libavcodec/libavformat/libswscale/libswresample/libavutil), as hashed into the key.
+// The builds of everything whose output lands in the artifact's bytes (the renderer executable by
+// its content, libx264's own ident, libavcodec/libavformat/libswscale/libswresample/libavutil),
+// as hashed into the key.
 std::string render_key_libraries();
 
 }  // namespace renderer::media
