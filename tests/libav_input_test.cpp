@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "media/libav_input.h"
 #include "media/music_probe.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
@@ -12,6 +13,7 @@
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
+#include "support/mp3_fixture.h"
 #include "support/open_tripwire.h"
 #include "support/stub_api.h"
 
@@ -177,6 +179,67 @@ TEST_F(LibavInputTest, NonMp3MessagesNameWhatTheFileIs) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("reads as wav (pcm_s16le audio, 6 channels, 8000 Hz)"), std::string::npos)
             << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// An ID3v2 tag (v2.3) holding one text frame.
+std::string id3_tag(const std::string& frame_id, const std::string& text) {
+    std::string frame = frame_id;
+    const std::uint32_t n = static_cast<std::uint32_t>(text.size() + 1);
+    for (int i = 3; i >= 0; --i) frame += static_cast<char>((n >> (8 * i)) & 0xff);
+    frame += std::string("\0\0\0", 3) + text;  // flags, encoding ISO-8859-1
+    const auto size = static_cast<std::uint32_t>(frame.size());
+    std::string tag = std::string("ID3\x03\x00\x00", 6);
+    for (int i = 3; i >= 0; --i) tag += static_cast<char>((size >> (7 * i)) & 0x7f);  // syncsafe
+    return tag + frame;
+}
+
+// A music file's ID3v2 tags (title, cover art, private frames: up to 256 MiB each) are of no use
+// to a render, and libavformat's tag parser is hostile-input surface of its own: a track with a
+// 150 MiB PRIV frame took 47 s and 819 MB to render 3 frames, all of it in that parser. The
+// mp3 demuxer must start after the tags.
+TEST(LibavInputMusic, TheTagsOfAMusicFileNeverReachLibavformat) {
+    TempDir tmp;
+    // Two tags in a row (a tagger's new tag before the old one), then cover art in the second.
+    write_bytes(tmp / "tagged.mp3", id3_tag("TIT2", "hostile title") + read_bytes(testdata() / "media/cover_art.mp3"));
+    const media::InputFormatPtr fmt = media::open_input(tmp / "tagged.mp3", ErrorClass::DecodeError,
+                                                        media::InputPolicy::Music);
+    EXPECT_EQ(fmt->nb_streams, 1u) << "the cover art in the tag was parsed into a stream";
+    EXPECT_EQ(av_dict_get(fmt->metadata, "title", nullptr, 0), nullptr) << "the first tag was parsed";
+    EXPECT_EQ(av_dict_get(fmt->metadata, "encoder", nullptr, 0), nullptr) << "the second tag was parsed";
+
+    // What is heard is unchanged: preflight's duration equals the decoder's, and it renders.
+    const auto probe = media::probe_audio(tmp / "tagged.mp3");
+    EXPECT_EQ(std::llround(probe.duration_sec * probe.sample_rate),
+              static_cast<long long>(decode_pcm(testdata() / "media/cover_art.mp3").samples()));
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// An ID3v2 header claiming more bytes than the file holds (a damaged or hostile tag): the
+// audio cannot start where the tag says, and the message must say so, not "Invalid argument".
+TEST(LibavInputMusic, ATagLongerThanTheFileIsRefusedSayingSo) {
+    TempDir tmp;
+    const std::string mp3 = read_bytes(testdata() / "media/short_1s.mp3");
+    std::string lying = std::string("ID3\x03\x00\x00\x64\x00\x00\x00", 10) + mp3;  // 0x64 << 21: 200 MiB
+    write_bytes(tmp / "lying.mp3", lying);
+    try {
+        media::probe_audio(tmp / "lying.mp3");
+        FAIL() << "a track whose tag runs past its end was probed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::PreflightError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("ID3"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("lying.mp3"), std::string::npos) << e.what();
     }
 }
 

@@ -4,16 +4,25 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 
 #include "common/error.h"
+#include "media/av_ptr.h"
+#include "media/decoding_loop.h"
+#include "media/libav_input.h"
 #include "media/music_probe.h"
 #include "media/slideshow.h"
 #include "support/bad_media.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
+#include "support/mp4_boxes.h"
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
 
 namespace renderer::testing {
 namespace {
@@ -210,6 +219,224 @@ TEST_F(MusicTest, AMostlyUndecodableTrackIsADecodeErrorWithTheRealLibavError) {
         EXPECT_NE(e.stderr_snippet().find("mp3"), std::string::npos) << e.stderr_snippet();
     }
     EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// MPEG-2 and 2.5 Layer III frames hold 576 samples, fewer than the encoder delay the gapless
+// header signals (1105 at libmp3lame's defaults): the skip runs over into the second frame,
+// which the decoder drops too. Preflight must count what the decoder gives at every MPEG rate.
+TEST_F(MusicTest, PreflightCountsWhatTheDecoderGivesAtEveryMpegRate) {
+    for (const int rate : {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}) {
+        const fs::path music = tmp_ / "music" / ("r" + std::to_string(rate) + ".mp3");
+        write_mp3_sine(music, {.sample_rate = rate, .channels = 1, .seconds = 1.0});
+        const DecodedPcm pcm = decode_pcm(music);
+        const auto probe = media::probe_audio(music);
+        EXPECT_EQ(probe.sample_rate, rate);
+        EXPECT_EQ(std::llround(probe.duration_sec * rate), static_cast<long long>(pcm.samples()))
+            << rate << " Hz: preflight's duration in samples against the decoder's";
+    }
+}
+
+// 8 kHz music shorter than the frames sets the cut: the container, the audio track and the
+// video all end where the decoded music ends, and the unchanged job is then a cache hit.
+TEST_F(MusicTest, LowRateMusicSetsAnExactCutAndTheRenderIsCached) {
+    write_mp3_sine(tmp_ / "music/low.mp3", {.sample_rate = 8000, .channels = 1, .seconds = 1.0});
+    const std::size_t samples = decode_pcm(tmp_ / "music/low.mp3").samples();
+    ASSERT_EQ(samples, 8000u);
+    const auto first = render(request("low.mp3", 60));  // 2 s of frames
+    EXPECT_EQ(first.frames, 30) << "frames shown before the music ends at 1 s";
+    EXPECT_EQ(first.duration_ms, 1000);
+    const Mp4Movie movie = read_movie(read_bytes(first.path));
+    EXPECT_EQ(movie.duration, movie.timescale) << "the movie lasts exactly the music: 1 s";
+    const Mp4Track* audio = movie.track("soun");
+    ASSERT_NE(audio, nullptr);
+    ASSERT_FALSE(audio->edits.empty());
+    EXPECT_EQ(audio->edits.back().segment_duration, movie.timescale) << "the audio edit holds 8000 samples";
+
+    const auto again = render(request("low.mp3", 60));
+    EXPECT_TRUE(again.cache_hit) << "an unchanged job must be answered from the cache";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+std::int64_t audio_duration_ts(const fs::path& path) {
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    media::InputFormatPtr fmt(raw);
+    avformat_find_stream_info(fmt.get(), nullptr);
+    const int i = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    if (i < 0) throw std::runtime_error("no audio stream");
+    return fmt->streams[i]->duration;
+}
+
+// Two damaged frames in music shorter than the frames: preflight counts them (it reads headers,
+// it does not decode), the decoder drops them. The cut stays T: the audio track still holds
+// round(T * rate) samples (the track is not left to end 52 ms before the video), and the
+// unchanged job is a cache hit.
+TEST_F(MusicTest, DamagedFramesKeepTheCutExactAndTheRenderCached) {
+    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const double t = media::probe_audio(music).duration_sec;
+    const auto r = render(request("scratched.mp3", 90));  // 3 s of frames: the music sets the cut
+
+    EXPECT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.duration_ms, std::llround(t * 1000));
+    EXPECT_EQ(audio_duration_ts(r.path), std::llround(t * 44100)) << "the audio ends at T, with the video";
+    EXPECT_TRUE(render(request("scratched.mp3", 90)).cache_hit) << "an unchanged job must be a cache hit";
+}
+
+// `cp new.mp3 track.mp3` over the track while it renders: the file is cut short after preflight
+// measured it. The render must not publish a video whose music stops early: IoError (transient,
+// retried with the file as it is then), nothing in the output dir.
+TEST_F(MusicTest, MusicTruncatedDuringTheRenderIsAnIoErrorAndNothingIsPublished) {
+    const fs::path music = track("live.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    logs_->on_event("preflight", [&] { fs::resize_file(music, fs::file_size(music) / 2); });
+    try {
+        render(request("live.mp3", 90));
+        FAIL() << "a render whose music was cut short under it was published";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("live.mp3"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+// The track is replaced (renamed over, as rsync does) by another of the same length after the
+// render hashed it for the cache key: the key would name music the artifact does not hold, and
+// a later job with the first track would be answered with the second. The render must notice.
+TEST_F(MusicTest, MusicReplacedDuringTheRenderIsAnIoError) {
+    const fs::path music = track("swap.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440}});
+    write_mp3_sine(tmp_ / "other.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 880});
+    // An incomplete artifact at the output path: the cache check logs cache_incomplete after
+    // hashing the music and before the render opens it.
+    const auto first = render(request("swap.mp3", 60));
+    std::string artifact = read_bytes(first.path);
+    artifact.resize(artifact.size() - 100);
+    write_bytes(first.path, artifact);
+    logs_->on_event("cache_incomplete", [&] { fs::rename(tmp_ / "other.mp3", music); });
+    try {
+        render(request("swap.mp3", 60));
+        FAIL() << "a render whose music was replaced under it was published";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+    EXPECT_EQ(read_bytes(first.path), artifact) << "nothing published over the old file";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// A music file on a disk with a bad sector in the middle: the kernel's read() fails with EIO
+// there. Real bytes of a real MP3, the real mp3 demuxer and decoder; only the I/O layer under
+// the demuxer reports the fault, as the file protocol would.
+struct BadSectorFile {
+    std::string bytes;
+    std::int64_t pos = 0;
+    std::int64_t bad_from = 0, bad_to = 0;  // reads overlapping [bad_from, bad_to) fail with EIO
+
+    static int read(void* opaque, std::uint8_t* buf, int size) {
+        auto* f = static_cast<BadSectorFile*>(opaque);
+        const auto end = static_cast<std::int64_t>(f->bytes.size());
+        if (f->pos >= end) return AVERROR_EOF;
+        const std::int64_t n = std::min<std::int64_t>(size, end - f->pos);
+        if (f->pos < f->bad_to && f->pos + n > f->bad_from) return AVERROR(EIO);
+        std::memcpy(buf, f->bytes.data() + f->pos, static_cast<std::size_t>(n));
+        f->pos += n;
+        return static_cast<int>(n);
+    }
+    static std::int64_t seek(void* opaque, std::int64_t offset, int whence) {
+        auto* f = static_cast<BadSectorFile*>(opaque);
+        const auto size = static_cast<std::int64_t>(f->bytes.size());
+        switch (whence & ~AVSEEK_FORCE) {
+            case AVSEEK_SIZE: return size;
+            case SEEK_SET: f->pos = offset; break;
+            case SEEK_CUR: f->pos += offset; break;
+            case SEEK_END: f->pos = size + offset; break;
+            default: return AVERROR(EINVAL);
+        }
+        return f->pos;
+    }
+};
+
+struct AvioDeleter {
+    void operator()(AVIOContext* pb) const {
+        av_freep(&pb->buffer);
+        avio_context_free(&pb);
+    }
+};
+
+// A 3 s MP3 behind the mp3 demuxer, over a disk that fails 512 bytes in its middle.
+class BadSectorInput {
+public:
+    explicit BadSectorInput(const fs::path& dir) {
+        write_mp3_sine(dir / "music.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 3.0});
+        file_.bytes = read_bytes(dir / "music.mp3");
+        file_.bad_from = static_cast<std::int64_t>(file_.bytes.size() / 2);
+        file_.bad_to = file_.bad_from + 512;
+        constexpr int kBuffer = 4096;
+        auto* buffer = static_cast<std::uint8_t*>(av_malloc(kBuffer));
+        pb_.reset(avio_alloc_context(buffer, kBuffer, 0, &file_, &BadSectorFile::read, nullptr, &BadSectorFile::seek));
+        AVFormatContext* raw = avformat_alloc_context();
+        raw->pb = pb_.get();
+        raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+        if (avformat_open_input(&raw, nullptr, av_find_input_format("mp3"), nullptr) < 0) throw std::runtime_error("open");
+        fmt_.reset(raw);
+    }
+    AVFormatContext* get() { return fmt_.get(); }
+
+private:
+    BadSectorFile file_;
+    std::unique_ptr<AVIOContext, AvioDeleter> pb_;
+    media::InputFormatPtr fmt_;  // closed before pb_ is freed
+};
+
+TEST(MusicReadErrors, AReadErrorIsAnIoErrorNotTheEndOfTheTrack) {
+    TempDir tmp;
+    BadSectorInput input(tmp.path());
+    media::CodecContextPtr dec = media::open_decoder(input.get(), 0, ErrorClass::DecodeError, media::InputPolicy::Music);
+    media::DecodingLoop loop(input.get(), 0, dec.get(),
+                             {.error_class = ErrorClass::DecodeError, .what = "music 'music.mp3'", .skip_bad_packets = true});
+    media::FramePtr frame = media::make_frame();
+    double seconds = 0;
+    try {
+        while (loop.next(frame.get())) seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
+        FAIL() << "the track ended at " << seconds << " s, where the disk failed, as if it were its end";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("music.mp3"), std::string::npos) << e.what();
+    }
+}
+
+// Preflight's count stops at a read error too: taken as the end, the duration (and the cut)
+// would be short, and a retry that reads the whole file would render a different video.
+TEST(MusicReadErrors, PreflightsCountStopsAtAReadErrorWithAnIoError) {
+    TempDir tmp;
+    BadSectorInput input(tmp.path());
+    try {
+        const auto p = media::probe_audio(input.get(), "music.mp3");
+        FAIL() << "preflight measured " << p.duration_sec << " s of a 3 s track whose middle could not be read";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+    // The sniff's read: /proc/self/mem at offset 0 fails with EIO.
+    try {
+        media::probe_audio("/proc/self/mem");
+        FAIL() << "a file that cannot be read was probed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
 }
 
 }  // namespace

@@ -194,3 +194,30 @@ TEST(Png16Bit, CompositingOverBlackRoundsOnceFromSixteenBits) {
 
 }  // namespace
 }  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// A frame the disk fails to read (EIO: /proc/self/mem at offset 0 is a real one from the
+// kernel) is the filesystem's fault, transient: IoError, retried, not the PreflightError of a
+// bad PNG. Likewise a frame preflight read that is gone when the render reads it (a story
+// re-uploaded meanwhile): IoError, not the DecodeError of a corrupt PNG that fails the job.
+TEST(InputReads, ReadErrorsAreIoErrors) {
+    try {
+        media::read_png_header("/proc/self/mem", 1 << 20);  // preflight's read of each frame
+        FAIL() << "reading /proc/self/mem at offset 0 should fail with EIO";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_NE(std::string(e.what()).find("Input/output error"), std::string::npos) << e.what();
+    }
+    TempDir t;
+    try {
+        media::read_file_bytes(t / "gone.png");  // the render's read of each frame
+        FAIL() << "a missing file was read";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing

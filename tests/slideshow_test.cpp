@@ -1,11 +1,15 @@
 // End-to-end renders of real media, reopened with libavformat/libavcodec.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <sstream>
 
 #include "common/error.h"
+#include "media/ffmpeg_cmd.h"
 #include "media/preflight.h"
 #include "media/probe.h"
 #include "media/render_key.h"
@@ -15,6 +19,10 @@
 #include "support/media_inspect.h"
 #include "support/mp4_boxes.h"
 #include "support/bad_media.h"
+
+extern "C" {
+#include <libavutil/cpu.h>
+}
 
 namespace renderer::testing {
 namespace {
@@ -363,6 +371,16 @@ TEST_F(SlideshowTest, RenderCacheCountsThePackets) {
     EXPECT_FALSE(render(req).cache_hit) << "an artifact missing packets answered as a cache hit";
 }
 
+// The renderer's own code shapes the bytes more than any library (this very branch changed the
+// cut, the padding of damaged tracks...), yet its version string stays "0.1.0" across builds:
+// during a rolling deploy old and new workers would take each other's artifacts. The key names
+// the running executable's build by its content.
+TEST(RenderKey, NamesTheRunningRendererBuild) {
+    const std::string libs = media::render_key_libraries();
+    const std::string self = fmt::format("{:016x}", media::file_content_hash("/proc/self/exe"));
+    EXPECT_NE(libs.find("build " + self), std::string::npos) << libs;
+}
+
 TEST(RenderKey, NamesTheEncoderAndConverterBuilds) {
     const std::string libs = media::render_key_libraries();
     EXPECT_NE(libs.find("x264 core "), std::string::npos) << libs;  // libx264's own ident, e.g. "core 164 r3095 baee400"
@@ -406,6 +424,140 @@ TEST_F(SlideshowTest, FfmpegCmdListsTheRenderedFramesAndTheExactCut) {
     EXPECT_LT(f2, f10) << "natural order, as rendered";
     EXPECT_EQ(text.find("/f40.png'"), std::string::npos) << "frames after the cut are not listed";
     EXPECT_NE(text.find("/f30.png'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// Forces libav's CPU feature set for the guard's life, as a machine of another kind would have it.
+class ForcedCpuFlags {
+public:
+    explicit ForcedCpuFlags(int flags) { av_force_cpu_flags(flags); }
+    ~ForcedCpuFlags() { av_force_cpu_flags(-1); }
+    ForcedCpuFlags(const ForcedCpuFlags&) = delete;
+    ForcedCpuFlags& operator=(const ForcedCpuFlags&) = delete;
+};
+
+// libswscale (fitting a frame of another size), libswresample and the AAC encoder take SIMD
+// paths that round differently from their C code: the same job gives other bytes on a machine
+// with other CPU features. A fleet of mixed machines shares the output dir, so an artifact
+// made on one kind must not be a cache hit on another.
+TEST_F(SlideshowTest, RenderCacheKeyNamesTheCpuFeaturesLibavUses) {
+    if (av_get_cpu_flags() == 0) GTEST_SKIP() << "libav uses no SIMD on this machine";
+    write_textured_frames(tmp_ / "frames", 30, 96, 64);
+    auto req = request(tmp_ / "frames");
+    req.settings.width = 128;
+    req.settings.height = 72;
+    const auto native = render(req);
+    const std::string native_bytes = read_bytes(native.path);
+
+    ForcedCpuFlags plain_c(0);
+    const auto other = render(req);
+    EXPECT_FALSE(other.cache_hit) << "bytes made with other CPU features answered as a cache hit";
+    req.settings.use_cache = false;
+    EXPECT_NE(read_bytes(render(req).path), native_bytes) << "the premise: these paths change the bytes";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// The debug files (the libav report and the ffmpeg_cmd frame list) have predictable names in a
+// shared temp dir: whatever another user put at those names beforehand (a symlink or a hard link
+// to a file of ours) must be replaced, never written through.
+TEST_F(SlideshowTest, DebugFilesNeverWriteThroughWhatIsAtTheirPath) {
+    write_frames(tmp_ / "frames", 6, 32, 32);
+    write_bytes(tmp_ / "victim.txt", "precious");
+    write_bytes(tmp_ / "victim2.txt", "precious");
+    auto req = request(tmp_ / "frames");
+    req.libav_report_path = tmp_ / "ffreport.log";
+    fs::create_symlink(tmp_ / "victim.txt", tmp_ / "ffreport.log");
+    fs::create_hard_link(tmp_ / "victim2.txt", tmp_ / "ffreport.log.ffconcat");
+    render(req);
+    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious") << "the libav report was written through a symlink";
+    EXPECT_EQ(read_text(tmp_ / "victim2.txt"), "precious") << "the frame list was written through a hard link";
+    EXPECT_NE(read_text(tmp_ / "ffreport.log.ffconcat").find("ffconcat version 1.0"), std::string::npos);
+
+    // Without a report path the list goes to the temp dir, under a name made of the ids.
+    const char* old_tmpdir = std::getenv("TMPDIR");
+    const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+    ::setenv("TMPDIR", tmp_.path().c_str(), 1);
+    fs::create_symlink(tmp_ / "victim.txt", tmp_ / "renderer-S45_P2.ffconcat");
+    req.libav_report_path.reset();
+    req.settings.use_cache = false;
+    render(req);
+    if (old_tmpdir != nullptr) ::setenv("TMPDIR", saved.c_str(), 1); else ::unsetenv("TMPDIR");
+    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious") << "the frame list was written through a symlink";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// Same size, every box and packet in place, but bytes inside mdat changed (a copy gone wrong,
+// a disk returning other data, a hand edit): the packets the moov lists are all there, and
+// they are not the ones this render wrote. A hit must prove the contents too.
+TEST_F(SlideshowTest, RenderCacheRefusesAnArtifactWithAlteredPackets) {
+    write_textured_frames(tmp_ / "frames", 12, 64, 64);
+    const auto req = request(tmp_ / "frames");
+    const auto first = render(req);
+    const std::string whole = read_bytes(first.path);
+    const auto boxes = top_level_boxes(whole);
+    ASSERT_EQ(boxes.back().type, "mdat");
+    std::string altered = whole;
+    for (std::size_t i = boxes.back().offset + 16; i < boxes.back().offset + 48; ++i) altered[i] = static_cast<char>(~altered[i]);
+    write_bytes(first.path, altered);
+
+    EXPECT_FALSE(render(req).cache_hit) << "an artifact with other packet bytes answered as a cache hit";
+    EXPECT_TRUE(read_bytes(first.path) == whole) << "the re-render restores the same bytes";
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// The music is hashed for the key as it is read, in chunks: a 256 MiB file (an ID3 tag may be
+// that big) must not be held in memory twice over, and a read the disk fails is an IoError
+// (/proc/self/mem at offset 0 gives a real EIO), not the hash of what happened to be read.
+TEST(RenderKey, TheMusicIsHashedAsItIsReadAndReadErrorsAreIoErrors) {
+    const fs::path music = testdata() / "audio/music/background.mp3";
+    EXPECT_EQ(media::file_content_hash(music), media::content_hash(media::read_file_bytes(music)));
+    try {
+        media::file_content_hash("/proc/self/mem");
+        FAIL() << "a read error was hashed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace renderer::testing
+
+namespace renderer::testing {
+namespace {
+
+// Frame names come from whoever made the story; the concat demuxer reads its list line by
+// line. A name holding a line break would add directives of its own to the list an operator
+// replays with `-safe 0` (here: read another file as a frame). Such a list cannot be written.
+TEST(FfmpegCmd, AFrameNameCannotAddDirectivesToTheList) {
+    const std::vector<fs::path> frames = {"/story/frame_1.png", "/story/x\nfile /etc/shadow\nduration 1\ny.png"};
+    const auto list = media::ffconcat_list(frames, 30);
+    if (list) {
+        std::istringstream in(*list);
+        std::string line;
+        while (std::getline(in, line)) EXPECT_NE(line, "file /etc/shadow") << *list;
+    }
+    EXPECT_FALSE(list.has_value()) << "a name with a line break cannot be listed faithfully";
+    EXPECT_TRUE(media::ffconcat_list({"/story/it's frame_1.png"}, 30).has_value()) << "quotes are escaped, not refused";
 }
 
 }  // namespace

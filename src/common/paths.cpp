@@ -1,8 +1,11 @@
 #include "common/paths.h"
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <ctime>
 
 #include "common/natural_sort.h"
@@ -52,6 +55,11 @@ std::vector<fs::path> list_files_with_ext(const fs::path& dir, std::string_view 
     out.reserve(names.size());
     for (auto& n : names) out.push_back(dir / n);
     return out;
+}
+
+int create_file_anew(const fs::path& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return -1;
+    return ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 std::optional<std::uint64_t> free_bytes(const fs::path& path) {

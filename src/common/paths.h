@@ -24,6 +24,12 @@ bool is_within(const fs::path& root, const fs::path& path);
 // naturally sorted by file name. Hidden files are skipped.
 std::vector<fs::path> list_files_with_ext(const fs::path& dir, std::string_view ext);
 
+// Opens `path` for writing as a new file, whatever the name held: an existing file, symlink or
+// hard link there is unlinked first and the file is created with O_EXCL | O_NOFOLLOW, so a name
+// planted in a shared directory (/tmp) is never written through. Returns the descriptor, or -1
+// with errno set.
+int create_file_anew(const fs::path& path);
+
 // Bytes available to an unprivileged user on the filesystem holding `path`.
 std::optional<std::uint64_t> free_bytes(const fs::path& path);
 

@@ -82,6 +82,7 @@ void AudioSource::configure_resampler(const AVFrame& decoded) {
         av_check(swr_set_matrix(swr_.get(), to_both, 1), ErrorClass::DecodeError, "cannot set the mono matrix");
     }
     av_check(swr_init(swr_.get()), ErrorClass::DecodeError, "cannot initialise the resampler");
+    ++resampler_configs_;
     in_rate_ = decoded.sample_rate;
     in_format_ = decoded.format;
     av_channel_layout_uninit(&in_layout_);

@@ -38,6 +38,10 @@ public:
     // Packets read so far and how many of them the decoder refused (they are skipped).
     const DecodeErrors& decode_errors() const { return loop_->errors(); }
 
+    // Resamplers configured so far: one, plus one per change of format. Each rounds the samples
+    // it converts to whole output samples, so each may give one sample fewer than exact.
+    int resampler_configs() const { return resampler_configs_; }
+
 private:
     bool next_frame();      // into frame_; false at the end
     bool fill(int wanted);  // false once nothing more can be produced
@@ -61,6 +65,7 @@ private:
     int in_format_ = -1;
     AVChannelLayout in_layout_{};
     int out_rate_ = 48000;
+    int resampler_configs_ = 0;
     bool drained_ = false;
 };
 

@@ -1,5 +1,7 @@
 #include "media/av_error.h"
 
+#include <cerrno>
+
 #include <fmt/format.h>
 
 extern "C" {
@@ -23,6 +25,13 @@ void av_fail(ErrorClass cls, std::string message) {
 int av_check(int rc, ErrorClass cls, std::string_view what) {
     if (rc < 0) av_fail(cls, fmt::format("{}: {}", what, av_error_text(rc)));
     return rc;
+}
+
+bool is_io_error(int rc) {
+    const bool errno_code = rc < 0 && rc > -4096;  // AVERROR(e) is -e; FFERRTAGs are far below
+    const bool parameter_error =
+        rc == AVERROR(EINVAL) || rc == AVERROR(ENOSYS) || rc == AVERROR(ERANGE) || rc == AVERROR(EDOM);
+    return errno_code && !parameter_error;
 }
 
 }  // namespace renderer::media

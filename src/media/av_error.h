@@ -16,4 +16,9 @@ int av_check(int rc, ErrorClass cls, std::string_view what);
 
 [[noreturn]] void av_fail(ErrorClass cls, std::string message);
 
+// True for an errno the I/O layer passed up (EIO, ENOSPC, ENOENT after the file or its dir was
+// removed...): the filesystem's fault, transient, an IoError. False for libav's own codes
+// (FFERRTAG values: INVALIDDATA, EOF...) and for the errnos libav uses for bad parameters.
+bool is_io_error(int rc);
+
 }  // namespace renderer::media

@@ -14,12 +14,13 @@ DecodingLoop::DecodingLoop(AVFormatContext* input, int stream_index, AVCodecCont
     if (!packet_) av_fail(options_.error_class, "cannot allocate a packet");
 }
 
-void DecodingLoop::refused(int rc, std::int64_t pts) {
+void DecodingLoop::refused(int rc, std::int64_t pts, std::int64_t duration) {
     if (!options_.skip_bad_packets) av_check(rc, options_.error_class, fmt::format("cannot decode {}", options_.what));
     ++errors_.refused;
+    const AVStream* st = input_->streams[stream_index_];
+    if (duration > 0) errors_.refused_sec += static_cast<double>(duration) * av_q2d(st->time_base);
     if (errors_.first_refused_sec < 0 && pts != AV_NOPTS_VALUE) {
         // Measured from the stream's start, where what is heard starts (after an MP3's encoder delay).
-        const AVStream* st = input_->streams[stream_index_];
         const std::int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
         errors_.first_refused_sec = std::max(0.0, static_cast<double>(pts - start) * av_q2d(st->time_base));
     }
@@ -33,7 +34,7 @@ bool DecodingLoop::next(AVFrame* frame) {
         if (rc == AVERROR_EOF) break;
         if (rc != AVERROR(EAGAIN)) {
             // A frame that failed inside the decoder: the packet behind it is not known any more.
-            refused(rc, AV_NOPTS_VALUE);
+            refused(rc, AV_NOPTS_VALUE, 0);
             continue;
         }
         // The decoder wants input: the next packet of our stream, or the flush once demuxing ends.
@@ -44,8 +45,19 @@ bool DecodingLoop::next(AVFrame* frame) {
             continue;
         }
         const int rd = av_read_frame(input_, packet_.get());
-        if (rd == AVERROR_EOF || (rd < 0 && options_.skip_bad_packets)) {
-            // A damaged tail of a music file ends it, as it ends playback in a player.
+        if (rd == AVERROR_EOF) {
+            demux_done_ = true;
+            continue;
+        }
+        // A read the disk failed (EIO on a bad sector, a network mount gone) is not the end of
+        // the track: taken as one, the render would publish music that stops early. Transient:
+        // IoError, retried.
+        if (rd < 0 && is_io_error(rd)) {
+            av_fail(ErrorClass::IoError, fmt::format("cannot read {}: {}", options_.what, av_error_text(rd)));
+        }
+        if (rd < 0 && options_.skip_bad_packets) {
+            // Data the demuxer gives up on ends the input, as it ends playback in a player;
+            // the caller compares what was decoded with what it expected.
             demux_done_ = true;
             continue;
         }
@@ -55,10 +67,10 @@ bool DecodingLoop::next(AVFrame* frame) {
             continue;
         }
         ++errors_.packets;
-        const std::int64_t pts = packet_->pts;
+        const std::int64_t pts = packet_->pts, duration = packet_->duration;
         const int sp = avcodec_send_packet(decoder_, packet_.get());
         av_packet_unref(packet_.get());
-        if (sp < 0 && sp != AVERROR(EAGAIN)) refused(sp, pts);
+        if (sp < 0 && sp != AVERROR(EAGAIN)) refused(sp, pts, duration);
     }
     drained_ = true;
     return false;

@@ -16,6 +16,7 @@ struct DecodeErrors {
     std::int64_t packets = 0;             // packets of the stream sent to the decoder
     std::int64_t refused = 0;             // of those, packets the decoder could not decode
     double first_refused_sec = -1;        // position of the first refused packet (stream time)
+    double refused_sec = 0;               // what the refused packets would have lasted
 };
 
 class DecodingLoop {
@@ -36,7 +37,7 @@ public:
     const DecodeErrors& errors() const { return errors_; }
 
 private:
-    void refused(int rc, std::int64_t pts);
+    void refused(int rc, std::int64_t pts, std::int64_t duration);
 
     AVFormatContext* input_;
     AVCodecContext* decoder_;

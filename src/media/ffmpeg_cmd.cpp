@@ -14,12 +14,14 @@ std::string concat_quoted(const std::string& path) {
 
 }  // namespace
 
-std::string ffconcat_list(const std::vector<std::filesystem::path>& frames, int fps) {
+std::optional<std::string> ffconcat_list(const std::vector<std::filesystem::path>& frames, int fps) {
     // Durations in microseconds (the directive takes no fractions); -r snaps them to the frame grid.
     std::string out = "ffconcat version 1.0\n";
     const long long us = (1000000LL + fps / 2) / fps;
     for (const auto& f : frames) {
-        out += fmt::format("file {}\nduration {}us\n", concat_quoted(std::filesystem::absolute(f).string()), us);
+        const std::string path = std::filesystem::absolute(f).string();
+        if (path.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) return std::nullopt;
+        out += fmt::format("file {}\nduration {}us\n", concat_quoted(path), us);
     }
     return out;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,11 @@
 
 namespace renderer::media {
 
-// The concat-demuxer list of `frames`, each shown for one frame period at `fps`.
-std::string ffconcat_list(const std::vector<std::filesystem::path>& frames, int fps);
+// The concat-demuxer list of `frames`, each shown for one frame period at `fps`; nullopt when a
+// path holds a line break or NUL: the demuxer reads the list line by line, so such a name cannot
+// be listed, and written as it is it would add directives of its own (frame names come from
+// whoever made the story; the operator replays the list with -safe 0).
+std::optional<std::string> ffconcat_list(const std::vector<std::filesystem::path>& frames, int fps);
 
 // The argv; `frame_list` is the path the ffconcat_list() text is written to, `cut_seconds` the
 // render's exact duration T.

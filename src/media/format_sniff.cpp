@@ -60,6 +60,22 @@ std::string wav_detail(const std::uint8_t* head, std::size_t size) {
     return {};
 }
 
+// The ID3v2 tags at the start of `pb`, by their 10-byte headers (ID3v2.4 section 3.1: "ID3",
+// version, flags, a syncsafe size that excludes the header and the optional footer). Nothing
+// inside them is read.
+std::int64_t id3v2_bytes(AVIOContext* pb) {
+    std::int64_t at = 0;
+    for (;;) {
+        std::array<std::uint8_t, 10> h{};
+        if (avio_seek(pb, at, SEEK_SET) != at || avio_read(pb, h.data(), 10) != 10) return at;
+        if (std::memcmp(h.data(), "ID3", 3) != 0 || h[3] == 0xff || h[4] == 0xff || (h[6] | h[7] | h[8] | h[9]) & 0x80) {
+            return at;
+        }
+        const std::int64_t size = (std::int64_t{h[6]} << 21) | (h[7] << 14) | (h[8] << 7) | h[9];
+        at += 10 + size + ((h[5] & 0x10) != 0 ? 10 : 0);
+    }
+}
+
 }  // namespace
 
 SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
@@ -76,8 +92,15 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
     const AVInputFormat* format = nullptr;
     // Only the probe functions run; the file name's extension counts, as it does when libavformat
     // picks a demuxer itself. 0 as the limit: libavformat's default (1 MiB).
-    if (av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0) < 0 || format == nullptr) return out;
+    const int probed = av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0);
+    // A read the disk failed says nothing of what the file is: IoError, transient.
+    if (is_io_error(probed)) {
+        av_fail(ErrorClass::IoError, fmt::format("cannot read '{}': {}", path.filename().string(), av_error_text(probed)));
+    }
+    if (probed < 0 || format == nullptr) return out;
     out.name = format->name;
+    if (out.name == "mp3") out.id3v2_bytes = id3v2_bytes(pb.get());
+    out.file_bytes = avio_size(pb.get());
     if (out.name == "wav") {
         std::array<std::uint8_t, 4096> head{};
         if (avio_seek(pb.get(), 0, SEEK_SET) == 0) {

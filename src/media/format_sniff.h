@@ -4,6 +4,7 @@
 // WAV the format chunk is read too, to say what it holds.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -14,9 +15,13 @@ namespace renderer::media {
 struct SniffedFormat {
     std::string name;    // libavformat's demuxer name ("mp3", "hls", "wav"...); empty: none fits
     std::string detail;  // "pcm_s16le audio, 2 channels, 44100 Hz" for a WAV; else empty
+    // Bytes of the ID3v2 tags the file opens with (one after another), read from their headers
+    // only: where an MP3's audio starts.
+    std::int64_t id3v2_bytes = 0;
+    std::int64_t file_bytes = 0;
 };
 
-// Throws Error(error_class) when the file cannot be read.
+// Throws Error(error_class) when the file cannot be opened, Error(IoError) when a read fails.
 SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass error_class);
 
 }  // namespace renderer::media

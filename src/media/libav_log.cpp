@@ -1,5 +1,7 @@
 #include "media/libav_log.h"
 
+#include <unistd.h>
+
 #include <cstdarg>
 #include <unordered_map>
 #include <utility>
@@ -9,6 +11,7 @@ extern "C" {
 }
 
 #include "common/log.h"
+#include "common/paths.h"
 
 namespace renderer::media {
 namespace {
@@ -60,7 +63,11 @@ void callback(void* avcl, int level, const char* fmt, va_list vl) {
 
 LibavLogCapture::LibavLogCapture(std::optional<std::filesystem::path> report_path) : previous_(t_current) {
     install();
-    if (report_path) report_ = std::fopen(report_path->c_str(), "we");
+    if (report_path) {
+        // Never written through a link planted at the (predictable) name; no report if that fails.
+        const int fd = create_file_anew(*report_path);
+        if (fd >= 0 && (report_ = ::fdopen(fd, "w")) == nullptr) ::close(fd);
+    }
     t_current = this;
 }
 

@@ -1,7 +1,6 @@
 #include "media/mp4_writer.h"
 
 #include <algorithm>
-#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -12,6 +11,7 @@ extern "C" {
 
 #include "media/av_error.h"
 #include "media/libav_log.h"
+#include "media/render_key.h"
 
 namespace renderer::media {
 namespace {
@@ -19,19 +19,15 @@ namespace {
 // A full disk, a failing device, an output dir removed mid-render (the faststart pass reopens
 // the file by path: ENOENT) are the filesystem's fault, not the encoder's: IoError is transient,
 // so the worker retries it. That is any error the AVIOContext recorded, and any errno the I/O
-// layer returned; libavformat's own codes (FFERRTAG values) and the errnos it uses for bad
-// parameters stay EncodeError.
+// layer returned (is_io_error); libavformat's own codes stay EncodeError.
 ErrorClass write_error_class(int rc, const AVIOContext* pb) {
     if (pb != nullptr && pb->error < 0) return ErrorClass::IoError;
-    const bool errno_code = rc < 0 && rc > -4096;  // AVERROR(e) is -e; FFERRTAGs are far below
-    const bool parameter_error = rc == AVERROR(EINVAL) || rc == AVERROR(ENOSYS) || rc == AVERROR(ERANGE) ||
-                                 rc == AVERROR(EDOM);
-    return errno_code && !parameter_error ? ErrorClass::IoError : ErrorClass::EncodeError;
+    return is_io_error(rc) ? ErrorClass::IoError : ErrorClass::EncodeError;
 }
 
 }  // namespace
 
-Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) {
+Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : path_(path) {
     AVFormatContext* raw = nullptr;
     av_check(avformat_alloc_output_context2(&raw, nullptr, "mp4", path.c_str()), ErrorClass::EncodeError,
              "cannot create the MP4 muxer");
@@ -71,6 +67,8 @@ void Mp4Writer::write_header(int timescale) {
     av_check(rc, write_error_class(rc, ctx_->pb), "cannot write the MP4 header");
     header_written_ = true;
     stream_end_.assign(ctx_->nb_streams, -1);
+    // The mov muxer ends its header with the mdat box's: the packets follow from here.
+    payload_start_ = avio_tell(ctx_->pb);
 }
 
 void Mp4Writer::set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base) {
@@ -92,6 +90,20 @@ void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_tim
     }
     const int rc = av_interleaved_write_frame(ctx_.get(), packet);
     if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot write to the MP4 file");
+}
+
+void Mp4Writer::seal_payload(const char* tag) {
+    // The interleaver holds packets back; the mov muxer writes each one into mdat as it gets it
+    // and nothing more until the trailer, which only patches the mdat size and moves the moov.
+    int rc = av_interleaved_write_frame(ctx_.get(), nullptr);
+    if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot write to the MP4 file");
+    avio_flush(ctx_->pb);
+    if (ctx_->pb->error < 0) av_check(ctx_->pb->error, ErrorClass::IoError, "cannot write to the MP4 file");
+    const std::int64_t end = avio_tell(ctx_->pb);
+    const auto hash = file_range_hash(path_, static_cast<std::uint64_t>(payload_start_),
+                                      static_cast<std::uint64_t>(end - payload_start_));
+    if (!hash) av_fail(ErrorClass::IoError, fmt::format("cannot read back '{}'", path_.string()));
+    set_metadata(tag, *hash);
 }
 
 void Mp4Writer::finish() {

@@ -34,14 +34,20 @@ public:
     void set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base);
     // Rescales `packet` from `encoder_time_base` to the stream's and hands it to the interleaver.
     void write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base);
+    // Flushes the interleaver and stores a hash of the mdat payload (every packet as stored) as
+    // the metadata `tag`, which the trailer writes into the moov: whoever reads the file can
+    // prove its packets are these. Call after the last packet, before finish().
+    void seal_payload(const char* tag);
     // Flushes the interleaver, writes the trailer (moving the moov atom up front) and closes.
     void finish();
 
 private:
+    std::filesystem::path path_;
     OutputFormatPtr ctx_;
     LibavLogRoute route_;
     std::vector<std::int64_t> stream_end_;  // per stream index, in the stream's time base; -1: none
     bool header_written_ = false;
+    std::int64_t payload_start_ = -1;  // where the header left the mdat payload to begin
 };
 
 }  // namespace renderer::media

@@ -1,5 +1,6 @@
 #include "media/music_probe.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -43,10 +44,14 @@ MpegAudioFrame parse_header(const std::uint8_t* p, int size) {
 }  // namespace
 
 AudioProbe probe_audio(const std::filesystem::path& path) {
+    const InputFormatPtr fmt = open_input(path, ErrorClass::PreflightError, InputPolicy::Music);
+    return probe_audio(fmt.get(), path.filename().string());
+}
+
+AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
     constexpr ErrorClass kClass = ErrorClass::PreflightError;
-    const auto name = path.filename().string();
-    const InputFormatPtr fmt = open_input(path, kClass, InputPolicy::Music);
-    const int idx = first_stream(fmt.get(), AVMEDIA_TYPE_AUDIO);
+    AVFormatContext* const fmt = input;
+    const int idx = first_stream(fmt, AVMEDIA_TYPE_AUDIO);
     if (idx < 0) av_fail(kClass, fmt::format("music '{}' has no audio stream; use an MP3 with audio", name));
     AudioProbe p;
     p.codec = avcodec_get_name(fmt->streams[idx]->codecpar->codec_id);
@@ -54,12 +59,16 @@ AudioProbe probe_audio(const std::filesystem::path& path) {
         av_fail(kClass, fmt::format("music '{}': no decoder for codec {}", name, p.codec));
     }
     // Sum what each frame holds at its own rate: exact for VBR files and across a change of rate.
-    // The encoder delay and end padding the demuxer signals (gapless info, in samples of the
-    // frame they are attached to) are not heard, so they are not counted: the result equals
-    // what the decoder produces.
+    // The encoder delay and end padding the demuxer signals (gapless info) are not heard, so they
+    // are not counted, the way libavcodec drops them: the delay is skipped from the first frames
+    // on, running over into the next frame when it is longer than one (1105 samples against the
+    // 576 of an MPEG-2/2.5 Layer III frame: 8-24 kHz tracks), and the end padding is cut from a
+    // frame only when that frame holds it. The result equals what the decoder produces.
     PacketPtr pkt = make_packet();
+    std::int64_t skip = 0;  // delay still to skip, carried across frames
     double seconds = 0;
-    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+    int rd = 0;
+    while ((rd = av_read_frame(fmt, pkt.get())) >= 0) {
         const MpegAudioFrame f =
             pkt->stream_index == idx ? parse_header(pkt->data, pkt->size) : MpegAudioFrame{};
         if (f.samples > 0) {
@@ -67,16 +76,25 @@ AudioProbe probe_audio(const std::filesystem::path& path) {
                 p.sample_rate = f.sample_rate;
                 p.channels = f.channels;
             }
-            std::int64_t heard = f.samples;
+            std::int64_t padding = 0;
             std::size_t size = 0;
             if (const std::uint8_t* sd = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &size);
                 sd != nullptr && size >= 8) {
-                heard -= static_cast<std::int64_t>(AV_RL32(sd)) + static_cast<std::int64_t>(AV_RL32(sd + 4));
+                skip = AV_RL32(sd);
+                padding = AV_RL32(sd + 4);
             }
-            seconds += static_cast<double>(std::max<std::int64_t>(heard, 0)) / f.sample_rate;
+            std::int64_t heard = f.samples;
+            const std::int64_t skipped = std::min(skip, heard);
+            heard -= skipped;
+            skip -= skipped;
+            if (padding > 0 && padding <= heard) heard -= padding;
+            seconds += static_cast<double>(heard) / f.sample_rate;
         }
         av_packet_unref(pkt.get());
     }
+    // A read the disk failed is not the end of the track: the cut would be short, and a retry
+    // that reads it whole would render another video.
+    if (is_io_error(rd)) av_fail(ErrorClass::IoError, fmt::format("cannot read music '{}': {}", name, av_error_text(rd)));
     if (p.sample_rate == 0) av_fail(kClass, fmt::format("music '{}' holds no audio packets", name));
     p.duration_sec = seconds;
     if (p.duration_sec <= 0) av_fail(kClass, fmt::format("music '{}' has zero duration", name));

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+struct AVFormatContext;
+
 namespace renderer::media {
 
 struct AudioProbe {
@@ -17,5 +19,8 @@ struct AudioProbe {
 
 // Throws PreflightError naming the file (and, for a file that is not an MP3, what it is).
 AudioProbe probe_audio(const std::filesystem::path& path);
+
+// The same count over an input already opened with the mp3 demuxer; `name` names it in errors.
+AudioProbe probe_audio(AVFormatContext* input, const std::string& name);
 
 }  // namespace renderer::media

@@ -138,6 +138,7 @@ PreflightReport preflight(const RenderRequest& req) {
 
     r.music_path = choose_track(req.music_dir, req.music_select, req.story_id);
     r.audio_track = r.music_path.filename().string();
+    r.music_stamp = file_stamp(r.music_path);  // before the probe reads it
     r.audio = probe_audio(r.music_path);
 
     if (!std::filesystem::is_directory(req.output_dir, ec)) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_stamp.h"
 #include "media/music_probe.h"
 #include "media/frame_converter.h"
 #include "media/render_settings.h"
@@ -22,6 +23,7 @@ struct PreflightReport {
     std::filesystem::path music_path;
     std::string audio_track;  // file name of the chosen track
     AudioProbe audio;
+    FileStamp music_stamp;  // the track as probed: the render checks it is still that file
     std::filesystem::path output_path;  // final artifact path
     std::uint64_t free_bytes = 0;
 };

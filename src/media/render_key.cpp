@@ -1,7 +1,10 @@
 #include "media/render_key.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <cerrno>
+#include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
@@ -10,12 +13,14 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avutil.h>
+#include <libavutil/cpu.h>
 #include <libavutil/murmur3.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 }
 
+#include "common/error.h"
 #include "media/av_ptr.h"
 #include "renderer_version.h"
 
@@ -47,13 +52,63 @@ private:
 
 }  // namespace
 
+namespace {
+
+// Feeds `size` bytes of `in` (all of it to EOF when size is nullopt) to `h`; false on a read error
+// or, with a size, a short file.
+bool hash_stream(std::FILE* in, std::optional<std::uint64_t> size, Hasher& h) {
+    std::vector<std::uint8_t> buf(1 << 16);
+    for (;;) {
+        const std::size_t want = size ? static_cast<std::size_t>(std::min<std::uint64_t>(*size, buf.size())) : buf.size();
+        if (want == 0) return true;
+        const std::size_t n = std::fread(buf.data(), 1, want, in);
+        h.add(std::span<const std::uint8_t>(buf.data(), n));
+        if (size) *size -= n;
+        if (n < want) return std::ferror(in) == 0 && !size;
+    }
+}
+
+struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+std::string hex(const std::array<std::uint8_t, 16>& digest) {
+    std::string out;
+    for (const auto b : digest) out += fmt::format("{:02x}", b);
+    return out;
+}
+
+std::uint64_t first_64_bits(const std::array<std::uint8_t, 16>& d) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | d[static_cast<std::size_t>(i)];
+    return v;
+}
+
+}  // namespace
+
+std::uint64_t file_content_hash(const std::filesystem::path& path) {
+    const std::unique_ptr<std::FILE, FileCloser> in(std::fopen(path.c_str(), "rbe"));
+    Hasher h;
+    if (!in || !hash_stream(in.get(), std::nullopt, h)) {
+        throw Error(ErrorClass::IoError,
+                    fmt::format("cannot read '{}': {}", path.filename().string(), std::strerror(errno)));
+    }
+    return first_64_bits(h.finish());
+}
+
+std::optional<std::string> file_range_hash(const std::filesystem::path& file, std::uint64_t offset,
+                                           std::uint64_t size) {
+    const std::unique_ptr<std::FILE, FileCloser> in(std::fopen(file.c_str(), "rbe"));
+    if (!in || fseeko(in.get(), static_cast<off_t>(offset), SEEK_SET) != 0) return std::nullopt;
+    Hasher h;
+    if (!hash_stream(in.get(), size, h)) return std::nullopt;
+    return hex(h.finish());
+}
+
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes) {
     Hasher h;
     h.add(bytes);
-    const auto d = h.finish();
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | d[i];
-    return v;
+    return first_64_bits(h.finish());
 }
 
 namespace {
@@ -91,13 +146,26 @@ std::string x264_build() {
     return bytes.substr(from + 7, to == std::string::npos ? 32 : to - from - 7);
 }
 
+
+// The running executable's build, by its content: the version string stays the same across
+// builds whose output differs (any change to the pipeline's code), so a fleet mid-deploy would
+// take artifacts it does not reproduce. Any rebuild misses the cache once; none is taken for
+// another's. "unknown" if the executable cannot be read.
+std::string executable_build() {
+    try {
+        return fmt::format("{:016x}", file_content_hash("/proc/self/exe"));
+    } catch (const Error&) {
+        return "unknown";
+    }
+}
+
 }  // namespace
 
 std::string render_key_libraries() {
     static const std::string libs = fmt::format(
-        "renderer {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} x264 {}", RENDERER_VERSION,
-        av_version_info(), avcodec_version(), avformat_version(), avutil_version(), swscale_version(),
-        swresample_version(), x264_build());
+        "renderer {} build {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} x264 {}",
+        RENDERER_VERSION, executable_build(), av_version_info(), avcodec_version(), avformat_version(),
+        avutil_version(), swscale_version(), swresample_version(), x264_build());
     return libs;
 }
 
@@ -105,15 +173,17 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::
                        const std::vector<std::uint64_t>& frame_hashes, std::uint64_t music_hash) {
     Hasher h;
     h.add(render_key_libraries());
+    // libswscale, libswresample and libavcodec's AAC encoder take SIMD paths by the CPU's
+    // features, and those round differently from each other: another kind of machine gives other
+    // bytes. Read per render, not cached: av_force_cpu_flags (and the cpuflags option) change it.
+    h.add(fmt::format("cpu={:#x}", static_cast<unsigned>(av_get_cpu_flags())));
     h.add(fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}", s.fps,
                       s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params, s.threads, pf.canvas.width,
                       pf.canvas.height, video_frames));
     h.add(pf.audio_track);
     h.add(music_hash);
     for (const auto fh : frame_hashes) h.add(fh);
-    std::string hex;
-    for (const auto b : h.finish()) hex += fmt::format("{:02x}", b);
-    return hex;
+    return hex(h.finish());
 }
 
 }  // namespace renderer::media

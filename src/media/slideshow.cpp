@@ -1,14 +1,23 @@
 #include "media/slideshow.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
 #include <numeric>
 #include <thread>
 
 #include <fmt/format.h>
 
+extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/samplefmt.h>
+}
+
 #include "common/atomic_file.h"
+#include "common/file_stamp.h"
+#include "common/paths.h"
 #include "media/artifact_reader.h"
 #include "media/audio_source.h"
 #include "media/av_error.h"
@@ -46,22 +55,33 @@ int decode_threads(const RenderSettings& s) {
     return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
 }
 
-// The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest). Video keeps
-// the frames with pts < T * fps; audio keeps round(T * rate) samples.
+// The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest), decided in
+// whole samples at the output rate so that video and audio agree on where it is. The audio keeps
+// round(T * rate) samples; the video keeps the frames that start before those samples end
+// (i / fps < samples / rate). Deciding the frames in seconds instead sent, for a track lasting
+// k / fps plus under half a sample (parts at other rates), a frame k + 1 starting exactly where
+// the rounded audio ends: its duration clamped to 0, which the mov muxer replaces with the frame
+// before's, so the file lasted a frame past the audio.
 struct Cut {
     double seconds = 0;
     std::int64_t video_frames = 0;
+    std::int64_t audio_samples = 0;  // at `rate`
+    std::int64_t rate = 0;
 };
 
-Cut compute_cut(std::size_t frame_count, int fps, double audio_sec) {
-    const double video_sec = static_cast<double>(frame_count) / fps;
-    Cut c;
-    if (video_sec <= audio_sec) {
-        c.seconds = video_sec;
-        c.video_frames = static_cast<std::int64_t>(frame_count);
+Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate) {
+    const auto frames = static_cast<std::int64_t>(frame_count);
+    const std::int64_t audio = std::max<std::int64_t>(1, std::llround(audio_sec * static_cast<double>(rate)));
+    Cut c{.rate = rate};
+    if (frames * rate <= audio * fps) {
+        // The frames are the shorter input (or as long): all of them, audio to the last one's end.
+        c.video_frames = frames;
+        c.audio_samples = (2 * frames * rate + fps) / (2 * fps);  // round(frames / fps * rate)
+        c.seconds = static_cast<double>(frames) / fps;
     } else {
-        c.seconds = audio_sec;
-        c.video_frames = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(audio_sec * fps - 1e-6)));
+        c.audio_samples = audio;
+        c.video_frames = std::max<std::int64_t>(1, (audio * fps + rate - 1) / rate);  // ceil
+        c.seconds = static_cast<double>(audio) / static_cast<double>(rate);
     }
     return c;
 }
@@ -93,11 +113,11 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
     const auto stored = read_artifact(pf.output_path);
     if (!stored || stored->render_key.empty()) return std::nullopt;
-    const std::int64_t audio_samples = std::llround(cut.seconds * output_sample_rate(pf.audio.sample_rate));
-    if (!stored->boxes_cover_file || stored->video_packets != cut.video_frames ||
-        stored->audio_packets != planned_aac_packets(audio_samples)) {
+    if (!stored->boxes_cover_file || !stored->payload_matches || stored->video_packets != cut.video_frames ||
+        stored->audio_packets != planned_aac_packets(cut.audio_samples)) {
         log.info("cache_incomplete", {{"path", pf.output_path.string()},
                                       {"boxes_cover_file", stored->boxes_cover_file},
+                                      {"payload_matches", stored->payload_matches},
                                       {"video_packets", stored->video_packets},
                                       {"audio_packets", stored->audio_packets}});
         return std::nullopt;
@@ -120,9 +140,18 @@ void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf, const s
         req.libav_report_path ? std::filesystem::path(req.libav_report_path->string() + ".ffconcat")
                               : std::filesystem::temp_directory_path() /
                                     fmt::format("renderer-{}_{}.ffconcat", req.story_id, req.part_id);
-    std::ofstream out(list, std::ios::binary | std::ios::trunc);
-    out << ffconcat_list(frames, req.settings.fps);
-    if (!out.flush()) {
+    // A new file, never one planted at the name (the temp dir is shared).
+    const std::optional<std::string> text = ffconcat_list(frames, req.settings.fps);
+    if (!text) {
+        log.debug("ffmpeg_cmd_failed", {{"reason", "a frame name holds a line break, which a concat list cannot hold"}});
+        return;
+    }
+    const int fd = create_file_anew(list);
+    std::FILE* out = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+    if (out == nullptr && fd >= 0) ::close(fd);
+    bool written = out != nullptr && std::fwrite(text->data(), 1, text->size(), out) == text->size();
+    if (out != nullptr && std::fclose(out) != 0) written = false;
+    if (!written) {
         log.debug("ffmpeg_cmd_failed", {{"frame_list", list.string()}});  // a debug aid never fails a render
         return;
     }
@@ -149,6 +178,47 @@ std::optional<std::string> check_music_decoding(const DecodeErrors& e, const std
                        e.packets, where);
 }
 
+// The music must be the file preflight measured, unchanged, until the artifact is complete: its
+// duration set the cut and its bytes the cache key. A track rewritten, truncated or renamed over
+// meanwhile (a copy into the library, a sync) is the filesystem's doing and transient: IoError,
+// so the job is retried and renders the file as it then is.
+void check_music_unchanged(const PreflightReport& pf) {
+    if (file_stamp(pf.music_path) == pf.music_stamp) return;
+    throw Error(ErrorClass::IoError,
+                fmt::format("music '{}' changed during the render (rewritten, truncated or replaced since preflight "
+                            "measured it); nothing was published, retry the job",
+                            pf.audio_track));
+}
+
+// The track ended `missing` samples (at `rate`) before the cut. Preflight counts every frame's
+// header, the decoder drops the frames it cannot decode: what those frames would have lasted is
+// filled with silence at the end, so the audio still ends at T (the warning names them). Each
+// resampler may round one sample away besides. Anything more: the file is not what preflight
+// measured.
+void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int64_t target,
+                       const AudioSource& audio, std::int64_t rate) {
+    const std::int64_t explained =
+        std::llround(audio.decode_errors().refused_sec * static_cast<double>(rate)) + audio.resampler_configs();
+    if (missing <= explained) return;
+    check_music_unchanged(pf);
+    av_fail(ErrorClass::DecodeError,
+            fmt::format("music '{}' decoded to {:.3f} s, short of the {:.3f} s its frames add up to; replace the file",
+                        pf.audio_track, static_cast<double>(target - missing) / static_cast<double>(rate),
+                        static_cast<double>(target) / static_cast<double>(rate)));
+}
+
+FramePtr silence(int samples, int rate) {
+    FramePtr f = make_frame();
+    if (!f) av_fail(ErrorClass::EncodeError, "cannot allocate audio samples");
+    f->format = AV_SAMPLE_FMT_FLTP;
+    f->sample_rate = rate;
+    av_channel_layout_default(&f->ch_layout, 2);
+    f->nb_samples = samples;
+    av_check(av_frame_get_buffer(f.get(), 0), ErrorClass::EncodeError, "cannot allocate audio samples");
+    av_samples_set_silence(f->extended_data, 0, samples, 2, AV_SAMPLE_FMT_FLTP);
+    return f;
+}
+
 }  // namespace
 
 RenderResult render_slideshow(const RenderRequest& req, const log::Context& log, const CancelToken& cancel,
@@ -170,12 +240,12 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                            {"height", pf.canvas.height},
                            {"mixed_sizes", pf.mixed_sizes},
                            {"free_bytes", pf.free_bytes}});
-    const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec);
+    const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec, output_sample_rate(pf.audio.sample_rate));
     std::vector<std::filesystem::path> frames(pf.frames.begin(), pf.frames.begin() + cut.video_frames);
     if (log::enabled(log::Level::debug)) log_ffmpeg_cmd(req, pf, frames, cut.seconds, log);
 
     // Render cache: the artifact already at the final path was made from these exact inputs.
-    const std::uint64_t music_hash = content_hash(read_file_bytes(pf.music_path));
+    const std::uint64_t music_hash = file_content_hash(pf.music_path);
     if (s.use_cache) {
         if (auto hit = cached_result(pf, cut, frames, music_hash, s, log)) {
             hit->wall_sec = seconds_since(t0);
@@ -198,21 +268,25 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // Every frame boundary (1/fps) and every sample (1/rate) is a whole number of ticks.
         mux.write_header(std::lcm(s.fps, static_cast<int>(rate)));
 
-        const std::int64_t audio_target = std::llround(cut.seconds * static_cast<double>(rate));
+        // The track's first decoded frame sets the rate; it is preflight's unless that frame
+        // was damaged and another rate came first.
+        const std::int64_t audio_target =
+            rate == cut.rate ? cut.audio_samples : std::llround(cut.seconds * static_cast<double>(rate));
         // The video ends at T too: when the music is the shorter input the last frame is cut short.
         mux.set_stream_end(vst, audio_target, AVRational{1, static_cast<int>(rate)});
         std::int64_t audio_sent = 0;
-        bool audio_done = false;
+        bool padding = false;  // the track ended before T by what its damaged frames lasted
         // Audio is encoded alongside the video, one video frame's worth at a time, so the muxer's
         // interleaving queue stays short.
         const auto pump_audio = [&](std::int64_t until_samples) {
             until_samples = std::min(until_samples, audio_target);
-            while (!audio_done && audio_sent < until_samples) {
+            while (audio_sent < until_samples) {
                 const int want = static_cast<int>(std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
-                FramePtr f = audio.read(want);
+                FramePtr f = padding ? silence(want, static_cast<int>(rate)) : audio.read(want);
                 if (!f) {
-                    audio_done = true;
-                    break;
+                    check_short_music(pf, audio_target - audio_sent, audio_target, audio, rate);
+                    padding = true;
+                    continue;
                 }
                 f->pts = audio_sent;
                 audio_sent += f->nb_samples;
@@ -250,7 +324,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         }
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
         mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
+        mux.seal_payload(kPayloadHashTag);
         mux.finish();
+        check_music_unchanged(pf);
 
         const auto stats = pipeline.stats();
         result.frames = cut.video_frames;

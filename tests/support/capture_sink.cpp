@@ -13,7 +13,15 @@ void CaptureSink::sink_it_(const spdlog::details::log_msg& msg) {
     formatter_->format(msg, buf);
     std::string line(buf.data(), buf.size());
     while (!line.empty() && line.back() == '\n') line.pop_back();
+    for (const auto& [event, action] : hooks_) {
+        if (line.find("\"event\":\"" + event + "\"") != std::string::npos) action();
+    }
     lines_.push_back(std::move(line));
+}
+
+void CaptureSink::on_event(const std::string& event, std::function<void()> action) {
+    std::lock_guard lock(mutex_);
+    hooks_.emplace_back(event, std::move(action));
 }
 
 std::vector<std::string> CaptureSink::lines() {

@@ -1,6 +1,7 @@
 // A spdlog sink that keeps every formatted line, so tests can assert on the JSON logs.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@ public:
     // Parsed JSON lines whose "event" equals `event` (all lines when empty).
     std::vector<rapidjson::Document> events(const std::string& event = {});
     std::string joined();
+    // Runs `action` (on the logging thread) each time an event named `event` is logged: a hook
+    // at a known point of a render, e.g. to change its inputs right after preflight.
+    void on_event(const std::string& event, std::function<void()> action);
 
 protected:
     void sink_it_(const spdlog::details::log_msg& msg) override;
@@ -23,6 +27,7 @@ protected:
 
 private:
     std::vector<std::string> lines_;
+    std::vector<std::pair<std::string, std::function<void()>>> hooks_;
 };
 
 // Each line of `text` (a process's captured output) parsed as JSON; a line that is not JSON

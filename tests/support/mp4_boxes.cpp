@@ -63,7 +63,9 @@ Mp4Movie read_movie(const std::string& s) {
         Mp4Track t;
         const auto in_trak = children(s, trak);
         if (const Mp4Box* edts = find(in_trak, "edts")) {
-            if (const Mp4Box* elst = find(children(s, *edts), "elst")) {
+            // find() points into the list: the list must outlive the pointer.
+            const auto in_edts = children(s, *edts);
+            if (const Mp4Box* elst = find(in_edts, "elst")) {
                 const std::uint64_t p = elst->offset + 8;
                 const bool v1 = be(s, p, 1) == 1;
                 const std::uint64_t n = be(s, p + 4, 4);
