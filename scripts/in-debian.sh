@@ -66,7 +66,14 @@ for b in "${binds[@]}"; do mkdir -p "$b"; done
 echo "in-debian: $suite ($(sed -n 's/^PRETTY_NAME=//p' "$chroot_dir/etc/os-release" | tr -d '"')):" \
   "$* in $chroot_dir$src" >&2
 # A private mount namespace (nothing propagates to the host) and a PID namespace whose processes
-# all die with the command; the environment is a login's, not this shell's.
+# all die with the command; the environment is a login's, not this shell's. unshare itself
+# ignores SIGTERM, so a TERM or INT here (a CI timeout, ^C) kills the namespace's first process,
+# and with it every process inside.
+stop() {
+  pkill -KILL -P "$ns_pid" 2>/dev/null
+  wait "$ns_pid"
+  exit 143
+}
 unshare --mount --propagation private --pid --fork --kill-child -- \
   bash -c '
     set -e
@@ -80,4 +87,10 @@ unshare --mount --propagation private --pid --fork --kill-child -- \
     exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI="${CI:-}" \
       /bin/bash -c "cd $src && exec \"\$@\"" bash "$@"
-  ' bash "$chroot_dir" "$src" "${binds[@]}" -- "$@"
+  ' bash "$chroot_dir" "$src" "${binds[@]}" -- "$@" &
+ns_pid=$!
+trap stop TERM INT
+wait "$ns_pid"
+status=$?
+trap - TERM INT
+exit $status
