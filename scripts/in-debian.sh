@@ -8,8 +8,8 @@
 #
 #   scripts/in-debian.sh trixie                                  the README's test command
 #   scripts/in-debian.sh trixie env MESON_OPTS=-Dwerror=true ./scripts/test.sh
-#   scripts/in-debian.sh --bind /var/tmp/renderer-bench --bind /tmp/out trixie \
-#       ./bench/run.sh --floor --out /tmp/out/trixie.md        (see docs/PERFORMANCE.md)
+#   scripts/in-debian.sh --bind /var/tmp/renderer-bench trixie env BENCH_DIR=/var/tmp/renderer-bench \
+#       ./bench/run.sh --out /var/tmp/renderer-bench/debian13.md   (the full command: PERFORMANCE.md)
 #
 # Options: --bind DIR (repeatable) binds a host directory at the same path inside, to share
 # inputs or get results out; --keep leaves the chroot on disk and prints where.
