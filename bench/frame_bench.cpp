@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
         out->width = w;
         out->height = h;
         av_frame_get_buffer(out.get(), 0);
-        for (const auto [kernel, name] : {std::pair{YuvKernel::Portable, "portable"}, std::pair{YuvKernel::Best, "best"}}) {
+        for (const auto& [kernel, name] : {std::pair{YuvKernel::Portable, "portable"}, std::pair{YuvKernel::Best, "best"}}) {
             t0 = Clock::now();
             for (const auto& img : images)
                 rgb24_to_yuv420p_bt709(img.data(), img.stride, w, h, out->data, out->linesize, kernel);

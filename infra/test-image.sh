@@ -6,8 +6,12 @@
 # runbooks drive (infra/docker-compose.yml, under podman-compose) renders the sample jobs through
 # the reference API. Prints one PASS/FAIL line per check; exits 1 if any failed.
 #
+# IMAGE_SUITE=bookworm checks the Debian 12 image (Containerfile's DEBIAN_SUITE build argument);
+# the default is the production base, Debian 13 (trixie).
+#
 # Needs root (apt-get, rootful podman). Idempotent: installs what is missing, caches the
-# debootstrap'ed base image under /var/cache/renderer, and reuses podman's layer cache.
+# debootstrap'ed base rootfs under /var/cache/renderer (scripts/debian-rootfs.sh), and reuses
+# podman's layer cache.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -15,10 +19,12 @@ compose_file=infra/docker-compose.yml
 # The runbook's compose commands run as written plus `-p`, so a developer's own `docker compose`
 # project (named after the directory, "infra") is never touched.
 project=renderer-image-test
-cache_dir=${RENDERER_IMAGE_CACHE:-/var/cache/renderer}
-base=docker.io/library/debian:bookworm
+export RENDERER_ROOTFS_CACHE=${RENDERER_IMAGE_CACHE:-/var/cache/renderer}
+suite=${IMAGE_SUITE:-trixie}
+base=docker.io/library/debian:$suite
 image=renderer:dev
 devapi_image=renderer-devapi:dev
+export RENDERER_DEBIAN_SUITE=$suite  # what infra/docker-compose.yml builds
 # HEALTHCHECK is a Docker-format instruction; podman's default OCI format would drop it.
 export BUILDAH_FORMAT=docker
 
@@ -69,24 +75,13 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 CONF
   fi
-  # No registry is reachable: debian:bookworm(-slim) is made from the machine's own apt mirror.
+  # No registry is reachable: debian:SUITE(-slim) is made from the machine's own apt mirror.
   if ! podman image exists "$base"; then
-    local tarball=$cache_dir/bookworm-rootfs.tar
-    if [ ! -s "$tarball" ]; then
-      local mirror rootfs
-      mirror=$(sed -n 's/^URIs: //p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-      mirror=${mirror:-http://deb.debian.org/debian}
-      rootfs=$(mktemp -d /var/tmp/bookworm-rootfs.XXXXXX)
-      note "debootstrap bookworm from $mirror (about a minute)"
-      timeout 900 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null ||
-        { rm -rf "$rootfs"; return 1; }
-      mkdir -p "$cache_dir"
-      tar -C "$rootfs" -c . >"$tarball.partial" && mv "$tarball.partial" "$tarball"
-      rm -rf "$rootfs"
-    fi
+    local tarball
+    tarball=$(scripts/debian-rootfs.sh "$suite") || return 1
     podman import "$tarball" "$base" >/dev/null || return 1
   fi
-  podman tag "$base" docker.io/library/debian:bookworm-slim
+  podman tag "$base" "$base-slim"
 }
 t0=$(elapsed)
 if setup; then
@@ -102,9 +97,10 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 t0=$(elapsed)
 build_log=/tmp/test-image-build.log
 if timeout 1800 podman build --isolation=chroot -f Containerfile -t "$image" \
-     --build-arg VERSION="$version" --build-arg REVISION="$revision" . >"$build_log" 2>&1 &&
+     --build-arg DEBIAN_SUITE="$suite" --build-arg VERSION="$version" \
+     --build-arg REVISION="$revision" . >"$build_log" 2>&1 &&
    timeout 900 podman build --isolation=chroot -f Containerfile --target devapi \
-     -t "$devapi_image" . >>"$build_log" 2>&1; then
+     --build-arg DEBIAN_SUITE="$suite" -t "$devapi_image" . >>"$build_log" 2>&1; then
   size=$(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%d MB", $1 / 1e6}')
   pass "build: $image and $devapi_image from Containerfile ($(took), $size)"
 else

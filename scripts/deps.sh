@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build and tests need (only those missing), then configures
-# and builds ./build. Sourced or run by demo.sh and test.sh; safe to run again.
+# Installs the Debian packages the build and tests need (only those missing; the names are the
+# same on Debian 12 bookworm and 13 trixie), then configures and builds ./build. Sourced or run by
+# demo.sh and test.sh; safe to run again.
 #   DEPS=build      install only what compiling needs (the Containerfile's build stage uses this)
 #   DEPS_BUILD=0    install packages only; do not configure or build
+#   MESON_OPTS=...  extra `meson setup` options, applied to an existing build dir too
+#                   (CI: MESON_OPTS=-Dwerror=true)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -11,6 +14,8 @@ build_packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspng-dev libdeflate-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev
+  # cpp-httplib's header calls into these, so the binaries link them (meson.build).
+  libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates
 )
 # On top for the tests: GoogleTest; expat to check the bench plot's XML; curl for the scripts;
@@ -39,6 +44,9 @@ build=${BUILD_DIR:-$root/build}
 if [ ! -f "$build/build.ninja" ]; then
   # shellcheck disable=SC2086
   meson setup "$build" "$root" --buildtype=release ${MESON_OPTS:-} >&2
+elif [ -n "${MESON_OPTS:-}" ]; then
+  # shellcheck disable=SC2086
+  meson configure "$build" ${MESON_OPTS} >&2
 fi
 # Two cores: two compile jobs.
 ninja -C "$build" -j"$(nproc)" >&2

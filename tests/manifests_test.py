@@ -242,10 +242,23 @@ class Containerfile(unittest.TestCase):
         return [line[len(keyword) + 1:].strip() for line in self.final
                 if line.startswith(keyword + " ")]
 
-    def test_debian_12_stages(self):
+    def test_debian_13_stages_debian_12_by_build_arg(self):
+        # The global ARG before the first FROM picks the Debian release of every stage: 13
+        # (trixie) by default, 12 (bookworm) with --build-arg DEBIAN_SUITE=bookworm.
+        first_from = next(i for i, line in enumerate(self.instructions) if line.startswith("FROM "))
+        global_args = dict(line[4:].strip().partition("=")[::2]
+                           for line in self.instructions[:first_from] if line.startswith("ARG "))
+        self.assertEqual(global_args.get("DEBIAN_SUITE"), "trixie", global_args)
         froms = [line for line in self.instructions if line.startswith("FROM ")]
-        self.assertTrue(any("debian:bookworm " in f for f in froms), froms)
-        self.assertTrue(any("debian:bookworm-slim" in f for f in froms), froms)
+        self.assertTrue(any("debian:${DEBIAN_SUITE} " in f for f in froms), froms)
+        self.assertTrue(any("debian:${DEBIAN_SUITE}-slim " in f for f in froms), froms)
+        # Each release's runtime libraries are named (their sonames differ: libavcodec61 on 13,
+        # libavcodec59 on 12), and another suite fails the build rather than guessing.
+        installs = " ".join(line for line in self.instructions
+                            if line.startswith("RUN ") and "apt-get install" in line)
+        for suite, libavcodec in [("trixie", "libavcodec61"), ("bookworm", "libavcodec59")]:
+            self.assertRegex(installs, rf"{suite}\)[^;]*\b{libavcodec}\b", suite)
+        self.assertRegex(installs, r"\*\) echo [^;]*; exit 1 ;;")
 
     def test_default_target_runs_the_worker_as_non_root(self):
         self.assertEqual(json.loads(self.final_stage("ENTRYPOINT")[-1]), ["renderer"])

@@ -1,5 +1,6 @@
 #include "worker_fixture.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -147,6 +148,7 @@ std::vector<std::string> WorkerEnv::outputs() const {
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(output))
         out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());  // not the filesystem's order
     return out;
 }
 

@@ -49,7 +49,7 @@ class WorkerEnv {
     bool all_final();
     int count_events(const std::string& event);
     bool has_event(const std::string& event) { return count_events(event) > 0; }
-    // Regular files in OUTPUT_DIR, hidden temp files included.
+    // Names in OUTPUT_DIR, sorted, hidden temp files included.
     std::vector<std::string> outputs() const;
 
     // The token, or a sign that something tried to log it, appears nowhere in the logs.

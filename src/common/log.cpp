@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <mutex>
@@ -19,7 +20,7 @@ namespace {
 
 std::mutex g_secrets_mutex;
 std::vector<std::string> g_secrets;
-std::shared_ptr<spdlog::logger> g_logger;
+std::atomic<std::shared_ptr<spdlog::logger>> g_logger;
 
 void redact(std::string& line) {
     std::lock_guard lock(g_secrets_mutex);
@@ -174,7 +175,7 @@ void init(const Options& options, std::shared_ptr<spdlog::sinks::sink> sink) {
     }
     logger->set_level(options.level);
     logger->flush_on(Level::trace);  // one line, one flush: nothing sits in a buffer
-    std::atomic_store(&g_logger, logger);
+    g_logger.store(std::move(logger));
 }
 
 void add_secret(std::string secret) {
@@ -196,16 +197,16 @@ bool parse_level(std::string_view text, Level& out) {
 }
 
 bool enabled(Level level) {
-    auto logger = std::atomic_load(&g_logger);
+    auto logger = g_logger.load();
     return logger && logger->should_log(level);
 }
 
 namespace {
 void emit_with_ids(Level level, std::string_view event, const Fields& ids, const Fields& fields) {
-    auto logger = std::atomic_load(&g_logger);
+    auto logger = g_logger.load();
     if (!logger) {
         init(Options{});
-        logger = std::atomic_load(&g_logger);
+        logger = g_logger.load();
     }
     if (!logger->should_log(level)) return;
     const auto payload = payload_json(event, ids, fields);

@@ -165,6 +165,8 @@ std::vector<std::string> dir_entries(const fs::path& dir) {
     std::vector<std::string> out;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    // Directory order is the filesystem's (hash order on ext4, newest first on tmpfs).
+    std::sort(out.begin(), out.end());
     return out;
 }
 

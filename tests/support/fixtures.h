@@ -50,7 +50,7 @@ private:
     fs::path path_;
 };
 
-// Names of the entries in `dir` (hidden ones too: a leftover temp file must show up).
+// Names of the entries in `dir`, sorted (hidden ones too: a leftover temp file must show up).
 std::vector<std::string> dir_entries(const fs::path& dir);
 
 std::string read_text(const fs::path& path);
