@@ -229,9 +229,36 @@ TEST_F(DevApiTest, HeartbeatExtendsTheLease) {
 
     EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":"other"})")->status,
               409);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);  // token optional
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 409);  // token required
     EXPECT_EQ(post("/api/render-jobs/nope/heartbeat", "")->status, 404);
     EXPECT_EQ(post("/api/render-jobs/" + create("s", "q") + "/heartbeat", "")->status, 409);
+}
+
+TEST_F(DevApiTest, LeaseTokenIsRequiredOnceIssued) {
+    // Issue 11.10: a second client posted `rendered` with artifact_path /etc/passwd on another
+    // worker's lease, without the lease_token. Once a token is issued, every heartbeat and
+    // status post must carry it (409 otherwise), so a worker that forgets it is caught here.
+    const auto id = create("s", "p");
+    const auto token = claim(id);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 409);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "{}")->status, 409);
+    EXPECT_EQ(post_status(id, R"({"status":"rendering"})"), 409);
+    EXPECT_EQ(post_status(id, R"({"status":"rendered","artifact_path":"/etc/passwd","bytes":1})"),
+              409);
+    EXPECT_EQ(post_status(id, R"({"status":"errored","error_class":"X"})"), 409);
+    auto doc = job(id);
+    EXPECT_STREQ(doc["status"].GetString(), "claimed");
+    EXPECT_FALSE(doc.HasMember("artifact_path"));
+    EXPECT_EQ(doc["heartbeats"].GetInt(), 0);
+
+    // The holder, with its token, is unaffected.
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":")" + token + "\"}")
+                  ->status,
+              200);
+    EXPECT_EQ(post_status(id, R"({"status":"rendering","lease_token":")" + token + "\"}"), 200);
+    doc = job(id);
+    EXPECT_STREQ(doc["status"].GetString(), "rendering");
+    EXPECT_EQ(doc["heartbeats"].GetInt(), 1);
 }
 
 TEST_F(DevApiTest, ExpiredLeaseRequeuesTheJob) {
@@ -252,7 +279,7 @@ TEST_F(DevApiTest, ExpiredLeaseRequeuesTheJob) {
     EXPECT_EQ(res->status, 410);
     EXPECT_STREQ(parse(res->body)["error"].GetString(), "lease_expired");
     EXPECT_EQ(post_status(id, R"({"status":"rendering","lease_token":")" + token + "\"}"), 410);
-    EXPECT_EQ(post_status(id, R"({"status":"rendering"})"), 410);
+    EXPECT_EQ(post_status(id, R"({"status":"rendering"})"), 409) << "no token: not the holder";
 
     // Someone else takes the job; the old holder is now merely in conflict.
     const auto token2 = claim(id);
@@ -310,10 +337,11 @@ TEST_F(DevApiTest, StatusTransitionsFollowTheStateMachine) {
 
 TEST_F(DevApiTest, HistoryRecordsEveryAcceptedTransition) {
     const auto id = create("s", "p");
-    claim(id);
-    ASSERT_EQ(post_status(id, R"({"status":"rendering"})"), 200);
-    ASSERT_EQ(post_status(id, R"({"status":"rendered","artifact_path":"/out/s_p.mp4",)"
-                              R"("bytes":4096,"duration_ms":1500,"audio_track":"m.mp3"})"),
+    const auto token = claim(id);
+    const auto lease = R"({"lease_token":")" + token + "\",";
+    ASSERT_EQ(post_status(id, lease + R"("status":"rendering"})"), 200);
+    ASSERT_EQ(post_status(id, lease + R"("status":"rendered","artifact_path":"/out/s_p.mp4",)"
+                                      R"("bytes":4096,"duration_ms":1500,"audio_track":"m.mp3"})"),
               200);
 
     const auto doc = job(id);
@@ -340,11 +368,11 @@ TEST_F(DevApiTest, HistoryRecordsEveryAcceptedTransition) {
 
 TEST_F(DevApiTest, ErroredKeepsTheFailureDetails) {
     const auto id = create("s", "p");
-    claim(id);
-    ASSERT_EQ(
-        post_status(id, R"({"status":"errored","error_class":"Timeout","error_message":"slow",)"
-                        R"("stderr_snippet":"x264 [error]: \"oops\"\n","timeout":true})"),
-        200);
+    const auto token = claim(id);
+    ASSERT_EQ(post_status(id, R"({"lease_token":")" + token + "\"," +
+                                  R"("status":"errored","error_class":"Timeout","error_message":"slow",)"
+                                  R"("stderr_snippet":"x264 [error]: \"oops\"\n","timeout":true})"),
+              200);
     const auto doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "errored");
     EXPECT_STREQ(doc["error_class"].GetString(), "Timeout");
@@ -385,16 +413,19 @@ TEST_F(DevApiTest, FailRateIsDeterministicForASeed) {
 TEST_F(DevApiTest, HeartbeatRefusedAfterN) {
     start({.heartbeat_refuse_after = 2});
     const auto id = create("s", "p");
-    claim(id);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 410);
+    const auto beat = R"({"lease_token":")" + claim(id) + "\"}";
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", beat)->status, 200);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", beat)->status, 200);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", beat)->status, 410);
     const auto doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "queued");
     EXPECT_STREQ(doc["history"][doc["history"].Size() - 1]["reason"].GetString(),
                  "heartbeat_refused");
-    claim(id);  // a fresh lease gets its N heartbeats again
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);
+    // A fresh lease gets its N heartbeats again.
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat",
+                   R"({"lease_token":")" + claim(id) + "\"}")
+                  ->status,
+              200);
 }
 
 TEST_F(DevApiTest, OversizedBodyIs413) {
