@@ -435,6 +435,25 @@ TEST_F(DevApiTest, OversizedBodyIs413) {
     EXPECT_EQ(res->status, 413);
 }
 
+TEST_F(DevApiTest, DeeplyNestedBodiesAre400NotACrash) {
+    // Issue 11.1: a recursive parser runs out of stack on 200 KB of '['; and a balanced but
+    // deep `render` object would recurse again when it is serialized for the job.
+    const std::string open(200 * 1024, '[');
+    auto res = post("/api/render-jobs", open);
+    ASSERT_TRUE(res) << "the server must survive";
+    EXPECT_EQ(res->status, 400);
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    res = post("/api/render-jobs", R"({"story_id":"s","part_id":"p","render":{"x":)" + deep + "}}");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_NE(parse(res->body)["message"].GetString(), std::string());
+    const auto id = create("s", "q");
+    res = post("/api/render-jobs/" + id + "/claim", open);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_EQ(get("/api/render-jobs")->status, 200);
+}
+
 TEST_F(DevApiTest, UnknownRoutesAnswerJson404) {
     const auto res = get("/api/nothing");
     EXPECT_EQ(res->status, 404);

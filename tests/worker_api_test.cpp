@@ -447,5 +447,43 @@ TEST_F(WorkerStubTest, UnsafeJobIdsAreSkippedAndLoggedOnce) {
     EXPECT_FALSE(std::filesystem::exists(dir_ / "tmp" / "etc"));
 }
 
+TEST_F(WorkerStubTest, DeeplyNestedJsonIsAnApiErrorNotACrash) {
+    // Issue 11.1: 200 KB of '[' overflowed RapidJSON's recursive parser (SIGSEGV) at every poll.
+    // Unbalanced, balanced, and nested inside a job's `render` object: each poll fails cleanly
+    // with ApiError and the worker keeps polling.
+    const std::string open(200 * 1024, '[');
+    const std::string balanced = open + std::string(200 * 1024, ']');
+    const std::string in_job =
+        R"([{"id":"j1","story_id":"s","part_id":"p","render":{"x":)" + balanced + "}}]";
+    stub_.script(kList, {{200, open, {}}, {200, balanced, {}}, {200, in_job, {}}});
+    Worker w(config());
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("poll_failed").size() < 3)
+        std::this_thread::sleep_for(10ms);
+    w.request_stop();
+    t.join();
+    const auto failed = logs_->events("poll_failed");
+    ASSERT_GE(failed.size(), 3u);
+    for (const auto& f : failed) {
+        EXPECT_STREQ(f["error_class"].GetString(), "ApiError");
+        EXPECT_NE(std::string(f["error_message"].GetString()).find("nested"), std::string::npos)
+            << f["error_message"].GetString();
+    }
+    EXPECT_EQ(stub_.hits("POST /api/render-jobs/j1/claim"), 0);
+}
+
+TEST(JobModelTest, NestingDepthIsBoundedInEveryAnswer) {
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    EXPECT_THROW(parse_job_list(deep, std::nullopt), Error);
+    EXPECT_THROW(parse_lease_grant(R"({"lease_expires_at":"2030-01-01T00:00:00Z","x":)" + deep + "}",
+                                   true),
+                 Error);
+    // Ordinary nesting is untouched.
+    EXPECT_NO_THROW(parse_job_list(R"({"jobs":[{"id":"j","story_id":"s","part_id":"p",)"
+                                   R"("render":{"fps":25}}],"queue_depth":1})",
+                                   std::nullopt));
+}
+
 }  // namespace
 }  // namespace renderer::worker

@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "common/error.h"
+#include "common/json_parse.h"
 #include "common/paths.h"
 
 namespace renderer::worker {
@@ -24,14 +24,11 @@ constexpr int kMaxLeaseSeconds = 24 * 3600;
     throw Error(ErrorClass::ApiError, std::move(message));
 }
 
+// Iterative and depth-capped: an answer nested 200 KB deep must not crash the worker.
 rapidjson::Document parse_json(std::string_view body, std::string_view what) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError()) {
-        bad_answer(fmt::format("{} is not valid JSON: {} at offset {}", what,
-                               rapidjson::GetParseError_En(doc.GetParseError()),
-                               doc.GetErrorOffset()));
-    }
+    if (auto error = parse_untrusted_json(body, doc); !error.empty())
+        bad_answer(fmt::format("{} is not valid JSON: {}", what, error));
     return doc;
 }
 
