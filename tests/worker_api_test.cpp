@@ -473,6 +473,65 @@ TEST_F(WorkerStubTest, DeeplyNestedJsonIsAnApiErrorNotACrash) {
     EXPECT_EQ(stub_.hits("POST /api/render-jobs/j1/claim"), 0);
 }
 
+// Every string in a parsed JSON value, keys included, decoded (escapes undone).
+void collect_strings(const rapidjson::Value& v, std::vector<std::string>& out) {
+    if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+    if (v.IsArray()) {
+        for (const auto& e : v.GetArray()) collect_strings(e, out);
+    }
+    if (v.IsObject()) {
+        for (const auto& m : v.GetObject()) {
+            out.emplace_back(m.name.GetString(), m.name.GetStringLength());
+            collect_strings(m.value, out);
+        }
+    }
+}
+
+TEST_F(WorkerStubTest, NoPartOfTheTokenReachesTheLogs) {
+    // Issue 11.7: API error bodies were cut to 200 characters before redaction (a cut landing
+    // mid-token left its first characters in the log), and redaction ran on the escaped JSON
+    // line (a token with '"' or '\' was logged in full, escaped). The stub echoes the
+    // Authorization header, padded so that the cut lands 12 characters into the token; the
+    // token holds both characters; the log lines are checked decoded, not as raw text.
+    const std::string token = R"(Qx7"Lm\9Tz-8Wp2Kd5Rf3Hy6Jn1Bv4Gc)";
+    const std::string pad(200 - std::string_view("Bearer ").size() - 12, 'x');
+    const std::string unsafe_id(110, 'i');  // the 128-character cut lands 10 into the token
+    stub_.script(kList,
+                 {{400, pad + testing::kEchoAuthorization, {}},
+                  {400, std::string("<html>denied for ") + testing::kEchoAuthorization, {}},
+                  // A listed id echoing the token: the logged id is cut to 128 characters.
+                  {200,
+                   R"([{"id":")" + unsafe_id + R"(/{authorization_json}","story_id":"s","part_id":"p"}])",
+                   {}}});
+    auto c = config();
+    c.api_token = token;
+    Worker w(c);
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("error").empty()) {
+        std::this_thread::sleep_for(10ms);
+    }
+    w.request_stop();
+    t.join();
+    ASSERT_GE(stub_.hits(kList), 3);
+    const auto all = logs_->events();
+    ASSERT_GE(logs_->events("poll_failed").size(), 2u);
+    ASSERT_EQ(logs_->events("error").size(), 1u) << "the unsafe listed id is logged once";
+    const std::string prefix = token.substr(0, 8);
+    int checked = 0;
+    for (const auto& line : all) {
+        std::vector<std::string> strings;
+        collect_strings(line, strings);
+        for (const auto& s : strings) {
+            ++checked;
+            EXPECT_EQ(s.find(prefix), std::string::npos) << "part of the token was logged: " << s;
+        }
+    }
+    EXPECT_GT(checked, 0);
+    // The redaction marker shows the secret was found and removed where it stood.
+    EXPECT_NE(logs_->joined().find("[REDACTED]"), std::string::npos);
+}
+
 TEST(JobModelTest, NestingDepthIsBoundedInEveryAnswer) {
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     EXPECT_THROW(parse_job_list(deep, std::nullopt), Error);

@@ -15,9 +15,11 @@ constexpr std::size_t kMaxQuotedBody = 200;
 bool is_success(long status) { return status >= 200 && status < 300; }
 bool is_lease_gone(long status) { return status == 404 || status == 409 || status == 410; }
 
-// What the API said, shortened, for an error message (log lines are redacted downstream).
+// What the API said, shortened, for an error message. Redacted before it is cut: a cut through
+// an echoed token would leave its first characters where no later redaction can recognise them.
 std::string describe(const HttpResponse& r) {
-    std::string body = r.body.substr(0, kMaxQuotedBody);
+    std::string body = log::redacted(r.body.substr(0, kMaxQuotedBody * 4));
+    if (body.size() > kMaxQuotedBody) body.resize(kMaxQuotedBody);
     for (auto& c : body) {
         if (c == '\n' || c == '\r') c = ' ';
     }

@@ -22,6 +22,7 @@ StubApi::~StubApi() {
 
 void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
     Answer a;
+    const auto authorization = req.get_header_value("Authorization");
     {
         const auto key = req.method + " " + req.path;
         std::lock_guard lock(mutex_);
@@ -34,6 +35,19 @@ void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
     }
     // Outside the lock: a slow answer must not hold up the other connections.
     if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
+    std::string escaped;
+    for (const char c : authorization) {
+        if (c == '"' || c == '\\') escaped += '\\';
+        escaped += c;
+    }
+    for (const auto& [placeholder, value] :
+         {std::pair{kEchoAuthorization, &authorization}, std::pair{kEchoAuthorizationJson, static_cast<const std::string*>(&escaped)}}) {
+        const std::size_t length = std::string_view(placeholder).size();
+        for (auto at = a.body.find(placeholder); at != std::string::npos;
+             at = a.body.find(placeholder, at + value->size())) {
+            a.body.replace(at, length, *value);
+        }
+    }
     res.status = a.status;
     for (const auto& [k, v] : a.headers) res.set_header(k, v);
     if (a.stream_bytes == 0) {

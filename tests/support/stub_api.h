@@ -24,6 +24,11 @@ struct Answer {
     std::size_t stream_bytes = 0;        // when set, the body is this many spaces, streamed
 };
 
+// In an Answer's body, replaced by the request's Authorization header: a hostile API that
+// echoes the bearer token back, as it came (kEchoAuthorization) or escaped for a JSON string.
+inline constexpr const char* kEchoAuthorization = "{authorization}";
+inline constexpr const char* kEchoAuthorizationJson = "{authorization_json}";
+
 class StubApi {
   public:
     StubApi();
