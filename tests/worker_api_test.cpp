@@ -40,10 +40,14 @@ ApiClient::Options fast_options(const std::string& base) {
     o.token = kToken;
     o.worker_name = "t";
     o.http_timeout = 5s;
-    const RetryPolicy quick{4, 10ms, 50ms, 5000ms};
+    const RetryPolicy quick{
+        .max_attempts = 4, .base_delay = 10ms, .max_delay = 50ms, .max_total = 5000ms,
+        .min_delay = 5ms};
     o.poll_retry = quick;
     o.claim_retry = quick;
-    o.lease_retry = RetryPolicy{100, 10ms, 50ms, 60000ms};
+    o.lease_retry = RetryPolicy{
+        .max_attempts = 100, .base_delay = 10ms, .max_delay = 50ms, .max_total = 60000ms,
+        .min_delay = 5ms};
     return o;
 }
 
@@ -115,6 +119,39 @@ TEST_F(ApiClientTest, TooManyRequestsHonoursRetryAfter) {
     const auto retries = logs_->events("retry");
     ASSERT_EQ(retries.size(), 1u);
     EXPECT_EQ(retries[0]["delay_ms"].GetInt(), 1000);
+}
+
+TEST_F(ApiClientTest, RetryAfterZeroDoesNotDisableBackoff) {
+    // Issue 11.4: `Retry-After: 0` made every delay 0: 454 status posts in 20 s. The delay is
+    // the larger of Retry-After and the computed back-off, which has a floor.
+    ApiClient::Options o;  // the production retry policies
+    o.base_url = stub_.url();
+    o.token = kToken;
+    o.http_timeout = 5s;
+    ApiClient api(o);
+    const auto key = "POST /api/render-jobs/j1/status";
+    stub_.script(key, {{503, "{}", {{"Retry-After", "0"}}}});
+    StatusUpdate u;
+    u.status = "rendering";
+    const auto result =
+        api.post_status(job("j1"), u, std::string("lt"), SteadyClock::now() + 3s, nullptr, ctx_);
+    EXPECT_EQ(result.answer, LeaseAnswer::Unreachable);
+    const auto retries = logs_->events("retry");
+    ASSERT_FALSE(retries.empty());
+    for (const auto& r : retries) {
+        EXPECT_GE(r["delay_ms"].GetInt64(), o.lease_retry.min_delay.count())
+            << "Retry-After: 0 must not shorten the back-off below its floor";
+    }
+    // With the floor, 3 s hold at most 3000 / floor posts; without it there were hundreds.
+    EXPECT_LE(stub_.hits(key), 1 + 3000 / o.lease_retry.min_delay.count());
+
+    // A longer Retry-After than the back-off is honoured.
+    stub_.script(kList, {{503, "{}", {{"Retry-After", "1"}}}, {200, "[]", {}}});
+    const auto before = logs_->events("retry").size();
+    api.list_jobs(1, nullptr);
+    const auto after = logs_->events("retry");
+    ASSERT_EQ(after.size(), before + 1);
+    EXPECT_GE(after.back()["delay_ms"].GetInt64(), 1000);
 }
 
 TEST_F(ApiClientTest, NetworkErrorsAreRetried) {

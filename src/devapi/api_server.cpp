@@ -201,7 +201,8 @@ void ApiServer::route(const char* method, const char* pattern, bool faults, Hand
             return;
         }
         if (faults && inject_failure()) {
-            res.set_header("Retry-After", "0");
+            // No Retry-After: clients fall back on their own back-off, which is what the
+            // injected faults are there to exercise (a `Retry-After: 0` used to bypass it).
             send_error(res, 503, "unavailable", "injected fault (fail_rate)");
             return;
         }

@@ -86,7 +86,7 @@ HttpResponse ApiClient::execute(const Call& call) {
         }
 
         if (attempt >= policy.max_attempts) throw give_up(attempt, reason);
-        const auto delay = retry_after ? *retry_after : backoff_delay(policy, attempt);
+        const auto delay = retry_delay(policy, attempt, retry_after);
         const auto wake = SteadyClock::now() + delay;
         if (wake - start > policy.max_total)
             throw give_up(attempt, reason + " (retry time budget spent)");

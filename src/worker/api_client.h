@@ -37,13 +37,22 @@ class ApiClient {
         std::optional<std::filesystem::path> ca_bundle;
         std::chrono::milliseconds http_timeout{30000};
         std::string worker_name;
-        RetryPolicy poll_retry{4, std::chrono::milliseconds(250), std::chrono::milliseconds(4000),
-                               std::chrono::milliseconds(15000)};
-        RetryPolicy claim_retry{3, std::chrono::milliseconds(250), std::chrono::milliseconds(2000),
-                                std::chrono::milliseconds(8000)};
+        RetryPolicy poll_retry{.max_attempts = 4,
+                               .base_delay = std::chrono::milliseconds(250),
+                               .max_delay = std::chrono::milliseconds(4000),
+                               .max_total = std::chrono::milliseconds(15000),
+                               .min_delay = std::chrono::milliseconds(100)};
+        RetryPolicy claim_retry{.max_attempts = 3,
+                                .base_delay = std::chrono::milliseconds(250),
+                                .max_delay = std::chrono::milliseconds(2000),
+                                .max_total = std::chrono::milliseconds(8000),
+                                .min_delay = std::chrono::milliseconds(100)};
         // Heartbeats and status posts are bounded by the lease deadline rather than by time.
-        RetryPolicy lease_retry{1000, std::chrono::milliseconds(200),
-                                std::chrono::milliseconds(5000), std::chrono::hours(24)};
+        RetryPolicy lease_retry{.max_attempts = 1000,
+                                .base_delay = std::chrono::milliseconds(200),
+                                .max_delay = std::chrono::milliseconds(5000),
+                                .max_total = std::chrono::hours(24),
+                                .min_delay = std::chrono::milliseconds(100)};
         int status_conflict_retries = 3;
         // Called before each retry with the request's name (list, claim, heartbeat, status):
         // the worker counts them in renderer_http_retries_total.

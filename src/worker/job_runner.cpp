@@ -14,8 +14,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Transient render failures (I/O) are retried after this back-off, still under the lease.
-const RetryPolicy kRenderRetry{0, std::chrono::milliseconds(1000), std::chrono::milliseconds(30000),
-                               std::chrono::milliseconds(0)};
+// Only the delays matter here: the attempts are bounded by MAX_RETRIES and the lease.
+const RetryPolicy kRenderRetry{.base_delay = std::chrono::milliseconds(1000),
+                               .max_delay = std::chrono::milliseconds(30000),
+                               .min_delay = std::chrono::milliseconds(250)};
 
 std::chrono::milliseconds lease_duration(const Job& job, const LeaseGrant& grant,
                                          const WorkerConfig& config) {
