@@ -475,6 +475,28 @@ TEST_F(WorkerStubTest, ClaimConflictSkipsTheJob) {
     EXPECT_EQ(logs_->joined().find(kToken), std::string::npos);
 }
 
+TEST_F(WorkerStubTest, StopInterruptsAClaimInFlight) {
+    // Issue 11: a claim in flight ignored the stop flag, so SIGTERM waited for the API (up to
+    // HTTP_TIMEOUT_SEC, 30 s by default). The claim here is answered after 20 s; the worker must
+    // have stopped long before the answer is sent.
+    stub_.script(
+        kList,
+        {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}}});
+    const auto claim = "POST /api/render-jobs/j1/claim";
+    stub_.script(claim, {{200, R"({"lease_expires_at":"2030-01-01T00:00:00Z"})", {}, 20s}});
+    Worker w(config());
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end && stub_.hits(claim) == 0)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(stub_.hits(claim), 1);
+    w.request_stop();
+    t.join();
+    EXPECT_EQ(stub_.answered(claim), 0) << "run() returned only once the claim was answered";
+    EXPECT_TRUE(logs_->events("claim").empty());
+    EXPECT_FALSE(logs_->events("shutdown").empty());
+}
+
 TEST_F(WorkerStubTest, UnsafeJobIdsAreSkippedAndLoggedOnce) {
     stub_.script(kList, {{200, R"([{"id":"../../etc/passwd","story_id":"s","part_id":"p"}])", {}}});
     Worker w(config());

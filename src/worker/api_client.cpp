@@ -37,9 +37,11 @@ std::string describe(const HttpResponse& r) {
 
 ApiClient::ApiClient(Options options)
     : options_(std::move(options)),
-      http_(HttpClient::Options{options_.token, options_.ca_bundle,
-                                std::chrono::milliseconds(10000), 8u << 20,
-                                "renderer-worker/" + options_.worker_name}) {
+      http_(HttpClient::Options{.bearer_token = options_.token,
+                                .ca_bundle = options_.ca_bundle,
+                                .connect_timeout = std::chrono::milliseconds(10000),
+                                .max_response_bytes = 8u << 20,
+                                .user_agent = "renderer-worker/" + options_.worker_name}) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/')
         options_.base_url.pop_back();
 }
@@ -67,8 +69,11 @@ HttpResponse ApiClient::execute(const Call& call) {
         std::string reason;
         std::optional<std::chrono::milliseconds> retry_after;
         try {
-            HttpResponse response =
-                http_.perform(HttpRequest{call.method, call.url, call.body, timeout});
+            HttpResponse response = http_.perform(HttpRequest{.method = call.method,
+                                                              .url = call.url,
+                                                              .body = call.body,
+                                                              .timeout = timeout,
+                                                              .stop = call.stop});
             if (response.status >= 500 || response.status == 429) {
                 reason = describe(response);
                 if (auto header = response.header("retry-after"))
@@ -137,15 +142,12 @@ std::string ApiClient::claim_url_for(const Job& job, const log::Context& log) co
 }
 
 JobList ApiClient::list_jobs(int limit, const StopFlag* stop) {
-    Call call{"GET",
-              fmt::format("{}/api/render-jobs?status=queued&limit={}", options_.base_url, limit),
-              "",
-              &options_.poll_retry,
-              std::nullopt,
-              0,
-              stop,
-              nullptr,
-              "list"};
+    Call call{.method = "GET",
+              .url = fmt::format("{}/api/render-jobs?status=queued&limit={}", options_.base_url,
+                                 limit),
+              .policy = &options_.poll_retry,
+              .stop = stop,
+              .request = "list"};
     const auto response = execute(call);
     if (!is_success(response.status)) {
         throw Error(ErrorClass::ApiError,
@@ -154,16 +156,15 @@ JobList ApiClient::list_jobs(int limit, const StopFlag* stop) {
     return parse_job_list(response.body, response.header("x-queue-depth"));
 }
 
-std::optional<LeaseGrant> ApiClient::claim(const Job& job, const log::Context& log) {
-    Call call{"POST",
-              claim_url_for(job, log),
-              claim_body(options_.worker_name),
-              &options_.claim_retry,
-              std::nullopt,
-              0,
-              nullptr,
-              &log,
-              "claim"};
+std::optional<LeaseGrant> ApiClient::claim(const Job& job, const log::Context& log,
+                                           const StopFlag* stop) {
+    Call call{.method = "POST",
+              .url = claim_url_for(job, log),
+              .body = claim_body(options_.worker_name),
+              .policy = &options_.claim_retry,
+              .stop = stop,
+              .log = &log,
+              .request = "claim"};
     const auto response = execute(call);
     if (response.status == 409) return std::nullopt;
     if (!is_success(response.status)) {
@@ -177,15 +178,14 @@ ApiClient::HeartbeatResult ApiClient::heartbeat(const Job& job,
                                                 const std::optional<std::string>& lease_token,
                                                 SteadyClock::time_point deadline,
                                                 const StopFlag* stop, const log::Context& log) {
-    Call call{"POST",
-              job_url(job, "heartbeat"),
-              heartbeat_body(lease_token),
-              &options_.lease_retry,
-              deadline,
-              0,
-              stop,
-              &log,
-              "heartbeat"};
+    Call call{.method = "POST",
+              .url = job_url(job, "heartbeat"),
+              .body = heartbeat_body(lease_token),
+              .policy = &options_.lease_retry,
+              .deadline = deadline,
+              .stop = stop,
+              .log = &log,
+              .request = "heartbeat"};
     HeartbeatResult result;
     try {
         const auto response = execute(call);
@@ -213,15 +213,15 @@ ApiClient::StatusResult ApiClient::post_status(const Job& job, const StatusUpdat
                                                const std::optional<std::string>& lease_token,
                                                SteadyClock::time_point deadline,
                                                const StopFlag* stop, const log::Context& log) {
-    Call call{"POST",
-              job_url(job, "status"),
-              status_body(update, lease_token),
-              &options_.lease_retry,
-              deadline,
-              options_.status_conflict_retries,
-              stop,
-              &log,
-              "status"};
+    Call call{.method = "POST",
+              .url = job_url(job, "status"),
+              .body = status_body(update, lease_token),
+              .policy = &options_.lease_retry,
+              .deadline = deadline,
+              .conflict_retries = options_.status_conflict_retries,
+              .stop = stop,
+              .log = &log,
+              .request = "status"};
     StatusResult result;
     try {
         const auto response = execute(call);

@@ -76,8 +76,10 @@ class ApiClient {
     // Error(Cancelled) when `stop` is raised during a back-off.
     JobList list_jobs(int limit, const StopFlag* stop);
 
-    // POST the claim; nullopt when another worker won (409). Throws Error(ApiError) otherwise.
-    std::optional<LeaseGrant> claim(const Job& job, const log::Context& log);
+    // POST the claim; nullopt when another worker won (409). Throws Error(ApiError) otherwise,
+    // Error(Cancelled) when `stop` is raised (in flight or during a back-off).
+    std::optional<LeaseGrant> claim(const Job& job, const log::Context& log,
+                                    const StopFlag* stop = nullptr);
 
     HeartbeatResult heartbeat(const Job& job, const std::optional<std::string>& lease_token,
                               SteadyClock::time_point deadline, const StopFlag* stop,
@@ -96,10 +98,10 @@ class ApiClient {
 
   private:
     struct Call {
-        const char* method;
+        const char* method = "GET";
         std::string url;
         std::string body;
-        const RetryPolicy* policy;
+        const RetryPolicy* policy = nullptr;
         std::optional<SteadyClock::time_point> deadline;
         int conflict_retries = 0;  // 409 answers retried this many times (status posts only)
         const StopFlag* stop = nullptr;

@@ -294,8 +294,11 @@ void Worker::poll_once() {
         const auto sent_at = SteadyClock::now();
         std::optional<LeaseGrant> grant;
         try {
-            grant = api_->claim(job, ctx);
+            // Interruptible: a SIGTERM must not wait for a slow API to answer the claim. If the
+            // API granted it anyway, the lease lapses and the job is requeued.
+            grant = api_->claim(job, ctx, &stop_);
         } catch (const Error& e) {
+            if (e.error_class() == ErrorClass::Cancelled) return;
             ctx.warn("claim_failed", {{"error_class", std::string(to_string(e.error_class()))},
                                       {"error_message", e.what()}});
             continue;
