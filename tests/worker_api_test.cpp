@@ -12,11 +12,13 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/time_format.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/stub_api.h"
 #include "worker/api_client.h"
 #include "worker/job.h"
+#include "worker/lease.h"
 #include "worker/url.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
@@ -415,7 +417,7 @@ TEST(WorkerConfigTest, RequiredSettingsAndTokenSources) {
     env.unset("HEARTBEAT_INTERVAL_SEC");
     c = WorkerConfig::from_env();
     c.finalize();
-    EXPECT_EQ(c.heartbeat_interval(), 10s);
+    EXPECT_EQ(LeasePolicy(c).nominal_interval(), 10s);
 
     env.set("POLL_INTERVAL_MS", "soon");
     msg = config_error([] { WorkerConfig::from_env(); });
@@ -495,6 +497,44 @@ TEST_F(WorkerStubTest, StopInterruptsAClaimInFlight) {
     EXPECT_EQ(stub_.answered(claim), 0) << "run() returned only once the claim was answered";
     EXPECT_TRUE(logs_->events("claim").empty());
     EXPECT_FALSE(logs_->events("shutdown").empty());
+}
+
+TEST_F(WorkerStubTest, ALeaseNeverCountsLongerThanLeaseSeconds) {
+    // Issue 11.2: an API with no Date header and no lease_seconds, whose expiry lies 600 s
+    // ahead on our clock (which may be behind), made a 600 s lease with a beat every 200 s.
+    // Whatever the answer claims, the lease is capped at LEASE_SECONDS (3 s here), so beats
+    // come within a second.
+    const auto expiry = format_utc_millis(std::chrono::system_clock::now() + 600s);
+    stub_.script(
+        kList,
+        {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}},
+         {200, R"({"jobs":[],"queue_depth":0})", {}}});
+    stub_.script("POST /api/render-jobs/j1/claim",
+                 {{200, R"({"lease_expires_at":")" + expiry + R"(","lease_token":"lt"})", {}}});
+    stub_.script("POST /api/render-jobs/j1/heartbeat", {{200, "{}", {}}});
+    stub_.script("POST /api/render-jobs/j1/status", {{200, "{}", {}}});
+    auto c = config();
+    c.lease_seconds = 3;
+    // The render waits (bounded) for two heartbeats, as a long render would.
+    Worker w(c, [&](const auto&, const auto&, const auto&, const auto&, const auto&) {
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < end &&
+               stub_.hits("POST /api/render-jobs/j1/heartbeat") < 2) {
+            std::this_thread::sleep_for(10ms);
+        }
+        throw Error(ErrorClass::DecodeError, "test render: done waiting");
+        return media::RenderResult{};
+    });
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("error").empty())
+        std::this_thread::sleep_for(10ms);
+    w.request_stop();
+    t.join();
+    const auto claims = logs_->events("claim");
+    ASSERT_EQ(claims.size(), 1u);
+    EXPECT_EQ(claims[0]["lease_sec"].GetDouble(), 3.0);
+    EXPECT_GE(stub_.hits("POST /api/render-jobs/j1/heartbeat"), 2);
 }
 
 TEST_F(WorkerStubTest, UnsafeJobIdsAreSkippedAndLoggedOnce) {

@@ -171,6 +171,62 @@ TEST(WorkerTest, HeartbeatsKeepALeaseShorterThanTheRender) {
     env.expect_no_secret_logged();
 }
 
+// Issue 11.2, worker clock ahead: the API grants a 10 s lease whose stated expiry, read on the
+// worker's clock (8 s ahead), is 2 s away. Taking the expiry at face value lost the lease at
+// 2 s without a single heartbeat (the beat was due at a third of the nominal 10 s).
+TEST(WorkerTest, ClockAheadOfTheApiKeepsTheLease) {
+    WorkerEnv env({.clock_offset = -8s});
+    const auto id = env.add_slow_job(10);
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    Worker w(cfg);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 180s));
+    EXPECT_GT(std::chrono::steady_clock::now() - t0, 2s)
+        << "the render must outlive the 2 s the skewed expiry seemed to leave";
+
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->claims, 1);
+    EXPECT_EQ(job->lease_expirations, 0);
+    EXPECT_FALSE(env.has_event("lease_lost"));
+    const auto skew = env.logs().events("clock_skew");
+    ASSERT_EQ(skew.size(), 1u) << "logged once, at the claim";
+    EXPECT_EQ(str(skew[0], "job_id"), id);
+    EXPECT_NEAR(skew[0]["skew_sec"].GetDouble(), -8.0, 2.0) << "the API's clock minus ours";
+    EXPECT_EQ(env.logs().events("claim")[0]["lease_sec"].GetDouble(), 10.0);
+    env.expect_no_secret_logged();
+}
+
+// Issue 11.2, worker clock behind: the API states no lease_seconds and an expiry 32 s ahead on
+// the worker's clock (30 s behind) for a 2 s lease. Taking expiry minus our clock made a 32 s
+// lease with a heartbeat every 10.7 s, so the API revoked the lease after 2 s and the worker
+// published anyway. The lease is the expiry minus the answer's Date header.
+TEST(WorkerTest, ClockBehindTheApiBeatsBeforeTheApiRevokes) {
+    WorkerEnv env({.clock_offset = 30s, .omit_lease_seconds = true});
+    const auto id = env.add_slow_job(2);
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    Worker w(cfg);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 180s));
+
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->claims, 1);
+    EXPECT_EQ(job->lease_expirations, 0) << "the API revoked the lease: no beat came in time";
+    EXPECT_GE(job->heartbeats, 2);
+    EXPECT_FALSE(env.has_event("lease_lost"));
+    const auto skew = env.logs().events("clock_skew");
+    ASSERT_EQ(skew.size(), 1u);
+    EXPECT_NEAR(skew[0]["skew_sec"].GetDouble(), 30.0, 2.0);
+    EXPECT_LE(env.logs().events("claim")[0]["lease_sec"].GetDouble(), 2.0);
+    env.expect_no_secret_logged();
+}
+
 TEST(WorkerTest, NoHeartbeatRacesTheFinalStatus) {
     // Beats every 10 ms keep one in flight nearly all the time. Before the heartbeat stopped ahead
     // of the final status, one landing just after `rendered` was refused (the job holds no lease

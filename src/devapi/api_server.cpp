@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/time_format.h"
 #include "devapi/job_json.h"
 #include "devapi/request_body.h"
 
@@ -101,7 +102,12 @@ std::size_t parse_limit(const httplib::Request& req) {
 
 ApiServer::ApiServer(Options options)
     : options_(std::move(options)),
-      store_(JobStore::Options{options_.lease_seconds, options_.heartbeat_refuse_after, {}}),
+      store_(JobStore::Options{
+          .default_lease_seconds = options_.lease_seconds,
+          .heartbeat_refuse_after = options_.heartbeat_refuse_after,
+          .clock = {.wall = [offset = options_.clock_offset] {
+              return WallClock::now() + std::chrono::duration_cast<WallClock::duration>(offset);
+          }}}),
       http_(std::make_unique<httplib::Server>()),
       fault_state_(options_.seed) {
     store_.set_revoke_listener([](const Job& job, std::string_view reason) {
@@ -192,6 +198,8 @@ bool ApiServer::inject_failure() {
 void ApiServer::route(const char* method, const char* pattern, bool faults, Handler handler) {
     auto guarded = [this, faults, handler = std::move(handler)](const httplib::Request& req,
                                                                 httplib::Response& res) {
+        // By the API's own clock, which --clock-offset-sec may set apart from the host's.
+        res.set_header("Date", format_http_date(store_.wall_now()));
         if (options_.latency_ms > 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
         }
@@ -280,7 +288,8 @@ void ApiServer::list_jobs(const httplib::Request& req, httplib::Response& res) {
                       w.Key("jobs");
                   }
                   w.StartArray();
-                  for (const auto& job : listing.jobs) write_job_summary(w, job);
+                  for (const auto& job : listing.jobs)
+                      write_job_summary(w, job, !options_.omit_lease_seconds);
                   w.EndArray();
                   if (object) {
                       w.Key("queue_depth");
@@ -316,7 +325,9 @@ void ApiServer::claim_job(const httplib::Request& req, httplib::Response& res) {
     log::info(
         "claimed",
         {{"job_id", id}, {"worker", body.worker.value_or("")}, {"lease_expires_at", expires}});
-    send_json(res, 200, build_json([&](JsonWriter& w) { write_lease(w, lease, true); }));
+    send_json(res, 200, build_json([&](JsonWriter& w) {
+                  write_lease(w, lease, true, !options_.omit_lease_seconds);
+              }));
 }
 
 void ApiServer::heartbeat_job(const httplib::Request& req, httplib::Response& res) {
@@ -324,7 +335,9 @@ void ApiServer::heartbeat_job(const httplib::Request& req, httplib::Response& re
     const auto body = parse_lease_body(req.body);
     JobStore::Lease lease;
     if (send_refusal(res, store_.heartbeat(id, body.lease_token, lease))) return;
-    send_json(res, 200, build_json([&](JsonWriter& w) { write_lease(w, lease, false); }));
+    send_json(res, 200, build_json([&](JsonWriter& w) {
+                  write_lease(w, lease, false, !options_.omit_lease_seconds);
+              }));
 }
 
 void ApiServer::post_status(const httplib::Request& req, httplib::Response& res) {

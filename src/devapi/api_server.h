@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,13 @@ class ApiServer {
         std::uint64_t seed = 1;
         int latency_ms = 0;              // added before handling every authenticated request
         int heartbeat_refuse_after = 0;  // see JobStore::Options
+
+        // Clock skew: the API's wall clock runs this far from the host's, in every expiry it
+        // states and in its HTTP Date header (a worker cannot have its own clock moved in a
+        // test, so the skew is put in the answers).
+        std::chrono::milliseconds clock_offset{0};
+        // Answer claims, heartbeats and listings without lease_seconds: only the expiry.
+        bool omit_lease_seconds = false;
     };
 
     explicit ApiServer(Options options);

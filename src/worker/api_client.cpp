@@ -33,6 +33,13 @@ std::string describe(const HttpResponse& r) {
                         : fmt::format("HTTP {}: {}", r.status, body);
 }
 
+// The answer's Date (the API's clock) and our clock at its arrival, for the lease rules.
+LeaseGrant with_clocks(LeaseGrant grant, const HttpResponse& response) {
+    grant.received_at = WallClock::now();
+    grant.answered_at = response.date();
+    return grant;
+}
+
 }  // namespace
 
 ApiClient::ApiClient(Options options)
@@ -171,7 +178,7 @@ std::optional<LeaseGrant> ApiClient::claim(const Job& job, const log::Context& l
         throw Error(ErrorClass::ApiError,
                     fmt::format("POST {} answered {}", url_path(call.url), describe(response)));
     }
-    return parse_lease_grant(response.body, true);
+    return with_clocks(parse_lease_grant(response.body, true), response);
 }
 
 ApiClient::HeartbeatResult ApiClient::heartbeat(const Job& job,
@@ -192,7 +199,7 @@ ApiClient::HeartbeatResult ApiClient::heartbeat(const Job& job,
         if (is_success(response.status)) {
             result.answer = LeaseAnswer::Ok;
             try {
-                result.grant = parse_lease_grant(response.body, false);
+                result.grant = with_clocks(parse_lease_grant(response.body, false), response);
             } catch (const Error& e) {
                 // The API did extend the lease; without its new expiry we count from our clock.
                 log.warn("heartbeat_answer_ignored", {{"reason", e.what()}});

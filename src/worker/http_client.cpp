@@ -98,6 +98,14 @@ std::optional<std::string> HttpResponse::header(std::string_view lower_name) con
     return std::nullopt;
 }
 
+std::optional<std::chrono::system_clock::time_point> HttpResponse::date() const {
+    const auto text = header("date");
+    if (!text) return std::nullopt;
+    const std::time_t t = curl_getdate(text->c_str(), nullptr);
+    if (t < 0) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(t);
+}
+
 HttpClient::HttpClient(Options options) : options_(std::move(options)) {
     ensure_curl_global_init();
     get_headers_ = make_headers(options_.bearer_token, false);

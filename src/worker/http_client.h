@@ -35,6 +35,8 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
 
     std::optional<std::string> header(std::string_view lower_name) const;
+    // The Date header (the server's clock), parsed by libcurl; nullopt when absent or malformed.
+    std::optional<std::chrono::system_clock::time_point> date() const;
 };
 
 // The request never got an HTTP answer (DNS, connect, TLS, timeout, reset): worth a retry.

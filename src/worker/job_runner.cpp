@@ -19,27 +19,6 @@ const RetryPolicy kRenderRetry{.base_delay = std::chrono::milliseconds(1000),
                                .max_delay = std::chrono::milliseconds(30000),
                                .min_delay = std::chrono::milliseconds(250)};
 
-std::chrono::milliseconds lease_duration(const Job& job, const LeaseGrant& grant,
-                                         const WorkerConfig& config) {
-    if (grant.lease_seconds) return std::chrono::seconds(*grant.lease_seconds);
-    if (job.lease_seconds) return std::chrono::seconds(*job.lease_seconds);
-    if (grant.expires_at) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*grant.expires_at -
-                                                                                WallClock::now());
-        if (left.count() > 0) return left;
-    }
-    return std::chrono::seconds(config.lease_seconds);
-}
-
-// HEARTBEAT_INTERVAL_SEC when set and shorter than this job's lease; else a third of the lease
-// the API granted (which may differ from LEASE_SECONDS), so two beats can fail before it lapses.
-std::chrono::milliseconds heartbeat_interval(const WorkerConfig& config,
-                                             std::chrono::milliseconds lease) {
-    const std::chrono::milliseconds configured(config.heartbeat_interval_ms);
-    if (configured.count() > 0 && configured < lease) return configured;
-    return std::max(lease / 3, std::chrono::milliseconds(1));
-}
-
 Error preflight(std::string message) {
     return Error(ErrorClass::PreflightError, std::move(message));
 }
@@ -73,8 +52,15 @@ JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metric
           log::Fields{{"job_id", job_.id}, {"story_id", job_.story_id}, {"part_id", job_.part_id}}),
       attempt_(attempt),
       render_(std::move(render)),
-      lease_(grant.lease_token, lease_duration(job_, grant, config),
-             Lease::deadline_for(grant, lease_duration(job_, grant, config), claim_sent_at)),
+      claim_sent_at_(claim_sent_at),
+      lease_policy_(config),
+      claim_terms_(lease_policy_.terms(
+          grant,
+          job_.lease_seconds ? std::optional<std::chrono::milliseconds>(
+                                   std::chrono::seconds(*job_.lease_seconds))
+                             : std::nullopt,
+          claim_sent_at)),
+      lease_(grant.lease_token, claim_terms_),
       lease_expires_at_text_(grant.expires_at_text),
       work_dir_(config.paths.tmp_dir / job_.id),
       started_(SteadyClock::now()) {}
@@ -183,11 +169,8 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
         frames_total_ = p.frames_total;
     };
     // Fail closed: the artifact is renamed into place only while the lease has a safe margin.
-    const auto margin =
-        std::min(std::chrono::duration_cast<std::chrono::milliseconds>(lease_.duration() / 4),
-                 std::chrono::milliseconds(5000));
-    const std::function<bool()> publish_gate = [this, margin] {
-        if (lease_.live_for(margin)) return true;
+    const std::function<bool()> publish_gate = [this] {
+        if (lease_.live_for(LeasePolicy::publish_margin(lease_.length()))) return true;
         lease_.lose("the lease was too close to expiry to publish the artifact safely");
         return false;
     };
@@ -234,6 +217,19 @@ void JobRunner::log_lease_lost() {
          {"action", "cancelling the render; nothing is published; the API will requeue the job"}});
 }
 
+void JobRunner::log_clock_skew() const {
+    const auto skew = claim_terms_.clock_skew;
+    if (!skew || std::chrono::abs(*skew) <= LeasePolicy::kSkewWorthLogging) return;
+    log_.warn("clock_skew",
+              {{"skew_sec", std::chrono::duration<double>(*skew).count()},
+               {"lease_sec", std::chrono::duration<double>(lease_.length()).count()},
+               {"lease_expires_at", lease_expires_at_text_},
+               {"action",
+                "the lease is counted from the API's lease_seconds or its Date header, on our "
+                "monotonic clock, never from the stated expiry on our wall clock; fix the clocks "
+                "(NTP)"}});
+}
+
 bool JobRunner::deliver(const StatusUpdate& update) {
     // A final status is retried while the lease holds: past its deadline the API requeues the
     // job, and a deterministic re-render elsewhere gives the same bytes.
@@ -271,8 +267,9 @@ bool JobRunner::deliver(const StatusUpdate& update) {
 
 JobOutcome JobRunner::run() {
     log_.info("claim", {{"lease_expires_at", lease_expires_at_text_},
-                        {"lease_sec", std::chrono::duration<double>(lease_.duration()).count()},
+                        {"lease_sec", std::chrono::duration<double>(lease_.length()).count()},
                         {"attempt", attempt_}});
+    log_clock_skew();
 
     std::error_code ec;
     fs::create_directories(work_dir_, ec);
@@ -284,7 +281,7 @@ JobOutcome JobRunner::run() {
 
     // `rendering` is informational: a slow API must not eat the lease before the heartbeat runs.
     const auto rendering_deadline =
-        std::min(lease_.deadline(), SteadyClock::now() + lease_.duration() / 3);
+        std::min(lease_.deadline(), SteadyClock::now() + lease_.length() / 3);
     StatusUpdate rendering;
     rendering.status = "rendering";
     const auto posted =
@@ -295,7 +292,12 @@ JobOutcome JobRunner::run() {
         log_.warn("status_failed", {{"status", "rendering"}, {"reason", posted.detail}});
     }
 
-    Heartbeat heartbeat(api_, job_, lease_, heartbeat_interval(config_, lease_.duration()), log_,
+    // Renewed until JOB_TIMEOUT_SEC plus a grace period: a render that has not stopped by then
+    // is hung, and its lease is left to lapse so the API can give the job to another worker.
+    const auto renew_until = started_ + std::chrono::seconds(config_.job_timeout_sec) +
+                             LeasePolicy::hung_grace(lease_.length());
+    Heartbeat heartbeat(api_, job_, lease_, lease_policy_,
+                        lease_policy_.next_beat(claim_sent_at_, claim_terms_), renew_until, log_,
                         {[this] {
                              cancel_.cancel(ErrorClass::LeaseLost);
                              render_stop_.request_stop();

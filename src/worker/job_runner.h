@@ -62,6 +62,7 @@ class JobRunner {
     void watch();
     bool deliver(const StatusUpdate& update);
     void log_lease_lost();
+    void log_clock_skew() const;
     double elapsed_sec() const;
 
     const WorkerConfig& config_;
@@ -71,6 +72,9 @@ class JobRunner {
     const log::Context log_;
     const int attempt_;
     RenderFn render_;
+    const SteadyClock::time_point claim_sent_at_;
+    const LeasePolicy lease_policy_;
+    const LeaseTerms claim_terms_;
     Lease lease_;
     std::string lease_expires_at_text_;
     const std::filesystem::path work_dir_;

@@ -13,6 +13,7 @@
 #include "common/paths.h"
 #include "media/slideshow.h"
 #include "renderer_version.h"
+#include "worker/lease.h"
 #include "worker/retry.h"
 
 namespace renderer::worker {
@@ -348,8 +349,10 @@ int Worker::run() {
                         {"poll_interval_ms", config_.poll_interval_ms},
                         {"max_concurrent", config_.max_concurrent},
                         {"lease_seconds", config_.lease_seconds},
+                        // For a lease of LEASE_SECONDS; the runner applies the same rule to
+                        // each lease as granted.
                         {"heartbeat_interval_ms",
-                         static_cast<std::int64_t>(config_.heartbeat_interval().count())},
+                         static_cast<std::int64_t>(LeasePolicy(config_).nominal_interval().count())},
                         {"job_timeout_sec", config_.job_timeout_sec},
                         {"max_retries", config_.max_retries},
                         {"api_base", config_.api_base()},

@@ -49,7 +49,6 @@ struct WorkerConfig {
     // defaults, and validates everything. Throws ConfigError. Safe to call again.
     void finalize();
 
-    std::chrono::milliseconds heartbeat_interval() const;
     // API_BASE_URL without userinfo or query: what requests are built on and what logs show.
     std::string api_base() const;
 };
