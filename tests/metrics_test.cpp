@@ -346,6 +346,50 @@ TEST(HealthTest, NotReadyButLiveWhileDraining) {
     EXPECT_EQ(env.history("demo-part2").back(), "rendered");
 }
 
+TEST(HealthTest, AHungRenderStopsBeingRenewedAndShowsInReadyzAndMetrics) {
+    // Issue 11.6: heartbeats renewed the lease of a render that ignored JOB_TIMEOUT_SEC (the
+    // timeout only raises a flag checked between frames), so a hung render kept its job forever.
+    // Renewal now stops at JOB_TIMEOUT_SEC plus a grace period (one lease); the lease lapses and
+    // the API requeues the job; /readyz and renderer_jobs_stuck show the stuck job meanwhile.
+    WorkerEnv env;
+    const auto id = env.add_slow_job(2);
+    std::atomic<bool> release{false};
+    worker::RenderFn hung = [&](const media::RenderRequest& req, const log::Context& log,
+                                const media::CancelToken& cancel, const media::ProgressFn& progress,
+                                const std::function<bool()>& gate) {
+        // Deaf to the cancel token, as a render stuck in a system call would be.
+        wait_until([&] { return release.load(); }, 120s);
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    auto cfg = with_metrics(env.config());
+    cfg.job_timeout_sec = 1;
+    Worker w(cfg, hung);
+    RunningWorker running(w);
+    const auto requeued = [&] {
+        const auto j = env.job(id);
+        return j && j->lease_expirations > 0;
+    };
+    ASSERT_TRUE(wait_until(requeued, 60s)) << "the hung render's lease must lapse";
+    EXPECT_EQ(env.history(id), (std::vector<std::string>{"queued", "claimed", "rendering",
+                                                         "queued"}));
+    EXPECT_TRUE(env.has_event("job_stuck"));
+    const auto ready = running.get("/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("stuck"), std::string::npos) << ready.body;
+    EXPECT_NE(ready.body.find(id), std::string::npos) << ready.body;
+    EXPECT_EQ(running.get("/livez").status, 200) << "the poll loop itself is fine";
+    EXPECT_EQ(sample(running.get("/metrics").body, "renderer_jobs_stuck"), 1);
+
+    release = true;  // the render wakes up to a lost lease: nothing is published
+    ASSERT_TRUE(wait_until([&] { return w.metrics().jobs_in_flight.value() == 0; }, 60s));
+    EXPECT_EQ(sample(running.get("/metrics").body, "renderer_jobs_stuck"), 0);
+    EXPECT_EQ(sample(running.get("/metrics").body, "renderer_jobs_total{outcome=\"lease_lost\"}"),
+              1);
+    EXPECT_TRUE(env.outputs().empty());
+    for (const auto& s : env.history(id)) EXPECT_NE(s, "rendered");
+    EXPECT_TRUE(wait_until([&] { return running.get("/readyz").status == 200; }, 10s));
+}
+
 TEST(HealthcheckTest, ExitCodesFollowTheProbes) {
     WorkerEnv env;
     Worker w(with_metrics(env.config()));

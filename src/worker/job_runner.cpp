@@ -63,7 +63,18 @@ JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metric
       lease_(grant.lease_token, claim_terms_),
       lease_expires_at_text_(grant.expires_at_text),
       work_dir_(config.paths.tmp_dir / job_.id),
-      started_(SteadyClock::now()) {}
+      started_(SteadyClock::now()),
+      // Renewed until JOB_TIMEOUT_SEC plus a grace period: a render that has not stopped by then
+      // is hung, and its lease is left to lapse so the API can give the job to another worker.
+      renew_until_(started_ + std::chrono::seconds(config.job_timeout_sec) +
+                   LeasePolicy::hung_grace(claim_terms_.length)) {}
+
+bool JobRunner::stuck() const { return rendering_ && SteadyClock::now() >= renew_until_; }
+
+std::int64_t JobRunner::seconds_past_timeout() const {
+    const auto past = SteadyClock::now() - (started_ + std::chrono::seconds(config_.job_timeout_sec));
+    return std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(past).count());
+}
 
 double JobRunner::elapsed_sec() const {
     return std::chrono::duration<double>(SteadyClock::now() - started_).count();
@@ -292,12 +303,8 @@ JobOutcome JobRunner::run() {
         log_.warn("status_failed", {{"status", "rendering"}, {"reason", posted.detail}});
     }
 
-    // Renewed until JOB_TIMEOUT_SEC plus a grace period: a render that has not stopped by then
-    // is hung, and its lease is left to lapse so the API can give the job to another worker.
-    const auto renew_until = started_ + std::chrono::seconds(config_.job_timeout_sec) +
-                             LeasePolicy::hung_grace(lease_.length());
     Heartbeat heartbeat(api_, job_, lease_, lease_policy_,
-                        lease_policy_.next_beat(claim_sent_at_, claim_terms_), renew_until, log_,
+                        lease_policy_.next_beat(claim_sent_at_, claim_terms_), renew_until_, log_,
                         {[this] {
                              cancel_.cancel(ErrorClass::LeaseLost);
                              render_stop_.request_stop();
@@ -312,17 +319,29 @@ JobOutcome JobRunner::run() {
                              std::error_code touch_ec;
                              fs::last_write_time(work_dir_, fs::file_time_type::clock::now(),
                                                  touch_ec);
+                         },
+                         [this] {
+                             log_.warn("job_stuck",
+                                       {{"elapsed_sec", elapsed_sec()},
+                                        {"job_timeout_sec", config_.job_timeout_sec},
+                                        {"action",
+                                         "the render did not stop after JOB_TIMEOUT_SEC; its lease "
+                                         "is no longer renewed, so the API will requeue the job; "
+                                         "/readyz reports it until the render ends (a restart "
+                                         "frees the slot)"}});
                          }});
 
     std::optional<media::RenderResult> result;
     if (!failure && !lease_.lost()) {
         std::thread watcher([this] { watch(); });
+        rendering_ = true;
         try {
             const auto request = build_request();
             result = render_with_retries(request, failure);
         } catch (const Error& e) {
             failure = e;
         }
+        rendering_ = false;
         watch_stop_.request_stop();
         watcher.join();
     }

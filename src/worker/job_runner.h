@@ -54,6 +54,12 @@ class JobRunner {
 
     const Job& job() const { return job_; }
 
+    // The render is still running past JOB_TIMEOUT_SEC and its grace period (it did not heed
+    // the cancel): its lease is no longer renewed. Safe from any thread.
+    bool stuck() const;
+    // Seconds since JOB_TIMEOUT_SEC passed (0 before).
+    std::int64_t seconds_past_timeout() const;
+
   private:
     media::RenderRequest build_request() const;
     std::filesystem::path resolve_frames_dir() const;
@@ -79,6 +85,8 @@ class JobRunner {
     std::string lease_expires_at_text_;
     const std::filesystem::path work_dir_;
     const SteadyClock::time_point started_;
+    const SteadyClock::time_point renew_until_;
+    std::atomic<bool> rendering_{false};
 
     media::CancelToken cancel_;
     StopFlag render_stop_;  // raised by any cancel: wakes back-off sleeps between attempts

@@ -146,6 +146,9 @@ std::string Metrics::exposition() const {
     w.gauge("renderer_queue_depth", "Queued jobs as the job API reported on the last poll",
             queue_depth);
     w.gauge("renderer_jobs_in_flight", "Jobs this worker is running now", jobs_in_flight);
+    w.gauge("renderer_jobs_stuck",
+            "Renders running past JOB_TIMEOUT_SEC plus grace whose leases are no longer renewed",
+            jobs_stuck);
     w.counter("renderer_jobs_claimed_total", "Jobs this worker claimed", jobs_claimed);
 
     w.family("renderer_jobs_total", "counter", "Claimed jobs that ended, by outcome");

@@ -85,6 +85,9 @@ class Metrics {
     Counter frames_encoded;
     Gauge queue_depth;  // as the API reported it on the last successful poll
     Gauge jobs_in_flight;
+    // Renders still running past JOB_TIMEOUT_SEC and its grace period: deaf to the cancel, their
+    // leases no longer renewed. Each holds a slot until it ends; a restart frees it.
+    Gauge jobs_stuck;
     Counter lease_renewals;
     Counter lease_losses;
 

@@ -84,8 +84,32 @@ ProbeResult Worker::liveness() const {
     return {true, "ok"};
 }
 
+std::vector<std::pair<std::string, std::int64_t>> Worker::stuck_jobs() const {
+    std::vector<std::pair<std::string, std::int64_t>> stuck;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        for (const auto& a : active_) {
+            if (!a->done && a->runner->stuck())
+                stuck.emplace_back(a->runner->job().id, a->runner->seconds_past_timeout());
+        }
+    }
+    metrics_.jobs_stuck.set(static_cast<std::int64_t>(stuck.size()));
+    return stuck;
+}
+
 ProbeResult Worker::readiness() const {
     if (stop_.stop_requested()) return {false, "draining: shutting down, claiming no new jobs"};
+    if (const auto stuck = stuck_jobs(); !stuck.empty()) {
+        return {false, fmt::format("stuck: job {} is still rendering {} s past JOB_TIMEOUT_SEC "
+                                   "({} s) and did not stop when cancelled; its lease is no "
+                                   "longer renewed and the API will requeue it; restart the "
+                                   "worker to free its slot{}",
+                                   stuck.front().first, stuck.front().second,
+                                   config_.job_timeout_sec,
+                                   stuck.size() > 1
+                                       ? fmt::format(" ({} jobs stuck in all)", stuck.size())
+                                       : std::string())};
+    }
     // A few poll intervals, plus one slow answer.
     const auto window = std::chrono::milliseconds(config_.poll_interval_ms) * 3 +
                         std::chrono::seconds(config_.http_timeout_sec);
@@ -110,7 +134,10 @@ void Worker::start_metrics_server() {
     metrics_server_ = std::make_unique<MetricsServer>(
         parse_listen_address(config_.metrics_addr),
         MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
-                                [this] { return metrics_.exposition(); }});
+                                [this] {
+                                    stuck_jobs();  // the gauge as of this scrape
+                                    return metrics_.exposition();
+                                }});
     metrics_port_ = metrics_server_->start();
 }
 
@@ -367,6 +394,7 @@ int Worker::run() {
     while (!stop_.stop_requested()) {
         last_tick_ = now_ticks();
         reap();
+        stuck_jobs();
         poll_once();
         last_tick_ = now_ticks();
         if (config_.exit_when_idle_polls > 0 && idle_polls_ >= config_.exit_when_idle_polls) {

@@ -57,8 +57,9 @@ class Worker {
 
     // /livez: the poll loop has ticked recently (or the worker is draining, which is progress).
     ProbeResult liveness() const;
-    // /readyz: not draining, the job API answered recently, and OUTPUT_DIR and TMP_DIR have at
-    // least MIN_FREE_BYTES free. The detail says which condition failed.
+    // /readyz: not draining, no render stuck past JOB_TIMEOUT_SEC, the job API answered
+    // recently, and OUTPUT_DIR and TMP_DIR have at least MIN_FREE_BYTES free. The detail says
+    // which condition failed.
     ProbeResult readiness() const;
 
   private:
@@ -68,6 +69,9 @@ class Worker {
         bool done = false;  // guarded by jobs_mutex_
     };
 
+    // Jobs whose render outlived JOB_TIMEOUT_SEC and its grace (ids, and seconds past the
+    // timeout); also sets renderer_jobs_stuck.
+    std::vector<std::pair<std::string, std::int64_t>> stuck_jobs() const;
     void prepare_directories();
     void start_metrics_server();
     void sweep_stale();
@@ -81,7 +85,7 @@ class Worker {
 
     WorkerConfig config_;
     RenderFn render_;
-    Metrics metrics_;  // before api_: the client's retry hook counts into it
+    mutable Metrics metrics_;  // before api_: the client's retry hook counts into it
     std::unique_ptr<ApiClient> api_;
     StopFlag stop_;
     std::atomic<bool> stop_now_{false};
