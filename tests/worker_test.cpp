@@ -489,6 +489,56 @@ TEST(WorkerTest, LowDiskClaimsNothingAndStaysAlive) {
     EXPECT_GE(env.count_events("poll"), 3);
 }
 
+TEST(WorkerTest, DebugReportsAreKeptWithinTheirBoundsAndNothingElseStays) {
+    // Issue 11.9: with --debug every job left ffreport-<id>.log in TMP_DIR for ever. A report
+    // now lives in the job's work dir while it renders (so a crash's is swept with the dir) and
+    // is kept afterwards in TMP_DIR/.ffreports, the newest N within a byte budget.
+    WorkerEnv env;
+    std::vector<std::string> ids;
+    for (const auto* part : {"part1", "part2", "part1"}) {
+        const auto story = "dbg" + std::to_string(ids.size());
+        env.add_story(story, part, part);
+        ids.push_back(env.add_job(story, part));
+    }
+    auto cfg = env.config();
+    cfg.debug = true;
+    cfg.debug_reports_kept = 2;
+    cfg.max_concurrent = 1;  // one after another, so "newest" is well defined
+    {
+        Worker w(cfg);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env.all_final(); }, 120s));
+    }
+    for (const auto& id : ids) EXPECT_EQ(env.history(id), kRenderedHistory) << id;
+    EXPECT_EQ(dir_entries(env.tmp), std::vector<std::string>{".ffreports"})
+        << "work dirs are gone and no report is left loose in TMP_DIR";
+    const auto kept = dir_entries(env.tmp / ".ffreports");
+    ASSERT_EQ(kept.size(), 2u);
+    // The `done` events name the reports; the last two jobs' are the ones kept.
+    const auto done = env.logs().events("done");
+    ASSERT_EQ(done.size(), 3u);
+    EXPECT_FALSE(fs::exists(str(done[0], "ffreport")));
+    for (int i : {1, 2}) {
+        const fs::path report = str(done[i], "ffreport");
+        EXPECT_EQ(report.parent_path(), env.tmp / ".ffreports");
+        ASSERT_TRUE(fs::exists(report)) << report;
+        EXPECT_GT(fs::file_size(report), 0u);
+        EXPECT_NE(read_text(report).find("libx264"), std::string::npos) << "a libav report";
+    }
+
+    // The byte budget bounds them too: with room for none, none is kept.
+    env.add_story("dbg3", "part2", "part2");
+    env.add_job("dbg3", "part2");
+    cfg.debug_reports_max_bytes = 1;
+    {
+        Worker w(cfg);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env.all_final(); }, 120s));
+    }
+    EXPECT_TRUE(dir_entries(env.tmp / ".ffreports").empty());
+    EXPECT_EQ(dir_entries(env.tmp), std::vector<std::string>{".ffreports"});
+}
+
 TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     WorkerEnv env;
     const auto old_time = fs::file_time_type::clock::now() - 1h;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/paths.h"
+#include "worker/debug_reports.h"
 #include "worker/retry.h"
 
 namespace renderer::worker {
@@ -146,8 +147,8 @@ media::RenderRequest JobRunner::build_request() const {
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
     }
-    if (config_.debug)
-        r.libav_report_path = config_.paths.tmp_dir / fmt::format("ffreport-{}.log", job_.id);
+    // In the work dir while it is written: a crashed render's report goes with its dir.
+    if (config_.debug) r.libav_report_path = work_dir_ / "ffreport.log";
     return r;
 }
 
@@ -354,17 +355,26 @@ JobOutcome JobRunner::run() {
         result.reset();
         failure = Error(ErrorClass::LeaseLost, lease_.lost_reason());
     }
+    // Moved out of the work dir before it is removed; the events below name where it went.
+    std::optional<fs::path> report;
+    if (config_.debug) {
+        report = keep_report(work_dir_ / "ffreport.log", config_.paths.tmp_dir, job_.id,
+                             {.max_files = config_.debug_reports_kept,
+                              .max_bytes = config_.debug_reports_max_bytes});
+    }
 
     JobOutcome outcome;
     if (result) {
-        log_.info("done", {{"path", result->path.string()},
+        log::Fields fields{{"path", result->path.string()},
                            {"bytes", result->bytes},
                            {"duration_ms", result->duration_ms},
                            {"audio_track", result->audio_track},
                            {"frames", result->frames},
                            {"wall_sec", result->wall_sec},
                            {"cache_hit", result->cache_hit},
-                           {"attempts", render_attempt_.load()}});
+                           {"attempts", render_attempt_.load()}};
+        if (report) fields.emplace_back("ffreport", report->string());
+        log_.info("done", fields);
         if (result->cache_hit) {
             metrics_.render_cache_hits.inc();
         } else {
@@ -403,11 +413,7 @@ JobOutcome JobRunner::run() {
         if (!failure->stderr_snippet().empty())
             fields.emplace_back("stderr_snippet", failure->stderr_snippet());
         if (timed_out) fields.emplace_back("timeout", true);
-        if (config_.debug) {
-            fields.emplace_back(
-                "ffreport",
-                (config_.paths.tmp_dir / fmt::format("ffreport-{}.log", job_.id)).string());
-        }
+        if (report) fields.emplace_back("ffreport", report->string());
         log_.error("error", fields);
         StatusUpdate update;
         update.status = "errored";
