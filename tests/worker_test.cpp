@@ -539,6 +539,46 @@ TEST(WorkerTest, DebugReportsAreKeptWithinTheirBoundsAndNothingElseStays) {
     EXPECT_EQ(dir_entries(env.tmp), std::vector<std::string>{".ffreports"});
 }
 
+TEST(WorkerTest, AnUncreatableWorkDirReleasesTheJobInsteadOfFailingIt) {
+    // Issue 11.8: a work dir the worker cannot create is its own machine's problem, not the
+    // job's, yet the job was reported `errored` for good. Now the job is released (no status:
+    // its lease lapses and the API requeues it) and the worker backs off claiming. A file where
+    // the work dir should be stands in for a broken TMP_DIR; once it is gone the job renders.
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+    { std::ofstream(env.tmp / id) << "in the way"; }
+    Worker w(env.config());
+    std::thread remover([&] {
+        // The obstacle goes once the worker has released the job; bounded like the test.
+        const auto end = std::chrono::steady_clock::now() + 60s;
+        while (std::chrono::steady_clock::now() < end && !env.has_event("job_released"))
+            std::this_thread::sleep_for(20ms);
+        fs::remove(env.tmp / id);
+    });
+    const bool finished = WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s);
+    remover.join();
+    ASSERT_TRUE(finished);
+
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    for (const auto& s : env.history(id)) EXPECT_NE(s, "errored");
+    EXPECT_EQ(env.history(id).back(), "rendered");
+    EXPECT_GE(job->lease_expirations, 1) << "released by letting the lease lapse";
+    EXPECT_GE(job->claims, 2);
+    const auto released = env.logs().events("job_released");
+    ASSERT_FALSE(released.empty());
+    EXPECT_EQ(str(released[0], "job_id"), id);
+    EXPECT_NE(str(released[0], "reason").find("work dir"), std::string::npos)
+        << str(released[0], "reason");
+    EXPECT_TRUE(env.has_event("claim_backoff"));
+    EXPECT_EQ(env.count_events("error"), 0) << "the job did nothing wrong";
+    EXPECT_TRUE(dir_entries(env.tmp).empty());
+}
+
 TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     WorkerEnv env;
     const auto old_time = fs::file_time_type::clock::now() - 1h;

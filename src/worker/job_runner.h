@@ -29,7 +29,9 @@ using RenderFn = std::function<media::RenderResult(
     const media::RenderRequest&, const log::Context&, const media::CancelToken&,
     const media::ProgressFn&, const std::function<bool()>&)>;
 
-enum class JobOutcome { Rendered, Errored, LeaseLost, Cancelled, Undelivered };
+// Released: given up for a problem of this machine (disk low, no work dir), without a status, so
+// the lease lapses and the API requeues the job for a worker that can do it.
+enum class JobOutcome { Rendered, Errored, LeaseLost, Cancelled, Undelivered, Released };
 
 // The outcome as renderer_jobs_total labels it: rendered, errored, lease_lost, ...
 std::string_view to_string(JobOutcome outcome);
@@ -53,6 +55,8 @@ class JobRunner {
     void cancel(ErrorClass reason);
 
     const Job& job() const { return job_; }
+    // Why the job was released (empty unless run() returned Released).
+    const std::string& release_reason() const { return release_reason_; }
 
     // The render is still running past JOB_TIMEOUT_SEC and its grace period (it did not heed
     // the cancel): its lease is no longer renewed. Safe from any thread.
@@ -63,8 +67,17 @@ class JobRunner {
   private:
     media::RenderRequest build_request() const;
     std::filesystem::path resolve_frames_dir() const;
+    // The steps of run(): tell the API, render with the heartbeat running, report the outcome.
+    void post_rendering();
+    std::optional<media::RenderResult> render_under_lease(std::optional<Error>& failure);
     std::optional<media::RenderResult> render_with_retries(const media::RenderRequest& request,
                                                            std::optional<Error>& failure);
+    JobOutcome report_rendered(const media::RenderResult& result,
+                               const std::optional<std::filesystem::path>& report);
+    JobOutcome report_failure(const Error& failure,
+                              const std::optional<std::filesystem::path>& report);
+    JobOutcome release(std::string reason);
+    JobOutcome finish(JobOutcome outcome);
     void watch();
     bool deliver(const StatusUpdate& update);
     void log_lease_lost();
@@ -96,6 +109,7 @@ class JobRunner {
     std::atomic<std::int64_t> frames_total_{0};
     std::atomic<int> render_attempt_{0};
     std::atomic<bool> lease_lost_logged_{false};
+    std::string release_reason_;
 };
 
 }  // namespace renderer::worker

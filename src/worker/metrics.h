@@ -61,8 +61,8 @@ class Histogram {
 class Metrics {
   public:
     // renderer_jobs_total{outcome}: how claimed jobs ended.
-    static constexpr std::array<std::string_view, 5> kOutcomes{"rendered", "errored", "lease_lost",
-                                                               "cancelled", "undelivered"};
+    static constexpr std::array<std::string_view, 6> kOutcomes{
+        "rendered", "errored", "lease_lost", "cancelled", "undelivered", "released"};
     // renderer_http_retries_total{request}: which API call was retried.
     static constexpr std::array<std::string_view, 4> kRequests{"list", "claim", "heartbeat",
                                                                "status"};

@@ -13,6 +13,7 @@
 #include "common/paths.h"
 #include "media/slideshow.h"
 #include "renderer_version.h"
+#include "worker/disk_check.h"
 #include "worker/lease.h"
 #include "worker/retry.h"
 
@@ -119,13 +120,8 @@ ProbeResult Worker::readiness() const {
         return {false, fmt::format("api: the job API has not answered a poll for {} s",
                                    age->count() / 1000)};
     }
-    for (const auto* dir : {&config_.paths.output_dir, &config_.paths.tmp_dir}) {
-        const auto free = free_bytes(*dir);
-        if (!free || *free < config_.min_free_bytes) {
-            return {false, fmt::format("disk_low: {} has {} bytes free, MIN_FREE_BYTES is {}",
-                                       dir->string(), free.value_or(0), config_.min_free_bytes)};
-        }
-    }
+    if (const auto shortage = disk_shortage(config_))
+        return {false, "disk_low: " + shortage->describe()};
     return {true, "ok"};
 }
 
@@ -229,21 +225,35 @@ void Worker::reap() {
             }
         }
     }
-    for (auto& a : finished) a->thread.join();
+    for (auto& a : finished) {
+        a->thread.join();
+        if (a->outcome != JobOutcome::Released) {
+            if (a->outcome == JobOutcome::Rendered || a->outcome == JobOutcome::Errored)
+                released_in_a_row_ = 0;
+            continue;
+        }
+        // The machine could not do the job (disk, work dir): claiming again at once would
+        // only take jobs other workers can do and release them too.
+        const RetryPolicy pause{.base_delay = std::chrono::milliseconds(config_.poll_interval_ms),
+                                .max_delay = std::chrono::minutes(5),
+                                .min_delay = std::chrono::milliseconds(config_.poll_interval_ms)};
+        const auto delay = backoff_delay(pause, ++released_in_a_row_);
+        claims_paused_until_ = SteadyClock::now() + delay;
+        log::warn("claim_backoff", {{"delay_ms", static_cast<std::int64_t>(delay.count())},
+                                    {"released_in_a_row", released_in_a_row_},
+                                    {"job_id", a->runner->job().id},
+                                    {"reason", a->runner->release_reason()}});
+    }
 }
 
 bool Worker::disk_has_room() {
-    for (const auto* dir : {&config_.paths.output_dir, &config_.paths.tmp_dir}) {
-        const auto free = free_bytes(*dir);
-        if (!free || *free < config_.min_free_bytes) {
-            log::warn("disk_low", {{"path", dir->string()},
-                                   {"free_bytes", free.value_or(0)},
-                                   {"min_free_bytes", config_.min_free_bytes},
-                                   {"action", "claiming nothing until space is freed"}});
-            return false;
-        }
-    }
-    return true;
+    const auto shortage = disk_shortage(config_);
+    if (!shortage) return true;
+    log::warn("disk_low", {{"path", shortage->dir.string()},
+                           {"free_bytes", shortage->free_bytes},
+                           {"min_free_bytes", shortage->min_free_bytes},
+                           {"action", "claiming nothing until space is freed"}});
+    return false;
 }
 
 void Worker::start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point sent_at) {
@@ -260,11 +270,12 @@ void Worker::start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point
     metrics_.jobs_claimed.inc();
     metrics_.jobs_in_flight.add(1);
     a->thread = std::thread([this, a] {
-        a->runner->run();
+        const auto outcome = a->runner->run();
         metrics_.jobs_in_flight.add(-1);
         {
             std::lock_guard done_lock(jobs_mutex_);
             a->done = true;
+            a->outcome = outcome;
         }
         jobs_cv_.notify_all();
     });
@@ -309,6 +320,7 @@ void Worker::poll_once() {
     idle_polls_ = idle ? idle_polls_ + 1 : 0;
 
     if (free_slots <= 0 || list.jobs.empty() || stop_.stop_requested()) return;
+    if (SteadyClock::now() < claims_paused_until_) return;
     if (!disk_has_room()) return;
 
     int slots = free_slots;

@@ -67,6 +67,7 @@ class Worker {
         std::unique_ptr<JobRunner> runner;
         std::thread thread;
         bool done = false;  // guarded by jobs_mutex_
+        JobOutcome outcome = JobOutcome::Cancelled;  // once done
     };
 
     // Jobs whose render outlived JOB_TIMEOUT_SEC and its grace (ids, and seconds past the
@@ -103,6 +104,10 @@ class Worker {
     std::unique_ptr<MetricsServer> metrics_server_;
 
     int idle_polls_ = 0;
+    // After a job is released for a problem of this machine, claims pause, longer each time
+    // in a row (poll loop only).
+    int released_in_a_row_ = 0;
+    SteadyClock::time_point claims_paused_until_{};
     std::unordered_map<std::string, int> claims_by_job_;
     std::unordered_set<std::string> rejected_seen_;
 };
