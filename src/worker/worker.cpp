@@ -51,6 +51,12 @@ std::optional<std::chrono::milliseconds> age_of(SteadyClock::rep ticks) {
 
 }  // namespace
 
+std::chrono::milliseconds Worker::sweep_interval() const {
+    // Once a lease (a minute at most), and never more often than the polls.
+    return std::max(std::chrono::milliseconds(config_.poll_interval_ms),
+                    std::chrono::milliseconds(std::min(config_.lease_seconds, 60) * 1000));
+}
+
 Worker::Worker(WorkerConfig config, RenderFn render)
     : config_(std::move(config)), render_(std::move(render)) {
     config_.finalize();
@@ -178,8 +184,13 @@ void Worker::prepare_directories() {
 }
 
 void Worker::sweep_stale() {
-    // Twice the lease: anything older belongs to a job whose lease has certainly lapsed.
+    // The lease bound. A live render writes its temp file as it encodes, and a live job's work
+    // dir is touched at every heartbeat. A worker killed or frozen at its last write held a
+    // lease ending at most one lease later (leases are capped at LEASE_SECONDS), after which it
+    // can never publish. Twice the lease leaves a second one as margin for a render that pauses
+    // between writes, so a file untouched that long is one no live job can still own.
     const auto min_age = std::chrono::seconds(2 * config_.lease_seconds);
+    next_sweep_ = SteadyClock::now() + sweep_interval();
     const auto& p = config_.paths;
     const int temp_files = sweep_stale_temp_files(p.output_dir, min_age);
     int job_dirs = 0;
@@ -407,6 +418,9 @@ int Worker::run() {
         last_tick_ = now_ticks();
         reap();
         stuck_jobs();
+        // Not only at start: a worker restarted seconds after a crash finds the dead render's
+        // files too young to take, and must come back for them.
+        if (SteadyClock::now() >= next_sweep_) sweep_stale();
         poll_once();
         last_tick_ = now_ticks();
         if (config_.exit_when_idle_polls > 0 && idle_polls_ >= config_.exit_when_idle_polls) {

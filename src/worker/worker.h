@@ -75,7 +75,10 @@ class Worker {
     std::vector<std::pair<std::string, std::int64_t>> stuck_jobs() const;
     void prepare_directories();
     void start_metrics_server();
+    // Removes temp files in OUTPUT_DIR and job dirs in TMP_DIR that no live job can own any more
+    // (at start, then every sweep_interval() from the poll loop).
     void sweep_stale();
+    std::chrono::milliseconds sweep_interval() const;
     void poll_once();
     bool disk_has_room();
     void start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point sent_at);
@@ -104,6 +107,7 @@ class Worker {
     std::unique_ptr<MetricsServer> metrics_server_;
 
     int idle_polls_ = 0;
+    SteadyClock::time_point next_sweep_{};
     // After a job is released for a problem of this machine, claims pause, longer each time
     // in a row (poll loop only).
     int released_in_a_row_ = 0;
