@@ -207,6 +207,15 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
     EXPECT_GE(sample(text, "renderer_polls_total{result=\"ok\"}"), 3);
     EXPECT_EQ(sample(text, "renderer_lease_losses_total"), 0);
     EXPECT_EQ(sample(text, "renderer_build_info{version=\"" RENDERER_VERSION "\"}"), 1);
+    // How long each kind of API call took, retries included: two claims, a `rendering` and a
+    // `rendered` per job, a list per poll.
+    EXPECT_EQ(sample(text, "renderer_api_call_duration_seconds_count{request=\"claim\"}"), 2);
+    EXPECT_EQ(
+        sample(text, "renderer_api_call_duration_seconds_bucket{request=\"claim\",le=\"+Inf\"}"),
+        2);
+    EXPECT_EQ(sample(text, "renderer_api_call_duration_seconds_count{request=\"status\"}"), 4);
+    EXPECT_GE(sample(text, "renderer_api_call_duration_seconds_count{request=\"list\"}"), 3);
+    EXPECT_GT(sample(text, "renderer_api_call_duration_seconds_sum{request=\"list\"}"), 0);
     expect_promtool_accepts(text, env.dir.path());
     env.expect_no_secret_logged();
 }

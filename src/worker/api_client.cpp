@@ -55,6 +55,18 @@ ApiClient::ApiClient(Options options)
 
 HttpResponse ApiClient::execute(const Call& call) {
     const auto start = SteadyClock::now();
+    // Timed on every way out: an answer, retries run out, a stop.
+    struct Timer {
+        const Options& options;
+        const Call& call;
+        SteadyClock::time_point start;
+        ~Timer() {
+            if (options.on_call) {
+                options.on_call(call.request,
+                                std::chrono::duration<double>(SteadyClock::now() - start).count());
+            }
+        }
+    } timer{options_, call, start};
     const auto path = url_path(call.url);
     const RetryPolicy& policy = *call.policy;
     int conflicts = 0;

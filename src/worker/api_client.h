@@ -57,6 +57,9 @@ class ApiClient {
         // Called before each retry with the request's name (list, claim, heartbeat, status):
         // the worker counts them in renderer_http_retries_total.
         std::function<void(std::string_view request)> on_retry;
+        // Called when a call ends, however it ended, with how long it took from its first
+        // attempt (retries and back-off included): renderer_api_call_duration_seconds.
+        std::function<void(std::string_view request, double seconds)> on_call;
     };
 
     struct HeartbeatResult {

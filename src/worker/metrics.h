@@ -76,6 +76,8 @@ class Metrics {
     const Counter& jobs(std::string_view outcome) const;
     Counter& http_retries(std::string_view request);
     const Counter& http_retries(std::string_view request) const;
+    // renderer_api_call_duration_seconds{request}: first attempt to final answer, seconds.
+    Histogram& api_call_duration(std::string_view request);
 
     Counter polls_ok;
     Counter polls_failed;
@@ -97,6 +99,7 @@ class Metrics {
   private:
     std::array<Counter, kOutcomes.size()> jobs_;
     std::array<Counter, kRequests.size()> http_retries_;
+    std::array<Histogram, kRequests.size()> api_call_duration_;
 };
 
 // The Content-Type /metrics answers with.

@@ -37,6 +37,9 @@ ApiClient::Options api_options(const WorkerConfig& c, Metrics& metrics) {
     o.http_timeout = std::chrono::seconds(c.http_timeout_sec);
     o.worker_name = c.worker_name;
     o.on_retry = [&metrics](std::string_view request) { metrics.http_retries(request).inc(); };
+    o.on_call = [&metrics](std::string_view request, double seconds) {
+        metrics.api_call_duration(request).observe(seconds);
+    };
     return o;
 }
 
