@@ -122,12 +122,12 @@ class CrashFaultTest : public ::testing::Test {
         }
         auto env = base_env();
         devapi_ = std::make_unique<Child>(
-            std::vector<std::string>{
-                devapi_bin(), "--json-logs", "--host", "127.0.0.1", "--port", "0", "--port-file",
-                (dir_ / "port").string(), "--token-file", (dir_ / "token").string(),
-                "--seed-stories", (dir_ / "content/stories").string(), "--lease-seconds",
-                std::to_string(lease_sec), "--fail-rate", fmt::format("{}", fail_rate), "--seed",
-                "7"},
+            std::vector<std::string>{devapi_bin(), "--json-logs", "--host", "127.0.0.1", "--port",
+                                     "0", "--port-file", (dir_ / "port").string(), "--token-file",
+                                     (dir_ / "token").string(), "--seed-stories",
+                                     (dir_ / "content/stories").string(), "--lease-seconds",
+                                     std::to_string(lease_sec), "--fail-rate",
+                                     fmt::format("{}", fail_rate), "--seed", "7"},
             env, dir_ / "logs/devapi.log");
         const auto until = Clock::now() + 30s;
         while (Clock::now() < until && !fs::exists(dir_ / "port"))

@@ -369,10 +369,11 @@ TEST_F(DevApiTest, HistoryRecordsEveryAcceptedTransition) {
 TEST_F(DevApiTest, ErroredKeepsTheFailureDetails) {
     const auto id = create("s", "p");
     const auto token = claim(id);
-    ASSERT_EQ(post_status(id, R"({"lease_token":")" + token + "\"," +
-                                  R"("status":"errored","error_class":"Timeout","error_message":"slow",)"
-                                  R"("stderr_snippet":"x264 [error]: \"oops\"\n","timeout":true})"),
-              200);
+    ASSERT_EQ(
+        post_status(id, R"({"lease_token":")" + token + "\"," +
+                            R"("status":"errored","error_class":"Timeout","error_message":"slow",)"
+                            R"("stderr_snippet":"x264 [error]: \"oops\"\n","timeout":true})"),
+        200);
     const auto doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "errored");
     EXPECT_STREQ(doc["error_class"].GetString(), "Timeout");
@@ -424,10 +425,10 @@ TEST_F(DevApiTest, HeartbeatRefusedAfterN) {
     EXPECT_STREQ(doc["history"][doc["history"].Size() - 1]["reason"].GetString(),
                  "heartbeat_refused");
     // A fresh lease gets its N heartbeats again.
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat",
-                   R"({"lease_token":")" + claim(id) + "\"}")
-                  ->status,
-              200);
+    EXPECT_EQ(
+        post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":")" + claim(id) + "\"}")
+            ->status,
+        200);
 }
 
 TEST_F(DevApiTest, OversizedBodyIs413) {

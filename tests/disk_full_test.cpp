@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <thread>
 #include <cstring>
+#include <thread>
 
 #include <gtest/gtest.h>
 

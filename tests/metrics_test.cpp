@@ -384,8 +384,8 @@ TEST(HealthTest, AHungRenderStopsBeingRenewedAndShowsInReadyzAndMetrics) {
         return j && j->lease_expirations > 0;
     };
     ASSERT_TRUE(wait_until(requeued, 60s)) << "the hung render's lease must lapse";
-    EXPECT_EQ(env.history(id), (std::vector<std::string>{"queued", "claimed", "rendering",
-                                                         "queued"}));
+    EXPECT_EQ(env.history(id),
+              (std::vector<std::string>{"queued", "claimed", "rendering", "queued"}));
     EXPECT_TRUE(env.has_event("job_stuck"));
     const auto ready = running.get("/readyz");
     EXPECT_EQ(ready.status, 503);
@@ -498,8 +498,9 @@ TEST(HealthTest, SlowClientsAndHugeBodiesCannotKnockTheProbesOver) {
     {
         RawClient c("127.0.0.3", port);
         ASSERT_TRUE(c.connected());
-        ASSERT_TRUE(c.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
-                           "Content-Length: 419430400\r\n\r\n"));
+        ASSERT_TRUE(
+            c.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: 419430400\r\n\r\n"));
         const std::string chunk(1u << 20, 'x');
         std::size_t sent = 0;
         while (sent < (400u << 20) && c.send(chunk)) sent += chunk.size();

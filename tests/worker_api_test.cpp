@@ -42,14 +42,18 @@ ApiClient::Options fast_options(const std::string& base) {
     o.token = kToken;
     o.worker_name = "t";
     o.http_timeout = 5s;
-    const RetryPolicy quick{
-        .max_attempts = 4, .base_delay = 10ms, .max_delay = 50ms, .max_total = 5000ms,
-        .min_delay = 5ms};
+    const RetryPolicy quick{.max_attempts = 4,
+                            .base_delay = 10ms,
+                            .max_delay = 50ms,
+                            .max_total = 5000ms,
+                            .min_delay = 5ms};
     o.poll_retry = quick;
     o.claim_retry = quick;
-    o.lease_retry = RetryPolicy{
-        .max_attempts = 100, .base_delay = 10ms, .max_delay = 50ms, .max_total = 60000ms,
-        .min_delay = 5ms};
+    o.lease_retry = RetryPolicy{.max_attempts = 100,
+                                .base_delay = 10ms,
+                                .max_delay = 50ms,
+                                .max_total = 60000ms,
+                                .min_delay = 5ms};
     return o;
 }
 
@@ -506,9 +510,8 @@ TEST_F(WorkerStubTest, ALeaseNeverCountsLongerThanLeaseSeconds) {
     // come within a second.
     const auto expiry = format_utc_millis(std::chrono::system_clock::now() + 600s);
     stub_.script(
-        kList,
-        {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}},
-         {200, R"({"jobs":[],"queue_depth":0})", {}}});
+        kList, {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}},
+                {200, R"({"jobs":[],"queue_depth":0})", {}}});
     stub_.script("POST /api/render-jobs/j1/claim",
                  {{200, R"({"lease_expires_at":")" + expiry + R"(","lease_token":"lt"})", {}}});
     stub_.script("POST /api/render-jobs/j1/heartbeat", {{200, "{}", {}}});
@@ -595,13 +598,13 @@ TEST_F(WorkerStubTest, NoPartOfTheTokenReachesTheLogs) {
     const std::string token = R"(Qx7"Lm\9Tz-8Wp2Kd5Rf3Hy6Jn1Bv4Gc)";
     const std::string pad(200 - std::string_view("Bearer ").size() - 12, 'x');
     const std::string unsafe_id(110, 'i');  // the 128-character cut lands 10 into the token
-    stub_.script(kList,
-                 {{400, pad + testing::kEchoAuthorization, {}},
-                  {400, std::string("<html>denied for ") + testing::kEchoAuthorization, {}},
-                  // A listed id echoing the token: the logged id is cut to 128 characters.
-                  {200,
-                   R"([{"id":")" + unsafe_id + R"(/{authorization_json}","story_id":"s","part_id":"p"}])",
-                   {}}});
+    stub_.script(kList, {{400, pad + testing::kEchoAuthorization, {}},
+                         {400, std::string("<html>denied for ") + testing::kEchoAuthorization, {}},
+                         // A listed id echoing the token: the logged id is cut to 128 characters.
+                         {200,
+                          R"([{"id":")" + unsafe_id +
+                              R"(/{authorization_json}","story_id":"s","part_id":"p"}])",
+                          {}}});
     auto c = config();
     c.api_token = token;
     Worker w(c);
@@ -634,9 +637,9 @@ TEST_F(WorkerStubTest, NoPartOfTheTokenReachesTheLogs) {
 TEST(JobModelTest, NestingDepthIsBoundedInEveryAnswer) {
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     EXPECT_THROW(parse_job_list(deep, std::nullopt), Error);
-    EXPECT_THROW(parse_lease_grant(R"({"lease_expires_at":"2030-01-01T00:00:00Z","x":)" + deep + "}",
-                                   true),
-                 Error);
+    EXPECT_THROW(
+        parse_lease_grant(R"({"lease_expires_at":"2030-01-01T00:00:00Z","x":)" + deep + "}", true),
+        Error);
     // Ordinary nesting is untouched.
     EXPECT_NO_THROW(parse_job_list(R"({"jobs":[{"id":"j","story_id":"s","part_id":"p",)"
                                    R"("render":{"fps":25}}],"queue_depth":1})",

@@ -20,8 +20,8 @@ std::string format_http_date(std::chrono::system_clock::time_point tp) {
     static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const auto secs = std::chrono::system_clock::to_time_t(
-        std::chrono::floor<std::chrono::seconds>(tp));
+    const auto secs =
+        std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(tp));
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[40];

@@ -105,9 +105,11 @@ ApiServer::ApiServer(Options options)
       store_(JobStore::Options{
           .default_lease_seconds = options_.lease_seconds,
           .heartbeat_refuse_after = options_.heartbeat_refuse_after,
-          .clock = {.wall = [offset = options_.clock_offset] {
-              return WallClock::now() + std::chrono::duration_cast<WallClock::duration>(offset);
-          }}}),
+          .clock = {.wall =
+                        [offset = options_.clock_offset] {
+                            return WallClock::now() +
+                                   std::chrono::duration_cast<WallClock::duration>(offset);
+                        }}}),
       http_(std::make_unique<httplib::Server>()),
       fault_state_(options_.seed) {
     store_.set_revoke_listener([](const Job& job, std::string_view reason) {

@@ -161,12 +161,12 @@ std::string ApiClient::claim_url_for(const Job& job, const log::Context& log) co
 }
 
 JobList ApiClient::list_jobs(int limit, const StopFlag* stop) {
-    Call call{.method = "GET",
-              .url = fmt::format("{}/api/render-jobs?status=queued&limit={}", options_.base_url,
-                                 limit),
-              .policy = &options_.poll_retry,
-              .stop = stop,
-              .request = "list"};
+    Call call{
+        .method = "GET",
+        .url = fmt::format("{}/api/render-jobs?status=queued&limit={}", options_.base_url, limit),
+        .policy = &options_.poll_retry,
+        .stop = stop,
+        .request = "list"};
     const auto response = execute(call);
     if (!is_success(response.status)) {
         throw Error(ErrorClass::ApiError,

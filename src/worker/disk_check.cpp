@@ -7,8 +7,8 @@
 namespace renderer::worker {
 
 std::string DiskShortage::describe() const {
-    return fmt::format("{} has {} bytes free, below MIN_FREE_BYTES ({})", dir.string(),
-                       free_bytes, min_free_bytes);
+    return fmt::format("{} has {} bytes free, below MIN_FREE_BYTES ({})", dir.string(), free_bytes,
+                       min_free_bytes);
 }
 
 std::optional<DiskShortage> disk_shortage(const WorkerConfig& config) {

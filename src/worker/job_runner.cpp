@@ -60,9 +60,9 @@ JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metric
       lease_policy_(config),
       claim_terms_(lease_policy_.terms(
           grant,
-          job_.lease_seconds ? std::optional<std::chrono::milliseconds>(
-                                   std::chrono::seconds(*job_.lease_seconds))
-                             : std::nullopt,
+          job_.lease_seconds
+              ? std::optional<std::chrono::milliseconds>(std::chrono::seconds(*job_.lease_seconds))
+              : std::nullopt,
           claim_sent_at)),
       lease_(grant.lease_token, claim_terms_),
       lease_expires_at_text_(grant.expires_at_text),
@@ -76,8 +76,10 @@ JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metric
 bool JobRunner::stuck() const { return rendering_ && SteadyClock::now() >= renew_until_; }
 
 std::int64_t JobRunner::seconds_past_timeout() const {
-    const auto past = SteadyClock::now() - (started_ + std::chrono::seconds(config_.job_timeout_sec));
-    return std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(past).count());
+    const auto past =
+        SteadyClock::now() - (started_ + std::chrono::seconds(config_.job_timeout_sec));
+    return std::max<std::int64_t>(0,
+                                  std::chrono::duration_cast<std::chrono::seconds>(past).count());
 }
 
 double JobRunner::elapsed_sec() const {
@@ -320,36 +322,35 @@ void JobRunner::post_rendering() {
 }
 
 std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<Error>& failure) {
-    Heartbeat heartbeat(api_, job_, lease_, lease_policy_,
-                        lease_policy_.next_beat(claim_sent_at_, claim_terms_), renew_until_, log_,
-                        {.on_lost =
-                             [this] {
-                                 cancel_.cancel(ErrorClass::LeaseLost);
-                                 render_stop_.request_stop();
-                                 abandon_.request_stop();
-                                 // Logged now, not when the render has wound down.
-                                 log_lease_lost();
-                             },
-                         .on_extended =
-                             [this] {
-                                 metrics_.lease_renewals.inc();
-                                 // A live job's dir stays fresh, so no worker's sweep takes it for
-                                 // a crashed one's.
-                                 std::error_code touch_ec;
-                                 fs::last_write_time(work_dir_, fs::file_time_type::clock::now(),
-                                                     touch_ec);
-                             },
-                         .on_renewal_stopped =
-                             [this] {
-                                 log_.warn("job_stuck",
-                                           {{"elapsed_sec", elapsed_sec()},
-                                            {"job_timeout_sec", config_.job_timeout_sec},
-                                            {"action",
-                                             "the render did not stop after JOB_TIMEOUT_SEC; its "
-                                             "lease is no longer renewed, so the API will requeue "
-                                             "the job; /readyz reports it until the render ends "
-                                             "(a restart frees the slot)"}});
-                             }});
+    Heartbeat heartbeat(
+        api_, job_, lease_, lease_policy_, lease_policy_.next_beat(claim_sent_at_, claim_terms_),
+        renew_until_, log_,
+        {.on_lost =
+             [this] {
+                 cancel_.cancel(ErrorClass::LeaseLost);
+                 render_stop_.request_stop();
+                 abandon_.request_stop();
+                 // Logged now, not when the render has wound down.
+                 log_lease_lost();
+             },
+         .on_extended =
+             [this] {
+                 metrics_.lease_renewals.inc();
+                 // A live job's dir stays fresh, so no worker's sweep takes it for
+                 // a crashed one's.
+                 std::error_code touch_ec;
+                 fs::last_write_time(work_dir_, fs::file_time_type::clock::now(), touch_ec);
+             },
+         .on_renewal_stopped =
+             [this] {
+                 log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
+                                         {"job_timeout_sec", config_.job_timeout_sec},
+                                         {"action",
+                                          "the render did not stop after JOB_TIMEOUT_SEC; its "
+                                          "lease is no longer renewed, so the API will requeue "
+                                          "the job; /readyz reports it until the render ends "
+                                          "(a restart frees the slot)"}});
+             }});
 
     std::optional<media::RenderResult> result;
     if (!lease_.lost()) {
@@ -379,14 +380,10 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
 
 JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
                                       const std::optional<fs::path>& report) {
-    log::Fields fields{{"path", result.path.string()},
-                       {"bytes", result.bytes},
-                       {"duration_ms", result.duration_ms},
-                       {"audio_track", result.audio_track},
-                       {"frames", result.frames},
-                       {"wall_sec", result.wall_sec},
-                       {"cache_hit", result.cache_hit},
-                       {"attempts", render_attempt_.load()}};
+    log::Fields fields{{"path", result.path.string()},      {"bytes", result.bytes},
+                       {"duration_ms", result.duration_ms}, {"audio_track", result.audio_track},
+                       {"frames", result.frames},           {"wall_sec", result.wall_sec},
+                       {"cache_hit", result.cache_hit},     {"attempts", render_attempt_.load()}};
     if (report) fields.emplace_back("ffreport", report->string());
     log_.info("done", fields);
     if (result.cache_hit) {
@@ -403,8 +400,7 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
     return deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
 }
 
-JobOutcome JobRunner::report_failure(const Error& failure,
-                                     const std::optional<fs::path>& report) {
+JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<fs::path>& report) {
     const auto error_class = failure.error_class();
     if (error_class == ErrorClass::LeaseLost) {
         log_lease_lost();
@@ -423,8 +419,8 @@ JobOutcome JobRunner::report_failure(const Error& failure,
     // would render elsewhere, so it is released rather than failed for good.
     if (error_class == ErrorClass::PreflightError || error_class == ErrorClass::IoError) {
         if (const auto shortage = disk_shortage(config_)) {
-            return release(fmt::format("{}: {} ({})", shortage->describe(),
-                                       to_string(error_class), failure.what()));
+            return release(fmt::format("{}: {} ({})", shortage->describe(), to_string(error_class),
+                                       failure.what()));
         }
     }
 

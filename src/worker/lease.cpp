@@ -171,10 +171,9 @@ void Heartbeat::loop() {
                 const auto terms = policy_.terms(result.grant, lease_.length(), sent_at);
                 lease_.extend(terms);
                 if (hooks_.on_extended) hooks_.on_extended();
-                log_.debug("heartbeat", {{"lease_expires_at", result.grant.expires_at_text},
-                                         {"lease_sec", std::chrono::duration<double>(
-                                                           terms.length)
-                                                           .count()}});
+                log_.debug("heartbeat",
+                           {{"lease_expires_at", result.grant.expires_at_text},
+                            {"lease_sec", std::chrono::duration<double>(terms.length).count()}});
                 next_beat = policy_.next_beat(sent_at, terms);
                 break;
             }

@@ -65,9 +65,7 @@ class LeasePolicy {
     // How long past JOB_TIMEOUT_SEC a render that has not stopped keeps its lease renewed: one
     // lease. A cancelled render stops within a frame; one that does not is hung, and its lease
     // is left to lapse so the API can requeue the job.
-    static std::chrono::milliseconds hung_grace(std::chrono::milliseconds length) {
-        return length;
-    }
+    static std::chrono::milliseconds hung_grace(std::chrono::milliseconds length) { return length; }
 
     std::chrono::seconds max_lease() const { return max_lease_; }
 

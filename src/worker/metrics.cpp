@@ -104,8 +104,9 @@ class TextWriter {
         for (std::size_t i = 0; i < bounds.size(); ++i)
             bucket(fmt::format("{}", bounds[i]), snap.cumulative[i]);
         bucket("+Inf", snap.cumulative.back());
-        const std::string labels =
-            label.empty() ? std::string() : fmt::format("{{{}=\"{}\"}}", label, escape(value, true));
+        const std::string labels = label.empty()
+                                       ? std::string()
+                                       : fmt::format("{{{}=\"{}\"}}", label, escape(value, true));
         fmt::format_to(std::back_inserter(out_), "{}_sum{} {}\n{}_count{} {}\n", name, labels,
                        snap.sum, name, labels, snap.count);
     }

@@ -110,15 +110,14 @@ std::vector<std::pair<std::string, std::int64_t>> Worker::stuck_jobs() const {
 ProbeResult Worker::readiness() const {
     if (stop_.stop_requested()) return {false, "draining: shutting down, claiming no new jobs"};
     if (const auto stuck = stuck_jobs(); !stuck.empty()) {
-        return {false, fmt::format("stuck: job {} is still rendering {} s past JOB_TIMEOUT_SEC "
-                                   "({} s) and did not stop when cancelled; its lease is no "
-                                   "longer renewed and the API will requeue it; restart the "
-                                   "worker to free its slot{}",
-                                   stuck.front().first, stuck.front().second,
-                                   config_.job_timeout_sec,
-                                   stuck.size() > 1
-                                       ? fmt::format(" ({} jobs stuck in all)", stuck.size())
-                                       : std::string())};
+        return {false,
+                fmt::format("stuck: job {} is still rendering {} s past JOB_TIMEOUT_SEC "
+                            "({} s) and did not stop when cancelled; its lease is no "
+                            "longer renewed and the API will requeue it; restart the "
+                            "worker to free its slot{}",
+                            stuck.front().first, stuck.front().second, config_.job_timeout_sec,
+                            stuck.size() > 1 ? fmt::format(" ({} jobs stuck in all)", stuck.size())
+                                             : std::string())};
     }
     // A few poll intervals, plus one slow answer.
     const auto window = std::chrono::milliseconds(config_.poll_interval_ms) * 3 +
@@ -397,24 +396,25 @@ int Worker::run() {
         metrics_server_
             ? fmt::format("{}:{}", parse_listen_address(config_.metrics_addr).host, metrics_port())
             : std::string("off");
-    log::info("start", {{"version", RENDERER_VERSION},
-                        {"worker", config_.worker_name},
-                        {"poll_interval_ms", config_.poll_interval_ms},
-                        {"max_concurrent", config_.max_concurrent},
-                        {"lease_seconds", config_.lease_seconds},
-                        // For a lease of LEASE_SECONDS; the runner applies the same rule to
-                        // each lease as granted.
-                        {"heartbeat_interval_ms",
-                         static_cast<std::int64_t>(LeasePolicy(config_).nominal_interval().count())},
-                        {"job_timeout_sec", config_.job_timeout_sec},
-                        {"max_retries", config_.max_retries},
-                        {"api_base", config_.api_base()},
-                        {"content_dir", config_.paths.content_dir.string()},
-                        {"music_dir", config_.paths.music_dir.string()},
-                        {"output_dir", config_.paths.output_dir.string()},
-                        {"tmp_dir", config_.paths.tmp_dir.string()},
-                        {"min_free_bytes", config_.min_free_bytes},
-                        {"metrics_addr", metrics_at}});
+    log::info("start",
+              {{"version", RENDERER_VERSION},
+               {"worker", config_.worker_name},
+               {"poll_interval_ms", config_.poll_interval_ms},
+               {"max_concurrent", config_.max_concurrent},
+               {"lease_seconds", config_.lease_seconds},
+               // For a lease of LEASE_SECONDS; the runner applies the same rule to
+               // each lease as granted.
+               {"heartbeat_interval_ms",
+                static_cast<std::int64_t>(LeasePolicy(config_).nominal_interval().count())},
+               {"job_timeout_sec", config_.job_timeout_sec},
+               {"max_retries", config_.max_retries},
+               {"api_base", config_.api_base()},
+               {"content_dir", config_.paths.content_dir.string()},
+               {"music_dir", config_.paths.music_dir.string()},
+               {"output_dir", config_.paths.output_dir.string()},
+               {"tmp_dir", config_.paths.tmp_dir.string()},
+               {"min_free_bytes", config_.min_free_bytes},
+               {"metrics_addr", metrics_at}});
 
     std::string reason = "signal";
     while (!stop_.stop_requested()) {

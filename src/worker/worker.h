@@ -66,7 +66,7 @@ class Worker {
     struct Active {
         std::unique_ptr<JobRunner> runner;
         std::thread thread;
-        bool done = false;  // guarded by jobs_mutex_
+        bool done = false;                           // guarded by jobs_mutex_
         JobOutcome outcome = JobOutcome::Cancelled;  // once done
     };
 

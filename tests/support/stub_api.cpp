@@ -54,7 +54,8 @@ void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
         escaped += c;
     }
     for (const auto& [placeholder, value] :
-         {std::pair{kEchoAuthorization, &authorization}, std::pair{kEchoAuthorizationJson, static_cast<const std::string*>(&escaped)}}) {
+         {std::pair{kEchoAuthorization, &authorization},
+          std::pair{kEchoAuthorizationJson, static_cast<const std::string*>(&escaped)}}) {
         const std::size_t length = std::string_view(placeholder).size();
         for (auto at = a.body.find(placeholder); at != std::string::npos;
              at = a.body.find(placeholder, at + value->size())) {
