@@ -41,6 +41,7 @@ struct Settings {
     int lease_seconds = 120;
     double fail_rate = 0.0;
     int latency_ms = 0;
+    int threads = 0;
     int heartbeat_refuse_after = 0;
     int clock_offset_sec = 0;
     bool no_lease_seconds = false;
@@ -102,6 +103,7 @@ int serve(const Settings& s, const sigset_t& signals) {
     opts.fail_rate = s.fail_rate;
     opts.seed = s.seed;
     opts.latency_ms = s.latency_ms;
+    opts.threads = s.threads;
     opts.heartbeat_refuse_after = s.heartbeat_refuse_after;
     opts.clock_offset = std::chrono::seconds(s.clock_offset_sec);
     opts.omit_lease_seconds = s.no_lease_seconds;
@@ -168,6 +170,10 @@ int main(int argc, char** argv) {
     app.add_option("--fail-rate", s.fail_rate, "Fraction of API calls answered 503 (0..1)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--threads", s.threads,
+                   "Request threads (0: cpp-httplib's default); each keep-alive client holds one")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
     app.add_option("--latency-ms", s.latency_ms, "Delay added before every API answer")
         ->capture_default_str()
         ->check(CLI::Range(0, 60000));

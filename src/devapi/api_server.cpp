@@ -230,6 +230,11 @@ void ApiServer::route(const char* method, const char* pattern, bool faults, Hand
 }
 
 void ApiServer::install_routes() {
+    if (options_.threads > 0) {
+        http_->new_task_queue = [n = static_cast<std::size_t>(options_.threads)] {
+            return new httplib::ThreadPool(n);
+        };
+    }
     http_->set_payload_max_length(kMaxBodyBytes);
     // Idle keep-alive connections hold stop() up for this long.
     http_->set_keep_alive_timeout(2);

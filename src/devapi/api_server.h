@@ -35,6 +35,9 @@ class ApiServer {
         // reproducible for a given request order.
         double fail_rate = 0.0;
         std::uint64_t seed = 1;
+        // Request threads (0: cpp-httplib's default, 8 on small machines). A keep-alive
+        // connection holds its thread between requests, so many clients need many threads.
+        int threads = 0;
         int latency_ms = 0;              // added before handling every authenticated request
         int heartbeat_refuse_after = 0;  // see JobStore::Options
 
