@@ -498,6 +498,11 @@ def main():
           all(c == 0 for c in results["exit_codes"].values()))
     rss_growth = [late - early for _, early, late, _, _ in rows]
     fd_growth = [late - early for _, _, _, early, late in rows]
+    # Flat: what a leak of a few KiB or one descriptor per job would not be, over ~40 jobs a
+    # worker (the allocator's arenas settle within the first jobs, so some noise remains).
+    flat = bool(rows) and statistics.median(rss_growth) <= 2 and max(rss_growth) <= 8 and \
+        max(fd_growth) <= 4
+    ok = ok and flat
     md = []
     md.append(f"Load test: {a.jobs} jobs, {a.workers} workers x MAX_CONCURRENT={a.max_concurrent}, "
               f"{a.fail_rate:.0%} injected 503s, {len(fleet.kills)} SIGKILLs "
@@ -542,6 +547,9 @@ def main():
                   f"{statistics.median(r[3] for r in rows):.0f} -> "
                   f"{statistics.median(r[4] for r in rows):.0f} median; growth median "
                   f"{statistics.median(fd_growth):+.1f}, max {max(fd_growth):+.1f} |")
+    md.append("")
+    md.append(f"RSS and fds flat (median RSS growth <= 2 MiB, max <= 8 MiB, fds max +4): "
+              f"{'yes' if flat else 'NO'}.")
     md.append("")
     md.append("Verdict: " + ("PASS" if ok else "FAIL"))
     text = "\n".join(md)
