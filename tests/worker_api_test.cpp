@@ -17,6 +17,7 @@
 #include "support/fixtures.h"
 #include "support/stub_api.h"
 #include "worker/api_client.h"
+#include "worker/http_client.h"
 #include "worker/job.h"
 #include "worker/lease.h"
 #include "worker/url.h"
@@ -326,6 +327,21 @@ TEST(JobModelTest, Rfc3339) {
     // Found by fuzzing: a year past 2262 overflowed the nanosecond clock (undefined behaviour).
     EXPECT_FALSE(parse_rfc3339("9336-01-01T00:00:00Z"));
     EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00Z"));
+}
+
+TEST(JobModelTest, HttpDateHeader) {
+    HttpResponse r;
+    r.headers = {{"date", "Sun, 06 Nov 1994 08:49:37 GMT"}};
+    ASSERT_TRUE(r.date());
+    EXPECT_EQ(std::chrono::system_clock::to_time_t(*r.date()), 784111777);
+    r.headers = {{"date", "yesterday-ish"}};
+    EXPECT_FALSE(r.date());
+    // A hostile year must not overflow the nanosecond clock (the class of bug the claim fuzzer
+    // found in parse_rfc3339): refused like any malformed date.
+    r.headers = {{"date", "Fri, 31 Dec 9999 23:59:59 GMT"}};
+    EXPECT_FALSE(r.date());
+    r.headers = {};
+    EXPECT_FALSE(r.date());
 }
 
 TEST(UrlTest, OriginsAndCredentials) {

@@ -102,7 +102,10 @@ std::optional<std::chrono::system_clock::time_point> HttpResponse::date() const 
     const auto text = header("date");
     if (!text) return std::nullopt;
     const std::time_t t = curl_getdate(text->c_str(), nullptr);
-    if (t < 0) return std::nullopt;
+    // 1970-2200: the nanosecond clock overflows past 2262, and no answer is dated outside this
+    // (the same bound parse_rfc3339 puts on a stated expiry).
+    constexpr std::time_t kYear2200 = 7258118400;
+    if (t < 0 || t > kYear2200) return std::nullopt;
     return std::chrono::system_clock::from_time_t(t);
 }
 
