@@ -1,6 +1,7 @@
 // The reference job API over real HTTP on loopback: auth, list shapes, leases and their expiry,
 // the status state machine, history, fault injection and seeding from a stories tree.
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
@@ -429,6 +431,30 @@ TEST_F(DevApiTest, HeartbeatRefusedAfterN) {
         post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":")" + claim(id) + "\"}")
             ->status,
         200);
+}
+
+TEST_F(DevApiTest, ClockOffsetShowsInExpiriesAndTheDateHeader) {
+    // Fault injection for clock skew: the API's clock runs an hour ahead in every stated time,
+    // and leases are stated by their expiry alone.
+    start({.clock_offset = std::chrono::hours(1), .omit_lease_seconds = true});
+    const auto id = create("s", "p", 20);
+    const auto listed = parse(get("/api/render-jobs?status=queued")->body);
+    EXPECT_FALSE(listed["jobs"][0].HasMember("lease_seconds"));
+    const auto res = post("/api/render-jobs/" + id + "/claim", "");
+    ASSERT_EQ(res->status, 200);
+    const auto lease = parse(res->body);
+    EXPECT_FALSE(lease.HasMember("lease_seconds"));
+    const auto now = std::chrono::system_clock::now();
+    const auto date = std::chrono::system_clock::from_time_t(
+        curl_getdate(res->get_header_value("Date").c_str(), nullptr));
+    EXPECT_NEAR(std::chrono::duration<double>(date - now).count(), 3600, 5)
+        << res->get_header_value("Date");
+    // The expiry is 20 s after the API's own Date, whatever the host's clock says.
+    std::tm tm{};
+    const std::string expires = lease["lease_expires_at"].GetString();
+    ASSERT_TRUE(strptime(expires.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) << expires;
+    const auto expiry = std::chrono::system_clock::from_time_t(timegm(&tm));
+    EXPECT_NEAR(std::chrono::duration<double>(expiry - date).count(), 20, 2) << expires;
 }
 
 TEST_F(DevApiTest, OversizedBodyIs413) {
