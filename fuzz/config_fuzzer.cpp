@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "fuzz/fuzz_targets.h"
 #include "media/render_settings.h"
+#include "worker/lease.h"
 #include "worker/metrics_server.h"
 #include "worker/url.h"
 #include "worker/worker_config.h"
@@ -118,9 +119,9 @@ void whole_config(std::string_view input) {
         require(!c.api_token.empty(), "a configuration without a token was accepted");
         require(c.paths.output_dir.is_absolute() && c.paths.tmp_dir.is_absolute(),
                 "a relative directory was accepted");
-        require(c.poll_interval_ms >= 50 && c.lease_seconds >= 1 &&
-                    c.heartbeat_interval().count() > 0 &&
-                    c.heartbeat_interval().count() < std::int64_t{c.lease_seconds} * 1000,
+        const auto interval = worker::LeasePolicy(c).nominal_interval().count();
+        require(c.poll_interval_ms >= 50 && c.lease_seconds >= 1 && interval > 0 &&
+                    interval < std::int64_t{c.lease_seconds} * 1000,
                 "an interval out of range was accepted");
     });
     for (const char* name : kVars) ::unsetenv(name);

@@ -104,7 +104,15 @@ class CrashFaultTest : public ::testing::Test {
         // Textured frames (x264 has real work: renders take long enough to be killed in), the
         // same set for every story.
         write_textured_frames(dir_ / "frames-src", kFramesPerJob, 320, 180);
-        for (int i = 1; i <= kJobs; ++i) {
+        write_bytes(dir_ / "token", token_ + "\n");
+        fs::permissions(dir_ / "token", fs::perms::owner_read | fs::perms::owner_write);
+    }
+
+    // The reference API (real binary) seeded with `jobs` stories, failing `fail_rate` of its
+    // calls, granting leases of `lease_sec`.
+    void start_api(int jobs, double fail_rate, int lease_sec) {
+        lease_sec_ = lease_sec;
+        for (int i = 1; i <= jobs; ++i) {
             const auto frames = dir_ / "content/stories" / story(i) / "p1/frames";
             fs::create_directories(frames);
             // Hard links: the same bytes in each story's own frames dir, no copies.
@@ -112,16 +120,14 @@ class CrashFaultTest : public ::testing::Test {
                 fs::create_hard_link(f.path(), frames / f.path().filename());
             }
         }
-        write_bytes(dir_ / "token", token_ + "\n");
-        fs::permissions(dir_ / "token", fs::perms::owner_read | fs::perms::owner_write);
-
         auto env = base_env();
         devapi_ = std::make_unique<Child>(
-            std::vector<std::string>{
-                devapi_bin(), "--json-logs", "--host", "127.0.0.1", "--port", "0", "--port-file",
-                (dir_ / "port").string(), "--token-file", (dir_ / "token").string(),
-                "--seed-stories", (dir_ / "content/stories").string(), "--lease-seconds",
-                std::to_string(kLeaseSec), "--fail-rate", "0.2", "--seed", "7"},
+            std::vector<std::string>{devapi_bin(), "--json-logs", "--host", "127.0.0.1", "--port",
+                                     "0", "--port-file", (dir_ / "port").string(), "--token-file",
+                                     (dir_ / "token").string(), "--seed-stories",
+                                     (dir_ / "content/stories").string(), "--lease-seconds",
+                                     std::to_string(lease_sec), "--fail-rate",
+                                     fmt::format("{}", fail_rate), "--seed", "7"},
             env, dir_ / "logs/devapi.log");
         const auto until = Clock::now() + 30s;
         while (Clock::now() < until && !fs::exists(dir_ / "port"))
@@ -146,7 +152,7 @@ class CrashFaultTest : public ::testing::Test {
                  "CONTENT_DIR=" + (dir_ / "content").string(),
                  "OUTPUT_DIR=" + (dir_ / "output").string(), "TMP_DIR=" + tmp.string(),
                  fmt::format("WORKER_NAME=w{}-g{}", slot + 1, generation),
-                 fmt::format("LEASE_SECONDS={}", kLeaseSec), "POLL_INTERVAL_MS=100",
+                 fmt::format("LEASE_SECONDS={}", lease_sec_), "POLL_INTERVAL_MS=100",
                  "MAX_CONCURRENT=1", "MIN_FREE_BYTES=1M", "HTTP_TIMEOUT_SEC=5",
                  "SHUTDOWN_GRACE_SEC=60", "X264_THREADS=1", "DECODE_THREADS=1",
                  fmt::format("FPS={}", kFps), "RENDER_SIZE=640x360", "X264_PRESET=faster"}) {
@@ -181,11 +187,13 @@ class CrashFaultTest : public ::testing::Test {
     fs::path dir_ = tmp_.path();
     std::string token_;
     int port_ = 0;
+    int lease_sec_ = kLeaseSec;
     std::unique_ptr<Child> devapi_;
     std::vector<fs::path> logs_;
 };
 
 TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale) {
+    start_api(kJobs, 0.2, kLeaseSec);
     const auto t0 = Clock::now();
     const auto deadline = t0 + kLimit;
     std::vector<std::unique_ptr<Child>> workers;
@@ -217,7 +225,7 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
     bool thawed = false;
     int generation = 0;
     bool slot0_dead = false;
-    std::vector<int> swept_temp_files, swept_job_dirs;
+    std::vector<int> swept_job_dirs;
     int finished = 0;
     auto next_stats = t0;
     while (Clock::now() < deadline) {
@@ -258,8 +266,9 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
             thawed = true;
             std::printf("%6.2f s: SIGCONT worker 2\n", since(Clock::now()));
         }
-        // Worker 1 is restarted once twice the lease has passed: its sweep then takes the temp
-        // file and work dir the killed process left for stale (live renders write more often).
+        // Worker 1 is restarted once twice the lease has passed: by then a sweep has taken the
+        // temp file the killed process left (the restarted worker's at start, or the others'
+        // periodic ones: they share OUTPUT_DIR), and the restart's takes its work dir.
         if (slot0_dead && lapsed(kills.back())) {
             workers[0] = start_worker(0, ++generation);
             slot0_dead = false;
@@ -267,11 +276,10 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
                 << workers[0]->output();
             std::printf("%6.2f s: worker 1 restarted\n", since(Clock::now()));
             EXPECT_FALSE(fs::exists(dir_ / "output" / kills.back().temp_file))
-                << "the restarted worker's sweep removes the killed render's temp file";
+                << "a sweep removes the killed render's temp file";
             for (const auto& e : json_lines(workers[0]->output())) {
-                if (field(e, "event") != "sweep") continue;
-                swept_temp_files.push_back(e["stale_temp_files"].GetInt());
-                swept_job_dirs.push_back(e["stale_job_dirs"].GetInt());
+                if (field(e, "event") == "sweep")
+                    swept_job_dirs.push_back(e["stale_job_dirs"].GetInt());
             }
         }
         const bool faults_done = static_cast<int>(kills.size()) == kKills && !slot0_dead && thawed;
@@ -283,13 +291,9 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
         << "the queue emptied before worker 1 could be killed twice mid-render";
     ASSERT_TRUE(freeze && thawed) << "the queue emptied before worker 2 could be frozen";
     ASSERT_EQ(final_jobs(), kJobs) << "not every job finished within " << kLimit.count() << " s";
-    // The killed process left one temp file and one work dir each time (a frozen worker's may
-    // be swept too: it is as stale, its lease gone).
-    ASSERT_EQ(swept_temp_files.size(), static_cast<std::size_t>(kKills));
-    for (int i = 0; i < kKills; ++i) {
-        EXPECT_GE(swept_temp_files[i], 1);
-        EXPECT_EQ(swept_job_dirs[i], 1);
-    }
+    // The killed process left one work dir each time, in its own TMP_DIR, taken at restart.
+    ASSERT_EQ(swept_job_dirs.size(), static_cast<std::size_t>(kKills));
+    for (int i = 0; i < kKills; ++i) EXPECT_EQ(swept_job_dirs[i], 1);
 
     // Graceful stop: each worker drains and exits 0; then the API.
     for (auto& w : workers) w->signal(SIGTERM);
@@ -348,7 +352,7 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
 
     // No worker process published after it lost a lease: within each attempt (a claim up to
     // the next one for the same job), `done` never follows `lease_lost`.
-    int lease_lost = 0, retries = 0, done = 0;
+    int lease_lost = 0, retries = 0, done = 0, swept_temp_files = 0;
     std::vector<std::pair<std::string, std::string>> texts;
     for (const auto& log : logs_) {
         const auto text = read_text(log);
@@ -365,6 +369,7 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
                             field(e, "reason").c_str());
             }
             if (event == "retry") ++retries;
+            if (event == "sweep") swept_temp_files += e["stale_temp_files"].GetInt();
             if (event == "done") {
                 ++done;
                 EXPECT_FALSE(lost[job]) << log << ": " << job << " published after lease_lost";
@@ -372,6 +377,9 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
         }
     }
     EXPECT_GE(done, kJobs);
+    // Each killed render's temp file was taken by some worker's sweep (a frozen worker's may be
+    // taken too: it is as stale, its lease gone).
+    EXPECT_GE(swept_temp_files, kKills);
     // The frozen worker woke up to a lost lease and said so.
     const auto w2 = json_lines(read_text(dir_ / "logs/w2-g0.log"));
     EXPECT_TRUE(std::any_of(w2.begin(), w2.end(),
@@ -408,6 +416,66 @@ TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale)
         lease_lost, retries, claims, wall_sec);
     std::printf("%s\n", summary.c_str());
     RecordProperty("summary", summary);
+}
+
+TEST_F(CrashFaultTest, ARestartSecondsAfterASigkillLeavesNoPartialFile) {
+    // Issue 11.5: the stale sweep ran only at start and only on files older than twice the
+    // lease, so a worker restarted seconds after a SIGKILL found its dead render's temp file
+    // too young, and nothing ever looked again: the partial file stayed for good. The sweep now
+    // runs from the poll loop too, taking what no live job can own any more (a temp file or
+    // work dir untouched for twice the lease).
+    constexpr int kJobsHere = 4;
+    constexpr int kLease = 2;
+    start_api(kJobsHere, 0.0, kLease);
+    auto worker = start_worker(0, 0);
+    std::optional<std::string> job, temp;
+    const auto until = Clock::now() + 120s;
+    while (Clock::now() < until && !temp) {
+        if ((job = active_job(worker->output()))) {
+            temp = temp_file_for(dir_ / "output", artifact(std::stoi(job->substr(1, 2))));
+        }
+        if (!temp) std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_TRUE(temp) << "no render was caught writing its temp file\n" << worker->output();
+    worker->signal(SIGKILL);
+    ASSERT_EQ(worker->wait(10s), 128 + SIGKILL);
+    ASSERT_TRUE(fs::exists(dir_ / "output" / *temp));
+    ASSERT_TRUE(fs::exists(dir_ / "tmp/w1" / *job)) << "the killed job's work dir";
+
+    // Back within a second or two, as an orchestrator restarts a crashed container.
+    std::this_thread::sleep_for(1s);
+    worker = start_worker(0, 1);
+    ASSERT_TRUE(worker->wait_for_output(R"("event":"start")", 60s)) << worker->output();
+    const auto swept = [&] {
+        return !fs::exists(dir_ / "output" / *temp) && !fs::exists(dir_ / "tmp/w1" / *job);
+    };
+    EXPECT_TRUE(fs::exists(dir_ / "output" / *temp))
+        << "too young for the start-up sweep: this test is about the sweeps after it";
+    const auto sweep_until = Clock::now() + 60s;
+    while (Clock::now() < sweep_until && !swept()) std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(swept()) << "the killed render's temp file and work dir are still there";
+
+    const auto all_done = Clock::now() + 180s;
+    while (Clock::now() < all_done) {
+        const auto stats = get("/api/stats");
+        if (stats && (*stats)["by_status"]["rendered"].GetInt() == kJobsHere) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    worker->signal(SIGTERM);
+    EXPECT_EQ(worker->wait(60s), 0) << worker->output();
+    std::set<std::string> expected;
+    for (int i = 1; i <= kJobsHere; ++i) {
+        EXPECT_EQ(field(*get("/api/render-jobs/" + job_id(i)), "status"), "rendered") << i;
+        expected.insert(artifact(i));
+    }
+    const auto outputs = dir_entries(dir_ / "output");
+    EXPECT_EQ(std::set<std::string>(outputs.begin(), outputs.end()), expected);
+    EXPECT_TRUE(dir_entries(dir_ / "tmp/w1").empty());
+    int periodic = 0;
+    for (const auto& e : json_lines(worker->output())) {
+        if (field(e, "event") == "sweep" && e["stale_temp_files"].GetInt() >= 1) ++periodic;
+    }
+    EXPECT_EQ(periodic, 1) << "one sweep, after start, took the dead render's temp file";
 }
 
 }  // namespace

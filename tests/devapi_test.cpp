@@ -1,6 +1,7 @@
 // The reference job API over real HTTP on loopback: auth, list shapes, leases and their expiry,
 // the status state machine, history, fault injection and seeding from a stories tree.
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
@@ -229,9 +231,36 @@ TEST_F(DevApiTest, HeartbeatExtendsTheLease) {
 
     EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":"other"})")->status,
               409);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);  // token optional
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 409);  // token required
     EXPECT_EQ(post("/api/render-jobs/nope/heartbeat", "")->status, 404);
     EXPECT_EQ(post("/api/render-jobs/" + create("s", "q") + "/heartbeat", "")->status, 409);
+}
+
+TEST_F(DevApiTest, LeaseTokenIsRequiredOnceIssued) {
+    // Issue 11.10: a second client posted `rendered` with artifact_path /etc/passwd on another
+    // worker's lease, without the lease_token. Once a token is issued, every heartbeat and
+    // status post must carry it (409 otherwise), so a worker that forgets it is caught here.
+    const auto id = create("s", "p");
+    const auto token = claim(id);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 409);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "{}")->status, 409);
+    EXPECT_EQ(post_status(id, R"({"status":"rendering"})"), 409);
+    EXPECT_EQ(post_status(id, R"({"status":"rendered","artifact_path":"/etc/passwd","bytes":1})"),
+              409);
+    EXPECT_EQ(post_status(id, R"({"status":"errored","error_class":"X"})"), 409);
+    auto doc = job(id);
+    EXPECT_STREQ(doc["status"].GetString(), "claimed");
+    EXPECT_FALSE(doc.HasMember("artifact_path"));
+    EXPECT_EQ(doc["heartbeats"].GetInt(), 0);
+
+    // The holder, with its token, is unaffected.
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":")" + token + "\"}")
+                  ->status,
+              200);
+    EXPECT_EQ(post_status(id, R"({"status":"rendering","lease_token":")" + token + "\"}"), 200);
+    doc = job(id);
+    EXPECT_STREQ(doc["status"].GetString(), "rendering");
+    EXPECT_EQ(doc["heartbeats"].GetInt(), 1);
 }
 
 TEST_F(DevApiTest, ExpiredLeaseRequeuesTheJob) {
@@ -252,7 +281,7 @@ TEST_F(DevApiTest, ExpiredLeaseRequeuesTheJob) {
     EXPECT_EQ(res->status, 410);
     EXPECT_STREQ(parse(res->body)["error"].GetString(), "lease_expired");
     EXPECT_EQ(post_status(id, R"({"status":"rendering","lease_token":")" + token + "\"}"), 410);
-    EXPECT_EQ(post_status(id, R"({"status":"rendering"})"), 410);
+    EXPECT_EQ(post_status(id, R"({"status":"rendering"})"), 409) << "no token: not the holder";
 
     // Someone else takes the job; the old holder is now merely in conflict.
     const auto token2 = claim(id);
@@ -310,10 +339,11 @@ TEST_F(DevApiTest, StatusTransitionsFollowTheStateMachine) {
 
 TEST_F(DevApiTest, HistoryRecordsEveryAcceptedTransition) {
     const auto id = create("s", "p");
-    claim(id);
-    ASSERT_EQ(post_status(id, R"({"status":"rendering"})"), 200);
-    ASSERT_EQ(post_status(id, R"({"status":"rendered","artifact_path":"/out/s_p.mp4",)"
-                              R"("bytes":4096,"duration_ms":1500,"audio_track":"m.mp3"})"),
+    const auto token = claim(id);
+    const auto lease = R"({"lease_token":")" + token + "\",";
+    ASSERT_EQ(post_status(id, lease + R"("status":"rendering"})"), 200);
+    ASSERT_EQ(post_status(id, lease + R"("status":"rendered","artifact_path":"/out/s_p.mp4",)"
+                                      R"("bytes":4096,"duration_ms":1500,"audio_track":"m.mp3"})"),
               200);
 
     const auto doc = job(id);
@@ -340,10 +370,11 @@ TEST_F(DevApiTest, HistoryRecordsEveryAcceptedTransition) {
 
 TEST_F(DevApiTest, ErroredKeepsTheFailureDetails) {
     const auto id = create("s", "p");
-    claim(id);
+    const auto token = claim(id);
     ASSERT_EQ(
-        post_status(id, R"({"status":"errored","error_class":"Timeout","error_message":"slow",)"
-                        R"("stderr_snippet":"x264 [error]: \"oops\"\n","timeout":true})"),
+        post_status(id, R"({"lease_token":")" + token + "\"," +
+                            R"("status":"errored","error_class":"Timeout","error_message":"slow",)"
+                            R"("stderr_snippet":"x264 [error]: \"oops\"\n","timeout":true})"),
         200);
     const auto doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "errored");
@@ -359,7 +390,9 @@ TEST_F(DevApiTest, FailRateOneAnswers503BeforeAnyStateChange) {
 
     auto res = get("/api/render-jobs?status=queued");
     EXPECT_EQ(res->status, 503);
-    EXPECT_EQ(res->get_header_value("Retry-After"), "0");
+    // No `Retry-After: 0`: it would let clients skip their back-off, so the suites would never
+    // exercise real back-off against injected faults (issue 11.4).
+    EXPECT_FALSE(res->has_header("Retry-After")) << res->get_header_value("Retry-After");
     EXPECT_EQ(post("/api/render-jobs/j/claim", "")->status, 503);
     EXPECT_EQ(post("/api/render-jobs", R"({"story_id":"s","part_id":"q"})")->status, 503);
     EXPECT_STREQ(job("j")["status"].GetString(), "queued");  // never faulted
@@ -385,16 +418,43 @@ TEST_F(DevApiTest, FailRateIsDeterministicForASeed) {
 TEST_F(DevApiTest, HeartbeatRefusedAfterN) {
     start({.heartbeat_refuse_after = 2});
     const auto id = create("s", "p");
-    claim(id);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 410);
+    const auto beat = R"({"lease_token":")" + claim(id) + "\"}";
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", beat)->status, 200);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", beat)->status, 200);
+    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", beat)->status, 410);
     const auto doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "queued");
     EXPECT_STREQ(doc["history"][doc["history"].Size() - 1]["reason"].GetString(),
                  "heartbeat_refused");
-    claim(id);  // a fresh lease gets its N heartbeats again
-    EXPECT_EQ(post("/api/render-jobs/" + id + "/heartbeat", "")->status, 200);
+    // A fresh lease gets its N heartbeats again.
+    EXPECT_EQ(
+        post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":")" + claim(id) + "\"}")
+            ->status,
+        200);
+}
+
+TEST_F(DevApiTest, ClockOffsetShowsInExpiriesAndTheDateHeader) {
+    // Fault injection for clock skew: the API's clock runs an hour ahead in every stated time,
+    // and leases are stated by their expiry alone.
+    start({.clock_offset = std::chrono::hours(1), .omit_lease_seconds = true});
+    const auto id = create("s", "p", 20);
+    const auto listed = parse(get("/api/render-jobs?status=queued")->body);
+    EXPECT_FALSE(listed["jobs"][0].HasMember("lease_seconds"));
+    const auto res = post("/api/render-jobs/" + id + "/claim", "");
+    ASSERT_EQ(res->status, 200);
+    const auto lease = parse(res->body);
+    EXPECT_FALSE(lease.HasMember("lease_seconds"));
+    const auto now = std::chrono::system_clock::now();
+    const auto date = std::chrono::system_clock::from_time_t(
+        curl_getdate(res->get_header_value("Date").c_str(), nullptr));
+    EXPECT_NEAR(std::chrono::duration<double>(date - now).count(), 3600, 5)
+        << res->get_header_value("Date");
+    // The expiry is 20 s after the API's own Date, whatever the host's clock says.
+    std::tm tm{};
+    const std::string expires = lease["lease_expires_at"].GetString();
+    ASSERT_TRUE(strptime(expires.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) << expires;
+    const auto expiry = std::chrono::system_clock::from_time_t(timegm(&tm));
+    EXPECT_NEAR(std::chrono::duration<double>(expiry - date).count(), 20, 2) << expires;
 }
 
 TEST_F(DevApiTest, OversizedBodyIs413) {
@@ -402,6 +462,25 @@ TEST_F(DevApiTest, OversizedBodyIs413) {
     const auto res = post("/api/render-jobs", body);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 413);
+}
+
+TEST_F(DevApiTest, DeeplyNestedBodiesAre400NotACrash) {
+    // Issue 11.1: a recursive parser runs out of stack on 200 KB of '['; and a balanced but
+    // deep `render` object would recurse again when it is serialized for the job.
+    const std::string open(200 * 1024, '[');
+    auto res = post("/api/render-jobs", open);
+    ASSERT_TRUE(res) << "the server must survive";
+    EXPECT_EQ(res->status, 400);
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    res = post("/api/render-jobs", R"({"story_id":"s","part_id":"p","render":{"x":)" + deep + "}}");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_NE(parse(res->body)["message"].GetString(), std::string());
+    const auto id = create("s", "q");
+    res = post("/api/render-jobs/" + id + "/claim", open);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_EQ(get("/api/render-jobs")->status, 200);
 }
 
 TEST_F(DevApiTest, UnknownRoutesAnswerJson404) {

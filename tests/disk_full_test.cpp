@@ -5,13 +5,16 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "media/slideshow.h"
+#include "support/bad_media.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/secret_scan.h"
@@ -108,6 +111,59 @@ TEST(DiskFullTest, WorkerReportsErroredWithIoErrorAfterRetrying) {
     EXPECT_TRUE(dir_entries(env.tmp).empty());
     expect_no_secret(env.token(),
                      SecretScan{{{"logs", env.logs().joined()}}, {env.output, env.tmp}, {}});
+}
+
+TEST(DiskFullTest, LowDiskAtPreflightReleasesTheJobInsteadOfFailingIt) {
+    // Issue 11.8: the disk filling up between the claim and the render's preflight (another
+    // process wrote to it) is the worker's problem, not the job's; the job was reported
+    // `errored` (PreflightError) for good. It is now released (the lease lapses, the API
+    // requeues it), the worker claims nothing while the disk is low, and renders it once space
+    // is back. A real 8 MiB tmpfs with MIN_FREE_BYTES 4 MiB; a 6 MiB file fills it.
+    WorkerEnv env;
+    ScopedTmpfs disk(env.output, "8m");
+    if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+    env.add_story("demo", "part1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+    const auto filler = env.output / "filler.bin";
+    std::atomic<int> renders{0};
+    worker::RenderFn filling = [&](const media::RenderRequest& req, const log::Context& log,
+                                   const media::CancelToken& cancel,
+                                   const media::ProgressFn& progress,
+                                   const std::function<bool()>& gate) {
+        if (++renders == 1) write_bytes(filler, std::string(6u << 20, 'x'));
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    auto config = env.config();
+    config.min_free_bytes = 4u << 20;
+    worker::Worker w(config, filling);
+    std::thread freer([&] {
+        // Space comes back a little after the worker has noticed it was gone.
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (std::chrono::steady_clock::now() < end && env.count_events("disk_low") < 2)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        fs::remove(filler);
+    });
+    const bool finished = WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, std::chrono::seconds(120));
+    freer.join();
+    ASSERT_TRUE(finished);
+
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    for (const auto& s : env.history(id)) EXPECT_NE(s, "errored");
+    EXPECT_EQ(env.history(id).back(), "rendered");
+    EXPECT_GE(job->lease_expirations, 1);
+    EXPECT_EQ(renders.load(), 2);
+    const auto released = env.logs().events("job_released");
+    ASSERT_EQ(released.size(), 1u);
+    EXPECT_NE(std::string(released[0]["reason"].GetString()).find("MIN_FREE_BYTES"),
+              std::string::npos)
+        << released[0]["reason"].GetString();
+    EXPECT_EQ(env.count_events("error"), 0);
+    EXPECT_EQ(env.outputs(), std::vector<std::string>{"demo_part1.mp4"});
+    EXPECT_TRUE(dir_entries(env.tmp).empty());
 }
 
 }  // namespace

@@ -158,6 +158,33 @@ class KubernetesManifests(unittest.TestCase):
             for what in ["cpu", "memory"]:
                 self.assertIn(what, resources.get(kind, {}), f"{kind}.{what}")
 
+    def test_network_policy_admits_only_the_metrics_port(self):
+        # Issue 11.3: the metrics port binds 0.0.0.0 and answers without auth; a NetworkPolicy
+        # keeps everyone but the scraper away from it (and from the pod altogether).
+        policies = [doc for (kind, _), doc in self.objects.items() if kind == "NetworkPolicy"]
+        self.assertEqual(len(policies), 1, "one NetworkPolicy for the workers")
+        policy = policies[0]
+        kustomization = load_all(K8S / "kustomization.yaml")[0]
+        files = {doc["metadata"]["name"]: path.name for path in K8S.glob("*.yaml")
+                 for doc in load_all(path) if doc.get("kind") == "NetworkPolicy"}
+        self.assertIn(files[policy["metadata"]["name"]], kustomization["resources"])
+        spec = policy["spec"]
+        pod_labels = self.deployment["spec"]["template"]["metadata"]["labels"]
+        selector = spec["podSelector"]["matchLabels"]
+        self.assertTrue(selector)
+        for key, value in selector.items():
+            self.assertEqual(pod_labels.get(key), value, f"the policy selects the pods ({key})")
+        self.assertIn("Ingress", spec["policyTypes"])
+        metrics_port = port_of(env_value(self.container, "METRICS_ADDR"))
+        rules = spec.get("ingress", [])
+        self.assertTrue(rules, "the scraper must still get in")
+        for rule in rules:
+            self.assertTrue(rule.get("from"), "every rule names who may connect")
+            self.assertTrue(rule.get("ports"), "every rule names the port")
+            for port in rule["ports"]:
+                self.assertIn(port["port"], (metrics_port, "metrics"))
+                self.assertEqual(port.get("protocol", "TCP"), "TCP")
+
     def test_keda_scales_the_deployment_on_queue_depth(self):
         scaled = self.objects[("ScaledObject", "renderer")]["spec"]
         self.assertEqual(scaled["scaleTargetRef"]["name"], self.deployment["metadata"]["name"])

@@ -2,7 +2,12 @@
 // a free loopback port, scraped over real HTTP. /metrics must count what happened and pass
 // `promtool check metrics` (Debian's prometheus package); /livez and /readyz must say why they
 // fail; `renderer healthcheck` must exit 0 or 1 as Docker's HEALTHCHECK expects.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <chrono>
@@ -202,6 +207,15 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
     EXPECT_GE(sample(text, "renderer_polls_total{result=\"ok\"}"), 3);
     EXPECT_EQ(sample(text, "renderer_lease_losses_total"), 0);
     EXPECT_EQ(sample(text, "renderer_build_info{version=\"" RENDERER_VERSION "\"}"), 1);
+    // How long each kind of API call took, retries included: two claims, a `rendering` and a
+    // `rendered` per job, a list per poll.
+    EXPECT_EQ(sample(text, "renderer_api_call_duration_seconds_count{request=\"claim\"}"), 2);
+    EXPECT_EQ(
+        sample(text, "renderer_api_call_duration_seconds_bucket{request=\"claim\",le=\"+Inf\"}"),
+        2);
+    EXPECT_EQ(sample(text, "renderer_api_call_duration_seconds_count{request=\"status\"}"), 4);
+    EXPECT_GE(sample(text, "renderer_api_call_duration_seconds_count{request=\"list\"}"), 3);
+    EXPECT_GT(sample(text, "renderer_api_call_duration_seconds_sum{request=\"list\"}"), 0);
     expect_promtool_accepts(text, env.dir.path());
     env.expect_no_secret_logged();
 }
@@ -344,6 +358,163 @@ TEST(HealthTest, NotReadyButLiveWhileDraining) {
     release = true;
     ASSERT_TRUE(wait_until([&] { return env.all_final(); }, 60s));
     EXPECT_EQ(env.history("demo-part2").back(), "rendered");
+}
+
+TEST(HealthTest, AHungRenderStopsBeingRenewedAndShowsInReadyzAndMetrics) {
+    // Issue 11.6: heartbeats renewed the lease of a render that ignored JOB_TIMEOUT_SEC (the
+    // timeout only raises a flag checked between frames), so a hung render kept its job forever.
+    // Renewal now stops at JOB_TIMEOUT_SEC plus a grace period (one lease); the lease lapses and
+    // the API requeues the job; /readyz and renderer_jobs_stuck show the stuck job meanwhile.
+    WorkerEnv env;
+    const auto id = env.add_slow_job(2);
+    std::atomic<bool> release{false};
+    worker::RenderFn hung = [&](const media::RenderRequest& req, const log::Context& log,
+                                const media::CancelToken& cancel, const media::ProgressFn& progress,
+                                const std::function<bool()>& gate) {
+        // Deaf to the cancel token, as a render stuck in a system call would be.
+        wait_until([&] { return release.load(); }, 120s);
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    auto cfg = with_metrics(env.config());
+    cfg.job_timeout_sec = 1;
+    Worker w(cfg, hung);
+    RunningWorker running(w);
+    const auto requeued = [&] {
+        const auto j = env.job(id);
+        return j && j->lease_expirations > 0;
+    };
+    ASSERT_TRUE(wait_until(requeued, 60s)) << "the hung render's lease must lapse";
+    EXPECT_EQ(env.history(id),
+              (std::vector<std::string>{"queued", "claimed", "rendering", "queued"}));
+    EXPECT_TRUE(env.has_event("job_stuck"));
+    const auto ready = running.get("/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("stuck"), std::string::npos) << ready.body;
+    EXPECT_NE(ready.body.find(id), std::string::npos) << ready.body;
+    EXPECT_EQ(running.get("/livez").status, 200) << "the poll loop itself is fine";
+    EXPECT_EQ(sample(running.get("/metrics").body, "renderer_jobs_stuck"), 1);
+
+    release = true;  // the render wakes up to a lost lease: nothing is published
+    ASSERT_TRUE(wait_until([&] { return w.metrics().jobs_in_flight.value() == 0; }, 60s));
+    EXPECT_EQ(sample(running.get("/metrics").body, "renderer_jobs_stuck"), 0);
+    EXPECT_EQ(sample(running.get("/metrics").body, "renderer_jobs_total{outcome=\"lease_lost\"}"),
+              1);
+    EXPECT_TRUE(env.outputs().empty());
+    for (const auto& s : env.history(id)) EXPECT_NE(s, "rendered");
+    EXPECT_TRUE(wait_until([&] { return running.get("/readyz").status == 200; }, 10s));
+}
+
+// A TCP client on loopback from `from` (127.0.0.0/8 is all loopback on Linux, so a test can be
+// several peers at once); the socket is closed when the object goes.
+class RawClient {
+  public:
+    RawClient(const char* from, int port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in local{};
+        local.sin_family = AF_INET;
+        ::inet_pton(AF_INET, from, &local.sin_addr);
+        sockaddr_in server{};
+        server.sin_family = AF_INET;
+        server.sin_port = htons(static_cast<std::uint16_t>(port));
+        ::inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+        timeval send_timeout{10, 0};  // a server that neither reads nor closes fails the test
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+        connected_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0 &&
+                     ::connect(fd_, reinterpret_cast<sockaddr*>(&server), sizeof server) == 0;
+    }
+    ~RawClient() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    RawClient(const RawClient&) = delete;
+    RawClient& operator=(const RawClient&) = delete;
+
+    bool connected() const { return connected_; }
+    // False once the server has closed the connection (or sending failed).
+    bool send(std::string_view bytes) {
+        return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+               static_cast<ssize_t>(bytes.size());
+    }
+    // True when the server has closed its side (end of stream or reset); whatever it answered
+    // before hanging up is read and dropped.
+    bool closed_by_server() {
+        char buf[4096];
+        for (;;) {
+            const auto n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) continue;
+            return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        }
+    }
+    int fd() const { return fd_; }
+
+  private:
+    int fd_ = -1;
+    bool connected_ = false;
+};
+
+TEST(HealthTest, SlowClientsAndHugeBodiesCannotKnockTheProbesOver) {
+    // Issue 11.3: on 0.0.0.0, two clients sending a header byte every 3 s held both of the
+    // server's threads, so /livez (and the image's HEALTHCHECK) timed out and kubelet would
+    // restart a pod mid-render; and an unauthenticated 400 MiB POST was read into memory.
+    WorkerEnv env;
+    Worker w(with_metrics(env.config()));
+    RunningWorker running(w);
+    const int port = running.port();
+
+    // Eight slow clients from another address, each dripping a header byte every 300 ms: faster
+    // than any per-read timeout, so only a budget on the whole request stops them.
+    constexpr int kSlow = 8;
+    std::atomic<bool> stop{false};
+    std::atomic<int> dropped{0};
+    std::vector<std::thread> slow;
+    for (int i = 0; i < kSlow; ++i) {
+        slow.emplace_back([&] {
+            const auto end = std::chrono::steady_clock::now() + 20s;
+            while (!stop && std::chrono::steady_clock::now() < end) {
+                RawClient c("127.0.0.2", port);
+                if (!c.connected() || !c.send("GET /livez HTTP/1.1\r\nX-Slow: ")) continue;
+                while (!stop && std::chrono::steady_clock::now() < end && c.send("a")) {
+                    std::this_thread::sleep_for(300ms);
+                    if (c.closed_by_server()) break;
+                }
+                if (c.closed_by_server()) ++dropped;
+            }
+        });
+    }
+    std::this_thread::sleep_for(1s);  // let them take every connection they can
+    for (int i = 0; i < 5; ++i) {
+        // As the HEALTHCHECK and kubelet ask: a fresh connection, a timeout of a few seconds.
+        const auto live = running.get("/livez");
+        EXPECT_EQ(live.status, 200) << "probe " << i << " while slow clients hold connections";
+        std::this_thread::sleep_for(500ms);
+    }
+    EXPECT_TRUE(wait_until([&] { return dropped.load() >= kSlow; }, 15s))
+        << "the server must hang up on clients that take too long to send a request ("
+        << dropped.load() << " of " << kSlow << " dropped)";
+    stop = true;
+    for (auto& t : slow) t.join();
+
+    // A huge body is refused, not read: the server stops taking bytes after a few KiB (what
+    // loopback's socket buffers hold is all the client gets to send).
+    {
+        RawClient c("127.0.0.3", port);
+        ASSERT_TRUE(c.connected());
+        ASSERT_TRUE(
+            c.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: 419430400\r\n\r\n"));
+        const std::string chunk(1u << 20, 'x');
+        std::size_t sent = 0;
+        while (sent < (400u << 20) && c.send(chunk)) sent += chunk.size();
+        EXPECT_LT(sent, 64u << 20) << "the server read a 400 MiB body";
+    }
+    // GET only.
+    httplib::Client client("127.0.0.1", port);
+    client.set_read_timeout(5);
+    const auto post = client.Post("/livez", "x", "text/plain");
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->status, 405);
+    EXPECT_EQ(post->get_header_value("Allow"), "GET");
+    EXPECT_EQ(running.get("/livez").status, 200);
+    EXPECT_EQ(running.get("/metrics").status, 200);
 }
 
 TEST(HealthcheckTest, ExitCodesFollowTheProbes) {

@@ -12,11 +12,14 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/time_format.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/stub_api.h"
 #include "worker/api_client.h"
+#include "worker/http_client.h"
 #include "worker/job.h"
+#include "worker/lease.h"
 #include "worker/url.h"
 #include "worker/worker.h"
 #include "worker/worker_config.h"
@@ -40,10 +43,18 @@ ApiClient::Options fast_options(const std::string& base) {
     o.token = kToken;
     o.worker_name = "t";
     o.http_timeout = 5s;
-    const RetryPolicy quick{4, 10ms, 50ms, 5000ms};
+    const RetryPolicy quick{.max_attempts = 4,
+                            .base_delay = 10ms,
+                            .max_delay = 50ms,
+                            .max_total = 5000ms,
+                            .min_delay = 5ms};
     o.poll_retry = quick;
     o.claim_retry = quick;
-    o.lease_retry = RetryPolicy{100, 10ms, 50ms, 60000ms};
+    o.lease_retry = RetryPolicy{.max_attempts = 100,
+                                .base_delay = 10ms,
+                                .max_delay = 50ms,
+                                .max_total = 60000ms,
+                                .min_delay = 5ms};
     return o;
 }
 
@@ -115,6 +126,39 @@ TEST_F(ApiClientTest, TooManyRequestsHonoursRetryAfter) {
     const auto retries = logs_->events("retry");
     ASSERT_EQ(retries.size(), 1u);
     EXPECT_EQ(retries[0]["delay_ms"].GetInt(), 1000);
+}
+
+TEST_F(ApiClientTest, RetryAfterZeroDoesNotDisableBackoff) {
+    // Issue 11.4: `Retry-After: 0` made every delay 0: 454 status posts in 20 s. The delay is
+    // the larger of Retry-After and the computed back-off, which has a floor.
+    ApiClient::Options o;  // the production retry policies
+    o.base_url = stub_.url();
+    o.token = kToken;
+    o.http_timeout = 5s;
+    ApiClient api(o);
+    const auto key = "POST /api/render-jobs/j1/status";
+    stub_.script(key, {{503, "{}", {{"Retry-After", "0"}}}});
+    StatusUpdate u;
+    u.status = "rendering";
+    const auto result =
+        api.post_status(job("j1"), u, std::string("lt"), SteadyClock::now() + 3s, nullptr, ctx_);
+    EXPECT_EQ(result.answer, LeaseAnswer::Unreachable);
+    const auto retries = logs_->events("retry");
+    ASSERT_FALSE(retries.empty());
+    for (const auto& r : retries) {
+        EXPECT_GE(r["delay_ms"].GetInt64(), o.lease_retry.min_delay.count())
+            << "Retry-After: 0 must not shorten the back-off below its floor";
+    }
+    // With the floor, 3 s hold at most 3000 / floor posts; without it there were hundreds.
+    EXPECT_LE(stub_.hits(key), 1 + 3000 / o.lease_retry.min_delay.count());
+
+    // A longer Retry-After than the back-off is honoured.
+    stub_.script(kList, {{503, "{}", {{"Retry-After", "1"}}}, {200, "[]", {}}});
+    const auto before = logs_->events("retry").size();
+    api.list_jobs(1, nullptr);
+    const auto after = logs_->events("retry");
+    ASSERT_EQ(after.size(), before + 1);
+    EXPECT_GE(after.back()["delay_ms"].GetInt64(), 1000);
 }
 
 TEST_F(ApiClientTest, NetworkErrorsAreRetried) {
@@ -285,6 +329,21 @@ TEST(JobModelTest, Rfc3339) {
     EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00Z"));
 }
 
+TEST(JobModelTest, HttpDateHeader) {
+    HttpResponse r;
+    r.headers = {{"date", "Sun, 06 Nov 1994 08:49:37 GMT"}};
+    ASSERT_TRUE(r.date());
+    EXPECT_EQ(std::chrono::system_clock::to_time_t(*r.date()), 784111777);
+    r.headers = {{"date", "yesterday-ish"}};
+    EXPECT_FALSE(r.date());
+    // A hostile year must not overflow the nanosecond clock (the class of bug the claim fuzzer
+    // found in parse_rfc3339): refused like any malformed date.
+    r.headers = {{"date", "Fri, 31 Dec 9999 23:59:59 GMT"}};
+    EXPECT_FALSE(r.date());
+    r.headers = {};
+    EXPECT_FALSE(r.date());
+}
+
 TEST(UrlTest, OriginsAndCredentials) {
     EXPECT_EQ(strip_url_credentials("https://u:p@Api.example.com:8443/x/?token=1#f"),
               "https://Api.example.com:8443/x/");
@@ -378,7 +437,7 @@ TEST(WorkerConfigTest, RequiredSettingsAndTokenSources) {
     env.unset("HEARTBEAT_INTERVAL_SEC");
     c = WorkerConfig::from_env();
     c.finalize();
-    EXPECT_EQ(c.heartbeat_interval(), 10s);
+    EXPECT_EQ(LeasePolicy(c).nominal_interval(), 10s);
 
     env.set("POLL_INTERVAL_MS", "soon");
     msg = config_error([] { WorkerConfig::from_env(); });
@@ -438,6 +497,65 @@ TEST_F(WorkerStubTest, ClaimConflictSkipsTheJob) {
     EXPECT_EQ(logs_->joined().find(kToken), std::string::npos);
 }
 
+TEST_F(WorkerStubTest, StopInterruptsAClaimInFlight) {
+    // Issue 11: a claim in flight ignored the stop flag, so SIGTERM waited for the API (up to
+    // HTTP_TIMEOUT_SEC, 30 s by default). The claim here is answered after 20 s; the worker must
+    // have stopped long before the answer is sent.
+    stub_.script(
+        kList,
+        {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}}});
+    const auto claim = "POST /api/render-jobs/j1/claim";
+    stub_.script(claim, {{200, R"({"lease_expires_at":"2030-01-01T00:00:00Z"})", {}, 20s}});
+    Worker w(config());
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end && stub_.hits(claim) == 0)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(stub_.hits(claim), 1);
+    w.request_stop();
+    t.join();
+    EXPECT_EQ(stub_.answered(claim), 0) << "run() returned only once the claim was answered";
+    EXPECT_TRUE(logs_->events("claim").empty());
+    EXPECT_FALSE(logs_->events("shutdown").empty());
+}
+
+TEST_F(WorkerStubTest, ALeaseNeverCountsLongerThanLeaseSeconds) {
+    // Issue 11.2: an API with no Date header and no lease_seconds, whose expiry lies 600 s
+    // ahead on our clock (which may be behind), made a 600 s lease with a beat every 200 s.
+    // Whatever the answer claims, the lease is capped at LEASE_SECONDS (3 s here), so beats
+    // come within a second.
+    const auto expiry = format_utc_millis(std::chrono::system_clock::now() + 600s);
+    stub_.script(
+        kList, {{200, R"({"jobs":[{"id":"j1","story_id":"s","part_id":"p"}],"queue_depth":1})", {}},
+                {200, R"({"jobs":[],"queue_depth":0})", {}}});
+    stub_.script("POST /api/render-jobs/j1/claim",
+                 {{200, R"({"lease_expires_at":")" + expiry + R"(","lease_token":"lt"})", {}}});
+    stub_.script("POST /api/render-jobs/j1/heartbeat", {{200, "{}", {}}});
+    stub_.script("POST /api/render-jobs/j1/status", {{200, "{}", {}}});
+    auto c = config();
+    c.lease_seconds = 3;
+    // The render waits (bounded) for two heartbeats, as a long render would.
+    Worker w(c, [&](const auto&, const auto&, const auto&, const auto&, const auto&) {
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < end &&
+               stub_.hits("POST /api/render-jobs/j1/heartbeat") < 2) {
+            std::this_thread::sleep_for(10ms);
+        }
+        throw Error(ErrorClass::DecodeError, "test render: done waiting");
+        return media::RenderResult{};
+    });
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("error").empty())
+        std::this_thread::sleep_for(10ms);
+    w.request_stop();
+    t.join();
+    const auto claims = logs_->events("claim");
+    ASSERT_EQ(claims.size(), 1u);
+    EXPECT_EQ(claims[0]["lease_sec"].GetDouble(), 3.0);
+    EXPECT_GE(stub_.hits("POST /api/render-jobs/j1/heartbeat"), 2);
+}
+
 TEST_F(WorkerStubTest, UnsafeJobIdsAreSkippedAndLoggedOnce) {
     stub_.script(kList, {{200, R"([{"id":"../../etc/passwd","story_id":"s","part_id":"p"}])", {}}});
     Worker w(config());
@@ -445,6 +563,103 @@ TEST_F(WorkerStubTest, UnsafeJobIdsAreSkippedAndLoggedOnce) {
     EXPECT_EQ(logs_->events("error").size(), 1u);
     EXPECT_EQ(stub_.hits("POST /api/render-jobs/../../etc/passwd/claim"), 0);
     EXPECT_FALSE(std::filesystem::exists(dir_ / "tmp" / "etc"));
+}
+
+TEST_F(WorkerStubTest, DeeplyNestedJsonIsAnApiErrorNotACrash) {
+    // Issue 11.1: 200 KB of '[' overflowed RapidJSON's recursive parser (SIGSEGV) at every poll.
+    // Unbalanced, balanced, and nested inside a job's `render` object: each poll fails cleanly
+    // with ApiError and the worker keeps polling.
+    const std::string open(200 * 1024, '[');
+    const std::string balanced = open + std::string(200 * 1024, ']');
+    const std::string in_job =
+        R"([{"id":"j1","story_id":"s","part_id":"p","render":{"x":)" + balanced + "}}]";
+    stub_.script(kList, {{200, open, {}}, {200, balanced, {}}, {200, in_job, {}}});
+    Worker w(config());
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("poll_failed").size() < 3)
+        std::this_thread::sleep_for(10ms);
+    w.request_stop();
+    t.join();
+    const auto failed = logs_->events("poll_failed");
+    ASSERT_GE(failed.size(), 3u);
+    for (const auto& f : failed) {
+        EXPECT_STREQ(f["error_class"].GetString(), "ApiError");
+        EXPECT_NE(std::string(f["error_message"].GetString()).find("nested"), std::string::npos)
+            << f["error_message"].GetString();
+    }
+    EXPECT_EQ(stub_.hits("POST /api/render-jobs/j1/claim"), 0);
+}
+
+// Every string in a parsed JSON value, keys included, decoded (escapes undone).
+void collect_strings(const rapidjson::Value& v, std::vector<std::string>& out) {
+    if (v.IsString()) out.emplace_back(v.GetString(), v.GetStringLength());
+    if (v.IsArray()) {
+        for (const auto& e : v.GetArray()) collect_strings(e, out);
+    }
+    if (v.IsObject()) {
+        for (const auto& m : v.GetObject()) {
+            out.emplace_back(m.name.GetString(), m.name.GetStringLength());
+            collect_strings(m.value, out);
+        }
+    }
+}
+
+TEST_F(WorkerStubTest, NoPartOfTheTokenReachesTheLogs) {
+    // Issue 11.7: API error bodies were cut to 200 characters before redaction (a cut landing
+    // mid-token left its first characters in the log), and redaction ran on the escaped JSON
+    // line (a token with '"' or '\' was logged in full, escaped). The stub echoes the
+    // Authorization header, padded so that the cut lands 12 characters into the token; the
+    // token holds both characters; the log lines are checked decoded, not as raw text.
+    const std::string token = R"(Qx7"Lm\9Tz-8Wp2Kd5Rf3Hy6Jn1Bv4Gc)";
+    const std::string pad(200 - std::string_view("Bearer ").size() - 12, 'x');
+    const std::string unsafe_id(110, 'i');  // the 128-character cut lands 10 into the token
+    stub_.script(kList, {{400, pad + testing::kEchoAuthorization, {}},
+                         {400, std::string("<html>denied for ") + testing::kEchoAuthorization, {}},
+                         // A listed id echoing the token: the logged id is cut to 128 characters.
+                         {200,
+                          R"([{"id":")" + unsafe_id +
+                              R"(/{authorization_json}","story_id":"s","part_id":"p"}])",
+                          {}}});
+    auto c = config();
+    c.api_token = token;
+    Worker w(c);
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("error").empty()) {
+        std::this_thread::sleep_for(10ms);
+    }
+    w.request_stop();
+    t.join();
+    ASSERT_GE(stub_.hits(kList), 3);
+    const auto all = logs_->events();
+    ASSERT_GE(logs_->events("poll_failed").size(), 2u);
+    ASSERT_EQ(logs_->events("error").size(), 1u) << "the unsafe listed id is logged once";
+    const std::string prefix = token.substr(0, 8);
+    int checked = 0;
+    for (const auto& line : all) {
+        std::vector<std::string> strings;
+        collect_strings(line, strings);
+        for (const auto& s : strings) {
+            ++checked;
+            EXPECT_EQ(s.find(prefix), std::string::npos) << "part of the token was logged: " << s;
+        }
+    }
+    EXPECT_GT(checked, 0);
+    // The redaction marker shows the secret was found and removed where it stood.
+    EXPECT_NE(logs_->joined().find("[REDACTED]"), std::string::npos);
+}
+
+TEST(JobModelTest, NestingDepthIsBoundedInEveryAnswer) {
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    EXPECT_THROW(parse_job_list(deep, std::nullopt), Error);
+    EXPECT_THROW(
+        parse_lease_grant(R"({"lease_expires_at":"2030-01-01T00:00:00Z","x":)" + deep + "}", true),
+        Error);
+    // Ordinary nesting is untouched.
+    EXPECT_NO_THROW(parse_job_list(R"({"jobs":[{"id":"j","story_id":"s","part_id":"p",)"
+                                   R"("render":{"fps":25}}],"queue_depth":1})",
+                                   std::nullopt));
 }
 
 }  // namespace

@@ -171,6 +171,62 @@ TEST(WorkerTest, HeartbeatsKeepALeaseShorterThanTheRender) {
     env.expect_no_secret_logged();
 }
 
+// Issue 11.2, worker clock ahead: the API grants a 10 s lease whose stated expiry, read on the
+// worker's clock (8 s ahead), is 2 s away. Taking the expiry at face value lost the lease at
+// 2 s without a single heartbeat (the beat was due at a third of the nominal 10 s).
+TEST(WorkerTest, ClockAheadOfTheApiKeepsTheLease) {
+    WorkerEnv env({.clock_offset = -8s});
+    const auto id = env.add_slow_job(10);
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    Worker w(cfg);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 180s));
+    EXPECT_GT(std::chrono::steady_clock::now() - t0, 2s)
+        << "the render must outlive the 2 s the skewed expiry seemed to leave";
+
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->claims, 1);
+    EXPECT_EQ(job->lease_expirations, 0);
+    EXPECT_FALSE(env.has_event("lease_lost"));
+    const auto skew = env.logs().events("clock_skew");
+    ASSERT_EQ(skew.size(), 1u) << "logged once, at the claim";
+    EXPECT_EQ(str(skew[0], "job_id"), id);
+    EXPECT_NEAR(skew[0]["skew_sec"].GetDouble(), -8.0, 2.0) << "the API's clock minus ours";
+    EXPECT_EQ(env.logs().events("claim")[0]["lease_sec"].GetDouble(), 10.0);
+    env.expect_no_secret_logged();
+}
+
+// Issue 11.2, worker clock behind: the API states no lease_seconds and an expiry 32 s ahead on
+// the worker's clock (30 s behind) for a 2 s lease. Taking expiry minus our clock made a 32 s
+// lease with a heartbeat every 10.7 s, so the API revoked the lease after 2 s and the worker
+// published anyway. The lease is the expiry minus the answer's Date header.
+TEST(WorkerTest, ClockBehindTheApiBeatsBeforeTheApiRevokes) {
+    WorkerEnv env({.clock_offset = 30s, .omit_lease_seconds = true});
+    const auto id = env.add_slow_job(2);
+    auto cfg = env.config();
+    cfg.render = WorkerEnv::slow_render();
+    Worker w(cfg);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 180s));
+
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->claims, 1);
+    EXPECT_EQ(job->lease_expirations, 0) << "the API revoked the lease: no beat came in time";
+    EXPECT_GE(job->heartbeats, 2);
+    EXPECT_FALSE(env.has_event("lease_lost"));
+    const auto skew = env.logs().events("clock_skew");
+    ASSERT_EQ(skew.size(), 1u);
+    EXPECT_NEAR(skew[0]["skew_sec"].GetDouble(), 30.0, 2.0);
+    EXPECT_LE(env.logs().events("claim")[0]["lease_sec"].GetDouble(), 2.0);
+    env.expect_no_secret_logged();
+}
+
 TEST(WorkerTest, NoHeartbeatRacesTheFinalStatus) {
     // Beats every 10 ms keep one in flight nearly all the time. Before the heartbeat stopped ahead
     // of the final status, one landing just after `rendered` was refused (the job holds no lease
@@ -431,6 +487,96 @@ TEST(WorkerTest, LowDiskClaimsNothingAndStaysAlive) {
     EXPECT_EQ(env.history(id), std::vector<std::string>{"queued"});
     EXPECT_FALSE(env.has_event("claim"));
     EXPECT_GE(env.count_events("poll"), 3);
+}
+
+TEST(WorkerTest, DebugReportsAreKeptWithinTheirBoundsAndNothingElseStays) {
+    // Issue 11.9: with --debug every job left ffreport-<id>.log in TMP_DIR for ever. A report
+    // now lives in the job's work dir while it renders (so a crash's is swept with the dir) and
+    // is kept afterwards in TMP_DIR/.ffreports, the newest N within a byte budget.
+    WorkerEnv env;
+    std::vector<std::string> ids;
+    for (const auto* part : {"part1", "part2", "part1"}) {
+        const auto story = "dbg" + std::to_string(ids.size());
+        env.add_story(story, part, part);
+        ids.push_back(env.add_job(story, part));
+    }
+    auto cfg = env.config();
+    cfg.debug = true;
+    cfg.debug_reports_kept = 2;
+    cfg.max_concurrent = 1;  // one after another, so "newest" is well defined
+    {
+        Worker w(cfg);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env.all_final(); }, 120s));
+    }
+    for (const auto& id : ids) EXPECT_EQ(env.history(id), kRenderedHistory) << id;
+    EXPECT_EQ(dir_entries(env.tmp), std::vector<std::string>{".ffreports"})
+        << "work dirs are gone and no report is left loose in TMP_DIR";
+    const auto kept = dir_entries(env.tmp / ".ffreports");
+    ASSERT_EQ(kept.size(), 2u);
+    // The `done` events name the reports; the last two jobs' are the ones kept.
+    const auto done = env.logs().events("done");
+    ASSERT_EQ(done.size(), 3u);
+    EXPECT_FALSE(fs::exists(str(done[0], "ffreport")));
+    for (int i : {1, 2}) {
+        const fs::path report = str(done[i], "ffreport");
+        EXPECT_EQ(report.parent_path(), env.tmp / ".ffreports");
+        ASSERT_TRUE(fs::exists(report)) << report;
+        EXPECT_GT(fs::file_size(report), 0u);
+        EXPECT_NE(read_text(report).find("libx264"), std::string::npos) << "a libav report";
+    }
+
+    // The byte budget bounds them too: with room for none, none is kept.
+    env.add_story("dbg3", "part2", "part2");
+    env.add_job("dbg3", "part2");
+    cfg.debug_reports_max_bytes = 1;
+    {
+        Worker w(cfg);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env.all_final(); }, 120s));
+    }
+    EXPECT_TRUE(dir_entries(env.tmp / ".ffreports").empty());
+    EXPECT_EQ(dir_entries(env.tmp), std::vector<std::string>{".ffreports"});
+}
+
+TEST(WorkerTest, AnUncreatableWorkDirReleasesTheJobInsteadOfFailingIt) {
+    // Issue 11.8: a work dir the worker cannot create is its own machine's problem, not the
+    // job's, yet the job was reported `errored` for good. Now the job is released (no status:
+    // its lease lapses and the API requeues it) and the worker backs off claiming. A file where
+    // the work dir should be stands in for a broken TMP_DIR; once it is gone the job renders.
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+    { std::ofstream(env.tmp / id) << "in the way"; }
+    Worker w(env.config());
+    std::thread remover([&] {
+        // The obstacle goes once the worker has released the job; bounded like the test.
+        const auto end = std::chrono::steady_clock::now() + 60s;
+        while (std::chrono::steady_clock::now() < end && !env.has_event("job_released"))
+            std::this_thread::sleep_for(20ms);
+        fs::remove(env.tmp / id);
+    });
+    const bool finished = WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s);
+    remover.join();
+    ASSERT_TRUE(finished);
+
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    for (const auto& s : env.history(id)) EXPECT_NE(s, "errored");
+    EXPECT_EQ(env.history(id).back(), "rendered");
+    EXPECT_GE(job->lease_expirations, 1) << "released by letting the lease lapse";
+    EXPECT_GE(job->claims, 2);
+    const auto released = env.logs().events("job_released");
+    ASSERT_FALSE(released.empty());
+    EXPECT_EQ(str(released[0], "job_id"), id);
+    EXPECT_NE(str(released[0], "reason").find("work dir"), std::string::npos)
+        << str(released[0], "reason");
+    EXPECT_TRUE(env.has_event("claim_backoff"));
+    EXPECT_EQ(env.count_events("error"), 0) << "the job did nothing wrong";
+    EXPECT_TRUE(dir_entries(env.tmp).empty());
 }
 
 TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {

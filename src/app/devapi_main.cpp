@@ -1,6 +1,7 @@
 // renderer-devapi: the reference job API for development, demos and tests (never production).
 // CLI wiring only; the server lives in src/devapi.
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <fstream>
@@ -40,7 +41,10 @@ struct Settings {
     int lease_seconds = 120;
     double fail_rate = 0.0;
     int latency_ms = 0;
+    int threads = 0;
     int heartbeat_refuse_after = 0;
+    int clock_offset_sec = 0;
+    bool no_lease_seconds = false;
     std::uint64_t seed = 1;
     bool exit_when_done = false;
     std::string port_file;
@@ -99,7 +103,10 @@ int serve(const Settings& s, const sigset_t& signals) {
     opts.fail_rate = s.fail_rate;
     opts.seed = s.seed;
     opts.latency_ms = s.latency_ms;
+    opts.threads = s.threads;
     opts.heartbeat_refuse_after = s.heartbeat_refuse_after;
+    opts.clock_offset = std::chrono::seconds(s.clock_offset_sec);
+    opts.omit_lease_seconds = s.no_lease_seconds;
 
     devapi::ApiServer server(opts);
     if (!s.seed_stories.empty()) {
@@ -119,6 +126,8 @@ int serve(const Settings& s, const sigset_t& signals) {
                         {"fail_rate", s.fail_rate},
                         {"latency_ms", s.latency_ms},
                         {"heartbeat_refuse_after", s.heartbeat_refuse_after},
+                        {"clock_offset_sec", s.clock_offset_sec},
+                        {"no_lease_seconds", s.no_lease_seconds},
                         {"exit_when_done", s.exit_when_done}});
 
     const timespec tick{0, 200'000'000};
@@ -161,6 +170,10 @@ int main(int argc, char** argv) {
     app.add_option("--fail-rate", s.fail_rate, "Fraction of API calls answered 503 (0..1)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--threads", s.threads,
+                   "Request threads (0: cpp-httplib's default); each keep-alive client holds one")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
     app.add_option("--latency-ms", s.latency_ms, "Delay added before every API answer")
         ->capture_default_str()
         ->check(CLI::Range(0, 60000));
@@ -168,6 +181,13 @@ int main(int argc, char** argv) {
                    "Answer 410 after N heartbeats on one lease (0 = never)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--clock-offset-sec", s.clock_offset_sec,
+                   "Run the API's clock this far ahead (negative: behind) of the host's, in every "
+                   "stated expiry and the Date header: clock skew for workers to survive")
+        ->capture_default_str()
+        ->check(CLI::Range(-86400, 86400));
+    app.add_flag("--no-lease-seconds", s.no_lease_seconds,
+                 "State leases by their expiry only (no lease_seconds), as some APIs do");
     app.add_option("--seed", s.seed, "Seed of the fault-injection PRNG")->capture_default_str();
     app.add_flag("--exit-when-done", s.exit_when_done,
                  "Exit 0 once at least one job exists and all are rendered or errored");

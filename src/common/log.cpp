@@ -43,13 +43,21 @@ std::string_view level_name(Level level) {
     }
 }
 
+// Secrets are replaced in each string before the writer escapes it: a secret holding '"' or '\\'
+// no longer matches itself once escaped, so redacting only the finished line would miss it.
+template <typename W>
+void write_string(W& w, const std::string& s) {
+    const auto clean = redacted(s);
+    w.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+}
+
 template <typename W>
 void write_value(W& w, const Value& v) {
     std::visit(
         [&w](const auto& x) {
             using T = std::decay_t<decltype(x)>;
             if constexpr (std::is_same_v<T, std::string>) {
-                w.String(x.data(), static_cast<rapidjson::SizeType>(x.size()));
+                write_string(w, x);
             } else if constexpr (std::is_same_v<T, std::int64_t>) {
                 w.Int64(x);
             } else if constexpr (std::is_same_v<T, std::uint64_t>) {
@@ -60,7 +68,7 @@ void write_value(W& w, const Value& v) {
                 w.Bool(x);
             } else {
                 w.StartArray();
-                for (const auto& s : x) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+                for (const auto& s : x) write_string(w, s);
                 w.EndArray();
             }
         },
@@ -77,7 +85,8 @@ std::string payload_json(std::string_view event, const Fields& ids, const Fields
     w.String(event.data(), static_cast<rapidjson::SizeType>(event.size()));
     for (const auto* list : {&ids, &fields}) {
         for (const auto& f : *list) {
-            w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
+            const auto key = redacted(f.key);
+            w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
             write_value(w, f.value);
         }
     }
@@ -176,6 +185,11 @@ void init(const Options& options, std::shared_ptr<spdlog::sinks::sink> sink) {
     logger->set_level(options.level);
     logger->flush_on(Level::trace);  // one line, one flush: nothing sits in a buffer
     g_logger.store(std::move(logger));
+}
+
+std::string redacted(std::string text) {
+    redact(text);
+    return text;
 }
 
 void add_secret(std::string secret) {

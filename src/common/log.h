@@ -62,6 +62,12 @@ void init(const Options& options, std::shared_ptr<spdlog::sinks::sink> sink = nu
 // Every later line has each occurrence of `secret` replaced by "[REDACTED]".
 void add_secret(std::string secret);
 
+// `text` with every registered secret replaced by "[REDACTED]". Log values are redacted before
+// they are escaped, but text that is cut or re-encoded before it is logged (an API's error body
+// cut to a few hundred characters) must be redacted first, or a cut through a secret leaves its
+// first characters behind.
+std::string redacted(std::string text);
+
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool parse_level(std::string_view text, Level& out);
 

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/time_format.h"
 #include "devapi/job_json.h"
 #include "devapi/request_body.h"
 
@@ -101,7 +102,14 @@ std::size_t parse_limit(const httplib::Request& req) {
 
 ApiServer::ApiServer(Options options)
     : options_(std::move(options)),
-      store_(JobStore::Options{options_.lease_seconds, options_.heartbeat_refuse_after, {}}),
+      store_(JobStore::Options{
+          .default_lease_seconds = options_.lease_seconds,
+          .heartbeat_refuse_after = options_.heartbeat_refuse_after,
+          .clock = {.wall =
+                        [offset = options_.clock_offset] {
+                            return WallClock::now() +
+                                   std::chrono::duration_cast<WallClock::duration>(offset);
+                        }}}),
       http_(std::make_unique<httplib::Server>()),
       fault_state_(options_.seed) {
     store_.set_revoke_listener([](const Job& job, std::string_view reason) {
@@ -192,6 +200,8 @@ bool ApiServer::inject_failure() {
 void ApiServer::route(const char* method, const char* pattern, bool faults, Handler handler) {
     auto guarded = [this, faults, handler = std::move(handler)](const httplib::Request& req,
                                                                 httplib::Response& res) {
+        // By the API's own clock, which --clock-offset-sec may set apart from the host's.
+        res.set_header("Date", format_http_date(store_.wall_now()));
         if (options_.latency_ms > 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
         }
@@ -201,7 +211,8 @@ void ApiServer::route(const char* method, const char* pattern, bool faults, Hand
             return;
         }
         if (faults && inject_failure()) {
-            res.set_header("Retry-After", "0");
+            // No Retry-After: clients fall back on their own back-off, which is what the
+            // injected faults are there to exercise (a `Retry-After: 0` used to bypass it).
             send_error(res, 503, "unavailable", "injected fault (fail_rate)");
             return;
         }
@@ -219,6 +230,11 @@ void ApiServer::route(const char* method, const char* pattern, bool faults, Hand
 }
 
 void ApiServer::install_routes() {
+    if (options_.threads > 0) {
+        http_->new_task_queue = [n = static_cast<std::size_t>(options_.threads)] {
+            return new httplib::ThreadPool(n);
+        };
+    }
     http_->set_payload_max_length(kMaxBodyBytes);
     // Idle keep-alive connections hold stop() up for this long.
     http_->set_keep_alive_timeout(2);
@@ -279,7 +295,8 @@ void ApiServer::list_jobs(const httplib::Request& req, httplib::Response& res) {
                       w.Key("jobs");
                   }
                   w.StartArray();
-                  for (const auto& job : listing.jobs) write_job_summary(w, job);
+                  for (const auto& job : listing.jobs)
+                      write_job_summary(w, job, !options_.omit_lease_seconds);
                   w.EndArray();
                   if (object) {
                       w.Key("queue_depth");
@@ -315,7 +332,9 @@ void ApiServer::claim_job(const httplib::Request& req, httplib::Response& res) {
     log::info(
         "claimed",
         {{"job_id", id}, {"worker", body.worker.value_or("")}, {"lease_expires_at", expires}});
-    send_json(res, 200, build_json([&](JsonWriter& w) { write_lease(w, lease, true); }));
+    send_json(res, 200, build_json([&](JsonWriter& w) {
+                  write_lease(w, lease, true, !options_.omit_lease_seconds);
+              }));
 }
 
 void ApiServer::heartbeat_job(const httplib::Request& req, httplib::Response& res) {
@@ -323,7 +342,9 @@ void ApiServer::heartbeat_job(const httplib::Request& req, httplib::Response& re
     const auto body = parse_lease_body(req.body);
     JobStore::Lease lease;
     if (send_refusal(res, store_.heartbeat(id, body.lease_token, lease))) return;
-    send_json(res, 200, build_json([&](JsonWriter& w) { write_lease(w, lease, false); }));
+    send_json(res, 200, build_json([&](JsonWriter& w) {
+                  write_lease(w, lease, false, !options_.omit_lease_seconds);
+              }));
 }
 
 void ApiServer::post_status(const httplib::Request& req, httplib::Response& res) {

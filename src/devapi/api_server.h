@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -34,8 +35,18 @@ class ApiServer {
         // reproducible for a given request order.
         double fail_rate = 0.0;
         std::uint64_t seed = 1;
+        // Request threads (0: cpp-httplib's default, 8 on small machines). A keep-alive
+        // connection holds its thread between requests, so many clients need many threads.
+        int threads = 0;
         int latency_ms = 0;              // added before handling every authenticated request
         int heartbeat_refuse_after = 0;  // see JobStore::Options
+
+        // Clock skew: the API's wall clock runs this far from the host's, in every expiry it
+        // states and in its HTTP Date header (a worker cannot have its own clock moved in a
+        // test, so the skew is put in the answers).
+        std::chrono::milliseconds clock_offset{0};
+        // Answer claims, heartbeats and listings without lease_seconds: only the expiry.
+        bool omit_lease_seconds = false;
     };
 
     explicit ApiServer(Options options);

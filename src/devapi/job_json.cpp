@@ -37,14 +37,14 @@ void write_report_fields(JsonWriter& w, const StatusReport& r) {
     }
 }
 
-void write_summary_fields(JsonWriter& w, const Job& job) {
+void write_summary_fields(JsonWriter& w, const Job& job, bool with_lease_seconds) {
     const auto& s = job.spec;
     put(w, "id", s.id);
     put(w, "story_id", s.story_id);
     put(w, "part_id", s.part_id);
     put(w, "status", to_string(job.status));
     put(w, "claim_url", fmt::format("/api/render-jobs/{}/claim", s.id));
-    put(w, "lease_seconds", s.lease_seconds);
+    if (with_lease_seconds) put(w, "lease_seconds", s.lease_seconds);
     put_opt(w, "frames_dir", s.frames_dir);
     put_opt(w, "music_track", s.music_track);
     if (s.render_json) {
@@ -56,15 +56,15 @@ void write_summary_fields(JsonWriter& w, const Job& job) {
 
 }  // namespace
 
-void write_job_summary(JsonWriter& w, const Job& job) {
+void write_job_summary(JsonWriter& w, const Job& job, bool with_lease_seconds) {
     w.StartObject();
-    write_summary_fields(w, job);
+    write_summary_fields(w, job, with_lease_seconds);
     w.EndObject();
 }
 
 void write_job_detail(JsonWriter& w, const Job& job) {
     w.StartObject();
-    write_summary_fields(w, job);
+    write_summary_fields(w, job, true);
     put(w, "attempts", job.claims);
     put(w, "lease_expirations", job.lease_expirations);
     put(w, "heartbeats", job.heartbeats);
@@ -86,11 +86,12 @@ void write_job_detail(JsonWriter& w, const Job& job) {
     w.EndObject();
 }
 
-void write_lease(JsonWriter& w, const JobStore::Lease& lease, bool with_token) {
+void write_lease(JsonWriter& w, const JobStore::Lease& lease, bool with_token,
+                 bool with_lease_seconds) {
     w.StartObject();
     put(w, "lease_expires_at", to_rfc3339(lease.expires_at));
     if (with_token) put(w, "lease_token", lease.token);
-    put(w, "lease_seconds", lease.seconds);
+    if (with_lease_seconds) put(w, "lease_seconds", lease.seconds);
     w.EndObject();
 }
 

@@ -15,10 +15,12 @@ namespace renderer::devapi {
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // What GET /api/render-jobs lists: the fields a worker needs to claim and render.
-void write_job_summary(JsonWriter& w, const Job& job);
+// `with_lease_seconds` false leaves lease_seconds out, as APIs that state only an expiry do.
+void write_job_summary(JsonWriter& w, const Job& job, bool with_lease_seconds = true);
 // GET /api/render-jobs/{id}: the summary plus lease, counters, last report and full history.
 void write_job_detail(JsonWriter& w, const Job& job);
-void write_lease(JsonWriter& w, const JobStore::Lease& lease, bool with_token);
+void write_lease(JsonWriter& w, const JobStore::Lease& lease, bool with_token,
+                 bool with_lease_seconds = true);
 void write_stats(JsonWriter& w, const JobStore::Stats& stats);
 
 // {"error": code, "message": message}

@@ -179,17 +179,20 @@ void JobStore::revoke_locked(Job& job, std::string_view reason) {
 }
 
 // 410 for the holder of a lease the API took back, 409 for anyone else without the lease.
+// Every lease has a token, so a post without one is never the holder's: a worker that forgot
+// the token, or a client posting on someone else's lease, gets 409 and changes nothing.
 JobStore::Outcome JobStore::check_lease_locked(const Job& job,
                                                const std::optional<std::string>& token,
                                                std::optional<JobStatus> wanted) const {
     if (holds_lease(job.status)) {
-        if (token && *token != job.lease_token) {
+        if (!token) return {Code::Conflict, "lease_token is required: the job's lease has one"};
+        if (*token != job.lease_token) {
             return {Code::Conflict, "lease_token does not match the current lease"};
         }
         return {};
     }
-    if (job.status == JobStatus::Queued && job.lease_expirations > 0 &&
-        (!token || *token == job.revoked_token)) {
+    if (job.status == JobStatus::Queued && job.lease_expirations > 0 && token &&
+        *token == job.revoked_token) {
         return {Code::Gone,
                 fmt::format("the lease on job {} expired; it was requeued", job.spec.id)};
     }

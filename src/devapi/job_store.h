@@ -68,6 +68,8 @@ class JobStore {
     explicit JobStore(Options options);
 
     void set_revoke_listener(RevokeListener listener);
+    // The store's wall clock: what its stated expiries are counted on.
+    WallClock::time_point wall_now() const { return options_.clock.wall(); }
     int default_lease_seconds() const { return options_.default_lease_seconds; }
 
     // Conflict when the id exists. A spec with lease_seconds 0 gets the default.

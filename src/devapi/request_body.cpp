@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json_parse.h"
 #include "common/paths.h"
 
 namespace renderer::devapi {
@@ -15,14 +15,12 @@ namespace {
 
 constexpr int kMaxLeaseSeconds = 24 * 3600;
 
+// Iterative and depth-capped: a body nested 200 KB deep must not crash the server, and the
+// `render` object is re-serialized (a recursive walk) only once its depth is known to be small.
 rapidjson::Document parse_object(std::string_view body) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError()) {
-        throw BadRequest(fmt::format("body is not valid JSON: {} at offset {}",
-                                     rapidjson::GetParseError_En(doc.GetParseError()),
-                                     doc.GetErrorOffset()));
-    }
+    if (auto error = parse_untrusted_json(body, doc); !error.empty())
+        throw BadRequest(fmt::format("body is not valid JSON: {}", error));
     if (!doc.IsObject()) throw BadRequest("body must be a JSON object");
     return doc;
 }

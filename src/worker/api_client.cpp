@@ -15,9 +15,11 @@ constexpr std::size_t kMaxQuotedBody = 200;
 bool is_success(long status) { return status >= 200 && status < 300; }
 bool is_lease_gone(long status) { return status == 404 || status == 409 || status == 410; }
 
-// What the API said, shortened, for an error message (log lines are redacted downstream).
+// What the API said, shortened, for an error message. Redacted before it is cut: a cut through
+// an echoed token would leave its first characters where no later redaction can recognise them.
 std::string describe(const HttpResponse& r) {
-    std::string body = r.body.substr(0, kMaxQuotedBody);
+    std::string body = log::redacted(r.body.substr(0, kMaxQuotedBody * 4));
+    if (body.size() > kMaxQuotedBody) body.resize(kMaxQuotedBody);
     for (auto& c : body) {
         if (c == '\n' || c == '\r') c = ' ';
     }
@@ -31,19 +33,40 @@ std::string describe(const HttpResponse& r) {
                         : fmt::format("HTTP {}: {}", r.status, body);
 }
 
+// The answer's Date (the API's clock) and our clock at its arrival, for the lease rules.
+LeaseGrant with_clocks(LeaseGrant grant, const HttpResponse& response) {
+    grant.received_at = WallClock::now();
+    grant.answered_at = response.date();
+    return grant;
+}
+
 }  // namespace
 
 ApiClient::ApiClient(Options options)
     : options_(std::move(options)),
-      http_(HttpClient::Options{options_.token, options_.ca_bundle,
-                                std::chrono::milliseconds(10000), 8u << 20,
-                                "renderer-worker/" + options_.worker_name}) {
+      http_(HttpClient::Options{.bearer_token = options_.token,
+                                .ca_bundle = options_.ca_bundle,
+                                .connect_timeout = std::chrono::milliseconds(10000),
+                                .max_response_bytes = 8u << 20,
+                                .user_agent = "renderer-worker/" + options_.worker_name}) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/')
         options_.base_url.pop_back();
 }
 
 HttpResponse ApiClient::execute(const Call& call) {
     const auto start = SteadyClock::now();
+    // Timed on every way out: an answer, retries run out, a stop.
+    struct Timer {
+        const Options& options;
+        const Call& call;
+        SteadyClock::time_point start;
+        ~Timer() {
+            if (options.on_call) {
+                options.on_call(call.request,
+                                std::chrono::duration<double>(SteadyClock::now() - start).count());
+            }
+        }
+    } timer{options_, call, start};
     const auto path = url_path(call.url);
     const RetryPolicy& policy = *call.policy;
     int conflicts = 0;
@@ -65,8 +88,11 @@ HttpResponse ApiClient::execute(const Call& call) {
         std::string reason;
         std::optional<std::chrono::milliseconds> retry_after;
         try {
-            HttpResponse response =
-                http_.perform(HttpRequest{call.method, call.url, call.body, timeout});
+            HttpResponse response = http_.perform(HttpRequest{.method = call.method,
+                                                              .url = call.url,
+                                                              .body = call.body,
+                                                              .timeout = timeout,
+                                                              .stop = call.stop});
             if (response.status >= 500 || response.status == 429) {
                 reason = describe(response);
                 if (auto header = response.header("retry-after"))
@@ -84,7 +110,7 @@ HttpResponse ApiClient::execute(const Call& call) {
         }
 
         if (attempt >= policy.max_attempts) throw give_up(attempt, reason);
-        const auto delay = retry_after ? *retry_after : backoff_delay(policy, attempt);
+        const auto delay = retry_delay(policy, attempt, retry_after);
         const auto wake = SteadyClock::now() + delay;
         if (wake - start > policy.max_total)
             throw give_up(attempt, reason + " (retry time budget spent)");
@@ -135,15 +161,12 @@ std::string ApiClient::claim_url_for(const Job& job, const log::Context& log) co
 }
 
 JobList ApiClient::list_jobs(int limit, const StopFlag* stop) {
-    Call call{"GET",
-              fmt::format("{}/api/render-jobs?status=queued&limit={}", options_.base_url, limit),
-              "",
-              &options_.poll_retry,
-              std::nullopt,
-              0,
-              stop,
-              nullptr,
-              "list"};
+    Call call{
+        .method = "GET",
+        .url = fmt::format("{}/api/render-jobs?status=queued&limit={}", options_.base_url, limit),
+        .policy = &options_.poll_retry,
+        .stop = stop,
+        .request = "list"};
     const auto response = execute(call);
     if (!is_success(response.status)) {
         throw Error(ErrorClass::ApiError,
@@ -152,45 +175,43 @@ JobList ApiClient::list_jobs(int limit, const StopFlag* stop) {
     return parse_job_list(response.body, response.header("x-queue-depth"));
 }
 
-std::optional<LeaseGrant> ApiClient::claim(const Job& job, const log::Context& log) {
-    Call call{"POST",
-              claim_url_for(job, log),
-              claim_body(options_.worker_name),
-              &options_.claim_retry,
-              std::nullopt,
-              0,
-              nullptr,
-              &log,
-              "claim"};
+std::optional<LeaseGrant> ApiClient::claim(const Job& job, const log::Context& log,
+                                           const StopFlag* stop) {
+    Call call{.method = "POST",
+              .url = claim_url_for(job, log),
+              .body = claim_body(options_.worker_name),
+              .policy = &options_.claim_retry,
+              .stop = stop,
+              .log = &log,
+              .request = "claim"};
     const auto response = execute(call);
     if (response.status == 409) return std::nullopt;
     if (!is_success(response.status)) {
         throw Error(ErrorClass::ApiError,
                     fmt::format("POST {} answered {}", url_path(call.url), describe(response)));
     }
-    return parse_lease_grant(response.body, true);
+    return with_clocks(parse_lease_grant(response.body, true), response);
 }
 
 ApiClient::HeartbeatResult ApiClient::heartbeat(const Job& job,
                                                 const std::optional<std::string>& lease_token,
                                                 SteadyClock::time_point deadline,
                                                 const StopFlag* stop, const log::Context& log) {
-    Call call{"POST",
-              job_url(job, "heartbeat"),
-              heartbeat_body(lease_token),
-              &options_.lease_retry,
-              deadline,
-              0,
-              stop,
-              &log,
-              "heartbeat"};
+    Call call{.method = "POST",
+              .url = job_url(job, "heartbeat"),
+              .body = heartbeat_body(lease_token),
+              .policy = &options_.lease_retry,
+              .deadline = deadline,
+              .stop = stop,
+              .log = &log,
+              .request = "heartbeat"};
     HeartbeatResult result;
     try {
         const auto response = execute(call);
         if (is_success(response.status)) {
             result.answer = LeaseAnswer::Ok;
             try {
-                result.grant = parse_lease_grant(response.body, false);
+                result.grant = with_clocks(parse_lease_grant(response.body, false), response);
             } catch (const Error& e) {
                 // The API did extend the lease; without its new expiry we count from our clock.
                 log.warn("heartbeat_answer_ignored", {{"reason", e.what()}});
@@ -211,15 +232,15 @@ ApiClient::StatusResult ApiClient::post_status(const Job& job, const StatusUpdat
                                                const std::optional<std::string>& lease_token,
                                                SteadyClock::time_point deadline,
                                                const StopFlag* stop, const log::Context& log) {
-    Call call{"POST",
-              job_url(job, "status"),
-              status_body(update, lease_token),
-              &options_.lease_retry,
-              deadline,
-              options_.status_conflict_retries,
-              stop,
-              &log,
-              "status"};
+    Call call{.method = "POST",
+              .url = job_url(job, "status"),
+              .body = status_body(update, lease_token),
+              .policy = &options_.lease_retry,
+              .deadline = deadline,
+              .conflict_retries = options_.status_conflict_retries,
+              .stop = stop,
+              .log = &log,
+              .request = "status"};
     StatusResult result;
     try {
         const auto response = execute(call);

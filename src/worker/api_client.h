@@ -37,17 +37,29 @@ class ApiClient {
         std::optional<std::filesystem::path> ca_bundle;
         std::chrono::milliseconds http_timeout{30000};
         std::string worker_name;
-        RetryPolicy poll_retry{4, std::chrono::milliseconds(250), std::chrono::milliseconds(4000),
-                               std::chrono::milliseconds(15000)};
-        RetryPolicy claim_retry{3, std::chrono::milliseconds(250), std::chrono::milliseconds(2000),
-                                std::chrono::milliseconds(8000)};
+        RetryPolicy poll_retry{.max_attempts = 4,
+                               .base_delay = std::chrono::milliseconds(250),
+                               .max_delay = std::chrono::milliseconds(4000),
+                               .max_total = std::chrono::milliseconds(15000),
+                               .min_delay = std::chrono::milliseconds(100)};
+        RetryPolicy claim_retry{.max_attempts = 3,
+                                .base_delay = std::chrono::milliseconds(250),
+                                .max_delay = std::chrono::milliseconds(2000),
+                                .max_total = std::chrono::milliseconds(8000),
+                                .min_delay = std::chrono::milliseconds(100)};
         // Heartbeats and status posts are bounded by the lease deadline rather than by time.
-        RetryPolicy lease_retry{1000, std::chrono::milliseconds(200),
-                                std::chrono::milliseconds(5000), std::chrono::hours(24)};
+        RetryPolicy lease_retry{.max_attempts = 1000,
+                                .base_delay = std::chrono::milliseconds(200),
+                                .max_delay = std::chrono::milliseconds(5000),
+                                .max_total = std::chrono::hours(24),
+                                .min_delay = std::chrono::milliseconds(100)};
         int status_conflict_retries = 3;
         // Called before each retry with the request's name (list, claim, heartbeat, status):
         // the worker counts them in renderer_http_retries_total.
         std::function<void(std::string_view request)> on_retry;
+        // Called when a call ends, however it ended, with how long it took from its first
+        // attempt (retries and back-off included): renderer_api_call_duration_seconds.
+        std::function<void(std::string_view request, double seconds)> on_call;
     };
 
     struct HeartbeatResult {
@@ -67,8 +79,10 @@ class ApiClient {
     // Error(Cancelled) when `stop` is raised during a back-off.
     JobList list_jobs(int limit, const StopFlag* stop);
 
-    // POST the claim; nullopt when another worker won (409). Throws Error(ApiError) otherwise.
-    std::optional<LeaseGrant> claim(const Job& job, const log::Context& log);
+    // POST the claim; nullopt when another worker won (409). Throws Error(ApiError) otherwise,
+    // Error(Cancelled) when `stop` is raised (in flight or during a back-off).
+    std::optional<LeaseGrant> claim(const Job& job, const log::Context& log,
+                                    const StopFlag* stop = nullptr);
 
     HeartbeatResult heartbeat(const Job& job, const std::optional<std::string>& lease_token,
                               SteadyClock::time_point deadline, const StopFlag* stop,
@@ -87,10 +101,10 @@ class ApiClient {
 
   private:
     struct Call {
-        const char* method;
+        const char* method = "GET";
         std::string url;
         std::string body;
-        const RetryPolicy* policy;
+        const RetryPolicy* policy = nullptr;
         std::optional<SteadyClock::time_point> deadline;
         int conflict_retries = 0;  // 409 answers retried this many times (status posts only)
         const StopFlag* stop = nullptr;

@@ -54,6 +54,11 @@ std::size_t write_header(char* data, std::size_t size, std::size_t count, void* 
     return n;
 }
 
+// libcurl's progress callback: a non-zero return abandons the transfer.
+int abort_when_stopped(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const StopFlag*>(user)->stop_requested() ? 1 : 0;
+}
+
 template <typename T>
 void set(CURL* handle, CURLoption option, T value) {
     const CURLcode rc = curl_easy_setopt(handle, option, value);
@@ -91,6 +96,17 @@ std::optional<std::string> HttpResponse::header(std::string_view lower_name) con
         if (name == lower_name) return value;
     }
     return std::nullopt;
+}
+
+std::optional<std::chrono::system_clock::time_point> HttpResponse::date() const {
+    const auto text = header("date");
+    if (!text) return std::nullopt;
+    const std::time_t t = curl_getdate(text->c_str(), nullptr);
+    // 1970-2200: the nanosecond clock overflows past 2262, and no answer is dated outside this
+    // (the same bound parse_rfc3339 puts on a stated expiry).
+    constexpr std::time_t kYear2200 = 7258118400;
+    if (t < 0 || t > kYear2200) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(t);
 }
 
 HttpClient::HttpClient(Options options) : options_(std::move(options)) {
@@ -157,6 +173,11 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     set(h, CURLOPT_HEADERFUNCTION, &write_header);
     set(h, CURLOPT_HEADERDATA, static_cast<void*>(&response.headers));
     set(h, CURLOPT_ERRORBUFFER, error_buffer);
+    if (request.stop != nullptr) {
+        set(h, CURLOPT_NOPROGRESS, 0L);
+        set(h, CURLOPT_XFERINFOFUNCTION, &abort_when_stopped);
+        set(h, CURLOPT_XFERINFODATA, const_cast<void*>(static_cast<const void*>(request.stop)));
+    }
     if (post) {
         set(h, CURLOPT_POST, 1L);
         set(h, CURLOPT_POSTFIELDS, request.body.c_str());
@@ -173,6 +194,10 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
             ErrorClass::ApiError,
             fmt::format("{} {} answered more than {} bytes; refusing to read on", request.method,
                         url_path(request.url), options_.max_response_bytes));
+    }
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        throw Error(ErrorClass::Cancelled, fmt::format("{} {} abandoned in flight: stopping",
+                                                       request.method, url_path(request.url)));
     }
     if (rc != CURLE_OK) {
         const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "worker/curl_ptr.h"
+#include "worker/stop_flag.h"
 
 namespace renderer::worker {
 
@@ -23,6 +24,9 @@ struct HttpRequest {
     std::string url;
     std::string body;  // POST only, sent as application/json
     std::chrono::milliseconds timeout{30000};
+    // When raised, the request is abandoned in flight (within about a second: libcurl's
+    // progress callback), so a shutdown never waits out a slow API.
+    const StopFlag* stop = nullptr;
 };
 
 struct HttpResponse {
@@ -31,6 +35,8 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
 
     std::optional<std::string> header(std::string_view lower_name) const;
+    // The Date header (the server's clock), parsed by libcurl; nullopt when absent or malformed.
+    std::optional<std::chrono::system_clock::time_point> date() const;
 };
 
 // The request never got an HTTP answer (DNS, connect, TLS, timeout, reset): worth a retry.
@@ -55,8 +61,9 @@ class HttpClient {
     HttpClient& operator=(const HttpClient&) = delete;
 
     // Any HTTP status is returned, 3xx included (redirects are never followed, so the token
-    // cannot be carried to another host). Throws TransportError when no answer came, and
-    // renderer::Error(ApiError) when the answer exceeds max_response_bytes.
+    // cannot be carried to another host). Throws TransportError when no answer came,
+    // renderer::Error(ApiError) when the answer exceeds max_response_bytes, and
+    // renderer::Error(Cancelled) when the request's stop flag was raised in flight.
     HttpResponse perform(const HttpRequest& request);
 
   private:

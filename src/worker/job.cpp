@@ -5,11 +5,12 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "common/error.h"
+#include "common/json_parse.h"
+#include "common/log.h"
 #include "common/paths.h"
 
 namespace renderer::worker {
@@ -24,14 +25,11 @@ constexpr int kMaxLeaseSeconds = 24 * 3600;
     throw Error(ErrorClass::ApiError, std::move(message));
 }
 
+// Iterative and depth-capped: an answer nested 200 KB deep must not crash the worker.
 rapidjson::Document parse_json(std::string_view body, std::string_view what) {
     rapidjson::Document doc;
-    doc.Parse(body.data(), body.size());
-    if (doc.HasParseError()) {
-        bad_answer(fmt::format("{} is not valid JSON: {} at offset {}", what,
-                               rapidjson::GetParseError_En(doc.GetParseError()),
-                               doc.GetErrorOffset()));
-    }
+    if (auto error = parse_untrusted_json(body, doc); !error.empty())
+        bad_answer(fmt::format("{} is not valid JSON: {}", what, error));
     return doc;
 }
 
@@ -44,7 +42,9 @@ const Value* member(const Value& obj, const char* key) {
 
 std::string text_of(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
 
+// Redacted before it is cut, so a cut never leaves the start of a secret behind.
 std::string for_log(std::string s) {
+    s = log::redacted(std::move(s));
     if (s.size() > kMaxLoggedIdChars) s.resize(kMaxLoggedIdChars);
     return s;
 }
@@ -288,8 +288,9 @@ std::string status_body(const StatusUpdate& u, const std::optional<std::string>&
     }
     if (u.audio_track) put(w, "audio_track", *u.audio_track);
     if (u.error_class) put(w, "error_class", *u.error_class);
-    if (u.error_message) put(w, "error_message", *u.error_message);
-    if (u.stderr_snippet) put(w, "stderr_snippet", *u.stderr_snippet);
+    // Failure texts can quote what the API sent (an echoed token); they leave redacted too.
+    if (u.error_message) put(w, "error_message", log::redacted(*u.error_message));
+    if (u.stderr_snippet) put(w, "stderr_snippet", log::redacted(*u.stderr_snippet));
     if (u.timeout) {
         w.Key("timeout");
         w.Bool(*u.timeout);

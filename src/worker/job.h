@@ -56,6 +56,11 @@ struct LeaseGrant {
     std::string expires_at_text;  // as the API wrote it, for the log
     std::optional<std::string> lease_token;
     std::optional<int> lease_seconds;
+    // From the HTTP answer rather than its body (set by the API client): the Date header, which
+    // is the API's clock, and our own clock when the answer arrived. Together with expires_at
+    // they tell a lease's length, and the clock skew, whatever the two clocks say.
+    std::optional<WallClock::time_point> answered_at;
+    WallClock::time_point received_at{};
 };
 
 // `require_expiry`: a claim must state lease_expires_at; a heartbeat answer may be empty.

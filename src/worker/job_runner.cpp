@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "common/paths.h"
+#include "worker/debug_reports.h"
+#include "worker/disk_check.h"
 #include "worker/retry.h"
 
 namespace renderer::worker {
@@ -14,29 +16,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // Transient render failures (I/O) are retried after this back-off, still under the lease.
-const RetryPolicy kRenderRetry{0, std::chrono::milliseconds(1000), std::chrono::milliseconds(30000),
-                               std::chrono::milliseconds(0)};
-
-std::chrono::milliseconds lease_duration(const Job& job, const LeaseGrant& grant,
-                                         const WorkerConfig& config) {
-    if (grant.lease_seconds) return std::chrono::seconds(*grant.lease_seconds);
-    if (job.lease_seconds) return std::chrono::seconds(*job.lease_seconds);
-    if (grant.expires_at) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*grant.expires_at -
-                                                                                WallClock::now());
-        if (left.count() > 0) return left;
-    }
-    return std::chrono::seconds(config.lease_seconds);
-}
-
-// HEARTBEAT_INTERVAL_SEC when set and shorter than this job's lease; else a third of the lease
-// the API granted (which may differ from LEASE_SECONDS), so two beats can fail before it lapses.
-std::chrono::milliseconds heartbeat_interval(const WorkerConfig& config,
-                                             std::chrono::milliseconds lease) {
-    const std::chrono::milliseconds configured(config.heartbeat_interval_ms);
-    if (configured.count() > 0 && configured < lease) return configured;
-    return std::max(lease / 3, std::chrono::milliseconds(1));
-}
+// Only the delays matter here: the attempts are bounded by MAX_RETRIES and the lease.
+const RetryPolicy kRenderRetry{.base_delay = std::chrono::milliseconds(1000),
+                               .max_delay = std::chrono::milliseconds(30000),
+                               .min_delay = std::chrono::milliseconds(250)};
 
 Error preflight(std::string message) {
     return Error(ErrorClass::PreflightError, std::move(message));
@@ -56,6 +39,8 @@ std::string_view to_string(JobOutcome outcome) {
             return "cancelled";
         case JobOutcome::Undelivered:
             return "undelivered";
+        case JobOutcome::Released:
+            return "released";
     }
     return "unknown";
 }
@@ -71,11 +56,31 @@ JobRunner::JobRunner(const WorkerConfig& config, ApiClient& api, Metrics& metric
           log::Fields{{"job_id", job_.id}, {"story_id", job_.story_id}, {"part_id", job_.part_id}}),
       attempt_(attempt),
       render_(std::move(render)),
-      lease_(grant.lease_token, lease_duration(job_, grant, config),
-             Lease::deadline_for(grant, lease_duration(job_, grant, config), claim_sent_at)),
+      claim_sent_at_(claim_sent_at),
+      lease_policy_(config),
+      claim_terms_(lease_policy_.terms(
+          grant,
+          job_.lease_seconds
+              ? std::optional<std::chrono::milliseconds>(std::chrono::seconds(*job_.lease_seconds))
+              : std::nullopt,
+          claim_sent_at)),
+      lease_(grant.lease_token, claim_terms_),
       lease_expires_at_text_(grant.expires_at_text),
       work_dir_(config.paths.tmp_dir / job_.id),
-      started_(SteadyClock::now()) {}
+      started_(SteadyClock::now()),
+      // Renewed until JOB_TIMEOUT_SEC plus a grace period: a render that has not stopped by then
+      // is hung, and its lease is left to lapse so the API can give the job to another worker.
+      renew_until_(started_ + std::chrono::seconds(config.job_timeout_sec) +
+                   LeasePolicy::hung_grace(claim_terms_.length)) {}
+
+bool JobRunner::stuck() const { return rendering_ && SteadyClock::now() >= renew_until_; }
+
+std::int64_t JobRunner::seconds_past_timeout() const {
+    const auto past =
+        SteadyClock::now() - (started_ + std::chrono::seconds(config_.job_timeout_sec));
+    return std::max<std::int64_t>(0,
+                                  std::chrono::duration_cast<std::chrono::seconds>(past).count());
+}
 
 double JobRunner::elapsed_sec() const {
     return std::chrono::duration<double>(SteadyClock::now() - started_).count();
@@ -147,8 +152,8 @@ media::RenderRequest JobRunner::build_request() const {
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
     }
-    if (config_.debug)
-        r.libav_report_path = config_.paths.tmp_dir / fmt::format("ffreport-{}.log", job_.id);
+    // In the work dir while it is written: a crashed render's report goes with its dir.
+    if (config_.debug) r.libav_report_path = work_dir_ / "ffreport.log";
     return r;
 }
 
@@ -181,11 +186,8 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
         frames_total_ = p.frames_total;
     };
     // Fail closed: the artifact is renamed into place only while the lease has a safe margin.
-    const auto margin =
-        std::min(std::chrono::duration_cast<std::chrono::milliseconds>(lease_.duration() / 4),
-                 std::chrono::milliseconds(5000));
-    const std::function<bool()> publish_gate = [this, margin] {
-        if (lease_.live_for(margin)) return true;
+    const std::function<bool()> publish_gate = [this] {
+        if (lease_.live_for(LeasePolicy::publish_margin(lease_.length()))) return true;
         lease_.lose("the lease was too close to expiry to publish the artifact safely");
         return false;
     };
@@ -232,6 +234,19 @@ void JobRunner::log_lease_lost() {
          {"action", "cancelling the render; nothing is published; the API will requeue the job"}});
 }
 
+void JobRunner::log_clock_skew() const {
+    const auto skew = claim_terms_.clock_skew;
+    if (!skew || std::chrono::abs(*skew) <= LeasePolicy::kSkewWorthLogging) return;
+    log_.warn("clock_skew",
+              {{"skew_sec", std::chrono::duration<double>(*skew).count()},
+               {"lease_sec", std::chrono::duration<double>(lease_.length()).count()},
+               {"lease_expires_at", lease_expires_at_text_},
+               {"action",
+                "the lease is counted from the API's lease_seconds or its Date header, on our "
+                "monotonic clock, never from the stated expiry on our wall clock; fix the clocks "
+                "(NTP)"}});
+}
+
 bool JobRunner::deliver(const StatusUpdate& update) {
     // A final status is retried while the lease holds: past its deadline the API requeues the
     // job, and a deterministic re-render elsewhere gives the same bytes.
@@ -269,56 +284,85 @@ bool JobRunner::deliver(const StatusUpdate& update) {
 
 JobOutcome JobRunner::run() {
     log_.info("claim", {{"lease_expires_at", lease_expires_at_text_},
-                        {"lease_sec", std::chrono::duration<double>(lease_.duration()).count()},
+                        {"lease_sec", std::chrono::duration<double>(lease_.length()).count()},
                         {"attempt", attempt_}});
+    log_clock_skew();
 
     std::error_code ec;
     fs::create_directories(work_dir_, ec);
-    std::optional<Error> failure;
     if (ec) {
-        failure = Error(ErrorClass::IoError, fmt::format("cannot create the job's work dir {}: {}",
-                                                         work_dir_.string(), ec.message()));
+        // Our machine's problem (TMP_DIR unwritable, out of inodes), not the job's.
+        return finish(release(fmt::format("cannot create the job's work dir {}: {}",
+                                          work_dir_.string(), ec.message())));
     }
+    post_rendering();
 
-    // `rendering` is informational: a slow API must not eat the lease before the heartbeat runs.
-    const auto rendering_deadline =
-        std::min(lease_.deadline(), SteadyClock::now() + lease_.duration() / 3);
-    StatusUpdate rendering;
-    rendering.status = "rendering";
-    const auto posted =
-        api_.post_status(job_, rendering, lease_.token(), rendering_deadline, &abandon_, log_);
+    std::optional<Error> failure;
+    auto result = render_under_lease(failure);
+    // Moved out of the work dir before it is removed; the events below name where it went.
+    std::optional<fs::path> report;
+    if (config_.debug) {
+        report = keep_report(work_dir_ / "ffreport.log", config_.paths.tmp_dir, job_.id,
+                             {.max_files = config_.debug_reports_kept,
+                              .max_bytes = config_.debug_reports_max_bytes});
+    }
+    return finish(result ? report_rendered(*result, report) : report_failure(*failure, report));
+}
+
+void JobRunner::post_rendering() {
+    // Informational: a slow API must not eat the lease before the heartbeat runs.
+    const auto deadline = std::min(lease_.deadline(), SteadyClock::now() + lease_.length() / 3);
+    const auto posted = api_.post_status(job_, StatusUpdate{.status = "rendering"}, lease_.token(),
+                                         deadline, &abandon_, log_);
     if (posted.answer == LeaseAnswer::Lost) {
         lease_.lose(posted.detail);
     } else if (posted.answer != LeaseAnswer::Ok) {
         log_.warn("status_failed", {{"status", "rendering"}, {"reason", posted.detail}});
     }
+}
 
-    Heartbeat heartbeat(api_, job_, lease_, heartbeat_interval(config_, lease_.duration()), log_,
-                        {[this] {
-                             cancel_.cancel(ErrorClass::LeaseLost);
-                             render_stop_.request_stop();
-                             abandon_.request_stop();
-                             // Logged now, not when the render has wound down.
-                             log_lease_lost();
-                         },
-                         [this] {
-                             metrics_.lease_renewals.inc();
-                             // A live job's dir stays fresh, so a sweep at another worker's start
-                             // never takes it for a crashed one's.
-                             std::error_code touch_ec;
-                             fs::last_write_time(work_dir_, fs::file_time_type::clock::now(),
-                                                 touch_ec);
-                         }});
+std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<Error>& failure) {
+    Heartbeat heartbeat(
+        api_, job_, lease_, lease_policy_, lease_policy_.next_beat(claim_sent_at_, claim_terms_),
+        renew_until_, log_,
+        {.on_lost =
+             [this] {
+                 cancel_.cancel(ErrorClass::LeaseLost);
+                 render_stop_.request_stop();
+                 abandon_.request_stop();
+                 // Logged now, not when the render has wound down.
+                 log_lease_lost();
+             },
+         .on_extended =
+             [this] {
+                 metrics_.lease_renewals.inc();
+                 // A live job's dir stays fresh, so no worker's sweep takes it for
+                 // a crashed one's.
+                 std::error_code touch_ec;
+                 fs::last_write_time(work_dir_, fs::file_time_type::clock::now(), touch_ec);
+             },
+         .on_renewal_stopped =
+             [this] {
+                 log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
+                                         {"job_timeout_sec", config_.job_timeout_sec},
+                                         {"action",
+                                          "the render did not stop after JOB_TIMEOUT_SEC; its "
+                                          "lease is no longer renewed, so the API will requeue "
+                                          "the job; /readyz reports it until the render ends "
+                                          "(a restart frees the slot)"}});
+             }});
 
     std::optional<media::RenderResult> result;
-    if (!failure && !lease_.lost()) {
+    if (!lease_.lost()) {
         std::thread watcher([this] { watch(); });
+        rendering_ = true;
         try {
             const auto request = build_request();
             result = render_with_retries(request, failure);
         } catch (const Error& e) {
             failure = e;
         }
+        rendering_ = false;
         watch_stop_.request_stop();
         watcher.join();
     }
@@ -331,73 +375,92 @@ JobOutcome JobRunner::run() {
         result.reset();
         failure = Error(ErrorClass::LeaseLost, lease_.lost_reason());
     }
+    return result;
+}
 
-    JobOutcome outcome;
-    if (result) {
-        log::Fields done{{"path", result->path.string()},
-                         {"bytes", result->bytes},
-                         {"duration_ms", result->duration_ms},
-                         {"audio_track", result->audio_track},
-                         {"frames", result->frames},
-                         {"wall_sec", result->wall_sec},
-                         {"cache_hit", result->cache_hit},
-                         {"attempts", render_attempt_.load()}};
-        // What the render survived (damaged music frames) reaches the operator with the result.
-        if (!result->warnings.empty()) done.emplace_back("warnings", result->warnings);
-        log_.info("done", done);
-        if (result->cache_hit) {
-            metrics_.render_cache_hits.inc();
-        } else {
-            metrics_.render_duration.observe(result->wall_sec);
-            metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result->frames));
-        }
-        StatusUpdate update;
-        update.status = "rendered";
-        update.artifact_path = result->path.string();
-        update.bytes = result->bytes;
-        update.duration_ms = result->duration_ms;
-        update.audio_track = result->audio_track;
-        outcome = deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
-    } else if (failure->error_class() == ErrorClass::LeaseLost) {
+JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
+                                      const std::optional<fs::path>& report) {
+    log::Fields fields{{"path", result.path.string()},      {"bytes", result.bytes},
+                       {"duration_ms", result.duration_ms}, {"audio_track", result.audio_track},
+                       {"frames", result.frames},           {"wall_sec", result.wall_sec},
+                       {"cache_hit", result.cache_hit},     {"attempts", render_attempt_.load()}};
+    if (report) fields.emplace_back("ffreport", report->string());
+    // What the render survived (damaged music frames) reaches the operator with the result.
+    if (!result.warnings.empty()) fields.emplace_back("warnings", result.warnings);
+    log_.info("done", fields);
+    if (result.cache_hit) {
+        metrics_.render_cache_hits.inc();
+    } else {
+        metrics_.render_duration.observe(result.wall_sec);
+        metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result.frames));
+    }
+    const StatusUpdate update{.status = "rendered",
+                              .artifact_path = result.path.string(),
+                              .bytes = result.bytes,
+                              .duration_ms = result.duration_ms,
+                              .audio_track = result.audio_track};
+    return deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
+}
+
+JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<fs::path>& report) {
+    const auto error_class = failure.error_class();
+    if (error_class == ErrorClass::LeaseLost) {
         log_lease_lost();
-        outcome = JobOutcome::LeaseLost;
-    } else if (failure->error_class() == ErrorClass::Cancelled) {
+        return JobOutcome::LeaseLost;
+    }
+    if (error_class == ErrorClass::Cancelled) {
         log_.warn(
             "cancelled",
-            {{"reason", failure->what()},
+            {{"reason", failure.what()},
              {"elapsed_sec", elapsed_sec()},
              {"action", "no status posted; the lease will lapse and the API requeue the job"}});
-        outcome = JobOutcome::Cancelled;
-    } else {
-        const bool timed_out = failure->error_class() == ErrorClass::Timeout;
-        std::string message = failure->what();
-        if (timed_out) {
-            message =
-                fmt::format("the job ran longer than JOB_TIMEOUT_SEC ({} s) and was cancelled",
-                            config_.job_timeout_sec);
+        return JobOutcome::Cancelled;
+    }
+    // A preflight refusal or an I/O error while our disk is below MIN_FREE_BYTES is the
+    // machine's fault (another process filled it between the claim and the render): the job
+    // would render elsewhere, so it is released rather than failed for good.
+    if (error_class == ErrorClass::PreflightError || error_class == ErrorClass::IoError) {
+        if (const auto shortage = disk_shortage(config_)) {
+            return release(fmt::format("{}: {} ({})", shortage->describe(), to_string(error_class),
+                                       failure.what()));
         }
-        log::Fields fields{{"error_class", std::string(to_string(failure->error_class()))},
-                           {"error_message", message},
-                           {"attempts", render_attempt_.load()},
-                           {"elapsed_sec", elapsed_sec()}};
-        if (!failure->stderr_snippet().empty())
-            fields.emplace_back("stderr_snippet", failure->stderr_snippet());
-        if (timed_out) fields.emplace_back("timeout", true);
-        if (config_.debug) {
-            fields.emplace_back(
-                "ffreport",
-                (config_.paths.tmp_dir / fmt::format("ffreport-{}.log", job_.id)).string());
-        }
-        log_.error("error", fields);
-        StatusUpdate update;
-        update.status = "errored";
-        update.error_class = std::string(to_string(failure->error_class()));
-        update.error_message = message;
-        if (!failure->stderr_snippet().empty()) update.stderr_snippet = failure->stderr_snippet();
-        if (timed_out) update.timeout = true;
-        outcome = deliver(update) ? JobOutcome::Errored : JobOutcome::Undelivered;
     }
 
+    const bool timed_out = error_class == ErrorClass::Timeout;
+    const std::string message =
+        timed_out ? fmt::format("the job ran longer than JOB_TIMEOUT_SEC ({} s) and was cancelled",
+                                config_.job_timeout_sec)
+                  : std::string(failure.what());
+    log::Fields fields{{"error_class", std::string(to_string(error_class))},
+                       {"error_message", message},
+                       {"attempts", render_attempt_.load()},
+                       {"elapsed_sec", elapsed_sec()}};
+    if (!failure.stderr_snippet().empty())
+        fields.emplace_back("stderr_snippet", failure.stderr_snippet());
+    if (timed_out) fields.emplace_back("timeout", true);
+    if (report) fields.emplace_back("ffreport", report->string());
+    log_.error("error", fields);
+    StatusUpdate update{.status = "errored",
+                        .error_class = std::string(to_string(error_class)),
+                        .error_message = message};
+    if (!failure.stderr_snippet().empty()) update.stderr_snippet = failure.stderr_snippet();
+    if (timed_out) update.timeout = true;
+    return deliver(update) ? JobOutcome::Errored : JobOutcome::Undelivered;
+}
+
+JobOutcome JobRunner::release(std::string reason) {
+    release_reason_ = reason;
+    log_.warn("job_released",
+              {{"reason", reason},
+               {"elapsed_sec", elapsed_sec()},
+               {"action",
+                "a problem of this machine, not of the job: no status posted, the lease lapses "
+                "and the API requeues the job; this worker backs off claiming"}});
+    return JobOutcome::Released;
+}
+
+JobOutcome JobRunner::finish(JobOutcome outcome) {
+    std::error_code ec;
     fs::remove_all(work_dir_, ec);
     if (ec) log_.warn("cleanup_failed", {{"path", work_dir_.string()}, {"reason", ec.message()}});
     metrics_.jobs(to_string(outcome)).inc();

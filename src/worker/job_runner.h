@@ -29,7 +29,9 @@ using RenderFn = std::function<media::RenderResult(
     const media::RenderRequest&, const log::Context&, const media::CancelToken&,
     const media::ProgressFn&, const std::function<bool()>&)>;
 
-enum class JobOutcome { Rendered, Errored, LeaseLost, Cancelled, Undelivered };
+// Released: given up for a problem of this machine (disk low, no work dir), without a status, so
+// the lease lapses and the API requeues the job for a worker that can do it.
+enum class JobOutcome { Rendered, Errored, LeaseLost, Cancelled, Undelivered, Released };
 
 // The outcome as renderer_jobs_total labels it: rendered, errored, lease_lost, ...
 std::string_view to_string(JobOutcome outcome);
@@ -53,15 +55,33 @@ class JobRunner {
     void cancel(ErrorClass reason);
 
     const Job& job() const { return job_; }
+    // Why the job was released (empty unless run() returned Released).
+    const std::string& release_reason() const { return release_reason_; }
+
+    // The render is still running past JOB_TIMEOUT_SEC and its grace period (it did not heed
+    // the cancel): its lease is no longer renewed. Safe from any thread.
+    bool stuck() const;
+    // Seconds since JOB_TIMEOUT_SEC passed (0 before).
+    std::int64_t seconds_past_timeout() const;
 
   private:
     media::RenderRequest build_request() const;
     std::filesystem::path resolve_frames_dir() const;
+    // The steps of run(): tell the API, render with the heartbeat running, report the outcome.
+    void post_rendering();
+    std::optional<media::RenderResult> render_under_lease(std::optional<Error>& failure);
     std::optional<media::RenderResult> render_with_retries(const media::RenderRequest& request,
                                                            std::optional<Error>& failure);
+    JobOutcome report_rendered(const media::RenderResult& result,
+                               const std::optional<std::filesystem::path>& report);
+    JobOutcome report_failure(const Error& failure,
+                              const std::optional<std::filesystem::path>& report);
+    JobOutcome release(std::string reason);
+    JobOutcome finish(JobOutcome outcome);
     void watch();
     bool deliver(const StatusUpdate& update);
     void log_lease_lost();
+    void log_clock_skew() const;
     double elapsed_sec() const;
 
     const WorkerConfig& config_;
@@ -71,10 +91,15 @@ class JobRunner {
     const log::Context log_;
     const int attempt_;
     RenderFn render_;
+    const SteadyClock::time_point claim_sent_at_;
+    const LeasePolicy lease_policy_;
+    const LeaseTerms claim_terms_;
     Lease lease_;
     std::string lease_expires_at_text_;
     const std::filesystem::path work_dir_;
     const SteadyClock::time_point started_;
+    const SteadyClock::time_point renew_until_;
+    std::atomic<bool> rendering_{false};
 
     media::CancelToken cancel_;
     StopFlag render_stop_;  // raised by any cancel: wakes back-off sleeps between attempts
@@ -84,6 +109,7 @@ class JobRunner {
     std::atomic<std::int64_t> frames_total_{0};
     std::atomic<int> render_attempt_{0};
     std::atomic<bool> lease_lost_logged_{false};
+    std::string release_reason_;
 };
 
 }  // namespace renderer::worker

@@ -12,6 +12,9 @@ namespace {
 
 // From sub-second test renders to the half hour JOB_TIMEOUT_SEC allows by default.
 const std::vector<double> kRenderBuckets{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800};
+// From a loopback answer to a call that spent its retry budget against a failing API.
+const std::vector<double> kApiCallBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25,  0.5,    1,     2.5,  5,     10,   30};
 
 template <std::size_t N>
 std::size_t index_of(const std::array<std::string_view, N>& values, std::string_view v,
@@ -72,19 +75,42 @@ class TextWriter {
 
     void histogram(std::string_view name, std::string_view help, const Histogram& h) {
         family(name, "histogram", help);
-        const auto snap = h.snapshot();
-        const auto& bounds = h.upper_bounds();
-        const std::string bucket = fmt::format("{}_bucket", name);
-        for (std::size_t i = 0; i < bounds.size(); ++i)
-            sample(bucket, snap.cumulative[i], "le", fmt::format("{}", bounds[i]));
-        sample(bucket, snap.cumulative.back(), "le", "+Inf");
-        sample(fmt::format("{}_sum", name), snap.sum);
-        sample(fmt::format("{}_count", name), snap.count);
+        series(name, h, {}, {});
+    }
+
+    // One family, one histogram per value of `label`.
+    template <std::size_t N>
+    void histograms(std::string_view name, std::string_view help, std::string_view label,
+                    const std::array<std::string_view, N>& values,
+                    const std::array<Histogram, N>& hs) {
+        family(name, "histogram", help);
+        for (std::size_t i = 0; i < N; ++i) series(name, hs[i], label, values[i]);
     }
 
     std::string take() { return std::move(out_); }
 
   private:
+    // A histogram's buckets, sum and count, with `label` (if any) before `le`.
+    void series(std::string_view name, const Histogram& h, std::string_view label,
+                std::string_view value) {
+        const auto snap = h.snapshot();
+        const auto& bounds = h.upper_bounds();
+        const std::string prefix =
+            label.empty() ? std::string() : fmt::format("{}=\"{}\",", label, escape(value, true));
+        const auto bucket = [&](std::string_view le, std::uint64_t n) {
+            fmt::format_to(std::back_inserter(out_), "{}_bucket{{{}le=\"{}\"}} {}\n", name, prefix,
+                           le, n);
+        };
+        for (std::size_t i = 0; i < bounds.size(); ++i)
+            bucket(fmt::format("{}", bounds[i]), snap.cumulative[i]);
+        bucket("+Inf", snap.cumulative.back());
+        const std::string labels = label.empty()
+                                       ? std::string()
+                                       : fmt::format("{{{}=\"{}\"}}", label, escape(value, true));
+        fmt::format_to(std::back_inserter(out_), "{}_sum{} {}\n{}_count{} {}\n", name, labels,
+                       snap.sum, name, labels, snap.count);
+    }
+
     std::string out_;
 };
 
@@ -116,7 +142,14 @@ Histogram::Snapshot Histogram::snapshot() const {
     return s;
 }
 
-Metrics::Metrics() : render_duration(kRenderBuckets) {}
+Metrics::Metrics()
+    : render_duration(kRenderBuckets),
+      api_call_duration_{Histogram(kApiCallBuckets), Histogram(kApiCallBuckets),
+                         Histogram(kApiCallBuckets), Histogram(kApiCallBuckets)} {}
+
+Histogram& Metrics::api_call_duration(std::string_view request) {
+    return api_call_duration_[index_of(kRequests, request, "renderer_api_call_duration_seconds")];
+}
 
 Counter& Metrics::jobs(std::string_view outcome) {
     return jobs_[index_of(kOutcomes, outcome, "renderer_jobs_total")];
@@ -146,6 +179,9 @@ std::string Metrics::exposition() const {
     w.gauge("renderer_queue_depth", "Queued jobs as the job API reported on the last poll",
             queue_depth);
     w.gauge("renderer_jobs_in_flight", "Jobs this worker is running now", jobs_in_flight);
+    w.gauge("renderer_jobs_stuck",
+            "Renders running past JOB_TIMEOUT_SEC plus grace whose leases are no longer renewed",
+            jobs_stuck);
     w.counter("renderer_jobs_claimed_total", "Jobs this worker claimed", jobs_claimed);
 
     w.family("renderer_jobs_total", "counter", "Claimed jobs that ended, by outcome");
@@ -167,6 +203,10 @@ std::string Metrics::exposition() const {
              "Job API requests retried after a network error, 5xx, 429 or 409, by request");
     for (std::size_t i = 0; i < kRequests.size(); ++i)
         w.sample("renderer_http_retries_total", http_retries_[i].value(), "request", kRequests[i]);
+    w.histograms("renderer_api_call_duration_seconds",
+                 "Job API calls from the first attempt to the final answer, retries and back-off "
+                 "included, by request",
+                 "request", kRequests, api_call_duration_);
     return w.take();
 }
 

@@ -61,8 +61,8 @@ class Histogram {
 class Metrics {
   public:
     // renderer_jobs_total{outcome}: how claimed jobs ended.
-    static constexpr std::array<std::string_view, 5> kOutcomes{"rendered", "errored", "lease_lost",
-                                                               "cancelled", "undelivered"};
+    static constexpr std::array<std::string_view, 6> kOutcomes{
+        "rendered", "errored", "lease_lost", "cancelled", "undelivered", "released"};
     // renderer_http_retries_total{request}: which API call was retried.
     static constexpr std::array<std::string_view, 4> kRequests{"list", "claim", "heartbeat",
                                                                "status"};
@@ -76,6 +76,8 @@ class Metrics {
     const Counter& jobs(std::string_view outcome) const;
     Counter& http_retries(std::string_view request);
     const Counter& http_retries(std::string_view request) const;
+    // renderer_api_call_duration_seconds{request}: first attempt to final answer, seconds.
+    Histogram& api_call_duration(std::string_view request);
 
     Counter polls_ok;
     Counter polls_failed;
@@ -85,6 +87,9 @@ class Metrics {
     Counter frames_encoded;
     Gauge queue_depth;  // as the API reported it on the last successful poll
     Gauge jobs_in_flight;
+    // Renders still running past JOB_TIMEOUT_SEC and its grace period: deaf to the cancel, their
+    // leases no longer renewed. Each holds a slot until it ends; a restart frees it.
+    Gauge jobs_stuck;
     Counter lease_renewals;
     Counter lease_losses;
 
@@ -94,6 +99,7 @@ class Metrics {
   private:
     std::array<Counter, kOutcomes.size()> jobs_;
     std::array<Counter, kRequests.size()> http_retries_;
+    std::array<Histogram, kRequests.size()> api_call_duration_;
 };
 
 // The Content-Type /metrics answers with.

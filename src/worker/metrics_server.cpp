@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "worker/bounded_http_server.h"
 #include "worker/metrics.h"
 
 namespace renderer::worker {
@@ -71,11 +72,9 @@ std::string local_base_url(const ListenAddress& address) {
 MetricsServer::MetricsServer(ListenAddress address, Handlers handlers)
     : address_(std::move(address)),
       handlers_(std::move(handlers)),
-      http_(std::make_unique<httplib::Server>()) {
-    // Probes and scrapes are tiny and rare: two threads, not httplib's default pool.
-    http_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-    // Idle keep-alive connections hold stop() up for this long.
-    http_->set_keep_alive_timeout(2);
+      // Bounded: the port is open to whoever can reach it, and must keep answering the
+      // orchestrator's probes whatever other clients do.
+      http_(std::make_unique<BoundedHttpServer>(BoundedHttpServer::Limits{})) {
     // httplib's default also sets SO_REUSEPORT, which lets a second process bind the same port
     // and silently answer half the probes: keep only SO_REUSEADDR (quick restarts).
     http_->set_socket_options([](socket_t sock) {

@@ -18,8 +18,15 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt) 
     const int shift = std::clamp(attempt - 1, 0, 30);
     const auto base = std::max<std::int64_t>(policy.base_delay.count(), 1);
     const auto cap = std::min<std::int64_t>(policy.max_delay.count(), base << std::min(shift, 20));
-    std::uniform_int_distribution<std::int64_t> dist(0, std::max<std::int64_t>(cap, 0));
+    const auto floor = std::max<std::int64_t>(policy.min_delay.count(), 0);
+    std::uniform_int_distribution<std::int64_t> dist(floor, std::max(cap, floor));
     return std::chrono::milliseconds(dist(rng()));
+}
+
+std::chrono::milliseconds retry_delay(const RetryPolicy& policy, int attempt,
+                                      std::optional<std::chrono::milliseconds> retry_after) {
+    const auto backoff = backoff_delay(policy, attempt);
+    return retry_after ? std::max(*retry_after, backoff) : backoff;
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view header) {

@@ -13,6 +13,8 @@
 #include "common/paths.h"
 #include "media/slideshow.h"
 #include "renderer_version.h"
+#include "worker/disk_check.h"
+#include "worker/lease.h"
 #include "worker/retry.h"
 
 namespace renderer::worker {
@@ -35,6 +37,9 @@ ApiClient::Options api_options(const WorkerConfig& c, Metrics& metrics) {
     o.http_timeout = std::chrono::seconds(c.http_timeout_sec);
     o.worker_name = c.worker_name;
     o.on_retry = [&metrics](std::string_view request) { metrics.http_retries(request).inc(); };
+    o.on_call = [&metrics](std::string_view request, double seconds) {
+        metrics.api_call_duration(request).observe(seconds);
+    };
     return o;
 }
 
@@ -48,6 +53,12 @@ std::optional<std::chrono::milliseconds> age_of(SteadyClock::rep ticks) {
 }
 
 }  // namespace
+
+std::chrono::milliseconds Worker::sweep_interval() const {
+    // Once a lease (a minute at most), and never more often than the polls.
+    return std::max(std::chrono::milliseconds(config_.poll_interval_ms),
+                    std::chrono::milliseconds(std::min(config_.lease_seconds, 60) * 1000));
+}
 
 Worker::Worker(WorkerConfig config, RenderFn render)
     : config_(std::move(config)), render_(std::move(render)) {
@@ -83,8 +94,31 @@ ProbeResult Worker::liveness() const {
     return {true, "ok"};
 }
 
+std::vector<std::pair<std::string, std::int64_t>> Worker::stuck_jobs() const {
+    std::vector<std::pair<std::string, std::int64_t>> stuck;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        for (const auto& a : active_) {
+            if (!a->done && a->runner->stuck())
+                stuck.emplace_back(a->runner->job().id, a->runner->seconds_past_timeout());
+        }
+    }
+    metrics_.jobs_stuck.set(static_cast<std::int64_t>(stuck.size()));
+    return stuck;
+}
+
 ProbeResult Worker::readiness() const {
     if (stop_.stop_requested()) return {false, "draining: shutting down, claiming no new jobs"};
+    if (const auto stuck = stuck_jobs(); !stuck.empty()) {
+        return {false,
+                fmt::format("stuck: job {} is still rendering {} s past JOB_TIMEOUT_SEC "
+                            "({} s) and did not stop when cancelled; its lease is no "
+                            "longer renewed and the API will requeue it; restart the "
+                            "worker to free its slot{}",
+                            stuck.front().first, stuck.front().second, config_.job_timeout_sec,
+                            stuck.size() > 1 ? fmt::format(" ({} jobs stuck in all)", stuck.size())
+                                             : std::string())};
+    }
     // A few poll intervals, plus one slow answer.
     const auto window = std::chrono::milliseconds(config_.poll_interval_ms) * 3 +
                         std::chrono::seconds(config_.http_timeout_sec);
@@ -94,13 +128,8 @@ ProbeResult Worker::readiness() const {
         return {false, fmt::format("api: the job API has not answered a poll for {} s",
                                    age->count() / 1000)};
     }
-    for (const auto* dir : {&config_.paths.output_dir, &config_.paths.tmp_dir}) {
-        const auto free = free_bytes(*dir);
-        if (!free || *free < config_.min_free_bytes) {
-            return {false, fmt::format("disk_low: {} has {} bytes free, MIN_FREE_BYTES is {}",
-                                       dir->string(), free.value_or(0), config_.min_free_bytes)};
-        }
-    }
+    if (const auto shortage = disk_shortage(config_))
+        return {false, "disk_low: " + shortage->describe()};
     return {true, "ok"};
 }
 
@@ -109,7 +138,10 @@ void Worker::start_metrics_server() {
     metrics_server_ = std::make_unique<MetricsServer>(
         parse_listen_address(config_.metrics_addr),
         MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
-                                [this] { return metrics_.exposition(); }});
+                                [this] {
+                                    stuck_jobs();  // the gauge as of this scrape
+                                    return metrics_.exposition();
+                                }});
     metrics_port_ = metrics_server_->start();
 }
 
@@ -154,8 +186,13 @@ void Worker::prepare_directories() {
 }
 
 void Worker::sweep_stale() {
-    // Twice the lease: anything older belongs to a job whose lease has certainly lapsed.
+    // The lease bound. A live render writes its temp file as it encodes, and a live job's work
+    // dir is touched at every heartbeat. A worker killed or frozen at its last write held a
+    // lease ending at most one lease later (leases are capped at LEASE_SECONDS), after which it
+    // can never publish. Twice the lease leaves a second one as margin for a render that pauses
+    // between writes, so a file untouched that long is one no live job can still own.
     const auto min_age = std::chrono::seconds(2 * config_.lease_seconds);
+    next_sweep_ = SteadyClock::now() + sweep_interval();
     const auto& p = config_.paths;
     const int temp_files = sweep_stale_temp_files(p.output_dir, min_age);
     int job_dirs = 0;
@@ -201,21 +238,35 @@ void Worker::reap() {
             }
         }
     }
-    for (auto& a : finished) a->thread.join();
+    for (auto& a : finished) {
+        a->thread.join();
+        if (a->outcome != JobOutcome::Released) {
+            if (a->outcome == JobOutcome::Rendered || a->outcome == JobOutcome::Errored)
+                released_in_a_row_ = 0;
+            continue;
+        }
+        // The machine could not do the job (disk, work dir): claiming again at once would
+        // only take jobs other workers can do and release them too.
+        const RetryPolicy pause{.base_delay = std::chrono::milliseconds(config_.poll_interval_ms),
+                                .max_delay = std::chrono::minutes(5),
+                                .min_delay = std::chrono::milliseconds(config_.poll_interval_ms)};
+        const auto delay = backoff_delay(pause, ++released_in_a_row_);
+        claims_paused_until_ = SteadyClock::now() + delay;
+        log::warn("claim_backoff", {{"delay_ms", static_cast<std::int64_t>(delay.count())},
+                                    {"released_in_a_row", released_in_a_row_},
+                                    {"job_id", a->runner->job().id},
+                                    {"reason", a->runner->release_reason()}});
+    }
 }
 
 bool Worker::disk_has_room() {
-    for (const auto* dir : {&config_.paths.output_dir, &config_.paths.tmp_dir}) {
-        const auto free = free_bytes(*dir);
-        if (!free || *free < config_.min_free_bytes) {
-            log::warn("disk_low", {{"path", dir->string()},
-                                   {"free_bytes", free.value_or(0)},
-                                   {"min_free_bytes", config_.min_free_bytes},
-                                   {"action", "claiming nothing until space is freed"}});
-            return false;
-        }
-    }
-    return true;
+    const auto shortage = disk_shortage(config_);
+    if (!shortage) return true;
+    log::warn("disk_low", {{"path", shortage->dir.string()},
+                           {"free_bytes", shortage->free_bytes},
+                           {"min_free_bytes", shortage->min_free_bytes},
+                           {"action", "claiming nothing until space is freed"}});
+    return false;
 }
 
 void Worker::start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point sent_at) {
@@ -232,11 +283,12 @@ void Worker::start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point
     metrics_.jobs_claimed.inc();
     metrics_.jobs_in_flight.add(1);
     a->thread = std::thread([this, a] {
-        a->runner->run();
+        const auto outcome = a->runner->run();
         metrics_.jobs_in_flight.add(-1);
         {
             std::lock_guard done_lock(jobs_mutex_);
             a->done = true;
+            a->outcome = outcome;
         }
         jobs_cv_.notify_all();
     });
@@ -281,6 +333,7 @@ void Worker::poll_once() {
     idle_polls_ = idle ? idle_polls_ + 1 : 0;
 
     if (free_slots <= 0 || list.jobs.empty() || stop_.stop_requested()) return;
+    if (SteadyClock::now() < claims_paused_until_) return;
     if (!disk_has_room()) return;
 
     int slots = free_slots;
@@ -294,8 +347,11 @@ void Worker::poll_once() {
         const auto sent_at = SteadyClock::now();
         std::optional<LeaseGrant> grant;
         try {
-            grant = api_->claim(job, ctx);
+            // Interruptible: a SIGTERM must not wait for a slow API to answer the claim. If the
+            // API granted it anyway, the lease lapses and the job is requeued.
+            grant = api_->claim(job, ctx, &stop_);
         } catch (const Error& e) {
+            if (e.error_class() == ErrorClass::Cancelled) return;
             ctx.warn("claim_failed", {{"error_class", std::string(to_string(e.error_class()))},
                                       {"error_message", e.what()}});
             continue;
@@ -340,27 +396,34 @@ int Worker::run() {
         metrics_server_
             ? fmt::format("{}:{}", parse_listen_address(config_.metrics_addr).host, metrics_port())
             : std::string("off");
-    log::info("start", {{"version", RENDERER_VERSION},
-                        {"worker", config_.worker_name},
-                        {"poll_interval_ms", config_.poll_interval_ms},
-                        {"max_concurrent", config_.max_concurrent},
-                        {"lease_seconds", config_.lease_seconds},
-                        {"heartbeat_interval_ms",
-                         static_cast<std::int64_t>(config_.heartbeat_interval().count())},
-                        {"job_timeout_sec", config_.job_timeout_sec},
-                        {"max_retries", config_.max_retries},
-                        {"api_base", config_.api_base()},
-                        {"content_dir", config_.paths.content_dir.string()},
-                        {"music_dir", config_.paths.music_dir.string()},
-                        {"output_dir", config_.paths.output_dir.string()},
-                        {"tmp_dir", config_.paths.tmp_dir.string()},
-                        {"min_free_bytes", config_.min_free_bytes},
-                        {"metrics_addr", metrics_at}});
+    log::info("start",
+              {{"version", RENDERER_VERSION},
+               {"worker", config_.worker_name},
+               {"poll_interval_ms", config_.poll_interval_ms},
+               {"max_concurrent", config_.max_concurrent},
+               {"lease_seconds", config_.lease_seconds},
+               // For a lease of LEASE_SECONDS; the runner applies the same rule to
+               // each lease as granted.
+               {"heartbeat_interval_ms",
+                static_cast<std::int64_t>(LeasePolicy(config_).nominal_interval().count())},
+               {"job_timeout_sec", config_.job_timeout_sec},
+               {"max_retries", config_.max_retries},
+               {"api_base", config_.api_base()},
+               {"content_dir", config_.paths.content_dir.string()},
+               {"music_dir", config_.paths.music_dir.string()},
+               {"output_dir", config_.paths.output_dir.string()},
+               {"tmp_dir", config_.paths.tmp_dir.string()},
+               {"min_free_bytes", config_.min_free_bytes},
+               {"metrics_addr", metrics_at}});
 
     std::string reason = "signal";
     while (!stop_.stop_requested()) {
         last_tick_ = now_ticks();
         reap();
+        stuck_jobs();
+        // Not only at start: a worker restarted seconds after a crash finds the dead render's
+        // files too young to take, and must come back for them.
+        if (SteadyClock::now() >= next_sweep_) sweep_stale();
         poll_once();
         last_tick_ = now_ticks();
         if (config_.exit_when_idle_polls > 0 && idle_polls_ >= config_.exit_when_idle_polls) {

@@ -57,20 +57,28 @@ class Worker {
 
     // /livez: the poll loop has ticked recently (or the worker is draining, which is progress).
     ProbeResult liveness() const;
-    // /readyz: not draining, the job API answered recently, and OUTPUT_DIR and TMP_DIR have at
-    // least MIN_FREE_BYTES free. The detail says which condition failed.
+    // /readyz: not draining, no render stuck past JOB_TIMEOUT_SEC, the job API answered
+    // recently, and OUTPUT_DIR and TMP_DIR have at least MIN_FREE_BYTES free. The detail says
+    // which condition failed.
     ProbeResult readiness() const;
 
   private:
     struct Active {
         std::unique_ptr<JobRunner> runner;
         std::thread thread;
-        bool done = false;  // guarded by jobs_mutex_
+        bool done = false;                           // guarded by jobs_mutex_
+        JobOutcome outcome = JobOutcome::Cancelled;  // once done
     };
 
+    // Jobs whose render outlived JOB_TIMEOUT_SEC and its grace (ids, and seconds past the
+    // timeout); also sets renderer_jobs_stuck.
+    std::vector<std::pair<std::string, std::int64_t>> stuck_jobs() const;
     void prepare_directories();
     void start_metrics_server();
+    // Removes temp files in OUTPUT_DIR and job dirs in TMP_DIR that no live job can own any more
+    // (at start, then every sweep_interval() from the poll loop).
     void sweep_stale();
+    std::chrono::milliseconds sweep_interval() const;
     void poll_once();
     bool disk_has_room();
     void start_job(Job job, const LeaseGrant& grant, SteadyClock::time_point sent_at);
@@ -81,7 +89,7 @@ class Worker {
 
     WorkerConfig config_;
     RenderFn render_;
-    Metrics metrics_;  // before api_: the client's retry hook counts into it
+    mutable Metrics metrics_;  // before api_: the client's retry hook counts into it
     std::unique_ptr<ApiClient> api_;
     StopFlag stop_;
     std::atomic<bool> stop_now_{false};
@@ -99,6 +107,11 @@ class Worker {
     std::unique_ptr<MetricsServer> metrics_server_;
 
     int idle_polls_ = 0;
+    SteadyClock::time_point next_sweep_{};
+    // After a job is released for a problem of this machine, claims pause, longer each time
+    // in a row (poll loop only).
+    int released_in_a_row_ = 0;
+    SteadyClock::time_point claims_paused_until_{};
     std::unordered_map<std::string, int> claims_by_job_;
     std::unordered_set<std::string> rejected_seen_;
 };

@@ -192,11 +192,6 @@ void WorkerConfig::finalize() {
     media::validate(render);
 }
 
-std::chrono::milliseconds WorkerConfig::heartbeat_interval() const {
-    if (heartbeat_interval_ms > 0) return std::chrono::milliseconds(heartbeat_interval_ms);
-    return std::chrono::milliseconds(std::int64_t{lease_seconds} * 1000 / 3);
-}
-
 std::string WorkerConfig::api_base() const {
     auto stripped = strip_url_credentials(api_base_url).value_or("");
     while (!stripped.empty() && stripped.back() == '/') stripped.pop_back();

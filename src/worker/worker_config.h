@@ -36,6 +36,10 @@ struct WorkerConfig {
     ServicePaths paths;            // CONTENT_DIR, MUSIC_DIR, OUTPUT_DIR, TMP_DIR
     media::RenderSettings render;  // FPS, X264_PRESET, ... (media layer)
     bool debug = false;            // --debug: per-job libav report files
+    // --debug: how many of the newest reports are kept in $TMP_DIR/.ffreports, and their total
+    // size; older ones are deleted as each job ends.
+    int debug_reports_kept = 20;
+    std::uint64_t debug_reports_max_bytes = 256ull << 20;
     // Stop once this many polls in a row found the queue empty with no job running (0: never).
     int exit_when_idle_polls = 0;
     // How often a running job logs `rendering` (the spec asks for every 5-10 s).
@@ -49,7 +53,6 @@ struct WorkerConfig {
     // defaults, and validates everything. Throws ConfigError. Safe to call again.
     void finalize();
 
-    std::chrono::milliseconds heartbeat_interval() const;
     // API_BASE_URL without userinfo or query: what requests are built on and what logs show.
     std::string api_base() const;
 };

@@ -16,14 +16,20 @@ StubApi::StubApi() {
 }
 
 StubApi::~StubApi() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    stopping_cv_.notify_all();
     server_.stop();
     thread_.join();
 }
 
 void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
     Answer a;
+    const auto authorization = req.get_header_value("Authorization");
+    const auto key = req.method + " " + req.path;
     {
-        const auto key = req.method + " " + req.path;
         std::lock_guard lock(mutex_);
         auto& calls = calls_[key];
         calls.push_back(req.body);
@@ -32,8 +38,30 @@ void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
         a = answers.empty() ? Answer{404, R"({"error":"not_found"})", {}, {}, 0}
                             : answers[std::min(calls.size(), answers.size()) - 1];
     }
-    // Outside the lock: a slow answer must not hold up the other connections.
-    if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
+    // A slow answer waits without the lock held, so it holds up no other connection.
+    if (a.delay.count() > 0) {
+        std::unique_lock lock(mutex_);
+        if (stopping_cv_.wait_for(lock, a.delay, [this] { return stopping_; })) return;
+    }
+    // Counted before the answer leaves: a test that sees it has to know it was sent.
+    {
+        std::lock_guard lock(mutex_);
+        ++answered_[key];
+    }
+    std::string escaped;
+    for (const char c : authorization) {
+        if (c == '"' || c == '\\') escaped += '\\';
+        escaped += c;
+    }
+    for (const auto& [placeholder, value] :
+         {std::pair{kEchoAuthorization, &authorization},
+          std::pair{kEchoAuthorizationJson, static_cast<const std::string*>(&escaped)}}) {
+        const std::size_t length = std::string_view(placeholder).size();
+        for (auto at = a.body.find(placeholder); at != std::string::npos;
+             at = a.body.find(placeholder, at + value->size())) {
+            a.body.replace(at, length, *value);
+        }
+    }
     res.status = a.status;
     for (const auto& [k, v] : a.headers) res.set_header(k, v);
     if (a.stream_bytes == 0) {
@@ -58,6 +86,11 @@ void StubApi::script(const std::string& key, std::vector<Answer> answers) {
 int StubApi::hits(const std::string& key) {
     std::lock_guard lock(mutex_);
     return static_cast<int>(calls_[key].size());
+}
+
+int StubApi::answered(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return answered_[key];
 }
 
 int StubApi::total_hits() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -24,6 +25,11 @@ struct Answer {
     std::size_t stream_bytes = 0;        // when set, the body is this many spaces, streamed
 };
 
+// In an Answer's body, replaced by the request's Authorization header: a hostile API that
+// echoes the bearer token back, as it came (kEchoAuthorization) or escaped for a JSON string.
+inline constexpr const char* kEchoAuthorization = "{authorization}";
+inline constexpr const char* kEchoAuthorizationJson = "{authorization_json}";
+
 class StubApi {
   public:
     StubApi();
@@ -33,6 +39,9 @@ class StubApi {
 
     void script(const std::string& key, std::vector<Answer> answers);
     int hits(const std::string& key);
+    // Requests to `key` whose answer was sent (hits minus those still waiting out a delay or
+    // abandoned by the client mid-delay).
+    int answered(const std::string& key);
     int total_hits();
     std::vector<std::string> bodies(const std::string& key);
     // The Authorization header of the last request, and of every request in order.
@@ -50,6 +59,9 @@ class StubApi {
     std::mutex mutex_;
     std::map<std::string, std::vector<Answer>> scripts_;
     std::map<std::string, std::vector<std::string>> calls_;
+    std::map<std::string, int> answered_;
+    std::condition_variable stopping_cv_;
+    bool stopping_ = false;  // cuts delays short so the destructor never waits them out
     std::vector<std::string> auth_;
 };
 
