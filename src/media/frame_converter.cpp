@@ -9,6 +9,8 @@
 extern "C" {
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/version.h>
 }
 
 #include "media/av_error.h"
@@ -46,8 +48,13 @@ SwsContextPtr make_scaler(Canvas src, Canvas dst) {
     SwsContextPtr sws(sws_alloc_context());
     if (!sws) av_fail(ErrorClass::EncodeError, "cannot create the colour converter");
     int h_pos = 0, v_pos = 0;  // 1/256 luma pixel from the block's top-left sample
-    av_check(avcodec_enum_to_chroma_pos(&h_pos, &v_pos, kChromaLocation), ErrorClass::EncodeError,
-             "no chroma position for the converter's siting");
+    // FFmpeg 6.1 moved this mapping to libavutil and 7.0 removed the libavcodec one.
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 28, 100)
+    const int rc = av_chroma_location_enum_to_pos(&h_pos, &v_pos, kChromaLocation);
+#else
+    const int rc = avcodec_enum_to_chroma_pos(&h_pos, &v_pos, kChromaLocation);
+#endif
+    av_check(rc, ErrorClass::EncodeError, "no chroma position for the converter's siting");
     const std::pair<const char*, std::int64_t> options[] = {
         {"srcw", src.width},         {"srch", src.height},   {"src_format", AV_PIX_FMT_RGB24},
         {"dstw", dst.width},         {"dsth", dst.height},   {"dst_format", AV_PIX_FMT_YUV420P},
