@@ -606,6 +606,21 @@ TEST(PngConformance, WhereLibpngOnlyWarnsEveryPathGivesItsPixelsOrRefuses) {
         auto iend = png::chunks(img, {});
         iend.back().data = {1, 2, 3, 4};
         cases.emplace_back("IEND with data", png::serialize(iend));
+        // A malformed or misplaced suggested palette: libpng ignores it with a warning,
+        // libspng refuses the file (PLTE is critical).
+        Chunk plte{.type = "PLTE", .data = {1, 2, 3, 4, 5, 6, 7}};
+        auto odd_plte = png::chunks(img, {});
+        png::insert_before(odd_plte, "IDAT", plte);
+        cases.emplace_back("PLTE length not a multiple of 3", png::serialize(odd_plte));
+        if (t.color_type == png::Rgb) {
+            plte.data.pop_back();
+            auto late_plte = png::chunks(img, {});
+            Chunk trns{.type = "tRNS"};
+            for (int i = 0; i < 3; ++i) png::put_u16(trns.data, 7);
+            png::insert_before(late_plte, "IDAT", std::move(trns));
+            png::insert_before(late_plte, "IDAT", plte);
+            cases.emplace_back("PLTE after tRNS", png::serialize(late_plte));
+        }
 
         for (const auto& [what, bytes] : cases) {
             SCOPED_TRACE(type_name(t) + ": " + what);
