@@ -39,10 +39,9 @@ struct Fd {
 void check_size(ErrorClass cls, const std::string& name, std::uint32_t w, std::uint32_t h,
                 std::uint64_t max_pixels) {
     if (static_cast<std::uint64_t>(w) * h > max_pixels) {
-        fail(
-            cls, name,
-            fmt::format("{}x{} exceeds MAX_FRAME_PIXELS ({}); resize the frames or raise the limit",
-                        w, h, max_pixels));
+        fail(cls, name,
+             fmt::format("{}x{} exceeds MAX_FRAME_PIXELS ({}); resize the frames or raise the limit", w, h,
+                         max_pixels));
     }
 }
 
@@ -68,18 +67,14 @@ std::uint8_t composite16(std::uint16_t c, std::uint16_t a) {
 PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels) {
     const auto name = path.filename().string();
     Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0)
-        fail(ErrorClass::PreflightError, name,
-             fmt::format("cannot open: {}", std::strerror(errno)));
+    if (f.fd < 0) fail(ErrorClass::PreflightError, name, fmt::format("cannot open: {}", std::strerror(errno)));
     // 8-byte signature + IHDR chunk (4 length + 4 type + 13 data + 4 CRC) = 33 bytes.
     std::array<std::uint8_t, 33> buf{};
     std::size_t got = 0;
     while (got < buf.size()) {
         const auto n = ::read(f.fd, buf.data() + got, buf.size() - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            fail(ErrorClass::PreflightError, name,
-                 fmt::format("cannot read: {}", std::strerror(errno)));
+        if (n < 0) fail(ErrorClass::PreflightError, name, fmt::format("cannot read: {}", std::strerror(errno)));
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
@@ -101,36 +96,27 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
     spng_set_image_limits(ctx.get(), 1u << 20, 1u << 20);
     spng_ihdr ihdr{};
     if (const int rc = spng_get_ihdr(ctx.get(), &ihdr); rc != 0) {
-        fail(ErrorClass::PreflightError, name,
-             fmt::format("invalid PNG header: {}", spng_strerror(rc)));
+        fail(ErrorClass::PreflightError, name, fmt::format("invalid PNG header: {}", spng_strerror(rc)));
     }
     check_size(ErrorClass::PreflightError, name, ihdr.width, ihdr.height, max_pixels);
-    return PngHeader{ihdr.width, ihdr.height, ihdr.color_type, ihdr.bit_depth,
-                     ihdr.interlace_method != 0};
+    return PngHeader{ihdr.width, ihdr.height, ihdr.color_type, ihdr.bit_depth, ihdr.interlace_method != 0};
 }
 
 namespace {
 
-std::string_view chunk_name(const std::uint8_t* type) {
-    return {reinterpret_cast<const char*>(type), 4};
-}
+std::string_view chunk_name(const std::uint8_t* type) { return {reinterpret_cast<const char*>(type), 4}; }
 
 std::uint32_t be32(const std::uint8_t* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-           p[3];
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
 // A chunk type is four ASCII letters (PNG spec 5.4); libpng refuses anything else.
 bool valid_chunk_type(const std::uint8_t* type) {
-    const auto letter = [](std::uint8_t c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-    };
+    const auto letter = [](std::uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
     return std::all_of(type, type + 4, letter);
 }
 
-bool is_type(const std::uint8_t* type, const char (&name)[5]) {
-    return std::memcmp(type, name, 4) == 0;
-}
+bool is_type(const std::uint8_t* type, const char (&name)[5]) { return std::memcmp(type, name, 4) == 0; }
 
 // The file as libspng should read it. libspng parses and keeps every ancillary chunk it knows
 // (text inflated, ICC profiles inflated, sPLT, eXIf), and refuses the whole image when they pass
@@ -142,51 +128,38 @@ bool is_type(const std::uint8_t* type, const char (&name)[5]) {
 // is not four letters (libspng takes any four bytes), a second PLTE before the image data
 // (libspng keeps the last one), and a file that ends inside IEND's CRC (libspng takes the
 // short read for a bad ancillary CRC and accepts it).
-std::span<const std::uint8_t> chunks_for_libspng(std::span<const std::uint8_t> data,
-                                                 const std::string& name, ByteBuffer& out) {
+std::span<const std::uint8_t> chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name,
+                                                 ByteBuffer& out) {
     // A bad signature or a truncated IHDR is libspng's to report.
     if (data.size() < 8 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return data;
     // Zero-length, ancillary (lower-case first letter), private (second), reserved bit clear
     // (third upper-case): libspng skips it as an unknown chunk without keeping anything.
     const auto placeholder = [&out] {
-        static constexpr std::uint8_t type[4] = {'r', 'n', 'D', 'r'};
-        const std::uint32_t crc = libdeflate_crc32(0, type, 4);
-        const std::uint8_t chunk[12] = {0,
-                                        0,
-                                        0,
-                                        0,
-                                        type[0],
-                                        type[1],
-                                        type[2],
-                                        type[3],
-                                        static_cast<std::uint8_t>(crc >> 24),
-                                        static_cast<std::uint8_t>(crc >> 16),
-                                        static_cast<std::uint8_t>(crc >> 8),
-                                        static_cast<std::uint8_t>(crc)};
-        out.insert(out.end(), chunk, chunk + 12);
+        static constexpr std::uint8_t kHeader[8] = {0, 0, 0, 0, 'r', 'n', 'D', 'r'};  // length, type
+        const std::uint32_t crc = libdeflate_crc32(0, kHeader + 4, 4);
+        out.insert(out.end(), kHeader, kHeader + 8);
+        for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(crc >> shift));
     };
     bool copying = false;  // once a chunk is replaced, `out` holds everything read so far
     int plte_before_idat = 0;
     bool seen_idat = false;
     for (std::size_t pos = 8;;) {
-        if (pos + 12 > data.size())
-            fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
+        if (pos + 12 > data.size()) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
         const std::uint8_t* type = data.data() + pos + 4;
-        if (!valid_chunk_type(type))
-            fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
+        if (!valid_chunk_type(type)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
         const std::size_t len = be32(data.data() + pos);
-        if (len > data.size() - pos - 12)
-            fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
+        if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::size_t end = pos + 12 + len;
-        const bool critical = (type[0] & 0x20) == 0;
         if (is_type(type, "IDAT")) seen_idat = true;
         if (is_type(type, "PLTE") && !seen_idat && ++plte_before_idat > 1) {
             fail(ErrorClass::DecodeError, name, "corrupt PNG data: duplicate PLTE");
         }
+        const bool critical = (type[0] & 0x20) == 0;
         if (critical || is_type(type, "tRNS")) {
-            if (copying)
+            if (copying) {
                 out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
                            data.begin() + static_cast<std::ptrdiff_t>(end));
+            }
         } else {
             if (!copying) {
                 out.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(pos));
@@ -205,8 +178,7 @@ struct DeflateDeleter {
 };
 
 libdeflate_decompressor* thread_decompressor() {
-    thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(
-        libdeflate_alloc_decompressor());
+    thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(libdeflate_alloc_decompressor());
     return d.get();
 }
 
@@ -226,16 +198,13 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
         const std::uint8_t* up = y > 0 ? buf + (y - 1) * stride + 1 : nullptr;
         const std::size_t b = static_cast<std::size_t>(bpp);
         switch (row[-1]) {
-            case 0:
-                break;
+            case 0: break;
             case 1:
-                for (std::size_t i = b; i < row_bytes; ++i)
-                    row[i] = static_cast<std::uint8_t>(row[i] + row[i - b]);
+                for (std::size_t i = b; i < row_bytes; ++i) row[i] = static_cast<std::uint8_t>(row[i] + row[i - b]);
                 break;
             case 2:
                 if (up != nullptr) {
-                    for (std::size_t i = 0; i < row_bytes; ++i)
-                        row[i] = static_cast<std::uint8_t>(row[i] + up[i]);
+                    for (std::size_t i = 0; i < row_bytes; ++i) row[i] = static_cast<std::uint8_t>(row[i] + up[i]);
                 }
                 break;
             case 3:
@@ -253,8 +222,7 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
                     row[i] = static_cast<std::uint8_t>(row[i] + paeth(left, above, diag));
                 }
                 break;
-            default:
-                return false;
+            default: return false;
         }
     }
     return true;
@@ -265,14 +233,12 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
 std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, const std::string& name,
                                         std::uint64_t max_pixels, ByteBuffer* recycle) {
     constexpr std::size_t kSig = 8;
-    if (data.size() < kSig + 25 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", kSig) != 0)
-        return std::nullopt;
+    if (data.size() < kSig + 25 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", kSig) != 0) return std::nullopt;
     const std::uint8_t* ihdr = data.data() + kSig;
     if (be32(ihdr) != 13 || std::memcmp(ihdr + 4, "IHDR", 4) != 0) return std::nullopt;
     const std::uint32_t w = be32(ihdr + 8), h = be32(ihdr + 12);
     const int depth = ihdr[16], color = ihdr[17], interlace = ihdr[20];
-    if (depth != 8 || (color != 2 && color != 6) || interlace != 0 || ihdr[18] != 0 ||
-        ihdr[19] != 0) {
+    if (depth != 8 || (color != 2 && color != 6) || interlace != 0 || ihdr[18] != 0 || ihdr[19] != 0) {
         return std::nullopt;  // everything else: libspng
     }
     if (w == 0 || h == 0 || w > (1u << 20) || h > (1u << 20)) return std::nullopt;
@@ -294,8 +260,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     }
     for (std::size_t pos = kSig + 25; pos + 12 <= data.size();) {
         const std::uint32_t len = be32(data.data() + pos);
-        if (len > data.size() - pos - 12)
-            fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
+        if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::uint8_t* type = data.data() + pos + 4;
         if (!valid_chunk_type(type)) {
             fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
@@ -305,8 +270,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         pos += 12 + len;
         if (libdeflate_crc32(0, type, len + 4) != crc) {
             if (critical) {
-                fail(ErrorClass::DecodeError, name,
-                     fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
+                fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
             }
             in_idat = false;
             continue;
@@ -314,8 +278,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         const bool is_idat = std::memcmp(type, "IDAT", 4) == 0;
         if (is_idat) {
             if (!in_idat && ++idat_runs > 1) {
-                fail(ErrorClass::DecodeError, name,
-                     "corrupt PNG data: IDAT chunks not consecutive");
+                fail(ErrorClass::DecodeError, name, "corrupt PNG data: IDAT chunks not consecutive");
             }
             std::memcpy(idat.data() + idat_size, type + 4, len);
             idat_size += len;
@@ -335,8 +298,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         in_idat = is_idat;
     }
     if (!ended) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
-    if (idat_size == 0)
-        fail(ErrorClass::DecodeError, name, "corrupt PNG data: no image data (IDAT)");
+    if (idat_size == 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: no image data (IDAT)");
 
     const int bpp = color == 6 ? 4 : 3;
     const std::size_t row_bytes = static_cast<std::size_t>(w) * bpp;
@@ -345,8 +307,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     if (recycle != nullptr) raw.swap(*recycle);
     raw.resize(raw_size);  // uninitialised: inflate writes every byte
     std::size_t got = 0;
-    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size,
-                                               raw.data(), raw.size(), &got);
+    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size, raw.data(),
+                                               raw.size(), &got);
     if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
         // More image data than the image needs: libpng warns and decodes, and libspng ignores
         // the excess. Hand the (malformed, rare) file to libspng rather than refuse it here only.
@@ -356,8 +318,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
         fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
     }
-    if (!unfilter(raw.data(), h, row_bytes, bpp))
-        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad filter type");
+    if (!unfilter(raw.data(), h, row_bytes, bpp)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad filter type");
 
     RgbImage img;
     img.width = static_cast<int>(w);
@@ -377,27 +338,25 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         std::uint8_t* dst = img.storage.data() + y * img.stride;
         for (std::size_t x = 0; x < w; ++x) {
             const unsigned a = src[x * 4 + 3];
-            for (int c = 0; c < 3; ++c)
-                dst[x * 3 + c] = static_cast<std::uint8_t>((src[x * 4 + c] * a + 127) / 255);
+            for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<std::uint8_t>((src[x * 4 + c] * a + 127) / 255);
         }
     }
     return img;
 }
 
-RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
-                    std::uint64_t max_pixels, ByteBuffer* recycle) {
+RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
+                    ByteBuffer* recycle) {
     if (auto fast = decode_png_fast(data, name, max_pixels, recycle)) return std::move(*fast);
     return decode_png_spng(data, name, max_pixels);
 }
 
-RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name,
-                         std::uint64_t max_pixels) {
+RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
     ByteBuffer filtered;  // outlives the context that reads it
     const auto input = chunks_for_libspng(data, name, filtered);
     SpngPtr ctx(spng_ctx_new(0));
     if (!ctx) fail(ErrorClass::DecodeError, name, "out of memory");
-    // Frames are trusted for content, not for size. Ancillary chunks never reach libspng (but
-    // tRNS), so these limits only stand behind chunks_for_libspng.
+    // Frames are trusted for content, not for size. Ancillary chunks other than tRNS never reach
+    // libspng (chunks_for_libspng), so these limits only stand behind that.
     spng_set_chunk_limits(ctx.get(), 1u << 20, 8u << 20);
     spng_set_image_limits(ctx.get(), 1u << 20, 1u << 20);
     // libpng's rules, and libspng's defaults, made explicit: a bad CRC on a critical chunk is an
@@ -416,8 +375,7 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     spng_trns trns{};
     const int trns_rc = spng_get_trns(ctx.get(), &trns);
     if (trns_rc != 0 && trns_rc != SPNG_ECHUNKAVAIL) {
-        fail(ErrorClass::DecodeError, name,
-             fmt::format("corrupt PNG data: {}", spng_message(trns_rc)));
+        fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(trns_rc)));
     }
     if (trns_rc == 0 && ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth < 16) {
         // The key's bits above the bit depth are masked off (PNG spec 11.3.2.1, and libpng);
@@ -467,8 +425,7 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
         // Composite over black: c' = c * a / 255, rounded, in place into the RGB layout.
         for (std::size_t i = 0; i < n; ++i) {
             const unsigned a = px[i * 4 + 3];
-            for (int c = 0; c < 3; ++c)
-                px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
+            for (int c = 0; c < 3; ++c) px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
         }
     }
     decoded.resize(n * 3);
@@ -479,8 +436,7 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
 void read_file_into(const std::filesystem::path& path, ByteBuffer& out) {
     const auto name = path.filename().string();
     Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0)
-        fail(ErrorClass::DecodeError, name, fmt::format("cannot open: {}", std::strerror(errno)));
+    if (f.fd < 0) fail(ErrorClass::DecodeError, name, fmt::format("cannot open: {}", std::strerror(errno)));
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) fail(ErrorClass::DecodeError, name, std::strerror(errno));
     out.resize(static_cast<std::size_t>(st.st_size));
@@ -488,9 +444,7 @@ void read_file_into(const std::filesystem::path& path, ByteBuffer& out) {
     while (got < out.size()) {
         const auto n = ::read(f.fd, out.data() + got, out.size() - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-            fail(ErrorClass::DecodeError, name,
-                 fmt::format("cannot read: {}", std::strerror(errno)));
+        if (n < 0) fail(ErrorClass::DecodeError, name, fmt::format("cannot read: {}", std::strerror(errno)));
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
