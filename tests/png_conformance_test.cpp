@@ -285,8 +285,7 @@ std::vector<Case> valid_cases() {
         Chunk ztxt{.type = "zTXt", .data = png::text_bytes(std::string("Comment\0\0", 9))};
         ztxt.data.insert(ztxt.data.end(), z.begin(), z.end());
         add("large ancillary chunks", type_name(t) + "_ztxt_2mib", png::serialize(with(ztxt)));
-        Chunk itxt{.type = "iTXt",
-                   .data = png::text_bytes(std::string("Comment\0\1\0en\0\0", 14))};
+        Chunk itxt{.type = "iTXt", .data = png::text_bytes(std::string("Comment\0\1\0en\0\0", 14))};
         itxt.data.insert(itxt.data.end(), z.begin(), z.end());
         add("large ancillary chunks", type_name(t) + "_itxt_2mib", png::serialize(with(itxt)));
         Chunk iccp{.type = "iCCP", .data = png::text_bytes(std::string("ICC profile\0\0", 13))};
@@ -296,9 +295,9 @@ std::vector<Case> valid_cases() {
 
         auto many = png::chunks(img, {});
         for (int i = 0; i < 1001; ++i) {
-            png::insert_before(many, "IDAT",
-                               Chunk{.type = "tEXt",
-                                     .data = png::text_bytes(std::string("Title\0frame", 11))});
+            png::insert_before(
+                many, "IDAT",
+                Chunk{.type = "tEXt", .data = png::text_bytes(std::string("Title\0frame", 11))});
         }
         add("large ancillary chunks", type_name(t) + "_1001_text_chunks", png::serialize(many));
         auto big = png::chunks(img, {});
@@ -407,7 +406,8 @@ std::vector<Case> corrupt_cases() {
                            Chunk{.type = "CRIT", .data = png::text_bytes("unknown critical")});
         add("chunk layout", base + "_unknown_critical_chunk", png::serialize(unknown));
         auto bad_name = good;
-        png::insert_before(bad_name, "IDAT", Chunk{.type = "tE?t", .data = png::text_bytes("not a letter")});
+        png::insert_before(bad_name, "IDAT",
+                           Chunk{.type = "tE?t", .data = png::text_bytes("not a letter")});
         add("chunk layout", base + "_invalid_chunk_type", png::serialize(bad_name));
         auto no_iend = good;
         no_iend.pop_back();
