@@ -396,6 +396,15 @@ std::vector<Case> corrupt_cases() {
         auto adler = png::chunks(img, whole);
         adler[png::index_of(adler, "IDAT")].data.back() ^= 1;
         add("damaged image data", base + "_bad_adler32", png::serialize(adler));
+        // Every scanline there, the stream's end (Adler-32) cut off: libpng reads on for it and
+        // refuses the file ("Not enough image data"); libspng stopped at the last scanline.
+        for (const std::size_t cut : {1u, 4u}) {
+            auto no_end = png::chunks(img, whole);
+            auto& data = no_end[png::index_of(no_end, "IDAT")].data;
+            data.resize(data.size() - cut);
+            add("damaged image data", base + "_zlib_end_cut_" + std::to_string(cut),
+                png::serialize(no_end));
+        }
 
         auto split = good;
         split.insert(split.begin() + static_cast<std::ptrdiff_t>(png::index_of(split, "IDAT", 1)),
@@ -606,6 +615,14 @@ TEST(PngConformance, WhereLibpngOnlyWarnsEveryPathGivesItsPixelsOrRefuses) {
         auto iend = png::chunks(img, {});
         iend.back().data = {1, 2, 3, 4};
         cases.emplace_back("IEND with data", png::serialize(iend));
+        // The Adler-32 alone in a last IDAT, damaged: libpng warns ("incorrect data check").
+        auto adler = png::chunks(img, {});
+        auto& whole_stream = adler[png::index_of(adler, "IDAT")].data;
+        Chunk last{.type = "IDAT", .data = {whole_stream.end() - 4, whole_stream.end()}};
+        whole_stream.resize(whole_stream.size() - 4);
+        last.data.back() ^= 1;
+        png::insert_after_last(adler, "IDAT", std::move(last));
+        cases.emplace_back("bad Adler-32 in its own IDAT", png::serialize(adler));
         // A malformed or misplaced suggested palette: libpng ignores it with a warning,
         // libspng refuses the file (PLTE is critical).
         Chunk plte{.type = "PLTE", .data = {1, 2, 3, 4, 5, 6, 7}};
