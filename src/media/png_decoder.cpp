@@ -128,10 +128,16 @@ bool is_type(const std::uint8_t* type, const char (&name)[5]) { return std::memc
 // is not four letters (libspng takes any four bytes), a second PLTE before the image data
 // (libspng keeps the last one), and a file that ends inside IEND's CRC (libspng takes the
 // short read for a bad ancillary CRC and accepts it).
-std::span<const std::uint8_t> chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name,
-                                                 ByteBuffer& out) {
+struct SpngInput {
+    std::span<const std::uint8_t> bytes;  // what libspng reads
+    // The payloads of the first run of consecutive IDAT chunks: the zlib stream of the image.
+    std::vector<std::span<const std::uint8_t>> idat;
+};
+
+SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name, ByteBuffer& out) {
+    SpngInput input{.bytes = data};
     // A bad signature or a truncated IHDR is libspng's to report.
-    if (data.size() < 8 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return data;
+    if (data.size() < 8 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return input;
     // Zero-length, ancillary (lower-case first letter), private (second), reserved bit clear
     // (third upper-case): libspng skips it as an unknown chunk without keeping anything.
     const auto placeholder = [&out] {
@@ -143,6 +149,7 @@ std::span<const std::uint8_t> chunks_for_libspng(std::span<const std::uint8_t> d
     bool copying = false;  // once a chunk is replaced, `out` holds everything read so far
     int plte_before_idat = 0;
     bool seen_idat = false;
+    bool in_first_run = false;
     for (std::size_t pos = 8;;) {
         if (pos + 12 > data.size()) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
         const std::uint8_t* type = data.data() + pos + 4;
@@ -150,7 +157,11 @@ std::span<const std::uint8_t> chunks_for_libspng(std::span<const std::uint8_t> d
         const std::size_t len = be32(data.data() + pos);
         if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::size_t end = pos + 12 + len;
-        if (is_type(type, "IDAT")) seen_idat = true;
+        const bool idat = is_type(type, "IDAT");
+        if (idat && !seen_idat) in_first_run = true;
+        in_first_run = in_first_run && idat;
+        if (in_first_run) input.idat.push_back(data.subspan(pos + 8, len));
+        seen_idat = seen_idat || idat;
         if (is_type(type, "PLTE") && !seen_idat && ++plte_before_idat > 1) {
             fail(ErrorClass::DecodeError, name, "corrupt PNG data: duplicate PLTE");
         }
@@ -170,7 +181,30 @@ std::span<const std::uint8_t> chunks_for_libspng(std::span<const std::uint8_t> d
         if (is_type(type, "IEND")) break;  // libspng reads no further
         pos = end;
     }
-    return copying ? std::span<const std::uint8_t>(out) : data;
+    if (copying) input.bytes = out;
+    return input;
+}
+
+// Bytes of filtered scanlines (a filter byte each) that the image's zlib stream holds.
+std::size_t scanline_bytes(const spng_ihdr& ihdr) {
+    const int channels = ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR         ? 3
+                         : ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ? 2
+                         : ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ? 4
+                                                                              : 1;
+    const std::size_t bits = static_cast<std::size_t>(channels) * ihdr.bit_depth;
+    const auto rows = [bits](std::size_t w, std::size_t h) { return w == 0 ? 0 : h * (1 + (w * bits + 7) / 8); };
+    if (ihdr.interlace_method == 0) return rows(ihdr.width, ihdr.height);
+    // Adam7 (PNG spec 8.2): each pass's first column and row, and its steps.
+    static constexpr std::size_t kPasses[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                                  {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+    const auto extent = [](std::size_t size, std::size_t start, std::size_t step) {
+        return size > start ? (size - start + step - 1) / step : 0;
+    };
+    std::size_t total = 0;
+    for (const auto& [x0, y0, dx, dy] : kPasses) {
+        total += rows(extent(ihdr.width, x0, dx), extent(ihdr.height, y0, dy));
+    }
+    return total;
 }
 
 struct DeflateDeleter {
@@ -180,6 +214,32 @@ struct DeflateDeleter {
 libdeflate_decompressor* thread_decompressor() {
     thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(libdeflate_alloc_decompressor());
     return d.get();
+}
+
+// This thread's buffer for an IDAT stream gathered into one piece (libdeflate wants it whole),
+// kept between frames: no fresh pages per frame.
+ByteBuffer& idat_buffer() {
+    thread_local ByteBuffer idat;
+    return idat;
+}
+
+// libspng stops inflating at the last scanline, so it decodes a stream that ends there without
+// its end marker and Adler-32, or with a damaged Adler-32; libpng reads the stream to its end and
+// refuses the first, and the fast path refuses both. So the stream is inflated once more here,
+// whole, into `scratch` (at least `raw_size` bytes; libspng's output buffer, before libspng
+// writes it): libdeflate checks the end and the Adler-32, at about twice zlib's speed. A stream
+// holding more data than the image needs is libspng's to decode (libpng only warns).
+void check_zlib_stream(const std::vector<std::span<const std::uint8_t>>& idat, std::size_t raw_size,
+                       std::uint8_t* scratch, const std::string& name) {
+    auto& stream = idat_buffer();
+    stream.clear();
+    for (const auto part : idat) stream.insert(stream.end(), part.begin(), part.end());
+    std::size_t got = 0;
+    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), scratch, raw_size, &got);
+    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) return;
+    if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
+    }
 }
 
 std::uint8_t paeth(int a, int b, int c) {
@@ -249,7 +309,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     // libpng's, so a file is refused (or accepted) the same on every path: a bad CRC on a
     // critical chunk, an unknown critical chunk, a second IHDR, IDATs that are not consecutive
     // or no IEND are errors; an ancillary chunk with a bad CRC is dropped, as libpng drops it.
-    thread_local ByteBuffer idat;  // kept between frames: no fresh pages per frame
+    ByteBuffer& idat = idat_buffer();
     idat.resize(data.size());
     std::size_t idat_size = 0;
     int idat_runs = 0;
@@ -352,7 +412,7 @@ RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
 
 RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
     ByteBuffer filtered;  // outlives the context that reads it
-    const auto input = chunks_for_libspng(data, name, filtered);
+    const SpngInput input = chunks_for_libspng(data, name, filtered);
     SpngPtr ctx(spng_ctx_new(0));
     if (!ctx) fail(ErrorClass::DecodeError, name, "out of memory");
     // Frames are trusted for content, not for size. Ancillary chunks other than tRNS never reach
@@ -362,7 +422,7 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     // libpng's rules, and libspng's defaults, made explicit: a bad CRC on a critical chunk is an
     // error, an ancillary chunk with a bad CRC is dropped.
     spng_set_crc_action(ctx.get(), SPNG_CRC_ERROR, SPNG_CRC_DISCARD);
-    spng_set_png_buffer(ctx.get(), input.data(), input.size());
+    spng_set_png_buffer(ctx.get(), input.bytes.data(), input.bytes.size());
 
     spng_ihdr ihdr{};
     if (const int rc = spng_get_ihdr(ctx.get(), &ihdr); rc != 0) {
@@ -396,8 +456,10 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     if (const int rc = spng_decoded_image_size(ctx.get(), fmt, &out_size); rc != 0) {
         fail(ErrorClass::DecodeError, name, fmt::format("cannot decode: {}", spng_message(rc)));
     }
-    ByteBuffer decoded(out_size);
-    if (const int rc = spng_decode_image(ctx.get(), decoded.data(), decoded.size(), fmt,
+    const std::size_t raw_size = scanline_bytes(ihdr);
+    ByteBuffer decoded(std::max(out_size, raw_size));
+    if (!input.idat.empty()) check_zlib_stream(input.idat, raw_size, decoded.data(), name);
+    if (const int rc = spng_decode_image(ctx.get(), decoded.data(), out_size, fmt,
                                          has_alpha ? SPNG_DECODE_TRNS : 0);
         rc != 0) {
         fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(rc)));
