@@ -171,6 +171,19 @@ std::vector<Case> valid_cases() {
         }
     }
 
+    // A damaged tRNS, then a good one: libpng drops the first (bad CRC) and keys with the
+    // second. (libspng counted the dropped one and refused the second as a duplicate.)
+    for (const auto t : {Type{png::Gray, 8}, Type{png::Rgb, 16}, Type{png::Palette, 4}}) {
+        Image img = image_of(t, 17, 9, seed++);
+        add_trns(img, seed);
+        auto chunks = png::chunks(img, {});
+        Chunk damaged = chunks[png::index_of(chunks, "tRNS")];
+        damaged.data.back() ^= 0x55;
+        damaged.bad_crc = true;
+        png::insert_before(chunks, "tRNS", std::move(damaged));
+        add("tRNS", type_name(t) + "_bad_crc_trns_then_good", png::serialize(chunks));
+    }
+
     // A gray or RGB key with bits set above the bit depth: the PNG spec (11.3.2.1) has decoders
     // mask them off, and libpng does, so the keyed pixels are still transparent. (libspng
     // compares the unmasked gray key when it expands to RGBA, so no pixel matched.)
@@ -396,6 +409,16 @@ std::vector<Case> corrupt_cases() {
         auto adler = png::chunks(img, whole);
         adler[png::index_of(adler, "IDAT")].data.back() ^= 1;
         add("damaged image data", base + "_bad_adler32", png::serialize(adler));
+        // More data than the image needs, and the stream cut before its end: libpng reads on
+        // through the excess (warning) and refuses the file when the stream does not end.
+        {
+            auto more = png::scanlines(img, whole);
+            more.insert(more.end(), 64, 0);
+            auto chunks = png::chunks(img, whole, more);
+            auto& data = chunks[png::index_of(chunks, "IDAT")].data;
+            data.resize(data.size() - 4);
+            add("damaged image data", base + "_too_much_data_zlib_end_cut", png::serialize(chunks));
+        }
         // Every scanline there, the stream's end (Adler-32) cut off: libpng reads on for it and
         // refuses the file ("Not enough image data"); libspng stopped at the last scanline.
         for (const std::size_t cut : {1u, 4u}) {
