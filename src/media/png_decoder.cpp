@@ -166,7 +166,11 @@ SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::stri
             fail(ErrorClass::DecodeError, name, "corrupt PNG data: duplicate PLTE");
         }
         const bool critical = (type[0] & 0x20) == 0;
-        if (critical || is_type(type, "tRNS")) {
+        // A tRNS with a bad CRC is dropped here, as libpng drops it: libspng drops it too, but
+        // counts it, and then refuses a good tRNS after it as a duplicate.
+        const bool good_trns =
+            is_type(type, "tRNS") && libdeflate_crc32(0, type, static_cast<unsigned>(len) + 4) == be32(type + 4 + len);
+        if (critical || good_trns) {
             if (copying) {
                 out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
                            data.begin() + static_cast<std::ptrdiff_t>(end));
@@ -228,15 +232,26 @@ ByteBuffer& idat_buffer() {
 // refuses the first, and the fast path refuses both. So the stream is inflated once more here,
 // whole, into `scratch` (at least `raw_size` bytes; libspng's output buffer, before libspng
 // writes it): libdeflate checks the end and the Adler-32, at about twice zlib's speed. A stream
-// holding more data than the image needs is libspng's to decode (libpng only warns).
+// holding more data than the image needs is decoded (libpng only warns) if it is whole, and if
+// the excess is at most the image's own size: libpng inflates any excess to the end, which makes
+// a small file a long decode; we refuse it instead.
 void check_zlib_stream(const std::vector<std::span<const std::uint8_t>>& idat, std::size_t raw_size,
                        std::uint8_t* scratch, const std::string& name) {
     auto& stream = idat_buffer();
     stream.clear();
     for (const auto part : idat) stream.insert(stream.end(), part.begin(), part.end());
     std::size_t got = 0;
-    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), scratch, raw_size, &got);
-    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) return;
+    auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), scratch, raw_size, &got);
+    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+        ByteBuffer twice(2 * raw_size);  // rare (a malformed file): not worth keeping per thread
+        rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), twice.data(),
+                                        twice.size(), &got);
+        if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+            fail(ErrorClass::DecodeError, name,
+                 "corrupt PNG data: the zlib stream holds more than twice the image's data");
+        }
+        if (rc == LIBDEFLATE_SUCCESS) return;
+    }
     if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
         fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
     }
