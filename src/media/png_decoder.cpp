@@ -169,7 +169,7 @@ SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::stri
         // A tRNS with a bad CRC is dropped here, as libpng drops it: libspng drops it too, but
         // counts it, and then refuses a good tRNS after it as a duplicate.
         const bool good_trns =
-            is_type(type, "tRNS") && libdeflate_crc32(0, type, static_cast<unsigned>(len) + 4) == be32(type + 4 + len);
+            is_type(type, "tRNS") && libdeflate_crc32(0, type, len + 4) == be32(type + 4 + len);
         if (critical || good_trns) {
             if (copying) {
                 out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
