@@ -118,6 +118,12 @@ bool valid_chunk_type(const std::uint8_t* type) {
 
 bool is_type(const std::uint8_t* type, const char (&name)[5]) { return std::memcmp(type, name, 4) == 0; }
 
+struct SpngInput {
+    std::span<const std::uint8_t> bytes;  // what libspng reads
+    // The payloads of the first run of consecutive IDAT chunks: the zlib stream of the image.
+    std::vector<std::span<const std::uint8_t>> idat;
+};
+
 // The file as libspng should read it. libspng parses and keeps every ancillary chunk it knows
 // (text inflated, ICC profiles inflated, sPLT, eXIf), and refuses the whole image when they pass
 // its limits: a 2 MiB zTXt or 1001 tEXt chunks fail a frame libpng decodes (it drops what it
@@ -128,12 +134,6 @@ bool is_type(const std::uint8_t* type, const char (&name)[5]) { return std::memc
 // is not four letters (libspng takes any four bytes), a second PLTE before the image data
 // (libspng keeps the last one), and a file that ends inside IEND's CRC (libspng takes the
 // short read for a bad ancillary CRC and accepts it).
-struct SpngInput {
-    std::span<const std::uint8_t> bytes;  // what libspng reads
-    // The payloads of the first run of consecutive IDAT chunks: the zlib stream of the image.
-    std::vector<std::span<const std::uint8_t>> idat;
-};
-
 SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name, ByteBuffer& out) {
     SpngInput input{.bytes = data};
     // A bad signature or a truncated IHDR is libspng's to report.
@@ -232,9 +232,11 @@ ByteBuffer& idat_buffer() {
 // refuses the first, and the fast path refuses both. So the stream is inflated once more here,
 // whole, into `scratch` (at least `raw_size` bytes; libspng's output buffer, before libspng
 // writes it): libdeflate checks the end and the Adler-32, at about twice zlib's speed. A stream
-// holding more data than the image needs is decoded (libpng only warns) if it is whole, and if
-// the excess is at most the image's own size: libpng inflates any excess to the end, which makes
-// a small file a long decode; we refuse it instead.
+// holding more data than the image needs is decoded (libpng only warns) if it ends whole within
+// kMaxExcess past the image data: libpng inflates any excess to the end, which makes a small file
+// a long decode; we refuse it instead.
+constexpr std::size_t kMaxExcess = 1u << 20;
+
 void check_zlib_stream(const std::vector<std::span<const std::uint8_t>>& idat, std::size_t raw_size,
                        std::uint8_t* scratch, const std::string& name) {
     auto& stream = idat_buffer();
@@ -243,12 +245,12 @@ void check_zlib_stream(const std::vector<std::span<const std::uint8_t>>& idat, s
     std::size_t got = 0;
     auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), scratch, raw_size, &got);
     if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
-        ByteBuffer twice(2 * raw_size);  // rare (a malformed file): not worth keeping per thread
-        rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), twice.data(),
-                                        twice.size(), &got);
+        ByteBuffer more(raw_size + kMaxExcess);  // rare (a malformed file): not kept per thread
+        rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), more.data(),
+                                        more.size(), &got);
         if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
             fail(ErrorClass::DecodeError, name,
-                 "corrupt PNG data: the zlib stream holds more than twice the image's data");
+                 fmt::format("corrupt PNG data: the zlib stream holds over {} bytes more than the image", kMaxExcess));
         }
         if (rc == LIBDEFLATE_SUCCESS) return;
     }
