@@ -63,7 +63,8 @@ Mp4Movie read_movie(const std::string& s) {
         Mp4Track t;
         const auto in_trak = children(s, trak);
         if (const Mp4Box* edts = find(in_trak, "edts")) {
-            if (const Mp4Box* elst = find(children(s, *edts), "elst")) {
+            const auto in_edts = children(s, *edts);  // find() points into it: keep it alive
+            if (const Mp4Box* elst = find(in_edts, "elst")) {
                 const std::uint64_t p = elst->offset + 8;
                 const bool v1 = be(s, p, 1) == 1;
                 const std::uint64_t n = be(s, p + 4, 4);
