@@ -1,6 +1,7 @@
 // The PNG frame loader: header probing (read_png_header, through a memfd so the path-based API
 // reads the input), the libdeflate fast path, libspng, and decode_png that picks between them.
-// Differential check: when both decoders accept an image, their pixels must be identical.
+// Differential check: both decoders give an image the same verdict, and when they accept it,
+// identical pixels.
 //
 // The first input byte is a flag: with bit 0 set, every chunk CRC is recomputed before decoding
 // so mutations reach the chunk, zlib and filter code instead of stopping at the CRC check.
@@ -90,8 +91,13 @@ int png(const std::uint8_t* data, std::size_t size) {
     header(input);
 
     std::optional<media::RgbImage> fast, slow;
-    decode_error_or([&] { fast = media::decode_png_fast(input, "fuzz.png", kMaxPixels); });
-    decode_error_or([&] { slow = media::decode_png_spng(input, "fuzz.png", kMaxPixels); });
+    const bool fast_refused =
+        !decode_error_or([&] { fast = media::decode_png_fast(input, "fuzz.png", kMaxPixels); });
+    const bool slow_refused =
+        !decode_error_or([&] { slow = media::decode_png_spng(input, "fuzz.png", kMaxPixels); });
+    // A file's verdict must not depend on which path its colour type takes.
+    require(!fast_refused || slow_refused, "the fast path refused a file libspng decodes");
+    require(!fast || !slow_refused, "libspng refused a file the fast path decodes");
     decode_error_or([&] {
         const auto img = media::decode_png(input, "fuzz.png", kMaxPixels);
         check_image(img);

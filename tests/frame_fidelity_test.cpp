@@ -123,25 +123,28 @@ TEST_F(FrameFidelityTest, TheStreamDeclaresCentreSitedChroma) {
 // Where the chroma samples of a converted frame really sit. The image is a ramp (red rising
 // left to right, blue top to bottom), so each siting libav names (left, center, topleft, top,
 // bottomleft, bottom) predicts different Cb/Cr values; the one that predicts the converter's
-// output best is where it puts chroma. `scale` 1 uses our converter, 2 libswscale (bicubic).
-AVChromaLocation measured_siting(int scale) {
-    constexpr int kW = 32, kH = 16;
-    const auto red = [](double x) { return 10 + 7 * x; };  // x, y in source pixels
-    const auto blue = [](double y) { return 20 + 13 * y; };
+// output best is where it puts chroma. A `w`x`h` image on a canvas of its own size takes our
+// converter; any other canvas, libswscale (bicubic), fitted where fit_to_canvas places it.
+AVChromaLocation measured_siting(int w, int h, media::Canvas canvas) {
+    // x, y in source pixels; 10-234 and 20-228 across the image, whatever its size.
+    const auto red = [w](double x) { return 10 + 224 * x / w; };
+    const auto blue = [h](double y) { return 20 + 208 * y / h; };
     constexpr double kGreen = 100;
-    media::RgbImage img{.width = kW, .height = kH, .stride = kW * 3};
-    img.storage.resize(static_cast<std::size_t>(kW) * kH * 3);
-    for (int y = 0; y < kH; ++y) {
-        for (int x = 0; x < kW; ++x) {
-            auto* p = img.storage.data() + (y * kW + x) * 3;
+    media::RgbImage img{.width = w, .height = h, .stride = w * 3};
+    img.storage.resize(static_cast<std::size_t>(w) * h * 3);
+    for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+            auto* p = img.storage.data() + (y * w + x) * 3;
             p[0] = static_cast<std::uint8_t>(std::lround(red(x)));
             p[1] = static_cast<std::uint8_t>(kGreen);
             p[2] = static_cast<std::uint8_t>(std::lround(blue(y)));
         }
     }
-    const media::Canvas canvas{kW * scale, kH * scale};
     media::FrameConverter converter(canvas);
     const auto frame = converter.convert(img);
+    const auto placed = media::fit_to_canvas(w, h, canvas);
+    const double x_scale = static_cast<double>(w) / placed.width;  // source pixels per canvas pixel
+    const double y_scale = static_cast<double>(h) / placed.height;
 
     // BT.709 limited range from full-range RGB, in floating point.
     const auto cb = [](double r, double g, double b) {
@@ -158,21 +161,23 @@ AVChromaLocation measured_siting(int scale) {
         avcodec_enum_to_chroma_pos(&xpos, &ypos, static_cast<AVChromaLocation>(loc));
         double error = 0;
         int n = 0;
-        // Interior samples only: the bicubic filter clamps at the edges.
-        for (int j = 2; j < canvas.height / 2 - 2; ++j) {
-            for (int i = 2; i < canvas.width / 2 - 2; ++i) {
-                const double cx = 2 * i + xpos / 256.0, cy = 2 * j + ypos / 256.0;  // canvas pixels
-                const double sx = (cx + 0.5) / scale - 0.5,
-                             sy = (cy + 0.5) / scale - 0.5;  // source pixels
-                error += std::abs(frame->data[1][j * frame->linesize[1] + i] -
+        // Interior samples of the placed picture only: the bicubic filter clamps at the edges.
+        for (int j = 2; j < placed.height / 2 - 2; ++j) {
+            for (int i = 2; i < placed.width / 2 - 2; ++i) {
+                // Canvas pixels from the picture's top-left, then source pixels.
+                const double cx = 2 * i + xpos / 256.0, cy = 2 * j + ypos / 256.0;
+                const double sx = (cx + 0.5) * x_scale - 0.5, sy = (cy + 0.5) * y_scale - 0.5;
+                const int row = placed.y / 2 + j, col = placed.x / 2 + i;
+                error += std::abs(frame->data[1][row * frame->linesize[1] + col] -
                                   cb(red(sx), kGreen, blue(sy)));
-                error += std::abs(frame->data[2][j * frame->linesize[2] + i] -
+                error += std::abs(frame->data[2][row * frame->linesize[2] + col] -
                                   cr(red(sx), kGreen, blue(sy)));
                 n += 2;
             }
         }
         error /= n;
-        std::printf("  scale %d, %-10s mean |error| %.2f\n", scale,
+        std::printf("  %dx%d on %dx%d (placed %dx%d), %-10s mean |error| %.2f\n", w, h,
+                    canvas.width, canvas.height, placed.width, placed.height,
                     av_chroma_location_name(static_cast<AVChromaLocation>(loc)), error);
         if (error < best_error) {
             best_error = error;
@@ -183,12 +188,29 @@ AVChromaLocation measured_siting(int scale) {
     return best;
 }
 
+// `scale` 1 uses our converter, 2 libswscale.
+AVChromaLocation measured_siting(int scale) {
+    constexpr int kW = 32, kH = 16;
+    return measured_siting(kW, kH, media::Canvas{kW * scale, kH * scale});
+}
+
 TEST(ChromaSiting, OurConverterSitsChromaAtTheBlockCentre) {
     EXPECT_STREQ(av_chroma_location_name(measured_siting(1)), "center");
 }
 
 TEST(ChromaSiting, LibswscaleSitsChromaAtTheBlockCentreToo) {
     EXPECT_STREQ(av_chroma_location_name(measured_siting(2)), "center");
+}
+
+TEST(ChromaSiting, LibswscaleSitsChromaAtTheBlockCentreWhateverTheFittedSize) {
+    // Scaled down, and fitted to an odd size (32x16 on a 15x16 canvas: 15x8 before; 16x32 on
+    // 16x15: 8x15). libswscale spreads ceil(n/2) chroma samples over the whole picture, as if
+    // it were one pixel larger, so an odd fitted size put chroma up to half a pixel off centre
+    // (measured "left" and "top").
+    EXPECT_STREQ(av_chroma_location_name(measured_siting(64, 32, media::Canvas{32, 16})), "center");
+    EXPECT_STREQ(av_chroma_location_name(measured_siting(32, 16, media::Canvas{30, 16})), "center");
+    EXPECT_STREQ(av_chroma_location_name(measured_siting(16, 32, media::Canvas{16, 30})), "center");
+    EXPECT_STREQ(av_chroma_location_name(measured_siting(64, 32, media::Canvas{30, 16})), "center");
 }
 
 TEST_F(FrameFidelityTest, AOneBitGrayFrameWithABadIdatCrcFailsTheRender) {

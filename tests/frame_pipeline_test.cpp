@@ -129,6 +129,46 @@ TEST(FramePipeline, ARepeatOfAFrameThatFailsCarriesTheSameError) {
     EXPECT_EQ(pipeline.stats().reused, 1);
 }
 
+TEST(FramePipeline, AFailingFrameIsNamedWhicheverThreadDecodedItsBytes) {
+    // Eight copies of one corrupt file on four threads: the bytes are decoded once, by whichever
+    // thread hashes them first, and that decode's error reaches every copy. Each frame's error
+    // must name that frame's file: a render fails at its first bad frame, and the message told
+    // the operator to look at the file the decoding thread happened to read (a later copy in
+    // about 1 run of 25 on a 2-core machine; the first frame's file for every repeat). Many runs
+    // for the race; the second frame shows it on every run.
+    TempDir t;
+    write_png(t / "ok.png", 64, 64, PngKind::Rgb8, Rgb{1, 2, 3});
+    auto bad = media::read_file_bytes(t / "ok.png");
+    bad[bad.size() - 20] ^= 0x40;  // inside IDAT: a CRC error
+    std::vector<fs::path> files;
+    for (int i = 0; i < 8; ++i) {
+        files.push_back(t / ("bad_" + std::to_string(i) + ".png"));
+        std::ofstream(files.back(), std::ios::binary)
+            .write(reinterpret_cast<const char*>(bad.data()),
+                   static_cast<std::streamsize>(bad.size()));
+    }
+    int misnamed = 0;
+    std::string example;
+    for (int run = 0; run < 400; ++run) {
+        media::CancelToken cancel;
+        media::FramePipeline pipeline(files, media::Canvas{64, 64}, 4, 1 << 20, cancel, nullptr);
+        for (std::size_t i = 0; i < 2; ++i) {
+            try {
+                pipeline.next();
+                ADD_FAILURE() << "a corrupt frame was decoded";
+            } catch (const Error& e) {
+                EXPECT_EQ(e.error_class(), ErrorClass::DecodeError);
+                const std::string want = "frame '" + files[i].filename().string() + "': ";
+                if (std::string(e.what()).rfind(want, 0) != 0) {
+                    ++misnamed;
+                    example = e.what();
+                }
+            }
+        }
+    }
+    EXPECT_EQ(misnamed, 0) << "e.g. " << example;
+}
+
 TEST(FramePipeline, HeldSlidesAreDecodedOnceAndServedInOrder) {
     // 30 frames: a slide held 10 frames, another held 10, the first again held 10.
     TempDir t;

@@ -171,6 +171,30 @@ std::vector<Case> valid_cases() {
         }
     }
 
+    // A damaged tRNS, then a good one: libpng drops the first (bad CRC) and keys with the
+    // second. (libspng counted the dropped one and refused the second as a duplicate.)
+    for (const auto t : {Type{png::Gray, 8}, Type{png::Rgb, 16}, Type{png::Palette, 4}}) {
+        Image img = image_of(t, 17, 9, seed++);
+        add_trns(img, seed);
+        auto chunks = png::chunks(img, {});
+        Chunk damaged = chunks[png::index_of(chunks, "tRNS")];
+        damaged.data.back() ^= 0x55;
+        damaged.bad_crc = true;
+        png::insert_before(chunks, "tRNS", std::move(damaged));
+        add("tRNS", type_name(t) + "_bad_crc_trns_then_good", png::serialize(chunks));
+    }
+
+    // A gray or RGB key with bits set above the bit depth: the PNG spec (11.3.2.1) has decoders
+    // mask them off, and libpng does, so the keyed pixels are still transparent. (libspng
+    // compares the unmasked gray key when it expands to RGBA, so no pixel matched.)
+    for (const auto t : {Type{png::Gray, 1}, Type{png::Gray, 2}, Type{png::Gray, 4},
+                         Type{png::Gray, 8}, Type{png::Rgb, 8}}) {
+        Image img = image_of(t, 17, 9, seed++);
+        add_trns(img, seed);
+        for (std::size_t i = 0; i < img.trns.size(); i += 2) img.trns[i] |= 0x80;
+        add("tRNS", type_name(t) + "_trns_high_bits", encode(img));
+    }
+
     // Odd sizes: every width 1-40, heights 1-40 in another order, the types in turn.
     for (std::uint32_t w = 1; w <= 40; ++w) {
         const std::uint32_t h = (w * 7) % 40 + 1;
@@ -252,6 +276,50 @@ std::vector<Case> valid_cases() {
         auto trailing = encode(img);
         trailing.insert(trailing.end(), {'j', 'u', 'n', 'k'});
         add("ancillary chunks", type_name(t) + "_bytes_after_iend", trailing);
+    }
+
+    // Ancillary chunks a decoder has no use for, large or many: compressed text and an ICC
+    // profile inflating to 2 MiB, 1001 text chunks, 9 MiB of text in three chunks. libpng
+    // decodes the image (it stops caching at 1000 chunks and skips what exceeds its memory
+    // limits, with a warning); a frame must not fail, whichever path its colour type takes.
+    for (const auto t : {Type{png::Rgb, 8}, Type{png::Palette, 8}, Type{png::Gray, 8}}) {
+        const Image img = image_of(t, 19, 13, seed++);
+        const std::vector<std::uint8_t> two_mib(2u << 20, 'a');
+        const auto z = png::zlib_compress(two_mib, 9);
+        const auto with = [&](Chunk c, bool before_plte = false) {
+            auto chunks = png::chunks(img, {});
+            if (before_plte) {
+                chunks.insert(chunks.begin() + 1, std::move(c));
+            } else {
+                png::insert_before(chunks, "IDAT", std::move(c));
+            }
+            return chunks;
+        };
+        Chunk ztxt{.type = "zTXt", .data = png::text_bytes(std::string("Comment\0\0", 9))};
+        ztxt.data.insert(ztxt.data.end(), z.begin(), z.end());
+        add("large ancillary chunks", type_name(t) + "_ztxt_2mib", png::serialize(with(ztxt)));
+        Chunk itxt{.type = "iTXt", .data = png::text_bytes(std::string("Comment\0\1\0en\0\0", 14))};
+        itxt.data.insert(itxt.data.end(), z.begin(), z.end());
+        add("large ancillary chunks", type_name(t) + "_itxt_2mib", png::serialize(with(itxt)));
+        Chunk iccp{.type = "iCCP", .data = png::text_bytes(std::string("ICC profile\0\0", 13))};
+        iccp.data.insert(iccp.data.end(), z.begin(), z.end());
+        add("large ancillary chunks", type_name(t) + "_iccp_2mib",
+            png::serialize(with(iccp, true)));
+
+        auto many = png::chunks(img, {});
+        for (int i = 0; i < 1001; ++i) {
+            png::insert_before(
+                many, "IDAT",
+                Chunk{.type = "tEXt", .data = png::text_bytes(std::string("Title\0frame", 11))});
+        }
+        add("large ancillary chunks", type_name(t) + "_1001_text_chunks", png::serialize(many));
+        auto big = png::chunks(img, {});
+        for (int i = 0; i < 3; ++i) {
+            Chunk text{.type = "tEXt", .data = png::text_bytes(std::string("Comment\0", 8))};
+            text.data.resize(3u << 20, 'x');
+            png::insert_before(big, "IDAT", std::move(text));
+        }
+        add("large ancillary chunks", type_name(t) + "_9mib_of_text", png::serialize(big));
     }
     return out;
 }
@@ -341,6 +409,25 @@ std::vector<Case> corrupt_cases() {
         auto adler = png::chunks(img, whole);
         adler[png::index_of(adler, "IDAT")].data.back() ^= 1;
         add("damaged image data", base + "_bad_adler32", png::serialize(adler));
+        // More data than the image needs, and the stream cut before its end: libpng reads on
+        // through the excess (warning) and refuses the file when the stream does not end.
+        {
+            auto more = png::scanlines(img, whole);
+            more.insert(more.end(), 64, 0);
+            auto chunks = png::chunks(img, whole, more);
+            auto& data = chunks[png::index_of(chunks, "IDAT")].data;
+            data.resize(data.size() - 4);
+            add("damaged image data", base + "_too_much_data_zlib_end_cut", png::serialize(chunks));
+        }
+        // Every scanline there, the stream's end (Adler-32) cut off: libpng reads on for it and
+        // refuses the file ("Not enough image data"); libspng stopped at the last scanline.
+        for (const std::size_t cut : {1u, 4u}) {
+            auto no_end = png::chunks(img, whole);
+            auto& data = no_end[png::index_of(no_end, "IDAT")].data;
+            data.resize(data.size() - cut);
+            add("damaged image data", base + "_zlib_end_cut_" + std::to_string(cut),
+                png::serialize(no_end));
+        }
 
         auto split = good;
         split.insert(split.begin() + static_cast<std::ptrdiff_t>(png::index_of(split, "IDAT", 1)),
@@ -351,7 +438,8 @@ std::vector<Case> corrupt_cases() {
                            Chunk{.type = "CRIT", .data = png::text_bytes("unknown critical")});
         add("chunk layout", base + "_unknown_critical_chunk", png::serialize(unknown));
         auto bad_name = good;
-        png::insert_before(bad_name, "IDAT", Chunk{.type = "tE?t", .data = png::text_bytes("not a letter")});
+        png::insert_before(bad_name, "IDAT",
+                           Chunk{.type = "tE?t", .data = png::text_bytes("not a letter")});
         add("chunk layout", base + "_invalid_chunk_type", png::serialize(bad_name));
         auto no_iend = good;
         no_iend.pop_back();
@@ -359,6 +447,21 @@ std::vector<Case> corrupt_cases() {
         auto two_ihdr = good;
         two_ihdr.insert(two_ihdr.begin() + 1, good[0]);
         add("chunk layout", base + "_second_ihdr", png::serialize(two_ihdr));
+        // A second PLTE (libpng: "duplicate"); a suggested palette twice in a truecolour image.
+        if (b.type.color_type != png::Gray) {
+            auto two_plte = good;
+            Chunk plte{.type = "PLTE"};
+            for (int i = 0; i < 12; ++i) plte.data.push_back(static_cast<std::uint8_t>(i * 20));
+            if (png::count_of(two_plte, "PLTE") == 0) png::insert_before(two_plte, "IDAT", plte);
+            png::insert_before(two_plte, "IDAT", plte);
+            add("chunk layout", base + "_second_plte", png::serialize(two_plte));
+        }
+        // Cut inside IEND's CRC: libpng reads past the end of the file and refuses it.
+        for (const std::size_t cut : {1u, 4u}) {
+            auto short_iend = png::serialize(good);
+            short_iend.resize(short_iend.size() - cut);
+            add("chunk layout", base + "_iend_cut_" + std::to_string(cut), short_iend);
+        }
     }
     // Signature damage, on the fast-path type and a libspng one.
     for (const auto t : {Type{png::Rgb, 8}, Type{png::Gray, 1}}) {
@@ -473,6 +576,10 @@ TEST(PngConformance, EveryPathRefusesWhatLibpngRefuses) {
                 EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << path << ": " << e.what();
                 EXPECT_NE(std::string(e.what()).find(c.name), std::string::npos)
                     << path << " names the frame";
+                // libspng's "non-recoverable state" is what it answers after an earlier error
+                // was dropped; the message must carry that first error instead.
+                EXPECT_EQ(std::string(e.what()).find("non-recoverable"), std::string::npos)
+                    << path << " hides the fault: " << e.what();
             }
         };
         refuses("decode_png", [&] { media::decode_png(c.bytes, c.name, kMaxPixels); });
@@ -499,7 +606,7 @@ TEST(PngConformance, CorpusCoversEveryClass) {
          {"type x depth x interlace", "tRNS", "sizes 1-40", "filter types", "multiple IDAT",
           "zlib levels 0-9", "ancillary chunks", "bad signature", "bad CRC on a critical chunk",
           "missing IDAT", "zero-length IDAT", "bad zlib header", "damaged image data",
-          "chunk layout"}) {
+          "chunk layout", "large ancillary chunks"}) {
         EXPECT_GT(counts[klass].first + counts[klass].second, 0) << klass;
     }
     EXPECT_EQ(counts["type x depth x interlace"].first, 30);
@@ -531,6 +638,29 @@ TEST(PngConformance, WhereLibpngOnlyWarnsEveryPathGivesItsPixelsOrRefuses) {
         auto iend = png::chunks(img, {});
         iend.back().data = {1, 2, 3, 4};
         cases.emplace_back("IEND with data", png::serialize(iend));
+        // The Adler-32 alone in a last IDAT, damaged: libpng warns ("incorrect data check").
+        auto adler = png::chunks(img, {});
+        auto& whole_stream = adler[png::index_of(adler, "IDAT")].data;
+        Chunk last{.type = "IDAT", .data = {whole_stream.end() - 4, whole_stream.end()}};
+        whole_stream.resize(whole_stream.size() - 4);
+        last.data.back() ^= 1;
+        png::insert_after_last(adler, "IDAT", std::move(last));
+        cases.emplace_back("bad Adler-32 in its own IDAT", png::serialize(adler));
+        // A malformed or misplaced suggested palette: libpng ignores it with a warning,
+        // libspng refuses the file (PLTE is critical).
+        Chunk plte{.type = "PLTE", .data = {1, 2, 3, 4, 5, 6, 7}};
+        auto odd_plte = png::chunks(img, {});
+        png::insert_before(odd_plte, "IDAT", plte);
+        cases.emplace_back("PLTE length not a multiple of 3", png::serialize(odd_plte));
+        if (t.color_type == png::Rgb) {
+            plte.data.pop_back();
+            auto late_plte = png::chunks(img, {});
+            Chunk trns{.type = "tRNS"};
+            for (int i = 0; i < 3; ++i) png::put_u16(trns.data, 7);
+            png::insert_before(late_plte, "IDAT", std::move(trns));
+            png::insert_before(late_plte, "IDAT", plte);
+            cases.emplace_back("PLTE after tRNS", png::serialize(late_plte));
+        }
 
         for (const auto& [what, bytes] : cases) {
             SCOPED_TRACE(type_name(t) + ": " + what);

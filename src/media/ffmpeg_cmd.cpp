@@ -31,14 +31,14 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     const auto& s = req.settings;
     const int W = pf.canvas.width, H = pf.canvas.height;
     // fit_to_canvas(): a frame one pixel short of the even canvas is placed unscaled; otherwise it
-    // is scaled to fill one side with its aspect kept (rounded to the nearest pixel, at least 2),
-    // then centred at even offsets on black.
+    // is scaled to fill one side with its aspect kept (the other side rounded to the nearest even
+    // number of pixels, at least 2), then centred at even offsets on black.
     const std::string keep = fmt::format("lte(iw,{0})*lte(ih,{1})*lte({0}-iw,1)*lte({1}-ih,1)", W, H);
     const std::string wide = fmt::format("gte(iw*{1},ih*{0})", W, H);
     const std::string video_filter = fmt::format(
         "premultiply=inplace=1,"
-        "scale=w='if({2},iw,if({3},{0},min({0},max(2,floor((iw*{1}+floor(ih/2))/ih)))))'"
-        ":h='if({2},ih,if({3},min({1},max(2,floor((ih*{0}+floor(iw/2))/iw))),{1}))'"
+        "scale=w='if({2},iw,if({3},{0},min({0},max(2,2*floor((iw*{1}+ih)/(2*ih))))))'"
+        ":h='if({2},ih,if({3},min({1},max(2,2*floor((ih*{0}+iw)/(2*iw)))),{1}))'"
         ":flags=bicubic:out_color_matrix=bt709:out_range=tv,"
         "format=yuv420p,pad={0}:{1}:x='2*floor((ow-iw)/4)':y='2*floor((oh-ih)/4)':color=black",
         W, H, keep, wide);

@@ -19,6 +19,13 @@ extern "C" {
 namespace renderer::media {
 
 Placement fit_to_canvas(int w, int h, Canvas c) {
+    // `num / den` rounded to the nearest even number, at least 2. A scaled picture has even
+    // sides: libswscale spreads ceil(n / 2) chroma samples over the whole picture, as if an odd
+    // side were one pixel longer, which moves chroma up to half a pixel off the centre siting
+    // the stream is tagged with. The aspect ratio moves by at most one pixel.
+    const auto even = [](long long num, long long den) {
+        return std::max(2, static_cast<int>((num + den) / (2 * den) * 2));
+    };
     Placement p;
     if (w <= c.width && h <= c.height && c.width - w <= 1 && c.height - h <= 1) {
         // Odd sizes rounded up to even: place unscaled, the spare row/column stays black.
@@ -26,10 +33,10 @@ Placement fit_to_canvas(int w, int h, Canvas c) {
         p.height = h;
     } else if (static_cast<long long>(w) * c.height >= static_cast<long long>(h) * c.width) {
         p.width = c.width;
-        p.height = std::max(2, static_cast<int>((static_cast<long long>(h) * c.width + w / 2) / w));
+        p.height = even(static_cast<long long>(h) * c.width, w);
     } else {
         p.height = c.height;
-        p.width = std::max(2, static_cast<int>((static_cast<long long>(w) * c.height + h / 2) / h));
+        p.width = even(static_cast<long long>(w) * c.height, h);
     }
     p.width = std::min(p.width, c.width);
     p.height = std::min(p.height, c.height);

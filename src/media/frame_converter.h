@@ -19,7 +19,8 @@ struct Canvas {
     int height = 0;
 };
 
-// Where a `w`x`h` image lands on the canvas: its scaled size and even offsets.
+// Where a `w`x`h` image lands on the canvas: its size (scaled to even sides, or unscaled when
+// it is at most one pixel short of the canvas) and even offsets.
 struct Placement {
     int x = 0, y = 0, width = 0, height = 0;
 };

@@ -55,7 +55,7 @@ void FramePipeline::submit_up_to(std::size_t end) {
 }
 
 SharedFrame FramePipeline::next() {
-    const std::size_t consumed = submitted_ - in_flight_.size();
+    const std::size_t consumed = submitted_ - in_flight_.size();  // the index handed out now
     submit_up_to(consumed + window_);
     if (in_flight_.empty()) throw Error(ErrorClass::DecodeError, "frame pipeline read past the last frame");
     auto fut = std::move(in_flight_.front());
@@ -63,7 +63,22 @@ SharedFrame FramePipeline::next() {
     submit_up_to(consumed + 1 + window_);
     // First which content the frame shows, then that content's picture: a repeat of a frame
     // still being decoded waits here, on the encoder's thread, not on a decode thread.
-    return fut.get().get();
+    const Content content = fut.get();
+    if (content.decoded_from == consumed) return content.picture.get();
+    try {
+        return content.picture.get();
+    } catch (const Error& e) {
+        // The same bytes failed under the name of the file that was decoded, whichever thread
+        // hashed them first: name this frame, so the error points at the frame the render
+        // stopped on, the same on every run.
+        const std::string decoded = fmt::format("frame '{}'", files_[content.decoded_from].filename().string());
+        const std::string here = fmt::format("frame '{}'", files_[consumed].filename().string());
+        const std::string_view what = e.what();
+        throw Error(e.error_class(),
+                    what.starts_with(decoded) ? here + std::string(what.substr(decoded.size()))
+                                              : fmt::format("{}: {}", here, what),
+                    e.stderr_snippet());
+    }
 }
 
 void FramePipeline::worker_loop() {
@@ -88,7 +103,7 @@ void FramePipeline::worker_loop() {
     }
 }
 
-FramePipeline::ContentFuture FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
+FramePipeline::Content FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
     const auto& path = files_[index];
     auto& bytes = scratch.file;
     read_file_into(path, bytes);
@@ -96,7 +111,7 @@ FramePipeline::ContentFuture FramePipeline::produce(std::size_t index, FrameConv
     hashes_[index] = key.hash;  // each index is written by one task only
 
     std::promise<SharedFrame> own;
-    ContentFuture content = own.get_future().share();
+    const Content content{.picture = own.get_future().share(), .decoded_from = index};
     {
         std::lock_guard lock(cache_mutex_);
         if (auto it = cache_.find(key); it != cache_.end()) {

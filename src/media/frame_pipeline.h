@@ -69,11 +69,14 @@ private:
     };
 
     // The picture of one file content (or the error decoding it), shared by every frame that
-    // shows that content.
-    using ContentFuture = std::shared_future<SharedFrame>;
+    // shows that content, and which frame's file was decoded for it.
+    struct Content {
+        std::shared_future<SharedFrame> picture;
+        std::size_t decoded_from = 0;
+    };
 
     void worker_loop();
-    ContentFuture produce(std::size_t index, FrameConverter& converter, Scratch& scratch);
+    Content produce(std::size_t index, FrameConverter& converter, Scratch& scratch);
     void submit_up_to(std::size_t end);
 
     const std::vector<std::filesystem::path> files_;
@@ -90,14 +93,14 @@ private:
     bool stopping_ = false;
     // Per frame: which content it shows. A worker fulfils it as soon as the file is read and
     // hashed, so a repeat never holds a worker while its content is still being decoded.
-    std::vector<std::promise<ContentFuture>> promises_;
+    std::vector<std::promise<Content>> promises_;
     std::vector<std::uint64_t> hashes_;
-    std::deque<std::future<ContentFuture>> in_flight_;  // in output order
+    std::deque<std::future<Content>> in_flight_;  // in output order
     std::size_t submitted_ = 0;
 
     // Pictures of recently seen content, so a held slide is converted once. Small LRU.
     mutable std::mutex cache_mutex_;
-    std::map<ContentKey, ContentFuture> cache_;
+    std::map<ContentKey, Content> cache_;
     std::list<ContentKey> cache_order_;
     FramePipelineStats stats_;
 

@@ -117,16 +117,99 @@ bool valid_chunk_type(const std::uint8_t* type) {
     return std::all_of(type, type + 4, letter);
 }
 
-// libspng takes any four bytes as a chunk type, so the chunk types are checked here before it
-// reads the file. Lengths, order and CRCs are libspng's to check: a truncated walk ends quietly.
-bool chunk_types_valid(std::span<const std::uint8_t> data) {
-    for (std::size_t pos = 8; pos + 8 <= data.size();) {
+bool is_type(const std::uint8_t* type, const char (&name)[5]) { return std::memcmp(type, name, 4) == 0; }
+
+struct SpngInput {
+    std::span<const std::uint8_t> bytes;  // what libspng reads
+    // The payloads of the first run of consecutive IDAT chunks: the zlib stream of the image.
+    std::vector<std::span<const std::uint8_t>> idat;
+};
+
+// The file as libspng should read it. libspng parses and keeps every ancillary chunk it knows
+// (text inflated, ICC profiles inflated, sPLT, eXIf), and refuses the whole image when they pass
+// its limits: a 2 MiB zTXt or 1001 tEXt chunks fail a frame libpng decodes (it drops what it
+// cannot keep, with a warning). None of them changes a pixel but tRNS, so every other ancillary
+// chunk is replaced by an empty private one, kept in place so that a chunk between two IDATs
+// still ends the image data as libpng sees it. `data` itself is returned when nothing needs
+// replacing. Checked here because libspng does not, and libpng refuses them: a chunk type that
+// is not four letters (libspng takes any four bytes), a second PLTE before the image data
+// (libspng keeps the last one), and a file that ends inside IEND's CRC (libspng takes the
+// short read for a bad ancillary CRC and accepts it).
+SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name, ByteBuffer& out) {
+    SpngInput input{.bytes = data};
+    // A bad signature or a truncated IHDR is libspng's to report.
+    if (data.size() < 8 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return input;
+    // Zero-length, ancillary (lower-case first letter), private (second), reserved bit clear
+    // (third upper-case): libspng skips it as an unknown chunk without keeping anything.
+    const auto placeholder = [&out] {
+        static constexpr std::uint8_t kHeader[8] = {0, 0, 0, 0, 'r', 'n', 'D', 'r'};  // length, type
+        const std::uint32_t crc = libdeflate_crc32(0, kHeader + 4, 4);
+        out.insert(out.end(), kHeader, kHeader + 8);
+        for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(crc >> shift));
+    };
+    bool copying = false;  // once a chunk is replaced, `out` holds everything read so far
+    int plte_before_idat = 0;
+    bool seen_idat = false;
+    bool in_first_run = false;
+    for (std::size_t pos = 8;;) {
+        if (pos + 12 > data.size()) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
         const std::uint8_t* type = data.data() + pos + 4;
-        if (!valid_chunk_type(type)) return false;
-        if (std::memcmp(type, "IEND", 4) == 0) return true;
-        pos += 12 + std::size_t{be32(data.data() + pos)};
+        if (!valid_chunk_type(type)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
+        const std::size_t len = be32(data.data() + pos);
+        if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
+        const std::size_t end = pos + 12 + len;
+        const bool idat = is_type(type, "IDAT");
+        if (idat && !seen_idat) in_first_run = true;
+        in_first_run = in_first_run && idat;
+        if (in_first_run) input.idat.push_back(data.subspan(pos + 8, len));
+        seen_idat = seen_idat || idat;
+        if (is_type(type, "PLTE") && !seen_idat && ++plte_before_idat > 1) {
+            fail(ErrorClass::DecodeError, name, "corrupt PNG data: duplicate PLTE");
+        }
+        const bool critical = (type[0] & 0x20) == 0;
+        // A tRNS with a bad CRC is dropped here, as libpng drops it: libspng drops it too, but
+        // counts it, and then refuses a good tRNS after it as a duplicate.
+        const bool good_trns =
+            is_type(type, "tRNS") && libdeflate_crc32(0, type, len + 4) == be32(type + 4 + len);
+        if (critical || good_trns) {
+            if (copying) {
+                out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
+                           data.begin() + static_cast<std::ptrdiff_t>(end));
+            }
+        } else {
+            if (!copying) {
+                out.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(pos));
+                copying = true;
+            }
+            placeholder();
+        }
+        if (is_type(type, "IEND")) break;  // libspng reads no further
+        pos = end;
     }
-    return true;
+    if (copying) input.bytes = out;
+    return input;
+}
+
+// Bytes of filtered scanlines (a filter byte each) that the image's zlib stream holds.
+std::size_t scanline_bytes(const spng_ihdr& ihdr) {
+    const int channels = ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR         ? 3
+                         : ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ? 2
+                         : ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ? 4
+                                                                              : 1;
+    const std::size_t bits = static_cast<std::size_t>(channels) * ihdr.bit_depth;
+    const auto rows = [bits](std::size_t w, std::size_t h) { return w == 0 ? 0 : h * (1 + (w * bits + 7) / 8); };
+    if (ihdr.interlace_method == 0) return rows(ihdr.width, ihdr.height);
+    // Adam7 (PNG spec 8.2): each pass's first column and row, and its steps.
+    static constexpr std::size_t kPasses[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                                  {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+    const auto extent = [](std::size_t size, std::size_t start, std::size_t step) {
+        return size > start ? (size - start + step - 1) / step : 0;
+    };
+    std::size_t total = 0;
+    for (const auto& [x0, y0, dx, dy] : kPasses) {
+        total += rows(extent(ihdr.width, x0, dx), extent(ihdr.height, y0, dy));
+    }
+    return total;
 }
 
 struct DeflateDeleter {
@@ -136,6 +219,45 @@ struct DeflateDeleter {
 libdeflate_decompressor* thread_decompressor() {
     thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(libdeflate_alloc_decompressor());
     return d.get();
+}
+
+// This thread's buffer for an IDAT stream gathered into one piece (libdeflate wants it whole),
+// kept between frames: no fresh pages per frame.
+ByteBuffer& idat_buffer() {
+    thread_local ByteBuffer idat;
+    return idat;
+}
+
+// libspng stops inflating at the last scanline, so it decodes a stream that ends there without
+// its end marker and Adler-32, or with a damaged Adler-32; libpng reads the stream to its end and
+// refuses the first, and the fast path refuses both. So the stream is inflated once more here,
+// whole, into `scratch` (at least `raw_size` bytes; libspng's output buffer, before libspng
+// writes it): libdeflate checks the end and the Adler-32, at about twice zlib's speed. A stream
+// holding more data than the image needs is decoded (libpng only warns) if it ends whole within
+// kMaxExcess past the image data: libpng inflates any excess to the end, which makes a small file
+// a long decode; we refuse it instead.
+constexpr std::size_t kMaxExcess = 1u << 20;
+
+void check_zlib_stream(const std::vector<std::span<const std::uint8_t>>& idat, std::size_t raw_size,
+                       std::uint8_t* scratch, const std::string& name) {
+    auto& stream = idat_buffer();
+    stream.clear();
+    for (const auto part : idat) stream.insert(stream.end(), part.begin(), part.end());
+    std::size_t got = 0;
+    auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), scratch, raw_size, &got);
+    if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+        ByteBuffer more(raw_size + kMaxExcess);  // rare (a malformed file): not kept per thread
+        rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), more.data(),
+                                        more.size(), &got);
+        if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
+            fail(ErrorClass::DecodeError, name,
+                 fmt::format("corrupt PNG data: the zlib stream holds over {} bytes more than the image", kMaxExcess));
+        }
+        if (rc == LIBDEFLATE_SUCCESS) return;
+    }
+    if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
+    }
 }
 
 std::uint8_t paeth(int a, int b, int c) {
@@ -205,7 +327,7 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     // libpng's, so a file is refused (or accepted) the same on every path: a bad CRC on a
     // critical chunk, an unknown critical chunk, a second IHDR, IDATs that are not consecutive
     // or no IEND are errors; an ancillary chunk with a bad CRC is dropped, as libpng drops it.
-    thread_local ByteBuffer idat;  // kept between frames: no fresh pages per frame
+    ByteBuffer& idat = idat_buffer();
     idat.resize(data.size());
     std::size_t idat_size = 0;
     int idat_runs = 0;
@@ -307,27 +429,43 @@ RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
 }
 
 RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
+    ByteBuffer filtered;  // outlives the context that reads it
+    const SpngInput input = chunks_for_libspng(data, name, filtered);
     SpngPtr ctx(spng_ctx_new(0));
     if (!ctx) fail(ErrorClass::DecodeError, name, "out of memory");
-    // Frames are trusted for content, not for size: bound ancillary chunks too.
+    // Frames are trusted for content, not for size. Ancillary chunks other than tRNS never reach
+    // libspng (chunks_for_libspng), so these limits only stand behind that.
     spng_set_chunk_limits(ctx.get(), 1u << 20, 8u << 20);
     spng_set_image_limits(ctx.get(), 1u << 20, 1u << 20);
     // libpng's rules, and libspng's defaults, made explicit: a bad CRC on a critical chunk is an
     // error, an ancillary chunk with a bad CRC is dropped.
     spng_set_crc_action(ctx.get(), SPNG_CRC_ERROR, SPNG_CRC_DISCARD);
-    spng_set_png_buffer(ctx.get(), data.data(), data.size());
+    spng_set_png_buffer(ctx.get(), input.bytes.data(), input.bytes.size());
 
     spng_ihdr ihdr{};
     if (const int rc = spng_get_ihdr(ctx.get(), &ihdr); rc != 0) {
         fail(ErrorClass::DecodeError, name, fmt::format("invalid PNG: {}", spng_message(rc)));
     }
     check_size(ErrorClass::DecodeError, name, ihdr.width, ihdr.height, max_pixels);
-    if (!chunk_types_valid(data)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
 
+    // Reads the chunks before the image data. Any error but "no tRNS" is the file's fault and is
+    // reported here: libspng answers every later call with "non-recoverable state".
     spng_trns trns{};
+    const int trns_rc = spng_get_trns(ctx.get(), &trns);
+    if (trns_rc != 0 && trns_rc != SPNG_ECHUNKAVAIL) {
+        fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(trns_rc)));
+    }
+    if (trns_rc == 0 && ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth < 16) {
+        // The key's bits above the bit depth are masked off (PNG spec 11.3.2.1, and libpng);
+        // libspng compares the whole 16-bit value when it expands gray to RGBA, so a key with
+        // high bits set would match no pixel.
+        trns.gray &= static_cast<std::uint16_t>((1u << ihdr.bit_depth) - 1);
+        if (const int rc = spng_set_trns(ctx.get(), &trns); rc != 0) {
+            fail(ErrorClass::DecodeError, name, fmt::format("cannot decode: {}", spng_message(rc)));
+        }
+    }
     const bool has_alpha = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
-                           ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
-                           spng_get_trns(ctx.get(), &trns) == 0;
+                           ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA || trns_rc == 0;
     // 16-bit samples are decoded whole and rounded below: libspng's 8-bit formats keep only the
     // high byte, a bias of -0.5 LSB (issue 10, item 7).
     const bool wide = ihdr.bit_depth == 16;
@@ -336,8 +474,10 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     if (const int rc = spng_decoded_image_size(ctx.get(), fmt, &out_size); rc != 0) {
         fail(ErrorClass::DecodeError, name, fmt::format("cannot decode: {}", spng_message(rc)));
     }
-    ByteBuffer decoded(out_size);
-    if (const int rc = spng_decode_image(ctx.get(), decoded.data(), decoded.size(), fmt,
+    const std::size_t raw_size = scanline_bytes(ihdr);
+    ByteBuffer decoded(std::max(out_size, raw_size));
+    if (!input.idat.empty()) check_zlib_stream(input.idat, raw_size, decoded.data(), name);
+    if (const int rc = spng_decode_image(ctx.get(), decoded.data(), out_size, fmt,
                                          has_alpha ? SPNG_DECODE_TRNS : 0);
         rc != 0) {
         fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(rc)));
