@@ -1,11 +1,15 @@
 #include "support/media_inspect.h"
 
 #include <cmath>
+#include <memory>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "media/av_ptr.h"
 
 extern "C" {
+#include <libavutil/hash.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -103,6 +107,46 @@ ChromaSiting video_chroma_location(const std::filesystem::path& path) {
         if (s.frame.empty()) s.frame = name(f->chroma_location);
     });
     return s;
+}
+
+std::string packet_digest(const std::filesystem::path& path) {
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    const InputFormatPtr fmt(raw);
+    AVHashContext* hash_raw = nullptr;
+    if (av_hash_alloc(&hash_raw, "SHA256") < 0) throw std::runtime_error("no SHA-256 in libavutil");
+    const auto free_hash = [](AVHashContext* h) { av_hash_freep(&h); };
+    const std::unique_ptr<AVHashContext, decltype(free_hash)> hash(hash_raw, free_hash);
+    av_hash_init(hash.get());
+    const auto add_text = [&](const std::string& text) {
+        av_hash_update(hash.get(), reinterpret_cast<const std::uint8_t*>(text.data()), text.size() + 1);
+    };
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+        const AVStream* st = fmt->streams[i];
+        const AVCodecParameters* p = st->codecpar;
+        add_text(fmt::format("stream {} type {} codec {} tb {}/{} size {}x{} sar {}/{} format {} rate {} "
+                             "channels {} frame_size {} padding {} profile {} level {} range {} space {} "
+                             "primaries {} trc {} chroma {} field {} extradata {}",
+                             i, static_cast<int>(p->codec_type), static_cast<int>(p->codec_id), st->time_base.num,
+                             st->time_base.den, p->width, p->height, p->sample_aspect_ratio.num,
+                             p->sample_aspect_ratio.den, p->format, p->sample_rate, p->ch_layout.nb_channels,
+                             p->frame_size, p->initial_padding, p->profile, p->level,
+                             static_cast<int>(p->color_range), static_cast<int>(p->color_space),
+                             static_cast<int>(p->color_primaries), static_cast<int>(p->color_trc),
+                             static_cast<int>(p->chroma_location), static_cast<int>(p->field_order),
+                             p->extradata_size));
+        if (p->extradata_size > 0) av_hash_update(hash.get(), p->extradata, static_cast<std::size_t>(p->extradata_size));
+    }
+    PacketPtr pkt = make_packet();
+    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+        add_text(fmt::format("packet {} pts {} dts {} duration {} flags {} size {}", pkt->stream_index, pkt->pts,
+                             pkt->dts, pkt->duration, pkt->flags, pkt->size));
+        if (pkt->size > 0) av_hash_update(hash.get(), pkt->data, static_cast<std::size_t>(pkt->size));
+        av_packet_unref(pkt.get());
+    }
+    char hex[2 * AV_HASH_MAX_SIZE + 1] = {0};
+    av_hash_final_hex(hash.get(), reinterpret_cast<std::uint8_t*>(hex), sizeof hex);
+    return hex;
 }
 
 int count_streams(const media::MediaInfo& info, const std::string& type) {
