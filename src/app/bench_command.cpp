@@ -16,15 +16,15 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include "app/bench_plot.h"
-#include "app/bench_report.h"
+#include "bench/bench_plot.h"
+#include "bench/bench_report.h"
 #include "app/commands.h"
 #include "app/progress_bar.h"
 #include "common/atomic_file.h"
 #include "common/env.h"
 #include "common/error.h"
 #include "common/service_paths.h"
-#include "media/bench_runner.h"
+#include "bench/bench_runner.h"
 
 namespace renderer::app {
 namespace {
@@ -81,7 +81,7 @@ std::vector<int> int_list(std::string_view flag, const std::string& text, int mi
 }
 
 // Every preset x crf x threads, in the order given: the table lists them the same way.
-std::vector<media::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
+std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
     std::vector<std::string> presets = split_list("--preset", o.presets);
     for (const auto& p : presets) {
         if (!media::is_x264_preset(p)) {
@@ -95,7 +95,7 @@ std::vector<media::BenchSetting> settings_grid(const BenchOptions& o, int defaul
     const std::vector<int> crfs = int_list("--crf", o.crfs, 0, 51);
     const std::vector<int> threads =
         o.threads ? int_list("--threads", *o.threads, 1, 64) : std::vector<int>{default_threads};
-    std::vector<media::BenchSetting> grid;
+    std::vector<bench::BenchSetting> grid;
     for (const auto& p : presets) {
         for (const int c : crfs) {
             for (const int t : threads) grid.push_back({p, c, t});
@@ -162,7 +162,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     const bool bar = !g.json_logs && ::isatty(STDERR_FILENO) == 1;
     init_bench_logs(g, bar);
 
-    media::BenchPlan plan;
+    bench::BenchPlan plan;
     plan.base = media::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
     plan.settings = settings_grid(o, plan.base.threads);
     plan.repeat = o.repeat;
@@ -233,8 +233,8 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
 
     std::unique_ptr<ProgressBar> progress;
     double last_log = -10;
-    media::BenchObserver observer;
-    observer.on_start = [&](const media::BenchRun& run, int total) {
+    bench::BenchObserver observer;
+    observer.on_start = [&](const bench::BenchRun& run, int total) {
         last_log = -10;
         if (bar) {
             progress = std::make_unique<ProgressBar>(
@@ -252,7 +252,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
                                     {"fps", p.fps}});
         }
     };
-    observer.on_done = [&](const media::BenchRun& run) {
+    observer.on_done = [&](const bench::BenchRun& run) {
         progress.reset();  // ends the bar's line
         log::Fields f{{"order", run.order},           {"repeat", run.repeat},
                       {"setting", run.setting.id()},  {"preset", run.setting.preset},
@@ -269,14 +269,14 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
         log::info("bench_run", f);
     };
 
-    std::vector<media::BenchRun> runs;
+    std::vector<bench::BenchRun> runs;
     try {
-        runs = media::run_bench(plan, cancel, observer);
+        runs = bench::run_bench(plan, cancel, observer);
     } catch (...) {
         progress.reset();
         throw;
     }
-    BenchReport report = make_bench_report(plan, std::move(runs));
+    bench::BenchReport report = bench::make_bench_report(plan, std::move(runs));
     report.frames_dir = o.frames;  // as the user wrote it: shorter than the absolute path
 
     std::vector<std::string> pareto;
@@ -285,14 +285,14 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     }
     log::info("bench_done", {{"runs", report.runs.size()}, {"pareto", pareto}});
 
-    if (plot) write_plot(*plot, bench_plot_svg(report));
+    if (plot) write_plot(*plot, bench::bench_plot_svg(report));
     std::string text;
     if (o.format == "csv") {
-        text = format_csv(report);
+        text = bench::format_csv(report);
     } else if (o.format == "json") {
-        text = format_json(report);
+        text = bench::format_json(report);
     } else {
-        text = format_table(report);
+        text = bench::format_table(report);
     }
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

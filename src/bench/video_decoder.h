@@ -8,7 +8,7 @@
 #include "media/av_ptr.h"
 #include "media/decoding_loop.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 
 class VideoDecoder {
 public:
@@ -21,12 +21,12 @@ public:
     AVPixelFormat pix_fmt() const { return dec_->pix_fmt; }
 
     // The next decoded frame, or nullptr once the stream is drained.
-    FramePtr next();
+    media::FramePtr next();
 
 private:
-    InputFormatPtr fmt_;
-    CodecContextPtr dec_;
-    std::optional<DecodingLoop> loop_;
+    media::InputFormatPtr fmt_;
+    media::CodecContextPtr dec_;
+    std::optional<media::DecodingLoop> loop_;
 };
 
-}  // namespace renderer::media
+}  // namespace renderer::bench
