@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/paths.h"
 #include "media/av_ptr.h"
 #include "media/frame_converter.h"

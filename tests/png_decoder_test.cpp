@@ -47,7 +47,7 @@ TEST_P(PngDecoderTest, FastPathMatchesLibspng) {
     TempDir t;
     const auto path = t / "f.png";
     write_png_pixels(path, 77, 41, channels, pattern(77, 41, channels, 7), all_filters);
-    const auto bytes = media::read_file_bytes(path);
+    const auto bytes = read_file_bytes(path);
     const auto fast = media::decode_png_fast(bytes, "f.png", 1 << 20);
     ASSERT_TRUE(fast.has_value()) << "8-bit RGB/RGBA must take the fast path";
     const auto reference = media::decode_png_spng(bytes, "f.png", 1 << 20);
@@ -63,7 +63,7 @@ class PngCorruptionTest : public ::testing::Test {
 protected:
     void SetUp() override {
         write_png_pixels(t_ / "f.png", 64, 32, 3, pattern(64, 32, 3, 3), true);
-        bytes_ = media::read_file_bytes(t_ / "f.png");
+        bytes_ = read_file_bytes(t_ / "f.png");
     }
     void expect_decode_error(const std::vector<std::uint8_t>& b, const std::string& what) {
         try {
@@ -102,7 +102,7 @@ TEST(PngTypes, OtherTypesFallBackToLibspng) {
     TempDir t;
     for (const auto kind : {PngKind::Gray8, PngKind::Gray16, PngKind::Palette, PngKind::Rgb16, PngKind::Rgb8Interlaced}) {
         write_png(t / "g.png", 9, 7, kind, Rgb{200, 100, 50});
-        const auto bytes = media::read_file_bytes(t / "g.png");
+        const auto bytes = read_file_bytes(t / "g.png");
         EXPECT_FALSE(media::decode_png_fast(bytes, "g.png", 1 << 20).has_value());
         const auto img = media::decode_png(bytes, "g.png", 1 << 20);
         EXPECT_EQ(img.width, 9);
@@ -212,7 +212,7 @@ TEST(InputReads, ReadErrorsAreIoErrors) {
     }
     TempDir t;
     try {
-        media::read_file_bytes(t / "gone.png");  // the render's read of each frame
+        read_file_bytes(t / "gone.png");  // the render's read of each frame
         FAIL() << "a missing file was read";
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();

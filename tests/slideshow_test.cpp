@@ -530,7 +530,7 @@ namespace {
 // (/proc/self/mem at offset 0 gives a real EIO), not the hash of what happened to be read.
 TEST(RenderKey, TheMusicIsHashedAsItIsReadAndReadErrorsAreIoErrors) {
     const fs::path music = testdata() / "audio/music/background.mp3";
-    EXPECT_EQ(media::file_content_hash(music), media::content_hash(media::read_file_bytes(music)));
+    EXPECT_EQ(media::file_content_hash(music), media::content_hash(read_file_bytes(music)));
     try {
         media::file_content_hash("/proc/self/mem");
         FAIL() << "a read error was hashed";

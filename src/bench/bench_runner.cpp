@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/byte_buffer.h"
 #include "common/paths.h"
 #include "common/process_usage.h"
 #include "media/png_decoder.h"
@@ -45,7 +46,7 @@ int quality_threads(const media::RenderSettings& s) {
 void warm_page_cache(const std::filesystem::path& frames_dir) {
     std::error_code ec;
     if (!std::filesystem::is_directory(frames_dir, ec)) return;  // media::preflight reports it
-    for (const auto& f : list_files_with_ext(frames_dir, "png")) (void)media::read_file_bytes(f);
+    for (const auto& f : list_files_with_ext(frames_dir, "png")) (void)read_file_bytes(f, "frame");
 }
 
 media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& setting) {
@@ -134,7 +135,7 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken&
                            ? static_cast<double>(run.bytes) * 8.0 / run.duration_sec / 1000.0
                            : 0;
 
-            const std::uint64_t hash = media::content_hash(media::read_file_bytes(result.path));
+            const std::uint64_t hash = media::content_hash(read_file_bytes(result.path));
             const auto known = measured.find(setting.id());
             if (known != measured.end() && known->second.hash == hash) {
                 run.quality = known->second.quality;

@@ -106,7 +106,7 @@ void FramePipeline::worker_loop() {
 FramePipeline::Content FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
     const auto& path = files_[index];
     auto& bytes = scratch.file;
-    read_file_into(path, bytes);
+    read_file_into(path, bytes, "frame");
     const ContentKey key{bytes.size(), content_hash(bytes)};
     hashes_[index] = key.hash;  // each index is written by one task only
 

@@ -513,30 +513,4 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     return img;
 }
 
-void read_file_into(const std::filesystem::path& path, ByteBuffer& out) {
-    const auto name = path.filename().string();
-    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    // Preflight opened and read this file: failing to now (removed, a failing disk) is the
-    // filesystem's doing and transient (IoError, retried), unlike a corrupt PNG (DecodeError).
-    if (f.fd < 0) fail(ErrorClass::IoError, name, fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0) fail(ErrorClass::IoError, name, std::strerror(errno));
-    out.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < out.size()) {
-        const auto n = ::read(f.fd, out.data() + got, out.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fail(ErrorClass::IoError, name, fmt::format("cannot read: {}", std::strerror(errno)));
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    out.resize(got);
-}
-
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
-    ByteBuffer buf;
-    read_file_into(path, buf);
-    return {buf.begin(), buf.end()};
-}
-
 }  // namespace renderer::media

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_buffer.h"
+
 namespace renderer::media {
 
 struct PngHeader {
@@ -20,26 +22,6 @@ struct PngHeader {
     int bit_depth = 0;
     bool interlaced = false;
 };
-
-// An allocator that leaves new bytes uninitialised: decode buffers are written in full, and
-// zero-filling 6 MB per 1080p frame first is measurable.
-template <typename T>
-struct DefaultInitAllocator : std::allocator<T> {
-    template <typename U>
-    struct rebind {
-        using other = DefaultInitAllocator<U>;
-    };
-    using std::allocator<T>::allocator;
-    template <typename U>
-    void construct(U* p) noexcept {
-        ::new (static_cast<void*>(p)) U;
-    }
-    template <typename U, typename... Args>
-    void construct(U* p, Args&&... args) {
-        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-};
-using ByteBuffer = std::vector<std::uint8_t, DefaultInitAllocator<std::uint8_t>>;
 
 // 8-bit RGB rows. Rows may be padded (the fast path leaves PNG's per-row filter byte in place
 // instead of copying 6 MB per 1080p frame), so read through data() and stride.
@@ -81,10 +63,5 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
 // A 16-bit sample `c` with 16-bit alpha `a`, composited over black and brought to 8 bits: the
 // nearest 8-bit value to 255 * c/65535 * a/65535 (a = 65535 for opaque samples).
 std::uint8_t composite16(std::uint16_t c, std::uint16_t a);
-
-// Whole file into memory; Error(DecodeError) naming the file when it cannot be read.
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
-// The same into `out`, reusing its capacity.
-void read_file_into(const std::filesystem::path& path, ByteBuffer& out);
 
 }  // namespace renderer::media

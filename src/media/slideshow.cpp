@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include "common/atomic_file.h"
+#include "common/byte_buffer.h"
 #include "common/file_stamp.h"
 #include "common/paths.h"
 #include "media/artifact_reader.h"
@@ -124,7 +125,7 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     }
     std::vector<std::uint64_t> hashes;
     hashes.reserve(frames.size());
-    for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f)));
+    for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f, "frame")));
     if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash)) return std::nullopt;
     RenderResult r = result_from_file(pf, cut.video_frames);
     r.cache_hit = true;
