@@ -219,6 +219,13 @@ FramePtr silence(int samples, int rate) {
     return f;
 }
 
+// `samples` samples: what `head` holds (fewer, or none), then silence.
+FramePtr ending_in_silence(const FramePtr& head, int samples, int rate) {
+    FramePtr f = silence(samples, rate);
+    if (head) av_samples_copy(f->extended_data, head->extended_data, 0, 0, head->nb_samples, 2, AV_SAMPLE_FMT_FLTP);
+    return f;
+}
+
 }  // namespace
 
 RenderResult render_slideshow(const RenderRequest& req, const log::Context& log, const CancelToken& cancel,
@@ -283,10 +290,13 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             while (audio_sent < until_samples) {
                 const int want = static_cast<int>(std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
                 FramePtr f = padding ? silence(want, static_cast<int>(rate)) : audio.read(want);
-                if (!f) {
-                    check_short_music(pf, audio_target - audio_sent, audio_target, audio, rate);
+                if (const int got = f ? f->nb_samples : 0; got < want) {
+                    // The track ended inside this frame. The encoder takes a frame shorter than
+                    // its frame size only as the last one (FFmpeg 7 refuses any after it), so the
+                    // track's end and the silence that makes up the rest go in as one frame.
+                    check_short_music(pf, audio_target - audio_sent - got, audio_target, audio, rate);
                     padding = true;
-                    continue;
+                    f = ending_in_silence(f, want, static_cast<int>(rate));
                 }
                 f->pts = audio_sent;
                 audio_sent += f->nb_samples;
