@@ -20,6 +20,20 @@ namespace {
     throw Error(ErrorClass::ConfigError, std::move(message));
 }
 
+// Shorter tokens cannot be kept out of the logs: redaction replaces every occurrence in every
+// line, and a token of a few characters occurs everywhere ('"' or 'e' turned every JSON line into
+// marker soup). Refused before it is registered, so nothing is garbled on the way out either.
+constexpr std::size_t kMinTokenChars = 16;
+
+void check_token_length(const std::string& token, std::string_view source) {
+    if (token.empty() || token.size() >= kMinTokenChars) return;
+    config_error(fmt::format(
+        "{} holds a token of {} characters; the job API's bearer token must have at least {} "
+        "(a short one is easy to guess, and cannot be redacted without garbling every log line): "
+        "issue a longer one",
+        source, token.size(), kMinTokenChars));
+}
+
 std::string host_name() {
     char buf[HOST_NAME_MAX + 1] = {0};
     if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "renderer";
@@ -60,6 +74,7 @@ WorkerConfig WorkerConfig::from_env() {
     c.api_base_url = env_string("API_BASE_URL", "");
     if (auto secret = url_userinfo_secret(c.api_base_url)) log::add_secret(*secret);
     if (auto token = env_get("API_AUTH_TOKEN")) {
+        check_token_length(*token, "API_AUTH_TOKEN");
         log::add_secret(*token);
         c.api_token = std::move(*token);
     }
@@ -107,6 +122,8 @@ void WorkerConfig::finalize() {
     }
     if (api_token.empty() && api_token_file) {
         api_token = read_token_file(*api_token_file);
+        check_token_length(api_token,
+                           fmt::format("API_AUTH_TOKEN_FILE '{}'", api_token_file->string()));
         log::add_secret(api_token);
         if (api_token.empty()) {
             config_error(fmt::format(
@@ -119,6 +136,7 @@ void WorkerConfig::finalize() {
             "API_AUTH_TOKEN or API_AUTH_TOKEN_FILE is required: set one to the job API's bearer "
             "token (a file, e.g. a mounted secret, keeps it out of the environment)");
     }
+    check_token_length(api_token, "API_AUTH_TOKEN");
     log::add_secret(api_token);
     for (const char c : api_token) {
         if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) {
