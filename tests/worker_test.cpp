@@ -86,6 +86,25 @@ TEST(WorkerTest, RendersQueuedJobsAndReportsArtifacts) {
     env.expect_no_secret_logged();
 }
 
+TEST(WorkerTest, ShortCredentialsInTheBaseUrlDoNotGarbleTheLogs) {
+    // The base URL's password (else its user name) is registered for redaction; a short one
+    // ("p") was replaced in every line: "htt[REDACTED]://", "tm[REDACTED]_dir". The worker
+    // never sends URL credentials and never logs the URL as given, so one too short to redact
+    // safely is not registered.
+    WorkerEnv env;
+    auto cfg = env.config();
+    cfg.api_base_url = "http://admin:p@127.0.0.1:" + std::to_string(env.api().port()) + "/";
+    cfg.exit_when_idle_polls = 2;
+    Worker w(cfg);
+    WorkerEnv::run_until(
+        w, [] { return false; }, 20s);
+    const auto start = env.logs().events("start");
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(str(start[0], "api_base"), env.base_url());
+    EXPECT_EQ(str(start[0], "tmp_dir"), env.tmp.string());
+    env.expect_no_secret_logged();
+}
+
 TEST(WorkerTest, IdlePollsLogQueueDepthAndStartHidesCredentials) {
     WorkerEnv env;
     auto cfg = env.config();

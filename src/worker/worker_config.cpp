@@ -25,6 +25,14 @@ namespace {
 // marker soup). Refused before it is registered, so nothing is garbled on the way out either.
 constexpr std::size_t kMinTokenChars = 16;
 
+// API_BASE_URL's password (else user name) is redacted from every line, in case it is ever
+// logged; the URL is never logged as given and its credentials are never sent. One shorter than
+// a token may be (a password "p") would garble every line instead, so it is left alone.
+void register_url_secret(std::string_view url) {
+    if (auto secret = url_userinfo_secret(url); secret && secret->size() >= kMinTokenChars)
+        log::add_secret(*secret);
+}
+
 void check_token_length(const std::string& token, std::string_view source) {
     if (token.empty() || token.size() >= kMinTokenChars) return;
     config_error(fmt::format(
@@ -72,7 +80,7 @@ std::string read_token_file(const std::filesystem::path& path) {
 WorkerConfig WorkerConfig::from_env() {
     WorkerConfig c;
     c.api_base_url = env_string("API_BASE_URL", "");
-    if (auto secret = url_userinfo_secret(c.api_base_url)) log::add_secret(*secret);
+    register_url_secret(c.api_base_url);
     if (auto token = env_get("API_AUTH_TOKEN")) {
         check_token_length(*token, "API_AUTH_TOKEN");
         log::add_secret(*token);
@@ -114,7 +122,7 @@ void WorkerConfig::finalize() {
         config_error(
             "API_BASE_URL is required: set it to the job API's base URL, e.g. http://api:8080");
     }
-    if (auto secret = url_userinfo_secret(api_base_url)) log::add_secret(*secret);
+    register_url_secret(api_base_url);
     if (!strip_url_credentials(api_base_url)) {
         // Not echoed: a malformed value may still hold credentials.
         config_error(
