@@ -621,5 +621,44 @@ TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     EXPECT_TRUE(env.has_event("sweep"));
 }
 
+TEST(WorkerTest, ALiveRenderPausedPastTwoLeasesKeepsItsTempFile) {
+    // The sweep takes temp files untouched for twice the lease, on the grounds that a live render
+    // writes as it encodes. A render that pauses after its last write (a slow fsync, a stalled
+    // read of a frame on a network volume) while its heartbeats keep the lease live lost its
+    // temp file to the sweep and then failed its rename (IoError). The pause is injected in
+    // the publish gate, after the MP4 is complete and before the rename: 10 s against a 2 s
+    // lease (sweeps every 2 s, taking what is 4 s old).
+    WorkerEnv env;
+    env.add_story("paused", "p1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("paused", "p1", spec);
+    std::atomic<int> renders{0};
+    worker::RenderFn pausing = [&](const media::RenderRequest& req, const log::Context& log,
+                                   const media::CancelToken& cancel,
+                                   const media::ProgressFn& progress,
+                                   const std::function<bool()>& gate) {
+        ++renders;
+        const std::function<bool()> slow_gate = [&] {
+            std::this_thread::sleep_for(10s);
+            return gate();
+        };
+        return media::render_slideshow(req, log, cancel, progress, slow_gate);
+    };
+    auto cfg = env.config();
+    cfg.lease_seconds = 2;
+    cfg.max_retries = 0;
+    Worker w(cfg, pausing);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 90s));
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    EXPECT_EQ(renders.load(), 1);
+    EXPECT_EQ(env.count_events("sweep"), 0) << "nothing was stale";
+    EXPECT_EQ(env.outputs(), std::vector<std::string>{"paused_p1.mp4"});
+    const auto info = media::probe_file(env.output / "paused_p1.mp4");
+    ASSERT_EQ(info.streams.size(), 2u);
+    EXPECT_GT(info.duration_sec, 0);
+}
+
 }  // namespace
 }  // namespace renderer::testing

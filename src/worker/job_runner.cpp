@@ -154,6 +154,10 @@ media::RenderRequest JobRunner::build_request() const {
     }
     // In the work dir while it is written: a crashed render's report goes with its dir.
     if (config_.debug) r.libav_report_path = work_dir_ / "ffreport.log";
+    r.on_temp_file = [this](const fs::path& temp) {
+        std::lock_guard lock(temp_file_mutex_);
+        temp_file_ = temp;
+    };
     return r;
 }
 
@@ -222,6 +226,15 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
             return std::nullopt;
         }
     }
+}
+
+void JobRunner::touch_job_files() const {
+    // A live job's files stay fresh while its lease is renewed, however long the render pauses
+    // between writes, so no worker's sweep takes them for a crashed one's. Once renewals stop
+    // (lease lost, render hung), they age and are swept two leases later.
+    touch(work_dir_);
+    std::lock_guard lock(temp_file_mutex_);
+    if (temp_file_) touch(*temp_file_);
 }
 
 void JobRunner::log_lease_lost() {
@@ -336,10 +349,7 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
          .on_extended =
              [this] {
                  metrics_.lease_renewals.inc();
-                 // A live job's dir stays fresh, so no worker's sweep takes it for
-                 // a crashed one's.
-                 std::error_code touch_ec;
-                 fs::last_write_time(work_dir_, fs::file_time_type::clock::now(), touch_ec);
+                 touch_job_files();
              },
          .on_renewal_stopped =
              [this] {
