@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
+#include "worker/work_dir.h"
 #include "worker_fixture.h"
 
 namespace renderer::testing {
@@ -601,11 +602,13 @@ TEST(WorkerTest, AnUncreatableWorkDirReleasesTheJobInsteadOfFailingIt) {
 TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     WorkerEnv env;
     const auto old_time = fs::file_time_type::clock::now() - 1h;
+    // Work dirs as workers make them: one a crashed worker left long ago, one live.
     const auto stale_dir = env.tmp / "crashed-job";
-    fs::create_directories(stale_dir / "frames");
+    ASSERT_FALSE(worker::create_work_dir(stale_dir / "frames"));
+    ASSERT_FALSE(worker::create_work_dir(stale_dir));
     fs::last_write_time(stale_dir, old_time);
     const auto fresh_dir = env.tmp / "live-job";
-    fs::create_directories(fresh_dir);
+    ASSERT_FALSE(worker::create_work_dir(fresh_dir));
     const auto stale_temp = env.output / (std::string(kTempPrefix) + "abc123");
     { std::ofstream(stale_temp) << "partial"; }
     fs::last_write_time(stale_temp, old_time);
@@ -619,6 +622,37 @@ TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     EXPECT_FALSE(fs::exists(stale_temp));
     EXPECT_TRUE(fs::exists(fresh_dir)) << "another worker's live job dir is not stale";
     EXPECT_TRUE(env.has_event("sweep"));
+}
+
+TEST(WorkerTest, TheSweepTakesOnlyWorkDirsAWorkerMade) {
+    // The sweep took every directory in TMP_DIR named like a job id and untouched for two
+    // leases: a `renderer bench` scratch dir beside the jobs (bench-XXXXXX, in the same TMP_DIR
+    // by default) while it encoded, or another program's directory in a TMP_DIR shared with
+    // others (TMP_DIR=/tmp). A symlink there was judged by its target. Only what a worker made
+    // is taken (StartSweepsStaleTempFilesAndJobDirs and the crash tests: a killed worker's).
+    WorkerEnv env;
+    const auto old_time = fs::file_time_type::clock::now() - 1h;
+    const auto bench_dir = env.tmp / "bench-a1B2c3";
+    fs::create_directories(bench_dir);
+    { std::ofstream(bench_dir / "veryfast_crf23.mp4") << "encoding"; }
+    fs::last_write_time(bench_dir, old_time);
+    const auto other = env.tmp / "systemd-private-3f2a-chrony.service-Xy1";
+    fs::create_directories(other / "tmp");
+    fs::last_write_time(other, old_time);
+    const auto elsewhere = env.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::last_write_time(elsewhere, old_time);
+    fs::create_directory_symlink(elsewhere, env.tmp / "linked-dir");
+
+    auto cfg = env.config();
+    cfg.exit_when_idle_polls = 1;
+    Worker w(cfg);
+    WorkerEnv::run_until(
+        w, [] { return false; }, 20s);
+    EXPECT_TRUE(fs::exists(bench_dir / "veryfast_crf23.mp4")) << "a bench run's dir was swept";
+    EXPECT_TRUE(fs::exists(other / "tmp")) << "another program's dir was swept";
+    EXPECT_TRUE(fs::is_symlink(env.tmp / "linked-dir"));
+    EXPECT_FALSE(env.has_event("sweep"));
 }
 
 TEST(WorkerTest, ALiveRenderPausedPastTwoLeasesKeepsItsTempFile) {

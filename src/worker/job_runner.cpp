@@ -9,6 +9,7 @@
 #include "worker/debug_reports.h"
 #include "worker/disk_check.h"
 #include "worker/retry.h"
+#include "worker/work_dir.h"
 
 namespace renderer::worker {
 namespace {
@@ -301,9 +302,7 @@ JobOutcome JobRunner::run() {
                         {"attempt", attempt_}});
     log_clock_skew();
 
-    std::error_code ec;
-    fs::create_directories(work_dir_, ec);
-    if (ec) {
+    if (const auto ec = create_work_dir(work_dir_)) {
         // Our machine's problem (TMP_DIR unwritable, out of inodes), not the job's.
         return finish(release(fmt::format("cannot create the job's work dir {}: {}",
                                           work_dir_.string(), ec.message())));
