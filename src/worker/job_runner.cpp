@@ -205,6 +205,10 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
             failure = e;
         } catch (const fs::filesystem_error& e) {
             failure = Error(ErrorClass::IoError, e.what());
+            if (e.code().category() == std::generic_category() ||
+                e.code().category() == std::system_category()) {
+                failure->with_os_error(e.code().value());
+            }
         } catch (const std::exception& e) {
             failure =
                 Error(ErrorClass::EncodeError, fmt::format("unexpected failure: {}", e.what()));
@@ -425,10 +429,12 @@ JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<f
              {"action", "no status posted; the lease will lapse and the API requeue the job"}});
         return JobOutcome::Cancelled;
     }
-    // A preflight refusal or an I/O error while our disk is below MIN_FREE_BYTES is the
-    // machine's fault (another process filled it between the claim and the render): the job
-    // would render elsewhere, so it is released rather than failed for good.
-    if (error_class == ErrorClass::PreflightError || error_class == ErrorClass::IoError) {
+    // A failure for lack of space while our disk is still below MIN_FREE_BYTES is the machine's
+    // fault (another process filled it between the claim and the render): the job would render
+    // elsewhere, so it is released rather than failed for good. Any other failure is the job's,
+    // however low the disk happens to be (a job whose frames are missing fails everywhere); and
+    // a disk with room again was filled by this render itself, which is the job's size.
+    if (is_out_of_space(failure)) {
         if (const auto shortage = disk_shortage(config_)) {
             return release(fmt::format("{}: {} ({})", shortage->describe(), to_string(error_class),
                                        failure.what()));
