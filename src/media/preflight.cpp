@@ -1,6 +1,7 @@
 #include "media/preflight.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -149,8 +150,11 @@ PreflightReport preflight(const RenderRequest& req) {
     const auto free = free_bytes(req.output_dir);
     r.free_bytes = free.value_or(0);
     if (free && *free < req.min_free_bytes) {
-        fail(fmt::format("only {} MiB free in '{}', below MIN_FREE_BYTES ({} MiB); free space first",
-                         *free >> 20, req.output_dir.string(), req.min_free_bytes >> 20));
+        // Out of space by our own threshold: the machine's state, not the job's (ENOSPC).
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("only {} MiB free in '{}', below MIN_FREE_BYTES ({} MiB); free space first",
+                                *free >> 20, req.output_dir.string(), req.min_free_bytes >> 20))
+            .with_os_error(ENOSPC);
     }
     return r;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,10 @@ struct RenderRequest {
     std::uint64_t min_free_bytes = 2ull << 30;
     // With --debug: the full libav log of this render goes to this file.
     std::optional<fs::path> libav_report_path;
+    // Told the path of the hidden temp file in output_dir as soon as it exists. Stale sweeps
+    // judge temp files by their age, and a render may pause between writes (a slow fsync, a
+    // stalled read of a frame); whoever keeps the job alive keeps this file fresh too.
+    std::function<void(const fs::path&)> on_temp_file;
 };
 
 struct RenderResult {

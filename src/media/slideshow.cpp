@@ -261,6 +261,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     }
 
     AtomicFile out(pf.output_path);
+    if (req.on_temp_file) req.on_temp_file(out.temp_path());
     RenderResult result;
     {
         Mp4Writer mux(out.temp_path(), capture);

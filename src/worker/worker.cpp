@@ -16,6 +16,7 @@
 #include "worker/disk_check.h"
 #include "worker/lease.h"
 #include "worker/retry.h"
+#include "worker/work_dir.h"
 
 namespace renderer::worker {
 namespace {
@@ -195,17 +196,7 @@ void Worker::sweep_stale() {
     next_sweep_ = SteadyClock::now() + sweep_interval();
     const auto& p = config_.paths;
     const int temp_files = sweep_stale_temp_files(p.output_dir, min_age);
-    int job_dirs = 0;
-    std::error_code ec;
-    const auto cutoff = fs::file_time_type::clock::now() - min_age;
-    for (fs::directory_iterator it(p.tmp_dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const auto name = it->path().filename().string();
-        std::error_code entry_ec;
-        if (!is_safe_id(name) || !it->is_directory(entry_ec)) continue;
-        const auto mtime = fs::last_write_time(it->path(), entry_ec);
-        if (entry_ec || mtime > cutoff) continue;
-        if (fs::remove_all(it->path(), entry_ec) > 0 && !entry_ec) ++job_dirs;
-    }
+    const int job_dirs = sweep_stale_work_dirs(p.tmp_dir, min_age);
     if (temp_files > 0 || job_dirs > 0) {
         log::info("sweep", {{"output_dir", p.output_dir.string()},
                             {"stale_temp_files", temp_files},
