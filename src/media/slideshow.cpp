@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include "common/atomic_file.h"
+#include "common/cpu_quota.h"
 #include "common/file_stamp.h"
 #include "common/paths.h"
 #include "media/artifact_reader.h"
@@ -48,11 +49,11 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // x264 keeps every core busy at the presets that matter, so the decoders get half the cores:
 // on 2 cores one decode thread keeps ahead of the encoder and a second only adds contention
-// (measured: more CPU, more memory; docs/PERFORMANCE.md).
+// (measured: more CPU, more memory; docs/PERFORMANCE.md). The cores are those the cgroup's CPU
+// quota allows, not the node's: a 3-CPU pod on a 64-core node gets 1 decoder, not 4.
 int decode_threads(const RenderSettings& s) {
     if (s.decode_threads > 0) return s.decode_threads;
-    const unsigned hw = std::thread::hardware_concurrency();
-    return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
+    return std::clamp(available_cpus() / 2, 1, 4);
 }
 
 // The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest), decided in
