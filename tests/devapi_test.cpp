@@ -642,6 +642,7 @@ TEST(JobStoreTest, APoisonJobEndsErroredAfterMaxAttempts) {
     now += 61s;
     store.expire_leases();
     ASSERT_TRUE(store.claim("good", "pod-6", lease).ok());
+    ASSERT_TRUE(store.post_status("good", JobStatus::Rendering, lease.token, {}).ok());
     ASSERT_TRUE(store.post_status("good", JobStatus::Rendered, lease.token, {}).ok());
     EXPECT_TRUE(store.all_final());
 }
