@@ -57,6 +57,16 @@ struct RenderResult {
     double wall_sec = 0;
     double encode_fps = 0;
     bool cache_hit = false;
+    // Where the wall time went, in seconds (0 for a cache hit's encode stages). Decoding runs on
+    // threads ahead of the encoder, so `decode_wait` is the time the encoder waited for decoded
+    // frames (the pipeline was the bottleneck), and `encode` the rest of the encode loop: video,
+    // audio, flush and trailer. `publish`: fsync, rename and the check of the published file.
+    struct Stages {
+        double preflight = 0;
+        double decode_wait = 0;
+        double encode = 0;
+        double publish = 0;
+    } stages;
     // What the render survived but the job's owner should hear about (damaged music frames).
     std::vector<std::string> warnings;
 };

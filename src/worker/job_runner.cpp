@@ -341,6 +341,7 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
                  std::error_code touch_ec;
                  fs::last_write_time(work_dir_, fs::file_time_type::clock::now(), touch_ec);
              },
+         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
          .on_renewal_stopped =
              [this] {
                  log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
@@ -392,6 +393,10 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
         metrics_.render_cache_hits.inc();
     } else {
         metrics_.render_duration.observe(result.wall_sec);
+        metrics_.stage_duration("preflight").observe(result.stages.preflight);
+        metrics_.stage_duration("decode_wait").observe(result.stages.decode_wait);
+        metrics_.stage_duration("encode").observe(result.stages.encode);
+        metrics_.stage_duration("publish").observe(result.stages.publish);
         metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result.frames));
     }
     const StatusUpdate update{.status = "rendered",
@@ -440,6 +445,7 @@ JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<f
     if (timed_out) fields.emplace_back("timeout", true);
     if (report) fields.emplace_back("ffreport", report->string());
     log_.error("error", fields);
+    metrics_.failures(to_string(error_class)).inc();
     StatusUpdate update{.status = "errored",
                         .error_class = std::string(to_string(error_class)),
                         .error_message = message};
