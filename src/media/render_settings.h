@@ -25,7 +25,11 @@ struct RenderSettings {
     int decode_threads = 0;   // PNG decode + conversion pool; 0 = one per core, capped at 4
     int width = 0;            // canvas; 0 = first frame's size rounded up to even
     int height = 0;
-    std::uint64_t max_frame_pixels = 8192ull * 8192;  // refuse larger PNG headers before allocating
+    // Refuse larger PNG headers (and canvases) before allocating. A render's peak RSS is about
+    // 100 MiB + 200 bytes per canvas pixel (docs/PERFORMANCE.md, "Memory per pixel"): 4K UHD
+    // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
+    // OOM-killed. Raise it only with the memory limit.
+    std::uint64_t max_frame_pixels = 3840ull * 2160;
     bool use_cache = true;    // skip encoding when the artifact at the final path has our key
 };
 
