@@ -107,10 +107,10 @@ if ! command -v promtool >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
     >/dev/null 2>&1
 fi
-if rules=$(promtool check rules infra/monitoring/alerts.yaml 2>&1) &&
-   tests=$(cd infra/monitoring && promtool test rules alerts_test.yaml 2>&1); then
+if rules=$(promtool check rules infra/k8s/monitoring/alerts.yaml 2>&1) &&
+   tests=$(cd infra/k8s/monitoring && promtool test rules alerts_test.yaml 2>&1); then
   pass "alerts: promtool check rules ($(grep -o '[0-9]* rules found' <<<"$rules")) and" \
-    "promtool test rules (infra/monitoring/alerts_test.yaml)"
+    "promtool test rules (infra/k8s/monitoring/alerts_test.yaml)"
 else
   echo "$rules"
   echo "$tests"
