@@ -155,7 +155,7 @@ AVChromaLocation measured_siting(int scale) {
     for (int loc = AVCHROMA_LOC_LEFT; loc <= AVCHROMA_LOC_BOTTOM; ++loc) {
         int xpos = 0,
             ypos = 0;  // of the chroma sample, in 1/256 luma pixel from its block's top-left sample
-        avcodec_enum_to_chroma_pos(&xpos, &ypos, static_cast<AVChromaLocation>(loc));
+        EXPECT_TRUE(media::chroma_position(static_cast<AVChromaLocation>(loc), xpos, ypos));
         double error = 0;
         int n = 0;
         // Interior samples only: the bicubic filter clamps at the edges.

@@ -39,6 +39,15 @@ Placement fit_to_canvas(int w, int h, Canvas c) {
     return p;
 }
 
+bool chroma_position(AVChromaLocation location, int& x, int& y) {
+    // FFmpeg 6.1 moved this mapping to libavutil and 7.0 removed the libavcodec one.
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 28, 100)
+    return av_chroma_location_enum_to_pos(&x, &y, location) >= 0;
+#else
+    return avcodec_enum_to_chroma_pos(&x, &y, location) >= 0;
+#endif
+}
+
 namespace {
 
 // RGB24 -> yuv420p scaler. SWS_BICUBIC is the ffmpeg CLI's default, so quality matches it at
@@ -47,14 +56,10 @@ namespace {
 SwsContextPtr make_scaler(Canvas src, Canvas dst) {
     SwsContextPtr sws(sws_alloc_context());
     if (!sws) av_fail(ErrorClass::EncodeError, "cannot create the colour converter");
-    int h_pos = 0, v_pos = 0;  // 1/256 luma pixel from the block's top-left sample
-    // FFmpeg 6.1 moved this mapping to libavutil and 7.0 removed the libavcodec one.
-#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(58, 28, 100)
-    const int rc = av_chroma_location_enum_to_pos(&h_pos, &v_pos, kChromaLocation);
-#else
-    const int rc = avcodec_enum_to_chroma_pos(&h_pos, &v_pos, kChromaLocation);
-#endif
-    av_check(rc, ErrorClass::EncodeError, "no chroma position for the converter's siting");
+    int h_pos = 0, v_pos = 0;
+    if (!chroma_position(kChromaLocation, h_pos, v_pos)) {
+        av_fail(ErrorClass::EncodeError, "no chroma position for the converter's siting");
+    }
     const std::pair<const char*, std::int64_t> options[] = {
         {"srcw", src.width},         {"srch", src.height},   {"src_format", AV_PIX_FMT_RGB24},
         {"dstw", dst.width},         {"dsth", dst.height},   {"dst_format", AV_PIX_FMT_YUV420P},

@@ -14,6 +14,10 @@ namespace renderer::media {
 // stream is read as "left" (MPEG-2 siting), half a pixel off.
 inline constexpr AVChromaLocation kChromaLocation = AVCHROMA_LOC_CENTER;
 
+// Where `location` puts a chroma sample, in 1/256 luma pixel from its 2x2 block's top-left
+// sample (libav's mapping, whose home moved between FFmpeg 5 and 7). False when it has none.
+bool chroma_position(AVChromaLocation location, int& x, int& y);
+
 struct Canvas {
     int width = 0;
     int height = 0;

@@ -136,7 +136,23 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
     // One request, then the connection closes: keep-alive would let a client hold a thread
     // between requests.
     bool closed = false;
-    const bool ok = process_request(stream, true, closed, [](httplib::Request&) {});
+    const auto setup = [](httplib::Request&) {};
+    // cpp-httplib 0.12 added the peer's and our own address to this internal call (Debian 12
+    // ships 0.11, Debian 13 0.18): call whichever this header declares.
+    const auto serve = [&](auto& self) {
+        std::string local;
+        int local_port = 0;
+        if constexpr (requires {
+                          self.process_request(stream, peer, port, local, local_port, true, closed,
+                                               setup);
+                      }) {
+            stream.get_local_ip_and_port(local, local_port);
+            return self.process_request(stream, peer, port, local, local_port, true, closed, setup);
+        } else {
+            return self.process_request(stream, true, closed, setup);
+        }
+    };
+    const bool ok = serve(*this);
     leave(peer);
     close_socket(sock);
     return ok;
