@@ -136,6 +136,12 @@ PreflightReport preflight(const RenderRequest& req) {
         r.canvas = Canvas{(r.first_frame.width + 1) & ~1, (r.first_frame.height + 1) & ~1};
     }
     if (r.canvas.width < 2 || r.canvas.height < 2) r.canvas = Canvas{std::max(2, r.canvas.width), std::max(2, r.canvas.height)};
+    // Memory follows the canvas x264 encodes, whatever size the PNGs are (RENDER_SIZE).
+    if (static_cast<std::uint64_t>(r.canvas.width) * static_cast<std::uint64_t>(r.canvas.height) > max_pixels) {
+        fail(fmt::format("the canvas {}x{} exceeds MAX_FRAME_PIXELS ({}); choose a smaller RENDER_SIZE or raise the "
+                         "limit together with the memory limit (about 200 bytes per pixel)",
+                         r.canvas.width, r.canvas.height, max_pixels));
+    }
 
     r.music_path = choose_track(req.music_dir, req.music_select, req.story_id);
     r.audio_track = r.music_path.filename().string();

@@ -354,6 +354,7 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
                  metrics_.lease_renewals.inc();
                  touch_job_files();
              },
+         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
          .on_renewal_stopped =
              [this] {
                  log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
@@ -405,6 +406,10 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
         metrics_.render_cache_hits.inc();
     } else {
         metrics_.render_duration.observe(result.wall_sec);
+        metrics_.stage_duration("preflight").observe(result.stages.preflight);
+        metrics_.stage_duration("decode_wait").observe(result.stages.decode_wait);
+        metrics_.stage_duration("encode").observe(result.stages.encode);
+        metrics_.stage_duration("publish").observe(result.stages.publish);
         metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result.frames));
     }
     const StatusUpdate update{.status = "rendered",
@@ -455,6 +460,7 @@ JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<f
     if (timed_out) fields.emplace_back("timeout", true);
     if (report) fields.emplace_back("ffreport", report->string());
     log_.error("error", fields);
+    metrics_.failures(to_string(error_class)).inc();
     StatusUpdate update{.status = "errored",
                         .error_class = std::string(to_string(error_class)),
                         .error_message = message};

@@ -61,11 +61,20 @@ std::chrono::milliseconds Worker::sweep_interval() const {
                     std::chrono::milliseconds(std::min(config_.lease_seconds, 60) * 1000));
 }
 
-Worker::Worker(WorkerConfig config, RenderFn render)
+Worker::Worker(WorkerConfig config, RenderFn render, DiskMonitor::FreeBytesFn free_bytes)
     : config_(std::move(config)), render_(std::move(render)) {
     config_.finalize();
     if (!render_) render_ = &media::render_slideshow;
     api_ = std::make_unique<ApiClient>(api_options(config_, metrics_));
+    metrics_.job_timeout_seconds.set(config_.job_timeout_sec);
+    // Measured as often as the worker polls (at most every 5 s); statvfs answers in microseconds
+    // on a healthy disk and within a second or two on a busy NFS server, so one taking two polls
+    // (2-10 s) is stuck.
+    const std::chrono::milliseconds poll(config_.poll_interval_ms);
+    disk_monitor_ = std::make_unique<DiskMonitor>(
+        config_, metrics_, std::min(poll, std::chrono::milliseconds(5000)),
+        std::clamp(2 * poll, std::chrono::milliseconds(2000), std::chrono::milliseconds(10000)),
+        std::move(free_bytes));
 }
 
 Worker::~Worker() {
@@ -129,8 +138,7 @@ ProbeResult Worker::readiness() const {
         return {false, fmt::format("api: the job API has not answered a poll for {} s",
                                    age->count() / 1000)};
     }
-    if (const auto shortage = disk_shortage(config_))
-        return {false, "disk_low: " + shortage->describe()};
+    if (const auto problem = disk_monitor_->problem()) return {false, *problem};
     return {true, "ok"};
 }
 
@@ -141,7 +149,7 @@ void Worker::start_metrics_server() {
         MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
                                 [this] {
                                     stuck_jobs();  // the gauge as of this scrape
-                                    return metrics_.exposition();
+                                    return metrics_.exposition() + process_metrics_exposition();
                                 }});
     metrics_port_ = metrics_server_->start();
 }
@@ -382,6 +390,7 @@ int Worker::run() {
     prepare_directories();
     sweep_stale();
     last_tick_ = now_ticks();
+    disk_monitor_->start();
     start_metrics_server();
     const std::string metrics_at =
         metrics_server_
