@@ -2,7 +2,7 @@
 # Prepares infra/ for `docker compose -f infra/docker-compose.yml ...` (run once; safe to run
 # again): ./content with the bundled sample stories and music unless it already has content,
 # ./output writable by the image's user (uid 10001), and ./secrets/api_token, a random token
-# shared by the reference API and the worker.
+# shared by the reference API and the worker (mode 0600, owned by uid 10001).
 set -euo pipefail
 infra=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$infra")
@@ -26,8 +26,15 @@ fi
 
 if [ ! -s "$token" ]; then
   mkdir -p "$(dirname "$token")"
-  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token"
-  # Readable by the containers' users through the bind mount; a local development token only.
-  chmod 0644 "$token"
+  (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token")
   echo "local-setup: wrote a development API token to $token" >&2
+fi
+# 0600, owned by the containers' user (uid 10001: both images run as it; a compose secret is a
+# bind mount, so the file's own owner and mode are what the container sees). Without the right to
+# chown (not root), the file stays yours and 0600, and the containers cannot read it: run this
+# script as root, or give uid 10001 the file yourself.
+chmod 0600 "$token"
+if ! chown 10001:10001 "$token" 2>/dev/null; then
+  echo "local-setup: could not chown $token to uid 10001 (not root?): the containers will not" \
+    "be able to read it; run this script as root" >&2
 fi

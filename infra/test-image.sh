@@ -22,8 +22,19 @@ project=renderer-image-test
 export RENDERER_ROOTFS_CACHE=${RENDERER_IMAGE_CACHE:-/var/cache/renderer}
 suite=${IMAGE_SUITE:-trixie}
 base=docker.io/library/debian:$suite
+# The Containerfile pins its base by a dated tag (DEBIAN_DATE); the debootstrap'ed base is tagged
+# with that name, so the build resolves it locally.
+debian_date=$(sed -n 's/^ARG DEBIAN_DATE=//p' Containerfile)
+# FFMPEG=distro checks the variant on Debian's full FFmpeg libraries.
+ffmpeg=${IMAGE_FFMPEG:-minimal}
 image=renderer:dev
 devapi_image=renderer-devapi:dev
+# The production image's size budget (docs/DEPLOY.md): the minimal-FFmpeg image measured 150 MB
+# on Debian 13; distro FFmpeg (libavcodec's codec libraries) is allowed its measured size.
+case $ffmpeg in
+  minimal) budget_mb=${IMAGE_BUDGET_MB:-175} ;;
+  *) budget_mb=${IMAGE_BUDGET_MB:-470} ;;
+esac
 export RENDERER_DEBIAN_SUITE=$suite  # what infra/docker-compose.yml builds
 # HEALTHCHECK is a Docker-format instruction; podman's default OCI format would drop it.
 export BUILDAH_FORMAT=docker
@@ -81,7 +92,7 @@ CONF
     tarball=$(scripts/debian-rootfs.sh "$suite") || return 1
     podman import "$tarball" "$base" >/dev/null || return 1
   fi
-  podman tag "$base" "$base-slim"
+  podman tag "$base" "$base-slim" "$base-$debian_date" "$base-$debian_date-slim"
 }
 t0=$(elapsed)
 if setup; then
@@ -91,22 +102,63 @@ else
   finish
 fi
 
+# ---- alert rules: checked and unit-tested with promtool (Debian's prometheus package) -----------
+if ! command -v promtool >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+    >/dev/null 2>&1
+fi
+if rules=$(promtool check rules infra/k8s/monitoring/alerts.yaml 2>&1) &&
+   tests=$(cd infra/k8s/monitoring && promtool test rules alerts_test.yaml 2>&1); then
+  pass "alerts: promtool check rules ($(grep -o '[0-9]* rules found' <<<"$rules")) and" \
+    "promtool test rules (infra/k8s/monitoring/alerts_test.yaml)"
+else
+  echo "$rules"
+  echo "$tests"
+  fail "alerts: promtool check/test rules failed"
+fi
+
 # ---- build ------------------------------------------------------------------------------------
 version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -1)
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-t0=$(elapsed)
+# The commit's time, so two builds of one commit carry the same labels.
+created=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+source_url=$(git config --get remote.origin.url 2>/dev/null || echo unknown)
+build_args=(--build-arg DEBIAN_SUITE="$suite" --build-arg FFMPEG="$ffmpeg")
 build_log=/tmp/test-image-build.log
-if timeout 1800 podman build --isolation=chroot -f Containerfile -t "$image" \
-     --build-arg DEBIAN_SUITE="$suite" --build-arg VERSION="$version" \
-     --build-arg REVISION="$revision" . >"$build_log" 2>&1 &&
+: >"$build_log"
+# Each stage timed on its own: what CI pays for the compilers, for FFmpeg, for the rest.
+stage_times=""
+for stage in build-env "ffmpeg-$ffmpeg"; do
+  t0=$(elapsed)
+  if ! timeout 1800 podman build --isolation=chroot -f Containerfile --target "$stage" \
+       "${build_args[@]}" -t "renderer-stage:$stage" . >>"$build_log" 2>&1; then
+    tail -30 "$build_log"
+    fail "build: stage $stage failed (log: $build_log)"
+    finish
+  fi
+  stage_times+="$stage $(took), "
+done
+t0=$(elapsed)
+if timeout 1800 podman build --isolation=chroot -f Containerfile -t "$image" "${build_args[@]}" \
+     --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+     --build-arg CREATED="$created" --build-arg SOURCE="$source_url" . >>"$build_log" 2>&1 &&
    timeout 900 podman build --isolation=chroot -f Containerfile --target devapi \
-     --build-arg DEBIAN_SUITE="$suite" -t "$devapi_image" . >>"$build_log" 2>&1; then
+     "${build_args[@]}" -t "$devapi_image" . >>"$build_log" 2>&1; then
   size=$(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%d MB", $1 / 1e6}')
-  pass "build: $image and $devapi_image from Containerfile ($(took), $size)"
+  pass "build: $image and $devapi_image from Containerfile, FFMPEG=$ffmpeg (${stage_times}the" \
+    "rest $(took); $size)"
 else
   tail -30 "$build_log"
   fail "build: podman build failed (log: $build_log)"
   finish
+fi
+
+# The size budget: what a node pulls for every new pod.
+size_mb=$(podman image inspect "$image" --format '{{.Size}}' | awk '{printf "%d", $1 / 1e6}')
+if [ "$size_mb" -le "$budget_mb" ]; then
+  pass "size: $size_mb MB, within the budget of $budget_mb MB (FFMPEG=$ffmpeg)"
+else
+  fail "size: $size_mb MB, over the budget of $budget_mb MB (FFMPEG=$ffmpeg)"
 fi
 
 work=$(mktemp -d /tmp/renderer-image-test.XXXXXX)
@@ -136,14 +188,23 @@ entrypoint=$(inspect '{{json .Config.Entrypoint}} {{json .Config.Cmd}}')
 health=$(inspect '{{json .HealthCheck.Test}}')
 title=$(inspect '{{index .Labels "org.opencontainers.image.title"}}')
 label_version=$(inspect '{{index .Labels "org.opencontainers.image.version"}}')
+label_revision=$(inspect '{{index .Labels "org.opencontainers.image.revision"}}')
+label_created=$(inspect '{{index .Labels "org.opencontainers.image.created"}}')
+label_licenses=$(inspect '{{index .Labels "org.opencontainers.image.licenses"}}')
+label_source=$(inspect '{{index .Labels "org.opencontainers.image.source"}}')
+label_base=$(inspect '{{index .Labels "org.opencontainers.image.base.name"}}')
 if [ "$entrypoint" = '["renderer"] ["--json-logs"]' ] &&
    [ "$health" = '["CMD","renderer","healthcheck"]' ] && [ "$title" = renderer ] &&
-   [ "$label_version" = "$version" ]; then
+   [ "$label_version" = "$version" ] && [ "$label_revision" = "$revision" ] &&
+   [ "$label_created" = "$created" ] && [ -n "$label_licenses" ] && [ -n "$label_source" ] &&
+   [ "$label_base" = "docker.io/library/debian:$suite-$debian_date-slim" ]; then
   pass "metadata: ENTRYPOINT/CMD $entrypoint, HEALTHCHECK $health, OCI labels" \
-    "(title, version $label_version)"
+    "(version $label_version, revision ${label_revision:0:12}, created $label_created," \
+    "licenses $label_licenses, base $label_base)"
 else
   fail "metadata: entrypoint '$entrypoint', healthcheck '$health', title '$title'," \
-    "version '$label_version'"
+    "version '$label_version', revision '$label_revision', created '$label_created'," \
+    "licenses '$label_licenses', source '$label_source', base '$label_base'"
 fi
 
 # Searched from the host in the image's own filesystem, so nothing depends on tools inside it.
@@ -152,7 +213,29 @@ if mnt=$(podman image mount "$image" 2>/dev/null) && [ -d "$mnt/usr" ]; then
   found=$(find "$mnt" -xdev \( -name ffmpeg -o -name ffprobe -o -name 'ffmpeg.*' \) \
             \( -type f -o -type l \) 2>/dev/null | sed "s|^$mnt||")
   installed=$(chroot "$mnt" dpkg-query -W -f='${Package} ' ffmpeg ffprobe 2>/dev/null)
+  # What apt leaves behind unless cleaned: package lists and its binary caches.
+  apt_left=$(du -sk "$mnt/var/lib/apt/lists" "$mnt/var/cache/apt" 2>/dev/null |
+    awk '{s += $1} END {print s + 0}')
+  # The minimal FFmpeg holds exactly the components the renderer uses (the attack surface).
+  components=""
+  if [ "$ffmpeg" = minimal ]; then
+    components=$(LD_LIBRARY_PATH="$mnt/usr/local/lib" python3 infra/ffmpeg_components.py \
+      "$mnt/usr/local/lib" 2>&1)
+  fi
   podman image unmount "$image" >/dev/null 2>&1
+  if [ "$apt_left" -le 64 ]; then
+    pass "apt: no package lists or caches left in the image (${apt_left} KiB)"
+  else
+    fail "apt: ${apt_left} KiB of package lists and caches left in the image"
+  fi
+  if [ "$ffmpeg" = minimal ]; then
+    expected="encoders aac libx264; decoders mp3 mp3float; demuxers mov,mp4,m4a,3gp,3g2,mj2 mp3; muxers mov mp4; parsers aac ac3 h264 mp1; protocols file"
+    if [ "$components" = "$expected" ]; then
+      pass "ffmpeg: the image's FFmpeg holds only $components"
+    else
+      fail "ffmpeg: components '$components', expected '$expected'"
+    fi
+  fi
   if [ -z "$found" ] && [ -z "$installed" ]; then
     pass "no-ffmpeg: no ffmpeg or ffprobe file anywhere in the image, no ffmpeg package"
   else

@@ -187,6 +187,12 @@ std::vector<ConfigCase> config_cases() {
          {{"API_AUTH_TOKEN", ""}, {"API_AUTH_TOKEN_FILE", "/dev/zero"}},
          "larger than"},
         {"token_with_spaces", {{"API_AUTH_TOKEN", std::string(kToken) + " x"}}, "token"},
+        // A token of a few characters cannot be redacted: every '"' (or 'e', or '1') in every
+        // line was replaced by the marker, so no log line was JSON any more, this one included.
+        {"one_character_token", {{"API_AUTH_TOKEN", "\""}}, "API_AUTH_TOKEN"},
+        {"short_token_file",
+         {{"API_AUTH_TOKEN", ""}, {"API_AUTH_TOKEN_FILE", "@short"}},
+         "API_AUTH_TOKEN_FILE"},
         {"missing_api_url", {{"API_BASE_URL", ""}}, "API_BASE_URL"},
         {"api_url_not_http", {{"API_BASE_URL", "ftp://127.0.0.1/"}}, "API_BASE_URL"},
         {"poll_interval_not_a_number", {{"POLL_INTERVAL_MS", "soon"}}, "POLL_INTERVAL_MS"},
@@ -212,6 +218,7 @@ TEST_P(BadConfigTest, ExitsWithConfigErrorNamingTheSettingWithoutTheToken) {
     TempDir dir;
     for (const char* d : {"content/audio/music", "output", "tmp"}) fs::create_directories(dir / d);
     write_bytes(dir / "empty-token", "");
+    write_bytes(dir / "short-token", "e1\n");
     // A good configuration (an API nobody listens on: the worker must fail before calling it),
     // then the case's changes. Empty values unset a variable.
     std::vector<std::pair<std::string, std::string>> env = {
@@ -227,6 +234,7 @@ TEST_P(BadConfigTest, ExitsWithConfigErrorNamingTheSettingWithoutTheToken) {
     };
     for (auto [k, v] : c.env) {
         if (v == "@empty") v = (dir / "empty-token").string();
+        if (v == "@short") v = (dir / "short-token").string();
         bool replaced = false;
         for (auto& kv : env) {
             if (kv.first == k) {
@@ -240,6 +248,7 @@ TEST_P(BadConfigTest, ExitsWithConfigErrorNamingTheSettingWithoutTheToken) {
     EXPECT_FALSE(r.timed_out);
     EXPECT_EQ(r.exit_code, kExitConfig) << r.out << r.err;
     const auto all = r.out + r.err;
+    for (const auto& line : json_lines(r.out)) EXPECT_TRUE(line.IsObject());
     EXPECT_NE(all.find(R"("error_class":"ConfigError")"), std::string::npos) << all;
     EXPECT_NE(all.find(c.mentions), std::string::npos) << all;
     EXPECT_TRUE(dir_entries(dir / "output").empty());

@@ -129,6 +129,21 @@ const std::vector<BadCase>& cases() {
          [](const Inputs& s) { write_png(s.frames / frame(5), 64, 64, PngKind::Gray8, Rgb{}); },
          [](const Inputs&, R& r) { r.settings.max_frame_pixels = 1000; },  // 64x64 > 1000
          {}, false},
+        // Issue 18.2: memory grows with the canvas x264 encodes, not with the PNGs; a RENDER_SIZE
+        // over the limit made small frames into a render the pod could not hold.
+        {"canvas_larger_than_configured_limit", ErrorClass::PreflightError, {},
+         [](const Inputs&, R& r) {
+             r.settings.max_frame_pixels = 5000;  // the fixture's frames are smaller than this
+             r.settings.width = 100;
+             r.settings.height = 100;
+         },
+         {}, false},
+        // Issue 18.2: the default limit is derived from the pod's memory (docs/PERFORMANCE.md:
+        // about 100 MiB + 200 bytes per pixel); 67 MP let an 8K job OOM-kill every pod it met.
+        {"png_over_the_default_limit", ErrorClass::PreflightError,
+         [](const Inputs& s) { write_png(s.frames / frame(2), 3840, 2162, PngKind::Gray8, Rgb{}); },
+         [](const Inputs&, R& r) { r.settings.max_frame_pixels = media::RenderSettings{}.max_frame_pixels; },
+         {}, false},
 
         // ---- frames ----
         {"png_text_file", ErrorClass::PreflightError,
@@ -427,7 +442,7 @@ TEST(BadInputMessages, SayWhatIsWrong) {
             fs::create_directories(tmp / "music");
             fs::create_directories(tmp / "out");
             const Inputs s = make_setup(tmp.path(), tmp / "music/background.mp3");
-            c.files(s);
+            if (c.files) c.files(s);
             media::RenderRequest req;
             req.story_id = "S1";
             req.part_id = "P1";
@@ -435,6 +450,7 @@ TEST(BadInputMessages, SayWhatIsWrong) {
             req.music_dir = tmp / "music";
             req.output_dir = tmp / "out";
             req.min_free_bytes = 0;
+            if (c.request) c.request(s, req);
             media::CancelToken cancel;
             try {
                 media::render_slideshow(req, log::Context{}, cancel);
@@ -446,6 +462,11 @@ TEST(BadInputMessages, SayWhatIsWrong) {
     };
     EXPECT_NE(message_of("png_header_claims_60000x60000").find("MAX_FRAME_PIXELS"),
               std::string::npos);
+    const auto canvas = message_of("canvas_larger_than_configured_limit");
+    EXPECT_NE(canvas.find("100x100"), std::string::npos) << canvas;
+    EXPECT_NE(canvas.find("MAX_FRAME_PIXELS"), std::string::npos) << canvas;
+    const auto over = message_of("png_over_the_default_limit");
+    EXPECT_NE(over.find("3840x2162 exceeds MAX_FRAME_PIXELS (8294400)"), std::string::npos) << over;
     EXPECT_NE(message_of("png_symlink_outside_frames_dir").find("outside the frames dir"),
               std::string::npos);
     const auto utf8 = message_of("png_name_not_utf8");

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/atomic_file.h"
+#include "common/cpu_quota.h"
 #include "common/env.h"
 #include "common/error.h"
 #include "common/natural_sort.h"
@@ -115,6 +116,85 @@ TEST(AtomicFileTest, SweepRemovesOnlyOldTempFiles) {
     auto left = dir_entries(t.path());
     std::sort(left.begin(), left.end());
     EXPECT_EQ(left, (std::vector<std::string>{std::string(kTempPrefix) + "fresh", "keep.mp4"}));
+}
+
+// Issue 18: decode threads came from hardware_concurrency(), which in a container counts every
+// core of the node, not the pod's CPU quota. The cgroup files below are in the kernel's own
+// formats (cgroup v2 cpu.max, cgroup v1 cpu.cfs_quota_us / cpu.cfs_period_us, /proc/self/cgroup).
+void write_text(const std::filesystem::path& path, const std::string& text) {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+}
+
+TEST(CpuQuota, ParsesCgroupV2CpuMax) {
+    EXPECT_EQ(parse_cgroup_v2_cpu_max("300000 100000\n"), 3.0);
+    EXPECT_EQ(parse_cgroup_v2_cpu_max("150000 100000\n"), 1.5);
+    EXPECT_EQ(parse_cgroup_v2_cpu_max("max 100000\n"), std::nullopt);
+    EXPECT_EQ(parse_cgroup_v2_cpu_max("max\n"), std::nullopt);
+    for (const char* bad : {"", "\n", "abc 100000", "300000 0", "300000", "-5 100000", "3e5 1e5",
+                            "300000 100000 7"}) {
+        EXPECT_EQ(parse_cgroup_v2_cpu_max(bad), std::nullopt) << bad;
+    }
+}
+
+TEST(CpuQuota, ParsesCgroupV1CfsQuota) {
+    EXPECT_EQ(parse_cgroup_v1_cpu_quota("200000\n", "100000\n"), 2.0);
+    EXPECT_EQ(parse_cgroup_v1_cpu_quota("50000\n", "100000\n"), 0.5);
+    EXPECT_EQ(parse_cgroup_v1_cpu_quota("-1\n", "100000\n"), std::nullopt);
+    EXPECT_EQ(parse_cgroup_v1_cpu_quota("200000\n", "0\n"), std::nullopt);
+    EXPECT_EQ(parse_cgroup_v1_cpu_quota("x\n", "100000\n"), std::nullopt);
+}
+
+TEST(CpuQuota, CgroupV2QuotaOfTheProcessOrAnAncestorWins) {
+    TempDir dir;
+    const auto mount = dir.path() / "sys-fs-cgroup";
+    const CgroupFiles files{.mount = mount, .self_cgroup = dir.path() / "proc-self-cgroup"};
+    // A pod's container cgroup under a kubepods slice, as the kubelet's systemd driver names it.
+    const std::string leaf = "kubepods.slice/kubepods-pod1.slice/cri-containerd-abc.scope";
+    write_text(files.self_cgroup, "0::/" + leaf + "\n");
+    write_text(mount / "cpu.max", "max 100000\n");
+    write_text(mount / "kubepods.slice/cpu.max", "max 100000\n");
+    write_text(mount / "kubepods.slice/kubepods-pod1.slice/cpu.max", "300000 100000\n");
+    write_text(mount / leaf / "cpu.max", "max 100000\n");
+    EXPECT_EQ(cgroup_cpu_limit(files), 3.0);
+    // The container's own, lower quota.
+    write_text(mount / leaf / "cpu.max", "100000 100000\n");
+    EXPECT_EQ(cgroup_cpu_limit(files), 1.0);
+    EXPECT_EQ(available_cpus(files), 1) << "a 1-CPU pod must size its threads for 1 CPU, not "
+                                        << std::thread::hardware_concurrency() << " cores";
+    // Inside a cgroup namespace (containerd, podman) the process sits at the namespace's root.
+    write_text(files.self_cgroup, "0::/\n");
+    write_text(mount / "cpu.max", "150000 100000\n");
+    EXPECT_EQ(cgroup_cpu_limit(files), 1.5);
+    EXPECT_EQ(available_cpus(files), std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
+}
+
+TEST(CpuQuota, CgroupV1CfsQuota) {
+    TempDir dir;
+    const auto mount = dir.path() / "sys-fs-cgroup";
+    const CgroupFiles files{.mount = mount, .self_cgroup = dir.path() / "proc-self-cgroup"};
+    write_text(files.self_cgroup,
+               "12:memory:/kubepods/burstable/pod1/abc\n"
+               "4:cpu,cpuacct:/kubepods/burstable/pod1/abc\n"
+               "1:name=systemd:/kubepods/burstable/pod1/abc\n");
+    const auto cpu = mount / "cpu,cpuacct";
+    write_text(cpu / "cpu.cfs_quota_us", "-1\n");
+    write_text(cpu / "cpu.cfs_period_us", "100000\n");
+    write_text(cpu / "kubepods/burstable/pod1/abc/cpu.cfs_quota_us", "100000\n");
+    write_text(cpu / "kubepods/burstable/pod1/abc/cpu.cfs_period_us", "100000\n");
+    EXPECT_EQ(cgroup_cpu_limit(files), 1.0);
+    EXPECT_EQ(available_cpus(files), 1);
+}
+
+TEST(CpuQuota, NoQuotaMeansTheSchedulableCpus) {
+    TempDir dir;
+    const CgroupFiles files{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
+    EXPECT_EQ(cgroup_cpu_limit(files), std::nullopt);
+    EXPECT_GE(available_cpus(files), 1);
+    EXPECT_LE(available_cpus(files), static_cast<int>(std::thread::hardware_concurrency()));
+    // This machine's own cgroup files, whatever they say, give a usable answer.
+    EXPECT_GE(available_cpus(), 1);
+    EXPECT_LE(available_cpus(), static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
@@ -261,6 +262,32 @@ TEST_F(DevApiTest, LeaseTokenIsRequiredOnceIssued) {
     doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "rendering");
     EXPECT_EQ(doc["heartbeats"].GetInt(), 1);
+}
+
+// Issue 18.1: an autoscaler sized on queue_depth alone sees 0 while every worker is busy and
+// scales them away; the backlog counts the work not yet finished (queued + claimed + rendering).
+TEST_F(DevApiTest, ListReportsTheBacklogBesideTheQueueDepth) {
+    create("S1", "P1");
+    create("S1", "P2");
+    create("S1", "P3");
+    const auto rendering = create("S1", "P4");
+    create("S1", "P5");
+    claim("S1-P1");
+    const auto token = claim(rendering);
+    ASSERT_EQ(post_status(rendering, R"({"status":"rendering","lease_token":")" + token + "\"}"),
+              200);
+    const auto done_token = claim("S1-P5");
+    ASSERT_EQ(post_status("S1-P5", R"({"status":"errored","error_class":"DecodeError",)"
+                                    R"("lease_token":")" + done_token + "\"}"),
+              200);
+
+    const auto res = get("/api/render-jobs?status=queued&limit=1");
+    ASSERT_EQ(res->status, 200);
+    const auto doc = parse(res->body);
+    EXPECT_EQ(doc["queue_depth"].GetInt(), 2);
+    EXPECT_EQ(doc["backlog"].GetInt(), 4) << "2 queued + 1 claimed + 1 rendering; errored is done";
+    EXPECT_EQ(res->get_header_value("X-Queue-Depth"), "2");
+    EXPECT_EQ(res->get_header_value("X-Backlog"), "4");
 }
 
 TEST_F(DevApiTest, ExpiredLeaseRequeuesTheJob) {
@@ -574,6 +601,67 @@ TEST(JobStoreTest, LeasesExpireOnTheInjectedClock) {
     EXPECT_EQ(store.expire_leases(), 0u);
     EXPECT_TRUE(store.all_final());
     EXPECT_EQ(store.stats().lease_expirations, 1);
+}
+
+// Issue 18.2: a job that kills whoever renders it (an 8K job OOM-killing every pod) posts
+// nothing, so its lease lapses and it was requeued for ever, killing the next pod each time.
+// After max_attempts claims whose leases lapsed, it ends errored with the reason.
+TEST(JobStoreTest, APoisonJobEndsErroredAfterMaxAttempts) {
+    auto now = SteadyClock::now();
+    JobStore::Options opts;
+    opts.default_lease_seconds = 60;
+    opts.max_attempts = 3;
+    opts.clock.steady = [&now] { return now; };
+    JobStore store(opts);
+    ASSERT_TRUE(store.add({.id = "poison", .story_id = "s", .part_id = "8k"}).ok());
+    ASSERT_TRUE(store.add({.id = "good", .story_id = "s", .part_id = "p"}).ok());
+    JobStore::Lease lease;
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        ASSERT_EQ(store.get("poison")->status, JobStatus::Queued) << "attempt " << attempt;
+        ASSERT_TRUE(store.claim("poison", fmt::format("pod-{}", attempt), lease).ok());
+        now += 61s;  // the pod died: no heartbeat, no status
+        store.expire_leases();
+    }
+    const auto job = store.get("poison");
+    ASSERT_EQ(job->status, JobStatus::Errored);
+    EXPECT_EQ(job->claims, 3);
+    EXPECT_EQ(job->last_report.error_class, "AttemptsExhausted");
+    ASSERT_TRUE(job->last_report.error_message);
+    EXPECT_NE(job->last_report.error_message->find("3 attempts"), std::string::npos)
+        << *job->last_report.error_message;
+    EXPECT_EQ(job->history.back().reason, "attempts_exhausted");
+    EXPECT_EQ(store.claim("poison", "pod-4", lease).code, JobStore::Code::Conflict);
+    const auto listing = store.list(JobStatus::Queued, 10);
+    ASSERT_EQ(listing.jobs.size(), 1u);
+    EXPECT_EQ(listing.jobs[0].spec.id, "good");
+    EXPECT_EQ(listing.queue_depth, 1u);
+    EXPECT_EQ(listing.backlog, 1u);
+
+    // A job whose worker reports a result is never capped, however often it was retried.
+    ASSERT_TRUE(store.claim("good", "pod-5", lease).ok());
+    now += 61s;
+    store.expire_leases();
+    ASSERT_TRUE(store.claim("good", "pod-6", lease).ok());
+    ASSERT_TRUE(store.post_status("good", JobStatus::Rendering, lease.token, {}).ok());
+    ASSERT_TRUE(store.post_status("good", JobStatus::Rendered, lease.token, {}).ok());
+    EXPECT_TRUE(store.all_final());
+}
+
+TEST(JobStoreTest, ZeroMaxAttemptsRequeuesForEver) {
+    auto now = SteadyClock::now();
+    JobStore::Options opts;
+    opts.default_lease_seconds = 1;
+    opts.max_attempts = 0;
+    opts.clock.steady = [&now] { return now; };
+    JobStore store(opts);
+    ASSERT_TRUE(store.add({.id = "j", .story_id = "s", .part_id = "p"}).ok());
+    JobStore::Lease lease;
+    for (int attempt = 1; attempt <= 20; ++attempt) {
+        ASSERT_TRUE(store.claim("j", "w", lease).ok()) << attempt;
+        now += 2s;
+        store.expire_leases();
+    }
+    EXPECT_EQ(store.get("j")->status, JobStatus::Queued);
 }
 
 }  // namespace

@@ -166,5 +166,54 @@ TEST(DiskFullTest, LowDiskAtPreflightReleasesTheJobInsteadOfFailingIt) {
     EXPECT_TRUE(dir_entries(env.tmp).empty());
 }
 
+TEST(DiskFullTest, ABadJobIsFailedNotReleasedWhileTheDiskHappensToBeLow) {
+    // Any preflight refusal or I/O error released the job if the disk was below MIN_FREE_BYTES
+    // when it was examined, whatever the refusal said: a job whose frames do not exist, failing
+    // while other renders filled the shared OUTPUT_DIR, was given back (no status, the lease
+    // left to lapse, claims paused) instead of reported `errored`, and came back to fail the
+    // same way. Only a failure for lack of space (preflight's MIN_FREE_BYTES refusal, ENOSPC or
+    // EDQUOT) is the machine's. The disk here is filled between the claim and the preflight,
+    // as in the test above, and freed once the worker has seen it low.
+    WorkerEnv env;
+    ScopedTmpfs disk(env.output, "8m");
+    if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here: " << disk.error();
+    devapi::JobSpec spec;
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("missing", "part1", spec);  // no frames for this story
+    const auto filler = env.output / "filler.bin";
+    std::atomic<int> renders{0};
+    worker::RenderFn filling = [&](const media::RenderRequest& req, const log::Context& log,
+                                   const media::CancelToken& cancel,
+                                   const media::ProgressFn& progress,
+                                   const std::function<bool()>& gate) {
+        if (++renders == 1) write_bytes(filler, std::string(6u << 20, 'x'));
+        return media::render_slideshow(req, log, cancel, progress, gate);
+    };
+    auto config = env.config();
+    config.min_free_bytes = 4u << 20;
+    worker::Worker w(config, filling);
+    std::thread freer([&] {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (std::chrono::steady_clock::now() < end && env.count_events("disk_low") < 2 &&
+               !env.all_final()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        fs::remove(filler);
+    });
+    const bool finished = WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, std::chrono::seconds(120));
+    freer.join();
+    ASSERT_TRUE(finished);
+
+    const auto job = env.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(env.history(id),
+              (std::vector<std::string>{"queued", "claimed", "rendering", "errored"}));
+    EXPECT_EQ(job->last_report.error_class.value_or("(none)"), "PreflightError");
+    EXPECT_EQ(job->lease_expirations, 0);
+    EXPECT_EQ(env.count_events("job_released"), 0);
+    EXPECT_EQ(renders.load(), 1);
+}
+
 }  // namespace
 }  // namespace renderer::testing

@@ -101,6 +101,18 @@ protected:
     std::shared_ptr<CaptureSink> logs_;
 };
 
+// An ID3v2 tag (v2.3) holding one text frame.
+std::string id3_tag(const std::string& frame_id, const std::string& text) {
+    std::string frame = frame_id;
+    const std::uint32_t n = static_cast<std::uint32_t>(text.size() + 1);
+    for (int i = 3; i >= 0; --i) frame += static_cast<char>((n >> (8 * i)) & 0xff);
+    frame += std::string("\0\0\0", 3) + text;  // flags, encoding ISO-8859-1
+    const auto size = static_cast<std::uint32_t>(frame.size());
+    std::string tag = std::string("ID3\x03\x00\x00", 6);
+    for (int i = 3; i >= 0; --i) tag += static_cast<char>((size >> (7 * i)) & 0x7f);  // syncsafe
+    return tag + frame;
+}
+
 std::string hls_playlist(const std::vector<std::string>& segments) {
     std::string p = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n";
     for (const auto& s : segments) p += "#EXTINF:1.0,\n" + s + "\n";
@@ -125,6 +137,48 @@ TEST_F(LibavInputTest, ConcatScriptNamedMp3IsRefusedWithoutOpeningWhatItNames) {
     EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
     EXPECT_NE(std::string(e.what()).find("it reads as concat"), std::string::npos) << e.what();
     EXPECT_EQ(tripwire.opens(), 0);
+}
+
+// Every text format a hostile track.mp3 may hold is refused with the same message on FFmpeg 5.1
+// and 7.1, naming what the file is, and nothing it names is opened. FFmpeg 7's hls probe names
+// no playlist whose file name does not end in .m3u8 or .m3u, so there the sniff's own look at
+// the text names it; libavformat's probe skips ID3v2 tags, and so must that look.
+TEST_F(LibavInputTest, TextFormatsNamedMp3AreRefusedNamingWhatTheyAreOnEveryFfmpeg) {
+    StubApi http;
+    OpenTripwire tripwire(decoys());
+    const std::string background = (tmp_ / "elsewhere/background.mp3").string();
+    const std::string hls = hls_playlist({background, "other.mp3", http.url() + "/segment.mp3"});
+    const struct {
+        const char* what;
+        std::string bytes;
+        const char* reads_as;
+    } cases[] = {
+        {"HLS playlist", hls, "it reads as hls (an HLS playlist)"},
+        {"HLS playlist behind an ID3v2 tag", id3_tag("TIT2", "x") + hls, "it reads as hls (an HLS playlist)"},
+        {"HLS playlist with a UTF-8 byte order mark", "\xEF\xBB\xBF" + hls, "it reads as hls (an HLS playlist)"},
+        {"M3U playlist", "#EXTM3U\n#EXTINF:1,x\n" + background + "\nother.mp3\n",
+         "it reads as m3u (an M3U playlist)"},
+        {"ffconcat script", "ffconcat version 1.0\nfile 'other.mp3'\nfile '" + background + "'\n",
+         "it reads as concat (an ffconcat script)"},
+        {"SDP session", "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 14\r\n",
+         "it reads as sdp (an SDP session description)"},
+        {"DASH manifest",
+         "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
+         "profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\" type=\"static\">\n<Period><AdaptationSet>"
+         "<Representation id=\"a\" bandwidth=\"1\"><BaseURL>" +
+             http.url() + "/a.mp4</BaseURL></Representation></AdaptationSet></Period></MPD>\n",
+         "it reads as dash (a DASH manifest)"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
+        const Error e = refused(c.bytes);
+        EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+        EXPECT_NE(std::string(e.what()).find(std::string("music 'track.mp3' is not an MP3 file: ") + c.reads_as),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(tripwire.opens(), 0) << "a file named in the text was opened";
+    EXPECT_EQ(http.total_hits(), 0) << "a URL named in the text was requested";
 }
 
 TEST_F(LibavInputTest, MpegTsNamedMp3IsRefusedNamingWhatItIs) {
@@ -187,18 +241,6 @@ TEST_F(LibavInputTest, NonMp3MessagesNameWhatTheFileIs) {
 
 namespace renderer::testing {
 namespace {
-
-// An ID3v2 tag (v2.3) holding one text frame.
-std::string id3_tag(const std::string& frame_id, const std::string& text) {
-    std::string frame = frame_id;
-    const std::uint32_t n = static_cast<std::uint32_t>(text.size() + 1);
-    for (int i = 3; i >= 0; --i) frame += static_cast<char>((n >> (8 * i)) & 0xff);
-    frame += std::string("\0\0\0", 3) + text;  // flags, encoding ISO-8859-1
-    const auto size = static_cast<std::uint32_t>(frame.size());
-    std::string tag = std::string("ID3\x03\x00\x00", 6);
-    for (int i = 3; i >= 0; --i) tag += static_cast<char>((size >> (7 * i)) & 0x7f);  // syncsafe
-    return tag + frame;
-}
 
 // A music file's ID3v2 tags (title, cover art, private frames: up to 256 MiB each) are of no use
 // to a render, and libavformat's tag parser is hostile-input surface of its own: a track with a

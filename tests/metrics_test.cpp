@@ -12,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include <httplib.h>
 
 #include "common/error.h"
+#include "common/paths.h"
 #include "media/slideshow.h"
 #include "renderer_version.h"
 #include "support/process.h"
@@ -216,8 +219,47 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
     EXPECT_EQ(sample(text, "renderer_api_call_duration_seconds_count{request=\"status\"}"), 4);
     EXPECT_GE(sample(text, "renderer_api_call_duration_seconds_count{request=\"list\"}"), 3);
     EXPECT_GT(sample(text, "renderer_api_call_duration_seconds_sum{request=\"list\"}"), 0);
+    // Issue 18.6: where the time went, per stage, for each render that encoded.
+    for (const auto stage : worker::Metrics::kStages) {
+        EXPECT_EQ(sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
+                                           stage)),
+                  2)
+            << stage;
+    }
+    EXPECT_GT(sample(text, "renderer_render_stage_duration_seconds_sum{stage=\"encode\"}"), 0);
+    EXPECT_EQ(sample(text, "renderer_job_failures_total{error_class=\"DecodeError\"}"), 0);
+    EXPECT_EQ(sample(text, "renderer_heartbeat_failures_total"), 0);
+    EXPECT_EQ(sample(text, "renderer_job_timeout_seconds"), env.config().job_timeout_sec);
+    // The process itself, as every Prometheus client library names it, and the disks.
+    EXPECT_GT(sample(text, "process_resident_memory_bytes"), 1 << 20);
+    EXPECT_GT(sample(text, "process_cpu_seconds_total"), 0);
+    EXPECT_GT(sample(text, "process_open_fds"), 2);
+    EXPECT_GE(sample(text, "process_max_fds"), sample(text, "process_open_fds"));
+    EXPECT_GT(sample(text, "process_start_time_seconds"), 1.5e9);
+    EXPECT_GT(sample(text, "renderer_disk_free_bytes{dir=\"output\"}"), 0);
+    EXPECT_GT(sample(text, "renderer_disk_free_bytes{dir=\"tmp\"}"), 0);
     expect_promtool_accepts(text, env.dir.path());
     env.expect_no_secret_logged();
+}
+
+// Issue 18.6: failures counted by error_class, so an on-call engineer sees bad input apart from a
+// broken encoder or a full disk.
+TEST(MetricsTest, FailuresAreCountedByErrorClass) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    env.add_job("demo", "part1");
+    env.add_job("missing", "part1");  // no frames: PreflightError
+    Worker w(with_metrics(env.config()));
+    RunningWorker running(w);
+    ASSERT_TRUE(wait_until([&] { return env.all_final(); }, 120s));
+    ASSERT_TRUE(wait_until([&] { return w.metrics().jobs_in_flight.value() == 0; }, 10s));
+    const auto text = running.get("/metrics").body;
+    EXPECT_EQ(sample(text, "renderer_job_failures_total{error_class=\"PreflightError\"}"), 1)
+        << text;
+    EXPECT_EQ(sample(text, "renderer_job_failures_total{error_class=\"DecodeError\"}"), 0);
+    EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"errored\"}"), 1);
+    EXPECT_EQ(sample(text, "renderer_jobs_total{outcome=\"rendered\"}"), 1);
+    expect_promtool_accepts(text, env.dir.path());
 }
 
 TEST(MetricsTest, QueueDepthInFlightRenewalsAndLossesAreCounted) {
@@ -256,6 +298,7 @@ TEST(MetricsTest, QueueDepthInFlightRenewalsAndLossesAreCounted) {
     text = running.get("/metrics").body;
     EXPECT_GE(sample(text, "renderer_lease_renewals_total"), 2) << text;
     EXPECT_GE(sample(text, "renderer_lease_losses_total"), 1);
+    EXPECT_GE(sample(text, "renderer_heartbeat_failures_total"), 1) << "the refused heartbeat";
     EXPECT_GE(sample(text, "renderer_jobs_total{outcome=\"lease_lost\"}"), 1);
     EXPECT_EQ(sample(text, "renderer_frames_encoded_total"), 0);
     expect_promtool_accepts(text, env.dir.path());
@@ -402,6 +445,53 @@ TEST(HealthTest, AHungRenderStopsBeingRenewedAndShowsInReadyzAndMetrics) {
     EXPECT_TRUE(env.outputs().empty());
     for (const auto& s : env.history(id)) EXPECT_NE(s, "rendered");
     EXPECT_TRUE(wait_until([&] { return running.get("/readyz").status == 200; }, 10s));
+}
+
+// Issue 18.5: /readyz called statvfs on OUTPUT_DIR itself. On a stuck NFS mount statvfs never
+// returns, so every readiness probe held a health-server thread for good: after a few probes
+// /livez timed out too and the kubelet restarted a worker whose only problem was its storage.
+TEST(HealthTest, AStuckMountCannotHangTheProbes) {
+    WorkerEnv env;
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool unstuck = false;
+    std::atomic<bool> stuck{false};
+    const auto output_dir = env.config().paths.output_dir;
+    // statvfs of OUTPUT_DIR blocks (as on a dead NFS server) once `stuck` is set.
+    worker::DiskMonitor::FreeBytesFn free_bytes = [&](const fs::path& dir) {
+        if (dir == output_dir && stuck) {
+            std::unique_lock lock(mutex);
+            cv.wait(lock, [&] { return unstuck; });
+        }
+        return renderer::free_bytes(dir);
+    };
+    Worker w(with_metrics(env.config()), {}, free_bytes);
+    {
+        RunningWorker running(w);
+        ASSERT_TRUE(wait_until([&] { return running.get("/readyz").status == 200; }, 30s));
+        stuck = true;
+        // More probes than the server has threads (8), one after another as a kubelet sends them.
+        std::string last;
+        bool reported = false;
+        for (int i = 0; i < 40 && !reported; ++i) {
+            const auto ready = running.get("/readyz");
+            ASSERT_NE(ready.status, 0) << "probe " << i << " got no answer: it hung";
+            last = ready.body;
+            reported = ready.status == 503 &&
+                       ready.body.find("disk_check: statvfs of OUTPUT_DIR") != std::string::npos;
+            EXPECT_EQ(running.get("/livez").status, 200) << "probe " << i;
+            std::this_thread::sleep_for(250ms);
+        }
+        EXPECT_TRUE(reported) << "the stuck measurement is never reported; last answer: " << last;
+        EXPECT_NE(last.find("stuck mount"), std::string::npos) << last;
+        EXPECT_EQ(running.get("/metrics").status, 200);
+        {
+            std::lock_guard lock(mutex);
+            unstuck = true;
+        }
+        cv.notify_all();
+        EXPECT_TRUE(wait_until([&] { return running.get("/readyz").status == 200; }, 30s));
+    }
 }
 
 // A TCP client on loopback from `from` (127.0.0.0/8 is all loopback on Linux, so a test can be

@@ -294,6 +294,44 @@ TEST_F(MusicTest, DamagedFramesKeepTheCutExactAndTheRenderCached) {
     EXPECT_TRUE(render(request("scratched.mp3", 90)).cache_hit) << "an unchanged job must be a cache hit";
 }
 
+struct PacketTiming {
+    std::int64_t pts;
+    std::int64_t duration;
+};
+
+// Timing of the audio packets of `path`, in decode order.
+std::vector<PacketTiming> audio_packets(const fs::path& path) {
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    media::InputFormatPtr fmt(raw);
+    const int i = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    if (i < 0) throw std::runtime_error("no audio stream");
+    std::vector<PacketTiming> out;
+    media::PacketPtr pkt(av_packet_alloc());
+    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+        if (pkt->stream_index == i) out.push_back({pkt->pts, pkt->duration});
+        av_packet_unref(pkt.get());
+    }
+    return out;
+}
+
+// Damaged frames end the decoded track short of the cut, inside an AAC frame: the track's last
+// samples and the silence that makes up the rest go to the encoder as one full frame. A short
+// frame is the encoder's "last frame": FFmpeg 7 refuses any frame after it ("aac encoder
+// rejected a frame": this test and the two above failed on Debian 13). FFmpeg 5.1 pads such a
+// frame itself and takes what follows, so on Debian 12 this holds with or without the fix.
+TEST_F(MusicTest, EveryAacFrameButTheLastIsWholeWhenTheTrackEndsShort) {
+    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const auto r = render(request("scratched.mp3", 90));  // 3 s of frames: the music sets the cut
+    const auto packets = audio_packets(r.path);
+    ASSERT_GT(packets.size(), 2u);
+    for (std::size_t k = 0; k + 1 < packets.size(); ++k) {
+        EXPECT_EQ(packets[k].duration, 1024) << "audio packet " << k << " of " << packets.size();
+        EXPECT_EQ(packets[k + 1].pts - packets[k].pts, 1024) << "audio packet " << k << " of " << packets.size();
+    }
+}
+
 // `cp new.mp3 track.mp3` over the track while it renders: the file is cut short after preflight
 // measured it. The render must not publish a video whose music stops early: IoError (transient,
 // retried with the file as it is then), nothing in the output dir.

@@ -408,18 +408,18 @@ TEST(WorkerConfigTest, RequiredSettingsAndTokenSources) {
     msg = config_error([] { WorkerConfig::from_env().finalize(); });
     EXPECT_NE(msg.find("API_AUTH_TOKEN"), std::string::npos) << msg;
 
-    env.set("API_AUTH_TOKEN", "envtoken-123");
+    env.set("API_AUTH_TOKEN", "envtoken-1234567");
     env.set("API_AUTH_TOKEN_FILE", "/nonexistent/token");
     msg = config_error([] { WorkerConfig::from_env(); });
     EXPECT_NE(msg.find("only one"), std::string::npos) << msg;
 
     testing::TempDir dir;
-    { std::ofstream(dir / "token") << "filetoken-456\n"; }
+    { std::ofstream(dir / "token") << "filetoken-4567890\n"; }
     env.unset("API_AUTH_TOKEN");
     env.set("API_AUTH_TOKEN_FILE", (dir / "token").string());
     auto c = WorkerConfig::from_env();
     c.finalize();
-    EXPECT_EQ(c.api_token, "filetoken-456");
+    EXPECT_EQ(c.api_token, "filetoken-4567890");
 
     env.set("API_BASE_URL", "api:8080");
     msg = config_error([] { WorkerConfig::from_env().finalize(); });
@@ -647,6 +647,82 @@ TEST_F(WorkerStubTest, NoPartOfTheTokenReachesTheLogs) {
     }
     EXPECT_GT(checked, 0);
     // The redaction marker shows the secret was found and removed where it stood.
+    EXPECT_NE(logs_->joined().find("[REDACTED]"), std::string::npos);
+}
+
+// Every 8-character piece of `token` that is absent from every decoded string of every log
+// line (and from the raw lines): a piece found is part of the token logged.
+void expect_no_piece_of(const std::string& token, CaptureSink& logs) {
+    const auto all = logs.events();
+    ASSERT_FALSE(all.empty());
+    const auto raw = logs.joined();
+    for (std::size_t at = 0; at + 8 <= token.size(); ++at) {
+        const auto piece = token.substr(at, 8);
+        EXPECT_EQ(raw.find(piece), std::string::npos) << "raw log holds token piece " << piece;
+        for (const auto& line : all) {
+            std::vector<std::string> strings;
+            collect_strings(line, strings);
+            for (const auto& s : strings) {
+                EXPECT_EQ(s.find(piece), std::string::npos)
+                    << "token piece " << piece << " was logged: " << s;
+            }
+        }
+    }
+}
+
+TEST_F(WorkerStubTest, AnEchoedTokenIsRedactedWhereverTheCutFalls) {
+    // An API error body was cut to 800 characters before redaction and to 200 after it: a
+    // body repeating the Authorization header had seven echoes redacted (each shrinking to the
+    // marker) and the eighth cut at 800 mid-token, so its first 30 characters survived the
+    // redaction and landed inside the final 200.
+    const std::string token = "T" + [] {
+        std::string s;
+        for (int i = 0; i < 10; ++i) s += "abcdefghij";
+        return s;
+    }();
+    std::string body;
+    for (int i = 0; i < 40; ++i) body += std::string(testing::kEchoAuthorization) + ";";
+    stub_.script(kList, {{400, body, {}}});
+    auto c = config();
+    c.api_token = token;
+    Worker w(c);
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end && logs_->events("poll_failed").empty())
+        std::this_thread::sleep_for(10ms);
+    w.request_stop();
+    t.join();
+    ASSERT_GE(logs_->events("poll_failed").size(), 1u);
+    expect_no_piece_of(token, *logs_);
+}
+
+TEST_F(WorkerStubTest, ATokenEchoedInsideJsonIsRedacted) {
+    // An API answering its errors in JSON quotes the header it got JSON-escaped: a token with
+    // '"' or '\' no longer matched itself there, and the whole token was logged in its escaped
+    // form (its characters after the '\' verbatim).
+    const std::string token = R"(Qx7"Lm\9Tz-8Wp2Kd5Rf3Hy6Jn1Bv4Gc)";
+    stub_.script(kList, {{400,
+                          R"({"error":"unauthorized","got":")" +
+                              std::string(testing::kEchoAuthorizationJson) + R"("})",
+                          {}},
+                         {503,
+                          R"({"error":"unavailable","got":")" +
+                              std::string(testing::kEchoAuthorizationJson) + R"("})",
+                          {}}});
+    auto c = config();
+    c.api_token = token;
+    Worker w(c);
+    std::thread t([&] { w.run(); });
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < end &&
+           (logs_->events("poll_failed").size() < 2 || logs_->events("retry").empty())) {
+        std::this_thread::sleep_for(10ms);
+    }
+    w.request_stop();
+    t.join();
+    ASSERT_GE(logs_->events("poll_failed").size(), 2u);
+    ASSERT_GE(logs_->events("retry").size(), 1u);
+    expect_no_piece_of(token, *logs_);
     EXPECT_NE(logs_->joined().find("[REDACTED]"), std::string::npos);
 }
 

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
+#include "worker/work_dir.h"
 #include "worker_fixture.h"
 
 namespace renderer::testing {
@@ -83,6 +84,25 @@ TEST(WorkerTest, RendersQueuedJobsAndReportsArtifacts) {
     // Every job's work dir is gone; the artifacts are the only files published.
     EXPECT_TRUE(dir_entries(env.tmp).empty());
     EXPECT_EQ(env.outputs().size(), 2u);
+    env.expect_no_secret_logged();
+}
+
+TEST(WorkerTest, ShortCredentialsInTheBaseUrlDoNotGarbleTheLogs) {
+    // The base URL's password (else its user name) is registered for redaction; a short one
+    // ("p") was replaced in every line: "htt[REDACTED]://", "tm[REDACTED]_dir". The worker
+    // never sends URL credentials and never logs the URL as given, so one too short to redact
+    // safely is not registered.
+    WorkerEnv env;
+    auto cfg = env.config();
+    cfg.api_base_url = "http://admin:p@127.0.0.1:" + std::to_string(env.api().port()) + "/";
+    cfg.exit_when_idle_polls = 2;
+    Worker w(cfg);
+    WorkerEnv::run_until(
+        w, [] { return false; }, 20s);
+    const auto start = env.logs().events("start");
+    ASSERT_EQ(start.size(), 1u);
+    EXPECT_EQ(str(start[0], "api_base"), env.base_url());
+    EXPECT_EQ(str(start[0], "tmp_dir"), env.tmp.string());
     env.expect_no_secret_logged();
 }
 
@@ -582,11 +602,13 @@ TEST(WorkerTest, AnUncreatableWorkDirReleasesTheJobInsteadOfFailingIt) {
 TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     WorkerEnv env;
     const auto old_time = fs::file_time_type::clock::now() - 1h;
+    // Work dirs as workers make them: one a crashed worker left long ago, one live.
     const auto stale_dir = env.tmp / "crashed-job";
-    fs::create_directories(stale_dir / "frames");
+    ASSERT_FALSE(worker::create_work_dir(stale_dir / "frames"));
+    ASSERT_FALSE(worker::create_work_dir(stale_dir));
     fs::last_write_time(stale_dir, old_time);
     const auto fresh_dir = env.tmp / "live-job";
-    fs::create_directories(fresh_dir);
+    ASSERT_FALSE(worker::create_work_dir(fresh_dir));
     const auto stale_temp = env.output / (std::string(kTempPrefix) + "abc123");
     { std::ofstream(stale_temp) << "partial"; }
     fs::last_write_time(stale_temp, old_time);
@@ -600,6 +622,76 @@ TEST(WorkerTest, StartSweepsStaleTempFilesAndJobDirs) {
     EXPECT_FALSE(fs::exists(stale_temp));
     EXPECT_TRUE(fs::exists(fresh_dir)) << "another worker's live job dir is not stale";
     EXPECT_TRUE(env.has_event("sweep"));
+}
+
+TEST(WorkerTest, TheSweepTakesOnlyWorkDirsAWorkerMade) {
+    // The sweep took every directory in TMP_DIR named like a job id and untouched for two
+    // leases: a `renderer bench` scratch dir beside the jobs (bench-XXXXXX, in the same TMP_DIR
+    // by default) while it encoded, or another program's directory in a TMP_DIR shared with
+    // others (TMP_DIR=/tmp). A symlink there was judged by its target. Only what a worker made
+    // is taken (StartSweepsStaleTempFilesAndJobDirs and the crash tests: a killed worker's).
+    WorkerEnv env;
+    const auto old_time = fs::file_time_type::clock::now() - 1h;
+    const auto bench_dir = env.tmp / "bench-a1B2c3";
+    fs::create_directories(bench_dir);
+    { std::ofstream(bench_dir / "veryfast_crf23.mp4") << "encoding"; }
+    fs::last_write_time(bench_dir, old_time);
+    const auto other = env.tmp / "systemd-private-3f2a-chrony.service-Xy1";
+    fs::create_directories(other / "tmp");
+    fs::last_write_time(other, old_time);
+    const auto elsewhere = env.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::last_write_time(elsewhere, old_time);
+    fs::create_directory_symlink(elsewhere, env.tmp / "linked-dir");
+
+    auto cfg = env.config();
+    cfg.exit_when_idle_polls = 1;
+    Worker w(cfg);
+    WorkerEnv::run_until(
+        w, [] { return false; }, 20s);
+    EXPECT_TRUE(fs::exists(bench_dir / "veryfast_crf23.mp4")) << "a bench run's dir was swept";
+    EXPECT_TRUE(fs::exists(other / "tmp")) << "another program's dir was swept";
+    EXPECT_TRUE(fs::is_symlink(env.tmp / "linked-dir"));
+    EXPECT_FALSE(env.has_event("sweep"));
+}
+
+TEST(WorkerTest, ALiveRenderPausedPastTwoLeasesKeepsItsTempFile) {
+    // The sweep takes temp files untouched for twice the lease, on the grounds that a live render
+    // writes as it encodes. A render that pauses after its last write (a slow fsync, a stalled
+    // read of a frame on a network volume) while its heartbeats keep the lease live lost its
+    // temp file to the sweep and then failed its rename (IoError). The pause is injected in
+    // the publish gate, after the MP4 is complete and before the rename: 10 s against a 2 s
+    // lease (sweeps every 2 s, taking what is 4 s old).
+    WorkerEnv env;
+    env.add_story("paused", "p1", "part1");
+    devapi::JobSpec spec;
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("paused", "p1", spec);
+    std::atomic<int> renders{0};
+    worker::RenderFn pausing = [&](const media::RenderRequest& req, const log::Context& log,
+                                   const media::CancelToken& cancel,
+                                   const media::ProgressFn& progress,
+                                   const std::function<bool()>& gate) {
+        ++renders;
+        const std::function<bool()> slow_gate = [&] {
+            std::this_thread::sleep_for(10s);
+            return gate();
+        };
+        return media::render_slideshow(req, log, cancel, progress, slow_gate);
+    };
+    auto cfg = env.config();
+    cfg.lease_seconds = 2;
+    cfg.max_retries = 0;
+    Worker w(cfg, pausing);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 90s));
+    EXPECT_EQ(env.history(id), kRenderedHistory);
+    EXPECT_EQ(renders.load(), 1);
+    EXPECT_EQ(env.count_events("sweep"), 0) << "nothing was stale";
+    EXPECT_EQ(env.outputs(), std::vector<std::string>{"paused_p1.mp4"});
+    const auto info = media::probe_file(env.output / "paused_p1.mp4");
+    ASSERT_EQ(info.streams.size(), 2u);
+    EXPECT_GT(info.duration_sec, 0);
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ struct Settings {
     int latency_ms = 0;
     int threads = 0;
     int heartbeat_refuse_after = 0;
+    int max_attempts = 5;
     int clock_offset_sec = 0;
     bool no_lease_seconds = false;
     std::uint64_t seed = 1;
@@ -105,6 +106,7 @@ int serve(const Settings& s, const sigset_t& signals) {
     opts.latency_ms = s.latency_ms;
     opts.threads = s.threads;
     opts.heartbeat_refuse_after = s.heartbeat_refuse_after;
+    opts.max_attempts = s.max_attempts;
     opts.clock_offset = std::chrono::seconds(s.clock_offset_sec);
     opts.omit_lease_seconds = s.no_lease_seconds;
 
@@ -126,6 +128,7 @@ int serve(const Settings& s, const sigset_t& signals) {
                         {"fail_rate", s.fail_rate},
                         {"latency_ms", s.latency_ms},
                         {"heartbeat_refuse_after", s.heartbeat_refuse_after},
+                        {"max_attempts", s.max_attempts},
                         {"clock_offset_sec", s.clock_offset_sec},
                         {"no_lease_seconds", s.no_lease_seconds},
                         {"exit_when_done", s.exit_when_done}});
@@ -181,6 +184,11 @@ int main(int argc, char** argv) {
                    "Answer 410 after N heartbeats on one lease (0 = never)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--max-attempts", s.max_attempts,
+                   "A job whose lease lapsed N times without a result ends errored "
+                   "(AttemptsExhausted) instead of being requeued (0 = never)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000000));
     app.add_option("--clock-offset-sec", s.clock_offset_sec,
                    "Run the API's clock this far ahead (negative: behind) of the host's, in every "
                    "stated expiry and the Date header: clock skew for workers to survive")

@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
     app::add_worker_command(app, global, runner, default_runner);
     app::add_render_command(app, global, runner);
     app::add_probe_command(app, global, runner);
+#if RENDERER_WITH_BENCH
     app::add_bench_command(app, global, runner);
+#endif
     app::add_healthcheck_command(app, global, runner);
 
     try {

@@ -230,7 +230,7 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--output-name", o->output_name,
                     "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");
     cmd->add_option("--min-free-bytes", o->min_free_bytes, "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
-    cmd->add_option("--max-frame-pixels", o->max_frame_pixels, "Refuse frames larger than this [MAX_FRAME_PIXELS, default 67108864]");
+    cmd->add_option("--max-frame-pixels", o->max_frame_pixels, "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
     cmd->add_flag("--no-cache", o->no_cache, "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
     cmd->callback([&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
 }

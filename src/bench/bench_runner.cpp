@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/byte_buffer.h"
+#include "common/cpu_quota.h"
 #include "common/paths.h"
 #include "common/process_usage.h"
 #include "media/png_decoder.h"
@@ -37,8 +38,8 @@ private:
 
 int quality_threads(const media::RenderSettings& s) {
     if (s.decode_threads > 0) return s.decode_threads;
-    const unsigned hw = std::thread::hardware_concurrency();
-    return static_cast<int>(std::clamp(hw == 0 ? 2u : hw, 1u, 4u));
+    // The CPUs the cgroup quota allows, not the node's cores (common/cpu_quota.h).
+    return std::clamp(available_cpus(), 1, 4);
 }
 
 // The first render would otherwise be the only one reading frames from disk rather than from

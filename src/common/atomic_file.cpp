@@ -15,7 +15,8 @@ namespace renderer {
 namespace {
 
 [[noreturn]] void io_fail(const std::string& what, const std::filesystem::path& p, int err) {
-    throw Error(ErrorClass::IoError, fmt::format("{} '{}': {}", what, p.string(), std::strerror(err)));
+    throw Error(ErrorClass::IoError, fmt::format("{} '{}': {}", what, p.string(), std::strerror(err)))
+        .with_os_error(err);
 }
 
 void fsync_path(const std::filesystem::path& p, int flags) {

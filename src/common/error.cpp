@@ -1,5 +1,7 @@
 #include "common/error.h"
 
+#include <cerrno>
+
 namespace renderer {
 
 std::string_view to_string(ErrorClass c) {
@@ -19,6 +21,8 @@ std::string_view to_string(ErrorClass c) {
 }
 
 bool is_transient(ErrorClass c) { return c == ErrorClass::IoError; }
+
+bool is_out_of_space(const Error& e) { return e.os_error() == ENOSPC || e.os_error() == EDQUOT; }
 
 std::string exception_message(std::exception_ptr ep) {
     try {

@@ -36,10 +36,23 @@ public:
     const std::string& stderr_snippet() const { return snippet_; }
     void set_stderr_snippet(std::string s) { snippet_ = std::move(s); }
 
+    // The errno the system reported for this failure (ENOSPC from a write, EIO from a read),
+    // 0 when none did. The class says what failed; this says why, where the worker must tell
+    // its machine's fault (out of space) from the job's.
+    int os_error() const { return os_error_; }
+    Error& with_os_error(int e) {
+        os_error_ = e;
+        return *this;
+    }
+
 private:
     ErrorClass cls_;
     std::string snippet_;
+    int os_error_ = 0;
 };
+
+// The failure was for lack of space: ENOSPC, EDQUOT, or a refusal to start below MIN_FREE_BYTES.
+bool is_out_of_space(const Error& e);
 
 // The message of an exception caught as exception_ptr (HTTP handlers), or "unknown exception".
 std::string exception_message(std::exception_ptr ep);

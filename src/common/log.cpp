@@ -13,6 +13,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/json_parse.h"
 #include "common/time_format.h"
 
 namespace renderer::log {
@@ -28,6 +29,54 @@ void redact(std::string& line) {
         for (auto pos = line.find(secret); pos != std::string::npos; pos = line.find(secret, pos)) {
             line.replace(pos, secret.size(), "[REDACTED]");
         }
+    }
+}
+
+// A secret as a JSON encoder writes it inside a string. The token is printable ASCII without
+// spaces, so only '"' and '\\' change (and '/' for encoders that escape it too).
+std::vector<std::string> json_escaped_forms(const std::string& secret) {
+    std::string plain, solidus;
+    for (const char c : secret) {
+        if (c == '"' || c == '\\') {
+            plain += '\\';
+            solidus += '\\';
+        } else if (c == '/') {
+            solidus += '\\';
+        }
+        plain += c;
+        solidus += c;
+    }
+    std::vector<std::string> forms;
+    for (auto* form : {&plain, &solidus}) {
+        if (*form != secret && std::find(forms.begin(), forms.end(), *form) == forms.end())
+            forms.push_back(std::move(*form));
+    }
+    return forms;
+}
+
+// Writes `v` compact with each string, key or value, redacted. The depth is bounded by the
+// parser's cap, so the recursion is too.
+void write_redacted(rapidjson::Writer<rapidjson::StringBuffer>& w, const rapidjson::Value& v) {
+    const auto string = [&w](const rapidjson::Value& s, bool key) {
+        const auto clean = redacted(std::string(s.GetString(), s.GetStringLength()));
+        const auto size = static_cast<rapidjson::SizeType>(clean.size());
+        key ? w.Key(clean.data(), size) : w.String(clean.data(), size);
+    };
+    if (v.IsString()) {
+        string(v, false);
+    } else if (v.IsObject()) {
+        w.StartObject();
+        for (const auto& m : v.GetObject()) {
+            string(m.name, true);
+            write_redacted(w, m.value);
+        }
+        w.EndObject();
+    } else if (v.IsArray()) {
+        w.StartArray();
+        for (const auto& e : v.GetArray()) write_redacted(w, e);
+        w.EndArray();
+    } else {
+        v.Accept(w);
     }
 }
 
@@ -192,13 +241,26 @@ std::string redacted(std::string text) {
     return text;
 }
 
+std::string redacted_body(std::string_view text) {
+    rapidjson::Document doc;
+    if (!parse_untrusted_json(text, doc).empty()) return redacted(std::string(text));
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    write_redacted(w, doc);
+    return {buf.GetString(), buf.GetSize()};
+}
+
 void add_secret(std::string secret) {
     if (secret.empty()) return;
+    auto forms = json_escaped_forms(secret);
+    forms.insert(forms.begin(), std::move(secret));
     std::lock_guard lock(g_secrets_mutex);
     // The same token is registered by several callers (env, then finalize()): keep one copy,
     // so redaction cost does not grow each time a configuration is read.
-    if (std::find(g_secrets.begin(), g_secrets.end(), secret) != g_secrets.end()) return;
-    g_secrets.push_back(std::move(secret));
+    for (auto& form : forms) {
+        if (std::find(g_secrets.begin(), g_secrets.end(), form) == g_secrets.end())
+            g_secrets.push_back(std::move(form));
+    }
 }
 
 bool parse_level(std::string_view text, Level& out) {

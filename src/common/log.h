@@ -59,7 +59,9 @@ struct Options {
 // Installs the process logger. `sink` defaults to stdout; tests pass a capturing sink.
 void init(const Options& options, std::shared_ptr<spdlog::sinks::sink> sink = nullptr);
 
-// Every later line has each occurrence of `secret` replaced by "[REDACTED]".
+// Every later line has each occurrence of `secret` replaced by "[REDACTED]", and so has any text
+// passed through redacted(). The secret's JSON-escaped form is registered with it: an API that
+// echoes what it was sent quotes a token holding '"' or '\\' escaped.
 void add_secret(std::string secret);
 
 // `text` with every registered secret replaced by "[REDACTED]". Log values are redacted before
@@ -67,6 +69,11 @@ void add_secret(std::string secret);
 // cut to a few hundred characters) must be redacted first, or a cut through a secret leaves its
 // first characters behind.
 std::string redacted(std::string text);
+
+// An answer from outside (an HTTP body) redacted for quoting. JSON is decoded first and written
+// back compact, each string redacted as it stands decoded, so a secret is found whatever escapes
+// the sender used (\\u0022, \\/, \\u003c ...); any other text is redacted as it is.
+std::string redacted_body(std::string_view text);
 
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool parse_level(std::string_view text, Level& out);

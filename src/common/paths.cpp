@@ -1,6 +1,7 @@
 #include "common/paths.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -55,6 +56,11 @@ std::vector<fs::path> list_files_with_ext(const fs::path& dir, std::string_view 
     out.reserve(names.size());
     for (auto& n : names) out.push_back(dir / n);
     return out;
+}
+
+bool touch(const fs::path& path) {
+    // Both times now (a null `times`), at the name itself.
+    return ::utimensat(AT_FDCWD, path.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int create_file_anew(const fs::path& path) {

@@ -30,6 +30,10 @@ std::vector<fs::path> list_files_with_ext(const fs::path& dir, std::string_view 
 // with errno set.
 int create_file_anew(const fs::path& path);
 
+// Sets `path`'s modification time to now, on the entry itself (a symlink there is not followed).
+// False when it cannot (gone, not ours).
+bool touch(const fs::path& path);
+
 // Bytes available to an unprivileged user on the filesystem holding `path`.
 std::optional<std::uint64_t> free_bytes(const fs::path& path);
 

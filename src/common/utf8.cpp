@@ -61,4 +61,14 @@ std::string escape_invalid_utf8(std::string_view text) {
     return out;
 }
 
+std::string quotable_utf8(std::string_view text, std::size_t max_bytes) {
+    std::string out = escape_invalid_utf8(text);
+    if (out.size() <= max_bytes) return out;
+    std::size_t cut = max_bytes;
+    // Back off the continuation bytes (10xxxxxx) of a character the cut would split.
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xc0) == 0x80) --cut;
+    out.resize(cut);
+    return out;
+}
+
 }  // namespace renderer

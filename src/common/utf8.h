@@ -15,4 +15,9 @@ bool is_valid_utf8(std::string_view text);
 // the result is valid UTF-8 and still shows an operator which bytes were wrong.
 std::string escape_invalid_utf8(std::string_view text);
 
+// `text` fit to quote in a log line or a status body: invalid bytes escaped as above, then cut
+// to at most `max_bytes` without splitting a character (a cut through one would leave the quote
+// itself invalid UTF-8).
+std::string quotable_utf8(std::string_view text, std::size_t max_bytes);
+
 }  // namespace renderer

@@ -105,6 +105,7 @@ ApiServer::ApiServer(Options options)
       store_(JobStore::Options{
           .default_lease_seconds = options_.lease_seconds,
           .heartbeat_refuse_after = options_.heartbeat_refuse_after,
+          .max_attempts = options_.max_attempts,
           .clock = {.wall =
                         [offset = options_.clock_offset] {
                             return WallClock::now() +
@@ -288,6 +289,7 @@ void ApiServer::list_jobs(const httplib::Request& req, httplib::Response& res) {
     const auto listing = store_.list(status, parse_limit(req));
 
     res.set_header("X-Queue-Depth", std::to_string(listing.queue_depth));
+    res.set_header("X-Backlog", std::to_string(listing.backlog));
     send_json(res, 200, build_json([&](JsonWriter& w) {
                   const bool object = shape == "object";
                   if (object) {
@@ -301,6 +303,8 @@ void ApiServer::list_jobs(const httplib::Request& req, httplib::Response& res) {
                   if (object) {
                       w.Key("queue_depth");
                       w.Uint64(listing.queue_depth);
+                      w.Key("backlog");
+                      w.Uint64(listing.backlog);
                       w.EndObject();
                   }
               }));

@@ -40,6 +40,7 @@ class ApiServer {
         int threads = 0;
         int latency_ms = 0;              // added before handling every authenticated request
         int heartbeat_refuse_after = 0;  // see JobStore::Options
+        int max_attempts = 5;            // see JobStore::Options
 
         // Clock skew: the API's wall clock runs this far from the host's, in every expiry it
         // states and in its HTTP Date header (a worker cannot have its own clock moved in a

@@ -62,6 +62,7 @@ JobStore::Listing JobStore::list(std::optional<JobStatus> status, std::size_t li
     Listing out;
     for (const auto& job : jobs_) {
         if (job.status == JobStatus::Queued) ++out.queue_depth;
+        if (!is_final(job.status)) ++out.backlog;
         if ((!status || job.status == *status) && out.jobs.size() < limit) out.jobs.push_back(job);
     }
     return out;
@@ -168,13 +169,30 @@ std::size_t JobStore::expire_locked() {
 }
 
 void JobStore::revoke_locked(Job& job, std::string_view reason) {
-    job.history.push_back(
-        {JobStatus::Queued, options_.clock.wall(), job.worker, std::string(reason), {}});
-    job.status = JobStatus::Queued;
     job.revoked_token = std::move(job.lease_token);
     job.lease_token.clear();
     ++job.lease_expirations;
-    if (on_revoke_) on_revoke_(job, reason);
+    // Every claim of it ended without a result: the job is what kills its workers.
+    const bool exhausted = options_.max_attempts > 0 && job.claims >= options_.max_attempts;
+    if (on_revoke_) on_revoke_(job, exhausted ? "attempts_exhausted" : reason);
+    if (exhausted) {
+        StatusReport report;
+        report.error_class = "AttemptsExhausted";
+        report.error_message = fmt::format(
+            "gave up after {} attempts: each claim's lease lapsed without a result (last: {}), "
+            "so whatever rendered it died each time (out of memory? check the workers' "
+            "restarts and OOM kills) rather than report an error",
+            job.claims, reason);
+        job.history.push_back(
+            {JobStatus::Errored, options_.clock.wall(), job.worker, "attempts_exhausted", report});
+        job.status = JobStatus::Errored;
+        job.last_report = std::move(report);
+        job.worker.clear();
+        return;
+    }
+    job.history.push_back(
+        {JobStatus::Queued, options_.clock.wall(), job.worker, std::string(reason), {}});
+    job.status = JobStatus::Queued;
     job.worker.clear();
 }
 

@@ -29,6 +29,10 @@ class JobStore {
         // Fault injection: after this many successful heartbeats on one lease the next one is
         // refused and the lease revoked (0 = never).
         int heartbeat_refuse_after = 0;
+        // A job whose lease lapsed this many times without a final status (its worker died each
+        // time: an out-of-memory kill, a crash) ends `errored` (AttemptsExhausted) instead of
+        // being requeued for the next worker to die on. 0 = requeue for ever.
+        int max_attempts = 5;
         Clock clock;
     };
 
@@ -50,6 +54,9 @@ class JobStore {
     struct Listing {
         std::vector<Job> jobs;
         std::size_t queue_depth = 0;  // all queued jobs, not only those listed
+        // Work not finished: queued + claimed + rendering. What an autoscaler sizes a fleet of
+        // long-lived workers by (queue_depth drops to 0 while every worker is busy).
+        std::size_t backlog = 0;
     };
 
     struct Stats {
@@ -60,8 +67,9 @@ class JobStore {
         long heartbeats = 0;
     };
 
-    // Told about every lease the store takes back (reason "lease_expired" or
-    // "heartbeat_refused"). Runs under the store's lock: it must not call the store.
+    // Told about every lease the store takes back (reason "lease_expired", "heartbeat_refused",
+    // or "attempts_exhausted" when that ends the job). Runs under the store's lock: it must not
+    // call the store.
     using RevokeListener = std::function<void(const Job&, std::string_view reason)>;
 
     JobStore();

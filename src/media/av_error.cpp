@@ -23,8 +23,11 @@ void av_fail(ErrorClass cls, std::string message) {
 }
 
 int av_check(int rc, ErrorClass cls, std::string_view what) {
-    if (rc < 0) av_fail(cls, fmt::format("{}: {}", what, av_error_text(rc)));
-    return rc;
+    if (rc >= 0) return rc;
+    Error e(cls, fmt::format("{}: {}", what, av_error_text(rc)), LibavLogCapture::current_snippet());
+    // AVERROR(e) is -e for the errnos the I/O layer passes up; FFERRTAGs are far below.
+    if (rc > -4096) e.with_os_error(-rc);
+    throw e;
 }
 
 bool is_io_error(int rc) {

@@ -4,16 +4,22 @@
 
 #include <memory>
 
+#include "renderer_version.h"  // RENDERER_WITH_BENCH
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavformat/avio.h>
-#include <libavfilter/avfilter.h>
 #include <libavutil/audio_fifo.h>
 #include <libavutil/buffer.h>
 #include <libavutil/frame.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
+// Filter graphs serve `renderer bench` only; the production build (-Dbench=false) may be against
+// an FFmpeg without libavfilter.
+#if RENDERER_WITH_BENCH
+#include <libavfilter/avfilter.h>
+#endif
 }
 
 namespace renderer::media {
@@ -27,8 +33,10 @@ struct AvDeleter {
     void operator()(AVAudioFifo* p) const { av_audio_fifo_free(p); }
     // Frees once every buffer handed out has come back.
     void operator()(AVBufferPool* p) const { av_buffer_pool_uninit(&p); }
+#if RENDERER_WITH_BENCH
     // Frees every filter context the graph holds too.
     void operator()(AVFilterGraph* p) const { avfilter_graph_free(&p); }
+#endif
 };
 
 // An input context is closed (not just freed): avformat_close_input also closes its AVIOContext.
@@ -52,7 +60,9 @@ using SwsContextPtr = std::unique_ptr<SwsContext, AvDeleter>;
 using SwrContextPtr = std::unique_ptr<SwrContext, AvDeleter>;
 using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AvDeleter>;
 using BufferPoolPtr = std::unique_ptr<AVBufferPool, AvDeleter>;
+#if RENDERER_WITH_BENCH
 using FilterGraphPtr = std::unique_ptr<AVFilterGraph, AvDeleter>;
+#endif
 using InputFormatPtr = std::unique_ptr<AVFormatContext, InputFormatDeleter>;
 using OutputFormatPtr = std::unique_ptr<AVFormatContext, OutputFormatDeleter>;
 

@@ -12,6 +12,20 @@ extern "C" {
 
 namespace renderer::media {
 
+std::string x264_params(const RenderSettings& s) {
+    // cpu-independent: x264's switch for output that does not depend on the CPU. It runs the
+    // macroblock-tree propagation in C instead of the SIMD kernel for the CPU (and drops the
+    // combined 9-mode intra searches). The AVX-512 propagate_list kernel (x264 0.164, r3095 to at
+    // least r3108) handles 8 macroblocks a step with no mask for those past the row's end: when
+    // the width in macroblocks is not a multiple of 8 (frames not 128-pixel multiples wide) it
+    // adds the next row's costs, and on the last row bytes x264 never wrote, to the reference's
+    // propagate costs. The output then depends on what earlier renders left in the heap.
+    // With it, SSE2, AVX2 and AVX-512 machines and asm=0 give the same bytes too.
+    std::string params = "cpu-independent=1";
+    if (!s.x264_params.empty()) params += ":" + s.x264_params;
+    return params;
+}
+
 CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool global_header) {
     const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
     if (codec == nullptr) av_fail(ErrorClass::EncodeError, "libx264 encoder not available in this libavcodec build");
@@ -38,10 +52,8 @@ CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool g
     } else {
         av_opt_set(ctx->priv_data, "crf", std::to_string(s.crf).c_str(), 0);
     }
-    if (!s.x264_params.empty()) {
-        av_check(av_opt_set(ctx->priv_data, "x264-params", s.x264_params.c_str(), 0), ErrorClass::EncodeError,
-                 "invalid x264 params");
-    }
+    av_check(av_opt_set(ctx->priv_data, "x264-params", x264_params(s).c_str(), 0), ErrorClass::EncodeError,
+             "invalid x264 params");
     av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError,
              fmt::format("cannot open libx264 (preset {}, {}x{})", s.preset, canvas.width, canvas.height));
     return ctx;

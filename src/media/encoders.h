@@ -1,6 +1,8 @@
 // The two encoders (libx264 H.264, FFmpeg's native AAC) and the one send/receive loop both use.
 #pragma once
 
+#include <string>
+
 #include "media/av_ptr.h"
 #include "media/cancel_token.h"
 #include "media/frame_converter.h"
@@ -9,6 +11,10 @@
 namespace renderer::media {
 
 class Mp4Writer;
+
+// The x264 options a render passes (as -x264-params): ours first, then the operator's
+// X264_PARAMS, which may override them.
+std::string x264_params(const RenderSettings& settings);
 
 CodecContextPtr open_h264_encoder(const RenderSettings& settings, Canvas canvas, bool global_header);
 CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header);

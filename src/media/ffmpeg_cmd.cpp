@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "media/encoders.h"
+
 namespace renderer::media {
 namespace {
 
@@ -51,7 +53,7 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     } else {
         argv.insert(argv.end(), {"-crf", std::to_string(s.crf)});
     }
-    if (!s.x264_params.empty()) argv.insert(argv.end(), {"-x264-params", s.x264_params});
+    argv.insert(argv.end(), {"-x264-params", x264_params(s)});
     argv.insert(argv.end(), {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",
                              "bt709", "-color_trc", "bt709", "-color_range", "tv"});
     // Mono (as the track starts) to both channels at unity gain; -ac 2 would mix it at -3 dB.

@@ -4,12 +4,15 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
 extern "C" {
 #include <libavformat/avformat.h>
 #include <libavformat/avio.h>
+#include <libavutil/avstring.h>
 #include <libavutil/dict.h>
 #include <libavutil/intreadwrite.h>
 }
@@ -76,6 +79,51 @@ std::int64_t id3v2_bytes(AVIOContext* pb) {
     }
 }
 
+// Text formats whose readers open the files or URLs the text names, by libavformat's demuxer
+// name, with what the user is told the file is. m3u, a plain playlist, has no demuxer: its
+// entries are still other files, and the message should say so rather than "Invalid data".
+struct TextFormat {
+    std::string_view name;
+    std::string_view detail;
+};
+constexpr TextFormat kTextFormats[] = {
+    {.name = "hls", .detail = "an HLS playlist"},
+    {.name = "m3u", .detail = "an M3U playlist"},
+    {.name = "concat", .detail = "an ffconcat script"},
+    {.name = "sdp", .detail = "an SDP session description"},
+    {.name = "dash", .detail = "a DASH manifest"},
+};
+
+// The text format of `head` (the file's first bytes after its ID3v2 tags, as libavformat's
+// probes see them), by the marks those probes look for, or nullopt.
+std::optional<std::string_view> text_format(std::string_view head) {
+    if (head.starts_with("\xEF\xBB\xBF")) head.remove_prefix(3);  // a UTF-8 byte order mark
+    if (head.starts_with("#EXTM3U")) {
+        // The tags libavformat's hls probe requires besides #EXTM3U; without them, a plain playlist.
+        for (const std::string_view tag : {"#EXT-X-STREAM-INF:", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:"}) {
+            if (head.find(tag) != std::string_view::npos) return "hls";
+        }
+        return "m3u";
+    }
+    if (head.starts_with("ffconcat version ")) return "concat";
+    if (head.starts_with("v=0\n") || head.starts_with("v=0\r\n")) return "sdp";  // SDP's first line (RFC 4566, 5)
+    const auto first = head.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos && head[first] == '<') {
+        const std::string text(head);  // av_stristr wants a terminated string
+        if (av_stristr(text.c_str(), "<MPD") != nullptr) return "dash";  // the dash probe's mark, any case
+    }
+    return std::nullopt;
+}
+
+// Reads at most 64 KiB from `at`: a playlist's tags come within its first lines.
+std::string read_head(AVIOContext* pb, std::int64_t at) {
+    std::string head(64 * 1024, '\0');
+    if (avio_seek(pb, at, SEEK_SET) != at) return {};
+    const int n = avio_read(pb, reinterpret_cast<unsigned char*>(head.data()), static_cast<int>(head.size()));
+    head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return head;
+}
+
 }  // namespace
 
 SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
@@ -89,16 +137,32 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
     std::unique_ptr<AVIOContext, AvioCloser> pb(raw);
 
     SniffedFormat out;
-    const AVInputFormat* format = nullptr;
-    // Only the probe functions run; the file name's extension counts, as it does when libavformat
-    // picks a demuxer itself. 0 as the limit: libavformat's default (1 MiB).
-    const int probed = av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0);
-    // A read the disk failed says nothing of what the file is: IoError, transient.
-    if (is_io_error(probed)) {
-        av_fail(ErrorClass::IoError, fmt::format("cannot read '{}': {}", path.filename().string(), av_error_text(probed)));
+    // Text that names other files first, by our own look: libavformat's probes for it differ
+    // between versions (FFmpeg 7's hls probe wants a .m3u8 name; 5.1's names other text formats
+    // as something else), and such a file is never audio whatever a probe scores it as.
+    if (const auto text = text_format(read_head(pb.get(), id3v2_bytes(pb.get())))) {
+        out.name = *text;
+    } else {
+        if (avio_seek(pb.get(), 0, SEEK_SET) != 0) {
+            av_fail(ErrorClass::IoError, fmt::format("cannot read '{}': seek failed", path.filename().string()));
+        }
+        const AVInputFormat* format = nullptr;
+        // Only the probe functions run; the file name's extension counts, as it does when
+        // libavformat picks a demuxer itself. 0 as the limit: libavformat's default (1 MiB).
+        const int probed = av_probe_input_buffer2(pb.get(), &format, url.c_str(), nullptr, 0, 0);
+        // A read the disk failed says nothing of what the file is: IoError, transient.
+        if (is_io_error(probed)) {
+            av_fail(ErrorClass::IoError,
+                    fmt::format("cannot read '{}': {}", path.filename().string(), av_error_text(probed)));
+        }
+        if (probed < 0 || format == nullptr) return out;
+        out.name = format->name;
     }
-    if (probed < 0 || format == nullptr) return out;
-    out.name = format->name;
+    // The same words whichever look named a text format, so the message is the same on every
+    // FFmpeg version.
+    for (const auto& t : kTextFormats) {
+        if (out.name == t.name) out.detail = t.detail;
+    }
     if (out.name == "mp3") out.id3v2_bytes = id3v2_bytes(pb.get());
     out.file_bytes = avio_size(pb.get());
     if (out.name == "wav") {

@@ -36,7 +36,7 @@ Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : 
     // Bit-exact output: identical inputs and settings give identical bytes.
     ctx_->flags |= AVFMT_FLAG_BITEXACT;
     const int rc = avio_open(&ctx_->pb, path.c_str(), AVIO_FLAG_WRITE);
-    if (rc < 0) av_fail(ErrorClass::IoError, fmt::format("cannot open '{}' for writing: {}", path.string(), av_error_text(rc)));
+    av_check(rc, ErrorClass::IoError, fmt::format("cannot open '{}' for writing", path.string()));
 }
 
 bool Mp4Writer::needs_global_header() const { return (ctx_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }

@@ -1,6 +1,7 @@
 #include "media/preflight.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -135,6 +136,12 @@ PreflightReport preflight(const RenderRequest& req) {
         r.canvas = Canvas{(r.first_frame.width + 1) & ~1, (r.first_frame.height + 1) & ~1};
     }
     if (r.canvas.width < 2 || r.canvas.height < 2) r.canvas = Canvas{std::max(2, r.canvas.width), std::max(2, r.canvas.height)};
+    // Memory follows the canvas x264 encodes, whatever size the PNGs are (RENDER_SIZE).
+    if (static_cast<std::uint64_t>(r.canvas.width) * static_cast<std::uint64_t>(r.canvas.height) > max_pixels) {
+        fail(fmt::format("the canvas {}x{} exceeds MAX_FRAME_PIXELS ({}); choose a smaller RENDER_SIZE or raise the "
+                         "limit together with the memory limit (about 200 bytes per pixel)",
+                         r.canvas.width, r.canvas.height, max_pixels));
+    }
 
     r.music_path = choose_track(req.music_dir, req.music_select, req.story_id);
     r.audio_track = r.music_path.filename().string();
@@ -149,8 +156,11 @@ PreflightReport preflight(const RenderRequest& req) {
     const auto free = free_bytes(req.output_dir);
     r.free_bytes = free.value_or(0);
     if (free && *free < req.min_free_bytes) {
-        fail(fmt::format("only {} MiB free in '{}', below MIN_FREE_BYTES ({} MiB); free space first",
-                         *free >> 20, req.output_dir.string(), req.min_free_bytes >> 20));
+        // Out of space by our own threshold: the machine's state, not the job's (ENOSPC).
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("only {} MiB free in '{}', below MIN_FREE_BYTES ({} MiB); free space first",
+                                *free >> 20, req.output_dir.string(), req.min_free_bytes >> 20))
+            .with_os_error(ENOSPC);
     }
     return r;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,7 +26,11 @@ struct RenderSettings {
     int decode_threads = 0;   // PNG decode + conversion pool; 0 = one per core, capped at 4
     int width = 0;            // canvas; 0 = first frame's size rounded up to even
     int height = 0;
-    std::uint64_t max_frame_pixels = 8192ull * 8192;  // refuse larger PNG headers before allocating
+    // Refuse larger PNG headers (and canvases) before allocating. A render's peak RSS is about
+    // 100 MiB + 200 bytes per canvas pixel (docs/PERFORMANCE.md, "Memory per pixel"): 4K UHD
+    // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
+    // OOM-killed. Raise it only with the memory limit.
+    std::uint64_t max_frame_pixels = 3840ull * 2160;
     bool use_cache = true;    // skip encoding when the artifact at the final path has our key
 };
 
@@ -44,6 +49,10 @@ struct RenderRequest {
     std::uint64_t min_free_bytes = 2ull << 30;
     // With --debug: the full libav log of this render goes to this file.
     std::optional<fs::path> libav_report_path;
+    // Told the path of the hidden temp file in output_dir as soon as it exists. Stale sweeps
+    // judge temp files by their age, and a render may pause between writes (a slow fsync, a
+    // stalled read of a frame); whoever keeps the job alive keeps this file fresh too.
+    std::function<void(const fs::path&)> on_temp_file;
 };
 
 struct RenderResult {
@@ -57,6 +66,16 @@ struct RenderResult {
     double wall_sec = 0;
     double encode_fps = 0;
     bool cache_hit = false;
+    // Where the wall time went, in seconds (0 for a cache hit's encode stages). Decoding runs on
+    // threads ahead of the encoder, so `decode_wait` is the time the encoder waited for decoded
+    // frames (the pipeline was the bottleneck), and `encode` the rest of the encode loop: video,
+    // audio, flush and trailer. `publish`: fsync, rename and the check of the published file.
+    struct Stages {
+        double preflight = 0;
+        double decode_wait = 0;
+        double encode = 0;
+        double publish = 0;
+    } stages;
     // What the render survived but the job's owner should hear about (damaged music frames).
     std::vector<std::string> warnings;
 };

@@ -1,6 +1,13 @@
 #include "media/rgb_to_yuv.h"
 
+// The AVX2 kernel exists on x86 only; elsewhere (arm64) and with -DRENDERER_NO_AVX2 (to test that
+// build on x86) the portable loops do every row, with the same bytes.
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(RENDERER_NO_AVX2)
+#define RENDERER_HAVE_AVX2_KERNEL 1
 #include <immintrin.h>
+#else
+#define RENDERER_HAVE_AVX2_KERNEL 0
+#endif
 
 #include <vector>
 
@@ -72,6 +79,7 @@ void portable_pair(const std::uint8_t* row0, const std::uint8_t* row1, int x0, i
 }
 
 // --- AVX2 ---------------------------------------------------------------------------------------
+#if RENDERER_HAVE_AVX2_KERNEL
 
 #define RENDERER_AVX2 [[gnu::target("avx2")]]
 
@@ -172,6 +180,13 @@ bool cpu_has_avx2() {
     static const bool has = __builtin_cpu_supports("avx2");
     return has;
 }
+#else
+bool cpu_has_avx2() { return false; }
+int avx2_pair(const std::uint8_t*, const std::uint8_t*, int, std::uint8_t*, std::uint8_t*, std::uint8_t*,
+              std::uint8_t*) {
+    return 0;
+}
+#endif
 
 }  // namespace
 

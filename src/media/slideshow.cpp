@@ -17,6 +17,7 @@ extern "C" {
 
 #include "common/atomic_file.h"
 #include "common/byte_buffer.h"
+#include "common/cpu_quota.h"
 #include "common/file_stamp.h"
 #include "common/paths.h"
 #include "media/artifact_reader.h"
@@ -49,11 +50,11 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // x264 keeps every core busy at the presets that matter, so the decoders get half the cores:
 // on 2 cores one decode thread keeps ahead of the encoder and a second only adds contention
-// (measured: more CPU, more memory; docs/PERFORMANCE.md).
+// (measured: more CPU, more memory; docs/PERFORMANCE.md). The cores are those the cgroup's CPU
+// quota allows, not the node's: a 3-CPU pod on a 64-core node gets 1 decoder, not 4.
 int decode_threads(const RenderSettings& s) {
     if (s.decode_threads > 0) return s.decode_threads;
-    const unsigned hw = std::thread::hardware_concurrency();
-    return static_cast<int>(std::clamp(hw / 2, 1u, 4u));
+    return std::clamp(available_cpus() / 2, 1, 4);
 }
 
 // The cut, exactly: T = min(frames / fps, audio duration) (the spec's -shortest), decided in
@@ -220,6 +221,13 @@ FramePtr silence(int samples, int rate) {
     return f;
 }
 
+// `samples` samples: what `head` holds (fewer, or none), then silence.
+FramePtr ending_in_silence(const FramePtr& head, int samples, int rate) {
+    FramePtr f = silence(samples, rate);
+    if (head) av_samples_copy(f->extended_data, head->extended_data, 0, 0, head->nb_samples, 2, AV_SAMPLE_FMT_FLTP);
+    return f;
+}
+
 }  // namespace
 
 RenderResult render_slideshow(const RenderRequest& req, const log::Context& log, const CancelToken& cancel,
@@ -229,6 +237,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     if (req.libav_report_path) log.debug("ffreport", {{"ffreport", req.libav_report_path->string()}});
 
     const PreflightReport pf = preflight(req);
+    const double preflight_sec = seconds_since(t0);
     const auto& s = req.settings;
     log.info("preflight", {{"frames_dir", req.frames_dir.string()},
                            {"frame_count", pf.frames.size()},
@@ -250,12 +259,16 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     if (s.use_cache) {
         if (auto hit = cached_result(pf, cut, frames, music_hash, s, log)) {
             hit->wall_sec = seconds_since(t0);
+            hit->stages.preflight = preflight_sec;
             return *hit;
         }
     }
 
     AtomicFile out(pf.output_path);
+    if (req.on_temp_file) req.on_temp_file(out.temp_path());
     RenderResult result;
+    const auto encode_start = Clock::now();
+    double decode_wait_sec = 0;
     {
         Mp4Writer mux(out.temp_path(), capture);
         CodecContextPtr venc = open_h264_encoder(s, pf.canvas, mux.needs_global_header());
@@ -284,10 +297,13 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             while (audio_sent < until_samples) {
                 const int want = static_cast<int>(std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
                 FramePtr f = padding ? silence(want, static_cast<int>(rate)) : audio.read(want);
-                if (!f) {
-                    check_short_music(pf, audio_target - audio_sent, audio_target, audio, rate);
+                if (const int got = f ? f->nb_samples : 0; got < want) {
+                    // The track ended inside this frame. The encoder takes a frame shorter than
+                    // its frame size only as the last one (FFmpeg 7 refuses any after it), so the
+                    // track's end and the silence that makes up the rest go in as one frame.
+                    check_short_music(pf, audio_target - audio_sent - got, audio_target, audio, rate);
                     padding = true;
-                    continue;
+                    f = ending_in_silence(f, want, static_cast<int>(rate));
                 }
                 f->pts = audio_sent;
                 audio_sent += f->nb_samples;
@@ -299,7 +315,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         auto last_progress = Clock::now();
         for (std::int64_t i = 0; i < cut.video_frames; ++i) {
             if (const auto reason = cancel.reason()) throw_cancelled(*reason);
+            const auto wait_start = Clock::now();
             const SharedFrame picture = pipeline.next();
+            decode_wait_sec += seconds_since(wait_start);
             // A new reference to the shared picture: held slides cost no copy.
             FramePtr frame(av_frame_clone(picture.get()));
             if (!frame) av_fail(ErrorClass::EncodeError, "cannot reference a video frame");
@@ -337,6 +355,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                                    {"audio_sample_rate", rate}});
     }
 
+    const double encode_sec = seconds_since(encode_start) - decode_wait_sec;
+    const auto publish_start = Clock::now();
     if (publish_gate && !publish_gate()) throw_cancelled(ErrorClass::LeaseLost);
     out.commit();
 
@@ -344,6 +364,10 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     result = result_from_file(pf, result.frames);
     result.warnings = std::move(warnings);
     result.wall_sec = seconds_since(t0);
+    result.stages = {.preflight = preflight_sec,
+                     .decode_wait = decode_wait_sec,
+                     .encode = encode_sec,
+                     .publish = seconds_since(publish_start)};
     result.encode_fps = result.wall_sec > 0 ? static_cast<double>(result.frames) / result.wall_sec : 0;
     if (on_progress) on_progress(Progress{result.frames, result.frames, result.wall_sec, result.encode_fps});
     return result;

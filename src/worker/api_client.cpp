@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "worker/url.h"
 
 namespace renderer::worker {
@@ -15,11 +16,13 @@ constexpr std::size_t kMaxQuotedBody = 200;
 bool is_success(long status) { return status >= 200 && status < 300; }
 bool is_lease_gone(long status) { return status == 404 || status == 409 || status == 410; }
 
-// What the API said, shortened, for an error message. Redacted before it is cut: a cut through
-// an echoed token would leave its first characters where no later redaction can recognise them.
+// What the API said, shortened, for an error message. The whole body is redacted before any
+// cut: a cut through an echoed token leaves its first characters where no later redaction can
+// recognise them (a first cut at 800 characters, before redaction, did: seven echoes shrank to
+// the marker and pulled the eighth, cut mid-token, into the quoted 200). A JSON body is
+// decoded first, so a token quoted with escapes is found too; the quote stays valid UTF-8.
 std::string describe(const HttpResponse& r) {
-    std::string body = log::redacted(r.body.substr(0, kMaxQuotedBody * 4));
-    if (body.size() > kMaxQuotedBody) body.resize(kMaxQuotedBody);
+    std::string body = quotable_utf8(log::redacted_body(r.body), kMaxQuotedBody);
     for (auto& c : body) {
         if (c == '\n' || c == '\r') c = ' ';
     }

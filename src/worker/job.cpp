@@ -12,6 +12,7 @@
 #include "common/json_parse.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "common/utf8.h"
 
 namespace renderer::worker {
 namespace {
@@ -42,11 +43,10 @@ const Value* member(const Value& obj, const char* key) {
 
 std::string text_of(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
 
-// Redacted before it is cut, so a cut never leaves the start of a secret behind.
+// Redacted before it is cut, so a cut never leaves the start of a secret behind; cut between
+// characters and with invalid bytes escaped, so the log line stays valid UTF-8.
 std::string for_log(std::string s) {
-    s = log::redacted(std::move(s));
-    if (s.size() > kMaxLoggedIdChars) s.resize(kMaxLoggedIdChars);
-    return s;
+    return quotable_utf8(log::redacted(std::move(s)), kMaxLoggedIdChars);
 }
 
 // The three ids become path components and URL segments: anything unsafe rejects the job.

@@ -9,6 +9,7 @@
 #include "worker/debug_reports.h"
 #include "worker/disk_check.h"
 #include "worker/retry.h"
+#include "worker/work_dir.h"
 
 namespace renderer::worker {
 namespace {
@@ -154,6 +155,10 @@ media::RenderRequest JobRunner::build_request() const {
     }
     // In the work dir while it is written: a crashed render's report goes with its dir.
     if (config_.debug) r.libav_report_path = work_dir_ / "ffreport.log";
+    r.on_temp_file = [this](const fs::path& temp) {
+        std::lock_guard lock(temp_file_mutex_);
+        temp_file_ = temp;
+    };
     return r;
 }
 
@@ -200,6 +205,10 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
             failure = e;
         } catch (const fs::filesystem_error& e) {
             failure = Error(ErrorClass::IoError, e.what());
+            if (e.code().category() == std::generic_category() ||
+                e.code().category() == std::system_category()) {
+                failure->with_os_error(e.code().value());
+            }
         } catch (const std::exception& e) {
             failure =
                 Error(ErrorClass::EncodeError, fmt::format("unexpected failure: {}", e.what()));
@@ -222,6 +231,15 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
             return std::nullopt;
         }
     }
+}
+
+void JobRunner::touch_job_files() const {
+    // A live job's files stay fresh while its lease is renewed, however long the render pauses
+    // between writes, so no worker's sweep takes them for a crashed one's. Once renewals stop
+    // (lease lost, render hung), they age and are swept two leases later.
+    touch(work_dir_);
+    std::lock_guard lock(temp_file_mutex_);
+    if (temp_file_) touch(*temp_file_);
 }
 
 void JobRunner::log_lease_lost() {
@@ -288,9 +306,7 @@ JobOutcome JobRunner::run() {
                         {"attempt", attempt_}});
     log_clock_skew();
 
-    std::error_code ec;
-    fs::create_directories(work_dir_, ec);
-    if (ec) {
+    if (const auto ec = create_work_dir(work_dir_)) {
         // Our machine's problem (TMP_DIR unwritable, out of inodes), not the job's.
         return finish(release(fmt::format("cannot create the job's work dir {}: {}",
                                           work_dir_.string(), ec.message())));
@@ -336,11 +352,9 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
          .on_extended =
              [this] {
                  metrics_.lease_renewals.inc();
-                 // A live job's dir stays fresh, so no worker's sweep takes it for
-                 // a crashed one's.
-                 std::error_code touch_ec;
-                 fs::last_write_time(work_dir_, fs::file_time_type::clock::now(), touch_ec);
+                 touch_job_files();
              },
+         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
          .on_renewal_stopped =
              [this] {
                  log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
@@ -392,6 +406,10 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
         metrics_.render_cache_hits.inc();
     } else {
         metrics_.render_duration.observe(result.wall_sec);
+        metrics_.stage_duration("preflight").observe(result.stages.preflight);
+        metrics_.stage_duration("decode_wait").observe(result.stages.decode_wait);
+        metrics_.stage_duration("encode").observe(result.stages.encode);
+        metrics_.stage_duration("publish").observe(result.stages.publish);
         metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result.frames));
     }
     const StatusUpdate update{.status = "rendered",
@@ -416,10 +434,12 @@ JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<f
              {"action", "no status posted; the lease will lapse and the API requeue the job"}});
         return JobOutcome::Cancelled;
     }
-    // A preflight refusal or an I/O error while our disk is below MIN_FREE_BYTES is the
-    // machine's fault (another process filled it between the claim and the render): the job
-    // would render elsewhere, so it is released rather than failed for good.
-    if (error_class == ErrorClass::PreflightError || error_class == ErrorClass::IoError) {
+    // A failure for lack of space while our disk is still below MIN_FREE_BYTES is the machine's
+    // fault (another process filled it between the claim and the render): the job would render
+    // elsewhere, so it is released rather than failed for good. Any other failure is the job's,
+    // however low the disk happens to be (a job whose frames are missing fails everywhere); and
+    // a disk with room again was filled by this render itself, which is the job's size.
+    if (is_out_of_space(failure)) {
         if (const auto shortage = disk_shortage(config_)) {
             return release(fmt::format("{}: {} ({})", shortage->describe(), to_string(error_class),
                                        failure.what()));
@@ -440,6 +460,7 @@ JobOutcome JobRunner::report_failure(const Error& failure, const std::optional<f
     if (timed_out) fields.emplace_back("timeout", true);
     if (report) fields.emplace_back("ffreport", report->string());
     log_.error("error", fields);
+    metrics_.failures(to_string(error_class)).inc();
     StatusUpdate update{.status = "errored",
                         .error_class = std::string(to_string(error_class)),
                         .error_message = message};

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +83,8 @@ class JobRunner {
     bool deliver(const StatusUpdate& update);
     void log_lease_lost();
     void log_clock_skew() const;
+    // Marks the work dir and the render's temp file as in use (their mtimes: what sweeps judge).
+    void touch_job_files() const;
     double elapsed_sec() const;
 
     const WorkerConfig& config_;
@@ -110,6 +113,10 @@ class JobRunner {
     std::atomic<int> render_attempt_{0};
     std::atomic<bool> lease_lost_logged_{false};
     std::string release_reason_;
+    // The render's temp file in OUTPUT_DIR (set by the render, read by the heartbeat thread):
+    // touched with the work dir at each renewal, so no sweep takes a live job's file.
+    mutable std::mutex temp_file_mutex_;
+    mutable std::optional<std::filesystem::path> temp_file_;  // set through build_request()'s hook
 };
 
 }  // namespace renderer::worker

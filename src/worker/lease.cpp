@@ -178,10 +178,12 @@ void Heartbeat::loop() {
                 break;
             }
             case LeaseAnswer::Lost:
+                if (hooks_.on_failed) hooks_.on_failed();
                 declare_lost(result.detail);
                 return;
             case LeaseAnswer::Rejected:
             case LeaseAnswer::Unreachable:
+                if (hooks_.on_failed) hooks_.on_failed();
                 // Not lost yet: keep trying until the deadline decides.
                 log_.warn("heartbeat_failed", {{"reason", result.detail}});
                 next_beat = SteadyClock::now() +

@@ -109,6 +109,8 @@ class Heartbeat {
     struct Hooks {
         std::function<void()> on_lost;
         std::function<void()> on_extended;
+        // A beat that did not extend the lease: no answer, an error, or refused.
+        std::function<void()> on_failed;
         std::function<void()> on_renewal_stopped;
     };
 

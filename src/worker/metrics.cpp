@@ -1,6 +1,13 @@
 #include "worker/metrics.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -13,6 +20,8 @@ namespace {
 // From sub-second test renders to the half hour JOB_TIMEOUT_SEC allows by default.
 const std::vector<double> kRenderBuckets{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800};
 // From a loopback answer to a call that spent its retry budget against a failing API.
+// A stage takes from milliseconds (preflight, publish) to most of a render (encode).
+const std::vector<double> kStageBuckets{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800};
 const std::vector<double> kApiCallBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                           0.25,  0.5,    1,     2.5,  5,     10,   30};
 
@@ -145,7 +154,23 @@ Histogram::Snapshot Histogram::snapshot() const {
 Metrics::Metrics()
     : render_duration(kRenderBuckets),
       api_call_duration_{Histogram(kApiCallBuckets), Histogram(kApiCallBuckets),
-                         Histogram(kApiCallBuckets), Histogram(kApiCallBuckets)} {}
+                         Histogram(kApiCallBuckets), Histogram(kApiCallBuckets)},
+      stage_duration_{Histogram(kStageBuckets), Histogram(kStageBuckets),
+                      Histogram(kStageBuckets), Histogram(kStageBuckets)} {}
+
+Counter& Metrics::failures(std::string_view error_class) {
+    const auto it = std::find(kErrorClasses.begin(), kErrorClasses.end(), error_class);
+    return failures_[it == kErrorClasses.end() ? kErrorClasses.size() - 1
+                                               : static_cast<std::size_t>(it - kErrorClasses.begin())];
+}
+
+Histogram& Metrics::stage_duration(std::string_view stage) {
+    return stage_duration_[index_of(kStages, stage, "renderer_render_stage_duration_seconds")];
+}
+
+Gauge& Metrics::disk_free_bytes(std::string_view dir) {
+    return disk_free_[index_of(kDirs, dir, "renderer_disk_free_bytes")];
+}
 
 Histogram& Metrics::api_call_duration(std::string_view request) {
     return api_call_duration_[index_of(kRequests, request, "renderer_api_call_duration_seconds")];
@@ -199,6 +224,24 @@ std::string Metrics::exposition() const {
     w.counter("renderer_lease_losses_total",
               "Leases lost (refused heartbeat or status, or deadline passed)", lease_losses);
 
+    w.counter("renderer_heartbeat_failures_total",
+              "Heartbeats that did not extend the lease (no answer, error, refused)",
+              heartbeat_failures);
+    w.gauge("renderer_job_timeout_seconds", "JOB_TIMEOUT_SEC: renders are cancelled past it",
+            job_timeout_seconds);
+    w.family("renderer_job_failures_total", "counter",
+             "Jobs that ended errored, by error_class (reported to the API or not)");
+    for (std::size_t i = 0; i < kErrorClasses.size(); ++i)
+        w.sample("renderer_job_failures_total", failures_[i].value(), "error_class",
+                 kErrorClasses[i]);
+    w.histograms("renderer_render_stage_duration_seconds",
+                 "Time per stage of renders that encoded: preflight, decode_wait (the encoder "
+                 "waiting for decoded frames), encode, publish",
+                 "stage", kStages, stage_duration_);
+    w.family("renderer_disk_free_bytes", "gauge",
+             "Free bytes for the worker's user in OUTPUT_DIR and TMP_DIR, as last measured");
+    for (std::size_t i = 0; i < kDirs.size(); ++i)
+        w.sample("renderer_disk_free_bytes", disk_free_[i].value(), "dir", kDirs[i]);
     w.family("renderer_http_retries_total", "counter",
              "Job API requests retried after a network error, 5xx, 429 or 409, by request");
     for (std::size_t i = 0; i < kRequests.size(); ++i)
@@ -207,6 +250,53 @@ std::string Metrics::exposition() const {
                  "Job API calls from the first attempt to the final answer, retries and back-off "
                  "included, by request",
                  "request", kRequests, api_call_duration_);
+    return w.take();
+}
+
+std::string process_metrics_exposition() {
+    TextWriter w;
+    // /proc/self/stat: the fields after the command name, which is in parentheses and may hold
+    // spaces; utime and stime are fields 14 and 15, starttime 22, vsize 23, rss 24 (proc(5)).
+    std::ifstream stat_file("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+    const auto close = stat.rfind(')');
+    std::vector<std::string> fields;
+    if (close != std::string::npos) {
+        std::istringstream rest(stat.substr(close + 2));
+        for (std::string f; rest >> f;) fields.push_back(f);
+    }
+    // fields[0] is field 3 (state).
+    const auto field = [&](std::size_t n) -> double {
+        return n - 3 < fields.size() ? std::strtod(fields[n - 3].c_str(), nullptr) : 0;
+    };
+    const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+    double boot_time = 0;
+    std::ifstream proc_stat("/proc/stat");
+    for (std::string line; std::getline(proc_stat, line);) {
+        if (line.rfind("btime ", 0) == 0) boot_time = std::strtod(line.c_str() + 6, nullptr);
+    }
+    std::int64_t open_fds = 0;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+         it.increment(ec))
+        ++open_fds;
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+
+    w.family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds");
+    w.sample("process_cpu_seconds_total", (field(14) + field(15)) / ticks);
+    w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes");
+    w.sample("process_resident_memory_bytes", static_cast<std::int64_t>(field(24) * page));
+    w.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes");
+    w.sample("process_virtual_memory_bytes", static_cast<std::int64_t>(field(23)));
+    w.family("process_open_fds", "gauge", "Number of open file descriptors");
+    w.sample("process_open_fds", open_fds - 1);  // less the one the iteration itself holds
+    w.family("process_max_fds", "gauge", "Maximum number of open file descriptors");
+    w.sample("process_max_fds", static_cast<std::int64_t>(files.rlim_cur));
+    w.family("process_start_time_seconds", "gauge",
+             "Start time of the process since the Unix epoch in seconds");
+    w.sample("process_start_time_seconds", boot_time + field(22) / ticks);
     return w.take();
 }
 

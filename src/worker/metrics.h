@@ -66,6 +66,16 @@ class Metrics {
     // renderer_http_retries_total{request}: which API call was retried.
     static constexpr std::array<std::string_view, 4> kRequests{"list", "claim", "heartbeat",
                                                                "status"};
+    // renderer_job_failures_total{error_class}: why errored jobs failed (common/error.h's
+    // classes; anything else counts as "other").
+    static constexpr std::array<std::string_view, 8> kErrorClasses{
+        "PreflightError", "DecodeError", "EncodeError", "IoError",
+        "Timeout",        "ConfigError", "ApiError",    "other"};
+    // renderer_render_stage_duration_seconds{stage}: media::RenderResult::Stages.
+    static constexpr std::array<std::string_view, 4> kStages{"preflight", "decode_wait", "encode",
+                                                             "publish"};
+    // renderer_disk_free_bytes{dir}
+    static constexpr std::array<std::string_view, 2> kDirs{"output", "tmp"};
 
     Metrics();
     Metrics(const Metrics&) = delete;
@@ -78,6 +88,9 @@ class Metrics {
     const Counter& http_retries(std::string_view request) const;
     // renderer_api_call_duration_seconds{request}: first attempt to final answer, seconds.
     Histogram& api_call_duration(std::string_view request);
+    Counter& failures(std::string_view error_class);  // unknown classes count as "other"
+    Histogram& stage_duration(std::string_view stage);
+    Gauge& disk_free_bytes(std::string_view dir);
 
     Counter polls_ok;
     Counter polls_failed;
@@ -92,6 +105,11 @@ class Metrics {
     Gauge jobs_stuck;
     Counter lease_renewals;
     Counter lease_losses;
+    // Heartbeats that did not extend the lease (no answer, 5xx after retries, refused): the
+    // early warning before lease losses.
+    Counter heartbeat_failures;
+    // JOB_TIMEOUT_SEC, so an alert can compare render times with it.
+    Gauge job_timeout_seconds;
 
     // The whole set in the Prometheus text exposition format, ending with a newline.
     std::string exposition() const;
@@ -100,7 +118,14 @@ class Metrics {
     std::array<Counter, kOutcomes.size()> jobs_;
     std::array<Counter, kRequests.size()> http_retries_;
     std::array<Histogram, kRequests.size()> api_call_duration_;
+    std::array<Counter, kErrorClasses.size()> failures_;
+    std::array<Histogram, kStages.size()> stage_duration_;
+    std::array<Gauge, kDirs.size()> disk_free_;
 };
+
+// The standard process_* series (Prometheus client conventions) read from /proc/self at each
+// scrape: resident and virtual memory, CPU seconds, open and maximum file descriptors, start time.
+std::string process_metrics_exposition();
 
 // The Content-Type /metrics answers with.
 inline constexpr const char* kPrometheusTextType = "text/plain; version=0.0.4; charset=utf-8";

@@ -16,6 +16,7 @@
 #include "worker/disk_check.h"
 #include "worker/lease.h"
 #include "worker/retry.h"
+#include "worker/work_dir.h"
 
 namespace renderer::worker {
 namespace {
@@ -60,11 +61,20 @@ std::chrono::milliseconds Worker::sweep_interval() const {
                     std::chrono::milliseconds(std::min(config_.lease_seconds, 60) * 1000));
 }
 
-Worker::Worker(WorkerConfig config, RenderFn render)
+Worker::Worker(WorkerConfig config, RenderFn render, DiskMonitor::FreeBytesFn free_bytes)
     : config_(std::move(config)), render_(std::move(render)) {
     config_.finalize();
     if (!render_) render_ = &media::render_slideshow;
     api_ = std::make_unique<ApiClient>(api_options(config_, metrics_));
+    metrics_.job_timeout_seconds.set(config_.job_timeout_sec);
+    // Measured as often as the worker polls (at most every 5 s); statvfs answers in microseconds
+    // on a healthy disk and within a second or two on a busy NFS server, so one taking two polls
+    // (2-10 s) is stuck.
+    const std::chrono::milliseconds poll(config_.poll_interval_ms);
+    disk_monitor_ = std::make_unique<DiskMonitor>(
+        config_, metrics_, std::min(poll, std::chrono::milliseconds(5000)),
+        std::clamp(2 * poll, std::chrono::milliseconds(2000), std::chrono::milliseconds(10000)),
+        std::move(free_bytes));
 }
 
 Worker::~Worker() {
@@ -128,8 +138,7 @@ ProbeResult Worker::readiness() const {
         return {false, fmt::format("api: the job API has not answered a poll for {} s",
                                    age->count() / 1000)};
     }
-    if (const auto shortage = disk_shortage(config_))
-        return {false, "disk_low: " + shortage->describe()};
+    if (const auto problem = disk_monitor_->problem()) return {false, *problem};
     return {true, "ok"};
 }
 
@@ -140,7 +149,7 @@ void Worker::start_metrics_server() {
         MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
                                 [this] {
                                     stuck_jobs();  // the gauge as of this scrape
-                                    return metrics_.exposition();
+                                    return metrics_.exposition() + process_metrics_exposition();
                                 }});
     metrics_port_ = metrics_server_->start();
 }
@@ -195,17 +204,7 @@ void Worker::sweep_stale() {
     next_sweep_ = SteadyClock::now() + sweep_interval();
     const auto& p = config_.paths;
     const int temp_files = sweep_stale_temp_files(p.output_dir, min_age);
-    int job_dirs = 0;
-    std::error_code ec;
-    const auto cutoff = fs::file_time_type::clock::now() - min_age;
-    for (fs::directory_iterator it(p.tmp_dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const auto name = it->path().filename().string();
-        std::error_code entry_ec;
-        if (!is_safe_id(name) || !it->is_directory(entry_ec)) continue;
-        const auto mtime = fs::last_write_time(it->path(), entry_ec);
-        if (entry_ec || mtime > cutoff) continue;
-        if (fs::remove_all(it->path(), entry_ec) > 0 && !entry_ec) ++job_dirs;
-    }
+    const int job_dirs = sweep_stale_work_dirs(p.tmp_dir, min_age);
     if (temp_files > 0 || job_dirs > 0) {
         log::info("sweep", {{"output_dir", p.output_dir.string()},
                             {"stale_temp_files", temp_files},
@@ -391,6 +390,7 @@ int Worker::run() {
     prepare_directories();
     sweep_stale();
     last_tick_ = now_ticks();
+    disk_monitor_->start();
     start_metrics_server();
     const std::string metrics_at =
         metrics_server_

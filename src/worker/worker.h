@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "worker/api_client.h"
+#include "worker/disk_monitor.h"
 #include "worker/job_runner.h"
 #include "worker/metrics.h"
 #include "worker/metrics_server.h"
@@ -31,8 +32,9 @@ class Worker {
     };
 
     // Finalizes and validates `config` (throws ConfigError). `render` defaults to
-    // media::render_slideshow.
-    explicit Worker(WorkerConfig config, RenderFn render = {});
+    // media::render_slideshow; `free_bytes` (what /readyz's disk check measures with) to statvfs.
+    explicit Worker(WorkerConfig config, RenderFn render = {},
+                    DiskMonitor::FreeBytesFn free_bytes = {});
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -58,8 +60,8 @@ class Worker {
     // /livez: the poll loop has ticked recently (or the worker is draining, which is progress).
     ProbeResult liveness() const;
     // /readyz: not draining, no render stuck past JOB_TIMEOUT_SEC, the job API answered
-    // recently, and OUTPUT_DIR and TMP_DIR have at least MIN_FREE_BYTES free. The detail says
-    // which condition failed.
+    // recently, and OUTPUT_DIR and TMP_DIR have at least MIN_FREE_BYTES free (as DiskMonitor
+    // last measured: a stuck mount cannot hang the probe). The detail says which failed.
     ProbeResult readiness() const;
 
   private:
@@ -91,6 +93,7 @@ class Worker {
     RenderFn render_;
     mutable Metrics metrics_;  // before api_: the client's retry hook counts into it
     std::unique_ptr<ApiClient> api_;
+    std::unique_ptr<DiskMonitor> disk_monitor_;
     StopFlag stop_;
     std::atomic<bool> stop_now_{false};
 

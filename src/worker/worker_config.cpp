@@ -20,6 +20,28 @@ namespace {
     throw Error(ErrorClass::ConfigError, std::move(message));
 }
 
+// Shorter tokens cannot be kept out of the logs: redaction replaces every occurrence in every
+// line, and a token of a few characters occurs everywhere ('"' or 'e' turned every JSON line into
+// marker soup). Refused before it is registered, so nothing is garbled on the way out either.
+constexpr std::size_t kMinTokenChars = 16;
+
+// API_BASE_URL's password (else user name) is redacted from every line, in case it is ever
+// logged; the URL is never logged as given and its credentials are never sent. One shorter than
+// a token may be (a password "p") would garble every line instead, so it is left alone.
+void register_url_secret(std::string_view url) {
+    if (auto secret = url_userinfo_secret(url); secret && secret->size() >= kMinTokenChars)
+        log::add_secret(*secret);
+}
+
+void check_token_length(const std::string& token, std::string_view source) {
+    if (token.empty() || token.size() >= kMinTokenChars) return;
+    config_error(fmt::format(
+        "{} holds a token of {} characters; the job API's bearer token must have at least {} "
+        "(a short one is easy to guess, and cannot be redacted without garbling every log line): "
+        "issue a longer one",
+        source, token.size(), kMinTokenChars));
+}
+
 std::string host_name() {
     char buf[HOST_NAME_MAX + 1] = {0};
     if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "renderer";
@@ -58,8 +80,9 @@ std::string read_token_file(const std::filesystem::path& path) {
 WorkerConfig WorkerConfig::from_env() {
     WorkerConfig c;
     c.api_base_url = env_string("API_BASE_URL", "");
-    if (auto secret = url_userinfo_secret(c.api_base_url)) log::add_secret(*secret);
+    register_url_secret(c.api_base_url);
     if (auto token = env_get("API_AUTH_TOKEN")) {
+        check_token_length(*token, "API_AUTH_TOKEN");
         log::add_secret(*token);
         c.api_token = std::move(*token);
     }
@@ -99,7 +122,7 @@ void WorkerConfig::finalize() {
         config_error(
             "API_BASE_URL is required: set it to the job API's base URL, e.g. http://api:8080");
     }
-    if (auto secret = url_userinfo_secret(api_base_url)) log::add_secret(*secret);
+    register_url_secret(api_base_url);
     if (!strip_url_credentials(api_base_url)) {
         // Not echoed: a malformed value may still hold credentials.
         config_error(
@@ -107,6 +130,8 @@ void WorkerConfig::finalize() {
     }
     if (api_token.empty() && api_token_file) {
         api_token = read_token_file(*api_token_file);
+        check_token_length(api_token,
+                           fmt::format("API_AUTH_TOKEN_FILE '{}'", api_token_file->string()));
         log::add_secret(api_token);
         if (api_token.empty()) {
             config_error(fmt::format(
@@ -119,6 +144,7 @@ void WorkerConfig::finalize() {
             "API_AUTH_TOKEN or API_AUTH_TOKEN_FILE is required: set one to the job API's bearer "
             "token (a file, e.g. a mounted secret, keeps it out of the environment)");
     }
+    check_token_length(api_token, "API_AUTH_TOKEN");
     log::add_secret(api_token);
     for (const char c : api_token) {
         if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) {
