@@ -25,6 +25,7 @@
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
 #include "support/secret_scan.h"
+#include "worker/render_config.h"
 #include "worker_fixture.h"
 
 namespace renderer::testing {
@@ -450,6 +451,7 @@ TEST(BadInputMessages, SayWhatIsWrong) {
             req.music_dir = tmp / "music";
             req.output_dir = tmp / "out";
             req.min_free_bytes = 0;
+            req.setting_names = worker::env_setting_names;  // as the worker names them
             if (c.request) c.request(s, req);
             media::CancelToken cancel;
             try {
@@ -466,7 +468,7 @@ TEST(BadInputMessages, SayWhatIsWrong) {
     EXPECT_NE(canvas.find("100x100"), std::string::npos) << canvas;
     EXPECT_NE(canvas.find("MAX_FRAME_PIXELS"), std::string::npos) << canvas;
     const auto over = message_of("png_over_the_default_limit");
-    EXPECT_NE(over.find("3840x2162 exceeds MAX_FRAME_PIXELS (8294400)"), std::string::npos) << over;
+    EXPECT_NE(over.find("3840x2162 exceeds the pixel limit (MAX_FRAME_PIXELS) of 8294400"), std::string::npos) << over;
     EXPECT_NE(message_of("png_symlink_outside_frames_dir").find("outside the frames dir"),
               std::string::npos);
     const auto utf8 = message_of("png_name_not_utf8");

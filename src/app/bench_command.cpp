@@ -25,6 +25,7 @@
 #include "common/error.h"
 #include "common/service_paths.h"
 #include "bench/bench_runner.h"
+#include "worker/render_config.h"
 
 namespace renderer::app {
 namespace {
@@ -67,11 +68,12 @@ std::vector<std::string> split_list(std::string_view flag, const std::string& te
     return items;
 }
 
-std::vector<int> int_list(std::string_view flag, const std::string& text, int min, int max) {
+std::vector<int> int_list(std::string_view flag, const std::string& text, media::Setting setting) {
+    const auto range = media::setting_range(setting);
     std::vector<int> out;
     for (const auto& item : split_list(flag, text)) {
         try {
-            const int v = static_cast<int>(parse_int(flag, item, min, max));
+            const int v = static_cast<int>(parse_int(flag, item, range.min, range.max));
             if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
         } catch (const Error& e) {
             usage(e.what());  // the parser's message names the flag and the range
@@ -85,16 +87,13 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
     std::vector<std::string> presets = split_list("--preset", o.presets);
     for (const auto& p : presets) {
         if (!media::is_x264_preset(p)) {
-            usage(
-                fmt::format("--preset: unknown x264 preset '{}'; use ultrafast, superfast, "
-                            "veryfast, faster, fast, "
-                            "medium, slow, slower, veryslow or placebo",
-                            p));
+            usage(fmt::format("--preset: unknown x264 preset '{}'; use one of {}", p,
+                              media::x264_preset_list()));
         }
     }
-    const std::vector<int> crfs = int_list("--crf", o.crfs, 0, 51);
+    const std::vector<int> crfs = int_list("--crf", o.crfs, media::Setting::Crf);
     const std::vector<int> threads =
-        o.threads ? int_list("--threads", *o.threads, 1, 64) : std::vector<int>{default_threads};
+        o.threads ? int_list("--threads", *o.threads, media::Setting::Threads) : std::vector<int>{default_threads};
     std::vector<bench::BenchSetting> grid;
     for (const auto& p : presets) {
         for (const int c : crfs) {
@@ -163,7 +162,8 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     init_bench_logs(g, bar);
 
     bench::BenchPlan plan;
-    plan.base = media::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
+    plan.base = worker::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
+    plan.setting_names = worker::env_setting_names;
     plan.settings = settings_grid(o, plan.base.threads);
     plan.repeat = o.repeat;
     plan.frames_dir = fs::absolute(o.frames).lexically_normal();

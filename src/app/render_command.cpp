@@ -16,6 +16,7 @@
 #include "common/paths.h"
 #include "common/service_paths.h"
 #include "media/slideshow.h"
+#include "worker/render_config.h"
 
 namespace renderer::app {
 namespace {
@@ -84,23 +85,50 @@ void as_usage(F&& f) {
     }
 }
 
+// "FPS, --fps": the env var and this command's flag for each setting, for messages.
+std::string_view setting_names(media::Setting setting) {
+    using media::Setting;
+    switch (setting) {
+    case Setting::Fps: return "FPS, --fps";
+    case Setting::Preset: return "X264_PRESET, --preset";
+    case Setting::Crf: return "X264_CRF, --crf";
+    case Setting::Threads: return "X264_THREADS, --threads";
+    case Setting::DecodeThreads: return "DECODE_THREADS, --decode-threads";
+    case Setting::AudioBitrate: return "AUDIO_BITRATE, --audio-bitrate";
+    case Setting::Size:
+    case Setting::SizeSide: return "RENDER_SIZE, --size";
+    case Setting::MaxFramePixels: return "MAX_FRAME_PIXELS, --max-frame-pixels";
+    case Setting::MusicDir: return "MUSIC_DIR, --music-dir";
+    case Setting::OutputDir: return "OUTPUT_DIR, --output";
+    case Setting::MinFreeBytes: return "MIN_FREE_BYTES, --min-free-bytes";
+    }
+    return "";
+}
+
+// A flag's value within the setting's range (media/render_settings.cpp states it).
+int flag_int(std::string_view flag, const std::string& text, media::Setting setting) {
+    const auto r = media::setting_range(setting);
+    return static_cast<int>(parse_int(flag, text, r.min, r.max));
+}
+
 media::RenderSettings merge_settings(const RenderOptions& o) {
-    media::RenderSettings s = media::render_settings_from_env();
+    media::RenderSettings s = worker::render_settings_from_env();
     as_usage([&] {
-        if (o.fps) s.fps = static_cast<int>(parse_int("--fps", *o.fps, 1, 120));
+        if (o.fps) s.fps = flag_int("--fps", *o.fps, media::Setting::Fps);
         if (o.audio_bitrate) s.audio_bitrate = parse_bitrate("--audio-bitrate", *o.audio_bitrate);
         if (o.preset) s.preset = *o.preset;
-        if (o.crf) s.crf = static_cast<int>(parse_int("--crf", *o.crf, 0, 51));
+        if (o.crf) s.crf = flag_int("--crf", *o.crf, media::Setting::Crf);
         if (o.video_bitrate) s.video_bitrate = parse_bitrate("--video-bitrate", *o.video_bitrate);
         if (o.x264_params) s.x264_params = *o.x264_params;
         if (o.size) media::parse_size("--size", *o.size, s.width, s.height);
-        if (o.threads) s.threads = static_cast<int>(parse_int("--threads", *o.threads, 1, 64));
-        if (o.decode_threads) s.decode_threads = static_cast<int>(parse_int("--decode-threads", *o.decode_threads, 0, 64));
+        if (o.threads) s.threads = flag_int("--threads", *o.threads, media::Setting::Threads);
+        if (o.decode_threads) s.decode_threads = flag_int("--decode-threads", *o.decode_threads, media::Setting::DecodeThreads);
         if (o.max_frame_pixels) {
-            s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("--max-frame-pixels", *o.max_frame_pixels, 1, 1ll << 30));
+            const auto r = media::setting_range(media::Setting::MaxFramePixels);
+            s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("--max-frame-pixels", *o.max_frame_pixels, r.min, r.max));
         }
         if (o.no_cache) s.use_cache = false;
-        media::validate(s);
+        media::validate(s, setting_names);
     });
     return s;
 }
@@ -109,6 +137,7 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
     const ServicePaths paths = ServicePaths::from_env();
     media::RenderRequest base;
     base.settings = merge_settings(o);
+    base.setting_names = setting_names;
     base.music_dir = paths.music_dir;
     base.output_dir = paths.output_dir;
     base.music_select = env_string("MUSIC_SELECT", "first");

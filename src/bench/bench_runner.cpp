@@ -59,6 +59,7 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
     req.music_select = plan.music_select;
     req.output_dir = plan.work_dir;
     req.min_free_bytes = plan.min_free_bytes;
+    req.setting_names = plan.setting_names;
     req.settings = plan.base;
     req.settings.preset = setting.preset;
     req.settings.crf = setting.crf;

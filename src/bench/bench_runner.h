@@ -39,6 +39,7 @@ struct BenchPlan {
     std::filesystem::path work_dir;
     bool keep = false;
     std::uint64_t min_free_bytes = 256ull << 20;
+    media::SettingNames setting_names = nullptr;  // for preflight's messages
 };
 
 // One measured render.

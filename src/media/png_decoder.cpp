@@ -37,11 +37,11 @@ struct Fd {
 }
 
 void check_size(ErrorClass cls, const std::string& name, std::uint32_t w, std::uint32_t h,
-                std::uint64_t max_pixels) {
+                std::uint64_t max_pixels, SettingNames names = nullptr) {
     if (static_cast<std::uint64_t>(w) * h > max_pixels) {
         fail(cls, name,
-             fmt::format("{}x{} exceeds MAX_FRAME_PIXELS ({}); resize the frames or raise the limit", w, h,
-                         max_pixels));
+             fmt::format("{}x{} exceeds the pixel limit{} of {}; resize the frames or raise the limit", w, h,
+                         named(Setting::MaxFramePixels, names), max_pixels));
     }
 }
 
@@ -64,7 +64,7 @@ std::uint8_t composite16(std::uint16_t c, std::uint16_t a) {
     return static_cast<std::uint8_t>((std::uint64_t{c} * a * 255 + (d - 1) / 2) / d);
 }
 
-PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels) {
+PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels, SettingNames names) {
     const auto name = path.filename().string();
     Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (f.fd < 0) fail(ErrorClass::PreflightError, name, fmt::format("cannot open: {}", std::strerror(errno)));
@@ -99,7 +99,7 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
     if (const int rc = spng_get_ihdr(ctx.get(), &ihdr); rc != 0) {
         fail(ErrorClass::PreflightError, name, fmt::format("invalid PNG header: {}", spng_strerror(rc)));
     }
-    check_size(ErrorClass::PreflightError, name, ihdr.width, ihdr.height, max_pixels);
+    check_size(ErrorClass::PreflightError, name, ihdr.width, ihdr.height, max_pixels, names);
     return PngHeader{ihdr.width, ihdr.height, ihdr.color_type, ihdr.bit_depth, ihdr.interlace_method != 0};
 }
 

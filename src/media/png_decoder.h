@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/byte_buffer.h"
+#include "media/render_settings.h"
 
 namespace renderer::media {
 
@@ -36,7 +37,8 @@ struct RgbImage {
 
 // Reads only the signature and IHDR. Throws Error(PreflightError) naming the file when it is
 // not a PNG, is truncated before IHDR, or claims more than `max_pixels`.
-PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels);
+PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels,
+                          SettingNames names = nullptr);
 
 // Decodes a whole PNG held in memory. 8-bit RGB/RGBA non-interlaced images (what frame
 // generators write) take a fast path: chunks parsed and CRC-checked here, the zlib stream

@@ -56,12 +56,11 @@ void check_frame_names(const std::filesystem::path& frames_dir,
 }  // namespace
 
 std::filesystem::path choose_track(const std::filesystem::path& music_dir, const std::string& select,
-                                   const std::string& story_id) {
+                                   const std::string& story_id, SettingNames names) {
     std::error_code ec;
     if (!std::filesystem::is_directory(music_dir, ec)) {
-        fail(fmt::format("music dir '{}' does not exist; mount the music library there or set MUSIC_DIR / "
-                         "--music-dir",
-                         music_dir.string()));
+        fail(fmt::format("music dir '{}' does not exist; mount the music library there or set the music dir{}",
+                         music_dir.string(), named(Setting::MusicDir, names)));
     }
     std::vector<std::filesystem::path> tracks;
     try {
@@ -124,10 +123,10 @@ PreflightReport preflight(const RenderRequest& req) {
 
     // Every header, so a stray non-PNG fails here rather than after minutes of encoding.
     const auto max_pixels = req.settings.max_frame_pixels;
-    const PngHeader first = read_png_header(r.frames.front(), max_pixels);
+    const PngHeader first = read_png_header(r.frames.front(), max_pixels, req.setting_names);
     r.first_frame = Canvas{static_cast<int>(first.width), static_cast<int>(first.height)};
     for (std::size_t i = 1; i < r.frames.size(); ++i) {
-        const PngHeader h = read_png_header(r.frames[i], max_pixels);
+        const PngHeader h = read_png_header(r.frames[i], max_pixels, req.setting_names);
         if (h.width != first.width || h.height != first.height) r.mixed_sizes = true;
     }
     if (req.settings.width > 0) {
@@ -136,21 +135,22 @@ PreflightReport preflight(const RenderRequest& req) {
         r.canvas = Canvas{(r.first_frame.width + 1) & ~1, (r.first_frame.height + 1) & ~1};
     }
     if (r.canvas.width < 2 || r.canvas.height < 2) r.canvas = Canvas{std::max(2, r.canvas.width), std::max(2, r.canvas.height)};
-    // Memory follows the canvas x264 encodes, whatever size the PNGs are (RENDER_SIZE).
+    // Memory follows the canvas x264 encodes, whatever size the PNGs are (the configured size).
     if (static_cast<std::uint64_t>(r.canvas.width) * static_cast<std::uint64_t>(r.canvas.height) > max_pixels) {
-        fail(fmt::format("the canvas {}x{} exceeds MAX_FRAME_PIXELS ({}); choose a smaller RENDER_SIZE or raise the "
+        fail(fmt::format("the canvas {}x{} exceeds the pixel limit{} of {}; choose a smaller size{} or raise the "
                          "limit together with the memory limit (about 200 bytes per pixel)",
-                         r.canvas.width, r.canvas.height, max_pixels));
+                         r.canvas.width, r.canvas.height, named(Setting::MaxFramePixels, req.setting_names),
+                         max_pixels, named(Setting::Size, req.setting_names)));
     }
 
-    r.music_path = choose_track(req.music_dir, req.music_select, req.story_id);
+    r.music_path = choose_track(req.music_dir, req.music_select, req.story_id, req.setting_names);
     r.audio_track = r.music_path.filename().string();
     r.music_stamp = file_stamp(r.music_path);  // before the probe reads it
     r.audio = probe_audio(r.music_path);
 
     if (!std::filesystem::is_directory(req.output_dir, ec)) {
-        fail(fmt::format("output dir '{}' does not exist; create it or set OUTPUT_DIR / --output",
-                         req.output_dir.string()));
+        fail(fmt::format("output dir '{}' does not exist; create it or set the output dir{}",
+                         req.output_dir.string(), named(Setting::OutputDir, req.setting_names)));
     }
     r.output_path = req.output_dir / output_file_name(req.output_name_template, req.story_id, req.part_id);
     const auto free = free_bytes(req.output_dir);
@@ -158,8 +158,9 @@ PreflightReport preflight(const RenderRequest& req) {
     if (free && *free < req.min_free_bytes) {
         // Out of space by our own threshold: the machine's state, not the job's (ENOSPC).
         throw Error(ErrorClass::PreflightError,
-                    fmt::format("only {} MiB free in '{}', below MIN_FREE_BYTES ({} MiB); free space first",
-                                *free >> 20, req.output_dir.string(), req.min_free_bytes >> 20))
+                    fmt::format("only {} MiB free in '{}', below the free space minimum{} of {} MiB; free space first",
+                                *free >> 20, req.output_dir.string(), named(Setting::MinFreeBytes, req.setting_names),
+                                req.min_free_bytes >> 20))
             .with_os_error(ENOSPC);
     }
     return r;

@@ -8,6 +8,7 @@
 #include "common/paths.h"
 #include "worker/debug_reports.h"
 #include "worker/disk_check.h"
+#include "worker/render_config.h"
 #include "worker/retry.h"
 #include "worker/work_dir.h"
 
@@ -145,11 +146,12 @@ media::RenderRequest JobRunner::build_request() const {
     r.min_free_bytes = config_.min_free_bytes;
     r.output_name_template = config_.output_name_template;
     r.settings = config_.render;
+    r.setting_names = env_setting_names;
     if (job_.render.fps) r.settings.fps = *job_.render.fps;
     if (job_.render.preset) r.settings.preset = *job_.render.preset;
     if (job_.render.crf) r.settings.crf = *job_.render.crf;
     try {
-        media::validate(r.settings);
+        media::validate(r.settings, env_setting_names);
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
     }

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "worker/metrics_server.h"
+#include "worker/render_config.h"
 #include "worker/url.h"
 
 namespace renderer::worker {
@@ -113,7 +114,7 @@ WorkerConfig WorkerConfig::from_env() {
     c.output_name_template = env_string("OUTPUT_NAME_TEMPLATE", c.output_name_template);
     c.metrics_addr = env_string("METRICS_ADDR", "");
     c.paths = ServicePaths::from_env();
-    c.render = media::render_settings_from_env();
+    c.render = render_settings_from_env();
     return c;
 }
 
@@ -215,7 +216,7 @@ void WorkerConfig::finalize() {
                             p->string()));
         }
     }
-    media::validate(render);
+    media::validate(render, env_setting_names);
 }
 
 std::string WorkerConfig::api_base() const {
