@@ -18,7 +18,7 @@
 #include "support/stub_api.h"
 #include "worker/api_client.h"
 #include "worker/http_client.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 #include "worker/lease.h"
 #include "worker/url.h"
 #include "worker/worker.h"

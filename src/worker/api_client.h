@@ -13,7 +13,7 @@
 
 #include "common/log.h"
 #include "worker/http_client.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 #include "worker/retry.h"
 #include "worker/stop_flag.h"
 
