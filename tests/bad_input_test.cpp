@@ -26,7 +26,7 @@
 #include "support/media_inspect.h"
 #include "support/secret_scan.h"
 #include "worker/render_config.h"
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
 
 namespace renderer::testing {
 namespace {

@@ -16,6 +16,7 @@
 #include "support/mp3_fixture.h"
 #include "support/open_tripwire.h"
 #include "support/stub_api.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -68,16 +69,8 @@ protected:
     }
 
     media::RenderRequest request() {
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = tmp_ / "frames";
-        r.music_dir = tmp_ / "music";
+        media::RenderRequest r = test_request(tmp_.path(), tmp_ / "frames");
         r.music_select = "named:track.mp3";
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
         return r;
     }
 

@@ -30,7 +30,7 @@
 #include "support/process.h"
 #include "worker/metrics.h"
 #include "worker/metrics_server.h"
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
 
 namespace renderer::testing {
 namespace {

@@ -19,6 +19,7 @@
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
 #include "support/mp4_boxes.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -58,16 +59,8 @@ protected:
 
     media::RenderRequest request(const std::string& track_name, int frames) {
         if (!fs::exists(tmp_ / "frames")) write_frames(tmp_ / "frames", frames, 32, 32);
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = tmp_ / "frames";
-        r.music_dir = tmp_ / "music";
+        media::RenderRequest r = test_request(tmp_.path(), tmp_ / "frames");
         r.music_select = "named:" + track_name;
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
         return r;
     }
 

@@ -16,6 +16,7 @@
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
 #include "support/mp4_boxes.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -35,16 +36,9 @@ protected:
 
     media::RenderResult render(int frames, const std::string& track, const std::string& preset = "ultrafast") {
         if (!fs::exists(tmp_ / "frames")) write_frames(tmp_ / "frames", frames, 32, 32);
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = tmp_ / "frames";
-        r.music_dir = tmp_ / "music";
+        media::RenderRequest r = test_request(tmp_.path(), tmp_ / "frames");
         r.music_select = "named:" + track;
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
         r.settings.preset = preset;
-        r.settings.threads = 2;
         media::CancelToken cancel;
         return media::render_slideshow(r, log::Context{}, cancel);
     }

@@ -21,6 +21,7 @@
 #include "support/media_inspect.h"
 #include "support/mp4_boxes.h"
 #include "support/bad_media.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavutil/cpu.h>
@@ -41,16 +42,10 @@ protected:
     }
 
     RenderRequest request(const fs::path& frames, const std::string& track = "background.mp3") {
-        RenderRequest r;
+        RenderRequest r = test_request(tmp_.path(), frames);
         r.story_id = "S45";
         r.part_id = "P2";
-        r.frames_dir = frames;
-        r.music_dir = tmp_ / "music";
         r.music_select = "named:" + track;
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
         return r;
     }
 

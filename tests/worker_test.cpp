@@ -15,7 +15,7 @@
 #include "media/probe.h"
 #include "media/slideshow.h"
 #include "worker/work_dir.h"
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
 
 namespace renderer::testing {
 namespace {

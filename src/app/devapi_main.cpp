@@ -133,7 +133,7 @@ int serve(const Settings& s, const sigset_t& signals) {
                         {"no_lease_seconds", s.no_lease_seconds},
                         {"exit_when_done", s.exit_when_done}});
 
-    const timespec tick{0, 200'000'000};
+    const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
     for (;;) {
         siginfo_t info{};
         const int sig = sigtimedwait(&signals, &info, &tick);

@@ -34,7 +34,6 @@ public:
 
     ErrorClass error_class() const { return cls_; }
     const std::string& stderr_snippet() const { return snippet_; }
-    void set_stderr_snippet(std::string s) { snippet_ = std::move(s); }
 
     // The errno the system reported for this failure (ENOSPC from a write, EIO from a read),
     // 0 when none did. The class says what failed; this says why, where the worker must tell

@@ -74,20 +74,18 @@ CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool gl
     return ctx;
 }
 
-int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
+void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
                      const CancelToken* cancel) {
     int rc = avcodec_send_frame(encoder, frame);
-    if (rc == AVERROR_EOF) return 0;  // already flushed
+    if (rc == AVERROR_EOF) return;  // already flushed
     av_check(rc, ErrorClass::EncodeError, fmt::format("{} encoder rejected a frame", encoder->codec->name));
     PacketPtr packet = make_packet();
-    int written = 0;
     for (;;) {
         if (cancel != nullptr && cancel->cancelled()) throw Error(*cancel->reason(), "render cancelled");
         rc = avcodec_receive_packet(encoder, packet.get());
-        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return written;
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
         av_check(rc, ErrorClass::EncodeError, fmt::format("{} encoder failed", encoder->codec->name));
         writer.write(packet.get(), stream, encoder->time_base);  // the muxer takes the packet's reference
-        ++written;
     }
 }
 

@@ -21,8 +21,7 @@ CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool gl
 
 // Sends `frame` to `encoder` (nullptr = flush) and writes every packet it yields to `stream`.
 // `cancel` is checked between packets: a flush of x264's lookahead can take seconds.
-// Returns the number of packets written.
-int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
+void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
                      const CancelToken* cancel = nullptr);
 
 }  // namespace renderer::media

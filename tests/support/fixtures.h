@@ -25,8 +25,7 @@ void write_png(const fs::path& path, int w, int h, PngKind kind, Rgb color, std:
 void write_png_pixels(const fs::path& path, int w, int h, int channels, const std::vector<std::uint8_t>& px,
                       bool all_filters);
 
-// `count` frames named frame_1.png … frame_N.png; frame i gets gray level (i * step) % 256
-// when `distinct`, else all share `color`.
+// `count` frames named frame_1.png … frame_N.png, all filled with `color`.
 void write_frames(const fs::path& dir, int count, int w, int h, Rgb color = {40, 120, 200});
 
 // `count` RGB frames frame_1.png … frame_N.png with texture (gradients, stripes, fixed-seed
