@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "app/cli_parse.h"
 #include "app/commands.h"
 #include "common/error.h"
 #include "renderer_version.h"
@@ -51,12 +52,7 @@ int main(int argc, char** argv) {
 #endif
     app::add_healthcheck_command(app, global, runner);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? kExitOk : kExitUsage;
-    }
+    if (const auto rc = app::parse_command_line(app, argc, argv)) return *rc;
 
     log::Options lo;
     lo.json = global.json_logs;

@@ -105,12 +105,7 @@ void AudioSource::resample(const AVFrame* decoded) {
     const int in_samples = decoded != nullptr ? decoded->nb_samples : 0;
     const int capacity = swr_get_out_samples(swr_.get(), in_samples);
     if (capacity <= 0) return;
-    FramePtr out = make_frame();
-    out->format = AV_SAMPLE_FMT_FLTP;
-    out->sample_rate = out_rate_;
-    av_channel_layout_default(&out->ch_layout, 2);
-    out->nb_samples = capacity;
-    av_check(av_frame_get_buffer(out.get(), 0), ErrorClass::DecodeError, "cannot allocate audio samples");
+    FramePtr out = output_frame(capacity);
     const int n = swr_convert(swr_.get(), out->data, capacity,
                               decoded != nullptr ? const_cast<const std::uint8_t**>(decoded->extended_data) : nullptr,
                               in_samples);
@@ -143,15 +138,20 @@ bool AudioSource::fill(int wanted) {
     return av_audio_fifo_size(fifo_.get()) > 0;
 }
 
-FramePtr AudioSource::read(int max_samples) {
-    if (!fill(max_samples)) return nullptr;
-    const int n = std::min(max_samples, av_audio_fifo_size(fifo_.get()));
+FramePtr AudioSource::output_frame(int samples) const {
     FramePtr out = make_frame();
     out->format = AV_SAMPLE_FMT_FLTP;
     out->sample_rate = out_rate_;
     av_channel_layout_default(&out->ch_layout, 2);
-    out->nb_samples = n;
+    out->nb_samples = samples;
     av_check(av_frame_get_buffer(out.get(), 0), ErrorClass::DecodeError, "cannot allocate audio samples");
+    return out;
+}
+
+FramePtr AudioSource::read(int max_samples) {
+    if (!fill(max_samples)) return nullptr;
+    const int n = std::min(max_samples, av_audio_fifo_size(fifo_.get()));
+    FramePtr out = output_frame(n);
     if (av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(out->data), n) < n) {
         av_fail(ErrorClass::DecodeError, "cannot read buffered audio samples");
     }

@@ -43,6 +43,8 @@ public:
     int resampler_configs() const { return resampler_configs_; }
 
 private:
+    // An empty stereo planar-float frame of `samples` at the output rate: what the encoder takes.
+    FramePtr output_frame(int samples) const;
     bool next_frame();      // into frame_; false at the end
     bool fill(int wanted);  // false once nothing more can be produced
     void resample(const AVFrame* decoded);  // nullptr: flush what the resampler holds back
