@@ -4,9 +4,9 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/time_format.h"
 #include "devapi/job.h"
 #include "devapi/request_body.h"
-#include "common/time_format.h"
 #include "fuzz/fuzz_targets.h"
 #include "worker/api_messages.h"
 

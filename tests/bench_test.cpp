@@ -35,7 +35,7 @@ std::uint64_t xml_line(XML_Parser parser) {
 constexpr int kFrames = 10;
 
 class BenchTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { write_textured_frames(tmp_ / "frames", kFrames, 64, 36); }
 
     RunResult bench(std::vector<std::string> args,
@@ -229,8 +229,7 @@ TEST_F(BenchTest, PlotIsWellFormedSvgWithOnePointPerSetting) {
     });
     ASSERT_EQ(XML_Parse(parser.get(), doc.data(), static_cast<int>(doc.size()), XML_TRUE),
               XML_STATUS_OK)
-        << XML_ErrorString(XML_GetErrorCode(parser.get())) << " at line "
-        << xml_line(parser.get());
+        << XML_ErrorString(XML_GetErrorCode(parser.get())) << " at line " << xml_line(parser.get());
     EXPECT_EQ(scan.root, "svg");
     EXPECT_NE(scan.text.find("<story> & \"part\""), std::string::npos)
         << "the frames dir, unescaped by the parser";

@@ -35,7 +35,8 @@ std::string x264_build_of(const fs::path& mp4) {
     AVPacket* pkt = av_packet_alloc();
     while (bytes.empty() && av_read_frame(raw, pkt) >= 0) {
         if (raw->streams[pkt->stream_index]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
-            bytes.assign(reinterpret_cast<const char*>(pkt->data), static_cast<std::size_t>(pkt->size));
+            bytes.assign(reinterpret_cast<const char*>(pkt->data),
+                         static_cast<std::size_t>(pkt->size));
         }
         av_packet_unref(pkt);
     }
@@ -51,8 +52,8 @@ std::string x264_build_of(const fs::path& mp4) {
 std::string platform_key(const fs::path& any_render) {
     const int cpu = av_get_cpu_flags();
     return fmt::format("avcodec {}.{}.{} / x264 {} / avx2 {} / avx512 {}", LIBAVCODEC_VERSION_MAJOR,
-                       LIBAVCODEC_VERSION_MINOR, LIBAVCODEC_VERSION_MICRO, x264_build_of(any_render),
-                       (cpu & AV_CPU_FLAG_AVX2) != 0 ? "yes" : "no",
+                       LIBAVCODEC_VERSION_MINOR, LIBAVCODEC_VERSION_MICRO,
+                       x264_build_of(any_render), (cpu & AV_CPU_FLAG_AVX2) != 0 ? "yes" : "no",
                        (cpu & AV_CPU_FLAG_AVX512) != 0 ? "yes" : "no");
 }
 
@@ -70,17 +71,18 @@ const std::map<std::string, Digests>& expected_digests() {
 }
 
 class GoldenTest : public ::testing::Test {
-protected:
+  protected:
     // Renders in a process of its own: libx264 carries state from one render to the next inside a
     // process on some CPUs (docs/RELIABILITY.md, determinism), so a fresh process is the reference.
     fs::path render(const std::string& name, const fs::path& frames, const std::string& track,
                     std::vector<std::string> settings) {
-        std::vector<std::string> args = {renderer_bin(), "render",         "--frames",     frames.string(),
-                                         "--story",      "golden",         "--part",       name,
-                                         "--music-dir",  music_.string(),  "--music-select", "named:" + track,
-                                         "--output",     out_.string(),    "--no-cache"};
+        std::vector<std::string> args = {
+            renderer_bin(),   "render",         "--frames", frames.string(), "--story",
+            "golden",         "--part",         name,       "--music-dir",   music_.string(),
+            "--music-select", "named:" + track, "--output", out_.string(),   "--no-cache"};
         args.insert(args.end(), settings.begin(), settings.end());
-        const auto r = run_process(args, {{"MIN_FREE_BYTES", "1M"}, {"TMP_DIR", (tmp_ / "tmp").string()}});
+        const auto r =
+            run_process(args, {{"MIN_FREE_BYTES", "1M"}, {"TMP_DIR", (tmp_ / "tmp").string()}});
         EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
         return out_ / ("golden_" + name + ".mp4");
     }
@@ -115,25 +117,28 @@ TEST_F(GoldenTest, FixedRendersEncodeTheRecordedPackets) {
     write_png(frames / "frame_4.png", 64, 36, PngKind::Gray16, {90, 90, 90});
     write_textured_frames(tmp_ / "textured", 8, 48, 30);
     for (int i = 1; i <= 8; ++i) {
-        fs::copy_file(tmp_ / "textured" / fmt::format("frame_{}.png", i), frames / fmt::format("frame_{}.png", i + 4));
+        fs::copy_file(tmp_ / "textured" / fmt::format("frame_{}.png", i),
+                      frames / fmt::format("frame_{}.png", i + 4));
     }
     const fs::path mixed = render("mixed_mono", frames, "mono_8k.mp3",
-                                  {"--preset", "superfast", "--crf", "30", "--fps", "6", "--size", "48x32",
-                                   "--threads", "1", "--audio-bitrate", "96k"});
+                                  {"--preset", "superfast", "--crf", "30", "--fps", "6", "--size",
+                                   "48x32", "--threads", "1", "--audio-bitrate", "96k"});
     got["mixed_mono"] = packet_digest(mixed);
 
     const std::string key = platform_key(demo);
     const auto it = expected_digests().find(key);
     if (it == expected_digests().end()) {
-        GTEST_SKIP() << "no golden digests for this platform (" << key
-                     << "): libavcodec, libx264 and the CPU features they use decide the bytes. On a "
-                        "known-good build, add to expected_digests(): demo "
-                     << got["demo"] << ", mixed_mono " << got["mixed_mono"];
+        GTEST_SKIP()
+            << "no golden digests for this platform (" << key
+            << "): libavcodec, libx264 and the CPU features they use decide the bytes. On a "
+               "known-good build, add to expected_digests(): demo "
+            << got["demo"] << ", mixed_mono " << got["mixed_mono"];
     }
     for (const auto& [name, digest] : it->second) {
-        EXPECT_EQ(got[name], digest) << name << " on " << key
-                                     << ": the encoded packets changed. If that is intended (new settings, an "
-                                        "encoder upgrade), say why in docs/DECISIONS.md and record the new digest.";
+        EXPECT_EQ(got[name], digest)
+            << name << " on " << key
+            << ": the encoded packets changed. If that is intended (new settings, an "
+               "encoder upgrade), say why in docs/DECISIONS.md and record the new digest.";
     }
 }
 

@@ -13,9 +13,9 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -28,9 +28,9 @@
 #include "media/slideshow.h"
 #include "renderer_version.h"
 #include "support/process.h"
+#include "support/worker_fixture.h"
 #include "worker/metrics.h"
 #include "worker/metrics_server.h"
-#include "support/worker_fixture.h"
 
 namespace renderer::testing {
 namespace {
@@ -221,9 +221,10 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
     EXPECT_GT(sample(text, "renderer_api_call_duration_seconds_sum{request=\"list\"}"), 0);
     // Issue 18.6: where the time went, per stage, for each render that encoded.
     for (const auto stage : worker::Metrics::kStages) {
-        EXPECT_EQ(sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
-                                           stage)),
-                  2)
+        EXPECT_EQ(
+            sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
+                                     stage)),
+            2)
             << stage;
     }
     EXPECT_GT(sample(text, "renderer_render_stage_duration_seconds_sum{stage=\"encode\"}"), 0);

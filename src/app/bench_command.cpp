@@ -16,15 +16,15 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include "bench/bench_plot.h"
-#include "bench/bench_report.h"
 #include "app/commands.h"
 #include "app/progress_bar.h"
+#include "bench/bench_plot.h"
+#include "bench/bench_report.h"
+#include "bench/bench_runner.h"
 #include "common/atomic_file.h"
 #include "common/env.h"
 #include "common/error.h"
 #include "common/service_paths.h"
-#include "bench/bench_runner.h"
 #include "worker/render_config.h"
 
 namespace renderer::app {
@@ -93,7 +93,8 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
     }
     const std::vector<int> crfs = int_list("--crf", o.crfs, media::Setting::Crf);
     const std::vector<int> threads =
-        o.threads ? int_list("--threads", *o.threads, media::Setting::Threads) : std::vector<int>{default_threads};
+        o.threads ? int_list("--threads", *o.threads, media::Setting::Threads)
+                  : std::vector<int>{default_threads};
     std::vector<bench::BenchSetting> grid;
     for (const auto& p : presets) {
         for (const int c : crfs) {
@@ -105,7 +106,7 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
 
 // The renders' home when nothing is kept: a private dir under TMP_DIR, removed on every path.
 class ScratchDir {
-public:
+  public:
     explicit ScratchDir(const fs::path& parent) {
         std::error_code ec;
         fs::create_directories(parent, ec);
@@ -125,7 +126,7 @@ public:
     ScratchDir& operator=(const ScratchDir&) = delete;
     const fs::path& path() const { return path_; }
 
-private:
+  private:
     fs::path path_;
 };
 

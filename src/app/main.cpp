@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
     using namespace renderer;
     CLI::App app{kDescription, "renderer"};
     app.set_version_flag("--version", std::string("renderer ") + RENDERER_VERSION);
-    app.footer("Exit codes: 0 ok, 1 render/runtime failure, 64 usage error, 78 configuration error.");
+    app.footer(
+        "Exit codes: 0 ok, 1 render/runtime failure, 64 usage error, 78 configuration error.");
 
     app.fallthrough();  // global flags may follow the subcommand: `renderer render ... --debug`
 

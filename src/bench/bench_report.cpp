@@ -11,7 +11,6 @@
 namespace renderer::bench {
 namespace {
 
-
 constexpr double kMiB = 1024.0 * 1024.0;
 
 bool compares_threads(const BenchReport& r) {

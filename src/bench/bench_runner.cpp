@@ -22,7 +22,7 @@ constexpr const char* kStoryId = "bench";
 
 // Removes a render once it has been measured, also when measuring throws.
 class RemoveUnlessKept {
-public:
+  public:
     RemoveUnlessKept(std::filesystem::path path, bool keep) : path_(std::move(path)), keep_(keep) {}
     ~RemoveUnlessKept() {
         std::error_code ec;
@@ -31,7 +31,7 @@ public:
     RemoveUnlessKept(const RemoveUnlessKept&) = delete;
     RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
 
-private:
+  private:
     std::filesystem::path path_;
     bool keep_;
 };
@@ -118,7 +118,8 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken&
             const bool peak_reset = reset_peak_rss();
             const double cpu0 = process_cpu_seconds();
             const auto t0 = Clock::now();
-            const media::RenderResult result = media::render_slideshow(req, ctx, cancel, observer.on_progress);
+            const media::RenderResult result =
+                media::render_slideshow(req, ctx, cancel, observer.on_progress);
             run.wall_sec = std::chrono::duration<double>(Clock::now() - t0).count();
             run.cpu_sec = process_cpu_seconds() - cpu0;
             if (peak_reset) run.peak_rss_bytes = peak_rss_bytes();

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/quality.h"
 #include "common/log.h"
 #include "media/cancel_token.h"
-#include "bench/quality.h"
 #include "media/render_settings.h"
 #include "media/slideshow.h"
 
@@ -32,7 +32,7 @@ struct BenchPlan {
     std::filesystem::path frames_dir;
     std::filesystem::path music_dir;
     std::string music_select = "first";  // first | named:FILE, as for render
-    media::RenderSettings base;                 // everything but preset, crf and threads; cache is ignored
+    media::RenderSettings base;          // everything but preset, crf and threads; cache is ignored
     std::vector<BenchSetting> settings;
     int repeat = 1;
     // Renders are written here. Unless `keep`, each is removed once measured.

@@ -11,11 +11,11 @@ extern "C" {
 #include <libavfilter/buffersrc.h>
 }
 
+#include "bench/video_decoder.h"
 #include "media/av_error.h"
 #include "media/av_ptr.h"
 #include "media/frame_pipeline.h"
 #include "media/libav_log.h"
-#include "bench/video_decoder.h"
 
 namespace renderer::bench {
 namespace {
@@ -29,7 +29,7 @@ constexpr ErrorClass kFail = ErrorClass::DecodeError;
 //   source  ──► split ──────────┘       │
 //                    └──────────────────┘
 class QualityGraph {
-public:
+  public:
     QualityGraph(int width, int height, AVPixelFormat encoded_format)
         : graph_(avfilter_graph_alloc()) {
         if (!graph_) media::av_fail(kFail, "cannot allocate a filter graph");
@@ -51,23 +51,23 @@ public:
         link(split, 1, ssim, 1);
         link(ssim, 0, sink_, 0);
         media::av_check(avfilter_graph_config(graph_.get(), nullptr), kFail,
-                 "cannot configure the psnr/ssim graph");
+                        "cannot configure the psnr/ssim graph");
     }
 
     // Takes the frames' references (they are left empty).
     void push(AVFrame* encoded, AVFrame* source) {
         media::av_check(av_buffersrc_add_frame_flags(encoded_, encoded, 0), kFail,
-                 "psnr/ssim graph rejected a frame");
+                        "psnr/ssim graph rejected a frame");
         media::av_check(av_buffersrc_add_frame_flags(source_, source, 0), kFail,
-                 "psnr/ssim graph rejected a frame");
+                        "psnr/ssim graph rejected a frame");
         pull();
     }
 
     void finish() {
         media::av_check(av_buffersrc_add_frame_flags(encoded_, nullptr, 0), kFail,
-                 "cannot close the psnr/ssim graph");
+                        "cannot close the psnr/ssim graph");
         media::av_check(av_buffersrc_add_frame_flags(source_, nullptr, 0), kFail,
-                 "cannot close the psnr/ssim graph");
+                        "cannot close the psnr/ssim graph");
         pull();
     }
 
@@ -82,16 +82,17 @@ public:
         return q;
     }
 
-private:
+  private:
     AVFilterContext* add(const char* filter, const char* name, const std::string& args) {
         const AVFilter* f = avfilter_get_by_name(filter);
         if (f == nullptr) {
             media::av_fail(kFail, fmt::format("this libavfilter has no '{}' filter", filter));
         }
         AVFilterContext* ctx = nullptr;
-        media::av_check(avfilter_graph_create_filter(&ctx, f, name, args.empty() ? nullptr : args.c_str(),
-                                              nullptr, graph_.get()),
-                 kFail, fmt::format("cannot create the '{}' filter", filter));
+        media::av_check(
+            avfilter_graph_create_filter(&ctx, f, name, args.empty() ? nullptr : args.c_str(),
+                                         nullptr, graph_.get()),
+            kFail, fmt::format("cannot create the '{}' filter", filter));
         return ctx;
     }
 
@@ -107,7 +108,8 @@ private:
 
     static double meta(const AVFrame* f, const char* key) {
         const AVDictionaryEntry* e = av_dict_get(f->metadata, key, nullptr, 0);
-        if (e == nullptr) media::av_fail(kFail, fmt::format("the psnr/ssim graph did not report {}", key));
+        if (e == nullptr)
+            media::av_fail(kFail, fmt::format("the psnr/ssim graph did not report {}", key));
         return std::strtod(e->value, nullptr);
     }
 
@@ -145,7 +147,7 @@ QualityScore measure_quality(const std::filesystem::path& encoded,
     QualityGraph graph(canvas.width, canvas.height, decoder.pix_fmt());
     // The render's own pipeline, so the reference is bit-identical to what the encoder was fed.
     media::FramePipeline pipeline(source_frames, canvas, decode_threads, max_frame_pixels, cancel,
-                           &capture);
+                                  &capture);
 
     const auto total = static_cast<std::int64_t>(source_frames.size());
     std::int64_t i = 0;

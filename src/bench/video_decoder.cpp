@@ -12,13 +12,16 @@ VideoDecoder::VideoDecoder(const std::filesystem::path& path) {
     fmt_ = media::open_input(path, ErrorClass::DecodeError, media::InputPolicy::Artifact);
     // The pixel format and size callers ask for before the first frame come from here.
     media::av_check(avformat_find_stream_info(fmt_.get(), nullptr), ErrorClass::DecodeError,
-             fmt::format("cannot read {}", what));
-    const int index = media::av_check(av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0),
-                               ErrorClass::DecodeError, fmt::format("no decodable video stream in {}", what));
+                    fmt::format("cannot read {}", what));
+    const int index = media::av_check(
+        av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0),
+        ErrorClass::DecodeError, fmt::format("no decodable video stream in {}", what));
     // The decoder picks its threads: decoding speed is not what is being measured.
-    dec_ = media::open_decoder(fmt_.get(), index, ErrorClass::DecodeError, media::InputPolicy::Artifact, 0);
-    loop_.emplace(fmt_.get(), index, dec_.get(),
-                  media::DecodingLoop::Options{.error_class = ErrorClass::DecodeError, .what = what});
+    dec_ = media::open_decoder(fmt_.get(), index, ErrorClass::DecodeError,
+                               media::InputPolicy::Artifact, 0);
+    loop_.emplace(
+        fmt_.get(), index, dec_.get(),
+        media::DecodingLoop::Options{.error_class = ErrorClass::DecodeError, .what = what});
 }
 
 media::FramePtr VideoDecoder::next() {

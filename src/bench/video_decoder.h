@@ -11,7 +11,7 @@
 namespace renderer::bench {
 
 class VideoDecoder {
-public:
+  public:
     // Opens the file's best video stream (an MP4: the mov demuxer only). Throws
     // Error(DecodeError) naming the file when it cannot be opened or holds no decodable video.
     explicit VideoDecoder(const std::filesystem::path& path);
@@ -23,7 +23,7 @@ public:
     // The next decoded frame, or nullptr once the stream is drained.
     media::FramePtr next();
 
-private:
+  private:
     media::InputFormatPtr fmt_;
     media::CodecContextPtr dec_;
     std::optional<media::DecodingLoop> loop_;

@@ -21,8 +21,10 @@ struct Fd {
     }
 };
 
-[[noreturn]] void io_fail(std::string_view what, const std::filesystem::path& path, std::string_view why) {
-    throw Error(ErrorClass::IoError, fmt::format("{} '{}': {}", what, path.filename().string(), why));
+[[noreturn]] void io_fail(std::string_view what, const std::filesystem::path& path,
+                          std::string_view why) {
+    throw Error(ErrorClass::IoError,
+                fmt::format("{} '{}': {}", what, path.filename().string(), why));
 }
 
 }  // namespace
@@ -44,7 +46,8 @@ void read_file_into(const std::filesystem::path& path, ByteBuffer& out, std::str
     out.resize(got);
 }
 
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, std::string_view what) {
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path,
+                                          std::string_view what) {
     ByteBuffer buf;
     read_file_into(path, buf, what);
     return {buf.begin(), buf.end()};

@@ -33,8 +33,10 @@ using ByteBuffer = std::vector<std::uint8_t, DefaultInitAllocator<std::uint8_t>>
 // The whole file into `out`, reusing its capacity. Throws Error(IoError) "<what> '<file name>':
 // cannot open|read: <reason>": a file that was there and cannot be read now is the filesystem's
 // doing (removed meanwhile, a failing disk), transient, not the fault of its contents.
-void read_file_into(const std::filesystem::path& path, ByteBuffer& out, std::string_view what = "file");
+void read_file_into(const std::filesystem::path& path, ByteBuffer& out,
+                    std::string_view what = "file");
 // The same into a new vector.
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path, std::string_view what = "file");
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path,
+                                          std::string_view what = "file");
 
 }  // namespace renderer

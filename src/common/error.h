@@ -28,7 +28,7 @@ std::string_view to_string(ErrorClass c);
 bool is_transient(ErrorClass c);
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorClass cls, std::string message, std::string stderr_snippet = {})
         : std::runtime_error(std::move(message)), cls_(cls), snippet_(std::move(stderr_snippet)) {}
 
@@ -44,7 +44,7 @@ public:
         return *this;
     }
 
-private:
+  private:
     ErrorClass cls_;
     std::string snippet_;
     int os_error_ = 0;

@@ -22,7 +22,6 @@ int digits(std::string_view s, std::size_t pos, std::size_t count, bool& ok) {
 
 }  // namespace
 
-
 std::string format_utc_millis(std::chrono::system_clock::time_point tp) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch());
     const auto secs = static_cast<std::time_t>(ms.count() / 1000);

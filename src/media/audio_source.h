@@ -21,7 +21,7 @@ namespace renderer::media {
 int output_sample_rate(int decoded_rate);
 
 class AudioSource {
-public:
+  public:
     // Opens the track and decodes its first frame, whose rate sets the output rate. Throws
     // Error(DecodeError).
     AudioSource(const std::filesystem::path& path, LibavLogCapture& log);
@@ -42,11 +42,11 @@ public:
     // it converts to whole output samples, so each may give one sample fewer than exact.
     int resampler_configs() const { return resampler_configs_; }
 
-private:
+  private:
     // An empty stereo planar-float frame of `samples` at the output rate: what the encoder takes.
     FramePtr output_frame(int samples) const;
-    bool next_frame();      // into frame_; false at the end
-    bool fill(int wanted);  // false once nothing more can be produced
+    bool next_frame();                      // into frame_; false at the end
+    bool fill(int wanted);                  // false once nothing more can be produced
     void resample(const AVFrame* decoded);  // nullptr: flush what the resampler holds back
     void configure_resampler(const AVFrame& decoded);
 

@@ -51,8 +51,8 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
 // `recycle` (optional) is a buffer from an earlier image (its `storage`): decoding into memory
 // that is already mapped avoids zeroing fresh pages for every frame, which cost ~6 % of a
 // render's CPU in the kernel (docs/PERFORMANCE.md).
-RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
-                    ByteBuffer* recycle = nullptr);
+RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
+                    std::uint64_t max_pixels, ByteBuffer* recycle = nullptr);
 
 // The fast path alone: nullopt when the image is not a type it handles (or holds more image
 // data than it needs, which libspng decodes as libpng does).
@@ -60,7 +60,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
                                         std::uint64_t max_pixels, ByteBuffer* recycle = nullptr);
 
 // libspng alone: every PNG type, read through IEND.
-RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels);
+RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name,
+                         std::uint64_t max_pixels);
 
 // A 16-bit sample `c` with 16-bit alpha `a`, composited over black and brought to 8 bits: the
 // nearest 8-bit value to 255 * c/65535 * a/65535 (a = 65535 for opaque samples).

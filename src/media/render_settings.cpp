@@ -12,8 +12,9 @@
 namespace renderer::media {
 namespace {
 
-constexpr std::array<const char*, 10> kPresets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
-                                                  "medium",    "slow",      "slower",   "veryslow", "placebo"};
+constexpr std::array<const char*, 10> kPresets = {"ultrafast", "superfast", "veryfast", "faster",
+                                                  "fast",      "medium",    "slow",     "slower",
+                                                  "veryslow",  "placebo"};
 
 // Each numeric setting's range, stated once.
 struct RangeRow {
@@ -61,14 +62,16 @@ std::string x264_preset_list() { return fmt::format("{}", fmt::join(kPresets, ",
 void parse_size(std::string_view name, std::string_view text, int& width, int& height) {
     const auto x = text.find_first_of("xX");
     if (x == std::string_view::npos) {
-        throw Error(ErrorClass::ConfigError, fmt::format("{} must be WIDTHxHEIGHT such as 1920x1080; got '{}'", name, text));
+        throw Error(ErrorClass::ConfigError,
+                    fmt::format("{} must be WIDTHxHEIGHT such as 1920x1080; got '{}'", name, text));
     }
     const auto side = setting_range(Setting::SizeSide);
     width = static_cast<int>(parse_int(name, text.substr(0, x), side.min, side.max));
     height = static_cast<int>(parse_int(name, text.substr(x + 1), side.min, side.max));
     if (width % 2 != 0 || height % 2 != 0) {
-        throw Error(ErrorClass::ConfigError,
-                    fmt::format("{} must have even width and height (yuv420p); got '{}'", name, text));
+        throw Error(
+            ErrorClass::ConfigError,
+            fmt::format("{} must have even width and height (yuv420p); got '{}'", name, text));
     }
 }
 
@@ -78,10 +81,12 @@ void validate_music_select(std::string_view text) {
         const auto file = text.substr(6);
         if (file.find('/') == std::string_view::npos && file != "." && file != "..") return;
     }
-    throw Error(ErrorClass::ConfigError,
-                fmt::format("music selection must be first, hash or named:FILE.mp3 (a file name in the music "
-                            "dir); got '{}'",
-                            text));
+    throw Error(
+        ErrorClass::ConfigError,
+        fmt::format(
+            "music selection must be first, hash or named:FILE.mp3 (a file name in the music "
+            "dir); got '{}'",
+            text));
 }
 
 void validate(const RenderSettings& s, SettingNames names) {
@@ -89,29 +94,32 @@ void validate(const RenderSettings& s, SettingNames names) {
     const auto check = [&](Setting setting, std::string_view what, std::int64_t value) {
         const auto r = setting_range(setting);
         if (value >= r.min && value <= r.max) return;
-        bad(fmt::format("{} must be from {} to {}; got {}", described(what, setting, names), r.min, r.max, value));
+        bad(fmt::format("{} must be from {} to {}; got {}", described(what, setting, names), r.min,
+                        r.max, value));
     };
     check(Setting::Fps, "fps", s.fps);
     if (!is_x264_preset(s.preset)) {
-        bad(fmt::format("{} must be one of {}; got '{}'", described("x264 preset", Setting::Preset, names),
-                        x264_preset_list(), s.preset));
+        bad(fmt::format("{} must be one of {}; got '{}'",
+                        described("x264 preset", Setting::Preset, names), x264_preset_list(),
+                        s.preset));
     }
     check(Setting::Crf, "crf", s.crf);
     check(Setting::Threads, "x264 threads", s.threads);
     const auto decode = setting_range(Setting::DecodeThreads);
     if (s.decode_threads < decode.min || s.decode_threads > decode.max) {
         bad(fmt::format("{} must be from {} (auto) to {}; got {}",
-                        described("decode threads", Setting::DecodeThreads, names), decode.min, decode.max,
-                        s.decode_threads));
+                        described("decode threads", Setting::DecodeThreads, names), decode.min,
+                        decode.max, s.decode_threads));
     }
     const auto audio = setting_range(Setting::AudioBitrate);
     if (s.audio_bitrate < audio.min || s.audio_bitrate > audio.max) {
-        bad(fmt::format("{} must be from {}k to {}k; got {}", described("audio bitrate", Setting::AudioBitrate, names),
-                        audio.min / 1000, audio.max / 1000, s.audio_bitrate));
+        bad(fmt::format("{} must be from {}k to {}k; got {}",
+                        described("audio bitrate", Setting::AudioBitrate, names), audio.min / 1000,
+                        audio.max / 1000, s.audio_bitrate));
     }
     if ((s.width == 0) != (s.height == 0) || s.width % 2 != 0 || s.height % 2 != 0) {
-        bad(fmt::format("{} must be even WIDTHxHEIGHT; got {}x{}", described("size", Setting::Size, names), s.width,
-                        s.height));
+        bad(fmt::format("{} must be even WIDTHxHEIGHT; got {}x{}",
+                        described("size", Setting::Size, names), s.width, s.height));
     }
 }
 

@@ -14,7 +14,8 @@ namespace renderer::media {
 namespace fs = std::filesystem;
 
 // The settings a user can set. Their ranges are stated once, in render_settings.cpp's table;
-// the names users know them by (env vars, flags) belong to whoever reads them (worker/render_config).
+// the names users know them by (env vars, flags) belong to whoever reads them
+// (worker/render_config).
 enum class Setting {
     Fps,
     Preset,
@@ -31,7 +32,8 @@ enum class Setting {
 };
 
 // The accepted range of a numeric setting (Fps, Crf, Threads, DecodeThreads, AudioBitrate,
-// SizeSide: one side of a size, MaxFramePixels); validate() and every parser of these values use it.
+// SizeSide: one side of a size, MaxFramePixels); validate() and every parser of these values use
+// it.
 struct SettingRange {
     std::int64_t min;
     std::int64_t max;
@@ -53,15 +55,15 @@ struct RenderSettings {
     // x264 threads. Fixed by configuration, never derived from the core count, so identical
     // inputs give identical bytes on any machine.
     int threads = 3;
-    int decode_threads = 0;   // PNG decode + conversion pool; 0 = one per core, capped at 4
-    int width = 0;            // canvas; 0 = first frame's size rounded up to even
+    int decode_threads = 0;  // PNG decode + conversion pool; 0 = one per core, capped at 4
+    int width = 0;           // canvas; 0 = first frame's size rounded up to even
     int height = 0;
     // Refuse larger PNG headers (and canvases) before allocating. A render's peak RSS is about
     // 100 MiB + 200 bytes per canvas pixel (docs/PERFORMANCE.md, "Memory per pixel"): 4K UHD
     // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
-    bool use_cache = true;    // skip encoding when the artifact at the final path has our key
+    bool use_cache = true;  // skip encoding when the artifact at the final path has our key
 };
 
 struct RenderRequest {

@@ -147,7 +147,6 @@ std::optional<std::int64_t> parse_depth_header(const std::optional<std::string>&
     return n;
 }
 
-
 template <typename W>
 void put(W& w, const char* key, const std::string& value) {
     w.Key(key);

@@ -44,8 +44,7 @@ fs::path resolve_frames_dir(const Job& job, const WorkerConfig& config) {
 }  // namespace
 
 media::RenderRequest render_request_for(const Job& job, const WorkerConfig& config) {
-    if (job.input_error)
-        throw preflight(fmt::format("the job is malformed: {}", *job.input_error));
+    if (job.input_error) throw preflight(fmt::format("the job is malformed: {}", *job.input_error));
     media::RenderRequest r;
     r.story_id = job.story_id;
     r.part_id = job.part_id;

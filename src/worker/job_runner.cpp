@@ -277,33 +277,33 @@ void JobRunner::post_rendering() {
 }
 
 std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<Error>& failure) {
-    Heartbeat heartbeat(
-        api_, job_, lease_, lease_policy_, lease_policy_.next_beat(claim_sent_at_, claim_terms_),
-        renew_until_, log_,
-        {.on_lost =
-             [this] {
-                 cancel_.cancel(ErrorClass::LeaseLost);
-                 render_stop_.request_stop();
-                 abandon_.request_stop();
-                 // Logged now, not when the render has wound down.
-                 log_lease_lost();
-             },
-         .on_extended =
-             [this] {
-                 metrics_.lease_renewals.inc();
-                 touch_job_files();
-             },
-         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
-         .on_renewal_stopped =
-             [this] {
-                 log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
-                                         {"job_timeout_sec", config_.job_timeout_sec},
-                                         {"action",
-                                          "the render did not stop after JOB_TIMEOUT_SEC; its "
-                                          "lease is no longer renewed, so the API will requeue "
-                                          "the job; /readyz reports it until the render ends "
-                                          "(a restart frees the slot)"}});
-             }});
+    Heartbeat heartbeat(api_, job_, lease_, lease_policy_,
+                        lease_policy_.next_beat(claim_sent_at_, claim_terms_), renew_until_, log_,
+                        {.on_lost =
+                             [this] {
+                                 cancel_.cancel(ErrorClass::LeaseLost);
+                                 render_stop_.request_stop();
+                                 abandon_.request_stop();
+                                 // Logged now, not when the render has wound down.
+                                 log_lease_lost();
+                             },
+                         .on_extended =
+                             [this] {
+                                 metrics_.lease_renewals.inc();
+                                 touch_job_files();
+                             },
+                         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
+                         .on_renewal_stopped =
+                             [this] {
+                                 log_.warn("job_stuck",
+                                           {{"elapsed_sec", elapsed_sec()},
+                                            {"job_timeout_sec", config_.job_timeout_sec},
+                                            {"action",
+                                             "the render did not stop after JOB_TIMEOUT_SEC; its "
+                                             "lease is no longer renewed, so the API will requeue "
+                                             "the job; /readyz reports it until the render ends "
+                                             "(a restart frees the slot)"}});
+                             }});
 
     std::optional<media::RenderResult> result;
     if (!lease_.lost()) {

@@ -64,9 +64,10 @@ std::string read_token_file(const std::filesystem::path& path) {
     in.read(token.data(), static_cast<std::streamsize>(token.size()));
     token.resize(static_cast<std::size_t>(in.gcount()));
     if (token.size() > kMaxTokenFileBytes) {
-        config_error(fmt::format("API_AUTH_TOKEN_FILE '{}' is larger than {} KiB: it must hold "
-                                 "only the job API's bearer token",
-                                 path.string(), kMaxTokenFileBytes / 1024));
+        config_error(
+            fmt::format("API_AUTH_TOKEN_FILE '{}' is larger than {} KiB: it must hold "
+                        "only the job API's bearer token",
+                        path.string(), kMaxTokenFileBytes / 1024));
     }
     // Files written by editors and secret stores usually end with a newline.
     while (!token.empty() &&

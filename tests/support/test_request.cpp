@@ -2,7 +2,8 @@
 
 namespace renderer::testing {
 
-media::RenderRequest test_request(const std::filesystem::path& root, const std::filesystem::path& frames) {
+media::RenderRequest test_request(const std::filesystem::path& root,
+                                  const std::filesystem::path& frames) {
     media::RenderRequest r;
     r.story_id = "S1";
     r.part_id = "P1";
