@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
@@ -88,35 +90,47 @@ void as_usage(F&& f) {
     }
 }
 
-// "FPS, --fps": the env var and this command's flag for each setting, for messages.
-std::string_view setting_names(media::Setting setting) {
+// This command's flag for each setting.
+std::string_view flag_of(media::Setting setting) {
     using media::Setting;
     switch (setting) {
         case Setting::Fps:
-            return "FPS, --fps";
+            return "--fps";
         case Setting::Preset:
-            return "X264_PRESET, --preset";
+            return "--preset";
         case Setting::Crf:
-            return "X264_CRF, --crf";
+            return "--crf";
         case Setting::Threads:
-            return "X264_THREADS, --threads";
+            return "--threads";
         case Setting::DecodeThreads:
-            return "DECODE_THREADS, --decode-threads";
+            return "--decode-threads";
         case Setting::AudioBitrate:
-            return "AUDIO_BITRATE, --audio-bitrate";
+            return "--audio-bitrate";
         case Setting::Size:
         case Setting::SizeSide:
-            return "RENDER_SIZE, --size";
+            return "--size";
         case Setting::MaxFramePixels:
-            return "MAX_FRAME_PIXELS, --max-frame-pixels";
+            return "--max-frame-pixels";
         case Setting::MusicDir:
-            return "MUSIC_DIR, --music-dir";
+            return "--music-dir";
         case Setting::OutputDir:
-            return "OUTPUT_DIR, --output";
+            return "--output";
         case Setting::MinFreeBytes:
-            return "MIN_FREE_BYTES, --min-free-bytes";
+            return "--min-free-bytes";
     }
     return "";
+}
+
+// "FPS, --fps": the env var (worker/render_config names it) and this command's flag, for
+// messages. Made once per setting and kept: SettingNames hands out views.
+std::string_view setting_names(media::Setting setting) {
+    static std::mutex mutex;
+    static std::map<media::Setting, std::string> names;  // nodes never move
+    std::lock_guard lock(mutex);
+    auto [it, added] = names.try_emplace(setting);
+    if (added)
+        it->second = fmt::format("{}, {}", worker::env_setting_names(setting), flag_of(setting));
+    return it->second;
 }
 
 // A flag's value within the setting's range (media/render_settings.cpp states it).

@@ -32,6 +32,17 @@ int output_sample_rate(int decoded_rate) {
     return 48000;
 }
 
+FramePtr make_stereo_frame(int rate, int samples, ErrorClass cls) {
+    FramePtr f = make_frame();
+    if (!f) av_fail(cls, "cannot allocate audio samples");
+    f->format = AV_SAMPLE_FMT_FLTP;
+    f->sample_rate = rate;
+    av_channel_layout_default(&f->ch_layout, 2);
+    f->nb_samples = samples;
+    av_check(av_frame_get_buffer(f.get(), 0), cls, "cannot allocate audio samples");
+    return f;
+}
+
 AudioSource::AudioSource(const std::filesystem::path& path, LibavLogCapture& log) : log_(log) {
     const std::string what = fmt::format("music '{}'", path.filename().string());
     fmt_ = open_input(path, ErrorClass::DecodeError, InputPolicy::Music);
@@ -113,7 +124,7 @@ void AudioSource::resample(const AVFrame* decoded) {
     const int in_samples = decoded != nullptr ? decoded->nb_samples : 0;
     const int capacity = swr_get_out_samples(swr_.get(), in_samples);
     if (capacity <= 0) return;
-    FramePtr out = output_frame(capacity);
+    FramePtr out = make_stereo_frame(out_rate_, capacity, ErrorClass::DecodeError);
     const int n = swr_convert(
         swr_.get(), out->data, capacity,
         decoded != nullptr ? const_cast<const std::uint8_t**>(decoded->extended_data) : nullptr,
@@ -147,21 +158,10 @@ bool AudioSource::fill(int wanted) {
     return av_audio_fifo_size(fifo_.get()) > 0;
 }
 
-FramePtr AudioSource::output_frame(int samples) const {
-    FramePtr out = make_frame();
-    out->format = AV_SAMPLE_FMT_FLTP;
-    out->sample_rate = out_rate_;
-    av_channel_layout_default(&out->ch_layout, 2);
-    out->nb_samples = samples;
-    av_check(av_frame_get_buffer(out.get(), 0), ErrorClass::DecodeError,
-             "cannot allocate audio samples");
-    return out;
-}
-
 FramePtr AudioSource::read(int max_samples) {
     if (!fill(max_samples)) return nullptr;
     const int n = std::min(max_samples, av_audio_fifo_size(fifo_.get()));
-    FramePtr out = output_frame(n);
+    FramePtr out = make_stereo_frame(out_rate_, n, ErrorClass::DecodeError);
     if (av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(out->data), n) < n) {
         av_fail(ErrorClass::DecodeError, "cannot read buffered audio samples");
     }

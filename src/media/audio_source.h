@@ -20,6 +20,10 @@ namespace renderer::media {
 // it (every MPEG audio rate), else 48 kHz.
 int output_sample_rate(int decoded_rate);
 
+// An empty stereo planar-float frame of `samples` at `rate`: the AAC encoder's input. An
+// allocation failure throws Error(`cls`).
+FramePtr make_stereo_frame(int rate, int samples, ErrorClass cls);
+
 class AudioSource {
   public:
     // Opens the track and decodes its first frame, whose rate sets the output rate. Throws
@@ -43,8 +47,6 @@ class AudioSource {
     int resampler_configs() const { return resampler_configs_; }
 
   private:
-    // An empty stereo planar-float frame of `samples` at the output rate: what the encoder takes.
-    FramePtr output_frame(int samples) const;
     bool next_frame();                      // into frame_; false at the end
     bool fill(int wanted);                  // false once nothing more can be produced
     void resample(const AVFrame* decoded);  // nullptr: flush what the resampler holds back

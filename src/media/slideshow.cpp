@@ -232,14 +232,7 @@ void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int
 }
 
 FramePtr silence(int samples, int rate) {
-    FramePtr f = make_frame();
-    if (!f) av_fail(ErrorClass::EncodeError, "cannot allocate audio samples");
-    f->format = AV_SAMPLE_FMT_FLTP;
-    f->sample_rate = rate;
-    av_channel_layout_default(&f->ch_layout, 2);
-    f->nb_samples = samples;
-    av_check(av_frame_get_buffer(f.get(), 0), ErrorClass::EncodeError,
-             "cannot allocate audio samples");
+    FramePtr f = make_stereo_frame(rate, samples, ErrorClass::EncodeError);
     av_samples_set_silence(f->extended_data, 0, samples, 2, AV_SAMPLE_FMT_FLTP);
     return f;
 }
