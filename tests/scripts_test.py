@@ -4,6 +4,7 @@ debootstrap in PATH (the real one needs the mirror and minutes): scripts/debian-
 import os
 import pathlib
 import subprocess
+import sys
 import tarfile
 import tempfile
 import unittest
@@ -88,4 +89,13 @@ class ImageLabels(unittest.TestCase):
             self.assertEqual(self.public_url(url), expected, url)
 
 if __name__ == "__main__":
-    unittest.main()
+    # Printed as GoogleTest prints, so the suite summary counts these too.
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from manifests_test import GTestStyleResult
+
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    runner = unittest.TextTestRunner(stream=open("/dev/null", "w"), resultclass=GTestStyleResult)
+    result = runner.run(suite)
+    print(f"[==========] {result.testsRun} tests ran; "
+          f"{len(result.failures) + len(result.errors)} failed", flush=True)
+    sys.exit(0 if result.wasSuccessful() else 1)
