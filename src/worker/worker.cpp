@@ -148,6 +148,9 @@ void Worker::start_metrics_server() {
         parse_listen_address(config_.metrics_addr),
         MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
                                 [this] {
+                                    // Counted before the text is made: a scrape counted after
+                                    // the final outcome was recorded also reports it.
+                                    ++scrapes_;
                                     stuck_jobs();  // the gauge as of this scrape
                                     return metrics_.exposition() + process_metrics_exposition();
                                 }});
@@ -386,6 +389,23 @@ void Worker::drain() {
     if (cancelled > 0) log::warn("shutdown_cancelled", {{"cancelled_jobs", cancelled}});
 }
 
+void Worker::wait_for_final_scrape() {
+    if (!metrics_server_ || config_.final_scrape_wait_sec <= 0) return;
+    const auto seen = scrapes_.load();
+    const auto limit = std::chrono::seconds(config_.final_scrape_wait_sec);
+    log::info("final_scrape_wait", {{"max_wait_sec", config_.final_scrape_wait_sec}});
+    const auto deadline = SteadyClock::now() + limit;
+    while (scrapes_.load() == seen && SteadyClock::now() < deadline) {
+        if (stop_.wait_for(std::chrono::milliseconds(100))) break;  // SIGTERM: exit now
+    }
+    if (scrapes_.load() == seen) {
+        log::warn("final_scrape_missed",
+                  {{"waited_sec", config_.final_scrape_wait_sec},
+                   {"action", "exiting; this worker's last counts were not scraped (is the "
+                              "PodMonitor's interval longer than FINAL_SCRAPE_WAIT_SEC?)"}});
+    }
+}
+
 int Worker::run() {
     prepare_directories();
     sweep_stale();
@@ -437,6 +457,7 @@ int Worker::run() {
                            {"running_jobs", running()},
                            {"grace_sec", config_.shutdown_grace_sec}});
     drain();
+    if (reason == "idle") wait_for_final_scrape();
     // Served through the drain, so probes see `draining` rather than a refused connection.
     if (metrics_server_) metrics_server_->stop();
     log::info("stopped", {{"jobs_claimed", stats().jobs_claimed}});
