@@ -301,7 +301,9 @@ void Worker::poll_once() {
     const int free_slots = config_.max_concurrent - busy;
     JobList list;
     try {
-        list = api_->list_jobs(config_.max_concurrent, &stop_);
+        // Room for the jobs refused last time too: listed first, they would hide every job
+        // behind them.
+        list = api_->list_jobs(config_.max_concurrent + refused_listed_, &stop_);
     } catch (const Error& e) {
         if (e.error_class() == ErrorClass::Cancelled) return;
         metrics_.polls_failed.inc();
@@ -331,7 +333,11 @@ void Worker::poll_once() {
                              {"listed_id", r.id}});
     }
 
-    const bool idle = list.queue_depth == 0 && list.jobs.empty() && busy == 0;
+    refused_listed_ = std::min(static_cast<int>(list.rejected.size()), kMaxRefusedListed);
+    // Jobs this worker refuses (unsafe ids) will never be taken by any worker: a queue holding
+    // only those is as idle as an empty one.
+    const bool idle = list.jobs.empty() && busy == 0 &&
+                      list.queue_depth <= static_cast<std::int64_t>(list.rejected.size());
     idle_polls_ = idle ? idle_polls_ + 1 : 0;
 
     if (free_slots <= 0 || list.jobs.empty() || stop_.stop_requested()) return;

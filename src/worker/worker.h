@@ -121,6 +121,10 @@ class Worker {
     SteadyClock::time_point claims_paused_until_{};
     std::unordered_map<std::string, int> claims_by_job_;
     std::unordered_set<std::string> rejected_seen_;
+    // Jobs refused in the last list (unsafe ids), listed again ahead of the rest; bounded so a
+    // hostile API cannot make the lists grow without limit.
+    static constexpr int kMaxRefusedListed = 100;
+    int refused_listed_ = 0;
 };
 
 }  // namespace renderer::worker
