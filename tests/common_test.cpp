@@ -198,8 +198,8 @@ TEST(CpuQuota, AQuotaAboveTheCoreCountIsNoLimit) {
     const CgroupFiles files{.mount = mount, .self_cgroup = dir.path() / "proc-self-cgroup"};
     const CgroupFiles none{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
     write_text(files.self_cgroup, "0::/\n");
-    for (const char* cpu_max : {"17592186044415 1000\n", "9223372036854775807 1000\n",
-                                "2147483648 1\n"}) {
+    for (const char* cpu_max :
+         {"17592186044415 1000\n", "9223372036854775807 1000\n", "2147483648 1\n"}) {
         write_text(mount / "cpu.max", cpu_max);
         ASSERT_TRUE(cgroup_cpu_limit(files).has_value()) << cpu_max;
         EXPECT_EQ(available_cpus(files), available_cpus(none)) << cpu_max;

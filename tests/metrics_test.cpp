@@ -280,8 +280,9 @@ TEST(MetricsTest, AWorkerExitingWhenIdleServesItsFinalCountsToAScrapeFirst) {
     if (!ended) w.request_stop();
     thread.join();
     ASSERT_TRUE(waiting) << "the worker neither finished its job nor stopped";
-    ASSERT_EQ(status.value_or(0), 200) << "the worker stopped serving /metrics before any scrape saw its "
-                              "final counts";
+    ASSERT_EQ(status.value_or(0), 200)
+        << "the worker stopped serving /metrics before any scrape saw its "
+           "final counts";
     EXPECT_EQ(sample(body, "renderer_jobs_total{outcome=\"rendered\"}"), 1) << body;
     EXPECT_EQ(sample(body, "renderer_jobs_in_flight"), 0) << body;
     EXPECT_TRUE(ended) << "the scrape must end the wait";
@@ -582,8 +583,7 @@ TEST(HealthTest, ADiskMeasurementThatReturnsAfterShutdownMeasuresNothingMore) {
     // The thread ends, and its state with it, releasing the function's copy of `probe`.
     ASSERT_TRUE(wait_until([&] { return probe.use_count() == 1; }, 30s))
         << "the measuring thread did not end after its measurement returned";
-    EXPECT_EQ(probe->calls_after_gone, 0)
-        << "TMP_DIR was measured after the monitor was destroyed";
+    EXPECT_EQ(probe->calls_after_gone, 0) << "TMP_DIR was measured after the monitor was destroyed";
 }
 
 // A TCP client on loopback from `from` (127.0.0.0/8 is all loopback on Linux, so a test can be
