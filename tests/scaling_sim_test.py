@@ -416,19 +416,33 @@ def scaledjob_tick(sim, metric, target, max_pods, strategy):
         sim.start_pod()
 
 
-def deployment_tick(sim, metric, target, min_pods, max_pods):
+class DeploymentController:
     """KEDA + the HPA on a Deployment: desired = ceil(metric / target) within min..max. Up at
-    once; down one pod a tick (the manifest's scaleDown policy, compressed), the victim the
-    busiest pod, the longest render first: the worst of the blind picks Kubernetes makes."""
-    desired = max(min_pods, min(max_pods, math.ceil(sim.api.metric(metric) / target)))
-    active = [p for p in sim.alive() if not p.signalled]
-    if desired > len(active):
-        for _ in range(desired - len(active)):
-            sim.start_pod()
-    elif desired < len(active):
-        held = sim.holders()
-        victim = max(active, key=lambda p: sim.frames_of.get(held.get(p.name), 0))
-        victim.terminate(held.get(victim.name))
+    once; down only to the highest desired count of the last STABILIZATION_TICKS polls (the
+    manifest's scaleDown stabilization window, compressed) and one pod a tick (its policy), the
+    victim the busiest pod, the longest render first: the worst of the blind picks Kubernetes
+    makes."""
+
+    STABILIZATION_TICKS = 2
+
+    def __init__(self, sim, metric, target, min_pods, max_pods):
+        self.sim, self.metric, self.target = sim, metric, target
+        self.min_pods, self.max_pods = min_pods, max_pods
+        self.recent = []
+
+    def tick(self):
+        sim = self.sim
+        raw = max(self.min_pods, min(self.max_pods, math.ceil(sim.api.metric(self.metric) /
+                                                              self.target)))
+        self.recent = (self.recent + [raw])[-self.STABILIZATION_TICKS:]
+        active = [p for p in sim.alive() if not p.signalled]
+        if raw > len(active):
+            for _ in range(raw - len(active)):
+                sim.start_pod()
+        elif max(self.recent) < len(active):
+            held = sim.holders()
+            victim = max(active, key=lambda p: sim.frames_of.get(held.get(p.name), 0))
+            victim.terminate(held.get(victim.name))
 
 
 # ---- the tests ----------------------------------------------------------------------------------
@@ -496,8 +510,8 @@ class ScalingSimulation(unittest.TestCase):
             "MAX_CONCURRENT": s["env"]["MAX_CONCURRENT"],
             "JOB_TIMEOUT_SEC": s["env"]["JOB_TIMEOUT_SEC"], "SHUTDOWN_GRACE_SEC": str(grace)})
         self.queue_jobs(sim)
-        sim.run(lambda: deployment_tick(sim, s["metric"], s["target"], s["min"], MAX_PODS),
-                lambda: sim.api.metric("backlog") == 0)
+        controller = DeploymentController(sim, s["metric"], s["target"], s["min"], MAX_PODS)
+        sim.run(controller.tick, lambda: sim.api.metric("backlog") == 0)
         report = sim.report()
         print(summary("Deployment on the backlog", report), flush=True)
         self.assertEqual(violations(report), [])
@@ -523,7 +537,8 @@ class ScalingSimulation(unittest.TestCase):
             "MAX_CONCURRENT": "1", "JOB_TIMEOUT_SEC": s["env"]["JOB_TIMEOUT_SEC"],
             "SHUTDOWN_GRACE_SEC": str(OLD_GRACE_SEC)}, lease_seconds=3, max_attempts=2)
         sim.add_job("long", "long")
-        sim.run(lambda: deployment_tick(sim, "queue_depth", 1, 0, MAX_PODS), sim.all_final)
+        controller = DeploymentController(sim, "queue_depth", 1, 0, MAX_PODS)
+        sim.run(controller.tick, sim.all_final)
         report = sim.report()
         print(summary("Deployment on queue_depth, grace shorter than a render", report),
               flush=True)
