@@ -382,7 +382,9 @@ def violations(report):
 
 def summary(name, report):
     pods = report["pods"]
-    cancelled = sum(len(p["stopped_renders"]) for p in pods)
+    # One event a render stopped (shutdown_cancelled sums a shutdown's and is left out here).
+    cancelled = sum(e.get("event") != "shutdown_cancelled" for p in pods
+                    for e in p["stopped_renders"])
     by_status = report["stats"]["by_status"]
     return (f"{name}: {len(report['jobs'])} jobs ({by_status['rendered']} rendered, "
             f"{by_status['errored']} errored), {report['stats']['claims']} claims, "
@@ -390,7 +392,7 @@ def summary(name, report):
             f"(at most {report['max_alive']} at once), "
             f"{sum(p['signalled'] for p in pods)} SIGTERMed "
             f"({sum(bool(p['mid_render']) for p in pods)} mid-render), "
-            f"{cancelled} renders stopped")
+            f"{cancelled} renders cancelled or lease lost")
 
 
 def probe(path):
