@@ -349,8 +349,11 @@ class Scenario:
                 "shutdown_reason": next((e.get("reason") for e in events
                                          if e.get("event") == "shutdown"), None),
             })
+        # The token never appears in any output, whatever the run did.
+        logs = [self.api.log_path] + [p.log_path for p in self.pods]
+        leaks = [f.name for f in logs if self.api.token in f.read_text(errors="replace")]
         return {"jobs": jobs, "pods": pods, "stats": self.api.stats(), "max_alive": self.max_alive,
-                "outputs": sorted(f.name for f in self.output.iterdir())}
+                "outputs": sorted(f.name for f in self.output.iterdir()), "token_in": leaks}
 
 
 def violations(report):
@@ -373,6 +376,7 @@ def violations(report):
                          f"({e.get('reason', e.get('cancelled_jobs', ''))})")
         if pod["rc"] != 0:
             found.append(f"{pod['name']}: exit code {pod['rc']}")
+    found += [f"{name}: holds the API token" for name in report["token_in"]]
     done = [j for pod in report["pods"] for j in pod["rendered"]]
     for job_id in report["jobs"]:
         if done.count(job_id) != 1:
@@ -548,6 +552,7 @@ class ScalingSimulation(unittest.TestCase):
         self.assertTrue(any("cancelled" in v for v in found), found)
         self.assertTrue(any("lease expirations" in v for v in found), found)
         self.assertGreaterEqual(report["stats"]["lease_expirations"], 1)
+        self.assertEqual(report["token_in"], [])
         # A pod SIGTERMed mid-render that did not finish it.
         self.assertTrue(any(p["mid_render"] and not p["finished_after_signal"]
                             for p in report["pods"]), report["pods"])
