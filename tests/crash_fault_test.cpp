@@ -192,230 +192,299 @@ class CrashFaultTest : public ::testing::Test {
     std::vector<fs::path> logs_;
 };
 
-TEST_F(CrashFaultTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale) {
-    start_api(kJobs, 0.2, kLeaseSec);
-    const auto t0 = Clock::now();
-    const auto deadline = t0 + kLimit;
-    std::vector<std::unique_ptr<Child>> workers;
-    for (int i = 0; i < kWorkers; ++i) workers.push_back(start_worker(i, 0));
+// Runs one step of a test: its name is in the trace of every failure inside it, and a fatal
+// failure in it stops the steps after it.
+#define STEP(call)                     \
+    do {                               \
+        SCOPED_TRACE("step: " #call);  \
+        ASSERT_NO_FATAL_FAILURE(call); \
+    } while (false)
 
+// The long run (30 jobs, three workers, a 5xx-ing API, two SIGKILLs and a SIGSTOP) as named
+// steps: the faults are injected first, then each method proves one thing about the outcome.
+class CrashFaultRunTest : public CrashFaultTest {
+  protected:
     // A fault: which job the worker was rendering, the temp file it was writing, when.
     struct Fault {
         std::string job;
         std::string temp_file;
         Clock::time_point at;
     };
+
+    void start_the_api_and_three_workers() {
+        ASSERT_NO_FATAL_FAILURE(start_api(kJobs, 0.2, kLeaseSec));
+        t0_ = Clock::now();
+        for (int i = 0; i < kWorkers; ++i) workers_.push_back(start_worker(i, 0));
+    }
+
+    // Worker 1 is killed mid-render twice and restarted each time its lease has certainly
+    // lapsed; worker 2 is frozen mid-render past its lease; meanwhile the queue drains.
+    void kill_and_freeze_workers_mid_render_until_every_job_finished() {
+        const auto deadline = t0_ + kLimit;
+        int generation = 0;
+        bool slot0_dead = false;
+        int finished = 0;
+        auto next_stats = t0_;
+        while (Clock::now() < deadline) {
+            if (Clock::now() >= next_stats) {
+                finished = final_jobs();
+                next_stats = Clock::now() + 250ms;
+            }
+            // Logs are read only while some render is writing (the directory listing is cheap).
+            const auto entries = dir_entries(dir_ / "output");
+            const bool rendering = std::any_of(entries.begin(), entries.end(), [](const auto& e) {
+                return e.rfind(".renderer-tmp-", 0) == 0;
+            });
+            // Worker 1 is killed mid-render, twice.
+            if (rendering && !slot0_dead && static_cast<int>(kills_.size()) < kKills) {
+                if (auto f = encoding(0)) {
+                    workers_[0]->signal(SIGKILL);
+                    ASSERT_EQ(workers_[0]->wait(10s), 128 + SIGKILL);
+                    slot0_dead = true;
+                    EXPECT_TRUE(fs::exists(dir_ / "output" / f->temp_file)) << "killed mid-render";
+                    std::printf("%6.2f s: SIGKILL worker 1 rendering %s\n", since(f->at),
+                                f->job.c_str());
+                    kills_.push_back(std::move(*f));
+                }
+            }
+            // Worker 2 is frozen mid-render (SIGSTOP: a VM pause, a stuck disk) until its lease
+            // has certainly lapsed and the job was given to another; when it wakes it must
+            // notice and publish nothing.
+            if (rendering && !freeze_ && !kills_.empty()) {
+                if (auto f = encoding(1)) {
+                    workers_[1]->signal(SIGSTOP);
+                    std::printf("%6.2f s: SIGSTOP worker 2 rendering %s\n", since(f->at),
+                                f->job.c_str());
+                    freeze_ = std::move(*f);
+                }
+            }
+            if (freeze_ && !thawed_ && lapsed(*freeze_)) {
+                workers_[1]->signal(SIGCONT);
+                thawed_ = true;
+                std::printf("%6.2f s: SIGCONT worker 2\n", since(Clock::now()));
+            }
+            // Worker 1 is restarted once twice the lease has passed: by then a sweep has taken
+            // the temp file the killed process left (the restarted worker's at start, or the
+            // others' periodic ones: they share OUTPUT_DIR), and the restart's takes its work
+            // dir.
+            if (slot0_dead && lapsed(kills_.back())) {
+                workers_[0] = start_worker(0, ++generation);
+                slot0_dead = false;
+                ASSERT_TRUE(workers_[0]->wait_for_output(R"("event":"start")", 60s))
+                    << workers_[0]->output();
+                std::printf("%6.2f s: worker 1 restarted\n", since(Clock::now()));
+                EXPECT_FALSE(fs::exists(dir_ / "output" / kills_.back().temp_file))
+                    << "a sweep removes the killed render's temp file";
+                for (const auto& e : json_lines(workers_[0]->output())) {
+                    if (field(e, "event") == "sweep")
+                        swept_job_dirs_.push_back(e["stale_job_dirs"].GetInt());
+                }
+            }
+            const bool faults_done =
+                static_cast<int>(kills_.size()) == kKills && !slot0_dead && thawed_;
+            if (finished == kJobs && (faults_done || (!slot0_dead && !(freeze_ && !thawed_))))
+                break;
+            std::this_thread::sleep_for(10ms);
+        }
+        wall_sec_ = since(Clock::now());
+    }
+
+    void both_faults_happened_before_every_job_finished() {
+        ASSERT_EQ(static_cast<int>(kills_.size()), kKills)
+            << "the queue emptied before worker 1 could be killed twice mid-render";
+        ASSERT_TRUE(freeze_ && thawed_) << "the queue emptied before worker 2 could be frozen";
+        ASSERT_EQ(final_jobs(), kJobs)
+            << "not every job finished within " << kLimit.count() << " s";
+    }
+
+    // The killed process left one work dir each time, in its own TMP_DIR, taken at restart.
+    void each_restart_swept_the_killed_renders_work_dir() {
+        ASSERT_EQ(swept_job_dirs_.size(), static_cast<std::size_t>(kKills));
+        for (int i = 0; i < kKills; ++i) EXPECT_EQ(swept_job_dirs_[i], 1);
+    }
+
+    void every_worker_drains_and_exits_0_on_sigterm() {
+        for (auto& w : workers_) w->signal(SIGTERM);
+        for (auto& w : workers_) EXPECT_EQ(w->wait(90s), 0) << w->output();
+    }
+
+    void every_job_was_rendered_once_by_the_holder_of_a_live_lease() {
+        for (int i = 1; i <= kJobs; ++i) {
+            SCOPED_TRACE(job_id(i));
+            const auto job = get("/api/render-jobs/" + job_id(i));
+            ASSERT_TRUE(job);
+            EXPECT_EQ(field(*job, "status"), "rendered");
+            lease_expirations_ += (*job)["lease_expirations"].GetInt();
+            claims_ += (*job)["attempts"].GetInt();
+            std::string holder;
+            int rendered_posts = 0;
+            for (const auto& h : (*job)["history"].GetArray()) {
+                const auto status = field(h, "status");
+                if (status == "claimed") holder = field(h, "worker");
+                if (status == "queued") holder.clear();  // created, or the lease was taken back
+                if (status == "rendered") {
+                    ++rendered_posts;
+                    EXPECT_FALSE(holder.empty());
+                    EXPECT_EQ(field(h, "worker"), holder) << "published without the lease";
+                }
+            }
+            EXPECT_EQ(rendered_posts, 1);
+            const auto path = field(*job, "artifact_path");
+            EXPECT_EQ(path, (dir_ / "output" / artifact(i)).string());
+            std::error_code ec;
+            EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(path, ec)),
+                      (*job)["bytes"].GetInt64())
+                << "the file on disk is the one that was reported";
+        }
+    }
+
+    void the_output_dir_holds_only_the_jobs_complete_playable_mp4s() {
+        std::set<std::string> expected;
+        for (int i = 1; i <= kJobs; ++i) expected.insert(artifact(i));
+        const auto outputs = dir_entries(dir_ / "output");
+        EXPECT_EQ(std::set<std::string>(outputs.begin(), outputs.end()), expected)
+            << "no temp file or stray artifact may remain";
+        for (const auto& name : outputs) {
+            SCOPED_TRACE(name);
+            const auto info = media::probe_file(dir_ / "output" / name);
+            const auto* v = first_stream(info, "video");
+            const auto* a = first_stream(info, "audio");
+            ASSERT_TRUE(v && a);
+            EXPECT_EQ(v->codec, "h264");
+            EXPECT_EQ(a->codec, "aac");
+            EXPECT_EQ(v->frames, kFramesPerJob);
+            EXPECT_NEAR(info.duration_sec, 1.0 * kFramesPerJob / kFps, 0.05);
+        }
+    }
+
+    void every_work_dir_was_removed() {
+        for (int i = 0; i < kWorkers; ++i) {
+            EXPECT_TRUE(dir_entries(dir_ / "tmp" / fmt::format("w{}", i + 1)).empty())
+                << "work dirs are removed, the killed ones by the sweep";
+        }
+    }
+
+    // Within each attempt (a claim up to the next one for the same job), `done` never follows
+    // `lease_lost` in a worker's log. Also counts what the later steps and the summary need.
+    void no_worker_published_after_it_lost_a_lease() {
+        int done = 0;
+        for (const auto& log : logs_) {
+            const auto text = read_text(log);
+            texts_.emplace_back(log.filename().string(), text);
+            std::map<std::string, bool> lost;  // job -> lease lost in the current attempt
+            for (const auto& e : json_lines(text)) {
+                const auto event = field(e, "event");
+                const auto job = field(e, "job_id");
+                if (event == "claim") lost[job] = false;
+                if (event == "lease_lost") {
+                    lost[job] = true;
+                    ++lease_lost_;
+                    std::printf("%s: lease_lost %s: %s\n", log.filename().c_str(), job.c_str(),
+                                field(e, "reason").c_str());
+                }
+                if (event == "retry") ++retries_;
+                if (event == "sweep") swept_temp_files_ += e["stale_temp_files"].GetInt();
+                if (event == "done") {
+                    ++done;
+                    EXPECT_FALSE(lost[job]) << log << ": " << job << " published after lease_lost";
+                }
+            }
+        }
+        EXPECT_GE(done, kJobs);
+    }
+
+    // Each killed render's temp file was taken by some worker's sweep (a frozen worker's may be
+    // taken too: it is as stale, its lease gone).
+    void each_killed_renders_temp_file_was_swept() { EXPECT_GE(swept_temp_files_, kKills); }
+
+    void the_frozen_worker_woke_to_a_lost_lease_and_said_so() {
+        const auto w2 = json_lines(read_text(dir_ / "logs/w2-g0.log"));
+        EXPECT_TRUE(std::any_of(w2.begin(), w2.end(),
+                                [&](const auto& e) {
+                                    return field(e, "event") == "lease_lost" &&
+                                           field(e, "job_id") == freeze_->job;
+                                }))
+            << "worker 2 must notice it lost " << freeze_->job << " while frozen";
+    }
+
+    // The API's view of the faults it injected and the stale posts it refused.
+    void the_api_injected_5xx_and_every_faulted_lease_lapsed() {
+        devapi_->signal(SIGTERM);
+        EXPECT_EQ(devapi_->wait(30s), 0);
+        const auto api_log = devapi_->output();
+        texts_.emplace_back("devapi", api_log);
+        for (const auto& e : json_lines(api_log)) {
+            if (field(e, "event") != "request") continue;
+            ++requests_;
+            const int status = e["status"].GetInt();
+            if (status == 503) ++injected_5xx_;
+            if (status == 410) ++refused_410_;
+        }
+        EXPECT_GT(injected_5xx_, requests_ / 10) << "about 20 % of the answers are injected 503s";
+        EXPECT_GE(lease_expirations_, kKills + 1) << "each killed or frozen render's lease lapsed";
+    }
+
+    void the_token_is_in_no_output() {
+        const int scanned = expect_no_secret(token_, SecretScan{texts_, {dir_}, {dir_ / "token"}});
+        EXPECT_GT(scanned, kJobs * kFramesPerJob);
+    }
+
+    void record_the_summary() {
+        const auto summary = fmt::format(
+            "crash_fault: {} jobs, {} workers, {} SIGKILLs mid-render, 1 SIGSTOP past the lease, "
+            "{} API requests with {} injected 5xx, {} lease expirations, {} stale calls refused "
+            "(410), {} lease_lost, {} retries logged, {} claims, {:.0f} s",
+            kJobs, kWorkers, kills_.size(), requests_, injected_5xx_, lease_expirations_,
+            refused_410_, lease_lost_, retries_, claims_, wall_sec_);
+        std::printf("%s\n", summary.c_str());
+        RecordProperty("summary", summary);
+    }
+
+  private:
     // The job `slot` is encoding right now (claimed, temp file on disk), if any.
-    const auto encoding = [&](int slot) -> std::optional<Fault> {
-        const auto job = active_job(workers[slot]->output());
+    std::optional<Fault> encoding(int slot) {
+        const auto job = active_job(workers_[slot]->output());
         if (!job) return std::nullopt;
         const auto temp = temp_file_for(dir_ / "output", artifact(std::stoi(job->substr(1, 2))));
         if (!temp) return std::nullopt;
         return Fault{*job, *temp, Clock::now()};
-    };
-    const auto since = [&](Clock::time_point t) {
-        return std::chrono::duration<double>(t - t0).count();
-    };
-    const auto lapsed = [](const Fault& f) {
+    }
+    double since(Clock::time_point t) const {
+        return std::chrono::duration<double>(t - t0_).count();
+    }
+    static bool lapsed(const Fault& f) {
         return Clock::now() >= f.at + std::chrono::seconds(2 * kLeaseSec) + 1s;
-    };
-
-    std::vector<Fault> kills;
-    std::optional<Fault> freeze;
-    bool thawed = false;
-    int generation = 0;
-    bool slot0_dead = false;
-    std::vector<int> swept_job_dirs;
-    int finished = 0;
-    auto next_stats = t0;
-    while (Clock::now() < deadline) {
-        if (Clock::now() >= next_stats) {
-            finished = final_jobs();
-            next_stats = Clock::now() + 250ms;
-        }
-        // Logs are read only while some render is writing (the directory listing is cheap).
-        const auto entries = dir_entries(dir_ / "output");
-        const bool rendering = std::any_of(entries.begin(), entries.end(), [](const auto& e) {
-            return e.rfind(".renderer-tmp-", 0) == 0;
-        });
-        // Worker 1 is killed mid-render, twice.
-        if (rendering && !slot0_dead && static_cast<int>(kills.size()) < kKills) {
-            if (auto f = encoding(0)) {
-                workers[0]->signal(SIGKILL);
-                ASSERT_EQ(workers[0]->wait(10s), 128 + SIGKILL);
-                slot0_dead = true;
-                EXPECT_TRUE(fs::exists(dir_ / "output" / f->temp_file)) << "killed mid-render";
-                std::printf("%6.2f s: SIGKILL worker 1 rendering %s\n", since(f->at),
-                            f->job.c_str());
-                kills.push_back(std::move(*f));
-            }
-        }
-        // Worker 2 is frozen mid-render (SIGSTOP: a VM pause, a stuck disk) until its lease has
-        // certainly lapsed and the job was given to another; when it wakes it must notice and
-        // publish nothing.
-        if (rendering && !freeze && !kills.empty()) {
-            if (auto f = encoding(1)) {
-                workers[1]->signal(SIGSTOP);
-                std::printf("%6.2f s: SIGSTOP worker 2 rendering %s\n", since(f->at),
-                            f->job.c_str());
-                freeze = std::move(*f);
-            }
-        }
-        if (freeze && !thawed && lapsed(*freeze)) {
-            workers[1]->signal(SIGCONT);
-            thawed = true;
-            std::printf("%6.2f s: SIGCONT worker 2\n", since(Clock::now()));
-        }
-        // Worker 1 is restarted once twice the lease has passed: by then a sweep has taken the
-        // temp file the killed process left (the restarted worker's at start, or the others'
-        // periodic ones: they share OUTPUT_DIR), and the restart's takes its work dir.
-        if (slot0_dead && lapsed(kills.back())) {
-            workers[0] = start_worker(0, ++generation);
-            slot0_dead = false;
-            ASSERT_TRUE(workers[0]->wait_for_output(R"("event":"start")", 60s))
-                << workers[0]->output();
-            std::printf("%6.2f s: worker 1 restarted\n", since(Clock::now()));
-            EXPECT_FALSE(fs::exists(dir_ / "output" / kills.back().temp_file))
-                << "a sweep removes the killed render's temp file";
-            for (const auto& e : json_lines(workers[0]->output())) {
-                if (field(e, "event") == "sweep")
-                    swept_job_dirs.push_back(e["stale_job_dirs"].GetInt());
-            }
-        }
-        const bool faults_done = static_cast<int>(kills.size()) == kKills && !slot0_dead && thawed;
-        if (finished == kJobs && (faults_done || (!slot0_dead && !(freeze && !thawed)))) break;
-        std::this_thread::sleep_for(10ms);
-    }
-    const double wall_sec = since(Clock::now());
-    ASSERT_EQ(static_cast<int>(kills.size()), kKills)
-        << "the queue emptied before worker 1 could be killed twice mid-render";
-    ASSERT_TRUE(freeze && thawed) << "the queue emptied before worker 2 could be frozen";
-    ASSERT_EQ(final_jobs(), kJobs) << "not every job finished within " << kLimit.count() << " s";
-    // The killed process left one work dir each time, in its own TMP_DIR, taken at restart.
-    ASSERT_EQ(swept_job_dirs.size(), static_cast<std::size_t>(kKills));
-    for (int i = 0; i < kKills; ++i) EXPECT_EQ(swept_job_dirs[i], 1);
-
-    // Graceful stop: each worker drains and exits 0; then the API.
-    for (auto& w : workers) w->signal(SIGTERM);
-    for (auto& w : workers) EXPECT_EQ(w->wait(90s), 0) << w->output();
-
-    // Every job rendered, and rendered by the holder of a live lease.
-    int lease_expirations = 0, claims = 0;
-    for (int i = 1; i <= kJobs; ++i) {
-        SCOPED_TRACE(job_id(i));
-        const auto job = get("/api/render-jobs/" + job_id(i));
-        ASSERT_TRUE(job);
-        EXPECT_EQ(field(*job, "status"), "rendered");
-        lease_expirations += (*job)["lease_expirations"].GetInt();
-        claims += (*job)["attempts"].GetInt();
-        std::string holder;
-        int rendered_posts = 0;
-        for (const auto& h : (*job)["history"].GetArray()) {
-            const auto status = field(h, "status");
-            if (status == "claimed") holder = field(h, "worker");
-            if (status == "queued") holder.clear();  // created, or the lease was taken back
-            if (status == "rendered") {
-                ++rendered_posts;
-                EXPECT_FALSE(holder.empty());
-                EXPECT_EQ(field(h, "worker"), holder) << "published without the lease";
-            }
-        }
-        EXPECT_EQ(rendered_posts, 1);
-        const auto path = field(*job, "artifact_path");
-        EXPECT_EQ(path, (dir_ / "output" / artifact(i)).string());
-        std::error_code ec;
-        EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(path, ec)), (*job)["bytes"].GetInt64())
-            << "the file on disk is the one that was reported";
     }
 
-    // Every file in the output dir is one of the jobs' MP4s, complete and playable.
-    std::set<std::string> expected;
-    for (int i = 1; i <= kJobs; ++i) expected.insert(artifact(i));
-    const auto outputs = dir_entries(dir_ / "output");
-    EXPECT_EQ(std::set<std::string>(outputs.begin(), outputs.end()), expected)
-        << "no temp file or stray artifact may remain";
-    for (const auto& name : outputs) {
-        SCOPED_TRACE(name);
-        const auto info = media::probe_file(dir_ / "output" / name);
-        const auto* v = first_stream(info, "video");
-        const auto* a = first_stream(info, "audio");
-        ASSERT_TRUE(v && a);
-        EXPECT_EQ(v->codec, "h264");
-        EXPECT_EQ(a->codec, "aac");
-        EXPECT_EQ(v->frames, kFramesPerJob);
-        EXPECT_NEAR(info.duration_sec, 1.0 * kFramesPerJob / kFps, 0.05);
-    }
-    for (int i = 0; i < kWorkers; ++i) {
-        EXPECT_TRUE(dir_entries(dir_ / "tmp" / fmt::format("w{}", i + 1)).empty())
-            << "work dirs are removed, the killed ones by the sweep";
-    }
+    Clock::time_point t0_;
+    std::vector<std::unique_ptr<Child>> workers_;
+    std::vector<Fault> kills_;
+    std::optional<Fault> freeze_;
+    bool thawed_ = false;
+    std::vector<int> swept_job_dirs_;
+    double wall_sec_ = 0;
+    // Tallies of the outcome, for the checks and the summary.
+    int lease_expirations_ = 0, claims_ = 0;
+    int lease_lost_ = 0, retries_ = 0, swept_temp_files_ = 0;
+    int injected_5xx_ = 0, refused_410_ = 0, requests_ = 0;
+    std::vector<std::pair<std::string, std::string>> texts_;  // every output, for the token scan
+};
 
-    // No worker process published after it lost a lease: within each attempt (a claim up to
-    // the next one for the same job), `done` never follows `lease_lost`.
-    int lease_lost = 0, retries = 0, done = 0, swept_temp_files = 0;
-    std::vector<std::pair<std::string, std::string>> texts;
-    for (const auto& log : logs_) {
-        const auto text = read_text(log);
-        texts.emplace_back(log.filename().string(), text);
-        std::map<std::string, bool> lost;  // job -> lease lost in the current attempt
-        for (const auto& e : json_lines(text)) {
-            const auto event = field(e, "event");
-            const auto job = field(e, "job_id");
-            if (event == "claim") lost[job] = false;
-            if (event == "lease_lost") {
-                lost[job] = true;
-                ++lease_lost;
-                std::printf("%s: lease_lost %s: %s\n", log.filename().c_str(), job.c_str(),
-                            field(e, "reason").c_str());
-            }
-            if (event == "retry") ++retries;
-            if (event == "sweep") swept_temp_files += e["stale_temp_files"].GetInt();
-            if (event == "done") {
-                ++done;
-                EXPECT_FALSE(lost[job]) << log << ": " << job << " published after lease_lost";
-            }
-        }
-    }
-    EXPECT_GE(done, kJobs);
-    // Each killed render's temp file was taken by some worker's sweep (a frozen worker's may be
-    // taken too: it is as stale, its lease gone).
-    EXPECT_GE(swept_temp_files, kKills);
-    // The frozen worker woke up to a lost lease and said so.
-    const auto w2 = json_lines(read_text(dir_ / "logs/w2-g0.log"));
-    EXPECT_TRUE(std::any_of(w2.begin(), w2.end(),
-                            [&](const auto& e) {
-                                return field(e, "event") == "lease_lost" &&
-                                       field(e, "job_id") == freeze->job;
-                            }))
-        << "worker 2 must notice it lost " << freeze->job << " while frozen";
-
-    // The API's view of the faults it injected and the stale posts it refused.
-    devapi_->signal(SIGTERM);
-    EXPECT_EQ(devapi_->wait(30s), 0);
-    int injected_5xx = 0, refused_410 = 0, requests = 0;
-    const auto api_log = devapi_->output();
-    texts.emplace_back("devapi", api_log);
-    for (const auto& e : json_lines(api_log)) {
-        if (field(e, "event") != "request") continue;
-        ++requests;
-        const int status = e["status"].GetInt();
-        if (status == 503) ++injected_5xx;
-        if (status == 410) ++refused_410;
-    }
-    EXPECT_GT(injected_5xx, requests / 10) << "about 20 % of the answers are injected 503s";
-    EXPECT_GE(lease_expirations, kKills + 1) << "each killed or frozen render's lease lapsed";
-
-    const int scanned = expect_no_secret(token_, SecretScan{texts, {dir_}, {dir_ / "token"}});
-    EXPECT_GT(scanned, kJobs * kFramesPerJob);
-
-    const auto summary = fmt::format(
-        "crash_fault: {} jobs, {} workers, {} SIGKILLs mid-render, 1 SIGSTOP past the lease, {} "
-        "API requests with {} injected 5xx, {} lease expirations, {} stale calls refused (410), "
-        "{} lease_lost, {} retries logged, {} claims, {:.0f} s",
-        kJobs, kWorkers, kills.size(), requests, injected_5xx, lease_expirations, refused_410,
-        lease_lost, retries, claims, wall_sec);
-    std::printf("%s\n", summary.c_str());
-    RecordProperty("summary", summary);
+TEST_F(CrashFaultRunTest, KilledWorkersAndA5xxApiLoseNothingAndPublishNothingStale) {
+    STEP(start_the_api_and_three_workers());
+    STEP(kill_and_freeze_workers_mid_render_until_every_job_finished());
+    STEP(both_faults_happened_before_every_job_finished());
+    STEP(each_restart_swept_the_killed_renders_work_dir());
+    STEP(every_worker_drains_and_exits_0_on_sigterm());
+    STEP(every_job_was_rendered_once_by_the_holder_of_a_live_lease());
+    STEP(the_output_dir_holds_only_the_jobs_complete_playable_mp4s());
+    STEP(every_work_dir_was_removed());
+    STEP(no_worker_published_after_it_lost_a_lease());
+    STEP(each_killed_renders_temp_file_was_swept());
+    STEP(the_frozen_worker_woke_to_a_lost_lease_and_said_so());
+    STEP(the_api_injected_5xx_and_every_faulted_lease_lapsed());
+    STEP(the_token_is_in_no_output());
+    record_the_summary();
 }
 
 TEST_F(CrashFaultTest, ARestartSecondsAfterASigkillLeavesNoPartialFile) {

@@ -1,13 +1,14 @@
 // The reference job API over real HTTP on loopback: auth, list shapes, leases and their expiry,
 // the status state machine, history, fault injection and seeding from a stories tree.
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <curl/curl.h>
@@ -35,6 +36,25 @@ rapidjson::Document parse(const std::string& body) {
     EXPECT_FALSE(doc.HasParseError()) << body;
     return doc;
 }
+
+// The API's clocks, standing still until the test moves them: a lease lapses exactly when the
+// test says, however late a loaded machine runs the test's next line.
+class ManualClock {
+  public:
+    void advance(std::chrono::milliseconds by) { elapsed_ms_ += by.count(); }
+
+    JobStore::Clock clock() {
+        return {.steady = [this] { return steady_start_ + elapsed(); },
+                .wall = [this] { return wall_start_ + elapsed(); }};
+    }
+
+  private:
+    std::chrono::milliseconds elapsed() const { return std::chrono::milliseconds(elapsed_ms_); }
+
+    const SteadyClock::time_point steady_start_ = SteadyClock::now();
+    const WallClock::time_point wall_start_ = WallClock::now();
+    std::atomic<std::int64_t> elapsed_ms_{0};  // read by the server's threads
+};
 
 class DevApiTest : public ::testing::Test {
   protected:
@@ -85,6 +105,7 @@ class DevApiTest : public ::testing::Test {
         return parse(res->body);
     }
 
+    ManualClock clock_;  // outlives the server, whose threads read it
     std::unique_ptr<ApiServer> server_;
     std::unique_ptr<httplib::Client> client_;
     std::unique_ptr<httplib::Client> anonymous_;
@@ -216,17 +237,18 @@ TEST_F(DevApiTest, SecondClaimConflicts) {
 }
 
 TEST_F(DevApiTest, HeartbeatExtendsTheLease) {
+    start({.clock = clock_.clock()});
     const auto id = create("s", "p", 2);
     const auto token = claim(id);
     const std::string first = job(id)["lease_expires_at"].GetString();
-    std::this_thread::sleep_for(1200ms);
+    clock_.advance(1200ms);
 
     auto res = post("/api/render-jobs/" + id + "/heartbeat", R"({"lease_token":")" + token + "\"}");
     ASSERT_EQ(res->status, 200) << res->body;
     const std::string extended = parse(res->body)["lease_expires_at"].GetString();
     EXPECT_GT(extended, first);  // same fixed-width format: string order is time order
 
-    std::this_thread::sleep_for(1200ms);  // past the original deadline, inside the extended one
+    clock_.advance(1200ms);  // past the original deadline, inside the extended one
     EXPECT_STREQ(job(id)["status"].GetString(), "claimed");
     EXPECT_EQ(job(id)["heartbeats"].GetInt(), 1);
 
@@ -292,9 +314,12 @@ TEST_F(DevApiTest, ListReportsTheBacklogBesideTheQueueDepth) {
 }
 
 TEST_F(DevApiTest, ExpiredLeaseRequeuesTheJob) {
+    start({.clock = clock_.clock()});
     const auto id = create("s", "p", 1);
     const auto token = claim(id);
-    std::this_thread::sleep_for(1500ms);
+    clock_.advance(999ms);
+    EXPECT_STREQ(job(id)["status"].GetString(), "claimed") << "1 ms before the lease lapses";
+    clock_.advance(501ms);
 
     auto doc = job(id);
     EXPECT_STREQ(doc["status"].GetString(), "queued");

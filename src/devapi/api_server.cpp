@@ -106,10 +106,10 @@ ApiServer::ApiServer(Options options)
           .default_lease_seconds = options_.lease_seconds,
           .heartbeat_refuse_after = options_.heartbeat_refuse_after,
           .max_attempts = options_.max_attempts,
-          .clock = {.wall =
-                        [offset = options_.clock_offset] {
-                            return WallClock::now() +
-                                   std::chrono::duration_cast<WallClock::duration>(offset);
+          .clock = {.steady = options_.clock.steady,
+                    .wall =
+                        [wall = options_.clock.wall, offset = options_.clock_offset] {
+                            return wall() + std::chrono::duration_cast<WallClock::duration>(offset);
                         }}}),
       http_(std::make_unique<httplib::Server>()),
       fault_state_(options_.seed) {

@@ -48,6 +48,9 @@ class ApiServer {
         std::chrono::milliseconds clock_offset{0};
         // Answer claims, heartbeats and listings without lease_seconds: only the expiry.
         bool omit_lease_seconds = false;
+        // The clocks leases run on (clock_offset is added to `wall`). Tests pass clocks they move,
+        // so a lease lapses when the test says, not when a loaded machine gets round to it.
+        JobStore::Clock clock;
     };
 
     explicit ApiServer(Options options);
