@@ -10,8 +10,11 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
@@ -59,6 +62,13 @@ std::string platform_key(const fs::path& any_render) {
 
 using Digests = std::map<std::string, std::string>;  // case -> packet_digest
 
+// The render settings `renderer render` reads from the environment (worker/render_config.cpp,
+// app/render_command.cpp).
+constexpr const char* kRenderEnv[] = {
+    "FPS",          "AUDIO_BITRATE", "X264_PRESET",         "X264_CRF",    "VIDEO_BITRATE",
+    "X264_PARAMS",  "X264_THREADS",  "DECODE_THREADS",      "RENDER_SIZE", "MAX_FRAME_PIXELS",
+    "RENDER_CACHE", "MUSIC_SELECT",  "OUTPUT_NAME_TEMPLATE"};
+
 // Recorded with this test's own renders (the digests it prints) on the platforms named.
 const std::map<std::string, Digests>& expected_digests() {
     static const std::map<std::string, Digests> table = {
@@ -81,8 +91,13 @@ class GoldenTest : public ::testing::Test {
             "golden",         "--part",         name,       "--music-dir",   music_.string(),
             "--music-select", "named:" + track, "--output", out_.string(),   "--no-cache"};
         args.insert(args.end(), settings.begin(), settings.end());
-        const auto r =
-            run_process(args, {{"MIN_FREE_BYTES", "1M"}, {"TMP_DIR", (tmp_ / "tmp").string()}});
+        // Only the flags above decide the render: every setting the renderer also reads from the
+        // environment is unset (an empty value unsets), so an exported AUDIO_BITRATE or
+        // X264_PARAMS cannot change the bytes of a "fixed" render.
+        std::vector<std::pair<std::string, std::string>> env = {
+            {"MIN_FREE_BYTES", "1M"}, {"TMP_DIR", (tmp_ / "tmp").string()}};
+        for (const char* name : kRenderEnv) env.emplace_back(name, "");
+        const auto r = run_process(args, env);
         EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
         return out_ / ("golden_" + name + ".mp4");
     }
@@ -98,6 +113,22 @@ class GoldenTest : public ::testing::Test {
     fs::path music_ = tmp_ / "music";
     fs::path out_ = tmp_ / "out";
 };
+
+// The environment the suite runs in is not part of a fixed render: settings exported in the
+// caller's shell (or a CI job's env) must not reach the renderer the test starts.
+TEST_F(GoldenTest, AmbientRenderSettingsDoNotReachTheFixedRenders) {
+    const std::vector<std::pair<const char*, const char*>> ambient = {
+        {"AUDIO_BITRATE", "64k"}, {"X264_CRF", "40"}, {"FPS", "12"}, {"X264_THREADS", "1"}};
+    for (const auto& [name, value] : ambient) ::setenv(name, value, 1);
+    const fs::path demo = render("demo", testdata() / "stories/demo/part1/frames", "background.mp3",
+                                 {"--preset", "ultrafast"});
+    for (const auto& [name, value] : ambient) ::unsetenv(name);
+    const std::string key = platform_key(demo);
+    const auto it = expected_digests().find(key);
+    if (it == expected_digests().end()) GTEST_SKIP() << "no golden digests for " << key;
+    EXPECT_EQ(packet_digest(demo), it->second.at("demo"))
+        << "settings from the test's own environment changed a fixed render";
+}
 
 TEST_F(GoldenTest, FixedRendersEncodeTheRecordedPackets) {
     Digests got;

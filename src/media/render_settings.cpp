@@ -25,7 +25,7 @@ constexpr std::array<RangeRow, 7> kRanges = {{
     {Setting::Fps, {.min = 1, .max = 120}},
     {Setting::Crf, {.min = 0, .max = 51}},  // x264's crf scale
     {Setting::Threads, {.min = 1, .max = 64}},
-    {Setting::DecodeThreads, {.min = 0, .max = 64}},  // 0: one per available CPU, capped at 4
+    {Setting::DecodeThreads, {.min = 0, .max = 64}},  // 0: half the available CPUs, 1-4
     {Setting::AudioBitrate, {.min = 32'000, .max = 512'000}},
     {Setting::SizeSide, {.min = 16, .max = 8192}},
     {Setting::MaxFramePixels, {.min = 1, .max = std::int64_t{1} << 30}},
