@@ -55,7 +55,7 @@ struct RenderSettings {
     // x264 threads. Fixed by configuration, never derived from the core count, so identical
     // inputs give identical bytes on any machine.
     int threads = 3;
-    int decode_threads = 0;  // PNG decode + conversion pool; 0 = one per core, capped at 4
+    int decode_threads = 0;  // PNG decode + conversion pool; 0 = half the available CPUs, 1 to 4
     int width = 0;           // canvas; 0 = first frame's size rounded up to even
     int height = 0;
     // Refuse larger PNG headers (and canvases) before allocating. A render's peak RSS is about
