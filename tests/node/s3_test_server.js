@@ -9,7 +9,7 @@
 // Paths under /__ are the tests' control surface (never signed, loopback only):
 //   PUT  /__bucket/NAME                     create a bucket
 //   PUT  /__object/BUCKET/KEY               store the body as an object (unsigned, direct)
-//   POST /__many/BUCKET?prefix=P&count=N    store N one-byte objects P000000 ... (pagination)
+//   POST /__many/BUCKET?prefix=P&count=N&suffix=S  store N one-byte objects P000000S ...
 //   POST /__fault                           {"method","path","query","status","count","truncate"}:
 //                                           the next `count` matching requests fail (`truncate`:
 //                                           the real answer cut after half its body)
@@ -117,7 +117,8 @@ function backend(method, path, inHeaders, body, res, truncate) {
       if (!res) return;
       const h = { ...answer.headers };
       if (truncate) {
-        h['content-length'] = String(data.length);
+        // Promises more than it sends, so even an empty answer (a part's) is cut short.
+        h['content-length'] = String(data.length + 64);
         res.writeHead(answer.statusCode, h);
         res.write(data.subarray(0, Math.floor(data.length / 2)));
         setTimeout(() => res.socket.destroy(), 20);
@@ -155,11 +156,12 @@ async function control(req, res, body) {
     } else if (req.method === 'POST' && p.startsWith('/__many/')) {
       const bucket = p.slice('/__many/'.length);
       const prefix = url.searchParams.get('prefix') || '';
+      const suffix = url.searchParams.get('suffix') || '';
       const count = Number(url.searchParams.get('count'));
       for (let i = 0; i < count; i += 50) {
         const batch = [];
         for (let j = i; j < Math.min(count, i + 50); ++j)
-          batch.push(direct('PUT', `/${bucket}/${prefix}${String(j).padStart(6, '0')}`, Buffer.from('x')));
+          batch.push(direct('PUT', `/${bucket}/${prefix}${String(j).padStart(6, '0')}${suffix}`, Buffer.from('x')));
         await Promise.all(batch);
       }
     } else if (req.method === 'POST' && p === '/__fault') {
@@ -225,6 +227,12 @@ const proxy = http.createServer((req, res) => {
     if (fault && !fault.truncate) {
       entry.status = fault.status;
       return reply(res, fault.status, 'InjectedFault', 'injected by the test');
+    }
+    // s3rver 3.7 has no AbortMultipartUpload (405): answered here as S3 does, once signed.
+    if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {
+      entry.status = 204;
+      res.writeHead(204);
+      return res.end();
     }
     entry.status = 200;
     res.on('finish', () => { entry.status = res.statusCode; });
