@@ -1,0 +1,198 @@
+// The worker with remote inputs and output (DESIGN §4.1), end to end over real HTTP: the
+// reference API hands out jobs with frames_url / music_url / output_url, the frames and music
+// come from s3rver behind the signature-checking proxy, and the artifact goes back to it.
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "media/probe.h"
+#include "storage/object_download.h"
+#include "storage/s3_client.h"
+#include "support/fixtures.h"
+#include "support/s3_server.h"
+#include "worker/worker.h"
+#include "worker_fixture.h"
+
+namespace renderer::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::S3Server;
+using testing::WorkerEnv;
+
+constexpr const char* kBucket = "renderer-stories";
+const std::vector<std::string> kRenderedHistory{"queued", "claimed", "rendering", "rendered"};
+const std::vector<std::string> kErroredHistory{"queued", "claimed", "rendering", "errored"};
+
+int count_of(const std::string& haystack, const std::string& needle) {
+    int n = 0;
+    for (auto at = haystack.find(needle); at != std::string::npos;
+         at = haystack.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+class StorageWorkerTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        server_ = std::make_unique<S3Server>(env_.dir.path() / "s3");
+        server_->create_bucket(kBucket);
+    }
+
+    storage::StorageConfig storage_config() const {
+        const auto& id = server_->identity();
+        storage::StorageConfig c;
+        c.credentials = storage::S3Credentials{id.access_key, id.secret_key, id.session_token};
+        c.region = id.region;
+        c.endpoint = server_->endpoint();
+        c.limits.min_free_bytes = 1 << 20;
+        return c;
+    }
+
+    void upload_frames(const std::string& prefix) {
+        for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
+                                                    "part1" / "frames")) {
+            server_->put(kBucket, prefix + e.path().filename().string(),
+                         testing::read_text(e.path()));
+        }
+    }
+
+    void upload_music(const std::string& key) {
+        server_->put(kBucket, key,
+                     testing::read_text(testing::testdata() / "audio" / "music" / "background.mp3"));
+    }
+
+    // Runs one worker until every job is final.
+    void run(const storage::StorageConfig& storage) {
+        auto config = env_.config();
+        config.storage = storage;
+        Worker w(config);
+        ASSERT_TRUE(WorkerEnv::run_until(w, [&] { return env_.all_final(); }, 180s));
+    }
+
+    // The secret key, the session token and every presigned signature stay out of the logs.
+    void expect_no_storage_secret_logged() {
+        const auto all = env_.logs().joined();
+        EXPECT_EQ(all.find(server_->identity().secret_key), std::string::npos);
+        EXPECT_EQ(all.find("X-Amz-Signature"), std::string::npos);
+        EXPECT_EQ(all.find("X-Amz-Credential"), std::string::npos);
+        env_.expect_no_secret_logged();
+    }
+
+    WorkerEnv env_;
+    std::unique_ptr<S3Server> server_;
+};
+
+TEST_F(StorageWorkerTest, AJobRendersFromS3FramesAndPresignedMusicToAnS3Output) {
+    upload_frames("stories/demo/part1/frames/");
+    upload_music("music/background.mp3");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/stories/demo/part1/frames/";
+    spec.music_url = server_->presign("GET", "/renderer-stories/music/background.mp3");
+    spec.output_url = "s3://renderer-stories/videos/demo_part1.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    const auto& r = job->last_report;
+    ASSERT_TRUE(r.artifact_path);
+    EXPECT_EQ(*r.artifact_path, "s3://renderer-stories/videos/demo_part1.mp4");
+    EXPECT_EQ(r.audio_track, "background.mp3");
+
+    // The uploaded object is the whole, playable artifact; nothing was written locally.
+    storage::S3Client client(storage_config());
+    const auto copy = env_.dir.path() / "downloaded.mp4";
+    storage::download_all(
+        client, {{.object = storage::S3Location{kBucket, "videos/demo_part1.mp4"}, .dest = copy}},
+        [] { return false; });
+    EXPECT_EQ(r.bytes, static_cast<std::int64_t>(fs::file_size(copy)));
+    const auto info = media::probe_file(copy);
+    EXPECT_NEAR(info.duration_sec, 60 / 30.0, 0.1);
+    EXPECT_TRUE(env_.outputs().empty());
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+    EXPECT_EQ(count_of(server_->request_log(), "\"status\":403"), 0);
+    EXPECT_TRUE(env_.has_event("inputs_downloaded"));
+    EXPECT_TRUE(env_.has_event("output_uploaded"));
+    expect_no_storage_secret_logged();
+}
+
+TEST_F(StorageWorkerTest, APresignedPutOutputIsReportedWithoutItsQuery) {
+    upload_frames("f/");
+    const auto put_url = server_->presign("PUT", "/renderer-stories/out/presigned.mp4");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = put_url;
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.artifact_path);
+    EXPECT_EQ(*job->last_report.artifact_path,
+              server_->endpoint() + "/renderer-stories/out/presigned.mp4");
+    expect_no_storage_secret_logged();
+}
+
+TEST_F(StorageWorkerTest, AWrongSecretErrorsTheJobAsAConfigErrorWithoutRetrying) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/never.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    auto storage = storage_config();
+    storage.credentials->secret_access_key = "a-wrong-secret-key-for-this-store-000000";
+    run(storage);
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "ConfigError");
+    ASSERT_TRUE(job->last_report.error_message);
+    EXPECT_NE(job->last_report.error_message->find("SignatureDoesNotMatch"), std::string::npos);
+    EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 1);
+}
+
+TEST_F(StorageWorkerTest, AnObjectThatIsNotAPngFailsPreflightAndUploadsNothing) {
+    upload_frames("bad/");
+    server_->put(kBucket, "bad/frame_0005.png", "this is not a PNG");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/bad/";
+    spec.output_url = "s3://renderer-stories/out/bad.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "PreflightError");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+TEST_F(StorageWorkerTest, AnS3UrlToABucketOutsideTheAllowListIsRefused) {
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://someone-elses-bucket/frames/";
+    const auto id = env_.add_job("demo", "part1", spec);
+    auto storage = storage_config();
+    storage.allowed_hosts = {kBucket};
+    run(storage);
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.error_message);
+    EXPECT_NE(job->last_report.error_message->find("STORAGE_ALLOWED_HOSTS"), std::string::npos);
+    EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 0);
+}
+
+}  // namespace
+}  // namespace renderer::worker
