@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "storage/object_download.h"
 #include "storage/object_upload.h"
 #include "storage/remote_frames.h"
@@ -33,16 +35,11 @@ using testing::TempDir;
 
 constexpr const char* kBucket = "renderer-frames";
 
-StorageConfig config_for(const S3Server& server, S3Identity identity) {
-    StorageConfig c;
-    c.credentials = S3Credentials{identity.access_key, identity.secret_key, identity.session_token};
-    c.region = identity.region;
-    c.endpoint = server.endpoint();
-    c.limits.min_free_bytes = 1 << 20;
-    return c;
+StorageConfig config_for(const S3Server& server, const S3Identity& identity) {
+    return testing::storage_config_for(server, identity);
 }
 
-StorageConfig config_for(const S3Server& server) { return config_for(server, server.identity()); }
+StorageConfig config_for(const S3Server& server) { return testing::storage_config_for(server); }
 
 const CancelFn kNever = [] { return false; };
 
@@ -57,14 +54,7 @@ std::string describe_error(const std::function<void()>& fn, ErrorClass& cls) {
     return {};
 }
 
-int count_of(const std::string& haystack, const std::string& needle) {
-    int n = 0;
-    for (auto at = haystack.find(needle); at != std::string::npos;
-         at = haystack.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
+using testing::count_of;
 
 class StorageTest : public ::testing::Test {
   protected:
@@ -464,6 +454,60 @@ TEST(StorageUrlTest, S3UrlsAndTheirChecks) {
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
     }
+}
+
+// The variables the worker reads, set for one test and unset after it.
+class ScopedEnv {
+  public:
+    ScopedEnv(std::vector<std::pair<std::string, std::string>> vars) : vars_(std::move(vars)) {
+        for (const auto& [name, value] : vars_) ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    ~ScopedEnv() {
+        for (const auto& [name, value] : vars_) ::unsetenv(name.c_str());
+    }
+
+  private:
+    std::vector<std::pair<std::string, std::string>> vars_;
+};
+
+TEST(StorageConfigTest, CredentialsComeFromTheEnvironmentOrFilesAndAreRedacted) {
+    TempDir dir;
+    const std::string secret = "config-test-secret-7d1e0c2b9a8f6e5d4c3b2a19";
+    std::ofstream(dir / "secret") << secret << "\n";
+    {
+        ScopedEnv env({{"AWS_ACCESS_KEY_ID", "AKIDCONFIGTEST"},
+                       {"AWS_SECRET_ACCESS_KEY_FILE", (dir / "secret").string()},
+                       {"AWS_REGION", "eu-central-1"},
+                       {"AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"},
+                       {"STORAGE_ALLOWED_HOSTS", " Frames-Bucket , cdn.example"}});
+        const auto c = storage_config_from_env();
+        ASSERT_TRUE(c.credentials);
+        EXPECT_EQ(c.credentials->access_key_id, "AKIDCONFIGTEST");
+        EXPECT_EQ(c.credentials->secret_access_key, secret);
+        EXPECT_EQ(c.region, "eu-central-1");
+        EXPECT_EQ(c.endpoint, "http://127.0.0.1:9000");
+        EXPECT_EQ(c.allowed_hosts, (std::vector<std::string>{"frames-bucket", "cdn.example"}));
+        EXPECT_EQ(log::redacted("signed with " + secret), "signed with [REDACTED]");
+    }
+    const auto refused = [](std::vector<std::pair<std::string, std::string>> vars) {
+        ScopedEnv env(std::move(vars));
+        try {
+            storage_config_from_env();
+        } catch (const Error& e) {
+            return e.error_class() == ErrorClass::ConfigError;
+        }
+        return false;
+    };
+    EXPECT_TRUE(refused({{"AWS_ACCESS_KEY_ID", "AKID"}}));
+    EXPECT_TRUE(refused({{"AWS_ACCESS_KEY_ID", "AKID"},
+                         {"AWS_SECRET_ACCESS_KEY", "s"},
+                         {"AWS_SECRET_ACCESS_KEY_FILE", (dir / "secret").string()}}));
+    EXPECT_TRUE(refused({{"AWS_ACCESS_KEY_ID", "AKID"},
+                         {"AWS_SECRET_ACCESS_KEY_FILE", (dir / "missing").string()}}));
+    EXPECT_TRUE(refused({{"AWS_REGION", "EU West"}}));
+    EXPECT_TRUE(refused({{"AWS_ENDPOINT_URL", "https://s3.example/bucket"}}));
+    EXPECT_TRUE(refused({{"AWS_ENDPOINT_URL", "ftp://s3.example"}}));
+    EXPECT_TRUE(refused({{"AWS_SESSION_TOKEN", "token-without-keys"}}));
 }
 
 TEST(StorageXmlTest, ListPagesAndHostileDocuments) {

@@ -26,14 +26,7 @@ constexpr const char* kBucket = "renderer-stories";
 const std::vector<std::string> kRenderedHistory{"queued", "claimed", "rendering", "rendered"};
 const std::vector<std::string> kErroredHistory{"queued", "claimed", "rendering", "errored"};
 
-int count_of(const std::string& haystack, const std::string& needle) {
-    int n = 0;
-    for (auto at = haystack.find(needle); at != std::string::npos;
-         at = haystack.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
+using testing::count_of;
 
 class StorageWorkerTest : public ::testing::Test {
   protected:
@@ -42,15 +35,7 @@ class StorageWorkerTest : public ::testing::Test {
         server_->create_bucket(kBucket);
     }
 
-    storage::StorageConfig storage_config() const {
-        const auto& id = server_->identity();
-        storage::StorageConfig c;
-        c.credentials = storage::S3Credentials{id.access_key, id.secret_key, id.session_token};
-        c.region = id.region;
-        c.endpoint = server_->endpoint();
-        c.limits.min_free_bytes = 1 << 20;
-        return c;
-    }
+    storage::StorageConfig storage_config() const { return testing::storage_config_for(*server_); }
 
     void upload_frames(const std::string& prefix) {
         for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
@@ -122,6 +107,35 @@ TEST_F(StorageWorkerTest, AJobRendersFromS3FramesAndPresignedMusicToAnS3Output) 
     expect_no_storage_secret_logged();
 }
 
+// Two parts with the same music: the second asks with If-None-Match, gets 304 and renders
+// from the cached copy, with the same audio.
+TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
+    upload_frames("f/");
+    upload_music("music/background.mp3");
+    for (const auto* part : {"part1", "part2"}) {
+        devapi::JobSpec spec;
+        spec.frames_url = "s3://renderer-stories/f/";
+        spec.music_url = "s3://renderer-stories/music/background.mp3";
+        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+        env_.add_job("demo", part, spec);
+        run(storage_config());
+    }
+    EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
+    EXPECT_EQ(env_.history("demo-part2"), kRenderedHistory);
+    const auto downloads = env_.logs().events("inputs_downloaded");
+    ASSERT_EQ(downloads.size(), 2u);
+    EXPECT_FALSE(downloads[0]["music_cached"].GetBool());
+    EXPECT_TRUE(downloads[1]["music_cached"].GetBool());
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":200"), 1) << log;
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":304"), 1) << log;
+    // The second part rendered with the cached track.
+    const auto second = env_.job("demo-part2");
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->last_report.audio_track, "background.mp3");
+    EXPECT_TRUE(fs::exists(env_.tmp / ".music-cache"));
+}
+
 TEST_F(StorageWorkerTest, APresignedPutOutputIsReportedWithoutItsQuery) {
     upload_frames("f/");
     const auto put_url = server_->presign("PUT", "/renderer-stories/out/presigned.mp4");
@@ -178,6 +192,47 @@ TEST_F(StorageWorkerTest, AnObjectThatIsNotAPngFailsPreflightAndUploadsNothing) 
     EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
     EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
     EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The lease is taken back while the artifact's parts are being refused: the upload stops, is
+// aborted, nothing is completed and no status follows. The store refuses every part, so the
+// upload outlasts whatever the render took; the API refuses the 15th beat (about 10 s in).
+TEST(StorageWorkerLeaseTest, ALeaseLostDuringTheUploadAbortsItAndPostsNothing) {
+    devapi::ApiServer::Options o;
+    o.heartbeat_refuse_after = 15;
+    WorkerEnv env(o);
+    S3Server server(env.dir.path() / "s3");
+    server.create_bucket(kBucket);
+    for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
+                                                "part1" / "frames")) {
+        server.put(kBucket, "f/" + e.path().filename().string(), testing::read_text(e.path()));
+    }
+    server.fault("PUT", "/out/lost.mp4", "partNumber=", 503, 100000);
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/lost.mp4";
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+
+    auto config = env.config();
+    config.storage = testing::storage_config_for(server);
+    config.storage.limits.attempts = 100000;
+    config.storage.limits.multipart_threshold = 1;  // the small test artifact goes in parts
+    config.storage.limits.part_size = 64 << 10;
+    config.shutdown_grace_sec = 0;
+    Worker w(config);
+    ASSERT_TRUE(WorkerEnv::run_until(w, [&] { return env.has_event("lease_lost"); }, 120s));
+
+    const auto log = server.request_log();
+    EXPECT_GE(count_of(log, "partNumber=1"), 1) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\",\"path\":\"/renderer-stories/out/lost.mp4\""), 1) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"POST\",\"path\":\"/renderer-stories/out/lost.mp4\",\"query\":\"?uploadId="), 0) << log;
+    for (const auto& s : env.history(id)) {
+        EXPECT_NE(s, "rendered");
+        EXPECT_NE(s, "errored");
+    }
+    EXPECT_FALSE(env.has_event("output_uploaded"));
+    EXPECT_TRUE(env.outputs().empty());
 }
 
 TEST_F(StorageWorkerTest, AnS3UrlToABucketOutsideTheAllowListIsRefused) {

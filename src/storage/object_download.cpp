@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "storage/curl_callbacks.h"
+
 namespace renderer::storage {
 namespace {
 
@@ -55,7 +57,7 @@ struct Transfer {
     std::uint64_t written = 0;
     std::optional<std::uint64_t> expected;
     std::string error_body;
-    std::vector<std::pair<std::string, std::string>> answer_headers;
+    HeaderList answer_headers;
     Budget* budget = nullptr;
     std::string what;
 
@@ -122,22 +124,6 @@ std::size_t write_file(char* data, std::size_t size, std::size_t count, void* us
     return n;
 }
 
-std::size_t write_header_line(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
-    const std::size_t n = size * count;
-    std::string_view line(data, n);
-    if (line.rfind("HTTP/", 0) == 0) headers->clear();
-    // Only the ETag is wanted (the music cache keys on it).
-    if (line.size() > 5 && (line.substr(0, 5) == "ETag:" || line.substr(0, 5) == "etag:")) {
-        auto v = line.substr(5);
-        while (!v.empty() && (v.front() == ' ')) v.remove_prefix(1);
-        while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
-            v.remove_suffix(1);
-        headers->emplace_back("etag", std::string(v));
-    }
-    return n;
-}
-
 struct Pending {
     std::size_t index;
     int attempt;
@@ -155,6 +141,7 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
                            const CancelFn& cancelled) {
     DownloadStats stats;
     stats.etags.resize(items.size());
+    stats.not_modified.resize(items.size());
     if (items.empty()) return stats;
     const auto& limits = client.config().limits;
     Budget budget{.limits = &limits, .dir = items.front().dest.parent_path()};
@@ -199,9 +186,11 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
         t->what = describe(item);
         t->handle.reset(curl_easy_init());
         if (!t->handle) throw std::bad_alloc();
-        t->headers = item.object
-                         ? client.prepare(t->handle.get(), S3Request{.object = *item.object})
-                         : client.prepare_url(t->handle.get(), "GET", item.url, {});
+        std::vector<std::string> headers;
+        if (!item.if_none_match.empty()) headers.push_back("If-None-Match: " + item.if_none_match);
+        t->headers = item.object ? client.prepare(t->handle.get(),
+                                                  S3Request{.object = *item.object, .headers = headers})
+                                 : client.prepare_url(t->handle.get(), "GET", item.url, headers);
         t->part = item.dest;
         t->part += ".part";
         t->fd = ::open(t->part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -214,7 +203,7 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
         }
         set_option(t->handle.get(), CURLOPT_WRITEFUNCTION, write_file);
         set_option(t->handle.get(), CURLOPT_WRITEDATA, t.get());
-        set_option(t->handle.get(), CURLOPT_HEADERFUNCTION, write_header_line);
+        set_option(t->handle.get(), CURLOPT_HEADERFUNCTION, collect_header);
         set_option(t->handle.get(), CURLOPT_HEADERDATA, &t->answer_headers);
         set_option(t->handle.get(), CURLOPT_PRIVATE, t.get());
         if (curl_multi_add_handle(multi.get(), t->handle.get()) != CURLM_OK) throw std::bad_alloc();
@@ -238,6 +227,11 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
         } else {
             attempt.answer = StorageAnswer{.status = status_of(owned->handle.get()),
                                            .body = owned->error_body};
+        }
+        if (attempt.answer && attempt.answer->status == 304 && !item.if_none_match.empty()) {
+            stats.not_modified[owned->index] = true;
+            stats.etags[owned->index] = item.if_none_match;
+            return;  // ~Transfer removes the empty .part file
         }
         const bool whole = attempt.answer && attempt.answer->status / 100 == 2 &&
                            (!owned->expected || owned->written == *owned->expected);

@@ -19,12 +19,16 @@ struct DownloadItem {
     std::string url;                   // a presigned or public http(s) URL
     std::filesystem::path dest;
     std::optional<std::uint64_t> expected_size;  // from the listing: more or less is an error
+    // Sent as If-None-Match: when the store answers 304 Not Modified, no file is written and
+    // the item is reported not_modified (the caller has the object already).
+    std::string if_none_match;
 };
 
 struct DownloadStats {
     std::uint64_t bytes = 0;
     int retries = 0;
     std::vector<std::string> etags;  // per item, as the store sent them (may be empty)
+    std::vector<bool> not_modified;  // per item: 304 to its if_none_match
 };
 
 // Downloads every item, config().limits.parallel at a time. Throws: Error(IoError) with

@@ -8,49 +8,13 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "storage/curl_callbacks.h"
 #include "storage/s3_xml.h"
 
 namespace renderer::storage {
 namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 8u << 20;  // a listing page of 1000 keys is ~300 KB
-
-struct MemorySink {
-    std::string* body;
-    bool overflow = false;
-};
-
-std::size_t write_memory(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* sink = static_cast<MemorySink*>(user);
-    const std::size_t n = size * count;
-    if (sink->body->size() + n > kMaxAnswerBytes) {
-        sink->overflow = true;
-        return 0;
-    }
-    sink->body->append(data, n);
-    return n;
-}
-
-std::size_t write_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
-    const std::size_t n = size * count;
-    std::string_view line(data, n);
-    if (line.rfind("HTTP/", 0) == 0) {
-        headers->clear();  // a new answer (after 100 Continue)
-        return n;
-    }
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) return n;
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-        value.remove_suffix(1);
-    headers->emplace_back(std::move(name), std::string(value));
-    return n;
-}
 
 int abort_when_cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     const auto* cancelled = static_cast<const CancelFn*>(user);
@@ -208,11 +172,11 @@ CurlSlistPtr S3Client::prepare_url(CURL* handle, const std::string& method, cons
 
 Attempt S3Client::attempt(CURL* handle, std::string_view body, const CancelFn& cancelled) const {
     StorageAnswer answer;
-    MemorySink sink{&answer.body};
+    BoundedBody sink{&answer.body, kMaxAnswerBytes};
     ReadSource source{body};
-    set_option(handle, CURLOPT_WRITEFUNCTION, write_memory);
+    set_option(handle, CURLOPT_WRITEFUNCTION, append_bounded);
     set_option(handle, CURLOPT_WRITEDATA, &sink);
-    set_option(handle, CURLOPT_HEADERFUNCTION, write_header);
+    set_option(handle, CURLOPT_HEADERFUNCTION, collect_header);
     set_option(handle, CURLOPT_HEADERDATA, &answer.headers);
     set_option(handle, CURLOPT_NOPROGRESS, 0L);
     set_option(handle, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "storage/curl_callbacks.h"
 #include "storage/curl_ptr.h"
 #include "storage/remote_url.h"
 #include "storage/storage_config.h"
@@ -35,7 +36,7 @@ struct S3Request {
 struct StorageAnswer {
     long status = 0;
     std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+    HeaderList headers;
 
     std::optional<std::string> header(std::string_view lower_name) const;
 };

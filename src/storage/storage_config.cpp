@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -36,13 +37,41 @@ std::vector<std::string> split_hosts(const std::string& text) {
     return out;
 }
 
+// NAME, or the contents of the file NAME_FILE names (a mounted Secret), trailing newline
+// removed; never both.
+std::optional<std::string> value_or_file(const std::string& name) {
+    auto value = env_get(name.c_str());
+    const auto file_var = name + "_FILE";
+    const auto file = env_get(file_var.c_str());
+    if (!file) return value;
+    if (value) config_error(fmt::format("set only one of {} and {}", name, file_var));
+    const auto path = parse_abs_path(file_var, *file);
+    std::ifstream in(path, std::ios::binary);
+    // Bounded: a key is a few dozen bytes, a session token a few KiB; /dev/zero must not hang.
+    constexpr std::size_t kMaxBytes = 64 * 1024;
+    std::string text(kMaxBytes + 1, '\0');
+    if (in) in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!in && !in.eof()) {
+        config_error(fmt::format("{} '{}' cannot be read: check the path and that the worker's "
+                                 "user may read it",
+                                 file_var, path.string()));
+    }
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxBytes)
+        config_error(fmt::format("{} '{}' is larger than 64 KiB", file_var, path.string()));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+        text.pop_back();
+    if (text.empty()) config_error(fmt::format("{} '{}' is empty", file_var, path.string()));
+    return text;
+}
+
 }  // namespace
 
 StorageConfig storage_config_from_env() {
     StorageConfig c;
-    const auto key_id = env_get("AWS_ACCESS_KEY_ID");
-    const auto secret = env_get("AWS_SECRET_ACCESS_KEY");
-    const auto token = env_get("AWS_SESSION_TOKEN");
+    const auto key_id = value_or_file("AWS_ACCESS_KEY_ID");
+    const auto secret = value_or_file("AWS_SECRET_ACCESS_KEY");
+    const auto token = value_or_file("AWS_SESSION_TOKEN");
     // Registered before anything can fail, so no later message can quote them.
     if (secret) log::add_secret(*secret);
     if (token) log::add_secret(*token);

@@ -43,7 +43,8 @@ struct StorageConfig {
     StorageLimits limits;
 };
 
-// From AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or
+// From AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (each also as NAME_FILE: a
+// file holding it, such as a mounted Secret), AWS_REGION (or
 // AWS_DEFAULT_REGION), AWS_ENDPOINT_URL, STORAGE_ALLOWED_HOSTS, STORAGE_ALLOW_HTTP,
 // STORAGE_MAX_FILES, STORAGE_MAX_BYTES, STORAGE_MAX_LIST_KEYS, STORAGE_PARALLEL.
 // Throws Error(ConfigError) naming the variable. The secret key and session token are

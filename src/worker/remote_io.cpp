@@ -1,10 +1,12 @@
 #include "worker/remote_io.h"
 
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "storage/etag_cache.h"
 #include "storage/object_download.h"
 #include "storage/object_upload.h"
 #include "storage/remote_frames.h"
@@ -82,19 +84,42 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
         }
         request.frames_dir = dir;
     }
+    // Music is shared by many parts: kept in TMP_DIR/.music-cache by URL and ETag (hidden, no
+    // marker: the work-dir sweep leaves it alone), fetched again only when the ETag changed.
+    const storage::EtagCache music_cache(work_dir.parent_path() / ".music-cache");
+    std::optional<std::size_t> music_item;
     if (job.music_url) {
         const auto dir = make_dir(work_dir / "music");
         const auto name = music_file_name(*job.music_url);
-        items.push_back(item_for(*job.music_url, dir / name));
+        auto item = item_for(*job.music_url, dir / name);
+        item.if_none_match = music_cache.etag(*job.music_url).value_or("");
+        music_item = items.size();
+        items.push_back(std::move(item));
         request.music_dir = dir;
         request.music_select = "named:" + name;
     }
     if (job.output_url) request.output_dir = make_dir(work_dir / "output");
     if (items.empty()) return;
     const auto stats = storage::download_all(client, items, cancelled);
+    bool music_cached = false;
+    if (music_item) {
+        const auto& item = items[*music_item];
+        const auto& etag = stats.etags[*music_item];
+        if (stats.not_modified[*music_item]) {
+            music_cached = music_cache.restore(*job.music_url, etag, item.dest);
+            if (!music_cached) {  // replaced by another worker since we asked: fetch it whole
+                auto again = item;
+                again.if_none_match.clear();
+                storage::download_all(client, {again}, cancelled);
+            }
+        } else {
+            music_cache.store(*job.music_url, etag, item.dest);
+        }
+    }
     log.info("inputs_downloaded", {{"files", static_cast<std::uint64_t>(items.size())},
                                    {"bytes", stats.bytes},
                                    {"retries", stats.retries},
+                                   {"music_cached", music_cached},
                                    {"wall_sec", seconds_since(start)}});
 }
 

@@ -85,4 +85,27 @@ std::string S3Server::presign(const std::string& method, const std::string& path
 
 std::string S3Server::request_log() { return control("GET", "/__log"); }
 
+storage::StorageConfig storage_config_for(const S3Server& server) {
+    return storage_config_for(server, server.identity());
+}
+
+storage::StorageConfig storage_config_for(const S3Server& server, const S3Identity& identity) {
+    storage::StorageConfig c;
+    c.credentials =
+        storage::S3Credentials{identity.access_key, identity.secret_key, identity.session_token};
+    c.region = identity.region;
+    c.endpoint = server.endpoint();
+    c.limits.min_free_bytes = 1 << 20;
+    return c;
+}
+
+int count_of(const std::string& haystack, const std::string& needle) {
+    int n = 0;
+    for (auto at = haystack.find(needle); at != std::string::npos;
+         at = haystack.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
 }  // namespace renderer::testing

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/storage_config.h"
 #include "support/process.h"
 
 namespace renderer::testing {
@@ -51,5 +52,13 @@ class S3Server {
     std::unique_ptr<Child> child_;
     int port_ = 0;
 };
+
+// A storage configuration aimed at `server` with `identity`'s credentials and region (the
+// server's own by default), and a free-space floor small enough for a test machine.
+storage::StorageConfig storage_config_for(const S3Server& server);
+storage::StorageConfig storage_config_for(const S3Server& server, const S3Identity& identity);
+
+// How often `needle` occurs in `haystack` (requests in the request log).
+int count_of(const std::string& haystack, const std::string& needle);
 
 }  // namespace renderer::testing
