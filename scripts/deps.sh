@@ -24,9 +24,10 @@ build_packages=(
 # On top for the tests: GoogleTest; curl for the scripts;
 # promtool (Debian ships it in the prometheus package) to check /metrics; PyYAML to parse the
 # Kubernetes manifests; zlib and libpng for the PNG conformance corpus (written with zlib,
-# checked against libpng as an independent decoder).
+# checked against libpng as an independent decoder); debootstrap's suite scripts for the
+# debian-rootfs.sh test (and scripts/in-debian.sh).
 test_packages=(
-  libgtest-dev curl prometheus python3-yaml zlib1g-dev libpng-dev
+  libgtest-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
 )
 # The storage tests run a real S3 endpoint (s3rver, npm) behind a signature-checking proxy:
 # Node from Debian unless the machine already has one.

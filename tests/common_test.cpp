@@ -186,6 +186,29 @@ TEST(CpuQuota, CgroupV1CfsQuota) {
     EXPECT_EQ(available_cpus(files), 1);
 }
 
+// The kernel accepts quotas far above any node's core count (cpu.max's quota up to about 1.7e13
+// us at a 1 ms period: 1.7e10 CPUs), which means no limit. Rounded up into an int such a quota
+// overflowed (undefined; on x86 INT_MIN) and the process was sized for 1 CPU.
+TEST(CpuQuota, AQuotaAboveTheCoreCountIsNoLimit) {
+    TempDir dir;
+    const auto mount = dir.path() / "sys-fs-cgroup";
+    const CgroupFiles files{.mount = mount, .self_cgroup = dir.path() / "proc-self-cgroup"};
+    const CgroupFiles none{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
+    write_text(files.self_cgroup, "0::/\n");
+    for (const char* cpu_max : {"17592186044415 1000\n", "9223372036854775807 1000\n",
+                                "2147483648 1\n"}) {
+        write_text(mount / "cpu.max", cpu_max);
+        ASSERT_TRUE(cgroup_cpu_limit(files).has_value()) << cpu_max;
+        EXPECT_EQ(available_cpus(files), available_cpus(none)) << cpu_max;
+    }
+    const auto v1 = mount / "v1";
+    const CgroupFiles v1_files{.mount = v1, .self_cgroup = dir.path() / "proc-self-cgroup-v1"};
+    write_text(v1_files.self_cgroup, "4:cpu,cpuacct:/\n");
+    write_text(v1 / "cpu,cpuacct/cpu.cfs_quota_us", "17592186044415\n");
+    write_text(v1 / "cpu,cpuacct/cpu.cfs_period_us", "1000\n");
+    EXPECT_EQ(available_cpus(v1_files), available_cpus(none));
+}
+
 TEST(CpuQuota, NoQuotaMeansTheSchedulableCpus) {
     TempDir dir;
     const CgroupFiles files{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};

@@ -58,7 +58,9 @@ std::string wav_detail(const std::uint8_t* head, std::size_t size) {
             return fmt::format("{} audio, {} channel{}, {} Hz", avcodec_get_name(wav_codec(tag, bits)), channels,
                                channels == 1 ? "" : "s", rate);
         }
-        at += 8 + len + (len & 1);  // chunks are padded to an even size
+        // Chunks are padded to an even size. In 64 bits: a length near 2^32 wrapped the 32-bit
+        // sum to 0 and the walk never moved (the preflight fuzzer's timeout).
+        at += std::size_t{8} + len + (len & 1U);
     }
     return {};
 }

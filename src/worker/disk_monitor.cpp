@@ -45,6 +45,9 @@ struct DiskMonitor::State {
                 const auto value = free_bytes(dirs[i].path);  // may block for good
                 lock.lock();
                 measuring.reset();
+                // The monitor went while this measurement was stuck: measure nothing more (the
+                // function may hold what its owner has since destroyed).
+                if (stopping) return;
                 free[i] = value;
                 if (dirs[i].gauge) dirs[i].gauge->set(static_cast<std::int64_t>(value.value_or(0)));
             }

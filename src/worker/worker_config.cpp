@@ -113,6 +113,8 @@ WorkerConfig WorkerConfig::from_env() {
     c.music_select = env_string("MUSIC_SELECT", c.music_select);
     c.output_name_template = env_string("OUTPUT_NAME_TEMPLATE", c.output_name_template);
     c.metrics_addr = env_string("METRICS_ADDR", "");
+    c.final_scrape_wait_sec =
+        static_cast<int>(env_int("FINAL_SCRAPE_WAIT_SEC", c.final_scrape_wait_sec, 0, 600));
     c.paths = ServicePaths::from_env();
     c.render = media::render_settings_from_env();
     return c;
