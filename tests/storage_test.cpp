@@ -235,6 +235,32 @@ TEST_F(StorageTest, AnObjectThatKeepsFailingFailsTheBatchAndLeavesNothing) {
     EXPECT_TRUE(testing::dir_entries(work_).empty());
 }
 
+// A redirect is never followed: it could carry a signed request, or a presigned URL's query,
+// to another host.
+TEST_F(StorageTest, ARedirectIsNotFollowed) {
+    server_->put(kBucket, "m/frame_1.png", "x");
+    TempDir elsewhere;
+    S3Server other(elsewhere.path() / "server");
+    other.create_bucket(kBucket);
+    other.put(kBucket, "m/frame_1.png", "from elsewhere");
+    server_->fault("GET", "/m/frame_1.png", "", 307, 100, false,
+                   other.endpoint() + "/renderer-frames/m/frame_1.png");
+    S3Client client(config_for(*server_));
+    ErrorClass cls{};
+    const auto message = describe_error(
+        [&] {
+            download_all(client,
+                         {{.object = S3Location{kBucket, "m/frame_1.png"}, .dest = work_ / "f.png"}},
+                         kNever);
+        },
+        cls);
+    EXPECT_EQ(cls, ErrorClass::IoError);
+    EXPECT_NE(message.find("HTTP 307"), std::string::npos) << message;
+    EXPECT_EQ(count_of(server_->request_log(), "/m/frame_1.png"), 1);  // not retried either
+    EXPECT_EQ(count_of(other.request_log(), "\"method\""), 0);
+    EXPECT_TRUE(testing::dir_entries(work_).empty());
+}
+
 TEST_F(StorageTest, AMissingObjectIsAPreflightError) {
     S3Client client(config_for(*server_));
     ErrorClass cls{};

@@ -10,9 +10,10 @@
 //   PUT  /__bucket/NAME                     create a bucket
 //   PUT  /__object/BUCKET/KEY               store the body as an object (unsigned, direct)
 //   POST /__many/BUCKET?prefix=P&count=N&suffix=S  store N one-byte objects P000000S ...
-//   POST /__fault                           {"method","path","query","status","count","truncate"}:
-//                                           the next `count` matching requests fail (`truncate`:
-//                                           the real answer cut after half its body)
+//   POST /__fault                           {"method","path","query","status","count","truncate",
+//                                           "location"}: the next `count` matching requests fail
+//                                           (`truncate`: the real answer cut short; `location`: a
+//                                           Location header, for redirects)
 //   GET  /__presign?method=M&path=/B/K      an aws4 presigned URL for the path (query signing)
 //   GET  /__log                             every proxied request: method, path, query, status
 'use strict';
@@ -29,10 +30,11 @@ let backendPort = 0;
 let faults = [];
 const requestLog = [];
 
-function reply(res, status, code, message) {
+function reply(res, status, code, message, extraHeaders = {}) {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
     `<Message>${message}</Message></Error>`;
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body),
+    ...extraHeaders });
   res.end(body);
 }
 
@@ -226,7 +228,8 @@ const proxy = http.createServer((req, res) => {
     const fault = takeFault(req);
     if (fault && !fault.truncate) {
       entry.status = fault.status;
-      return reply(res, fault.status, 'InjectedFault', 'injected by the test');
+      return reply(res, fault.status, 'InjectedFault', 'injected by the test',
+        fault.location ? { location: fault.location } : {});
     }
     // s3rver 3.7 has no AbortMultipartUpload (405): answered here as S3 does, once signed.
     if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {

@@ -72,11 +72,12 @@ void S3Server::put_many(const std::string& bucket, const std::string& prefix, in
 }
 
 void S3Server::fault(const std::string& method, const std::string& path, const std::string& query,
-                     int status, int count, bool truncate) {
+                     int status, int count, bool truncate, const std::string& location) {
     control("POST", "/__fault",
             "{\"method\":\"" + method + "\",\"path\":\"" + path + "\",\"query\":\"" + query +
                 "\",\"status\":" + std::to_string(status) + ",\"count\":" + std::to_string(count) +
-                ",\"truncate\":" + (truncate ? "true" : "false") + "}");
+                ",\"truncate\":" + (truncate ? "true" : "false") + ",\"location\":\"" + location +
+                "\"}");
 }
 
 std::string S3Server::presign(const std::string& method, const std::string& path) {

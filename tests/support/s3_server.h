@@ -38,7 +38,7 @@ class S3Server {
     // The next `count` requests whose method is `method` and whose path and query contain
     // `path` and `query` answer `status` (or, with truncate, the real answer cut in half).
     void fault(const std::string& method, const std::string& path, const std::string& query,
-               int status, int count, bool truncate = false);
+               int status, int count, bool truncate = false, const std::string& location = {});
     // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
