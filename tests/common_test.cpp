@@ -18,11 +18,12 @@ namespace renderer::testing {
 namespace {
 
 TEST(NaturalSort, NumbersCompareByValue) {
-    std::vector<std::string> v = {"frame_10.png", "frame_2.png", "frame_1.png", "frame_100.png", "frame_02.png",
-                                  "a.png", "B.png"};
+    std::vector<std::string> v = {"frame_10.png", "frame_2.png", "frame_1.png", "frame_100.png",
+                                  "frame_02.png", "a.png",       "B.png"};
     natural_sort(v);
-    const std::vector<std::string> want = {"B.png", "a.png", "frame_1.png", "frame_02.png",
-                                           "frame_2.png", "frame_10.png", "frame_100.png"};
+    const std::vector<std::string> want = {"B.png",        "a.png",       "frame_1.png",
+                                           "frame_02.png", "frame_2.png", "frame_10.png",
+                                           "frame_100.png"};
     EXPECT_EQ(v, want);
     EXPECT_TRUE(natural_less("f9", "f10"));
     EXPECT_FALSE(natural_less("f10", "f9"));
@@ -110,7 +111,8 @@ TEST(AtomicFileTest, SweepRemovesOnlyOldTempFiles) {
     TempDir t;
     std::ofstream(t / (std::string(kTempPrefix) + "old")) << "x";
     std::ofstream(t / "keep.mp4") << "x";
-    fs::last_write_time(t / (std::string(kTempPrefix) + "old"), fs::file_time_type::clock::now() - std::chrono::hours(1));
+    fs::last_write_time(t / (std::string(kTempPrefix) + "old"),
+                        fs::file_time_type::clock::now() - std::chrono::hours(1));
     std::ofstream(t / (std::string(kTempPrefix) + "fresh")) << "x";
     EXPECT_EQ(sweep_stale_temp_files(t.path(), std::chrono::seconds(600)), 1);
     auto left = dir_entries(t.path());
@@ -166,7 +168,8 @@ TEST(CpuQuota, CgroupV2QuotaOfTheProcessOrAnAncestorWins) {
     write_text(files.self_cgroup, "0::/\n");
     write_text(mount / "cpu.max", "150000 100000\n");
     EXPECT_EQ(cgroup_cpu_limit(files), 1.5);
-    EXPECT_EQ(available_cpus(files), std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
+    EXPECT_EQ(available_cpus(files),
+              std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
 }
 
 TEST(CpuQuota, CgroupV1CfsQuota) {
@@ -195,8 +198,8 @@ TEST(CpuQuota, AQuotaAboveTheCoreCountIsNoLimit) {
     const CgroupFiles files{.mount = mount, .self_cgroup = dir.path() / "proc-self-cgroup"};
     const CgroupFiles none{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
     write_text(files.self_cgroup, "0::/\n");
-    for (const char* cpu_max : {"17592186044415 1000\n", "9223372036854775807 1000\n",
-                                "2147483648 1\n"}) {
+    for (const char* cpu_max :
+         {"17592186044415 1000\n", "9223372036854775807 1000\n", "2147483648 1\n"}) {
         write_text(mount / "cpu.max", cpu_max);
         ASSERT_TRUE(cgroup_cpu_limit(files).has_value()) << cpu_max;
         EXPECT_EQ(available_cpus(files), available_cpus(none)) << cpu_max;
@@ -211,7 +214,8 @@ TEST(CpuQuota, AQuotaAboveTheCoreCountIsNoLimit) {
 
 TEST(CpuQuota, NoQuotaMeansTheSchedulableCpus) {
     TempDir dir;
-    const CgroupFiles files{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
+    const CgroupFiles files{.mount = dir.path() / "none",
+                            .self_cgroup = dir.path() / "none-cgroup"};
     EXPECT_EQ(cgroup_cpu_limit(files), std::nullopt);
     EXPECT_GE(available_cpus(files), 1);
     EXPECT_LE(available_cpus(files), static_cast<int>(std::thread::hardware_concurrency()));

@@ -13,9 +13,9 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -28,9 +28,9 @@
 #include "media/slideshow.h"
 #include "renderer_version.h"
 #include "support/process.h"
+#include "support/worker_fixture.h"
 #include "worker/metrics.h"
 #include "worker/metrics_server.h"
-#include "worker_fixture.h"
 
 namespace renderer::testing {
 namespace {
@@ -221,9 +221,10 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
     EXPECT_GT(sample(text, "renderer_api_call_duration_seconds_sum{request=\"list\"}"), 0);
     // Issue 18.6: where the time went, per stage, for each render that encoded.
     for (const auto stage : worker::Metrics::kStages) {
-        EXPECT_EQ(sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
-                                           stage)),
-                  2)
+        EXPECT_EQ(
+            sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
+                                     stage)),
+            2)
             << stage;
     }
     EXPECT_GT(sample(text, "renderer_render_stage_duration_seconds_sum{stage=\"encode\"}"), 0);
@@ -279,8 +280,9 @@ TEST(MetricsTest, AWorkerExitingWhenIdleServesItsFinalCountsToAScrapeFirst) {
     if (!ended) w.request_stop();
     thread.join();
     ASSERT_TRUE(waiting) << "the worker neither finished its job nor stopped";
-    ASSERT_EQ(status.value_or(0), 200) << "the worker stopped serving /metrics before any scrape saw its "
-                              "final counts";
+    ASSERT_EQ(status.value_or(0), 200)
+        << "the worker stopped serving /metrics before any scrape saw its "
+           "final counts";
     EXPECT_EQ(sample(body, "renderer_jobs_total{outcome=\"rendered\"}"), 1) << body;
     EXPECT_EQ(sample(body, "renderer_jobs_in_flight"), 0) << body;
     EXPECT_TRUE(ended) << "the scrape must end the wait";
@@ -581,8 +583,7 @@ TEST(HealthTest, ADiskMeasurementThatReturnsAfterShutdownMeasuresNothingMore) {
     // The thread ends, and its state with it, releasing the function's copy of `probe`.
     ASSERT_TRUE(wait_until([&] { return probe.use_count() == 1; }, 30s))
         << "the measuring thread did not end after its measurement returned";
-    EXPECT_EQ(probe->calls_after_gone, 0)
-        << "TMP_DIR was measured after the monitor was destroyed";
+    EXPECT_EQ(probe->calls_after_gone, 0) << "TMP_DIR was measured after the monitor was destroyed";
 }
 
 // A TCP client on loopback from `from` (127.0.0.0/8 is all loopback on Linux, so a test can be

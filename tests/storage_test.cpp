@@ -219,7 +219,8 @@ TEST_F(StorageTest, CutAndFailedAnswersAreRetriedPerObject) {
 }
 
 TEST_F(StorageTest, AnObjectThatKeepsFailingFailsTheBatchAndLeavesNothing) {
-    for (int i = 1; i <= 5; ++i) server_->put(kBucket, "f/frame_" + std::to_string(i) + ".png", "x");
+    for (int i = 1; i <= 5; ++i)
+        server_->put(kBucket, "f/frame_" + std::to_string(i) + ".png", "x");
     server_->fault("GET", "/f/frame_4.png", "", 500, 100);
     auto config = config_for(*server_);
     config.limits.attempts = 3;
@@ -249,9 +250,9 @@ TEST_F(StorageTest, ARedirectIsNotFollowed) {
     ErrorClass cls{};
     const auto message = describe_error(
         [&] {
-            download_all(client,
-                         {{.object = S3Location{kBucket, "m/frame_1.png"}, .dest = work_ / "f.png"}},
-                         kNever);
+            download_all(
+                client, {{.object = S3Location{kBucket, "m/frame_1.png"}, .dest = work_ / "f.png"}},
+                kNever);
         },
         cls);
     EXPECT_EQ(cls, ErrorClass::IoError);
@@ -266,9 +267,10 @@ TEST_F(StorageTest, AMissingObjectIsAPreflightError) {
     ErrorClass cls{};
     describe_error(
         [&] {
-            download_all(client,
-                         {{.object = S3Location{kBucket, "nope/track.mp3"}, .dest = work_ / "t.mp3"}},
-                         kNever);
+            download_all(
+                client,
+                {{.object = S3Location{kBucket, "nope/track.mp3"}, .dest = work_ / "t.mp3"}},
+                kNever);
         },
         cls);
     EXPECT_EQ(cls, ErrorClass::PreflightError);
@@ -297,8 +299,7 @@ TEST_F(StorageTest, APresignedUrlDownloadsWithoutCredentials) {
     auto config = config_for(*server_);
     config.credentials.reset();
     S3Client client(config);
-    const auto stats =
-        download_all(client, {{.url = url, .dest = work_ / "track.mp3"}}, kNever);
+    const auto stats = download_all(client, {{.url = url, .dest = work_ / "track.mp3"}}, kNever);
     EXPECT_EQ(testing::read_text(work_ / "track.mp3"), "not really an mp3");
     EXPECT_FALSE(stats.etags[0].empty());
 
@@ -383,8 +384,16 @@ TEST_F(StorageUploadTest, APartThatKeepsFailingAbortsTheUploadAndLeavesNoObject)
     EXPECT_EQ(cls, ErrorClass::IoError);
     EXPECT_NE(message.find("HTTP 503"), std::string::npos) << message;
     const auto log = server_->request_log();
-    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\",\"path\":\"/renderer-frames/videos/failed.mp4\",\"query\":\"?uploadId="), 1) << log;
-    EXPECT_EQ(count_of(log, "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/failed.mp4\",\"query\":\"?uploadId="), 0) << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"DELETE\",\"path\":\"/renderer-frames/videos/"
+                       "failed.mp4\",\"query\":\"?uploadId="),
+              1)
+        << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/"
+                       "failed.mp4\",\"query\":\"?uploadId="),
+              0)
+        << log;
     describe_error([&] { read_back(client, "videos/failed.mp4"); }, cls);
     EXPECT_EQ(cls, ErrorClass::PreflightError);  // 404: nothing was published
 }
@@ -414,7 +423,11 @@ TEST_F(StorageUploadTest, ACancelDuringAMultipartUploadAbortsIt) {
     EXPECT_EQ(cls, ErrorClass::Cancelled);
     const auto log = server_->request_log();
     EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 1) << log;
-    EXPECT_EQ(count_of(log, "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/cancelled.mp4\",\"query\":\"?uploadId="), 0) << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/"
+                       "cancelled.mp4\",\"query\":\"?uploadId="),
+              0)
+        << log;
 }
 
 TEST_F(StorageUploadTest, APresignedPutUploadsWithoutCredentials) {
@@ -458,8 +471,9 @@ TEST(StorageUrlTest, S3UrlsAndTheirChecks) {
     EXPECT_FALSE(parse_s3_url("https://bucket/x"));
     EXPECT_EQ(uri_encode("a b/c+d~_.-", true), "a%20b/c%2Bd~_.-");
     EXPECT_EQ(uri_encode("a/b", false), "a%2Fb");
-    EXPECT_EQ(canonical_query({{"prefix", "x/y"}, {"list-type", "2"}, {"continuation-token", "a+b="}}),
-              "continuation-token=a%2Bb%3D&list-type=2&prefix=x%2Fy");
+    EXPECT_EQ(
+        canonical_query({{"prefix", "x/y"}, {"list-type", "2"}, {"continuation-token", "a+b="}}),
+        "continuation-token=a%2Bb%3D&list-type=2&prefix=x%2Fy");
     EXPECT_EQ(url_for_log("https://h/k.mp4?X-Amz-Signature=abc#f"), "https://h/k.mp4");
 
     StorageConfig c;
@@ -538,7 +552,8 @@ TEST(StorageConfigTest, CredentialsComeFromTheEnvironmentOrFilesAndAreRedacted) 
 
 TEST(StorageXmlTest, ListPagesAndHostileDocuments) {
     const auto page = parse_list_page(
-        "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<?xml version=\"1.0\"?><ListBucketResult "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         "<IsTruncated>true</IsTruncated><NextContinuationToken>t/+=</NextContinuationToken>"
         "<Contents><Key>a&amp;b.png</Key><Size>12</Size><ETag>\"e\"</ETag></Contents>"
         "<CommonPrefixes><Prefix>sub/</Prefix></CommonPrefixes></ListBucketResult>");
@@ -556,10 +571,11 @@ TEST(StorageXmlTest, ListPagesAndHostileDocuments) {
                                  "</Contents></ListBucketResult>"),
                  Error);
     // Entity expansion is never reached: a DOCTYPE refuses the document.
-    EXPECT_THROW(parse_list_page("<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
-                                 "<ListBucketResult><Contents><Key>&b;</Key></Contents>"
-                                 "</ListBucketResult>"),
-                 Error);
+    EXPECT_THROW(
+        parse_list_page("<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">]>"
+                        "<ListBucketResult><Contents><Key>&b;</Key></Contents>"
+                        "</ListBucketResult>"),
+        Error);
     const auto err = parse_error_body("<Error><Code>SlowDown</Code><Message>m</Message></Error>");
     ASSERT_TRUE(err);
     EXPECT_EQ(err->code, "SlowDown");

@@ -11,8 +11,8 @@
 #include "storage/s3_client.h"
 #include "support/fixtures.h"
 #include "support/s3_server.h"
+#include "support/worker_fixture.h"
 #include "worker/worker.h"
-#include "worker_fixture.h"
 
 namespace renderer::worker {
 namespace {
@@ -46,8 +46,9 @@ class StorageWorkerTest : public ::testing::Test {
     }
 
     void upload_music(const std::string& key) {
-        server_->put(kBucket, key,
-                     testing::read_text(testing::testdata() / "audio" / "music" / "background.mp3"));
+        server_->put(
+            kBucket, key,
+            testing::read_text(testing::testdata() / "audio" / "music" / "background.mp3"));
     }
 
     // Runs one worker until every job is final.
@@ -55,7 +56,8 @@ class StorageWorkerTest : public ::testing::Test {
         auto config = env_.config();
         config.storage = storage;
         Worker w(config);
-        ASSERT_TRUE(WorkerEnv::run_until(w, [&] { return env_.all_final(); }, 180s));
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 180s));
     }
 
     // The secret key, the session token and every presigned signature stay out of the logs.
@@ -127,8 +129,18 @@ TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
     EXPECT_FALSE(downloads[0]["music_cached"].GetBool());
     EXPECT_TRUE(downloads[1]["music_cached"].GetBool());
     const auto log = server_->request_log();
-    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":200"), 1) << log;
-    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":304"), 1) << log;
+    EXPECT_EQ(
+        count_of(
+            log,
+            "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":200"),
+        1)
+        << log;
+    EXPECT_EQ(
+        count_of(
+            log,
+            "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":304"),
+        1)
+        << log;
     // The second part rendered with the cached track.
     const auto second = env_.job("demo-part2");
     ASSERT_TRUE(second);
@@ -203,8 +215,8 @@ TEST(StorageWorkerLeaseTest, ALeaseLostDuringTheUploadAbortsItAndPostsNothing) {
     WorkerEnv env(o);
     S3Server server(env.dir.path() / "s3");
     server.create_bucket(kBucket);
-    for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
-                                                "part1" / "frames")) {
+    for (const auto& e :
+         fs::directory_iterator(testing::testdata() / "stories" / "demo" / "part1" / "frames")) {
         server.put(kBucket, "f/" + e.path().filename().string(), testing::read_text(e.path()));
     }
     server.fault("PUT", "/out/lost.mp4", "partNumber=", 503, 100000);
@@ -221,12 +233,18 @@ TEST(StorageWorkerLeaseTest, ALeaseLostDuringTheUploadAbortsItAndPostsNothing) {
     config.storage.limits.part_size = 64 << 10;
     config.shutdown_grace_sec = 0;
     Worker w(config);
-    ASSERT_TRUE(WorkerEnv::run_until(w, [&] { return env.has_event("lease_lost"); }, 120s));
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.has_event("lease_lost"); }, 120s));
 
     const auto log = server.request_log();
     EXPECT_GE(count_of(log, "partNumber=1"), 1) << log;
-    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\",\"path\":\"/renderer-stories/out/lost.mp4\""), 1) << log;
-    EXPECT_EQ(count_of(log, "\"method\":\"POST\",\"path\":\"/renderer-stories/out/lost.mp4\",\"query\":\"?uploadId="), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\",\"path\":\"/renderer-stories/out/lost.mp4\""), 1)
+        << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"POST\",\"path\":\"/renderer-stories/out/"
+                       "lost.mp4\",\"query\":\"?uploadId="),
+              0)
+        << log;
     for (const auto& s : env.history(id)) {
         EXPECT_NE(s, "rendered");
         EXPECT_NE(s, "errored");

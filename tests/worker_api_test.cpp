@@ -17,8 +17,8 @@
 #include "support/fixtures.h"
 #include "support/stub_api.h"
 #include "worker/api_client.h"
+#include "worker/api_messages.h"
 #include "worker/http_client.h"
-#include "worker/job.h"
 #include "worker/lease.h"
 #include "worker/url.h"
 #include "worker/worker.h"
@@ -503,7 +503,8 @@ TEST_F(WorkerStubTest, ClaimConflictSkipsTheJob) {
 TEST_F(WorkerStubTest, ARefusedJobAtTheHeadDoesNotHideTheQueue) {
     const std::string bad = R"({"id":"bad id","story_id":"s","part_id":"p"})";
     const std::string good = R"({"id":"j1","story_id":"s","part_id":"p"})";
-    stub_.script(kList, {{.status = 200, .headers = {{"X-Queue-Depth", "2"}}, .list_items = {bad, good}}});
+    stub_.script(kList,
+                 {{.status = 200, .headers = {{"X-Queue-Depth", "2"}}, .list_items = {bad, good}}});
     const auto claim = "POST /api/render-jobs/j1/claim";
     stub_.script(claim, {{409, "{}", {}}});
     auto c = config();

@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
@@ -16,14 +18,15 @@
 #include "common/paths.h"
 #include "common/service_paths.h"
 #include "media/slideshow.h"
+#include "worker/render_config.h"
 
 namespace renderer::app {
 namespace {
 
 struct RenderOptions {
     std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
-    std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size, threads,
-        decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size,
+        threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
     bool no_cache = false;
 };
 
@@ -42,7 +45,8 @@ std::vector<PartJob> discover_parts(const fs::path& stories) {
     std::error_code ec;
     if (!fs::is_directory(stories, ec)) {
         throw Error(ErrorClass::PreflightError,
-                    fmt::format("stories path '{}' does not exist or is not a directory", stories.string()));
+                    fmt::format("stories path '{}' does not exist or is not a directory",
+                                stories.string()));
     }
     const auto sorted_dirs = [](const fs::path& dir) {
         std::vector<std::string> names;
@@ -58,7 +62,8 @@ std::vector<PartJob> discover_parts(const fs::path& stories) {
     for (const auto& story : sorted_dirs(stories)) {
         for (const auto& part : sorted_dirs(stories / story)) {
             const fs::path base = stories / story / part;
-            if (fs::is_directory(base / "frames", ec) && !list_files_with_ext(base / "frames", "png").empty()) {
+            if (fs::is_directory(base / "frames", ec) &&
+                !list_files_with_ext(base / "frames", "png").empty()) {
                 jobs.push_back({story, part, base / "frames"});
             } else if (!list_files_with_ext(base, "png").empty()) {
                 jobs.push_back({story, part, base});
@@ -66,10 +71,11 @@ std::vector<PartJob> discover_parts(const fs::path& stories) {
         }
     }
     if (jobs.empty()) {
-        throw Error(ErrorClass::PreflightError,
-                    fmt::format("no story parts under '{}': expected <story>/<part>/frames/*.png or "
-                                "<story>/<part>/*.png",
-                                stories.string()));
+        throw Error(
+            ErrorClass::PreflightError,
+            fmt::format("no story parts under '{}': expected <story>/<part>/frames/*.png or "
+                        "<story>/<part>/*.png",
+                        stories.string()));
     }
     return jobs;
 }
@@ -84,23 +90,76 @@ void as_usage(F&& f) {
     }
 }
 
+// This command's flag for each setting.
+std::string_view flag_of(media::Setting setting) {
+    using media::Setting;
+    switch (setting) {
+        case Setting::Fps:
+            return "--fps";
+        case Setting::Preset:
+            return "--preset";
+        case Setting::Crf:
+            return "--crf";
+        case Setting::Threads:
+            return "--threads";
+        case Setting::DecodeThreads:
+            return "--decode-threads";
+        case Setting::AudioBitrate:
+            return "--audio-bitrate";
+        case Setting::Size:
+        case Setting::SizeSide:
+            return "--size";
+        case Setting::MaxFramePixels:
+            return "--max-frame-pixels";
+        case Setting::MusicDir:
+            return "--music-dir";
+        case Setting::OutputDir:
+            return "--output";
+        case Setting::MinFreeBytes:
+            return "--min-free-bytes";
+    }
+    return "";
+}
+
+// "FPS, --fps": the env var (worker/render_config names it) and this command's flag, for
+// messages. Made once per setting and kept: SettingNames hands out views.
+std::string_view setting_names(media::Setting setting) {
+    static std::mutex mutex;
+    static std::map<media::Setting, std::string> names;  // nodes never move
+    std::lock_guard lock(mutex);
+    auto [it, added] = names.try_emplace(setting);
+    if (added)
+        it->second = fmt::format("{}, {}", worker::env_setting_names(setting), flag_of(setting));
+    return it->second;
+}
+
+// A flag's value within the setting's range (media/render_settings.cpp states it).
+int flag_int(std::string_view flag, const std::string& text, media::Setting setting) {
+    const auto r = media::setting_range(setting);
+    return static_cast<int>(parse_int(flag, text, r.min, r.max));
+}
+
 media::RenderSettings merge_settings(const RenderOptions& o) {
-    media::RenderSettings s = media::render_settings_from_env();
+    media::RenderSettings s = worker::render_settings_from_env();
     as_usage([&] {
-        if (o.fps) s.fps = static_cast<int>(parse_int("--fps", *o.fps, 1, 120));
+        if (o.fps) s.fps = flag_int("--fps", *o.fps, media::Setting::Fps);
         if (o.audio_bitrate) s.audio_bitrate = parse_bitrate("--audio-bitrate", *o.audio_bitrate);
         if (o.preset) s.preset = *o.preset;
-        if (o.crf) s.crf = static_cast<int>(parse_int("--crf", *o.crf, 0, 51));
+        if (o.crf) s.crf = flag_int("--crf", *o.crf, media::Setting::Crf);
         if (o.video_bitrate) s.video_bitrate = parse_bitrate("--video-bitrate", *o.video_bitrate);
         if (o.x264_params) s.x264_params = *o.x264_params;
         if (o.size) media::parse_size("--size", *o.size, s.width, s.height);
-        if (o.threads) s.threads = static_cast<int>(parse_int("--threads", *o.threads, 1, 64));
-        if (o.decode_threads) s.decode_threads = static_cast<int>(parse_int("--decode-threads", *o.decode_threads, 0, 64));
+        if (o.threads) s.threads = flag_int("--threads", *o.threads, media::Setting::Threads);
+        if (o.decode_threads)
+            s.decode_threads =
+                flag_int("--decode-threads", *o.decode_threads, media::Setting::DecodeThreads);
         if (o.max_frame_pixels) {
-            s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("--max-frame-pixels", *o.max_frame_pixels, 1, 1ll << 30));
+            const auto r = media::setting_range(media::Setting::MaxFramePixels);
+            s.max_frame_pixels = static_cast<std::uint64_t>(
+                parse_int("--max-frame-pixels", *o.max_frame_pixels, r.min, r.max));
         }
         if (o.no_cache) s.use_cache = false;
-        media::validate(s);
+        media::validate(s, setting_names);
     });
     return s;
 }
@@ -109,6 +168,7 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
     const ServicePaths paths = ServicePaths::from_env();
     media::RenderRequest base;
     base.settings = merge_settings(o);
+    base.setting_names = setting_names;
     base.music_dir = paths.music_dir;
     base.output_dir = paths.output_dir;
     base.music_select = env_string("MUSIC_SELECT", "first");
@@ -120,18 +180,21 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
         if (o.output) base.output_dir = fs::absolute(*o.output).lexically_normal();
         if (o.music_select) base.music_select = *o.music_select;
         if (o.output_name) base.output_name_template = *o.output_name;
-        if (o.min_free_bytes) base.min_free_bytes = parse_bytes("--min-free-bytes", *o.min_free_bytes);
+        if (o.min_free_bytes)
+            base.min_free_bytes = parse_bytes("--min-free-bytes", *o.min_free_bytes);
         media::validate_music_select(base.music_select);
     });
 
     std::vector<PartJob> parts;
     if (o.frames) {
-        if (!o.story || !o.part) throw Error(ErrorClass::UsageError, "--frames needs --story and --part");
+        if (!o.story || !o.part)
+            throw Error(ErrorClass::UsageError, "--frames needs --story and --part");
         parts.push_back({*o.story, *o.part, fs::absolute(*o.frames).lexically_normal()});
     } else if (o.stories_path) {
         parts = discover_parts(fs::absolute(*o.stories_path).lexically_normal());
     } else {
-        throw Error(ErrorClass::UsageError, "give --frames DIR --story S --part P, or --stories-path DIR");
+        throw Error(ErrorClass::UsageError,
+                    "give --frames DIR --story S --part P, or --stories-path DIR");
     }
 
     media::CancelToken cancel;
@@ -151,7 +214,8 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
             std::error_code ec;
             fs::create_directories(paths.tmp_dir, ec);
             if (!ec && is_safe_id(p.story) && is_safe_id(p.part)) {
-                req.libav_report_path = paths.tmp_dir / fmt::format("ffreport-{}_{}.log", p.story, p.part);
+                req.libav_report_path =
+                    paths.tmp_dir / fmt::format("ffreport-{}_{}.log", p.story, p.part);
             }
         }
         ProgressBar progress_bar(bar, fmt::format("{}/{}", p.story, p.part));
@@ -169,16 +233,11 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
         try {
             const auto r = media::render_slideshow(req, ctx, cancel, on_progress);
             progress_bar.finish();
-            log::Fields done{{"path", r.path.string()},
-                             {"bytes", r.bytes},
-                             {"duration_ms", r.duration_ms},
-                             {"audio_track", r.audio_track},
-                             {"frames", r.frames},
-                             {"width", r.width},
-                             {"height", r.height},
-                             {"wall_sec", r.wall_sec},
-                             {"encode_fps", r.encode_fps},
-                             {"cache_hit", r.cache_hit}};
+            log::Fields done{{"path", r.path.string()},      {"bytes", r.bytes},
+                             {"duration_ms", r.duration_ms}, {"audio_track", r.audio_track},
+                             {"frames", r.frames},           {"width", r.width},
+                             {"height", r.height},           {"wall_sec", r.wall_sec},
+                             {"encode_fps", r.encode_fps},   {"cache_hit", r.cache_hit}};
             if (!r.warnings.empty()) done.emplace_back("warnings", r.warnings);
             ctx.info("done", done);
         } catch (const Error& e) {
@@ -194,7 +253,9 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
     }
     g_cancel = nullptr;
     if (parts.size() > 1) {
-        log::info("summary", {{"parts", parts.size()}, {"rendered", parts.size() - failed}, {"failed", failed}});
+        log::info(
+            "summary",
+            {{"parts", parts.size()}, {"rendered", parts.size() - failed}, {"failed", failed}});
     }
     return failed == 0 ? kExitOk : kExitFailure;
 }
@@ -205,9 +266,12 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     auto* cmd = app.add_subcommand("render", "Render story parts once, without the job API");
     cmd->footer(
         "Examples:\n"
-        "  renderer render --stories-path /content/stories --music-dir /content/audio/music --output /output\n"
-        "  renderer render --frames ./frames --story S45 --part P2 --music-dir ./music --output ./out\n\n"
-        "Each part becomes <output>/<story>_<part>.mp4, written to a temp file and renamed atomically.\n"
+        "  renderer render --stories-path /content/stories --music-dir /content/audio/music "
+        "--output /output\n"
+        "  renderer render --frames ./frames --story S45 --part P2 --music-dir ./music --output "
+        "./out\n\n"
+        "Each part becomes <output>/<story>_<part>.mp4, written to a temp file and renamed "
+        "atomically.\n"
         "Settings also come from env vars (shown in brackets); flags override them.");
     auto o = std::make_shared<RenderOptions>();
     cmd->add_option("--frames", o->frames, "Frames dir of one part (*.png, natural order)");
@@ -215,24 +279,42 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--part", o->part, "Part id for --frames ([A-Za-z0-9._-])");
     cmd->add_option("--stories-path", o->stories_path,
                     "Render every <story>/<part>/frames/*.png (or <story>/<part>/*.png) under DIR");
-    cmd->add_option("--music-dir", o->music_dir, "Dir of .mp3 tracks [MUSIC_DIR, default /content/audio/music]");
+    cmd->add_option("--music-dir", o->music_dir,
+                    "Dir of .mp3 tracks [MUSIC_DIR, default /content/audio/music]");
     cmd->add_option("--output", o->output, "Output dir [OUTPUT_DIR, default /output]");
-    cmd->add_option("--music-select", o->music_select, "first | hash | named:FILE.mp3 [MUSIC_SELECT, default first]");
+    cmd->add_option("--music-select", o->music_select,
+                    "first | hash | named:FILE.mp3 [MUSIC_SELECT, default first]");
     cmd->add_option("--fps", o->fps, "Frames per second [FPS, default 30]");
-    cmd->add_option("--audio-bitrate", o->audio_bitrate, "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
-    cmd->add_option("--preset", o->preset, "x264 preset, ultrafast..veryslow [X264_PRESET, default medium]");
+    cmd->add_option("--audio-bitrate", o->audio_bitrate,
+                    "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
+    cmd->add_option("--preset", o->preset,
+                    "x264 preset, ultrafast..veryslow [X264_PRESET, default medium]");
     cmd->add_option("--crf", o->crf, "x264 constant rate factor 0-51 [X264_CRF, default 23]");
-    cmd->add_option("--video-bitrate", o->video_bitrate, "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
-    cmd->add_option("--x264-params", o->x264_params, "Extra x264 options, key=value:key=value [X264_PARAMS]");
-    cmd->add_option("--size", o->size, "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
-    cmd->add_option("--threads", o->threads, "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 3]");
-    cmd->add_option("--decode-threads", o->decode_threads, "PNG decode threads, 0 = auto: half the cores, 1-4 [DECODE_THREADS, default 0]");
+    cmd->add_option("--video-bitrate", o->video_bitrate,
+                    "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
+    cmd->add_option("--x264-params", o->x264_params,
+                    "Extra x264 options, key=value:key=value [X264_PARAMS]");
+    cmd->add_option(
+        "--size", o->size,
+        "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
+    cmd->add_option(
+        "--threads", o->threads,
+        "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 3]");
+    cmd->add_option(
+        "--decode-threads", o->decode_threads,
+        "PNG decode threads, 0 = auto: half the cores, 1-4 [DECODE_THREADS, default 0]");
     cmd->add_option("--output-name", o->output_name,
-                    "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");
-    cmd->add_option("--min-free-bytes", o->min_free_bytes, "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
-    cmd->add_option("--max-frame-pixels", o->max_frame_pixels, "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
-    cmd->add_flag("--no-cache", o->no_cache, "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
-    cmd->callback([&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
+                    "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default "
+                    "{story_id}_{part_id}.mp4]");
+    cmd->add_option("--min-free-bytes", o->min_free_bytes,
+                    "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
+    cmd->add_option(
+        "--max-frame-pixels", o->max_frame_pixels,
+        "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
+    cmd->add_flag("--no-cache", o->no_cache,
+                  "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
+    cmd->callback(
+        [&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
 }
 
 }  // namespace renderer::app

@@ -89,7 +89,7 @@ class StopSignals {
   private:
     void wait_loop() {
         int received = 0;
-        const timespec tick{0, 200'000'000};
+        const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
         while (!done_) {
             siginfo_t info{};
             const int sig = sigtimedwait(&set_, &info, &tick);

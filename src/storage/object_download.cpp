@@ -81,14 +81,15 @@ std::size_t write_file(char* data, std::size_t size, std::size_t count, void* us
     const std::size_t n = size * count;
     if (status_of(t->handle.get()) / 100 != 2) {
         // An error document: kept (bounded) for the message, never written to the file.
-        t->error_body.append(data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, t->error_body.size())));
+        t->error_body.append(
+            data, std::min(n, kMaxErrorBody - std::min(kMaxErrorBody, t->error_body.size())));
         return n;
     }
     auto& budget = *t->budget;
     if (t->expected && t->written + n > *t->expected) {
-        budget.stop_reason = Error(ErrorClass::PreflightError,
-                                   fmt::format("{} is larger than its listing said ({} bytes)",
-                                               t->what, *t->expected));
+        budget.stop_reason = Error(
+            ErrorClass::PreflightError,
+            fmt::format("{} is larger than its listing said ({} bytes)", t->what, *t->expected));
         return 0;
     }
     if (budget.total + n > budget.limits->max_bytes) {
@@ -188,12 +189,13 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
         if (!t->handle) throw std::bad_alloc();
         std::vector<std::string> headers;
         if (!item.if_none_match.empty()) headers.push_back("If-None-Match: " + item.if_none_match);
-        t->headers = item.object ? client.prepare(t->handle.get(),
-                                                  S3Request{.object = *item.object, .headers = headers})
+        t->headers = item.object ? client.prepare(t->handle.get(), S3Request{.object = *item.object,
+                                                                             .headers = headers})
                                  : client.prepare_url(t->handle.get(), "GET", item.url, headers);
         t->part = item.dest;
         t->part += ".part";
-        t->fd = ::open(t->part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        t->fd =
+            ::open(t->part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (t->fd < 0) {
             const int err = errno;
             t->part.clear();
@@ -214,8 +216,8 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
     // queued again, or the batch failed.
     const auto finish = [&](Transfer* t, CURLcode rc) {
         curl_multi_remove_handle(multi.get(), t->handle.get());
-        auto it = std::find_if(active.begin(), active.end(),
-                               [t](const auto& p) { return p.get() == t; });
+        auto it =
+            std::find_if(active.begin(), active.end(), [t](const auto& p) { return p.get() == t; });
         std::unique_ptr<Transfer> owned = std::move(*it);
         active.erase(it);
         const auto& item = items[owned->index];
@@ -225,8 +227,8 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
         if (rc != CURLE_OK) {
             attempt.transport_error = curl_easy_strerror(rc);
         } else {
-            attempt.answer = StorageAnswer{.status = status_of(owned->handle.get()),
-                                           .body = owned->error_body};
+            attempt.answer =
+                StorageAnswer{.status = status_of(owned->handle.get()), .body = owned->error_body};
         }
         if (attempt.answer && attempt.answer->status == 304 && !item.if_none_match.empty()) {
             stats.not_modified[owned->index] = true;
@@ -241,9 +243,9 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
             std::error_code ec;
             fs::rename(owned->part, item.dest, ec);
             if (ec) {
-                throw fail(Error(ErrorClass::IoError, fmt::format("renaming {}: {}",
-                                                                  owned->part.string(),
-                                                                  ec.message())));
+                throw fail(
+                    Error(ErrorClass::IoError,
+                          fmt::format("renaming {}: {}", owned->part.string(), ec.message())));
             }
             owned->part.clear();
             done[owned->index] = true;
@@ -262,8 +264,8 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
             throw fail(storage_error(attempt, owned->what));
         }
         ++stats.retries;
-        pending.push_back({owned->index, owned->attempt + 1,
-                           Clock::now() + retry_backoff(owned->attempt)});
+        pending.push_back(
+            {owned->index, owned->attempt + 1, Clock::now() + retry_backoff(owned->attempt)});
     };
 
     while (!pending.empty() || !active.empty()) {

@@ -30,8 +30,8 @@ std::string read_range(const fs::path& file, std::uint64_t offset, std::uint64_t
         in.read(data.data(), static_cast<std::streamsize>(size));
     }
     if (!in || static_cast<std::uint64_t>(in.gcount()) != size) {
-        throw Error(ErrorClass::IoError, fmt::format("cannot read {} bytes of {} at {}", size,
-                                                     file.string(), offset));
+        throw Error(ErrorClass::IoError,
+                    fmt::format("cannot read {} bytes of {} at {}", size, file.string(), offset));
     }
     return data;
 }
@@ -40,11 +40,20 @@ std::string xml_escape(std::string_view text) {
     std::string out;
     for (const char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -53,8 +62,7 @@ std::string xml_escape(std::string_view text) {
 std::string required_etag(const StorageAnswer& answer, std::string_view what) {
     auto etag = answer.header("etag");
     if (!etag || etag->empty()) {
-        throw Error(ErrorClass::IoError,
-                    fmt::format("{}: the storage confirmed no ETag", what));
+        throw Error(ErrorClass::IoError, fmt::format("{}: the storage confirmed no ETag", what));
     }
     return *etag;
 }
@@ -74,14 +82,16 @@ UploadResult put_single(const S3Client& client, const fs::path& file, const S3Lo
 // (a lost lease is the usual reason to be here), and its failure only logged.
 void abort_upload(const S3Client& client, const S3Location& to, const std::string& upload_id) {
     try {
-        client.perform(S3Request{.method = "DELETE", .object = to, .query = {{"uploadId", upload_id}}},
-                       {}, [] { return false; });
+        client.perform(
+            S3Request{.method = "DELETE", .object = to, .query = {{"uploadId", upload_id}}}, {},
+            [] { return false; });
     } catch (const Error& e) {
         log::warn("multipart_abort_failed",
                   {{"object", fmt::format("s3://{}/{}", to.bucket, to.key)},
                    {"reason", e.what()},
-                   {"action", "a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes "
-                              "the parts left behind"}});
+                   {"action",
+                    "a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes "
+                    "the parts left behind"}});
     }
 }
 
@@ -89,7 +99,8 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
                            std::uint64_t size, const CancelFn& cancelled) {
     const auto part_size = client.config().limits.part_size;
     const auto created = client.perform(
-        S3Request{.method = "POST", .object = to, .query = {{"uploads", ""}}, .headers = {kContentType}},
+        S3Request{
+            .method = "POST", .object = to, .query = {{"uploads", ""}}, .headers = {kContentType}},
         {}, cancelled);
     const auto upload_id = parse_upload_id(created.body);
     UploadResult result{.bytes = size};
@@ -120,8 +131,8 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
         // S3 may answer 200 and put the failure in the body.
         if (const auto error = parse_error_body(done.body)) {
             throw Error(ErrorClass::IoError,
-                        fmt::format("completing the upload of s3://{}/{} failed: {}: {}",
-                                    to.bucket, to.key, error->code, error->message));
+                        fmt::format("completing the upload of s3://{}/{} failed: {}: {}", to.bucket,
+                                    to.key, error->code, error->message));
         }
         result.etag = done.header("etag").value_or("");
         return result;
@@ -138,7 +149,8 @@ struct FileSource {
 
 std::size_t read_file(char* buffer, std::size_t size, std::size_t count, void* user) {
     auto* src = static_cast<FileSource*>(user);
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size * count, src->remaining));
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(size * count, src->remaining));
     for (;;) {
         const auto n = ::read(src->fd, buffer, want);
         if (n < 0 && errno == EINTR) continue;

@@ -63,10 +63,11 @@ std::vector<RemoteFrame> list_frames(const S3Client& client, S3Location prefix,
         // million subdirectories nor a store answering one key a page lists forever.
         listed += std::max<std::size_t>(page.objects.size() + page.common_prefixes, 1);
         if (listed > limits.max_list_keys) {
-            refuse(fmt::format("{} lists more than {} objects (STORAGE_MAX_LIST_KEYS): not "
-                               "downloaded; point frames_url at a prefix holding only the "
-                               "part's frames",
-                               shown, limits.max_list_keys));
+            refuse(
+                fmt::format("{} lists more than {} objects (STORAGE_MAX_LIST_KEYS): not "
+                            "downloaded; point frames_url at a prefix holding only the "
+                            "part's frames",
+                            shown, limits.max_list_keys));
         }
         for (auto& object : page.objects) {
             auto name = frame_name(object.key, prefix.key);
@@ -78,8 +79,8 @@ std::vector<RemoteFrame> list_frames(const S3Client& client, S3Location prefix,
                                    limits.max_files));
             }
             if (bytes > limits.max_bytes) {
-                refuse(fmt::format("the frames under {} exceed {} bytes (STORAGE_MAX_BYTES)",
-                                   shown, limits.max_bytes));
+                refuse(fmt::format("the frames under {} exceed {} bytes (STORAGE_MAX_BYTES)", shown,
+                                   limits.max_bytes));
             }
         }
         if (!page.truncated) break;

@@ -76,9 +76,8 @@ bool sleep_unless_cancelled(std::chrono::milliseconds delay, const CancelFn& can
 
 Error storage_error(const Attempt& attempt, std::string_view what) {
     if (!attempt.answer) {
-        return Error(ErrorClass::IoError,
-                     fmt::format("{}: no answer from the storage: {}", what,
-                                 attempt.transport_error));
+        return Error(ErrorClass::IoError, fmt::format("{}: no answer from the storage: {}", what,
+                                                      attempt.transport_error));
     }
     const auto& a = *attempt.answer;
     const auto parsed = parse_error_body(a.body);
@@ -102,10 +101,12 @@ Error storage_error(const Attempt& attempt, std::string_view what) {
 
 S3Client::S3Client(StorageConfig config) : config_(std::move(config)) {
     ensure_curl_global_init();
-    endpoint_ = config_.endpoint.value_or(fmt::format("https://s3.{}.amazonaws.com", config_.region));
+    endpoint_ =
+        config_.endpoint.value_or(fmt::format("https://s3.{}.amazonaws.com", config_.region));
     sigv4_ = fmt::format("aws:amz:{}:s3", config_.region);
     if (config_.credentials) {
-        userpwd_ = config_.credentials->access_key_id + ":" + config_.credentials->secret_access_key;
+        userpwd_ =
+            config_.credentials->access_key_id + ":" + config_.credentials->secret_access_key;
     }
 }
 
@@ -190,7 +191,8 @@ Attempt S3Client::attempt(CURL* handle, std::string_view body, const CancelFn& c
     const CURLcode rc = curl_easy_perform(handle);
     if (rc == CURLE_ABORTED_BY_CALLBACK) throw Error(ErrorClass::Cancelled, "cancelled");
     if (rc == CURLE_WRITE_ERROR && sink.overflow) {
-        return Attempt{std::nullopt, fmt::format("an answer larger than {} MiB", kMaxAnswerBytes >> 20)};
+        return Attempt{std::nullopt,
+                       fmt::format("an answer larger than {} MiB", kMaxAnswerBytes >> 20)};
     }
     if (rc != CURLE_OK) return Attempt{std::nullopt, curl_easy_strerror(rc)};
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &answer.status);
@@ -201,8 +203,8 @@ StorageAnswer S3Client::perform(const S3Request& request, std::string_view body,
                                 const CancelFn& cancelled) const {
     CurlEasyPtr handle(curl_easy_init());
     if (!handle) throw std::bad_alloc();
-    const auto what = fmt::format("{} s3://{}/{}", request.method, request.object.bucket,
-                                  request.object.key);
+    const auto what =
+        fmt::format("{} s3://{}/{}", request.method, request.object.bucket, request.object.key);
     for (int n = 1;; ++n) {
         const auto headers = prepare(handle.get(), request);
         auto result = attempt(handle.get(), body, cancelled);

@@ -29,7 +29,7 @@ struct S3Request {
     std::string method = "GET";
     S3Location object;  // an empty key addresses the bucket (ListObjectsV2)
     std::vector<std::pair<std::string, std::string>> query;
-    std::vector<std::string> headers;                  // extra "Name: value" lines
+    std::vector<std::string> headers;                 // extra "Name: value" lines
     std::string payload_sha256 = "UNSIGNED-PAYLOAD";  // x-amz-content-sha256
 };
 

@@ -32,7 +32,7 @@ ListPage parse_list_page(std::string_view xml);
 std::string parse_upload_id(std::string_view xml);
 
 struct S3ErrorBody {
-    std::string code;     // SignatureDoesNotMatch, NoSuchKey, SlowDown ...
+    std::string code;  // SignatureDoesNotMatch, NoSuchKey, SlowDown ...
     std::string message;
 };
 

@@ -52,9 +52,10 @@ std::optional<std::string> value_or_file(const std::string& name) {
     std::string text(kMaxBytes + 1, '\0');
     if (in) in.read(text.data(), static_cast<std::streamsize>(text.size()));
     if (!in && !in.eof()) {
-        config_error(fmt::format("{} '{}' cannot be read: check the path and that the worker's "
-                                 "user may read it",
-                                 file_var, path.string()));
+        config_error(
+            fmt::format("{} '{}' cannot be read: check the path and that the worker's "
+                        "user may read it",
+                        file_var, path.string()));
     }
     text.resize(static_cast<std::size_t>(in.gcount()));
     if (text.size() > kMaxBytes)
@@ -81,7 +82,8 @@ StorageConfig storage_config_from_env() {
             "https:// URLs can be used)");
     }
     if (token && !key_id) {
-        config_error("AWS_SESSION_TOKEN is set without AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        config_error(
+            "AWS_SESSION_TOKEN is set without AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     }
     if (key_id) c.credentials = S3Credentials{*key_id, *secret, token.value_or("")};
 
@@ -90,14 +92,13 @@ StorageConfig storage_config_from_env() {
     } else if (auto fallback = env_get("AWS_DEFAULT_REGION")) {
         c.region = *fallback;
     }
-    const bool region_ok =
-        !c.region.empty() && c.region.size() <= 32 &&
-        std::all_of(c.region.begin(), c.region.end(), [](unsigned char ch) {
-            return std::islower(ch) || std::isdigit(ch) || ch == '-';
-        });
+    const bool region_ok = !c.region.empty() && c.region.size() <= 32 &&
+                           std::all_of(c.region.begin(), c.region.end(), [](unsigned char ch) {
+                               return std::islower(ch) || std::isdigit(ch) || ch == '-';
+                           });
     if (!region_ok) {
-        config_error(fmt::format("AWS_REGION '{}' is not a region name such as eu-west-1",
-                                 c.region));
+        config_error(
+            fmt::format("AWS_REGION '{}' is not a region name such as eu-west-1", c.region));
     }
 
     if (auto endpoint = env_get("AWS_ENDPOINT_URL")) {

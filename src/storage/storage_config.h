@@ -21,10 +21,10 @@ struct StorageLimits {
     // A listing longer than this is refused before any download: a hostile or mistaken prefix
     // of a million objects must cost neither the disk nor the memory of a listing.
     std::size_t max_list_keys = 100'000;
-    std::size_t max_files = 20'000;               // frames downloaded for one job
-    std::uint64_t max_bytes = 4ull << 30;         // bytes downloaded for one job
-    int parallel = 8;                             // concurrent connections of one download
-    int attempts = 4;                             // per object, the first included
+    std::size_t max_files = 20'000;                   // frames downloaded for one job
+    std::uint64_t max_bytes = 4ull << 30;             // bytes downloaded for one job
+    int parallel = 8;                                 // concurrent connections of one download
+    int attempts = 4;                                 // per object, the first included
     std::uint64_t multipart_threshold = 16ull << 20;  // larger uploads go in parts
     std::uint64_t part_size = 16ull << 20;
     std::uint64_t min_free_bytes = 256ull << 20;  // left on TMP_DIR's disk after downloading

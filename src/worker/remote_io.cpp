@@ -48,15 +48,14 @@ std::string music_file_name(const std::string& url) {
 }
 
 storage::DownloadItem item_for(const std::string& url, fs::path dest) {
-    if (auto loc = storage::parse_s3_url(url)) return {.object = std::move(*loc), .dest = std::move(dest)};
+    if (auto loc = storage::parse_s3_url(url))
+        return {.object = std::move(*loc), .dest = std::move(dest)};
     return {.url = url, .dest = std::move(dest)};
 }
 
 }  // namespace
 
-bool has_remote_fields(const Job& job) {
-    return job.frames_url || job.music_url || job.output_url;
-}
+bool has_remote_fields(const Job& job) { return job.frames_url || job.music_url || job.output_url; }
 
 void stage_remote_inputs(const storage::S3Client& client, const Job& job, const fs::path& work_dir,
                          media::RenderRequest& request, const storage::CancelFn& cancelled,

@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "media/render_settings.h"
 #include "storage/s3_client.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 
 namespace renderer::worker {
 

@@ -407,8 +407,9 @@ void Worker::wait_for_final_scrape() {
     if (scrapes_.load() == seen) {
         log::warn("final_scrape_missed",
                   {{"waited_sec", config_.final_scrape_wait_sec},
-                   {"action", "exiting; this worker's last counts were not scraped (is the "
-                              "PodMonitor's interval longer than FINAL_SCRAPE_WAIT_SEC?)"}});
+                   {"action",
+                    "exiting; this worker's last counts were not scraped (is the "
+                    "PodMonitor's interval longer than FINAL_SCRAPE_WAIT_SEC?)"}});
     }
 }
 

@@ -25,7 +25,8 @@ S3Server::S3Server(const fs::path& dir, S3Identity identity) : identity_(std::mo
         throw std::runtime_error("tests/node/node_modules lacks s3rver: run scripts/deps.sh");
     }
     fs::create_directories(dir / "s3rver");
-    std::vector<std::string> args{find_node(), "--openssl-legacy-provider",
+    std::vector<std::string> args{find_node(),
+                                  "--openssl-legacy-provider",
                                   (node_dir / "s3_test_server.js").string(),
                                   (dir / "s3rver").string(),
                                   identity_.access_key,
