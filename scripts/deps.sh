@@ -13,19 +13,27 @@ build_packages=(
   g++ meson ninja-build pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspng-dev libdeflate-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
+  # Object storage (src/storage): expat reads S3's XML answers, libcrypto (libssl-dev below)
+  # hashes uploads.
+  libexpat1-dev
   libcpp-httplib-dev
   # cpp-httplib's header calls into these, so the binaries link them (meson.build).
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates
 )
-# On top for the tests: GoogleTest; expat to check the bench plot's XML; curl for the scripts;
+# On top for the tests: GoogleTest; curl for the scripts;
 # promtool (Debian ships it in the prometheus package) to check /metrics; PyYAML to parse the
 # Kubernetes manifests; zlib and libpng for the PNG conformance corpus (written with zlib,
 # checked against libpng as an independent decoder); debootstrap's suite scripts for the
 # debian-rootfs.sh test (and scripts/in-debian.sh).
 test_packages=(
-  libgtest-dev libexpat1-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
+  libgtest-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
 )
+# The storage tests run a real S3 endpoint (s3rver, npm) behind a signature-checking proxy:
+# Node from Debian unless the machine already has one.
+if [ "${DEPS:-all}" != build ] && ! command -v node >/dev/null; then
+  test_packages+=(nodejs npm)
+fi
 packages=("${build_packages[@]}")
 [ "${DEPS:-all}" = build ] || packages+=("${test_packages[@]}")
 
@@ -38,6 +46,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# The tests' Node packages, pinned by tests/node/package-lock.json, into tests/node/node_modules.
+if [ "${DEPS:-all}" != build ] &&
+   [ ! -f "$root/tests/node/node_modules/.package-lock.json" -o \
+     "$root/tests/node/package-lock.json" -nt "$root/tests/node/node_modules/.package-lock.json" ]; then
+  echo "deps: npm ci in tests/node" >&2
+  (cd "$root/tests/node" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 [ "${DEPS_BUILD:-1}" = 0 ] && exit 0
 

@@ -55,6 +55,10 @@ struct JobSpec {
     std::string part_id;
     std::optional<std::string> frames_dir;
     std::optional<std::string> music_track;
+    // Remote inputs and output (DESIGN §4.1), passed to workers as given.
+    std::optional<std::string> frames_url;
+    std::optional<std::string> music_url;
+    std::optional<std::string> output_url;
     std::optional<std::string> render_json;  // a JSON object, serialized; echoed verbatim
     int lease_seconds = 0;                   // 0: the store's default
 };

@@ -47,6 +47,9 @@ void write_summary_fields(JsonWriter& w, const Job& job, bool with_lease_seconds
     if (with_lease_seconds) put(w, "lease_seconds", s.lease_seconds);
     put_opt(w, "frames_dir", s.frames_dir);
     put_opt(w, "music_track", s.music_track);
+    put_opt(w, "frames_url", s.frames_url);
+    put_opt(w, "music_url", s.music_url);
+    put_opt(w, "output_url", s.output_url);
     if (s.render_json) {
         // Validated and serialized by the writer when the job was created.
         w.Key("render");

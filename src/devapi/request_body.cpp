@@ -80,6 +80,9 @@ JobSpec parse_create_body(std::string_view body) {
     spec.id = safe_id(opt_string(doc, "id").value_or(spec.story_id + "-" + spec.part_id), "id");
     spec.frames_dir = opt_string(doc, "frames_dir");
     spec.music_track = opt_string(doc, "music_track");
+    spec.frames_url = opt_string(doc, "frames_url");
+    spec.music_url = opt_string(doc, "music_url");
+    spec.output_url = opt_string(doc, "output_url");
     if (const auto* render = member(doc, "render")) {
         if (!render->IsObject()) throw BadRequest("render must be a JSON object");
         rapidjson::StringBuffer buf;

@@ -117,6 +117,9 @@ void parse_job(const Value& obj, JobList& out) {
     job.lease_seconds = opt_int(obj, "lease_seconds", 1, kMaxLeaseSeconds, job, "lease_seconds");
     job.frames_dir = opt_string(obj, "frames_dir", job);
     job.music_track = opt_string(obj, "music_track", job);
+    job.frames_url = opt_string(obj, "frames_url", job);
+    job.music_url = opt_string(obj, "music_url", job);
+    job.output_url = opt_string(obj, "output_url", job);
     if (const auto* render = member(obj, "render")) {
         if (!render->IsObject()) {
             note(job, "render must be a JSON object");

@@ -25,6 +25,10 @@ struct Job {
     std::optional<int> lease_seconds;
     std::optional<std::string> frames_dir;
     std::optional<std::string> music_track;
+    // Remote inputs and output (DESIGN §4.1): s3:// or presigned http(s) URLs.
+    std::optional<std::string> frames_url;
+    std::optional<std::string> music_url;
+    std::optional<std::string> output_url;
     RenderOverrides render;
     // A malformed optional field. The job is still claimed and reported `errored` as a
     // PreflightError, rather than skipped forever by every worker.

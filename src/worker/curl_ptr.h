@@ -1,33 +1,15 @@
-// libcurl ownership in one place: a deleter per libcurl type and unique_ptr aliases, so no
-// curl_*_cleanup or curl_free is called anywhere else.
+// libcurl's ownership types live with the storage library, the lowest layer that speaks HTTP;
+// the worker uses the same ones.
 #pragma once
 
-#include <memory>
-
-#include <curl/curl.h>
+#include "storage/curl_ptr.h"
 
 namespace renderer::worker {
 
-struct CurlEasyDeleter {
-    void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
-};
-struct CurlSlistDeleter {
-    void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
-};
-struct CurlUrlDeleter {
-    void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
-};
-struct CurlFreeDeleter {
-    void operator()(char* text) const noexcept { curl_free(text); }
-};
-
-using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
-using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-using CurlUrlPtr = std::unique_ptr<CURLU, CurlUrlDeleter>;
-using CurlStringPtr = std::unique_ptr<char, CurlFreeDeleter>;
-
-// curl_global_init is not safe to race with other libcurl calls: every entry point of this
-// directory calls this first (it runs the init once per process).
-void ensure_curl_global_init();
+using storage::CurlEasyPtr;
+using storage::CurlSlistPtr;
+using storage::CurlStringPtr;
+using storage::CurlUrlPtr;
+using storage::ensure_curl_global_init;
 
 }  // namespace renderer::worker

@@ -6,53 +6,13 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "storage/curl_callbacks.h"
 #include "worker/url.h"
 
 namespace renderer::worker {
 namespace {
 
 constexpr std::size_t kMaxIdleHandles = 16;
-
-struct BodySink {
-    std::string* body;
-    std::size_t limit;
-    bool overflow = false;
-};
-
-std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* sink = static_cast<BodySink*>(user);
-    const std::size_t n = size * count;
-    if (sink->body->size() + n > sink->limit) {
-        sink->overflow = true;
-        return 0;  // makes libcurl abort the transfer with CURLE_WRITE_ERROR
-    }
-    sink->body->append(data, n);
-    return n;
-}
-
-std::size_t write_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
-    const std::size_t n = size * count;
-    std::string_view line(data, n);
-    if (line.rfind("HTTP/", 0) == 0) {
-        headers->clear();  // a new response (after 100 Continue): drop the previous one's headers
-        return n;
-    }
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos) return n;
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-        value.remove_prefix(1);
-    while (!value.empty() &&
-           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-        value.remove_suffix(1);
-    }
-    headers->emplace_back(std::move(name), std::string(value));
-    return n;
-}
 
 // libcurl's progress callback: a non-zero return abandons the transfer.
 int abort_when_stopped(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -150,7 +110,7 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     curl_easy_reset(h);
 
     HttpResponse response;
-    BodySink sink{&response.body, options_.max_response_bytes};
+    storage::BoundedBody sink{&response.body, options_.max_response_bytes};
     char error_buffer[CURL_ERROR_SIZE] = {0};
     const bool post = request.method == "POST";
     const auto timeout = std::max<long>(1, static_cast<long>(request.timeout.count()));
@@ -168,9 +128,9 @@ HttpResponse HttpClient::perform(const HttpRequest& request) {
     set(h, CURLOPT_TCP_KEEPALIVE, 1L);
     set(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
     set(h, CURLOPT_HTTPHEADER, post ? post_headers_.get() : get_headers_.get());
-    set(h, CURLOPT_WRITEFUNCTION, &write_body);
+    set(h, CURLOPT_WRITEFUNCTION, &storage::append_bounded);
     set(h, CURLOPT_WRITEDATA, static_cast<void*>(&sink));
-    set(h, CURLOPT_HEADERFUNCTION, &write_header);
+    set(h, CURLOPT_HEADERFUNCTION, &storage::collect_header);
     set(h, CURLOPT_HEADERDATA, static_cast<void*>(&response.headers));
     set(h, CURLOPT_ERRORBUFFER, error_buffer);
     if (request.stop != nullptr) {

@@ -9,6 +9,7 @@
 #include "worker/debug_reports.h"
 #include "worker/disk_check.h"
 #include "worker/job_request.h"
+#include "worker/remote_io.h"
 #include "worker/retry.h"
 #include "worker/work_dir.h"
 
@@ -310,10 +311,26 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
         std::thread watcher([this] { watch(); });
         rendering_ = true;
         try {
-            const auto request = build_request();
+            auto request = build_request();
+            // Remote inputs and output (DESIGN §4.1): downloaded before preflight, uploaded
+            // after the render; `rendered` is posted only once the store confirmed the upload.
+            const storage::CancelFn stop = [this] { return cancel_.cancelled() || lease_.lost(); };
+            std::optional<storage::S3Client> storage_client;
+            if (has_remote_fields(job_)) {
+                storage_client.emplace(config_.storage);
+                stage_remote_inputs(*storage_client, job_, work_dir_, request, stop, log_);
+            }
             result = render_with_retries(request, failure);
+            if (result && job_.output_url) {
+                remote_artifact_ =
+                    publish_remote_output(*storage_client, job_, *result, stop, log_);
+            }
         } catch (const Error& e) {
+            result.reset();
             failure = e;
+            // A cancel decides the class, as in render_with_retries.
+            if (const auto reason = cancel_.reason(); reason && failure->error_class() != *reason)
+                failure = Error(*reason, failure->what(), failure->stderr_snippet());
         }
         rendering_ = false;
         watch_stop_.request_stop();
@@ -352,7 +369,7 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
         metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result.frames));
     }
     const StatusUpdate update{.status = "rendered",
-                              .artifact_path = result.path.string(),
+                              .artifact_path = remote_artifact_.value_or(result.path.string()),
                               .bytes = result.bytes,
                               .duration_ms = result.duration_ms,
                               .audio_track = result.audio_track};

@@ -99,6 +99,8 @@ class JobRunner {
     Lease lease_;
     std::string lease_expires_at_text_;
     const std::filesystem::path work_dir_;
+    // What artifact_path reports when the artifact went to the job's output_url.
+    std::optional<std::string> remote_artifact_;
     const SteadyClock::time_point started_;
     const SteadyClock::time_point renew_until_;
     std::atomic<bool> rendering_{false};

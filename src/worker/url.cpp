@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
 
 #include "worker/curl_ptr.h"
 
@@ -34,11 +33,6 @@ std::string lower(std::string s) {
 bool is_http_scheme(const std::string& scheme) { return scheme == "http" || scheme == "https"; }
 
 }  // namespace
-
-void ensure_curl_global_init() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::optional<Origin> origin_of(std::string_view text) {
     auto url = parse(text);

@@ -83,6 +83,7 @@ WorkerConfig WorkerConfig::from_env() {
     WorkerConfig c;
     c.api_base_url = env_string("API_BASE_URL", "");
     register_url_secret(c.api_base_url);
+    c.storage = storage::storage_config_from_env();
     if (auto token = env_get("API_AUTH_TOKEN")) {
         check_token_length(*token, "API_AUTH_TOKEN");
         log::add_secret(*token);

@@ -11,6 +11,7 @@
 
 #include "common/service_paths.h"
 #include "media/render_settings.h"
+#include "storage/storage_config.h"
 
 namespace renderer::worker {
 
@@ -33,9 +34,10 @@ struct WorkerConfig {
     std::string output_name_template = "{story_id}_{part_id}.mp4";  // OUTPUT_NAME_TEMPLATE
     // METRICS_ADDR: host:port serving /livez, /readyz and /metrics; empty = no server.
     std::string metrics_addr;
-    ServicePaths paths;            // CONTENT_DIR, MUSIC_DIR, OUTPUT_DIR, TMP_DIR
-    media::RenderSettings render;  // FPS, X264_PRESET, ... (media layer)
-    bool debug = false;            // --debug: per-job libav report files
+    ServicePaths paths;              // CONTENT_DIR, MUSIC_DIR, OUTPUT_DIR, TMP_DIR
+    storage::StorageConfig storage;  // AWS_*, STORAGE_*: jobs' frames_url, music_url, output_url
+    media::RenderSettings render;    // FPS, X264_PRESET, ... (media layer)
+    bool debug = false;              // --debug: per-job libav report files
     // --debug: how many of the newest reports are kept in $TMP_DIR/.ffreports, and their total
     // size; older ones are deleted as each job ends.
     int debug_reports_kept = 20;

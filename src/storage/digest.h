@@ -1,0 +1,16 @@
+// Payload digests S3 checks: SHA-256 (hex, the SigV4 payload hash) and MD5 (base64,
+// Content-MD5), from OpenSSL's libcrypto.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace renderer::storage {
+
+std::string sha256_hex(std::string_view data);
+std::string md5_base64(std::string_view data);
+// Of a whole file, read in blocks; throws Error(IoError) when it cannot be read.
+std::string file_md5_base64(const std::filesystem::path& path);
+
+}  // namespace renderer::storage

@@ -1,0 +1,42 @@
+// Parallel downloads into a job's work dir on libcurl's multi interface: a bounded number of
+// connections, retries with back-off per object, byte budget and free-space checks before and
+// during, each file written as NAME.part and renamed only when whole. On any failure nothing
+// of the batch is left behind.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/s3_client.h"
+
+namespace renderer::storage {
+
+struct DownloadItem {
+    std::optional<S3Location> object;  // s3://; else `url`
+    std::string url;                   // a presigned or public http(s) URL
+    std::filesystem::path dest;
+    std::optional<std::uint64_t> expected_size;  // from the listing: more or less is an error
+    // Sent as If-None-Match: when the store answers 304 Not Modified, no file is written and
+    // the item is reported not_modified (the caller has the object already).
+    std::string if_none_match;
+};
+
+struct DownloadStats {
+    std::uint64_t bytes = 0;
+    int retries = 0;
+    std::vector<std::string> etags;  // per item, as the store sent them (may be empty)
+    std::vector<bool> not_modified;  // per item: 304 to its if_none_match
+};
+
+// Downloads every item, config().limits.parallel at a time. Throws: Error(IoError) with
+// os_error ENOSPC when TMP_DIR's disk would fall below limits.min_free_bytes (checked before
+// from the expected sizes, and during every 8 MiB written); Error(PreflightError) past
+// limits.max_bytes or when an object's size differs from its listing; storage_error()s once
+// an object's attempts are spent; Error(Cancelled) when `cancelled` says so.
+DownloadStats download_all(const S3Client& client, const std::vector<DownloadItem>& items,
+                           const CancelFn& cancelled);
+
+}  // namespace renderer::storage

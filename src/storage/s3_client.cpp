@@ -1,0 +1,218 @@
+#include "storage/s3_client.h"
+
+#include <algorithm>
+#include <cctype>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "storage/curl_callbacks.h"
+#include "storage/s3_xml.h"
+
+namespace renderer::storage {
+namespace {
+
+constexpr std::size_t kMaxAnswerBytes = 8u << 20;  // a listing page of 1000 keys is ~300 KB
+
+int abort_when_cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* cancelled = static_cast<const CancelFn*>(user);
+    return (*cancelled && (*cancelled)()) ? 1 : 0;
+}
+
+struct ReadSource {
+    std::string_view data;
+};
+
+std::size_t read_memory(char* buffer, std::size_t size, std::size_t count, void* user) {
+    auto* src = static_cast<ReadSource*>(user);
+    const std::size_t n = std::min(size * count, src->data.size());
+    std::copy_n(src->data.data(), n, buffer);
+    src->data.remove_prefix(n);
+    return n;
+}
+
+}  // namespace
+
+std::optional<std::string> StorageAnswer::header(std::string_view lower_name) const {
+    for (const auto& [name, value] : headers) {
+        if (name == lower_name) return value;
+    }
+    return std::nullopt;
+}
+
+void append_header(CurlSlistPtr& list, const std::string& line) {
+    curl_slist* next = curl_slist_append(list.get(), line.c_str());
+    if (next == nullptr) throw std::bad_alloc();
+    (void)list.release();
+    list.reset(next);
+}
+
+bool retryable(const Attempt& attempt) {
+    if (!attempt.answer) return true;
+    const long s = attempt.answer->status;
+    return s >= 500 || s == 429;
+}
+
+std::chrono::milliseconds retry_backoff(int failed_attempt) {
+    // Full jitter over [100 ms, min(5 s, 200 ms * 2^(n-1))]: workers that lost the same
+    // store at once come back spread out.
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    const auto cap = std::min<std::int64_t>(5000, 200LL << std::min(failed_attempt - 1, 10));
+    std::uniform_int_distribution<std::int64_t> pick(100, std::max<std::int64_t>(100, cap));
+    return std::chrono::milliseconds(pick(rng));
+}
+
+bool sleep_unless_cancelled(std::chrono::milliseconds delay, const CancelFn& cancelled) {
+    const auto until = std::chrono::steady_clock::now() + delay;
+    while (std::chrono::steady_clock::now() < until) {
+        if (cancelled && cancelled()) return false;
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+    }
+    return !(cancelled && cancelled());
+}
+
+Error storage_error(const Attempt& attempt, std::string_view what) {
+    if (!attempt.answer) {
+        return Error(ErrorClass::IoError, fmt::format("{}: no answer from the storage: {}", what,
+                                                      attempt.transport_error));
+    }
+    const auto& a = *attempt.answer;
+    const auto parsed = parse_error_body(a.body);
+    const auto detail = parsed ? fmt::format(" {}: {}", parsed->code, parsed->message) : "";
+    // Redacted: a store may quote what it was sent, and a message may hold a presigned query.
+    const auto answer = log::redacted(fmt::format("HTTP {}{}", a.status, detail));
+    if (a.status == 401 || a.status == 403) {
+        return Error(ErrorClass::ConfigError,
+                     fmt::format("{}: the storage refused the request ({}): check "
+                                 "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, "
+                                 "AWS_REGION and the bucket's policy, or the presigned URL's "
+                                 "expiry",
+                                 what, answer));
+    }
+    if (a.status == 404) {
+        return Error(ErrorClass::PreflightError,
+                     fmt::format("{}: not found in the storage ({})", what, answer));
+    }
+    return Error(ErrorClass::IoError, fmt::format("{}: the storage answered {}", what, answer));
+}
+
+S3Client::S3Client(StorageConfig config) : config_(std::move(config)) {
+    ensure_curl_global_init();
+    endpoint_ =
+        config_.endpoint.value_or(fmt::format("https://s3.{}.amazonaws.com", config_.region));
+    sigv4_ = fmt::format("aws:amz:{}:s3", config_.region);
+    if (config_.credentials) {
+        userpwd_ =
+            config_.credentials->access_key_id + ":" + config_.credentials->secret_access_key;
+    }
+}
+
+std::string S3Client::url_of(const S3Request& request) const {
+    auto url = fmt::format("{}/{}", endpoint_, request.object.bucket);
+    if (!request.object.key.empty()) url += "/" + uri_encode(request.object.key, true);
+    if (!request.query.empty()) url += "?" + canonical_query(request.query);
+    return url;
+}
+
+void S3Client::common_options(CURL* handle) const {
+    curl_easy_reset(handle);
+    set_option(handle, CURLOPT_NOSIGNAL, 1L);
+    // Never followed: a redirect could carry the request (and a presigned signature) to
+    // another host.
+    set_option(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    set_option(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_option(handle, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    // A stalled transfer (under 1 KiB/s for 30 s) is cut and retried rather than waited on.
+    set_option(handle, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    set_option(handle, CURLOPT_LOW_SPEED_TIME, 30L);
+    set_option(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+    set_option(handle, CURLOPT_USERAGENT, "renderer-worker");
+}
+
+CurlSlistPtr S3Client::prepare(CURL* handle, const S3Request& request) const {
+    if (!config_.credentials) {
+        throw Error(ErrorClass::ConfigError,
+                    "an s3:// URL needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    }
+    common_options(handle);
+    const auto url = url_of(request);
+    set_option(handle, CURLOPT_URL, url.c_str());
+    set_option(handle, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (request.method == "HEAD") set_option(handle, CURLOPT_NOBODY, 1L);
+    set_option(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+    set_option(handle, CURLOPT_USERPWD, userpwd_.c_str());
+    CurlSlistPtr headers;
+    // libcurl 7.88 takes the payload hash from this header when it is present (and signs it);
+    // S3 wants it on every request.
+    append_header(headers, "x-amz-content-sha256: " + request.payload_sha256);
+    if (!config_.credentials->session_token.empty()) {
+        append_header(headers, "x-amz-security-token: " + config_.credentials->session_token);
+    }
+    // No "Expect:" here to turn 100-continue off: libcurl 7.88 signs that empty header as
+    // "expect:" but does not send it, and the store refuses the signature. Bodies over 1 MiB
+    // wait for 100 Continue, which lets a refusal arrive before a 16 MiB part is sent.
+    for (const auto& h : request.headers) append_header(headers, h);
+    set_option(handle, CURLOPT_HTTPHEADER, headers.get());
+    return headers;
+}
+
+CurlSlistPtr S3Client::prepare_url(CURL* handle, const std::string& method, const std::string& url,
+                                   const std::vector<std::string>& headers) const {
+    common_options(handle);
+    set_option(handle, CURLOPT_URL, url.c_str());
+    set_option(handle, CURLOPT_CUSTOMREQUEST, method.c_str());
+    CurlSlistPtr list;
+    append_header(list, "Expect:");
+    for (const auto& h : headers) append_header(list, h);
+    set_option(handle, CURLOPT_HTTPHEADER, list.get());
+    return list;
+}
+
+Attempt S3Client::attempt(CURL* handle, std::string_view body, const CancelFn& cancelled) const {
+    StorageAnswer answer;
+    BoundedBody sink{&answer.body, kMaxAnswerBytes};
+    ReadSource source{body};
+    set_option(handle, CURLOPT_WRITEFUNCTION, append_bounded);
+    set_option(handle, CURLOPT_WRITEDATA, &sink);
+    set_option(handle, CURLOPT_HEADERFUNCTION, collect_header);
+    set_option(handle, CURLOPT_HEADERDATA, &answer.headers);
+    set_option(handle, CURLOPT_NOPROGRESS, 0L);
+    set_option(handle, CURLOPT_XFERINFOFUNCTION, abort_when_cancelled);
+    set_option(handle, CURLOPT_XFERINFODATA, &cancelled);
+    if (!body.empty()) {
+        set_option(handle, CURLOPT_UPLOAD, 1L);
+        set_option(handle, CURLOPT_READFUNCTION, read_memory);
+        set_option(handle, CURLOPT_READDATA, &source);
+        set_option(handle, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    const CURLcode rc = curl_easy_perform(handle);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) throw Error(ErrorClass::Cancelled, "cancelled");
+    if (rc == CURLE_WRITE_ERROR && sink.overflow) {
+        return Attempt{std::nullopt,
+                       fmt::format("an answer larger than {} MiB", kMaxAnswerBytes >> 20)};
+    }
+    if (rc != CURLE_OK) return Attempt{std::nullopt, curl_easy_strerror(rc)};
+    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &answer.status);
+    return Attempt{std::move(answer), {}};
+}
+
+StorageAnswer S3Client::perform(const S3Request& request, std::string_view body,
+                                const CancelFn& cancelled) const {
+    CurlEasyPtr handle(curl_easy_init());
+    if (!handle) throw std::bad_alloc();
+    const auto what =
+        fmt::format("{} s3://{}/{}", request.method, request.object.bucket, request.object.key);
+    for (int n = 1;; ++n) {
+        const auto headers = prepare(handle.get(), request);
+        auto result = attempt(handle.get(), body, cancelled);
+        if (result.answer && result.answer->status / 100 == 2) return std::move(*result.answer);
+        if (!retryable(result) || n >= config_.limits.attempts) throw storage_error(result, what);
+        if (!sleep_unless_cancelled(retry_backoff(n), cancelled))
+            throw Error(ErrorClass::Cancelled, "cancelled");
+    }
+}
+
+}  // namespace renderer::storage

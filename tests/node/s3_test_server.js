@@ -1,0 +1,256 @@
+// The S3 endpoint the storage tests talk to: s3rver (which checks no signature) behind a proxy
+// that recomputes every request's SigV4 with aws4, an implementation independent of libcurl's,
+// and answers 403 SignatureDoesNotMatch on any difference. So a signing bug fails a test here.
+//
+// Run as: node --openssl-legacy-provider s3_test_server.js DIR ACCESS_KEY SECRET REGION [TOKEN]
+// (s3rver's continuation tokens use DES, which Node 20's OpenSSL 3 refuses without the flag).
+// Prints one line {"port": N} when both servers listen on 127.0.0.1, then serves until killed.
+//
+// Paths under /__ are the tests' control surface (never signed, loopback only):
+//   PUT  /__bucket/NAME                     create a bucket
+//   PUT  /__object/BUCKET/KEY               store the body as an object (unsigned, direct)
+//   POST /__many/BUCKET?prefix=P&count=N&suffix=S  store N one-byte objects P000000S ...
+//   POST /__fault                           {"method","path","query","status","count","truncate",
+//                                           "location"}: the next `count` matching requests fail
+//                                           (`truncate`: the real answer cut short; `location`: a
+//                                           Location header, for redirects)
+//   GET  /__presign?method=M&path=/B/K      an aws4 presigned URL for the path (query signing)
+//   GET  /__log                             every proxied request: method, path, query, status
+'use strict';
+
+const crypto = require('crypto');
+const http = require('http');
+const aws4 = require('aws4');
+const S3rver = require('s3rver');
+
+const [dir, accessKeyId, secretAccessKey, region, sessionToken] = process.argv.slice(2);
+const credentials = { accessKeyId, secretAccessKey, sessionToken: sessionToken || undefined };
+
+let backendPort = 0;
+let faults = [];
+const requestLog = [];
+
+function reply(res, status, code, message, extraHeaders = {}) {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
+    `<Message>${message}</Message></Error>`;
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body),
+    ...extraHeaders });
+  res.end(body);
+}
+
+function sha256Hex(data) { return crypto.createHash('sha256').update(data).digest('hex'); }
+
+// The header-signed request as aws4 signs it from the same method, path, query and signed
+// headers: null when it matches, else why not.
+function checkHeaderSignature(req, body) {
+  const auth = req.headers['authorization'] || '';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) return `malformed Authorization: ${auth}`;
+  const [, key, , reqRegion, signedHeaders] = m;
+  if (key !== accessKeyId) return `unknown access key ${key}`;
+  if (reqRegion !== region) return `region ${reqRegion}, expected ${region}`;
+  const payloadHash = req.headers['x-amz-content-sha256'];
+  if (!payloadHash) return 'no x-amz-content-sha256';
+  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== sha256Hex(body))
+    return 'x-amz-content-sha256 is not the hash of the body';
+  if (sessionToken && req.headers['x-amz-security-token'] !== sessionToken)
+    return 'no or wrong x-amz-security-token';
+  const headers = {};
+  for (const name of signedHeaders.split(';')) {
+    if (req.headers[name] === undefined) return `signed header ${name} not sent`;
+    headers[name] = req.headers[name];
+  }
+  for (const name of ['host', 'x-amz-date', 'x-amz-content-sha256'].concat(sessionToken ? ['x-amz-security-token'] : [])) {
+    if (!signedHeaders.split(';').includes(name)) return `${name} not signed`;
+  }
+  const signed = aws4.sign({ service: 's3', region, method: req.method, host: req.headers.host,
+    path: req.url, headers }, credentials);
+  if (signed.headers.Authorization !== auth)
+    return `signature mismatch: sent ${auth}, expected ${signed.headers.Authorization}; ` +
+      `canonical request: ${new aws4.RequestSigner({ service: 's3', region, method: req.method,
+        host: req.headers.host, path: req.url, headers: { ...headers } }, credentials).canonicalString()}`;
+  return null;
+}
+
+function checkQuerySignature(req) {
+  const url = new URL(req.url, 'http://x');
+  const q = url.searchParams;
+  if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return 'bad X-Amz-Algorithm';
+  const date = q.get('X-Amz-Date') || '';
+  const expires = Number(q.get('X-Amz-Expires'));
+  const t = Date.parse(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+  if (!(t > 0) || Date.now() > t + expires * 1000) return 'presigned URL expired';
+  const sent = q.get('X-Amz-Signature');
+  const unsigned = new URLSearchParams(q);
+  unsigned.delete('X-Amz-Signature');
+  const path = url.pathname + '?' + unsigned.toString();
+  const signed = aws4.sign({ service: 's3', region, method: req.method, host: req.headers.host,
+    path, signQuery: true, headers: {} }, credentials);
+  const expected = new URL(signed.path, 'http://x').searchParams.get('X-Amz-Signature');
+  return expected === sent ? null : 'presigned signature mismatch';
+}
+
+// s3rver knows only its own access key (S3RVER) and checks no signature: every request that
+// passed our check is signed again with that key on its way in.
+const backendCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const hopHeaders = ['authorization', 'host', 'connection', 'x-amz-date', 'x-amz-security-token'];
+
+function resigned(method, path, inHeaders, body) {
+  const url = new URL(path, 'http://x');
+  for (const k of [...url.searchParams.keys()])
+    if (k.startsWith('X-Amz-')) url.searchParams.delete(k);
+  const headers = {};
+  for (const [k, v] of Object.entries(inHeaders)) if (!hopHeaders.includes(k)) headers[k] = v;
+  headers['x-amz-content-sha256'] = headers['x-amz-content-sha256'] || 'UNSIGNED-PAYLOAD';
+  headers['content-length'] = String(body.length);
+  const query = url.searchParams.toString();
+  return aws4.sign({ service: 's3', region, method, host: `127.0.0.1:${backendPort}`,
+    path: url.pathname + (query ? '?' + query : ''), headers }, backendCredentials);
+}
+
+function backend(method, path, inHeaders, body, res, truncate) {
+  const signed = resigned(method, path, inHeaders, body);
+  const out = http.request({ host: '127.0.0.1', port: backendPort, method, path: signed.path,
+    headers: signed.headers }, (answer) => {
+    const chunks = [];
+    answer.on('data', (c) => chunks.push(c));
+    answer.on('end', () => {
+      const data = Buffer.concat(chunks);
+      if (!res) return;
+      const h = { ...answer.headers };
+      if (truncate) {
+        // Promises more than it sends, so even an empty answer (a part's) is cut short.
+        h['content-length'] = String(data.length + 64);
+        res.writeHead(answer.statusCode, h);
+        res.write(data.subarray(0, Math.floor(data.length / 2)));
+        setTimeout(() => res.socket.destroy(), 20);
+        return;
+      }
+      res.writeHead(answer.statusCode, h);
+      res.end(data);
+    });
+  });
+  out.on('error', (e) => res && reply(res, 502, 'BadGateway', String(e)));
+  out.end(body);
+}
+
+function direct(method, path, body) {
+  return new Promise((resolve, reject) => {
+    const signed = resigned(method, path, {}, body);
+    const out = http.request({ host: '127.0.0.1', port: backendPort, method, path: signed.path,
+      headers: signed.headers }, (a) => {
+      a.resume();
+      a.on('end', () => (a.statusCode < 300 ? resolve() : reject(new Error(`${method} ${path}: ${a.statusCode}`))));
+    });
+    out.on('error', reject);
+    out.end(body);
+  });
+}
+
+async function control(req, res, body) {
+  const url = new URL(req.url, 'http://x');
+  const p = url.pathname;
+  try {
+    if (req.method === 'PUT' && p.startsWith('/__bucket/')) {
+      await direct('PUT', '/' + p.slice('/__bucket/'.length), Buffer.alloc(0));
+    } else if (req.method === 'PUT' && p.startsWith('/__object/')) {
+      await direct('PUT', '/' + p.slice('/__object/'.length), body);
+    } else if (req.method === 'POST' && p.startsWith('/__many/')) {
+      const bucket = p.slice('/__many/'.length);
+      const prefix = url.searchParams.get('prefix') || '';
+      const suffix = url.searchParams.get('suffix') || '';
+      const count = Number(url.searchParams.get('count'));
+      for (let i = 0; i < count; i += 50) {
+        const batch = [];
+        for (let j = i; j < Math.min(count, i + 50); ++j)
+          batch.push(direct('PUT', `/${bucket}/${prefix}${String(j).padStart(6, '0')}${suffix}`, Buffer.from('x')));
+        await Promise.all(batch);
+      }
+    } else if (req.method === 'POST' && p === '/__fault') {
+      faults.push(JSON.parse(body.toString()));
+    } else if (req.method === 'GET' && p === '/__presign') {
+      const signed = aws4.sign({ service: 's3', region, method: url.searchParams.get('method'),
+        host: req.headers.host, path: url.searchParams.get('path'), signQuery: true,
+        headers: {} }, credentials);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`http://${req.headers.host}${signed.path}`);
+      return;
+    } else if (req.method === 'GET' && p === '/__log') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(requestLog));
+      return;
+    } else {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200);
+    res.end();
+  } catch (e) {
+    res.writeHead(500);
+    res.end(String(e));
+  }
+}
+
+function takeFault(req) {
+  const url = new URL(req.url, 'http://x');
+  for (const f of faults) {
+    if (f.count <= 0) continue;
+    if (f.method && f.method !== req.method) continue;
+    if (f.path && !url.pathname.includes(f.path)) continue;
+    if (f.query && !url.search.includes(f.query)) continue;
+    f.count -= 1;
+    return f;
+  }
+  return null;
+}
+
+const proxy = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    if (req.url.startsWith('/__')) return control(req, res, body);
+    const url = new URL(req.url, 'http://x');
+    const entry = { method: req.method, path: url.pathname, query: url.search, status: 0 };
+    requestLog.push(entry);
+    const problem = url.searchParams.has('X-Amz-Signature') ? checkQuerySignature(req)
+      : checkHeaderSignature(req, body);
+    if (problem) {
+      entry.status = 403;
+      return reply(res, 403, 'SignatureDoesNotMatch', problem.replace(/[<>&]/g, '_'));
+    }
+    const md5 = req.headers['content-md5'];
+    if (md5 && md5 !== crypto.createHash('md5').update(body).digest('base64')) {
+      entry.status = 400;
+      return reply(res, 400, 'BadDigest', 'Content-MD5 does not match the body');
+    }
+    const fault = takeFault(req);
+    if (fault && !fault.truncate) {
+      entry.status = fault.status;
+      return reply(res, fault.status, 'InjectedFault', 'injected by the test',
+        fault.location ? { location: fault.location } : {});
+    }
+    // s3rver 3.7 has no AbortMultipartUpload (405): answered here as S3 does, once signed.
+    if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {
+      entry.status = 204;
+      res.writeHead(204);
+      return res.end();
+    }
+    entry.status = 200;
+    res.on('finish', () => { entry.status = res.statusCode; });
+    backend(req.method, req.url, req.headers, body, res, fault && fault.truncate);
+  });
+});
+
+(async () => {
+  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
+  const addr = await s3.run();
+  backendPort = addr.port;
+  proxy.listen(0, '127.0.0.1', () => {
+    process.stdout.write(JSON.stringify({ port: proxy.address().port }) + '\n');
+  });
+})().catch((e) => {
+  process.stderr.write(String(e && e.stack || e) + '\n');
+  process.exit(1);
+});

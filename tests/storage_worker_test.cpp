@@ -1,0 +1,271 @@
+// The worker with remote inputs and output (DESIGN §4.1), end to end over real HTTP: the
+// reference API hands out jobs with frames_url / music_url / output_url, the frames and music
+// come from s3rver behind the signature-checking proxy, and the artifact goes back to it.
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "media/probe.h"
+#include "storage/object_download.h"
+#include "storage/s3_client.h"
+#include "support/fixtures.h"
+#include "support/s3_server.h"
+#include "support/worker_fixture.h"
+#include "worker/worker.h"
+
+namespace renderer::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::S3Server;
+using testing::WorkerEnv;
+
+constexpr const char* kBucket = "renderer-stories";
+const std::vector<std::string> kRenderedHistory{"queued", "claimed", "rendering", "rendered"};
+const std::vector<std::string> kErroredHistory{"queued", "claimed", "rendering", "errored"};
+
+using testing::count_of;
+
+class StorageWorkerTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        server_ = std::make_unique<S3Server>(env_.dir.path() / "s3");
+        server_->create_bucket(kBucket);
+    }
+
+    storage::StorageConfig storage_config() const { return testing::storage_config_for(*server_); }
+
+    void upload_frames(const std::string& prefix) {
+        for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
+                                                    "part1" / "frames")) {
+            server_->put(kBucket, prefix + e.path().filename().string(),
+                         testing::read_text(e.path()));
+        }
+    }
+
+    void upload_music(const std::string& key) {
+        server_->put(
+            kBucket, key,
+            testing::read_text(testing::testdata() / "audio" / "music" / "background.mp3"));
+    }
+
+    // Runs one worker until every job is final.
+    void run(const storage::StorageConfig& storage) {
+        auto config = env_.config();
+        config.storage = storage;
+        Worker w(config);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 180s));
+    }
+
+    // The secret key, the session token and every presigned signature stay out of the logs.
+    void expect_no_storage_secret_logged() {
+        const auto all = env_.logs().joined();
+        EXPECT_EQ(all.find(server_->identity().secret_key), std::string::npos);
+        EXPECT_EQ(all.find("X-Amz-Signature"), std::string::npos);
+        EXPECT_EQ(all.find("X-Amz-Credential"), std::string::npos);
+        env_.expect_no_secret_logged();
+    }
+
+    WorkerEnv env_;
+    std::unique_ptr<S3Server> server_;
+};
+
+TEST_F(StorageWorkerTest, AJobRendersFromS3FramesAndPresignedMusicToAnS3Output) {
+    upload_frames("stories/demo/part1/frames/");
+    upload_music("music/background.mp3");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/stories/demo/part1/frames/";
+    spec.music_url = server_->presign("GET", "/renderer-stories/music/background.mp3");
+    spec.output_url = "s3://renderer-stories/videos/demo_part1.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    const auto& r = job->last_report;
+    ASSERT_TRUE(r.artifact_path);
+    EXPECT_EQ(*r.artifact_path, "s3://renderer-stories/videos/demo_part1.mp4");
+    EXPECT_EQ(r.audio_track, "background.mp3");
+
+    // The uploaded object is the whole, playable artifact; nothing was written locally.
+    storage::S3Client client(storage_config());
+    const auto copy = env_.dir.path() / "downloaded.mp4";
+    storage::download_all(
+        client, {{.object = storage::S3Location{kBucket, "videos/demo_part1.mp4"}, .dest = copy}},
+        [] { return false; });
+    EXPECT_EQ(r.bytes, static_cast<std::int64_t>(fs::file_size(copy)));
+    const auto info = media::probe_file(copy);
+    EXPECT_NEAR(info.duration_sec, 60 / 30.0, 0.1);
+    EXPECT_TRUE(env_.outputs().empty());
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+    EXPECT_EQ(count_of(server_->request_log(), "\"status\":403"), 0);
+    EXPECT_TRUE(env_.has_event("inputs_downloaded"));
+    EXPECT_TRUE(env_.has_event("output_uploaded"));
+    expect_no_storage_secret_logged();
+}
+
+// Two parts with the same music: the second asks with If-None-Match, gets 304 and renders
+// from the cached copy, with the same audio.
+TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
+    upload_frames("f/");
+    upload_music("music/background.mp3");
+    for (const auto* part : {"part1", "part2"}) {
+        devapi::JobSpec spec;
+        spec.frames_url = "s3://renderer-stories/f/";
+        spec.music_url = "s3://renderer-stories/music/background.mp3";
+        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+        env_.add_job("demo", part, spec);
+        run(storage_config());
+    }
+    EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
+    EXPECT_EQ(env_.history("demo-part2"), kRenderedHistory);
+    const auto downloads = env_.logs().events("inputs_downloaded");
+    ASSERT_EQ(downloads.size(), 2u);
+    EXPECT_FALSE(downloads[0]["music_cached"].GetBool());
+    EXPECT_TRUE(downloads[1]["music_cached"].GetBool());
+    const auto log = server_->request_log();
+    EXPECT_EQ(
+        count_of(
+            log,
+            "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":200"),
+        1)
+        << log;
+    EXPECT_EQ(
+        count_of(
+            log,
+            "\"path\":\"/renderer-stories/music/background.mp3\",\"query\":\"\",\"status\":304"),
+        1)
+        << log;
+    // The second part rendered with the cached track.
+    const auto second = env_.job("demo-part2");
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->last_report.audio_track, "background.mp3");
+    EXPECT_TRUE(fs::exists(env_.tmp / ".music-cache"));
+}
+
+TEST_F(StorageWorkerTest, APresignedPutOutputIsReportedWithoutItsQuery) {
+    upload_frames("f/");
+    const auto put_url = server_->presign("PUT", "/renderer-stories/out/presigned.mp4");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = put_url;
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.artifact_path);
+    EXPECT_EQ(*job->last_report.artifact_path,
+              server_->endpoint() + "/renderer-stories/out/presigned.mp4");
+    expect_no_storage_secret_logged();
+}
+
+TEST_F(StorageWorkerTest, AWrongSecretErrorsTheJobAsAConfigErrorWithoutRetrying) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/never.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    auto storage = storage_config();
+    storage.credentials->secret_access_key = "a-wrong-secret-key-for-this-store-000000";
+    run(storage);
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "ConfigError");
+    ASSERT_TRUE(job->last_report.error_message);
+    EXPECT_NE(job->last_report.error_message->find("SignatureDoesNotMatch"), std::string::npos);
+    EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 1);
+}
+
+TEST_F(StorageWorkerTest, AnObjectThatIsNotAPngFailsPreflightAndUploadsNothing) {
+    upload_frames("bad/");
+    server_->put(kBucket, "bad/frame_0005.png", "this is not a PNG");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/bad/";
+    spec.output_url = "s3://renderer-stories/out/bad.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "PreflightError");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The lease is taken back while the artifact's parts are being refused: the upload stops, is
+// aborted, nothing is completed and no status follows. The store refuses every part, so the
+// upload outlasts whatever the render took; the API refuses the 15th beat (about 10 s in).
+TEST(StorageWorkerLeaseTest, ALeaseLostDuringTheUploadAbortsItAndPostsNothing) {
+    devapi::ApiServer::Options o;
+    o.heartbeat_refuse_after = 15;
+    WorkerEnv env(o);
+    S3Server server(env.dir.path() / "s3");
+    server.create_bucket(kBucket);
+    for (const auto& e :
+         fs::directory_iterator(testing::testdata() / "stories" / "demo" / "part1" / "frames")) {
+        server.put(kBucket, "f/" + e.path().filename().string(), testing::read_text(e.path()));
+    }
+    server.fault("PUT", "/out/lost.mp4", "partNumber=", 503, 100000);
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/lost.mp4";
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+
+    auto config = env.config();
+    config.storage = testing::storage_config_for(server);
+    config.storage.limits.attempts = 100000;
+    config.storage.limits.multipart_threshold = 1;  // the small test artifact goes in parts
+    config.storage.limits.part_size = 64 << 10;
+    config.shutdown_grace_sec = 0;
+    Worker w(config);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.has_event("lease_lost"); }, 120s));
+
+    const auto log = server.request_log();
+    EXPECT_GE(count_of(log, "partNumber=1"), 1) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\",\"path\":\"/renderer-stories/out/lost.mp4\""), 1)
+        << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"POST\",\"path\":\"/renderer-stories/out/"
+                       "lost.mp4\",\"query\":\"?uploadId="),
+              0)
+        << log;
+    for (const auto& s : env.history(id)) {
+        EXPECT_NE(s, "rendered");
+        EXPECT_NE(s, "errored");
+    }
+    EXPECT_FALSE(env.has_event("output_uploaded"));
+    EXPECT_TRUE(env.outputs().empty());
+}
+
+TEST_F(StorageWorkerTest, AnS3UrlToABucketOutsideTheAllowListIsRefused) {
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://someone-elses-bucket/frames/";
+    const auto id = env_.add_job("demo", "part1", spec);
+    auto storage = storage_config();
+    storage.allowed_hosts = {kBucket};
+    run(storage);
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.error_message);
+    EXPECT_NE(job->last_report.error_message->find("STORAGE_ALLOWED_HOSTS"), std::string::npos);
+    EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 0);
+}
+
+}  // namespace
+}  // namespace renderer::worker

@@ -1,0 +1,113 @@
+#include "support/s3_server.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include <httplib.h>
+
+namespace renderer::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string find_node() {
+    for (const char* candidate : {"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"}) {
+        if (fs::exists(candidate)) return candidate;
+    }
+    throw std::runtime_error("node not found: the storage tests need nodejs (scripts/deps.sh)");
+}
+
+}  // namespace
+
+S3Server::S3Server(const fs::path& dir, S3Identity identity) : identity_(std::move(identity)) {
+    const fs::path node_dir = fs::path(RENDERER_SOURCE_ROOT) / "tests" / "node";
+    if (!fs::exists(node_dir / "node_modules" / "s3rver")) {
+        throw std::runtime_error("tests/node/node_modules lacks s3rver: run scripts/deps.sh");
+    }
+    fs::create_directories(dir / "s3rver");
+    std::vector<std::string> args{find_node(),
+                                  "--openssl-legacy-provider",
+                                  (node_dir / "s3_test_server.js").string(),
+                                  (dir / "s3rver").string(),
+                                  identity_.access_key,
+                                  identity_.secret_key,
+                                  identity_.region};
+    if (!identity_.session_token.empty()) args.push_back(identity_.session_token);
+    child_ = std::make_unique<Child>(args, std::vector<std::string>{"PATH=/usr/bin:/bin"},
+                                     dir / "s3_server.log");
+    // Node starts slowly on a loaded 2-core machine.
+    if (!child_->wait_for_output("\"port\":", std::chrono::seconds(60))) {
+        throw std::runtime_error("the S3 test server did not start: " + child_->output());
+    }
+    const auto out = child_->output();
+    port_ = std::stoi(out.substr(out.find("\"port\":") + 7));
+}
+
+S3Server::~S3Server() = default;
+
+std::string S3Server::control(const std::string& method, const std::string& path,
+                              const std::string& body) {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(std::chrono::seconds(120));
+    httplib::Result res = method == "PUT"    ? client.Put(path, body, "application/octet-stream")
+                          : method == "POST" ? client.Post(path, body, "application/json")
+                                             : client.Get(path);
+    if (!res || res->status != 200) {
+        throw std::runtime_error("S3 test server control " + method + " " + path + " failed: " +
+                                 (res ? std::to_string(res->status) + " " + res->body
+                                      : httplib::to_string(res.error())));
+    }
+    return res->body;
+}
+
+void S3Server::create_bucket(const std::string& bucket) { control("PUT", "/__bucket/" + bucket); }
+
+void S3Server::put(const std::string& bucket, const std::string& key, const std::string& data) {
+    control("PUT", "/__object/" + bucket + "/" + key, data);
+}
+
+void S3Server::put_many(const std::string& bucket, const std::string& prefix, int count,
+                        const std::string& suffix) {
+    control("POST", "/__many/" + bucket + "?prefix=" + prefix + "&count=" + std::to_string(count) +
+                        "&suffix=" + suffix);
+}
+
+void S3Server::fault(const std::string& method, const std::string& path, const std::string& query,
+                     int status, int count, bool truncate, const std::string& location) {
+    control("POST", "/__fault",
+            "{\"method\":\"" + method + "\",\"path\":\"" + path + "\",\"query\":\"" + query +
+                "\",\"status\":" + std::to_string(status) + ",\"count\":" + std::to_string(count) +
+                ",\"truncate\":" + (truncate ? "true" : "false") + ",\"location\":\"" + location +
+                "\"}");
+}
+
+std::string S3Server::presign(const std::string& method, const std::string& path) {
+    return control("GET", "/__presign?method=" + method + "&path=" + path);
+}
+
+std::string S3Server::request_log() { return control("GET", "/__log"); }
+
+storage::StorageConfig storage_config_for(const S3Server& server) {
+    return storage_config_for(server, server.identity());
+}
+
+storage::StorageConfig storage_config_for(const S3Server& server, const S3Identity& identity) {
+    storage::StorageConfig c;
+    c.credentials =
+        storage::S3Credentials{identity.access_key, identity.secret_key, identity.session_token};
+    c.region = identity.region;
+    c.endpoint = server.endpoint();
+    c.limits.min_free_bytes = 1 << 20;
+    return c;
+}
+
+int count_of(const std::string& haystack, const std::string& needle) {
+    int n = 0;
+    for (auto at = haystack.find(needle); at != std::string::npos;
+         at = haystack.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace renderer::testing

@@ -1,0 +1,64 @@
+// A real S3 endpoint on loopback for the storage tests: s3rver behind a proxy that recomputes
+// every request's SigV4 with aws4 and answers 403 on mismatch (tests/node/s3_test_server.js).
+// One server (and its own data dir) per test; the control calls seed objects, inject faults,
+// presign URLs and read the request log.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "storage/storage_config.h"
+#include "support/process.h"
+
+namespace renderer::testing {
+
+struct S3Identity {
+    std::string access_key = "AKIDRENDERERTEST";
+    std::string secret_key = "renderer-test-secret-key-0123456789abcdef";
+    std::string region = "eu-west-3";
+    std::string session_token;  // when set, every request must carry it
+};
+
+class S3Server {
+  public:
+    explicit S3Server(const std::filesystem::path& dir, S3Identity identity = {});
+    ~S3Server();
+    S3Server(const S3Server&) = delete;
+    S3Server& operator=(const S3Server&) = delete;
+
+    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    const S3Identity& identity() const { return identity_; }
+
+    void create_bucket(const std::string& bucket);
+    void put(const std::string& bucket, const std::string& key, const std::string& data);
+    // `count` one-byte objects PREFIX000000SUFFIX, PREFIX000001SUFFIX ...
+    void put_many(const std::string& bucket, const std::string& prefix, int count,
+                  const std::string& suffix = {});
+    // The next `count` requests whose method is `method` and whose path and query contain
+    // `path` and `query` answer `status` (or, with truncate, the real answer cut in half).
+    void fault(const std::string& method, const std::string& path, const std::string& query,
+               int status, int count, bool truncate = false, const std::string& location = {});
+    // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
+    std::string presign(const std::string& method, const std::string& path);
+    // Every proxied request as JSON: [{"method","path","query","status"}...].
+    std::string request_log();
+
+  private:
+    std::string control(const std::string& method, const std::string& path,
+                        const std::string& body = {});
+
+    S3Identity identity_;
+    std::unique_ptr<Child> child_;
+    int port_ = 0;
+};
+
+// A storage configuration aimed at `server` with `identity`'s credentials and region (the
+// server's own by default), and a free-space floor small enough for a test machine.
+storage::StorageConfig storage_config_for(const S3Server& server);
+storage::StorageConfig storage_config_for(const S3Server& server, const S3Identity& identity);
+
+// How often `needle` occurs in `haystack` (requests in the request log).
+int count_of(const std::string& haystack, const std::string& needle);
+
+}  // namespace renderer::testing
