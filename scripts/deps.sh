@@ -13,7 +13,7 @@ build_packages=(
   g++ meson ninja-build pkg-config
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspng-dev libdeflate-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libebur128-dev
   # cpp-httplib's header calls into these, so the binaries link them (meson.build).
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates

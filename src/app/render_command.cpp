@@ -2,6 +2,7 @@
 // flags (--stories-path --music-dir --output) or a single frames dir.
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -24,6 +25,7 @@ struct RenderOptions {
     std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
     std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size, threads,
         decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness, audio_true_peak;
     bool no_cache = false;
 };
 
@@ -100,6 +102,11 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
             s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("--max-frame-pixels", *o.max_frame_pixels, 1, 1ll << 30));
         }
         if (o.no_cache) s.use_cache = false;
+        if (o.audio_fit) s.audio.fit = media::parse_audio_fit_setting("--audio-fit", *o.audio_fit);
+        if (o.audio_fade_in_ms) s.audio.fade_in_ms = static_cast<int>(parse_int("--audio-fade-in-ms", *o.audio_fade_in_ms, 0, 60000));
+        if (o.audio_fade_out_ms) s.audio.fade_out_ms = static_cast<int>(parse_int("--audio-fade-out-ms", *o.audio_fade_out_ms, 0, 60000));
+        if (o.audio_loudness) s.audio.loudness_lufs = media::parse_audio_loudness("--audio-loudness", *o.audio_loudness);
+        if (o.audio_true_peak) s.audio.true_peak_dbtp = parse_double("--audio-true-peak", *o.audio_true_peak, -9, 0);
         media::validate(s);
     });
     return s;
@@ -179,6 +186,12 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
                              {"wall_sec", r.wall_sec},
                              {"encode_fps", r.encode_fps},
                              {"cache_hit", r.cache_hit}};
+            if (const auto& l = r.loudness) {
+                // A silent track has no loudness (-inf): only the finite values are stated.
+                if (std::isfinite(l->lufs)) done.emplace_back("loudness_lufs", l->lufs);
+                if (std::isfinite(l->true_peak_dbtp)) done.emplace_back("true_peak_dbtp", l->true_peak_dbtp);
+                done.emplace_back("gain_db", l->gain_db);
+            }
             if (!r.warnings.empty()) done.emplace_back("warnings", r.warnings);
             ctx.info("done", done);
         } catch (const Error& e) {
@@ -231,6 +244,16 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
                     "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");
     cmd->add_option("--min-free-bytes", o->min_free_bytes, "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
     cmd->add_option("--max-frame-pixels", o->max_frame_pixels, "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
+    cmd->add_option("--audio-fit", o->audio_fit,
+                    "shortest: cut at the shorter input; loop: repeat the music to the frames' end; pad: silence "
+                    "after it [AUDIO_FIT, default shortest]");
+    cmd->add_option("--audio-fade-in-ms", o->audio_fade_in_ms, "Fade-in at the start, 0-60000 [AUDIO_FADE_IN_MS, default 0]");
+    cmd->add_option("--audio-fade-out-ms", o->audio_fade_out_ms,
+                    "Fade-out where the output ends inside the music, 0-60000 [AUDIO_FADE_OUT_MS, default 1000]");
+    cmd->add_option("--audio-loudness", o->audio_loudness,
+                    "off, or an EBU R128 integrated loudness target in LUFS, -70 to -5, e.g. -16 [AUDIO_LOUDNESS, default off]");
+    cmd->add_option("--audio-true-peak", o->audio_true_peak,
+                    "True-peak ceiling of the loudness gain, -9 to 0 dBTP [AUDIO_TRUE_PEAK, default -1.0]");
     cmd->add_flag("--no-cache", o->no_cache, "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
     cmd->callback([&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
 }

@@ -10,6 +10,15 @@
 namespace renderer::media {
 namespace {
 
+// The ranges of the audio finishing settings: a fade up to a minute; a loudness target from the
+// quietest a meter gates (-70 LUFS) to louder than any platform asks (-5); a true-peak ceiling
+// from -9 dBTP to full scale (above it the float samples would clip in the AAC encoder's input).
+constexpr int kMaxFadeMs = 60000;
+constexpr double kMinLoudnessLufs = -70;
+constexpr double kMaxLoudnessLufs = -5;
+constexpr double kMinTruePeak = -9;
+constexpr double kMaxTruePeak = 0;
+
 constexpr std::array<const char*, 10> kPresets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
                                                   "medium",    "slow",      "slower",   "veryslow", "placebo"};
 
@@ -47,6 +56,16 @@ void validate_music_select(std::string_view text) {
                             text));
 }
 
+AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text) {
+    if (auto fit = parse_audio_fit(text)) return *fit;
+    throw Error(ErrorClass::ConfigError, fmt::format("{} must be shortest, loop or pad; got '{}'", name, text));
+}
+
+std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text) {
+    if (text == "off") return std::nullopt;
+    return parse_double(name, text, kMinLoudnessLufs, kMaxLoudnessLufs);
+}
+
 void validate(const RenderSettings& s) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
     if (s.fps < 1 || s.fps > 120) bad(fmt::format("fps (FPS, --fps) must be from 1 to 120; got {}", s.fps));
@@ -66,6 +85,23 @@ void validate(const RenderSettings& s) {
     if ((s.width == 0) != (s.height == 0) || s.width % 2 != 0 || s.height % 2 != 0) {
         bad(fmt::format("size (RENDER_SIZE, --size) must be even WIDTHxHEIGHT; got {}x{}", s.width, s.height));
     }
+    const auto& a = s.audio;
+    if (a.fade_in_ms < 0 || a.fade_in_ms > kMaxFadeMs) {
+        bad(fmt::format("fade-in (AUDIO_FADE_IN_MS, --audio-fade-in-ms) must be from 0 to {} ms; got {}", kMaxFadeMs,
+                        a.fade_in_ms));
+    }
+    if (a.fade_out_ms < 0 || a.fade_out_ms > kMaxFadeMs) {
+        bad(fmt::format("fade-out (AUDIO_FADE_OUT_MS, --audio-fade-out-ms) must be from 0 to {} ms; got {}",
+                        kMaxFadeMs, a.fade_out_ms));
+    }
+    if (a.loudness_lufs && !(*a.loudness_lufs >= kMinLoudnessLufs && *a.loudness_lufs <= kMaxLoudnessLufs)) {
+        bad(fmt::format("loudness target (AUDIO_LOUDNESS, --audio-loudness) must be off or from {} to {} LUFS; got {}",
+                        kMinLoudnessLufs, kMaxLoudnessLufs, *a.loudness_lufs));
+    }
+    if (!(a.true_peak_dbtp >= kMinTruePeak && a.true_peak_dbtp <= kMaxTruePeak)) {
+        bad(fmt::format("true-peak ceiling (AUDIO_TRUE_PEAK, --audio-true-peak) must be from {} to {} dBTP; got {}",
+                        kMinTruePeak, kMaxTruePeak, a.true_peak_dbtp));
+    }
 }
 
 RenderSettings render_settings_from_env() {
@@ -83,6 +119,13 @@ RenderSettings render_settings_from_env() {
         s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("MAX_FRAME_PIXELS", *v, 1, 1ll << 30));
     }
     s.use_cache = env_int("RENDER_CACHE", 1, 0, 1) == 1;
+    if (auto v = env_get("AUDIO_FIT")) s.audio.fit = parse_audio_fit_setting("AUDIO_FIT", *v);
+    s.audio.fade_in_ms = static_cast<int>(env_int("AUDIO_FADE_IN_MS", s.audio.fade_in_ms, 0, kMaxFadeMs));
+    s.audio.fade_out_ms = static_cast<int>(env_int("AUDIO_FADE_OUT_MS", s.audio.fade_out_ms, 0, kMaxFadeMs));
+    if (auto v = env_get("AUDIO_LOUDNESS")) s.audio.loudness_lufs = parse_audio_loudness("AUDIO_LOUDNESS", *v);
+    if (auto v = env_get("AUDIO_TRUE_PEAK")) {
+        s.audio.true_peak_dbtp = parse_double("AUDIO_TRUE_PEAK", *v, kMinTruePeak, kMaxTruePeak);
+    }
     validate(s);
     return s;
 }

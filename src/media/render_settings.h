@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "media/audio_finish_settings.h"
+
 namespace renderer::media {
 
 namespace fs = std::filesystem;
@@ -32,6 +34,7 @@ struct RenderSettings {
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
     bool use_cache = true;    // skip encoding when the artifact at the final path has our key
+    AudioFinishSettings audio;  // fit, fades, loudness (DESIGN 3.1)
 };
 
 struct RenderRequest {
@@ -76,6 +79,14 @@ struct RenderResult {
         double encode = 0;
         double publish = 0;
     } stages;
+    // The delivered audio's loudness when a loudness target was set (AUDIO_LOUDNESS): integrated
+    // loudness and true peak after the gain, and the gain.
+    struct Loudness {
+        double lufs = 0;
+        double true_peak_dbtp = 0;
+        double gain_db = 0;
+    };
+    std::optional<Loudness> loudness;
     // What the render survived but the job's owner should hear about (damaged music frames).
     std::vector<std::string> warnings;
 };
@@ -92,10 +103,15 @@ bool is_x264_preset(std::string_view name);
 void parse_size(std::string_view name, std::string_view text, int& width, int& height);
 // first | hash | named:FILE (a plain file name); ConfigError otherwise.
 void validate_music_select(std::string_view text);
+// AUDIO_FIT text: shortest | loop | pad; ConfigError naming `name` otherwise.
+AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text);
+// AUDIO_LOUDNESS text: off, or a target in LUFS from -70 to -5; ConfigError naming `name` otherwise.
+std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text);
 // ConfigError with an actionable message for any out-of-range setting.
 void validate(const RenderSettings& settings);
 // FPS, AUDIO_BITRATE, X264_PRESET, X264_CRF, VIDEO_BITRATE, X264_PARAMS, X264_THREADS,
-// DECODE_THREADS, RENDER_SIZE, MAX_FRAME_PIXELS, RENDER_CACHE over the defaults above.
+// DECODE_THREADS, RENDER_SIZE, MAX_FRAME_PIXELS, RENDER_CACHE, AUDIO_FIT, AUDIO_FADE_IN_MS,
+// AUDIO_FADE_OUT_MS, AUDIO_LOUDNESS, AUDIO_TRUE_PEAK over the defaults above.
 RenderSettings render_settings_from_env();
 
 }  // namespace renderer::media

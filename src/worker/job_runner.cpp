@@ -1,6 +1,7 @@
 #include "worker/job_runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include <fmt/format.h>
@@ -149,6 +150,14 @@ media::RenderRequest JobRunner::build_request() const {
     if (job_.render.preset) r.settings.preset = *job_.render.preset;
     if (job_.render.crf) r.settings.crf = *job_.render.crf;
     try {
+        const auto& o = job_.render;
+        if (o.audio_fit) r.settings.audio.fit = media::parse_audio_fit_setting("render.audio_fit", *o.audio_fit);
+        if (o.audio_fade_in_ms) r.settings.audio.fade_in_ms = *o.audio_fade_in_ms;
+        if (o.audio_fade_out_ms) r.settings.audio.fade_out_ms = *o.audio_fade_out_ms;
+        if (o.audio_loudness) {
+            r.settings.audio.loudness_lufs = media::parse_audio_loudness("render.audio_loudness", *o.audio_loudness);
+        }
+        if (o.audio_true_peak) r.settings.audio.true_peak_dbtp = *o.audio_true_peak;
         media::validate(r.settings);
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
@@ -401,6 +410,12 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
     if (report) fields.emplace_back("ffreport", report->string());
     // What the render survived (damaged music frames) reaches the operator with the result.
     if (!result.warnings.empty()) fields.emplace_back("warnings", result.warnings);
+    if (const auto& l = result.loudness) {
+        // A silent track has no loudness (-inf): only the finite values are stated.
+        if (std::isfinite(l->lufs)) fields.emplace_back("loudness_lufs", l->lufs);
+        if (std::isfinite(l->true_peak_dbtp)) fields.emplace_back("true_peak_dbtp", l->true_peak_dbtp);
+        fields.emplace_back("gain_db", l->gain_db);
+    }
     log_.info("done", fields);
     if (result.cache_hit) {
         metrics_.render_cache_hits.inc();
@@ -416,7 +431,11 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
                               .artifact_path = result.path.string(),
                               .bytes = result.bytes,
                               .duration_ms = result.duration_ms,
-                              .audio_track = result.audio_track};
+                              .audio_track = result.audio_track,
+                              .loudness_lufs = result.loudness ? std::optional(result.loudness->lufs) : std::nullopt,
+                              .true_peak_dbtp =
+                                  result.loudness ? std::optional(result.loudness->true_peak_dbtp) : std::nullopt,
+                              .gain_db = result.loudness ? std::optional(result.loudness->gain_db) : std::nullopt};
     return deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
 }
 
