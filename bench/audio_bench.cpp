@@ -1,6 +1,10 @@
 // Audio finishing, measured and drawn (docs/PERFORMANCE.md, README "Audio").
 //   audio_bench loudness TRACK.mp3 [REPEAT]   CPU seconds to decode the track, and to decode and
 //                                             measure it (integrated loudness + true peak) on one core
+//   audio_bench finish TRACK.mp3 SECONDS [REPEAT]
+//                                             CPU seconds for SECONDS of audio: the track as it was
+//                                             encoded before finishing (AudioSource), finished with
+//                                             the default fade-out, and one loudness measuring pass
 //   audio_bench waveform FROM_SEC TO_SEC A.mp4 B.mp4 > out.svg
 //                                             the left channel of each file over [FROM, TO) as an
 //                                             SVG envelope (min/max per pixel column), A above B
@@ -20,6 +24,7 @@ extern "C" {
 #include <libswresample/swresample.h>
 }
 
+#include "media/audio_finish.h"
 #include "media/audio_source.h"
 #include "media/av_error.h"
 #include "media/decoding_loop.h"
@@ -74,6 +79,35 @@ int loudness(const char* path, int repeat) {
                 "%.2f LUFS, %.2f dBTP\n",
                 static_cast<double>(samples) / rate, rate, decode, measured, measured - decode, m.integrated_lufs,
                 m.true_peak_dbtp);
+    return 0;
+}
+
+int finish(const char* path, double seconds, int repeat) {
+    LibavLogCapture capture(std::nullopt);
+    const int rate = AudioSource(path, capture).sample_rate();
+    const auto total = static_cast<std::int64_t>(seconds * rate);
+    const AudioPlan plan = plan_audio(AudioFinishSettings{}, total, total * 4, rate);  // cut inside: fade-out
+    double plain = 1e9, finished = 1e9, measure = 1e9;
+    for (int i = 0; i < repeat; ++i) {
+        double t0 = cpu_seconds();
+        AudioSource source(path, capture);
+        for (std::int64_t n = 0; n < total;) {
+            const FramePtr f = source.read(static_cast<int>(std::min<std::int64_t>(1024, total - n)));
+            if (!f) break;
+            n += f->nb_samples;
+        }
+        plain = std::min(plain, cpu_seconds() - t0);
+        t0 = cpu_seconds();
+        FinishedAudio audio(path, capture, plan);
+        for (std::int64_t n = 0; n < total;) n += audio.read(static_cast<int>(std::min<std::int64_t>(1024, total - n)))->nb_samples;
+        finished = std::min(finished, cpu_seconds() - t0);
+        t0 = cpu_seconds();
+        measure_delivered(path, capture, plan, 192000);
+        measure = std::min(measure, cpu_seconds() - t0);
+    }
+    std::printf("%.1f s of audio at %d Hz: source %.3f s CPU, finished (fit + 1 s fade-out) %.3f s CPU "
+                "(+%.3f s), one loudness pass (finish + AAC encode + decode + meter) %.3f s CPU\n",
+                seconds, rate, plain, finished, finished - plain, measure);
     return 0;
 }
 
@@ -135,6 +169,7 @@ int main(int argc, char** argv) {
     try {
         const std::string cmd = argc > 1 ? argv[1] : "";
         if (cmd == "loudness" && argc >= 3) return loudness(argv[2], argc > 3 ? std::atoi(argv[3]) : 3);
+        if (cmd == "finish" && argc >= 4) return finish(argv[2], std::atof(argv[3]), argc > 4 ? std::atoi(argv[4]) : 3);
         if (cmd == "waveform" && argc >= 5) {
             return waveform(std::atof(argv[2]), std::atof(argv[3]), std::vector<const char*>(argv + 4, argv + argc));
         }
@@ -142,6 +177,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "audio_bench: %s\n", e.what());
         return 1;
     }
-    std::fprintf(stderr, "usage: audio_bench loudness TRACK.mp3 [REPEAT] | waveform FROM TO FILE...\n");
+    std::fprintf(stderr, "usage: audio_bench loudness TRACK.mp3 [REPEAT] | finish TRACK.mp3 SECONDS [REPEAT] | waveform FROM TO FILE...\n");
     return 64;
 }
