@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -136,9 +137,21 @@ int waveform(double from, double to, const std::vector<const char*>& files) {
     std::printf("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                 "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
                 kWidth, height, kWidth, height);
-    for (std::size_t k = 0; k < files.size(); ++k) {
+    // One vertical scale for every lane (the loudest file's peak fills 90 % of its lane), so the
+    // lanes compare.
+    std::vector<std::vector<float>> lefts;
+    std::vector<int> rates;
+    float peak = 1e-6f;
+    for (const char* file : files) {
         int rate = 0;
-        const std::vector<float> left = left_channel(files[k], rate);
+        lefts.push_back(left_channel(file, rate));
+        rates.push_back(rate);
+        for (const float v : lefts.back()) peak = std::max(peak, std::abs(v));
+    }
+    const double scale = 0.9 / peak;
+    for (std::size_t k = 0; k < files.size(); ++k) {
+        const int rate = rates[k];
+        const std::vector<float>& left = lefts[k];
         const int top = kPad + static_cast<int>(k) * (kLane + kPad);
         const double mid = top + kLane / 2.0;
         std::string upper, lower;
@@ -150,8 +163,8 @@ int waveform(double from, double to, const std::vector<const char*>& files) {
                 lo = std::min(lo, left[i]);
                 hi = std::max(hi, left[i]);
             }
-            upper += fmt::format("{},{:.1f} ", x, mid - hi * kLane / 2);
-            lower = fmt::format("{},{:.1f} ", x, mid - lo * kLane / 2) + lower;
+            upper += fmt::format("{},{:.1f} ", x, mid - hi * scale * kLane / 2);
+            lower = fmt::format("{},{:.1f} ", x, mid - lo * scale * kLane / 2) + lower;
         }
         std::printf("<text x=\"4\" y=\"%d\">%s</text>\n", top - 6,
                     fmt::format("{}: {:.2f}-{:.2f} s", std::string(files[k]).substr(std::string(files[k]).rfind('/') + 1), from, to)

@@ -90,6 +90,17 @@ LoudnessGain loudness_gain(const LoudnessMeasure& m, double target_lufs, double 
     return {.gain_db = to_target};
 }
 
+LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan) {
+    FinishedAudio audio(path, log, plan);
+    LoudnessMeter meter(2, audio.sample_rate());
+    for (std::int64_t done = 0; done < plan.total;) {
+        const FramePtr f = audio.read(static_cast<int>(std::min<std::int64_t>(1 << 14, plan.total - done)));
+        meter.add_planar(*f);
+        done += f->nb_samples;
+    }
+    return meter.result();
+}
+
 LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
                                   std::int64_t bit_rate) {
     FinishedAudio audio(path, log, plan);

@@ -62,6 +62,9 @@ LoudnessGain loudness_gain(const LoudnessMeasure& measure, double target_lufs, d
 // this measure moves the delivered loudness and peak by itself.
 class LibavLogCapture;
 struct AudioPlan;
+// The finished audio as it goes into the encoder: fast (no AAC), but the codec's overshoot
+// is not in it, so it only gives a first estimate of the gain.
+LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan);
 LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
                                   std::int64_t bit_rate);
 

@@ -228,10 +228,11 @@ void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int
 }
 
 // AUDIO_LOUDNESS: the gain that brings what the render delivers (fitted, faded, through the AAC
-// encoder and a decoder) to the target under the true-peak ceiling. A first pass at unity gain
-// gives the gain; AAC does not scale exactly with its input (a sharp attack can overshoot by a
-// few tenths of a dB more once amplified), so the audio is encoded again with that gain and
-// measured, and the gain lowered by any excess over the ceiling, at most kGainPasses times. The
+// encoder and a decoder) to the target under the true-peak ceiling. A first measure of the
+// finished PCM at unity gain gives the gain; AAC does not scale exactly with its input (a sharp
+// attack can overshoot by a few tenths of a dB more once amplified), so the audio is encoded with
+// that gain, decoded and measured, and the gain lowered by any excess over the ceiling and
+// measured again, at most kGainPasses encodes in all. The
 // encoder is deterministic: the render, with the last gain measured, delivers exactly the audio
 // that was measured, so the loudness reported is the delivered one, not an estimate.
 // A track with nothing above the meter's gate (silence) is left as it is: no gain could bring it
@@ -243,7 +244,7 @@ RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& pla
     const double target = *s.audio.loudness_lufs;
     const double ceiling = s.audio.true_peak_dbtp;
     plan.gain = 1.0f;
-    const LoudnessMeasure unity = measure_delivered(pf.music_path, capture, plan, s.audio_bitrate);
+    const LoudnessMeasure unity = measure_finished(pf.music_path, capture, plan);
     const LoudnessGain g = loudness_gain(unity, target, ceiling);
     log::Fields fields{{"target_lufs", target}, {"true_peak_ceiling_dbtp", ceiling}, {"silent", g.silent}};
     // Silence measures -inf, which JSON cannot hold: only finite measures are logged.
