@@ -102,7 +102,7 @@ LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapt
 }
 
 LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                  std::int64_t bit_rate) {
+                                  std::int64_t bit_rate, EncodedAudio* keep) {
     FinishedAudio audio(path, log, plan);
     CodecContextPtr enc = open_aac_encoder(audio.sample_rate(), bit_rate, /*global_header=*/true);
     const LibavLogRoute enc_route(log, enc.get());
@@ -141,14 +141,22 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
             av_frame_unref(decoded.get());
         }
     };
+    if (keep != nullptr) *keep = {};
     const auto encode = [&](const AVFrame* frame) {
         av_check(avcodec_send_frame(enc.get(), frame), ErrorClass::EncodeError, "cannot encode audio for the loudness measure");
+        int out = 0;
         while (avcodec_receive_packet(enc.get(), packet.get()) == 0) {
             av_check(avcodec_send_packet(dec.get(), packet.get()), ErrorClass::EncodeError,
                      "cannot decode audio for the loudness measure");
+            if (keep != nullptr) {
+                keep->packets.emplace_back(av_packet_clone(packet.get()));
+                if (!keep->packets.back()) throw Error(ErrorClass::EncodeError, "cannot keep an AAC packet");
+            }
+            ++out;
             av_packet_unref(packet.get());
             drain_decoder();
         }
+        if (keep != nullptr) keep->after_frame.push_back(out);
     };
     for (std::int64_t sent = 0; sent < plan.total;) {
         FramePtr f = audio.read(static_cast<int>(std::min<std::int64_t>(enc->frame_size, plan.total - sent)));

@@ -10,6 +10,8 @@
 
 #include <ebur128.h>
 
+#include "media/av_ptr.h"
+
 extern "C" {
 struct AVFrame;
 }
@@ -65,8 +67,15 @@ struct AudioPlan;
 // The finished audio as it goes into the encoder: fast (no AAC), but the codec's overshoot
 // is not in it, so it only gives a first estimate of the gain.
 LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan);
+// The AAC packets of a measured encode, kept so the render writes them instead of encoding the
+// same audio again: `after_frame[i]` packets came out of the encoder after its i-th frame, the
+// last entry after the flush.
+struct EncodedAudio {
+    std::vector<PacketPtr> packets;
+    std::vector<int> after_frame;
+};
 LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                  std::int64_t bit_rate);
+                                  std::int64_t bit_rate, EncodedAudio* keep = nullptr);
 
 // Measures the best audio stream of any media file (`renderer probe --loudness`) at its own rate
 // and channel count. Throws Error(PreflightError) when the file has no decodable audio.

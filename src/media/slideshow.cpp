@@ -232,15 +232,15 @@ void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int
 // finished PCM at unity gain gives the gain; AAC does not scale exactly with its input (a sharp
 // attack can overshoot by a few tenths of a dB more once amplified), so the audio is encoded with
 // that gain, decoded and measured, and the gain lowered by any excess over the ceiling and
-// measured again, at most kGainPasses encodes in all. The
-// encoder is deterministic: the render, with the last gain measured, delivers exactly the audio
-// that was measured, so the loudness reported is the delivered one, not an estimate.
+// measured again, at most kGainPasses encodes in all. The render writes the last measured
+// encode's packets (`encoded`) rather than encoding the audio again: it delivers exactly the
+// audio that was measured, so the loudness reported is the delivered one, not an estimate.
 // A track with nothing above the meter's gate (silence) is left as it is: no gain could bring it
 // to a level, and amplifying its noise floor without bound is what an operator least wants.
 constexpr int kGainPasses = 3;
 
 RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& plan, const RenderSettings& s,
-                                       LibavLogCapture& capture, const log::Context& log) {
+                                       LibavLogCapture& capture, const log::Context& log, EncodedAudio& encoded) {
     const double target = *s.audio.loudness_lufs;
     const double ceiling = s.audio.true_peak_dbtp;
     plan.gain = 1.0f;
@@ -263,7 +263,7 @@ RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& pla
     LoudnessMeasure delivered;
     for (int pass = 1;; ++pass) {
         plan.gain = static_cast<float>(std::pow(10.0, gain_db / 20.0));
-        delivered = measure_delivered(pf.music_path, capture, plan, s.audio_bitrate);
+        delivered = measure_delivered(pf.music_path, capture, plan, s.audio_bitrate, &encoded);
         const double over = delivered.true_peak_dbtp - ceiling;
         if (over <= 0 || pass == kGainPasses) break;
         gain_db -= over;
@@ -328,17 +328,24 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         const std::int64_t rate = AudioSource(pf.music_path, capture).sample_rate();
         const std::int64_t audio_target =
             rate == cut.rate ? cut.audio_samples : std::llround(cut.seconds * static_cast<double>(rate));
+        // With a loudness target, the last measured encode's packets: the audio the render writes.
+        EncodedAudio encoded;
         AudioPlan plan = plan_audio(s.audio, audio_target,
                                     std::llround(pf.audio.duration_sec * static_cast<double>(rate)),
                                     static_cast<int>(rate));
         if (s.audio.loudness_lufs) {
-            result.loudness = finish_loudness(pf, plan, s, capture, log);  // sets plan.gain
+            result.loudness = finish_loudness(pf, plan, s, capture, log, encoded);  // sets plan.gain
         }
         FinishedAudio audio(pf.music_path, capture, plan);
         CodecContextPtr aenc = open_aac_encoder(audio.sample_rate(), s.audio_bitrate, mux.needs_global_header());
         const LibavLogRoute aenc_route(capture, aenc.get());
         AVStream* vst = mux.add_stream(venc.get());
         AVStream* ast = mux.add_stream(aenc.get());
+        std::size_t next_packet = 0, next_frame = 0;
+        const auto write_encoded = [&] {
+            const int n = encoded.after_frame.at(next_frame++);
+            for (int k = 0; k < n; ++k) mux.write(encoded.packets.at(next_packet++).get(), ast, aenc->time_base);
+        };
         // Every frame boundary (1/fps) and every sample (1/rate) is a whole number of ticks.
         mux.write_header(std::lcm(s.fps, static_cast<int>(rate)));
 
@@ -362,7 +369,11 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                 }
                 f->pts = audio_sent;
                 audio_sent += f->nb_samples;
-                encode_and_write(aenc.get(), f.get(), ast, mux);
+                if (encoded.after_frame.empty()) {
+                    encode_and_write(aenc.get(), f.get(), ast, mux);
+                } else {
+                    write_encoded();  // the same frame, encoded and measured already
+                }
             }
         };
 
@@ -391,7 +402,11 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         }
         try {
             encode_and_write(venc.get(), nullptr, vst, mux, &cancel);
-            encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
+            if (encoded.after_frame.empty()) {
+                encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
+            } else {
+                write_encoded();  // what the flush gave
+            }
         } catch (const Error&) {
             if (const auto reason = cancel.reason()) throw_cancelled(*reason);
             throw;
