@@ -4,13 +4,16 @@
 // its loudness measured with libavfilter's ebur128 (not the libebur128 the renderer uses).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <numbers>
 
 #include "common/error.h"
 #include "media/audio_finish.h"
+#include "media/ffmpeg_cmd.h"
 #include "media/loudness.h"
+#include "media/preflight.h"
 #include "media/probe.h"
 #include "media/render_settings.h"
 #include "media/slideshow.h"
@@ -409,6 +412,26 @@ TEST_F(AudioFinishTest, FinishedRendersAreByteIdenticalAndKeyedByTheirSettings) 
         EXPECT_FALSE(render(other).cache_hit) << "change " << change;
         EXPECT_FALSE(render(req).cache_hit) << "back to the first settings after change " << change;
     }
+}
+
+TEST_F(AudioFinishTest, TheFfmpegCmdReproducesTheFitAndFades) {
+    track("t.mp3", 1.0);
+    auto req = request("t.mp3", 75);  // 2.5 s of a 1 s track
+    req.settings.audio = {.fit = media::AudioFit::Loop, .fade_in_ms = 200, .fade_out_ms = 1000};
+    const auto pf = media::preflight(req);
+    auto argv = media::ffmpeg_argv(req, pf, tmp_ / "list.ffconcat", 2.5);
+    const auto at = [&](const std::string& word) { return std::find(argv.begin(), argv.end(), word); };
+    ASSERT_NE(at("-stream_loop"), argv.end());
+    EXPECT_EQ(*(at("-stream_loop") + 1), "-1");
+    EXPECT_EQ(*(at("-stream_loop") + 3), pf.music_path.string()) << "before the music's -i";
+    ASSERT_NE(at("-af"), argv.end());
+    EXPECT_EQ(*(at("-af") + 1), "afade=t=in:ss=0:ns=8820:curve=qsin,afade=t=out:ss=66150:ns=44100:curve=qsin");
+
+    req.settings.audio = {.fit = media::AudioFit::Pad, .fade_out_ms = 1000};
+    argv = media::ffmpeg_argv(req, pf, tmp_ / "list.ffconcat", 2.5);
+    EXPECT_EQ(at("-stream_loop"), argv.end());
+    ASSERT_NE(at("-af"), argv.end());
+    EXPECT_EQ(*(at("-af") + 1), "apad") << "the track ends by itself: no fade";
 }
 
 }  // namespace
