@@ -434,5 +434,24 @@ TEST_F(AudioFinishTest, TheFfmpegCmdReproducesTheFitAndFades) {
     EXPECT_EQ(*(at("-af") + 1), "apad") << "the track ends by itself: no fade";
 }
 
+TEST_F(AudioFinishTest, ALoudnessMeasureStopsWhenTheRenderIsCancelled) {
+    // The measuring passes run before the first video frame and last as long as the audio: a
+    // timeout or a lost lease must not wait for them. Cancelled before the render starts, no
+    // measure completes (no `loudness` event) and nothing is left in the output directory.
+    track("t.mp3", 4.0);
+    auto req = request("t.mp3", 90);
+    req.settings.audio.loudness_lufs = -16;
+    media::CancelToken cancel;
+    cancel.cancel(ErrorClass::Timeout);
+    try {
+        media::render_slideshow(req, log::Context({{"story_id", req.story_id}}), cancel);
+        ADD_FAILURE() << "a cancelled render completed";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::Timeout);
+    }
+    EXPECT_TRUE(logs_->events("loudness").empty()) << "the measure ran to its end although cancelled";
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
 }  // namespace
 }  // namespace renderer::testing

@@ -28,6 +28,11 @@ double to_db(double linear) {
     return linear > 0 ? 20.0 * std::log10(linear) : -std::numeric_limits<double>::infinity();
 }
 
+// A measure lasts as long as the audio; a timeout or a lost lease stops it between frames.
+void check_cancel(const CancelToken* cancel) {
+    if (cancel != nullptr && cancel->cancelled()) throw Error(*cancel->reason(), "render cancelled");
+}
+
 }  // namespace
 
 void LoudnessMeter::Deleter::operator()(ebur128_state* st) const { ebur128_destroy(&st); }
@@ -90,10 +95,12 @@ LoudnessGain loudness_gain(const LoudnessMeasure& m, double target_lufs, double 
     return {.gain_db = to_target};
 }
 
-LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan) {
+LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
+                                 const CancelToken* cancel) {
     FinishedAudio audio(path, log, plan);
     LoudnessMeter meter(2, audio.sample_rate());
     for (std::int64_t done = 0; done < plan.total;) {
+        check_cancel(cancel);
         const FramePtr f = audio.read(static_cast<int>(std::min<std::int64_t>(1 << 14, plan.total - done)));
         meter.add_planar(*f);
         done += f->nb_samples;
@@ -102,7 +109,7 @@ LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapt
 }
 
 LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                  std::int64_t bit_rate, EncodedAudio* keep) {
+                                  std::int64_t bit_rate, EncodedAudio* keep, const CancelToken* cancel) {
     FinishedAudio audio(path, log, plan);
     CodecContextPtr enc = open_aac_encoder(audio.sample_rate(), bit_rate, /*global_header=*/true);
     const LibavLogRoute enc_route(log, enc.get());
@@ -159,6 +166,7 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
         if (keep != nullptr) keep->after_frame.push_back(out);
     };
     for (std::int64_t sent = 0; sent < plan.total;) {
+        check_cancel(cancel);
         FramePtr f = audio.read(static_cast<int>(std::min<std::int64_t>(enc->frame_size, plan.total - sent)));
         f->pts = sent;
         sent += f->nb_samples;

@@ -11,6 +11,7 @@
 #include <ebur128.h>
 
 #include "media/av_ptr.h"
+#include "media/cancel_token.h"
 
 extern "C" {
 struct AVFrame;
@@ -66,7 +67,9 @@ class LibavLogCapture;
 struct AudioPlan;
 // The finished audio as it goes into the encoder: fast (no AAC), but the codec's overshoot
 // is not in it, so it only gives a first estimate of the gain.
-LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan);
+// Both measures check `cancel` (when given) between frames and throw Error(its reason).
+LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
+                                 const CancelToken* cancel = nullptr);
 // The AAC packets of a measured encode, kept so the render writes them instead of encoding the
 // same audio again: `after_frame[i]` packets came out of the encoder after its i-th frame, the
 // last entry after the flush.
@@ -75,7 +78,8 @@ struct EncodedAudio {
     std::vector<int> after_frame;
 };
 LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                  std::int64_t bit_rate, EncodedAudio* keep = nullptr);
+                                  std::int64_t bit_rate, EncodedAudio* keep = nullptr,
+                                  const CancelToken* cancel = nullptr);
 
 // Measures the best audio stream of any media file (`renderer probe --loudness`) at its own rate
 // and channel count. Throws Error(PreflightError) when the file has no decodable audio.

@@ -240,11 +240,12 @@ void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int
 constexpr int kGainPasses = 3;
 
 RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& plan, const RenderSettings& s,
-                                       LibavLogCapture& capture, const log::Context& log, EncodedAudio& encoded) {
+                                       LibavLogCapture& capture, const log::Context& log, EncodedAudio& encoded,
+                                       const CancelToken& cancel) {
     const double target = *s.audio.loudness_lufs;
     const double ceiling = s.audio.true_peak_dbtp;
     plan.gain = 1.0f;
-    const LoudnessMeasure unity = measure_finished(pf.music_path, capture, plan);
+    const LoudnessMeasure unity = measure_finished(pf.music_path, capture, plan, &cancel);
     const LoudnessGain g = loudness_gain(unity, target, ceiling);
     log::Fields fields{{"target_lufs", target}, {"true_peak_ceiling_dbtp", ceiling}, {"silent", g.silent}};
     // Silence measures -inf, which JSON cannot hold: only finite measures are logged.
@@ -263,7 +264,7 @@ RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& pla
     LoudnessMeasure delivered;
     for (int pass = 1;; ++pass) {
         plan.gain = static_cast<float>(std::pow(10.0, gain_db / 20.0));
-        delivered = measure_delivered(pf.music_path, capture, plan, s.audio_bitrate, &encoded);
+        delivered = measure_delivered(pf.music_path, capture, plan, s.audio_bitrate, &encoded, &cancel);
         const double over = delivered.true_peak_dbtp - ceiling;
         if (over <= 0 || pass == kGainPasses) break;
         gain_db -= over;
@@ -334,7 +335,12 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                                     std::llround(pf.audio.duration_sec * static_cast<double>(rate)),
                                     static_cast<int>(rate));
         if (s.audio.loudness_lufs) {
-            result.loudness = finish_loudness(pf, plan, s, capture, log, encoded);  // sets plan.gain
+            try {
+                result.loudness = finish_loudness(pf, plan, s, capture, log, encoded, cancel);  // sets plan.gain
+            } catch (const Error&) {
+                if (const auto reason = cancel.reason()) throw_cancelled(*reason);
+                throw;
+            }
         }
         FinishedAudio audio(pf.music_path, capture, plan);
         CodecContextPtr aenc = open_aac_encoder(audio.sample_rate(), s.audio_bitrate, mux.needs_global_header());
