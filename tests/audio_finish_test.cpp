@@ -35,7 +35,7 @@ constexpr double kPitch = 441;
 constexpr double kAmplitude = 0.5;
 
 class AudioFinishTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         logs_ = capture_json_logs(true);
         fs::create_directories(tmp_ / "music");
@@ -45,7 +45,10 @@ protected:
     fs::path track(const std::string& name, double seconds, double amplitude = kAmplitude,
                    double frequency = kPitch) {
         const fs::path path = tmp_ / "music" / name;
-        write_mp3_sine(path, {.sample_rate = kRate, .channels = 2, .seconds = seconds, .frequency = frequency,
+        write_mp3_sine(path, {.sample_rate = kRate,
+                              .channels = 2,
+                              .seconds = seconds,
+                              .frequency = frequency,
                               .amplitude = amplitude});
         return path;
     }
@@ -85,11 +88,13 @@ Lengths lengths(const fs::path& file) {
     const Mp4Movie movie = read_movie(read_bytes(file));
     const Mp4Track* audio = movie.track("soun");
     const Mp4Track* video = movie.track("vide");
-    if (audio == nullptr || video == nullptr || audio->edits.empty() || video->edits.empty()) return {};
+    if (audio == nullptr || video == nullptr || audio->edits.empty() || video->edits.empty())
+        return {};
     // segment_duration is in the movie timescale; samples = duration * rate / timescale.
     const std::uint64_t audio_ticks = audio->edits.back().segment_duration;
     return {.audio_samples = audio_ticks * kRate / movie.timescale,
-            .video_seconds = static_cast<double>(video->edits.back().segment_duration) / movie.timescale};
+            .video_seconds =
+                static_cast<double>(video->edits.back().segment_duration) / movie.timescale};
 }
 
 // RMS of the left channel over [from, to) seconds.
@@ -128,10 +133,12 @@ INSTANTIATE_TEST_SUITE_P(
     AudioFit, FitDurations,
     ::testing::Values(
         // 1 s of music, 2 s of frames: shortest cuts the frames, loop and pad keep them all.
-        FitCase{media::AudioFit::Shortest, 1.0, 60, 44100, 1.0}, FitCase{media::AudioFit::Loop, 1.0, 60, 88200, 2.0},
+        FitCase{media::AudioFit::Shortest, 1.0, 60, 44100, 1.0},
+        FitCase{media::AudioFit::Loop, 1.0, 60, 88200, 2.0},
         FitCase{media::AudioFit::Pad, 1.0, 60, 88200, 2.0},
         // 3 s of music, 2 s of frames: every mode cuts the music at the frames' end.
-        FitCase{media::AudioFit::Shortest, 3.0, 60, 88200, 2.0}, FitCase{media::AudioFit::Loop, 3.0, 60, 88200, 2.0},
+        FitCase{media::AudioFit::Shortest, 3.0, 60, 88200, 2.0},
+        FitCase{media::AudioFit::Loop, 3.0, 60, 88200, 2.0},
         FitCase{media::AudioFit::Pad, 3.0, 60, 88200, 2.0},
         // 2.5 s of frames over 1 s of music: two seams and half a track.
         FitCase{media::AudioFit::Loop, 1.0, 75, 110250, 2.5}));
@@ -155,7 +162,8 @@ TEST_F(AudioFinishTest, LoopIsGaplessAndClickFreeAtEverySeam) {
     const double sine_step = kAmplitude * 2 * std::numbers::pi * kPitch / kRate;
     for (const std::size_t seam : {44100u, 88200u}) {
         double step = 0;
-        for (std::size_t i = seam - 200; i < seam + 200; ++i) step = std::max(step, std::abs(double{x[i + 1]} - x[i]));
+        for (std::size_t i = seam - 200; i < seam + 200; ++i)
+            step = std::max(step, std::abs(double{x[i + 1]} - x[i]));
         EXPECT_LT(step, sine_step * 1.25) << "a click at the seam at sample " << seam;
         // No gap: every period (100 samples) around the seam carries the whole sine.
         for (std::size_t from = seam - 300; from < seam + 300; from += 100) {
@@ -174,7 +182,8 @@ TEST_F(AudioFinishTest, LoopOfATrackShorterThanOneAacFrameFillsTheOutput) {
     EXPECT_EQ(lengths(r.path).audio_samples, 44100u);
     const DecodedPcm out = decode_pcm(r.path);
     for (double t = 0.05; t < 0.95; t += 0.1) {
-        EXPECT_NEAR(level(out, t, t + 0.05), kSineRms, kSineRms * 0.15) << "the loop stops at " << t << " s";
+        EXPECT_NEAR(level(out, t, t + 0.05), kSineRms, kSineRms * 0.15)
+            << "the loop stops at " << t << " s";
     }
 }
 
@@ -200,8 +209,10 @@ TEST_F(AudioFinishTest, LoopFromMemoryAndByDecodingAgainGiveTheSameSamples) {
         ASSERT_EQ(a->nb_samples, b->nb_samples);
         for (int i = 0; i < a->nb_samples; ++i, ++at) {
             const float expected = track[static_cast<std::size_t>(at) % track.size()];
-            ASSERT_EQ(reinterpret_cast<const float*>(a->extended_data[0])[i], expected) << "sample " << at;
-            ASSERT_EQ(reinterpret_cast<const float*>(b->extended_data[0])[i], expected) << "sample " << at;
+            ASSERT_EQ(reinterpret_cast<const float*>(a->extended_data[0])[i], expected)
+                << "sample " << at;
+            ASSERT_EQ(reinterpret_cast<const float*>(b->extended_data[0])[i], expected)
+                << "sample " << at;
         }
     }
     EXPECT_EQ(at, plan.total);
@@ -216,7 +227,8 @@ TEST_F(AudioFinishTest, PadAddsDigitalSilenceAfterTheTrack) {
     const DecodedPcm out = decode_pcm(render(req).path);
     EXPECT_NEAR(level(out, 0.2, 0.9), kSineRms, kSineRms * 0.05);
     double peak = 0;
-    for (std::size_t i = 46000; i < 88200; ++i) peak = std::max(peak, double{std::abs(out.channels[0][i])});
+    for (std::size_t i = 46000; i < 88200; ++i)
+        peak = std::max(peak, double{std::abs(out.channels[0][i])});
     EXPECT_LT(peak, 1e-4) << "after the track: silence";
 }
 
@@ -224,7 +236,8 @@ TEST_F(AudioFinishTest, PadAddsDigitalSilenceAfterTheTrack) {
 
 TEST_F(AudioFinishTest, FadeOutWhereTheCutEndsInsideTheMusicFollowsAQuarterSine) {
     track("t.mp3", 4.0);
-    const DecodedPcm out = decode_pcm(render(request("t.mp3", 60)).path);  // 2 s; default 1000 ms fade
+    const DecodedPcm out =
+        decode_pcm(render(request("t.mp3", 60)).path);  // 2 s; default 1000 ms fade
     const double full = level(out, 0.2, 0.8);
     EXPECT_NEAR(full, kSineRms, kSineRms * 0.05);
     EXPECT_NEAR(level(out, 0.9, 0.99) / full, 1.0, 0.03) << "before the fade";
@@ -242,7 +255,8 @@ TEST_F(AudioFinishTest, NoFadeWhereTheTrackEndsByItself) {
         auto req = request("t.mp3", 60);  // the track (1 s) ends before the frames (2 s)
         req.settings.audio.fit = fit;
         const DecodedPcm out = decode_pcm(render(req).path);
-        EXPECT_NEAR(level(out, 0.97, 0.995) / level(out, 0.2, 0.8), 1.0, 0.03) << media::to_string(fit);
+        EXPECT_NEAR(level(out, 0.97, 0.995) / level(out, 0.2, 0.8), 1.0, 0.03)
+            << media::to_string(fit);
     }
     auto req = request("t.mp3", 90);  // loop: 3 s is exactly three tracks
     req.settings.audio.fit = media::AudioFit::Loop;
@@ -255,7 +269,8 @@ TEST_F(AudioFinishTest, LoopEndingMidTrackFadesOut) {
     auto req = request("t.mp3", 75);  // 2.5 s
     req.settings.audio.fit = media::AudioFit::Loop;
     const DecodedPcm out = decode_pcm(render(req).path);
-    EXPECT_NEAR(level(out, 2.24, 2.26) / level(out, 0.2, 0.8), std::sin(std::numbers::pi / 2 * 0.25), 0.03);
+    EXPECT_NEAR(level(out, 2.24, 2.26) / level(out, 0.2, 0.8),
+                std::sin(std::numbers::pi / 2 * 0.25), 0.03);
 }
 
 TEST_F(AudioFinishTest, FadesAreAtMostHalfTheOutput) {
@@ -266,7 +281,9 @@ TEST_F(AudioFinishTest, FadesAreAtMostHalfTheOutput) {
     const DecodedPcm out = decode_pcm(render(req).path);
     req.settings.audio.fade_in_ms = req.settings.audio.fade_out_ms = 0;
     const DecodedPcm flat = decode_pcm(render(req).path);
-    const auto ratio = [&](double from, double to) { return level(out, from, to) / level(flat, from, to); };
+    const auto ratio = [&](double from, double to) {
+        return level(out, from, to) / level(flat, from, to);
+    };
     // Each fade is 1 s: in over [0, 1), out over [1, 2).
     EXPECT_NEAR(ratio(0.49, 0.51), std::sin(std::numbers::pi / 4), 0.03) << "fade-in middle";
     EXPECT_LT(ratio(0.0, 0.01), 0.03) << "fade-in start";
@@ -303,7 +320,8 @@ TEST_F(AudioFinishTest, LoudnessReachesTheTargetMeasuredIndependently) {
     EXPECT_LE(m.true_peak_dbtp, -1.0 + 0.1);
     ASSERT_TRUE(r.loudness.has_value());
     EXPECT_NEAR(r.loudness->lufs, -16, 0.1);
-    EXPECT_NEAR(r.loudness->lufs, m.integrated_lufs, 0.1) << "the reported loudness is the delivered one";
+    EXPECT_NEAR(r.loudness->lufs, m.integrated_lufs, 0.1)
+        << "the reported loudness is the delivered one";
     EXPECT_NEAR(r.loudness->true_peak_dbtp, m.true_peak_dbtp, 0.1);
     EXPECT_GT(r.loudness->gain_db, 10);
     // The same numbers are in the artifact's metadata and measured back by probe's meter.
@@ -403,11 +421,21 @@ TEST_F(AudioFinishTest, FinishedRendersAreByteIdenticalAndKeyedByTheirSettings) 
     for (int change = 0; change < 5; ++change) {
         auto other = req;
         switch (change) {
-            case 0: other.settings.audio.fit = media::AudioFit::Pad; break;
-            case 1: other.settings.audio.fade_in_ms = 300; break;
-            case 2: other.settings.audio.fade_out_ms = 500; break;
-            case 3: other.settings.audio.loudness_lufs = -20; break;
-            case 4: other.settings.audio.true_peak_dbtp = -2; break;
+            case 0:
+                other.settings.audio.fit = media::AudioFit::Pad;
+                break;
+            case 1:
+                other.settings.audio.fade_in_ms = 300;
+                break;
+            case 2:
+                other.settings.audio.fade_out_ms = 500;
+                break;
+            case 3:
+                other.settings.audio.loudness_lufs = -20;
+                break;
+            case 4:
+                other.settings.audio.true_peak_dbtp = -2;
+                break;
         }
         EXPECT_FALSE(render(other).cache_hit) << "change " << change;
         EXPECT_FALSE(render(req).cache_hit) << "back to the first settings after change " << change;
@@ -420,12 +448,15 @@ TEST_F(AudioFinishTest, TheFfmpegCmdReproducesTheFitAndFades) {
     req.settings.audio = {.fit = media::AudioFit::Loop, .fade_in_ms = 200, .fade_out_ms = 1000};
     const auto pf = media::preflight(req);
     auto argv = media::ffmpeg_argv(req, pf, tmp_ / "list.ffconcat", 2.5);
-    const auto at = [&](const std::string& word) { return std::find(argv.begin(), argv.end(), word); };
+    const auto at = [&](const std::string& word) {
+        return std::find(argv.begin(), argv.end(), word);
+    };
     ASSERT_NE(at("-stream_loop"), argv.end());
     EXPECT_EQ(*(at("-stream_loop") + 1), "-1");
     EXPECT_EQ(*(at("-stream_loop") + 3), pf.music_path.string()) << "before the music's -i";
     ASSERT_NE(at("-af"), argv.end());
-    EXPECT_EQ(*(at("-af") + 1), "afade=t=in:ss=0:ns=8820:curve=qsin,afade=t=out:ss=66150:ns=44100:curve=qsin");
+    EXPECT_EQ(*(at("-af") + 1),
+              "afade=t=in:ss=0:ns=8820:curve=qsin,afade=t=out:ss=66150:ns=44100:curve=qsin");
 
     req.settings.audio = {.fit = media::AudioFit::Pad, .fade_out_ms = 1000};
     argv = media::ffmpeg_argv(req, pf, tmp_ / "list.ffconcat", 2.5);
@@ -449,7 +480,8 @@ TEST_F(AudioFinishTest, ALoudnessMeasureStopsWhenTheRenderIsCancelled) {
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::Timeout);
     }
-    EXPECT_TRUE(logs_->events("loudness").empty()) << "the measure ran to its end although cancelled";
+    EXPECT_TRUE(logs_->events("loudness").empty())
+        << "the measure ran to its end although cancelled";
     EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
 }
 

@@ -24,18 +24,25 @@ std::optional<AudioFit> parse_audio_fit(std::string_view text) {
 
 std::string_view to_string(AudioFit fit) {
     switch (fit) {
-        case AudioFit::Loop: return "loop";
-        case AudioFit::Pad: return "pad";
-        case AudioFit::Shortest: break;
+        case AudioFit::Loop:
+            return "loop";
+        case AudioFit::Pad:
+            return "pad";
+        case AudioFit::Shortest:
+            break;
     }
     return "shortest";
 }
 
-AudioPlan plan_audio(const AudioFinishSettings& s, std::int64_t total, std::int64_t track_samples, int rate) {
-    const auto fade = [&](int ms) { return std::min<std::int64_t>(std::int64_t{ms} * rate / 1000, total / 2); };
+AudioPlan plan_audio(const AudioFinishSettings& s, std::int64_t total, std::int64_t track_samples,
+                     int rate) {
+    const auto fade = [&](int ms) {
+        return std::min<std::int64_t>(std::int64_t{ms} * rate / 1000, total / 2);
+    };
     // Where the track ends by itself at the output's end, a fade would only dim its own ending.
-    const bool ends_inside_music =
-        s.fit == AudioFit::Loop ? track_samples <= 0 || total % track_samples != 0 : track_samples > total;
+    const bool ends_inside_music = s.fit == AudioFit::Loop
+                                       ? track_samples <= 0 || total % track_samples != 0
+                                       : track_samples > total;
     return AudioPlan{.fit = s.fit,
                      .total = total,
                      .fade_in = fade(s.fade_in_ms),
@@ -49,7 +56,8 @@ float fade_in_gain(std::int64_t i, std::int64_t length) {
 
 void apply_plan(const AudioPlan& plan, AVFrame& frame, std::int64_t position) {
     const std::int64_t fade_out_from = plan.total - plan.fade_out;
-    const bool touches_fade = position < plan.fade_in || position + frame.nb_samples > fade_out_from;
+    const bool touches_fade =
+        position < plan.fade_in || position + frame.nb_samples > fade_out_from;
     if (!touches_fade && plan.gain == 1.0f) return;
     for (int i = 0; i < frame.nb_samples; ++i) {
         const std::int64_t p = position + i;
@@ -60,8 +68,8 @@ void apply_plan(const AudioPlan& plan, AVFrame& frame, std::int64_t position) {
     }
 }
 
-FinishedAudio::FinishedAudio(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                             std::int64_t memory_loop_samples)
+FinishedAudio::FinishedAudio(const std::filesystem::path& path, LibavLogCapture& log,
+                             const AudioPlan& plan, std::int64_t memory_loop_samples)
     : path_(path),
       log_(log),
       plan_(plan),
@@ -70,7 +78,8 @@ FinishedAudio::FinishedAudio(const std::filesystem::path& path, LibavLogCapture&
 
 int FinishedAudio::read_track(AVFrame& out, int offset, int wanted) {
     if (first_pass_whole_) {
-        const auto n = static_cast<int>(std::min<std::size_t>(wanted, first_pass_[0].size() - memory_position_));
+        const auto n = static_cast<int>(
+            std::min<std::size_t>(wanted, first_pass_[0].size() - memory_position_));
         for (int c = 0; c < 2; ++c) {
             std::copy_n(first_pass_[c].begin() + static_cast<std::ptrdiff_t>(memory_position_), n,
                         reinterpret_cast<float*>(out.extended_data[c]) + offset);
@@ -83,9 +92,11 @@ int FinishedAudio::read_track(AVFrame& out, int offset, int wanted) {
     for (int c = 0; c < 2; ++c) {
         const auto* from = reinterpret_cast<const float*>(got->extended_data[c]);
         std::copy_n(from, got->nb_samples, reinterpret_cast<float*>(out.extended_data[c]) + offset);
-        if (repeats_ == 0 && memory_limit_ >= 0) first_pass_[c].insert(first_pass_[c].end(), from, from + got->nb_samples);
+        if (repeats_ == 0 && memory_limit_ >= 0)
+            first_pass_[c].insert(first_pass_[c].end(), from, from + got->nb_samples);
     }
-    if (repeats_ == 0 && memory_limit_ >= 0 && static_cast<std::int64_t>(first_pass_[0].size()) > memory_limit_) {
+    if (repeats_ == 0 && memory_limit_ >= 0 &&
+        static_cast<std::int64_t>(first_pass_[0].size()) > memory_limit_) {
         memory_limit_ = -1;  // too long to keep: each repeat decodes the file again
         for (auto& ch : first_pass_) std::vector<float>().swap(ch);
     }
@@ -100,7 +111,8 @@ FramePtr FinishedAudio::read(int samples) {
     f->sample_rate = sample_rate();
     av_channel_layout_default(&f->ch_layout, 2);
     f->nb_samples = samples;
-    av_check(av_frame_get_buffer(f.get(), 0), ErrorClass::EncodeError, "cannot allocate audio samples");
+    av_check(av_frame_get_buffer(f.get(), 0), ErrorClass::EncodeError,
+             "cannot allocate audio samples");
     av_samples_set_silence(f->extended_data, 0, samples, 2, AV_SAMPLE_FMT_FLTP);
 
     int filled = 0;

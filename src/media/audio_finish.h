@@ -27,7 +27,8 @@ struct AudioPlan {
 // The plan for `total` output samples of a track of `track_samples` (preflight's measure) at
 // `rate`. A fade is at most half the output. The fade-out applies where the output ends inside
 // the music: a cut before the track's end, or a loop ending mid-track.
-AudioPlan plan_audio(const AudioFinishSettings& settings, std::int64_t total, std::int64_t track_samples, int rate);
+AudioPlan plan_audio(const AudioFinishSettings& settings, std::int64_t total,
+                     std::int64_t track_samples, int rate);
 
 // The quarter-sine fade gain (sin of a quarter turn scaled to the fade) at sample `i` of a fade
 // of `length` samples: rising from 0 at i = 0 towards 1 for a fade-in; a fade-out is its mirror.
@@ -40,7 +41,7 @@ void apply_plan(const AudioPlan& plan, AVFrame& frame, std::int64_t position);
 // The finished track: the AudioSource fitted to the plan (looped, padded, or cut), faded and
 // gained, handed out in frames of exactly the size asked for.
 class FinishedAudio {
-public:
+  public:
     // A loop of a track no longer than `memory_loop_samples` repeats from a copy in memory (a
     // track shorter than an AAC frame would otherwise be reopened hundreds of times a second);
     // a longer one is decoded again from its start for each repeat. Both give the same samples.
@@ -60,7 +61,7 @@ public:
 
     static constexpr std::int64_t kMemoryLoopSeconds = 10;
 
-private:
+  private:
     // Copies up to `wanted` samples of the track into `out` from `offset`; returns how many.
     int read_track(AVFrame& out, int offset, int wanted);
 

@@ -30,7 +30,8 @@ double to_db(double linear) {
 
 // A measure lasts as long as the audio; a timeout or a lost lease stops it between frames.
 void check_cancel(const CancelToken* cancel) {
-    if (cancel != nullptr && cancel->cancelled()) throw Error(*cancel->reason(), "render cancelled");
+    if (cancel != nullptr && cancel->cancelled())
+        throw Error(*cancel->reason(), "render cancelled");
 }
 
 }  // namespace
@@ -43,7 +44,8 @@ LoudnessMeter::LoudnessMeter(int channels, int sample_rate)
       channels_(channels) {
     if (!state_) {
         throw Error(ErrorClass::EncodeError,
-                    fmt::format("cannot start a loudness meter for {} channels at {} Hz", channels, sample_rate));
+                    fmt::format("cannot start a loudness meter for {} channels at {} Hz", channels,
+                                sample_rate));
     }
 }
 
@@ -57,7 +59,9 @@ void LoudnessMeter::add_interleaved(const float* samples, std::size_t frames) {
 
 void LoudnessMeter::add_planar(const AVFrame& frame) {
     std::vector<const float*> planes(static_cast<std::size_t>(channels_));
-    for (int c = 0; c < channels_; ++c) planes[static_cast<std::size_t>(c)] = reinterpret_cast<const float*>(frame.extended_data[c]);
+    for (int c = 0; c < channels_; ++c)
+        planes[static_cast<std::size_t>(c)] =
+            reinterpret_cast<const float*>(frame.extended_data[c]);
     add_planar(planes.data(), static_cast<std::size_t>(frame.nb_samples));
 }
 
@@ -88,28 +92,31 @@ LoudnessMeasure LoudnessMeter::result() const {
 }
 
 LoudnessGain loudness_gain(const LoudnessMeasure& m, double target_lufs, double ceiling_dbtp) {
-    if (!std::isfinite(m.integrated_lufs) || !std::isfinite(m.true_peak_dbtp)) return {.silent = true};
+    if (!std::isfinite(m.integrated_lufs) || !std::isfinite(m.true_peak_dbtp))
+        return {.silent = true};
     const double to_target = target_lufs - m.integrated_lufs;
     const double to_ceiling = ceiling_dbtp - m.true_peak_dbtp;
     if (to_ceiling < to_target) return {.gain_db = to_ceiling, .peak_limited = true};
     return {.gain_db = to_target};
 }
 
-LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                 const CancelToken* cancel) {
+LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log,
+                                 const AudioPlan& plan, const CancelToken* cancel) {
     FinishedAudio audio(path, log, plan);
     LoudnessMeter meter(2, audio.sample_rate());
     for (std::int64_t done = 0; done < plan.total;) {
         check_cancel(cancel);
-        const FramePtr f = audio.read(static_cast<int>(std::min<std::int64_t>(1 << 14, plan.total - done)));
+        const FramePtr f =
+            audio.read(static_cast<int>(std::min<std::int64_t>(1 << 14, plan.total - done)));
         meter.add_planar(*f);
         done += f->nb_samples;
     }
     return meter.result();
 }
 
-LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                  std::int64_t bit_rate, EncodedAudio* keep, const CancelToken* cancel) {
+LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log,
+                                  const AudioPlan& plan, std::int64_t bit_rate, EncodedAudio* keep,
+                                  const CancelToken* cancel) {
     FinishedAudio audio(path, log, plan);
     CodecContextPtr enc = open_aac_encoder(audio.sample_rate(), bit_rate, /*global_header=*/true);
     const LibavLogRoute enc_route(log, enc.get());
@@ -120,12 +127,14 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
     dec->sample_rate = enc->sample_rate;
     av_channel_layout_copy(&dec->ch_layout, &enc->ch_layout);
     // The AudioSpecificConfig the encoder wrote, which the MP4 carries for the player's decoder.
-    dec->extradata = static_cast<std::uint8_t*>(av_mallocz(static_cast<std::size_t>(enc->extradata_size) +
-                                                          AV_INPUT_BUFFER_PADDING_SIZE));
-    if (dec->extradata == nullptr) throw Error(ErrorClass::EncodeError, "cannot allocate the AAC configuration");
+    dec->extradata = static_cast<std::uint8_t*>(
+        av_mallocz(static_cast<std::size_t>(enc->extradata_size) + AV_INPUT_BUFFER_PADDING_SIZE));
+    if (dec->extradata == nullptr)
+        throw Error(ErrorClass::EncodeError, "cannot allocate the AAC configuration");
     std::copy_n(enc->extradata, enc->extradata_size, dec->extradata);
     dec->extradata_size = enc->extradata_size;
-    av_check(avcodec_open2(dec.get(), codec, nullptr), ErrorClass::EncodeError, "cannot open the AAC decoder");
+    av_check(avcodec_open2(dec.get(), codec, nullptr), ErrorClass::EncodeError,
+             "cannot open the AAC decoder");
 
     LoudnessMeter meter(2, audio.sample_rate());
     // The decoder's first output is the encoder's priming, which the MP4's edit list hides; the
@@ -140,8 +149,9 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
             const std::int64_t n = std::min<std::int64_t>(decoded->nb_samples - from, left);
             skip -= from;
             if (n > 0) {
-                const float* planes[2] = {reinterpret_cast<const float*>(decoded->extended_data[0]) + from,
-                                          reinterpret_cast<const float*>(decoded->extended_data[1]) + from};
+                const float* planes[2] = {
+                    reinterpret_cast<const float*>(decoded->extended_data[0]) + from,
+                    reinterpret_cast<const float*>(decoded->extended_data[1]) + from};
                 meter.add_planar(planes, static_cast<std::size_t>(n));
                 left -= n;
             }
@@ -150,14 +160,16 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
     };
     if (keep != nullptr) *keep = {};
     const auto encode = [&](const AVFrame* frame) {
-        av_check(avcodec_send_frame(enc.get(), frame), ErrorClass::EncodeError, "cannot encode audio for the loudness measure");
+        av_check(avcodec_send_frame(enc.get(), frame), ErrorClass::EncodeError,
+                 "cannot encode audio for the loudness measure");
         int out = 0;
         while (avcodec_receive_packet(enc.get(), packet.get()) == 0) {
             av_check(avcodec_send_packet(dec.get(), packet.get()), ErrorClass::EncodeError,
                      "cannot decode audio for the loudness measure");
             if (keep != nullptr) {
                 keep->packets.emplace_back(av_packet_clone(packet.get()));
-                if (!keep->packets.back()) throw Error(ErrorClass::EncodeError, "cannot keep an AAC packet");
+                if (!keep->packets.back())
+                    throw Error(ErrorClass::EncodeError, "cannot keep an AAC packet");
             }
             ++out;
             av_packet_unref(packet.get());
@@ -167,13 +179,15 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
     };
     for (std::int64_t sent = 0; sent < plan.total;) {
         check_cancel(cancel);
-        FramePtr f = audio.read(static_cast<int>(std::min<std::int64_t>(enc->frame_size, plan.total - sent)));
+        FramePtr f = audio.read(
+            static_cast<int>(std::min<std::int64_t>(enc->frame_size, plan.total - sent)));
         f->pts = sent;
         sent += f->nb_samples;
         encode(f.get());
     }
     encode(nullptr);
-    av_check(avcodec_send_packet(dec.get(), nullptr), ErrorClass::EncodeError, "cannot flush the AAC decoder");
+    av_check(avcodec_send_packet(dec.get(), nullptr), ErrorClass::EncodeError,
+             "cannot flush the AAC decoder");
     drain_decoder();
     return meter.result();
 }
@@ -184,13 +198,18 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
     av_check(avformat_find_stream_info(fmt.get(), nullptr), ErrorClass::PreflightError,
              fmt::format("cannot read the streams of {}", what));
     const int index = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-    if (index < 0) throw Error(ErrorClass::PreflightError, fmt::format("{} has no audio stream to measure", what));
+    if (index < 0)
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("{} has no audio stream to measure", what));
     for (unsigned i = 0; i < fmt->nb_streams; ++i) {
         if (static_cast<int>(i) != index) fmt->streams[i]->discard = AVDISCARD_ALL;
     }
-    CodecContextPtr dec = open_decoder(fmt.get(), index, ErrorClass::PreflightError, InputPolicy::Probe, 0);
-    DecodingLoop loop(fmt.get(), index, dec.get(),
-                      DecodingLoop::Options{.error_class = ErrorClass::DecodeError, .what = what, .skip_bad_packets = true});
+    CodecContextPtr dec =
+        open_decoder(fmt.get(), index, ErrorClass::PreflightError, InputPolicy::Probe, 0);
+    DecodingLoop loop(
+        fmt.get(), index, dec.get(),
+        DecodingLoop::Options{
+            .error_class = ErrorClass::DecodeError, .what = what, .skip_bad_packets = true});
     FramePtr decoded = make_frame();
     FramePtr converted = make_frame();
     SwrContextPtr swr;
@@ -232,7 +251,8 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
                                static_cast<std::size_t>(converted->nb_samples));
     }
     av_channel_layout_uninit(&layout);
-    if (!meter) throw Error(ErrorClass::PreflightError, fmt::format("{} holds no decodable audio", what));
+    if (!meter)
+        throw Error(ErrorClass::PreflightError, fmt::format("{} holds no decodable audio", what));
     return meter->result();
 }
 

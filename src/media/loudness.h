@@ -25,7 +25,7 @@ struct LoudnessMeasure {
 };
 
 class LoudnessMeter {
-public:
+  public:
     LoudnessMeter(int channels, int sample_rate);
     ~LoudnessMeter();
     LoudnessMeter(const LoudnessMeter&) = delete;
@@ -39,7 +39,7 @@ public:
     void add_interleaved(const float* samples, std::size_t frames);
     LoudnessMeasure result() const;
 
-private:
+  private:
     struct Deleter {
         void operator()(ebur128_state* st) const;
     };
@@ -68,8 +68,8 @@ struct AudioPlan;
 // The finished audio as it goes into the encoder: fast (no AAC), but the codec's overshoot
 // is not in it, so it only gives a first estimate of the gain.
 // Both measures check `cancel` (when given) between frames and throw Error(its reason).
-LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                 const CancelToken* cancel = nullptr);
+LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log,
+                                 const AudioPlan& plan, const CancelToken* cancel = nullptr);
 // The AAC packets of a measured encode, kept so the render writes them instead of encoding the
 // same audio again: `after_frame[i]` packets came out of the encoder after its i-th frame, the
 // last entry after the flush.
@@ -77,8 +77,9 @@ struct EncodedAudio {
     std::vector<PacketPtr> packets;
     std::vector<int> after_frame;
 };
-LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log, const AudioPlan& plan,
-                                  std::int64_t bit_rate, EncodedAudio* keep = nullptr,
+LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCapture& log,
+                                  const AudioPlan& plan, std::int64_t bit_rate,
+                                  EncodedAudio* keep = nullptr,
                                   const CancelToken* cancel = nullptr);
 
 // Measures the best audio stream of any media file (`renderer probe --loudness`) at its own rate

@@ -28,14 +28,14 @@ LavfiLoudness lavfi_loudness(const std::filesystem::path& path) {
     AVFilterContext* src = nullptr;
     AVFilterContext* meter = nullptr;
     AVFilterContext* sink = nullptr;
-    const std::string args =
-        fmt::format("time_base=1/{0}:sample_rate={0}:sample_fmt=fltp:channel_layout=stereo", pcm.sample_rate);
-    if (avfilter_graph_create_filter(&src, avfilter_get_by_name("abuffer"), "in", args.c_str(), nullptr,
-                                     graph.get()) < 0 ||
-        avfilter_graph_create_filter(&meter, avfilter_get_by_name("ebur128"), "meter", "peak=true:metadata=1",
+    const std::string args = fmt::format(
+        "time_base=1/{0}:sample_rate={0}:sample_fmt=fltp:channel_layout=stereo", pcm.sample_rate);
+    if (avfilter_graph_create_filter(&src, avfilter_get_by_name("abuffer"), "in", args.c_str(),
                                      nullptr, graph.get()) < 0 ||
-        avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr,
-                                     graph.get()) < 0 ||
+        avfilter_graph_create_filter(&meter, avfilter_get_by_name("ebur128"), "meter",
+                                     "peak=true:metadata=1", nullptr, graph.get()) < 0 ||
+        avfilter_graph_create_filter(&sink, avfilter_get_by_name("abuffersink"), "out", nullptr,
+                                     nullptr, graph.get()) < 0 ||
         avfilter_link(src, 0, meter, 0) < 0 || avfilter_link(meter, 0, sink, 0) < 0 ||
         avfilter_graph_config(graph.get(), nullptr) < 0) {
         throw std::runtime_error("cannot set up the ebur128 filter graph");
@@ -64,15 +64,19 @@ LavfiLoudness lavfi_loudness(const std::filesystem::path& path) {
         av_channel_layout_default(&f->ch_layout, 2);
         f->nb_samples = n;
         f->pts = static_cast<std::int64_t>(at);
-        if (av_frame_get_buffer(f.get(), 0) < 0) throw std::runtime_error("cannot allocate a frame");
+        if (av_frame_get_buffer(f.get(), 0) < 0)
+            throw std::runtime_error("cannot allocate a frame");
         for (int c = 0; c < 2; ++c) {
-            std::copy_n(pcm.channels[static_cast<std::size_t>(c)].begin() + static_cast<std::ptrdiff_t>(at), n,
-                        reinterpret_cast<float*>(f->extended_data[c]));
+            std::copy_n(
+                pcm.channels[static_cast<std::size_t>(c)].begin() + static_cast<std::ptrdiff_t>(at),
+                n, reinterpret_cast<float*>(f->extended_data[c]));
         }
-        if (av_buffersrc_add_frame(src, f.get()) < 0) throw std::runtime_error("ebur128 refused a frame");
+        if (av_buffersrc_add_frame(src, f.get()) < 0)
+            throw std::runtime_error("ebur128 refused a frame");
         drain();
     }
-    if (av_buffersrc_add_frame(src, nullptr) < 0) throw std::runtime_error("ebur128 refused the end");
+    if (av_buffersrc_add_frame(src, nullptr) < 0)
+        throw std::runtime_error("ebur128 refused the end");
     drain();
     return result;
 }
