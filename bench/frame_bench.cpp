@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/paths.h"
 #include "media/av_ptr.h"
 #include "media/frame_converter.h"
@@ -73,8 +74,8 @@ int main(int argc, char** argv) {
              {"point", SWS_POINT},
              {"bicubic|accurate_rnd", SWS_BICUBIC | SWS_ACCURATE_RND},
          }) {
-        SwsContextPtr sws(sws_getContext(w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUV420P, flags, nullptr, nullptr,
-                                         nullptr));
+        SwsContextPtr sws(sws_getContext(w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUV420P, flags,
+                                         nullptr, nullptr, nullptr));
         const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
         sws_setColorspaceDetails(sws.get(), bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
         FramePtr out = make_frame();
@@ -97,10 +98,12 @@ int main(int argc, char** argv) {
         out->width = w;
         out->height = h;
         av_frame_get_buffer(out.get(), 0);
-        for (const auto& [kernel, name] : {std::pair{YuvKernel::Portable, "portable"}, std::pair{YuvKernel::Best, "best"}}) {
+        for (const auto& [kernel, name] :
+             {std::pair{YuvKernel::Portable, "portable"}, std::pair{YuvKernel::Best, "best"}}) {
             t0 = Clock::now();
             for (const auto& img : images)
-                rgb24_to_yuv420p_bt709(img.data(), img.stride, w, h, out->data, out->linesize, kernel);
+                rgb24_to_yuv420p_bt709(img.data(), img.stride, w, h, out->data, out->linesize,
+                                       kernel);
             std::printf("bt709 converter, %-8s %5.2f ms/frame%s\n", name, ms_since(t0) / n,
                         kernel == YuvKernel::Best && yuv_kernel_has_avx2() ? " (AVX2)" : "");
         }

@@ -4,10 +4,11 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/time_format.h"
 #include "devapi/job.h"
 #include "devapi/request_body.h"
 #include "fuzz/fuzz_targets.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 
 namespace renderer::fuzz {
 namespace {
@@ -28,7 +29,7 @@ void worker_side(std::string_view body, bool require_expiry) {
 // What the parser accepts lies in the years it promises, and the API's own formatter writes it
 // back to the same instant (to the millisecond it keeps).
 void rfc3339_round_trip(std::string_view text) {
-    const auto tp = worker::parse_rfc3339(text);
+    const auto tp = parse_rfc3339(text);
     if (!tp) return;
     using namespace std::chrono;
     const auto ms = floor<milliseconds>(*tp);
@@ -36,7 +37,7 @@ void rfc3339_round_trip(std::string_view text) {
     // (±1: a UTC offset moves the edge years' first and last hours across the new year.)
     require(year >= std::chrono::year(1969) && year <= std::chrono::year(2201),
             "parse_rfc3339 accepted a year it cannot represent safely");
-    const auto again = worker::parse_rfc3339(devapi::to_rfc3339(ms));
+    const auto again = parse_rfc3339(devapi::to_rfc3339(ms));
     require(again.has_value(), "the API's own timestamp does not parse");
     require(*again == ms, "an RFC 3339 time does not round-trip");
 }

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "common/paths.h"
 #include "fuzz/fuzz_targets.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 
 namespace renderer::fuzz {
 

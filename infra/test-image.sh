@@ -122,7 +122,12 @@ version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" meson.build | head -1)
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 # The commit's time, so two builds of one commit carry the same labels.
 created=$(git log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
-source_url=$(git config --get remote.origin.url 2>/dev/null || echo unknown)
+# The remote without its userinfo: a CI checkout's URL often carries a token, and labels are
+# read by anyone who can pull the image.
+public_url() {
+  sed -E 's#^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@#\1#' <<<"$1"
+}
+source_url=$(public_url "$(git config --get remote.origin.url 2>/dev/null || echo unknown)")
 build_args=(--build-arg DEBIAN_SUITE="$suite" --build-arg FFMPEG="$ffmpeg")
 build_log=/tmp/test-image-build.log
 : >"$build_log"

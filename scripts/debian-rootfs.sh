@@ -38,7 +38,11 @@ security=${security:-${mirror%/debian}/debian-security}
 
 mkdir -p "$cache_dir"
 rootfs=$(mktemp -d "$cache_dir/$suite-rootfs.XXXXXX")
-trap 'rm -rf "$rootfs" "$tarball.partial"' EXIT
+# Each run writes a tarball of its own and renames it into place: two runs at once (a CI step
+# and a developer's in-debian.sh) each publish a whole file. --one-file-system: should debootstrap
+# die with its /proc or bind mounts of /dev still in the rootfs, never delete through them.
+partial=$(mktemp "$cache_dir/$suite-rootfs.tar.XXXXXX")
+trap 'rm -rf --one-file-system "$rootfs" "$partial"' EXIT
 echo "debian-rootfs: debootstrap $suite from $mirror (a minute or two)" >&2
 if ! timeout 1200 debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" \
      >"$rootfs.log" 2>&1; then
@@ -67,6 +71,7 @@ find "$rootfs/var/lib/apt/lists" -maxdepth 1 -type f -delete
 rm -f "$rootfs"/var/cache/apt/archives/*.deb
 : >"$rootfs/etc/resolv.conf"
 chmod 755 "$rootfs"  # mktemp made it 0700: the image's / must be open to its non-root user
-tar -C "$rootfs" --numeric-owner -cf "$tarball.partial" .
-mv "$tarball.partial" "$tarball"
+tar -C "$rootfs" --numeric-owner -cf "$partial" .
+chmod 644 "$partial"
+mv "$partial" "$tarball"
 echo "$tarball"

@@ -21,9 +21,10 @@ build_packages=(
 # On top for the tests: GoogleTest; expat to check the bench plot's XML; curl for the scripts;
 # promtool (Debian ships it in the prometheus package) to check /metrics; PyYAML to parse the
 # Kubernetes manifests; zlib and libpng for the PNG conformance corpus (written with zlib,
-# checked against libpng as an independent decoder).
+# checked against libpng as an independent decoder); debootstrap's suite scripts for the
+# debian-rootfs.sh test (and scripts/in-debian.sh).
 test_packages=(
-  libgtest-dev libexpat1-dev curl prometheus python3-yaml zlib1g-dev libpng-dev
+  libgtest-dev libexpat1-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
 )
 packages=("${build_packages[@]}")
 [ "${DEPS:-all}" = build ] || packages+=("${test_packages[@]}")

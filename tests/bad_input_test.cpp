@@ -25,7 +25,8 @@
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
 #include "support/secret_scan.h"
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
+#include "worker/render_config.h"
 
 namespace renderer::testing {
 namespace {
@@ -98,52 +99,95 @@ const std::vector<BadCase>& cases() {
     using R = media::RenderRequest;
     static const std::vector<BadCase> all = {
         // ---- frames dir and request ----
-        {"missing_frames_dir", ErrorClass::PreflightError, {},
-         [](const Inputs& s, R& r) { r.frames_dir = s.root / "nope"; }, {}, false},
-        {"empty_frames_dir", ErrorClass::PreflightError, {},
+        {"missing_frames_dir",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs& s, R& r) { r.frames_dir = s.root / "nope"; },
+         {},
+         false},
+        {"empty_frames_dir",
+         ErrorClass::PreflightError,
+         {},
          [](const Inputs& s, R& r) {
              fs::create_directories(s.root / "empty");
              r.frames_dir = s.root / "empty";
          },
-         {}, false},
-        {"no_png_in_frames_dir", ErrorClass::PreflightError, {},
+         {},
+         false},
+        {"no_png_in_frames_dir",
+         ErrorClass::PreflightError,
+         {},
          [](const Inputs& s, R& r) {
              fs::create_directories(s.root / "jpgs");
              write_bytes(s.root / "jpgs/frame_1.jpg", "\xff\xd8\xff");
              r.frames_dir = s.root / "jpgs";
          },
-         {}, false},
-        {"story_id_with_slash", ErrorClass::PreflightError, {},
-         [](const Inputs&, R& r) { r.story_id = "a/b"; }, {}, false},
-        {"story_id_dotdot", ErrorClass::PreflightError, {},
-         [](const Inputs&, R& r) { r.story_id = ".."; }, {}, false},
-        {"part_id_traversal", ErrorClass::PreflightError, {},
-         [](const Inputs&, R& r) { r.part_id = "../../etc/x"; }, {}, false},
-        {"output_template_escapes", ErrorClass::PreflightError, {},
-         [](const Inputs&, R& r) { r.output_name_template = "../{story_id}.mp4"; }, {}, false},
-        {"missing_output_dir", ErrorClass::PreflightError, {},
-         [](const Inputs& s, R& r) { r.output_dir = s.root / "no-out"; }, {}, false},
-        {"disk_below_minimum", ErrorClass::PreflightError, {},
-         [](const Inputs&, R& r) { r.min_free_bytes = ~0ull; }, {}, false},
-        {"png_larger_than_configured_limit", ErrorClass::PreflightError,
+         {},
+         false},
+        {"story_id_with_slash",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs&, R& r) { r.story_id = "a/b"; },
+         {},
+         false},
+        {"story_id_dotdot",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs&, R& r) { r.story_id = ".."; },
+         {},
+         false},
+        {"part_id_traversal",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs&, R& r) { r.part_id = "../../etc/x"; },
+         {},
+         false},
+        {"output_template_escapes",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs&, R& r) { r.output_name_template = "../{story_id}.mp4"; },
+         {},
+         false},
+        {"missing_output_dir",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs& s, R& r) { r.output_dir = s.root / "no-out"; },
+         {},
+         false},
+        {"disk_below_minimum",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs&, R& r) { r.min_free_bytes = ~0ull; },
+         {},
+         false},
+        {"png_larger_than_configured_limit",
+         ErrorClass::PreflightError,
          [](const Inputs& s) { write_png(s.frames / frame(5), 64, 64, PngKind::Gray8, Rgb{}); },
          [](const Inputs&, R& r) { r.settings.max_frame_pixels = 1000; },  // 64x64 > 1000
-         {}, false},
+         {},
+         false},
         // Issue 18.2: memory grows with the canvas x264 encodes, not with the PNGs; a RENDER_SIZE
         // over the limit made small frames into a render the pod could not hold.
-        {"canvas_larger_than_configured_limit", ErrorClass::PreflightError, {},
+        {"canvas_larger_than_configured_limit",
+         ErrorClass::PreflightError,
+         {},
          [](const Inputs&, R& r) {
              r.settings.max_frame_pixels = 5000;  // the fixture's frames are smaller than this
              r.settings.width = 100;
              r.settings.height = 100;
          },
-         {}, false},
+         {},
+         false},
         // Issue 18.2: the default limit is derived from the pod's memory (docs/PERFORMANCE.md:
         // about 100 MiB + 200 bytes per pixel); 67 MP let an 8K job OOM-kill every pod it met.
-        {"png_over_the_default_limit", ErrorClass::PreflightError,
+        {"png_over_the_default_limit",
+         ErrorClass::PreflightError,
          [](const Inputs& s) { write_png(s.frames / frame(2), 3840, 2162, PngKind::Gray8, Rgb{}); },
-         [](const Inputs&, R& r) { r.settings.max_frame_pixels = media::RenderSettings{}.max_frame_pixels; },
-         {}, false},
+         [](const Inputs&, R& r) {
+             r.settings.max_frame_pixels = media::RenderSettings{}.max_frame_pixels;
+         },
+         {},
+         false},
 
         // ---- frames ----
         {"png_text_file", ErrorClass::PreflightError,
@@ -178,7 +222,8 @@ const std::vector<BadCase>& cases() {
          [](const Inputs& s) { damage_idat(s.frames / frame(5), false); }},
         {"png_bad_zlib_stream", ErrorClass::DecodeError,
          [](const Inputs& s) { damage_idat(s.frames / frame(5), true); }},
-        {"png_1x1", std::nullopt,
+        {"png_1x1",
+         std::nullopt,
          [](const Inputs& s) {
              fs::remove_all(s.frames);
              write_frames(s.frames, kFrames, 1, 1, Rgb{200, 30, 30});
@@ -194,16 +239,21 @@ const std::vector<BadCase>& cases() {
          }},
         {"png_header_claims_60000x60000", ErrorClass::PreflightError,
          [](const Inputs& s) { write_bytes(s.frames / frame(5), png_header_only(60000, 60000)); }},
-        {"png_unreadable", ErrorClass::PreflightError,
+        {"png_unreadable",
+         ErrorClass::PreflightError,
          [](const Inputs& s) { fs::permissions(s.frames / frame(3), fs::perms::none); },
-         {}, {}, false, true},
+         {},
+         {},
+         false,
+         true},
         {"png_symlink_outside_frames_dir", ErrorClass::PreflightError,
          [](const Inputs& s) {
              write_png(s.root / "elsewhere.png", 64, 36, PngKind::Rgb8, Rgb{9, 9, 9});
              fs::remove(s.frames / frame(3));
              fs::create_symlink("../elsewhere.png", s.frames / frame(3));
          }},
-        {"png_symlink_inside_frames_dir", std::nullopt,
+        {"png_symlink_inside_frames_dir",
+         std::nullopt,
          [](const Inputs& s) { fs::create_symlink(frame(1), s.frames / frame(kFrames + 1)); },
          {},
          [](const fs::path& out) {
@@ -213,7 +263,8 @@ const std::vector<BadCase>& cases() {
          }},
         {"png_name_not_utf8", ErrorClass::PreflightError,
          [](const Inputs& s) { fs::rename(s.frames / frame(2), s.frames / "frame_\xff\xfe.png"); }},
-        {"png_10000_tiny_frames", std::nullopt,
+        {"png_10000_tiny_frames",
+         std::nullopt,
          [](const Inputs& s) {
              fs::remove_all(s.frames);
              fs::create_directories(s.frames);
@@ -226,8 +277,8 @@ const std::vector<BadCase>& cases() {
              // 10 000 frames are 333 s at 30 fps; the 4.05 s track cuts the video.
              const auto info = media::probe_file(out);
              expect_h264_aac(info);
-             const double audio = media::probe_audio(testdata() / "audio/music/background.mp3")
-                                      .duration_sec;
+             const double audio =
+                 media::probe_audio(testdata() / "audio/music/background.mp3").duration_sec;
              EXPECT_EQ(first_stream(info, "video")->frames,
                        static_cast<std::int64_t>(std::ceil(audio * kFps - 1e-6)));
              EXPECT_NEAR(info.duration_sec, audio, 2 * kFrame);
@@ -235,22 +286,34 @@ const std::vector<BadCase>& cases() {
          false},
 
         // ---- music ----
-        {"missing_music_dir", ErrorClass::PreflightError, {},
-         [](const Inputs& s, R& r) { r.music_dir = s.root / "no-music"; }, {}, false},
-        {"no_mp3_in_music_dir", ErrorClass::PreflightError, {},
+        {"missing_music_dir",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs& s, R& r) { r.music_dir = s.root / "no-music"; },
+         {},
+         false},
+        {"no_mp3_in_music_dir",
+         ErrorClass::PreflightError,
+         {},
          [](const Inputs& s, R& r) {
              fs::create_directories(s.root / "wavs");
              write_bytes(s.root / "wavs/a.wav", wav_file(2, 44100, 100));
              r.music_dir = s.root / "wavs";
          },
-         {}, false},
-        {"named_track_missing", ErrorClass::PreflightError, {},
-         [](const Inputs&, R& r) { r.music_select = "named:other.mp3"; }, {}, false},
+         {},
+         false},
+        {"named_track_missing",
+         ErrorClass::PreflightError,
+         {},
+         [](const Inputs&, R& r) { r.music_select = "named:other.mp3"; },
+         {},
+         false},
         {"mp3_zero_bytes", ErrorClass::PreflightError,
          [](const Inputs& s) { replace_track(s, ""); }},
         {"mp3_truncated_before_first_frame", ErrorClass::PreflightError,
          [](const Inputs& s) { replace_track(s, read_bytes(s.track).substr(0, 60)); }},
-        {"mp3_truncated_mid_stream", std::nullopt,
+        {"mp3_truncated_mid_stream",
+         std::nullopt,
          [](const Inputs& s) {
              // About 7 MP3 frames, the last one cut: 0.17 s of audio, less than the 8 frames.
              replace_track(s, read_bytes(s.track).substr(0, 1500));
@@ -283,7 +346,8 @@ const std::vector<BadCase>& cases() {
              // Layer III carries at most two channels: a 6-channel ".mp3" is something else.
              replace_track(s, wav_file(6, 8000, 4000));
          }},
-        {"mp3_mono_8khz", std::nullopt,
+        {"mp3_mono_8khz",
+         std::nullopt,
          [](const Inputs& s) { copy_track(s, "media/mono_8k.mp3"); },
          {},
          [](const fs::path& out) {
@@ -295,7 +359,8 @@ const std::vector<BadCase>& cases() {
              EXPECT_NEAR(static_cast<double>(audio.samples), 8000.0 * kFrames / kFps, 1024);
              EXPECT_GT(audio.peak, 0.01);
          }},
-        {"mp3_shorter_than_one_aac_frame", std::nullopt,
+        {"mp3_shorter_than_one_aac_frame",
+         std::nullopt,
          [](const Inputs& s) { copy_track(s, "media/under_one_aac_frame.mp3"); },
          {},
          [](const fs::path& out) {
@@ -450,6 +515,7 @@ TEST(BadInputMessages, SayWhatIsWrong) {
             req.music_dir = tmp / "music";
             req.output_dir = tmp / "out";
             req.min_free_bytes = 0;
+            req.setting_names = worker::env_setting_names;  // as the worker names them
             if (c.request) c.request(s, req);
             media::CancelToken cancel;
             try {
@@ -466,7 +532,9 @@ TEST(BadInputMessages, SayWhatIsWrong) {
     EXPECT_NE(canvas.find("100x100"), std::string::npos) << canvas;
     EXPECT_NE(canvas.find("MAX_FRAME_PIXELS"), std::string::npos) << canvas;
     const auto over = message_of("png_over_the_default_limit");
-    EXPECT_NE(over.find("3840x2162 exceeds MAX_FRAME_PIXELS (8294400)"), std::string::npos) << over;
+    EXPECT_NE(over.find("3840x2162 exceeds the pixel limit (MAX_FRAME_PIXELS) of 8294400"),
+              std::string::npos)
+        << over;
     EXPECT_NE(message_of("png_symlink_outside_frames_dir").find("outside the frames dir"),
               std::string::npos);
     const auto utf8 = message_of("png_name_not_utf8");
@@ -501,8 +569,8 @@ TEST(BadInputThroughWorker, EveryJobEndsWithItsClassAndNothingLeaks) {
     auto config = env.config();
     config.render.preset = "ultrafast";
     worker::Worker w(config);
-    ASSERT_TRUE(
-        WorkerEnv::run_until(w, [&] { return env.all_final(); }, std::chrono::seconds(240)));
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, std::chrono::seconds(240)));
 
     std::set<std::string> expected_outputs;
     for (const BadCase* c : queued) {
@@ -526,10 +594,10 @@ TEST(BadInputThroughWorker, EveryJobEndsWithItsClassAndNothingLeaks) {
     const auto outputs = env.outputs();
     EXPECT_EQ(std::set<std::string>(outputs.begin(), outputs.end()), expected_outputs);
     EXPECT_TRUE(dir_entries(env.tmp).empty()) << "work dirs are removed on success and error";
-    const int scanned = expect_no_secret(
-        env.token(), SecretScan{{{"worker and API logs", env.logs().joined()}},
-                                {env.output, env.tmp, env.content},
-                                {}});
+    const int scanned =
+        expect_no_secret(env.token(), SecretScan{{{"worker and API logs", env.logs().joined()}},
+                                                 {env.output, env.tmp, env.content},
+                                                 {}});
     EXPECT_GT(scanned, static_cast<int>(queued.size()));
     env.expect_no_secret_logged();
 }

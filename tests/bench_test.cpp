@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "media/bench_summary.h"
+#include "bench/bench_summary.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/process.h"
@@ -35,7 +35,7 @@ std::uint64_t xml_line(XML_Parser parser) {
 constexpr int kFrames = 10;
 
 class BenchTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { write_textured_frames(tmp_ / "frames", kFrames, 64, 36); }
 
     RunResult bench(std::vector<std::string> args,
@@ -229,8 +229,7 @@ TEST_F(BenchTest, PlotIsWellFormedSvgWithOnePointPerSetting) {
     });
     ASSERT_EQ(XML_Parse(parser.get(), doc.data(), static_cast<int>(doc.size()), XML_TRUE),
               XML_STATUS_OK)
-        << XML_ErrorString(XML_GetErrorCode(parser.get())) << " at line "
-        << xml_line(parser.get());
+        << XML_ErrorString(XML_GetErrorCode(parser.get())) << " at line " << xml_line(parser.get());
     EXPECT_EQ(scan.root, "svg");
     EXPECT_NE(scan.text.find("<story> & \"part\""), std::string::npos)
         << "the frames dir, unescaped by the parser";
@@ -314,9 +313,9 @@ TEST_F(BenchTest, EmptyFramesDirFailsPreflightBeforeAnyRender) {
 
 // The summary alone, on made-up runs.
 
-media::BenchRun fake_run(const std::string& preset, int crf, double wall, std::uint64_t bytes,
+bench::BenchRun fake_run(const std::string& preset, int crf, double wall, std::uint64_t bytes,
                          double ssim) {
-    media::BenchRun r;
+    bench::BenchRun r;
     r.setting = {preset, crf, 3};
     r.wall_sec = wall;
     r.bytes = bytes;
@@ -326,16 +325,16 @@ media::BenchRun fake_run(const std::string& preset, int crf, double wall, std::u
 }
 
 TEST(BenchSummary, ParetoKeepsOnlySettingsNothingBeatsOnAllThree) {
-    const std::vector<media::BenchSetting> grid = {
+    const std::vector<bench::BenchSetting> grid = {
         {"a", 1, 3}, {"b", 1, 3}, {"c", 1, 3}, {"d", 1, 3}, {"e", 1, 3}};
-    const std::vector<media::BenchRun> runs = {
+    const std::vector<bench::BenchRun> runs = {
         fake_run("a", 1, 1.0, 100, 0.95),  // fastest
         fake_run("b", 1, 2.0, 80, 0.95),   // smallest
         fake_run("c", 1, 3.0, 120, 0.99),  // best
         fake_run("d", 1, 2.0, 100, 0.95),  // beaten by a (as fast or faster, same size, same SSIM)
         fake_run("e", 1, 3.0, 120, 0.98),  // beaten by c
     };
-    const auto s = media::summarize(runs, grid);
+    const auto s = bench::summarize(runs, grid);
     ASSERT_EQ(s.size(), 5u);
     EXPECT_TRUE(s[0].pareto);
     EXPECT_TRUE(s[1].pareto);
@@ -345,8 +344,8 @@ TEST(BenchSummary, ParetoKeepsOnlySettingsNothingBeatsOnAllThree) {
 }
 
 TEST(BenchSummary, MedianAndSpreadOverRepeats) {
-    const std::vector<media::BenchSetting> grid = {{"a", 1, 3}};
-    const auto s = media::summarize({fake_run("a", 1, 3.0, 10, 0.9), fake_run("a", 1, 1.0, 10, 0.9),
+    const std::vector<bench::BenchSetting> grid = {{"a", 1, 3}};
+    const auto s = bench::summarize({fake_run("a", 1, 3.0, 10, 0.9), fake_run("a", 1, 1.0, 10, 0.9),
                                      fake_run("a", 1, 2.0, 10, 0.9)},
                                     grid);
     ASSERT_EQ(s.size(), 1u);
@@ -355,16 +354,16 @@ TEST(BenchSummary, MedianAndSpreadOverRepeats) {
     EXPECT_DOUBLE_EQ(s[0].wall_sec.min, 1.0);
     EXPECT_DOUBLE_EQ(s[0].wall_sec.max, 3.0);
     EXPECT_DOUBLE_EQ(s[0].wall_sec.half_range_pct(), 50.0);
-    EXPECT_DOUBLE_EQ(media::spread_of({4.0, 1.0}).median, 2.5);
+    EXPECT_DOUBLE_EQ(bench::spread_of({4.0, 1.0}).median, 2.5);
 }
 
 TEST(BenchSummary, EachPassStartsOneSettingFurther) {
-    const std::vector<media::BenchSetting> grid = {{"a", 1, 3}, {"b", 1, 3}, {"c", 1, 3}};
-    EXPECT_EQ(media::bench_order(grid, 0).front().preset, "a");
-    EXPECT_EQ(media::bench_order(grid, 1).front().preset, "b");
-    EXPECT_EQ(media::bench_order(grid, 2).front().preset, "c");
-    EXPECT_EQ(media::bench_order(grid, 3).front().preset, "a");
-    EXPECT_EQ(media::bench_order(grid, 1).size(), 3u);
+    const std::vector<bench::BenchSetting> grid = {{"a", 1, 3}, {"b", 1, 3}, {"c", 1, 3}};
+    EXPECT_EQ(bench::bench_order(grid, 0).front().preset, "a");
+    EXPECT_EQ(bench::bench_order(grid, 1).front().preset, "b");
+    EXPECT_EQ(bench::bench_order(grid, 2).front().preset, "c");
+    EXPECT_EQ(bench::bench_order(grid, 3).front().preset, "a");
+    EXPECT_EQ(bench::bench_order(grid, 1).size(), 3u);
 }
 
 }  // namespace

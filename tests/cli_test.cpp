@@ -12,16 +12,19 @@
 namespace renderer::testing {
 namespace {
 
-const rapidjson::Document* find_event(const std::vector<rapidjson::Document>& docs, const char* event) {
+const rapidjson::Document* find_event(const std::vector<rapidjson::Document>& docs,
+                                      const char* event) {
     for (const auto& d : docs) {
-        if (d.IsObject() && d.HasMember("event") && std::string(d["event"].GetString()) == event) return &d;
+        if (d.IsObject() && d.HasMember("event") && std::string(d["event"].GetString()) == event)
+            return &d;
     }
     return nullptr;
 }
 
 class CliTest : public ::testing::Test {
-protected:
-    RunResult run(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {}) {
+  protected:
+    RunResult run(std::vector<std::string> args,
+                  std::vector<std::pair<std::string, std::string>> env = {}) {
         args.insert(args.begin(), renderer_bin());
         env.emplace_back("MIN_FREE_BYTES", "1M");
         env.emplace_back("TMP_DIR", (tmp_ / "tmp").string());
@@ -33,12 +36,14 @@ protected:
 TEST_F(CliTest, HelpTeaches) {
     const auto r = run({"--help"});
     EXPECT_EQ(r.exit_code, 0);
-    for (const char* word : {"render", "probe", "worker", "--json-logs", "--log-level", "--debug", "Exit codes"}) {
+    for (const char* word :
+         {"render", "probe", "worker", "--json-logs", "--log-level", "--debug", "Exit codes"}) {
         EXPECT_NE(r.out.find(word), std::string::npos) << word;
     }
     const auto rh = run({"render", "--help"});
     EXPECT_EQ(rh.exit_code, 0);
-    for (const char* word : {"--stories-path", "--music-dir", "MUSIC_DIR", "--music-select", "--size", "--crf"}) {
+    for (const char* word :
+         {"--stories-path", "--music-dir", "MUSIC_DIR", "--music-select", "--size", "--crf"}) {
         EXPECT_NE(rh.out.find(word), std::string::npos) << word;
     }
 }
@@ -52,12 +57,14 @@ TEST_F(CliTest, VersionPrints) {
 TEST_F(CliTest, UsageErrorsExit64) {
     fs::create_directories(tmp_ / "out");
     EXPECT_EQ(run({"--no-such-flag"}).exit_code, 64);
-    EXPECT_EQ(run({"render", "--output", (tmp_ / "out").string()}).exit_code, 64);  // nothing to render
+    EXPECT_EQ(run({"render", "--output", (tmp_ / "out").string()}).exit_code,
+              64);  // nothing to render
     EXPECT_EQ(run({"--log-level", "loud", "probe", "x"}).exit_code, 64);
     for (const char* size : {"abc", "100x", "101x100", "0x0", "99999x100"}) {
-        const auto r = run({"render", "--frames", (testdata() / "stories/demo/part1/frames").string(), "--story", "s",
-                            "--part", "p", "--music-dir", (testdata() / "audio/music").string(), "--output",
-                            (tmp_ / "out").string(), "--size", size, "--json-logs"});
+        const auto r = run({"render", "--frames",
+                            (testdata() / "stories/demo/part1/frames").string(), "--story", "s",
+                            "--part", "p", "--music-dir", (testdata() / "audio/music").string(),
+                            "--output", (tmp_ / "out").string(), "--size", size, "--json-logs"});
         EXPECT_EQ(r.exit_code, 64) << size << "\n" << r.out << r.err;
         EXPECT_NE(r.out.find("--size"), std::string::npos) << "the message names the flag";
     }
@@ -115,10 +122,14 @@ TEST_F(CliTest, ProbeLoudnessMeasuresAnyFileAndReadsTheRendersGain) {
 
 TEST_F(CliTest, BadConfigExits78WithOneMessage) {
     fs::create_directories(tmp_ / "out");
-    const std::vector<std::string> args = {"render", "--stories-path", (testdata() / "stories").string(), "--output",
-                                           (tmp_ / "out").string(), "--json-logs"};
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-             {"FPS", "abc"}, {"X264_CRF", "99"}, {"OUTPUT_DIR", "relative/out"}, {"X264_PRESET", "warp"}}) {
+    const std::vector<std::string> args = {
+        "render",   "--stories-path",        (testdata() / "stories").string(),
+        "--output", (tmp_ / "out").string(), "--json-logs"};
+    for (const auto& [k, v] :
+         std::vector<std::pair<std::string, std::string>>{{"FPS", "abc"},
+                                                          {"X264_CRF", "99"},
+                                                          {"OUTPUT_DIR", "relative/out"},
+                                                          {"X264_PRESET", "warp"}}) {
         const auto r = run(args, {{k, v}});
         EXPECT_EQ(r.exit_code, 78) << k << "=" << v << "\n" << r.out << r.err;
         const auto docs = json_lines(r.out);
@@ -130,9 +141,9 @@ TEST_F(CliTest, BadConfigExits78WithOneMessage) {
 
 TEST_F(CliTest, RendersTheStoriesDirAndProbesTheResult) {
     fs::create_directories(tmp_ / "out");
-    const auto r = run({"render", "--stories-path", (testdata() / "stories").string(), "--music-dir",
-                        (testdata() / "audio/music").string(), "--output", (tmp_ / "out").string(), "--preset",
-                        "ultrafast", "--json-logs"});
+    const auto r = run({"render", "--stories-path", (testdata() / "stories").string(),
+                        "--music-dir", (testdata() / "audio/music").string(), "--output",
+                        (tmp_ / "out").string(), "--preset", "ultrafast", "--json-logs"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const auto docs = json_lines(r.out);
     int done = 0;
@@ -166,9 +177,9 @@ TEST_F(CliTest, RendersTheStoriesDirAndProbesTheResult) {
 TEST_F(CliTest, FailedRenderExitsNonZeroWithClassAndLeavesNothing) {
     fs::create_directories(tmp_ / "out");
     fs::create_directories(tmp_ / "empty");
-    const auto r = run({"render", "--frames", (tmp_ / "empty").string(), "--story", "s", "--part", "p",
-                        "--music-dir", (testdata() / "audio/music").string(), "--output", (tmp_ / "out").string(),
-                        "--json-logs"});
+    const auto r = run({"render", "--frames", (tmp_ / "empty").string(), "--story", "s", "--part",
+                        "p", "--music-dir", (testdata() / "audio/music").string(), "--output",
+                        (tmp_ / "out").string(), "--json-logs"});
     EXPECT_EQ(r.exit_code, 1);
     const auto docs = json_lines(r.out);
     const auto* err = find_event(docs, "error");
@@ -180,9 +191,10 @@ TEST_F(CliTest, FailedRenderExitsNonZeroWithClassAndLeavesNothing) {
 
 TEST_F(CliTest, DebugLogsFfmpegCmdAndWritesALibavReport) {
     fs::create_directories(tmp_ / "out");
-    const auto r = run({"render", "--frames", (testdata() / "stories/demo/part2/frames").string(), "--story", "s",
-                        "--part", "p", "--music-dir", (testdata() / "audio/music").string(), "--output",
-                        (tmp_ / "out").string(), "--preset", "ultrafast", "--json-logs", "--debug"});
+    const auto r =
+        run({"render", "--frames", (testdata() / "stories/demo/part2/frames").string(), "--story",
+             "s", "--part", "p", "--music-dir", (testdata() / "audio/music").string(), "--output",
+             (tmp_ / "out").string(), "--preset", "ultrafast", "--json-logs", "--debug"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const auto docs = json_lines(r.out);
     const auto* cmd = find_event(docs, "ffmpeg_cmd");

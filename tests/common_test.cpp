@@ -18,11 +18,12 @@ namespace renderer::testing {
 namespace {
 
 TEST(NaturalSort, NumbersCompareByValue) {
-    std::vector<std::string> v = {"frame_10.png", "frame_2.png", "frame_1.png", "frame_100.png", "frame_02.png",
-                                  "a.png", "B.png"};
+    std::vector<std::string> v = {"frame_10.png", "frame_2.png", "frame_1.png", "frame_100.png",
+                                  "frame_02.png", "a.png",       "B.png"};
     natural_sort(v);
-    const std::vector<std::string> want = {"B.png", "a.png", "frame_1.png", "frame_02.png",
-                                           "frame_2.png", "frame_10.png", "frame_100.png"};
+    const std::vector<std::string> want = {"B.png",        "a.png",       "frame_1.png",
+                                           "frame_02.png", "frame_2.png", "frame_10.png",
+                                           "frame_100.png"};
     EXPECT_EQ(v, want);
     EXPECT_TRUE(natural_less("f9", "f10"));
     EXPECT_FALSE(natural_less("f10", "f9"));
@@ -118,7 +119,8 @@ TEST(AtomicFileTest, SweepRemovesOnlyOldTempFiles) {
     TempDir t;
     std::ofstream(t / (std::string(kTempPrefix) + "old")) << "x";
     std::ofstream(t / "keep.mp4") << "x";
-    fs::last_write_time(t / (std::string(kTempPrefix) + "old"), fs::file_time_type::clock::now() - std::chrono::hours(1));
+    fs::last_write_time(t / (std::string(kTempPrefix) + "old"),
+                        fs::file_time_type::clock::now() - std::chrono::hours(1));
     std::ofstream(t / (std::string(kTempPrefix) + "fresh")) << "x";
     EXPECT_EQ(sweep_stale_temp_files(t.path(), std::chrono::seconds(600)), 1);
     auto left = dir_entries(t.path());
@@ -174,7 +176,8 @@ TEST(CpuQuota, CgroupV2QuotaOfTheProcessOrAnAncestorWins) {
     write_text(files.self_cgroup, "0::/\n");
     write_text(mount / "cpu.max", "150000 100000\n");
     EXPECT_EQ(cgroup_cpu_limit(files), 1.5);
-    EXPECT_EQ(available_cpus(files), std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
+    EXPECT_EQ(available_cpus(files),
+              std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
 }
 
 TEST(CpuQuota, CgroupV1CfsQuota) {
@@ -194,9 +197,33 @@ TEST(CpuQuota, CgroupV1CfsQuota) {
     EXPECT_EQ(available_cpus(files), 1);
 }
 
+// The kernel accepts quotas far above any node's core count (cpu.max's quota up to about 1.7e13
+// us at a 1 ms period: 1.7e10 CPUs), which means no limit. Rounded up into an int such a quota
+// overflowed (undefined; on x86 INT_MIN) and the process was sized for 1 CPU.
+TEST(CpuQuota, AQuotaAboveTheCoreCountIsNoLimit) {
+    TempDir dir;
+    const auto mount = dir.path() / "sys-fs-cgroup";
+    const CgroupFiles files{.mount = mount, .self_cgroup = dir.path() / "proc-self-cgroup"};
+    const CgroupFiles none{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
+    write_text(files.self_cgroup, "0::/\n");
+    for (const char* cpu_max :
+         {"17592186044415 1000\n", "9223372036854775807 1000\n", "2147483648 1\n"}) {
+        write_text(mount / "cpu.max", cpu_max);
+        ASSERT_TRUE(cgroup_cpu_limit(files).has_value()) << cpu_max;
+        EXPECT_EQ(available_cpus(files), available_cpus(none)) << cpu_max;
+    }
+    const auto v1 = mount / "v1";
+    const CgroupFiles v1_files{.mount = v1, .self_cgroup = dir.path() / "proc-self-cgroup-v1"};
+    write_text(v1_files.self_cgroup, "4:cpu,cpuacct:/\n");
+    write_text(v1 / "cpu,cpuacct/cpu.cfs_quota_us", "17592186044415\n");
+    write_text(v1 / "cpu,cpuacct/cpu.cfs_period_us", "1000\n");
+    EXPECT_EQ(available_cpus(v1_files), available_cpus(none));
+}
+
 TEST(CpuQuota, NoQuotaMeansTheSchedulableCpus) {
     TempDir dir;
-    const CgroupFiles files{.mount = dir.path() / "none", .self_cgroup = dir.path() / "none-cgroup"};
+    const CgroupFiles files{.mount = dir.path() / "none",
+                            .self_cgroup = dir.path() / "none-cgroup"};
     EXPECT_EQ(cgroup_cpu_limit(files), std::nullopt);
     EXPECT_GE(available_cpus(files), 1);
     EXPECT_LE(available_cpus(files), static_cast<int>(std::thread::hardware_concurrency()));

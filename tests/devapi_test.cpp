@@ -278,7 +278,8 @@ TEST_F(DevApiTest, ListReportsTheBacklogBesideTheQueueDepth) {
               200);
     const auto done_token = claim("S1-P5");
     ASSERT_EQ(post_status("S1-P5", R"({"status":"errored","error_class":"DecodeError",)"
-                                    R"("lease_token":")" + done_token + "\"}"),
+                                   R"("lease_token":")" +
+                                       done_token + "\"}"),
               200);
 
     const auto res = get("/api/render-jobs?status=queued&limit=1");

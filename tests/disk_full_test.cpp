@@ -18,7 +18,7 @@
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/secret_scan.h"
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
 
 namespace renderer::testing {
 namespace {

@@ -22,6 +22,7 @@ extern "C" {
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
 #include "support/png_writer.h"
+#include "support/test_request.h"
 
 namespace renderer::testing {
 namespace {
@@ -36,16 +37,7 @@ class FrameFidelityTest : public ::testing::Test {
     }
 
     media::RenderRequest request(const fs::path& frames) {
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = frames;
-        r.music_dir = tmp_ / "music";
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
-        return r;
+        return test_request(tmp_.path(), frames);
     }
 
     media::RenderResult render(const media::RenderRequest& r) {

@@ -26,7 +26,7 @@ class GatedDecoder {
 
     media::PngDecodeFn fn() {
         return [this](std::span<const std::uint8_t> bytes, const std::string& name,
-                      std::uint64_t max_pixels, media::ByteBuffer* recycle) {
+                      std::uint64_t max_pixels, ByteBuffer* recycle) {
             const bool is_held = std::equal(bytes.begin(), bytes.end(), held_.begin(), held_.end());
             {
                 std::unique_lock lock(mutex_);
@@ -83,7 +83,7 @@ TEST(FramePipeline, ARepeatWaitingOnItsFirstDecodeDoesNotBlockOtherThreads) {
     write_png(t / "a.png", 16, 16, PngKind::Rgb8, Rgb{200, 30, 30});
     fs::copy_file(t / "a.png", t / "a_again.png");
     write_png(t / "b.png", 16, 16, PngKind::Rgb8, Rgb{30, 30, 200});
-    GatedDecoder gate(media::read_file_bytes(t / "a.png"));
+    GatedDecoder gate(read_file_bytes(t / "a.png"));
     media::CancelToken cancel;
 
     media::FramePipeline pipeline({t / "a.png", t / "a_again.png", t / "b.png"},
@@ -112,7 +112,7 @@ TEST(FramePipeline, ARepeatOfAFrameThatFailsCarriesTheSameError) {
     // The first decode's error reaches every frame that repeats it, in order.
     TempDir t;
     write_png(t / "ok.png", 8, 8, PngKind::Rgb8, Rgb{1, 2, 3});
-    auto bad = media::read_file_bytes(t / "ok.png");
+    auto bad = read_file_bytes(t / "ok.png");
     bad[bad.size() - 20] ^= 0x40;  // inside IDAT: a CRC error
     for (const char* name : {"bad.png", "bad_again.png"}) {
         std::ofstream(t / name, std::ios::binary)
@@ -138,7 +138,7 @@ TEST(FramePipeline, AFailingFrameIsNamedWhicheverThreadDecodedItsBytes) {
     // for the race; the second frame shows it on every run.
     TempDir t;
     write_png(t / "ok.png", 64, 64, PngKind::Rgb8, Rgb{1, 2, 3});
-    auto bad = media::read_file_bytes(t / "ok.png");
+    auto bad = read_file_bytes(t / "ok.png");
     bad[bad.size() - 20] ^= 0x40;  // inside IDAT: a CRC error
     std::vector<fs::path> files;
     for (int i = 0; i < 8; ++i) {

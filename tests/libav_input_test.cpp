@@ -16,6 +16,7 @@
 #include "support/mp3_fixture.h"
 #include "support/open_tripwire.h"
 #include "support/stub_api.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -27,7 +28,8 @@ namespace {
 // short_1s.mp3's audio, stream-copied into MPEG-TS.
 std::string mp3_in_mpegts(const fs::path& dir) {
     AVFormatContext* in_raw = nullptr;
-    if (avformat_open_input(&in_raw, (testdata() / "media/short_1s.mp3").c_str(), nullptr, nullptr) < 0) {
+    if (avformat_open_input(&in_raw, (testdata() / "media/short_1s.mp3").c_str(), nullptr,
+                            nullptr) < 0) {
         throw std::runtime_error("cannot open short_1s.mp3");
     }
     media::InputFormatPtr in(in_raw);
@@ -38,7 +40,8 @@ std::string mp3_in_mpegts(const fs::path& dir) {
     media::OutputFormatPtr out(out_raw);
     AVStream* st = avformat_new_stream(out.get(), nullptr);
     avcodec_parameters_copy(st->codecpar, in->streams[0]->codecpar);
-    if (avio_open(&out->pb, out_path.c_str(), AVIO_FLAG_WRITE) < 0) throw std::runtime_error("cannot write ts");
+    if (avio_open(&out->pb, out_path.c_str(), AVIO_FLAG_WRITE) < 0)
+        throw std::runtime_error("cannot write ts");
     if (avformat_write_header(out.get(), nullptr) < 0) throw std::runtime_error("ts header");
     media::PacketPtr pkt = media::make_packet();
     while (av_read_frame(in.get(), pkt.get()) >= 0) {
@@ -57,7 +60,7 @@ std::string mp3_in_mpegts(const fs::path& dir) {
 }
 
 class LibavInputTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         logs_ = capture_json_logs(true);
         for (const char* d : {"music", "out", "elsewhere"}) fs::create_directories(tmp_ / d);
@@ -68,16 +71,8 @@ protected:
     }
 
     media::RenderRequest request() {
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = tmp_ / "frames";
-        r.music_dir = tmp_ / "music";
+        media::RenderRequest r = test_request(tmp_.path(), tmp_ / "frames");
         r.music_select = "named:track.mp3";
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
         return r;
     }
 
@@ -95,7 +90,9 @@ protected:
         return Error(ErrorClass::Cancelled, "rendered");
     }
 
-    std::vector<fs::path> decoys() const { return {tmp_ / "music/other.mp3", tmp_ / "elsewhere/background.mp3"}; }
+    std::vector<fs::path> decoys() const {
+        return {tmp_ / "music/other.mp3", tmp_ / "elsewhere/background.mp3"};
+    }
 
     TempDir tmp_;
     std::shared_ptr<CaptureSink> logs_;
@@ -122,10 +119,11 @@ std::string hls_playlist(const std::vector<std::string>& segments) {
 TEST_F(LibavInputTest, HlsPlaylistNamedMp3IsRefusedWithoutOpeningItsSegments) {
     StubApi http;
     OpenTripwire tripwire(decoys());
-    const Error e = refused(hls_playlist({(tmp_ / "elsewhere/background.mp3").string(), "other.mp3",
-                                          http.url() + "/segment.mp3"}));
+    const Error e = refused(hls_playlist(
+        {(tmp_ / "elsewhere/background.mp3").string(), "other.mp3", http.url() + "/segment.mp3"}));
     EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
-    EXPECT_NE(std::string(e.what()).find("not an MP3 file: it reads as hls"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not an MP3 file: it reads as hls"), std::string::npos)
+        << e.what();
     EXPECT_EQ(tripwire.opens(), 0) << "a file named in the playlist was opened";
     EXPECT_EQ(http.total_hits(), 0) << "a URL named in the playlist was requested";
 }
@@ -154,17 +152,22 @@ TEST_F(LibavInputTest, TextFormatsNamedMp3AreRefusedNamingWhatTheyAreOnEveryFfmp
         const char* reads_as;
     } cases[] = {
         {"HLS playlist", hls, "it reads as hls (an HLS playlist)"},
-        {"HLS playlist behind an ID3v2 tag", id3_tag("TIT2", "x") + hls, "it reads as hls (an HLS playlist)"},
-        {"HLS playlist with a UTF-8 byte order mark", "\xEF\xBB\xBF" + hls, "it reads as hls (an HLS playlist)"},
+        {"HLS playlist behind an ID3v2 tag", id3_tag("TIT2", "x") + hls,
+         "it reads as hls (an HLS playlist)"},
+        {"HLS playlist with a UTF-8 byte order mark", "\xEF\xBB\xBF" + hls,
+         "it reads as hls (an HLS playlist)"},
         {"M3U playlist", "#EXTM3U\n#EXTINF:1,x\n" + background + "\nother.mp3\n",
          "it reads as m3u (an M3U playlist)"},
         {"ffconcat script", "ffconcat version 1.0\nfile 'other.mp3'\nfile '" + background + "'\n",
          "it reads as concat (an ffconcat script)"},
-        {"SDP session", "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 14\r\n",
+        {"SDP session",
+         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 "
+         "RTP/AVP 14\r\n",
          "it reads as sdp (an SDP session description)"},
         {"DASH manifest",
          "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" "
-         "profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\" type=\"static\">\n<Period><AdaptationSet>"
+         "profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\" "
+         "type=\"static\">\n<Period><AdaptationSet>"
          "<Representation id=\"a\" bandwidth=\"1\"><BaseURL>" +
              http.url() + "/a.mp4</BaseURL></Representation></AdaptationSet></Period></MPD>\n",
          "it reads as dash (a DASH manifest)"},
@@ -173,7 +176,8 @@ TEST_F(LibavInputTest, TextFormatsNamedMp3AreRefusedNamingWhatTheyAreOnEveryFfmp
         SCOPED_TRACE(c.what);
         const Error e = refused(c.bytes);
         EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
-        EXPECT_NE(std::string(e.what()).find(std::string("music 'track.mp3' is not an MP3 file: ") + c.reads_as),
+        EXPECT_NE(std::string(e.what()).find(std::string("music 'track.mp3' is not an MP3 file: ") +
+                                             c.reads_as),
                   std::string::npos)
             << e.what();
     }
@@ -191,7 +195,7 @@ TEST_F(LibavInputTest, PlaylistAtTheArtifactPathIsReRenderedWithoutOpeningWhatIt
     fs::copy_file(testdata() / "media/short_1s.mp3", tmp_ / "music/track.mp3");
     StubApi http;
     write_bytes(tmp_ / "out/S1_P1.mp4", hls_playlist({(tmp_ / "elsewhere/background.mp3").string(),
-                                                       http.url() + "/segment.mp4"}));
+                                                      http.url() + "/segment.mp4"}));
     OpenTripwire tripwire({tmp_ / "elsewhere/background.mp3"});
     media::CancelToken cancel;
     const auto r = media::render_slideshow(request(), log::Context{}, cancel);
@@ -231,7 +235,8 @@ TEST_F(LibavInputTest, NonMp3MessagesNameWhatTheFileIs) {
         media::probe_audio(tmp_ / "music/track.mp3");
         FAIL();
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("reads as wav (pcm_s16le audio, 6 channels, 8000 Hz)"), std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("reads as wav (pcm_s16le audio, 6 channels, 8000 Hz)"),
+                  std::string::npos)
             << e.what();
     }
 }
@@ -249,12 +254,15 @@ namespace {
 TEST(LibavInputMusic, TheTagsOfAMusicFileNeverReachLibavformat) {
     TempDir tmp;
     // Two tags in a row (a tagger's new tag before the old one), then cover art in the second.
-    write_bytes(tmp / "tagged.mp3", id3_tag("TIT2", "hostile title") + read_bytes(testdata() / "media/cover_art.mp3"));
-    const media::InputFormatPtr fmt = media::open_input(tmp / "tagged.mp3", ErrorClass::DecodeError,
-                                                        media::InputPolicy::Music);
+    write_bytes(tmp / "tagged.mp3",
+                id3_tag("TIT2", "hostile title") + read_bytes(testdata() / "media/cover_art.mp3"));
+    const media::InputFormatPtr fmt =
+        media::open_input(tmp / "tagged.mp3", ErrorClass::DecodeError, media::InputPolicy::Music);
     EXPECT_EQ(fmt->nb_streams, 1u) << "the cover art in the tag was parsed into a stream";
-    EXPECT_EQ(av_dict_get(fmt->metadata, "title", nullptr, 0), nullptr) << "the first tag was parsed";
-    EXPECT_EQ(av_dict_get(fmt->metadata, "encoder", nullptr, 0), nullptr) << "the second tag was parsed";
+    EXPECT_EQ(av_dict_get(fmt->metadata, "title", nullptr, 0), nullptr)
+        << "the first tag was parsed";
+    EXPECT_EQ(av_dict_get(fmt->metadata, "encoder", nullptr, 0), nullptr)
+        << "the second tag was parsed";
 
     // What is heard is unchanged: preflight's duration equals the decoder's, and it renders.
     const auto probe = media::probe_audio(tmp / "tagged.mp3");
@@ -273,7 +281,8 @@ namespace {
 TEST(LibavInputMusic, ATagLongerThanTheFileIsRefusedSayingSo) {
     TempDir tmp;
     const std::string mp3 = read_bytes(testdata() / "media/short_1s.mp3");
-    std::string lying = std::string("ID3\x03\x00\x00\x64\x00\x00\x00", 10) + mp3;  // 0x64 << 21: 200 MiB
+    std::string lying =
+        std::string("ID3\x03\x00\x00\x64\x00\x00\x00", 10) + mp3;  // 0x64 << 21: 200 MiB
     write_bytes(tmp / "lying.mp3", lying);
     try {
         media::probe_audio(tmp / "lying.mp3");

@@ -33,7 +33,8 @@ TEST(Log, JsonLinesCarryTheRequiredFields) {
 TEST(Log, EveryValueIsEscaped) {
     auto sink = capture_json_logs();
     const std::string nasty = "quote\" backslash\\ newline\n tab\t ctrl\x01 unicode é {\"json\":1}";
-    log::info("error", {{"error_message", nasty}, {"argv", std::vector<std::string>{"a\"b", "c\nd"}}});
+    log::info("error",
+              {{"error_message", nasty}, {"argv", std::vector<std::string>{"a\"b", "c\nd"}}});
     const auto lines = sink->lines();
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_EQ(lines[0].find('\n'), std::string::npos) << "one line per event";
@@ -63,10 +64,12 @@ TEST(Log, LevelFilters) {
 TEST(Log, TextModeIsReadable) {
     auto sink = std::make_shared<CaptureSink>();
     log::init(log::Options{false, log::Level::info}, sink);
-    log::Context(log::Fields{{"job_id", "J1"}}).info("done", {{"bytes", 42}, {"path", "/output/a.mp4"}});
+    log::Context(log::Fields{{"job_id", "J1"}})
+        .info("done", {{"bytes", 42}, {"path", "/output/a.mp4"}});
     const auto lines = sink->lines();
     ASSERT_EQ(lines.size(), 1u);
-    EXPECT_NE(lines[0].find("info  done job_id=J1 bytes=42 path=/output/a.mp4"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("info  done job_id=J1 bytes=42 path=/output/a.mp4"), std::string::npos)
+        << lines[0];
 }
 
 TEST(Log, ParseLevel) {

@@ -458,6 +458,17 @@ class Monitoring(unittest.TestCase):
             self.assertEqual(labels.get(key), value)
         self.assertEqual(monitor["spec"]["podMetricsEndpoints"][0]["port"], "metrics")
 
+    def test_scaledjob_workers_wait_for_a_scrape_of_their_last_counts(self):
+        # A ScaledJob's worker exits one poll after its last job; without waiting for a scrape
+        # its outcome counters are gone before Prometheus reads them (the alerts go blind).
+        monitor = load_all(MONITORING / "podmonitor.yaml")[0]
+        interval = monitor["spec"]["podMetricsEndpoints"][0]["interval"]
+        self.assertRegex(interval, r"^\d+s$")
+        v = Variant("scaledjob")
+        wait = int(env_value(v.container, "FINAL_SCRAPE_WAIT_SEC"))
+        self.assertGreaterEqual(wait, 2 * int(interval[:-1]), "one missed scrape is allowed for")
+        self.assertLess(wait, int(env_value(v.container, "SHUTDOWN_GRACE_SEC")))
+
 
 class ComposeFile(unittest.TestCase):
     @classmethod

@@ -13,9 +13,9 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <mutex>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -28,9 +28,9 @@
 #include "media/slideshow.h"
 #include "renderer_version.h"
 #include "support/process.h"
+#include "support/worker_fixture.h"
 #include "worker/metrics.h"
 #include "worker/metrics_server.h"
-#include "worker_fixture.h"
 
 namespace renderer::testing {
 namespace {
@@ -221,9 +221,10 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
     EXPECT_GT(sample(text, "renderer_api_call_duration_seconds_sum{request=\"list\"}"), 0);
     // Issue 18.6: where the time went, per stage, for each render that encoded.
     for (const auto stage : worker::Metrics::kStages) {
-        EXPECT_EQ(sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
-                                           stage)),
-                  2)
+        EXPECT_EQ(
+            sample(text, fmt::format("renderer_render_stage_duration_seconds_count{{stage=\"{}\"}}",
+                                     stage)),
+            2)
             << stage;
     }
     EXPECT_GT(sample(text, "renderer_render_stage_duration_seconds_sum{stage=\"encode\"}"), 0);
@@ -244,6 +245,50 @@ TEST(MetricsTest, ScrapeAfterRendersCountsJobsFramesAndPassesPromtool) {
 
 // Issue 18.6: failures counted by error_class, so an on-call engineer sees bad input apart from a
 // broken encoder or a full disk.
+// Issue 18's ScaledJob path: each pod's worker exits (--exit-when-idle) one poll after its last
+// job, seconds after the outcome counters moved, while Prometheus scrapes every 30 s: the pod
+// was gone before a scrape saw the job end, so renderer_jobs_total, the failures and the render
+// durations of most jobs were never recorded, and the alerts on them could not fire.
+TEST(MetricsTest, AWorkerExitingWhenIdleServesItsFinalCountsToAScrapeFirst) {
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    env.add_job("demo", "part1");
+    auto cfg = with_metrics(env.config());
+    cfg.exit_when_idle_polls = 1;
+    cfg.final_scrape_wait_sec = 120;
+    Worker w(cfg);
+    std::atomic<bool> returned{false};
+    std::thread thread([&] {
+        EXPECT_EQ(w.run(), 0);
+        returned = true;
+    });
+    // Either the worker says it waits for the scrape, or (the defect) it has already stopped.
+    const bool waiting = wait_until(
+        [&] { return env.has_event("final_scrape_wait") || env.has_event("stopped"); }, 120s);
+    std::optional<int> status;
+    std::string body;
+    if (waiting) {
+        httplib::Client client("127.0.0.1", w.metrics_port());
+        client.set_connection_timeout(5);
+        client.set_read_timeout(5);
+        if (const auto res = client.Get("/metrics")) {
+            status = res->status;
+            body = res->body;
+        }
+    }
+    const bool ended = wait_until([&] { return returned.load(); }, 30s);
+    if (!ended) w.request_stop();
+    thread.join();
+    ASSERT_TRUE(waiting) << "the worker neither finished its job nor stopped";
+    ASSERT_EQ(status.value_or(0), 200)
+        << "the worker stopped serving /metrics before any scrape saw its "
+           "final counts";
+    EXPECT_EQ(sample(body, "renderer_jobs_total{outcome=\"rendered\"}"), 1) << body;
+    EXPECT_EQ(sample(body, "renderer_jobs_in_flight"), 0) << body;
+    EXPECT_TRUE(ended) << "the scrape must end the wait";
+    EXPECT_EQ(env.history("demo-part1").back(), "rendered");
+}
+
 TEST(MetricsTest, FailuresAreCountedByErrorClass) {
     WorkerEnv env;
     env.add_story("demo", "part1", "part1");
@@ -492,6 +537,53 @@ TEST(HealthTest, AStuckMountCannotHangTheProbes) {
         cv.notify_all();
         EXPECT_TRUE(wait_until([&] { return running.get("/readyz").status == 200; }, 30s));
     }
+}
+
+// The measuring thread outlives the monitor only while a measurement is stuck in the kernel. When
+// that measurement returns after the monitor is gone, the thread must stop there: it went on to
+// measure the next directory, calling the FreeBytesFn (whatever the caller's lambda captures)
+// after ~DiskMonitor, and so ~Worker, had returned.
+TEST(HealthTest, ADiskMeasurementThatReturnsAfterShutdownMeasuresNothingMore) {
+    struct Probe {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool blocked = false;  // the OUTPUT_DIR measurement is waiting for `released`
+        bool released = false;
+        bool monitor_gone = false;
+        int calls_after_gone = 0;
+    };
+    auto probe = std::make_shared<Probe>();
+    WorkerEnv env;
+    const auto config = env.config();
+    const auto output_dir = config.paths.output_dir;
+    worker::DiskMonitor::FreeBytesFn free_bytes = [probe, output_dir](const fs::path& dir) {
+        std::unique_lock lock(probe->mutex);
+        if (probe->monitor_gone) ++probe->calls_after_gone;
+        if (dir == output_dir && !probe->released) {
+            probe->blocked = true;
+            probe->cv.notify_all();
+            probe->cv.wait(lock, [&] { return probe->released; });
+        }
+        return std::optional<std::uint64_t>(std::uint64_t{1} << 40);
+    };
+    worker::Metrics metrics;
+    {
+        worker::DiskMonitor monitor(config, metrics, 10ms, 1s, free_bytes);
+        free_bytes = {};  // the monitor's thread holds the only copy (and with it `probe`)
+        monitor.start();
+        std::unique_lock lock(probe->mutex);
+        ASSERT_TRUE(probe->cv.wait_for(lock, 30s, [&] { return probe->blocked; }));
+    }
+    {
+        std::lock_guard lock(probe->mutex);
+        probe->monitor_gone = true;
+        probe->released = true;
+    }
+    probe->cv.notify_all();
+    // The thread ends, and its state with it, releasing the function's copy of `probe`.
+    ASSERT_TRUE(wait_until([&] { return probe.use_count() == 1; }, 30s))
+        << "the measuring thread did not end after its measurement returned";
+    EXPECT_EQ(probe->calls_after_gone, 0) << "TMP_DIR was measured after the monitor was destroyed";
 }
 
 // A TCP client on loopback from `from` (127.0.0.0/8 is all loopback on Linux, so a test can be

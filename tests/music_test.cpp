@@ -19,6 +19,7 @@
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
 #include "support/mp4_boxes.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -38,7 +39,7 @@ double decoded_seconds(const fs::path& path) {
 }
 
 class MusicTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         logs_ = capture_json_logs(true);
         fs::create_directories(tmp_ / "music");
@@ -58,16 +59,8 @@ protected:
 
     media::RenderRequest request(const std::string& track_name, int frames) {
         if (!fs::exists(tmp_ / "frames")) write_frames(tmp_ / "frames", frames, 32, 32);
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = tmp_ / "frames";
-        r.music_dir = tmp_ / "music";
+        media::RenderRequest r = test_request(tmp_.path(), tmp_ / "frames");
         r.music_select = "named:" + track_name;
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
         return r;
     }
 
@@ -88,13 +81,16 @@ struct Window {
 Window measure(const DecodedPcm& pcm, double from, double to) {
     const auto a = static_cast<std::size_t>(from * pcm.sample_rate);
     const auto n = static_cast<std::size_t>((to - from) * pcm.sample_rate);
-    return {zero_crossing_pitch(pcm.channels.at(0), a, n, pcm.sample_rate), rms(pcm.channels.at(0), a, n)};
+    return {zero_crossing_pitch(pcm.channels.at(0), a, n, pcm.sample_rate),
+            rms(pcm.channels.at(0), a, n)};
 }
 
 TEST_F(MusicTest, StereoThenMonoNeitherCrashesNorChangesSpeedOrLevel) {
-    const fs::path music = track("joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
-                                                {.sample_rate = 44100, .channels = 1, .seconds = 1.0, .frequency = 660}});
-    const auto r = render(request("joined.mp3", 90));  // 3 s of frames: the music (about 2 s) sets the cut
+    const fs::path music = track(
+        "joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
+                       {.sample_rate = 44100, .channels = 1, .seconds = 1.0, .frequency = 660}});
+    const auto r =
+        render(request("joined.mp3", 90));  // 3 s of frames: the music (about 2 s) sets the cut
 
     const DecodedPcm out = decode_pcm(r.path);
     ASSERT_EQ(out.channels.size(), 2u);
@@ -110,8 +106,9 @@ TEST_F(MusicTest, StereoThenMonoNeitherCrashesNorChangesSpeedOrLevel) {
 }
 
 TEST_F(MusicTest, RateChangeMidFileKeepsPitchAndSpeedOfBothParts) {
-    const fs::path music = track("joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
-                                                {.sample_rate = 48000, .channels = 2, .seconds = 1.0, .frequency = 660}});
+    const fs::path music = track(
+        "joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
+                       {.sample_rate = 48000, .channels = 2, .seconds = 1.0, .frequency = 660}});
     const auto r = render(request("joined.mp3", 90));
 
     const DecodedPcm out = decode_pcm(r.path);
@@ -122,8 +119,9 @@ TEST_F(MusicTest, RateChangeMidFileKeepsPitchAndSpeedOfBothParts) {
 }
 
 TEST_F(MusicTest, PreflightCountsEachPartAtItsOwnRate) {
-    const fs::path music = track("joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
-                                                {.sample_rate = 48000, .channels = 1, .seconds = 1.0, .frequency = 660}});
+    const fs::path music = track(
+        "joined.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440},
+                       {.sample_rate = 48000, .channels = 1, .seconds = 1.0, .frequency = 660}});
     const auto probe = media::probe_audio(music);
     EXPECT_EQ(probe.sample_rate, 44100);
     EXPECT_EQ(probe.channels, 2);
@@ -131,19 +129,22 @@ TEST_F(MusicTest, PreflightCountsEachPartAtItsOwnRate) {
 }
 
 TEST_F(MusicTest, MonoIsDuplicatedToBothChannelsAtUnityGain) {
-    const fs::path music = track("mono.mp3", {{.sample_rate = 44100, .channels = 1, .seconds = 1.0, .frequency = 440}});
+    const fs::path music = track(
+        "mono.mp3", {{.sample_rate = 44100, .channels = 1, .seconds = 1.0, .frequency = 440}});
     const DecodedPcm in = decode_pcm(music);
     const auto r = render(request("mono.mp3", 30));
 
     const DecodedPcm out = decode_pcm(r.path);
     ASSERT_EQ(out.channels.size(), 2u);
-    // Both channels carry the mono signal (AAC's joint stereo keeps them equal to within its noise).
+    // Both channels carry the mono signal (AAC's joint stereo keeps them equal to within its
+    // noise).
     std::vector<float> side(out.channels[0].size());
     for (std::size_t i = 0; i < side.size(); ++i) side[i] = out.channels[0][i] - out.channels[1][i];
     EXPECT_LT(rms(side, 0, side.size()), 0.01 * rms(out.channels[0], 0, side.size()));
     const double level_in = rms(in.channels[0], 4410, 35280);
     const double level_out = rms(out.channels[0], 4410, 35280);
-    EXPECT_NEAR(db(level_out / level_in), 0.0, 0.3) << "mono must play at the level it was mixed at";
+    EXPECT_NEAR(db(level_out / level_in), 0.0, 0.3)
+        << "mono must play at the level it was mixed at";
 }
 
 TEST_F(MusicTest, TheLibavReportHoldsNoFalseTimestampWarning) {
@@ -157,18 +158,23 @@ TEST_F(MusicTest, TheLibavReportHoldsNoFalseTimestampWarning) {
 
 // Frame offsets of an MP3 made by write_mp3_sine: MPEG-1 Layer III frames after the ID3v2 tag.
 std::vector<std::size_t> mp3_frames(const std::string& mp3) {
-    static constexpr int kKbps[] = {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0};
+    static constexpr int kKbps[] = {0,   32,  40,  48,  56,  64,  80,  96,
+                                    112, 128, 160, 192, 224, 256, 320, 0};
     static constexpr int kRates[] = {44100, 48000, 32000, 0};
     std::size_t at = 0;
     if (mp3.compare(0, 3, "ID3") == 0) {
         std::size_t size = 0;
-        for (int i = 6; i < 10; ++i) size = (size << 7) | (static_cast<unsigned char>(mp3[static_cast<std::size_t>(i)]) & 0x7f);
+        for (int i = 6; i < 10; ++i)
+            size =
+                (size << 7) | (static_cast<unsigned char>(mp3[static_cast<std::size_t>(i)]) & 0x7f);
         at = 10 + size;
     }
     std::vector<std::size_t> frames;
     while (at + 4 <= mp3.size()) {
-        const auto b1 = static_cast<unsigned char>(mp3[at + 1]), b2 = static_cast<unsigned char>(mp3[at + 2]);
-        if (static_cast<unsigned char>(mp3[at]) != 0xff || (b1 & 0xfe) != 0xfa) throw std::runtime_error("not MPEG-1 Layer III");
+        const auto b1 = static_cast<unsigned char>(mp3[at + 1]),
+                   b2 = static_cast<unsigned char>(mp3[at + 2]);
+        if (static_cast<unsigned char>(mp3[at]) != 0xff || (b1 & 0xfe) != 0xfa)
+            throw std::runtime_error("not MPEG-1 Layer III");
         const int kbps = kKbps[b2 >> 4], rate = kRates[(b2 >> 2) & 3];
         frames.push_back(at);
         at += static_cast<std::size_t>(144000 * kbps / rate + ((b2 >> 1) & 1));
@@ -193,8 +199,10 @@ std::string damage_frames(const std::string& mp3, const std::function<bool(std::
 }
 
 TEST_F(MusicTest, AFewBadFramesAreLoggedOnceAndReportedAsAWarning) {
-    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
-    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const fs::path music =
+        track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music,
+                damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
     const auto r = render(request("scratched.mp3", 60));
 
     ASSERT_EQ(r.warnings.size(), 1u);
@@ -207,7 +215,8 @@ TEST_F(MusicTest, AFewBadFramesAreLoggedOnceAndReportedAsAWarning) {
 }
 
 TEST_F(MusicTest, AMostlyUndecodableTrackIsADecodeErrorWithTheRealLibavError) {
-    const fs::path music = track("broken.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    const fs::path music =
+        track("broken.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
     write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k % 4 != 0; }));
     try {
         render(request("broken.mp3", 60));
@@ -215,7 +224,8 @@ TEST_F(MusicTest, AMostlyUndecodableTrackIsADecodeErrorWithTheRealLibavError) {
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << e.what();
         EXPECT_NE(std::string(e.what()).find("undecodable"), std::string::npos) << e.what();
-        EXPECT_EQ(e.stderr_snippet().find("Could not update timestamps"), std::string::npos) << e.stderr_snippet();
+        EXPECT_EQ(e.stderr_snippet().find("Could not update timestamps"), std::string::npos)
+            << e.stderr_snippet();
         EXPECT_NE(e.stderr_snippet().find("mp3"), std::string::npos) << e.stderr_snippet();
     }
     EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
@@ -256,7 +266,8 @@ TEST_F(MusicTest, LowRateMusicSetsAnExactCutAndTheRenderIsCached) {
     const Mp4Track* audio = movie.track("soun");
     ASSERT_NE(audio, nullptr);
     ASSERT_FALSE(audio->edits.empty());
-    EXPECT_EQ(audio->edits.back().segment_duration, movie.timescale) << "the audio edit holds 8000 samples";
+    EXPECT_EQ(audio->edits.back().segment_duration, movie.timescale)
+        << "the audio edit holds 8000 samples";
 
     const auto again = render(request("low.mp3", 60));
     EXPECT_TRUE(again.cache_hit) << "an unchanged job must be answered from the cache";
@@ -270,7 +281,8 @@ namespace {
 
 std::int64_t audio_duration_ts(const fs::path& path) {
     AVFormatContext* raw = nullptr;
-    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
+        throw std::runtime_error("open failed");
     media::InputFormatPtr fmt(raw);
     avformat_find_stream_info(fmt.get(), nullptr);
     const int i = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
@@ -283,15 +295,19 @@ std::int64_t audio_duration_ts(const fs::path& path) {
 // round(T * rate) samples (the track is not left to end 52 ms before the video), and the
 // unchanged job is a cache hit.
 TEST_F(MusicTest, DamagedFramesKeepTheCutExactAndTheRenderCached) {
-    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
-    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const fs::path music =
+        track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music,
+                damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
     const double t = media::probe_audio(music).duration_sec;
     const auto r = render(request("scratched.mp3", 90));  // 3 s of frames: the music sets the cut
 
     EXPECT_EQ(r.warnings.size(), 1u);
     EXPECT_EQ(r.duration_ms, std::llround(t * 1000));
-    EXPECT_EQ(audio_duration_ts(r.path), std::llround(t * 44100)) << "the audio ends at T, with the video";
-    EXPECT_TRUE(render(request("scratched.mp3", 90)).cache_hit) << "an unchanged job must be a cache hit";
+    EXPECT_EQ(audio_duration_ts(r.path), std::llround(t * 44100))
+        << "the audio ends at T, with the video";
+    EXPECT_TRUE(render(request("scratched.mp3", 90)).cache_hit)
+        << "an unchanged job must be a cache hit";
 }
 
 struct PacketTiming {
@@ -302,7 +318,8 @@ struct PacketTiming {
 // Timing of the audio packets of `path`, in decode order.
 std::vector<PacketTiming> audio_packets(const fs::path& path) {
     AVFormatContext* raw = nullptr;
-    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
+        throw std::runtime_error("open failed");
     media::InputFormatPtr fmt(raw);
     const int i = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
     if (i < 0) throw std::runtime_error("no audio stream");
@@ -321,14 +338,17 @@ std::vector<PacketTiming> audio_packets(const fs::path& path) {
 // rejected a frame": this test and the two above failed on Debian 13). FFmpeg 5.1 pads such a
 // frame itself and takes what follows, so on Debian 12 this holds with or without the fix.
 TEST_F(MusicTest, EveryAacFrameButTheLastIsWholeWhenTheTrackEndsShort) {
-    const fs::path music = track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
-    write_bytes(music, damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
+    const fs::path music =
+        track("scratched.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    write_bytes(music,
+                damage_frames(read_bytes(music), [](std::size_t k) { return k == 20 || k == 30; }));
     const auto r = render(request("scratched.mp3", 90));  // 3 s of frames: the music sets the cut
     const auto packets = audio_packets(r.path);
     ASSERT_GT(packets.size(), 2u);
     for (std::size_t k = 0; k + 1 < packets.size(); ++k) {
         EXPECT_EQ(packets[k].duration, 1024) << "audio packet " << k << " of " << packets.size();
-        EXPECT_EQ(packets[k + 1].pts - packets[k].pts, 1024) << "audio packet " << k << " of " << packets.size();
+        EXPECT_EQ(packets[k + 1].pts - packets[k].pts, 1024)
+            << "audio packet " << k << " of " << packets.size();
     }
 }
 
@@ -336,7 +356,8 @@ TEST_F(MusicTest, EveryAacFrameButTheLastIsWholeWhenTheTrackEndsShort) {
 // measured it. The render must not publish a video whose music stops early: IoError (transient,
 // retried with the file as it is then), nothing in the output dir.
 TEST_F(MusicTest, MusicTruncatedDuringTheRenderIsAnIoErrorAndNothingIsPublished) {
-    const fs::path music = track("live.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
+    const fs::path music =
+        track("live.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 2.0}});
     logs_->on_event("preflight", [&] { fs::resize_file(music, fs::file_size(music) / 2); });
     try {
         render(request("live.mp3", 90));
@@ -352,8 +373,10 @@ TEST_F(MusicTest, MusicTruncatedDuringTheRenderIsAnIoErrorAndNothingIsPublished)
 // render hashed it for the cache key: the key would name music the artifact does not hold, and
 // a later job with the first track would be answered with the second. The render must notice.
 TEST_F(MusicTest, MusicReplacedDuringTheRenderIsAnIoError) {
-    const fs::path music = track("swap.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440}});
-    write_mp3_sine(tmp_ / "other.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 880});
+    const fs::path music = track(
+        "swap.mp3", {{.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 440}});
+    write_mp3_sine(tmp_ / "other.mp3",
+                   {.sample_rate = 44100, .channels = 2, .seconds = 1.0, .frequency = 880});
     // An incomplete artifact at the output path: the cache check logs cache_incomplete after
     // hashing the music and before the render opens it.
     const auto first = render(request("swap.mp3", 60));
@@ -398,11 +421,19 @@ struct BadSectorFile {
         auto* f = static_cast<BadSectorFile*>(opaque);
         const auto size = static_cast<std::int64_t>(f->bytes.size());
         switch (whence & ~AVSEEK_FORCE) {
-            case AVSEEK_SIZE: return size;
-            case SEEK_SET: f->pos = offset; break;
-            case SEEK_CUR: f->pos += offset; break;
-            case SEEK_END: f->pos = size + offset; break;
-            default: return AVERROR(EINVAL);
+            case AVSEEK_SIZE:
+                return size;
+            case SEEK_SET:
+                f->pos = offset;
+                break;
+            case SEEK_CUR:
+                f->pos += offset;
+                break;
+            case SEEK_END:
+                f->pos = size + offset;
+                break;
+            default:
+                return AVERROR(EINVAL);
         }
         return f->pos;
     }
@@ -417,7 +448,7 @@ struct AvioDeleter {
 
 // A 3 s MP3 behind the mp3 demuxer, over a disk that fails 512 bytes in its middle.
 class BadSectorInput {
-public:
+  public:
     explicit BadSectorInput(const fs::path& dir) {
         write_mp3_sine(dir / "music.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 3.0});
         file_.bytes = read_bytes(dir / "music.mp3");
@@ -425,16 +456,18 @@ public:
         file_.bad_to = file_.bad_from + 512;
         constexpr int kBuffer = 4096;
         auto* buffer = static_cast<std::uint8_t*>(av_malloc(kBuffer));
-        pb_.reset(avio_alloc_context(buffer, kBuffer, 0, &file_, &BadSectorFile::read, nullptr, &BadSectorFile::seek));
+        pb_.reset(avio_alloc_context(buffer, kBuffer, 0, &file_, &BadSectorFile::read, nullptr,
+                                     &BadSectorFile::seek));
         AVFormatContext* raw = avformat_alloc_context();
         raw->pb = pb_.get();
         raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-        if (avformat_open_input(&raw, nullptr, av_find_input_format("mp3"), nullptr) < 0) throw std::runtime_error("open");
+        if (avformat_open_input(&raw, nullptr, av_find_input_format("mp3"), nullptr) < 0)
+            throw std::runtime_error("open");
         fmt_.reset(raw);
     }
     AVFormatContext* get() { return fmt_.get(); }
 
-private:
+  private:
     BadSectorFile file_;
     std::unique_ptr<AVIOContext, AvioDeleter> pb_;
     media::InputFormatPtr fmt_;  // closed before pb_ is freed
@@ -443,14 +476,19 @@ private:
 TEST(MusicReadErrors, AReadErrorIsAnIoErrorNotTheEndOfTheTrack) {
     TempDir tmp;
     BadSectorInput input(tmp.path());
-    media::CodecContextPtr dec = media::open_decoder(input.get(), 0, ErrorClass::DecodeError, media::InputPolicy::Music);
+    media::CodecContextPtr dec =
+        media::open_decoder(input.get(), 0, ErrorClass::DecodeError, media::InputPolicy::Music);
     media::DecodingLoop loop(input.get(), 0, dec.get(),
-                             {.error_class = ErrorClass::DecodeError, .what = "music 'music.mp3'", .skip_bad_packets = true});
+                             {.error_class = ErrorClass::DecodeError,
+                              .what = "music 'music.mp3'",
+                              .skip_bad_packets = true});
     media::FramePtr frame = media::make_frame();
     double seconds = 0;
     try {
-        while (loop.next(frame.get())) seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
-        FAIL() << "the track ended at " << seconds << " s, where the disk failed, as if it were its end";
+        while (loop.next(frame.get()))
+            seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
+        FAIL() << "the track ended at " << seconds
+               << " s, where the disk failed, as if it were its end";
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
         EXPECT_NE(std::string(e.what()).find("music.mp3"), std::string::npos) << e.what();
@@ -464,7 +502,8 @@ TEST(MusicReadErrors, PreflightsCountStopsAtAReadErrorWithAnIoError) {
     BadSectorInput input(tmp.path());
     try {
         const auto p = media::probe_audio(input.get(), "music.mp3");
-        FAIL() << "preflight measured " << p.duration_sec << " s of a 3 s track whose middle could not be read";
+        FAIL() << "preflight measured " << p.duration_sec
+               << " s of a 3 s track whose middle could not be read";
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
     }

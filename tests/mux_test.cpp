@@ -16,6 +16,7 @@
 #include "support/fixtures.h"
 #include "support/mp3_fixture.h"
 #include "support/mp4_boxes.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -25,7 +26,7 @@ namespace renderer::testing {
 namespace {
 
 class MuxTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         logs_ = capture_json_logs(true);
         fs::create_directories(tmp_ / "music");
@@ -33,18 +34,12 @@ protected:
         fs::copy_file(testdata() / "audio/music/background.mp3", tmp_ / "music/background.mp3");
     }
 
-    media::RenderResult render(int frames, const std::string& track, const std::string& preset = "ultrafast") {
+    media::RenderResult render(int frames, const std::string& track,
+                               const std::string& preset = "ultrafast") {
         if (!fs::exists(tmp_ / "frames")) write_frames(tmp_ / "frames", frames, 32, 32);
-        media::RenderRequest r;
-        r.story_id = "S1";
-        r.part_id = "P1";
-        r.frames_dir = tmp_ / "frames";
-        r.music_dir = tmp_ / "music";
+        media::RenderRequest r = test_request(tmp_.path(), tmp_ / "frames");
         r.music_select = "named:" + track;
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
         r.settings.preset = preset;
-        r.settings.threads = 2;
         media::CancelToken cancel;
         return media::render_slideshow(r, log::Context{}, cancel);
     }
@@ -61,7 +56,8 @@ struct StreamDuration {
 };
 StreamDuration libav_duration(const fs::path& path, AVMediaType type) {
     AVFormatContext* raw = nullptr;
-    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
+        throw std::runtime_error("open failed");
     media::InputFormatPtr fmt(raw);
     avformat_find_stream_info(fmt.get(), nullptr);
     const int i = av_find_best_stream(fmt.get(), type, -1, -1, nullptr, 0);
@@ -82,7 +78,8 @@ TEST_F(MuxTest, EditListsHoldTheExactCutWhenTheFramesAreShorter) {
     ASSERT_FALSE(audio->edits.empty());
     const Mp4Edit& edit = audio->edits.back();
     // segment_duration / movie timescale == 7350 / 44100, exactly.
-    EXPECT_EQ(edit.segment_duration * 44100, 7350ull * movie.timescale) << "movie timescale " << movie.timescale;
+    EXPECT_EQ(edit.segment_duration * 44100, 7350ull * movie.timescale)
+        << "movie timescale " << movie.timescale;
     EXPECT_EQ(movie.duration * 6, movie.timescale) << "the movie lasts exactly 1/6 s";
 
     const auto a = libav_duration(r.path, AVMEDIA_TYPE_AUDIO);
@@ -94,15 +91,18 @@ TEST_F(MuxTest, EditListsHoldTheExactCutWhenTheFramesAreShorter) {
 // (the last one shown from 31/30 s) and the last frame is shortened to end at 1.05 s instead of
 // 32/30 s.
 TEST_F(MuxTest, ContainerLastsExactlyTheMusicWhenTheMusicIsShorter) {
-    write_mp3_sine(tmp_ / "music/short.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 1.05});
+    write_mp3_sine(tmp_ / "music/short.mp3",
+                   {.sample_rate = 44100, .channels = 2, .seconds = 1.05});
     const auto r = render(60, "short.mp3");
     EXPECT_EQ(r.frames, 32);
     const Mp4Movie movie = read_movie(read_bytes(r.path));
-    EXPECT_EQ(movie.duration * 100, 105ull * movie.timescale) << movie.duration << " / " << movie.timescale;
+    EXPECT_EQ(movie.duration * 100, 105ull * movie.timescale)
+        << movie.duration << " / " << movie.timescale;
     const Mp4Track* video = movie.track("vide");
     ASSERT_NE(video, nullptr);
     ASSERT_FALSE(video->edits.empty());
-    EXPECT_EQ(video->edits.back().segment_duration * 100, 105ull * movie.timescale) << "video ends at T too";
+    EXPECT_EQ(video->edits.back().segment_duration * 100, 105ull * movie.timescale)
+        << "video ends at T too";
 
     const auto a = libav_duration(r.path, AVMEDIA_TYPE_AUDIO);
     EXPECT_EQ(a.duration, 46305);
@@ -112,16 +112,19 @@ TEST_F(MuxTest, ContainerLastsExactlyTheMusicWhenTheMusicIsShorter) {
 // The default preset codes B-frames: packets reach the muxer in decode order, so the last one
 // written is not the last one shown. The container must still end at T.
 TEST_F(MuxTest, ContainerLastsExactlyTheMusicWithBFrames) {
-    write_mp3_sine(tmp_ / "music/short.mp3", {.sample_rate = 44100, .channels = 2, .seconds = 1.05});
+    write_mp3_sine(tmp_ / "music/short.mp3",
+                   {.sample_rate = 44100, .channels = 2, .seconds = 1.05});
     write_textured_frames(tmp_ / "frames", 60, 64, 64);
     const auto r = render(60, "short.mp3", "medium");
     EXPECT_EQ(r.frames, 32);
     const Mp4Movie movie = read_movie(read_bytes(r.path));
-    EXPECT_EQ(movie.duration * 100, 105ull * movie.timescale) << movie.duration << " / " << movie.timescale;
+    EXPECT_EQ(movie.duration * 100, 105ull * movie.timescale)
+        << movie.duration << " / " << movie.timescale;
     const Mp4Track* video = movie.track("vide");
     ASSERT_NE(video, nullptr);
     ASSERT_FALSE(video->edits.empty());
-    EXPECT_EQ(video->edits.back().segment_duration * 100, 105ull * movie.timescale) << "video ends at T too";
+    EXPECT_EQ(video->edits.back().segment_duration * 100, 105ull * movie.timescale)
+        << "video ends at T too";
     const auto v = libav_duration(r.path, AVMEDIA_TYPE_VIDEO);
     EXPECT_EQ(v.container_us, 1050000);
 
@@ -159,7 +162,8 @@ TEST_F(MuxTest, OutputDirRemovedBeforeTheFaststartPassIsAnIoError) {
         f->width = f->height = 32;
         ASSERT_GE(av_frame_get_buffer(f.get(), 0), 0);
         av_frame_make_writable(f.get());
-        for (int p = 0; p < 3; ++p) std::memset(f->data[p], 128, static_cast<std::size_t>(f->linesize[p]) * (p ? 16 : 32));
+        for (int p = 0; p < 3; ++p)
+            std::memset(f->data[p], 128, static_cast<std::size_t>(f->linesize[p]) * (p ? 16 : 32));
         f->pts = i;
         media::encode_and_write(venc.get(), f.get(), vst, mux);
     }
@@ -193,8 +197,10 @@ TEST_F(MuxTest, NoVideoFrameOfZeroDuration) {
     // lengthen the first part by whole frames to reach a multiple of 1470 (one frame at 30 fps).
     double t0 = 0;
     for (int ms = 40; ms < 400; ++ms) {
-        write_mp3_sine(tmp_ / "b.mp3", {.sample_rate = 48000, .channels = 2, .seconds = ms / 1000.0});
-        write_bytes(tmp_ / "music/joined.mp3", read_bytes(tmp_ / "a.mp3") + read_bytes(tmp_ / "b.mp3"));
+        write_mp3_sine(tmp_ / "b.mp3",
+                       {.sample_rate = 48000, .channels = 2, .seconds = ms / 1000.0});
+        write_bytes(tmp_ / "music/joined.mp3",
+                    read_bytes(tmp_ / "a.mp3") + read_bytes(tmp_ / "b.mp3"));
         t0 = media::probe_audio(tmp_ / "music/joined.mp3").duration_sec * 44100;
         const double frac = t0 - std::floor(t0);
         if (frac > 0.01 && frac < 0.49 && static_cast<std::int64_t>(std::floor(t0)) % 6 == 0) break;
@@ -203,7 +209,9 @@ TEST_F(MuxTest, NoVideoFrameOfZeroDuration) {
     ASSERT_GT(t0, 0) << "no 48 kHz part gave the length this case needs";
     std::int64_t extra = 0;
     while ((static_cast<std::int64_t>(std::floor(t0)) + 1152 * extra) % 1470 != 0) ++extra;
-    write_mp3_sine(tmp_ / "a.mp3", {.sample_rate = 44100, .channels = 2, .seconds = (22050.0 + 1152 * extra) / 44100});
+    write_mp3_sine(
+        tmp_ / "a.mp3",
+        {.sample_rate = 44100, .channels = 2, .seconds = (22050.0 + 1152 * extra) / 44100});
     write_bytes(tmp_ / "music/joined.mp3", read_bytes(tmp_ / "a.mp3") + read_bytes(tmp_ / "b.mp3"));
     const double t = media::probe_audio(tmp_ / "music/joined.mp3").duration_sec * 44100;
     ASSERT_NEAR(t, t0 + 1152.0 * extra, 1e-6);
@@ -214,7 +222,8 @@ TEST_F(MuxTest, NoVideoFrameOfZeroDuration) {
     // The mov muxer takes a last duration of 0 for "unknown" and repeats the one before: the
     // video, and the file, then lasted a whole frame past the audio.
     const auto v = libav_duration(r.path, AVMEDIA_TYPE_VIDEO);
-    EXPECT_EQ(v.container_us, std::llround(std::floor(t) / 44100 * 1e6)) << "the file lasts the audio's whole samples";
+    EXPECT_EQ(v.container_us, std::llround(std::floor(t) / 44100 * 1e6))
+        << "the file lasts the audio's whole samples";
     AVFormatContext* raw = nullptr;
     ASSERT_EQ(avformat_open_input(&raw, r.path.c_str(), nullptr, nullptr), 0);
     media::InputFormatPtr fmt(raw);

@@ -16,11 +16,12 @@
 #include "media/probe.h"
 #include "media/render_key.h"
 #include "media/slideshow.h"
+#include "support/bad_media.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
 #include "support/mp4_boxes.h"
-#include "support/bad_media.h"
+#include "support/test_request.h"
 
 extern "C" {
 #include <libavutil/cpu.h>
@@ -32,7 +33,7 @@ namespace {
 using media::RenderRequest;
 
 class SlideshowTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         logs_ = capture_json_logs(true);
         fs::create_directories(tmp_ / "out");
@@ -41,16 +42,10 @@ protected:
     }
 
     RenderRequest request(const fs::path& frames, const std::string& track = "background.mp3") {
-        RenderRequest r;
+        RenderRequest r = test_request(tmp_.path(), frames);
         r.story_id = "S45";
         r.part_id = "P2";
-        r.frames_dir = frames;
-        r.music_dir = tmp_ / "music";
         r.music_select = "named:" + track;
-        r.output_dir = tmp_ / "out";
-        r.min_free_bytes = 1 << 20;
-        r.settings.preset = "ultrafast";
-        r.settings.threads = 2;
         return r;
     }
 
@@ -60,7 +55,8 @@ protected:
 
     media::RenderResult render(const RenderRequest& r) {
         media::CancelToken cancel;
-        return media::render_slideshow(r, log::Context({{"story_id", r.story_id}, {"part_id", r.part_id}}), cancel);
+        return media::render_slideshow(
+            r, log::Context({{"story_id", r.story_id}, {"part_id", r.part_id}}), cancel);
     }
 
     TempDir tmp_;
@@ -146,16 +142,17 @@ TEST_F(SlideshowTest, OddSizedFramesAreRoundedUpToEven) {
 TEST_F(SlideshowTest, MixedSizesAreFittedAndPaddedBlack) {
     fs::create_directories(tmp_ / "frames");
     const Rgb white{255, 255, 255};
-    write_png(tmp_ / "frames/f1.png", 64, 64, PngKind::Rgb8, white);   // canvas 64x64
-    write_png(tmp_ / "frames/f2.png", 64, 32, PngKind::Rgb8, white);   // half the height: black bars
-    write_png(tmp_ / "frames/f3.png", 128, 128, PngKind::Rgb8, white);  // larger: scaled down, fills
+    write_png(tmp_ / "frames/f1.png", 64, 64, PngKind::Rgb8, white);  // canvas 64x64
+    write_png(tmp_ / "frames/f2.png", 64, 32, PngKind::Rgb8, white);  // half the height: black bars
+    write_png(tmp_ / "frames/f3.png", 128, 128, PngKind::Rgb8,
+              white);  // larger: scaled down, fills
     const auto r = render(request(tmp_ / "frames"));
     EXPECT_EQ(r.width, 64);
     EXPECT_EQ(r.height, 64);
     const auto means = decode_video_means(r.path);
     ASSERT_EQ(means.size(), 3u);
-    EXPECT_NEAR(means[0].y, 235, 4);                     // white, limited range
-    EXPECT_NEAR(means[1].y, (235 + 16) / 2.0, 8);         // half white, half black padding
+    EXPECT_NEAR(means[0].y, 235, 4);               // white, limited range
+    EXPECT_NEAR(means[1].y, (235 + 16) / 2.0, 8);  // half white, half black padding
     EXPECT_NEAR(means[2].y, 235, 4);
 }
 
@@ -184,7 +181,8 @@ TEST_F(SlideshowTest, EveryPngTypeRendersWithBt709Colours) {
         SCOPED_TRACE(n);
         const fs::path dir = tmp_ / ("frames" + std::to_string(n++));
         fs::create_directories(dir);
-        for (int i = 1; i <= 3; ++i) write_png(dir / ("f" + std::to_string(i) + ".png"), 32, 32, c.kind, red, c.alpha);
+        for (int i = 1; i <= 3; ++i)
+            write_png(dir / ("f" + std::to_string(i) + ".png"), 32, 32, c.kind, red, c.alpha);
         auto req = request(dir);
         req.part_id = "P" + std::to_string(n);
         const auto r = render(req);
@@ -204,13 +202,15 @@ TEST_F(SlideshowTest, FramesAreInNaturalOrder) {
     // f1..f12 with rising brightness: byte order would put f10 before f2.
     for (int i = 1; i <= 12; ++i) {
         const auto g = static_cast<std::uint8_t>(i * 20);
-        write_png(tmp_ / "frames" / ("f" + std::to_string(i) + ".png"), 32, 32, PngKind::Rgb8, Rgb{g, g, g});
+        write_png(tmp_ / "frames" / ("f" + std::to_string(i) + ".png"), 32, 32, PngKind::Rgb8,
+                  Rgb{g, g, g});
     }
     auto req = request(tmp_ / "frames");
     req.settings.crf = 10;
     const auto means = decode_video_means(render(req).path);
     ASSERT_EQ(means.size(), 12u);
-    for (std::size_t i = 1; i < means.size(); ++i) EXPECT_GT(means[i].y, means[i - 1].y + 5) << "frame " << i;
+    for (std::size_t i = 1; i < means.size(); ++i)
+        EXPECT_GT(means[i].y, means[i - 1].y + 5) << "frame " << i;
 }
 
 TEST_F(SlideshowTest, IdenticalInputsGiveIdenticalBytes) {
@@ -233,7 +233,10 @@ void scribble_freed_heap(std::uint8_t fill) {
         for (int copies = 0; copies < 3; ++copies) {
             void* b = std::malloc(size);
             std::memset(b, fill, size);
-            asm volatile("" : : "r"(b) : "memory");  // the stores must happen although b is freed unread
+            asm volatile(""
+                         :
+                         : "r"(b)
+                         : "memory");  // the stores must happen although b is freed unread
             blocks.push_back(b);
         }
     }
@@ -283,7 +286,8 @@ TEST_F(SlideshowTest, X264OutputDoesNotDependOnTheSimdItUses) {
     const std::string native = mdat(read_bytes(render(req).path));
     ASSERT_FALSE(native.empty());
     req.settings.x264_params = "asm=0";
-    EXPECT_TRUE(mdat(read_bytes(render(req).path)) == native) << "x264 without SIMD gave other bytes";
+    EXPECT_TRUE(mdat(read_bytes(render(req).path)) == native)
+        << "x264 without SIMD gave other bytes";
 }
 
 TEST_F(SlideshowTest, TrackSelectionIsDeterministic) {
@@ -344,7 +348,8 @@ TEST_F(SlideshowTest, ClosedPublishGateLeavesNothing) {
     write_frames(tmp_ / "frames", 10, 64, 36);
     media::CancelToken cancel;
     try {
-        media::render_slideshow(request(tmp_ / "frames"), log::Context{}, cancel, {}, [] { return false; });
+        media::render_slideshow(request(tmp_ / "frames"), log::Context{}, cancel, {},
+                                [] { return false; });
         FAIL() << "expected LeaseLost";
     } catch (const Error& e) {
         EXPECT_EQ(e.error_class(), ErrorClass::LeaseLost);
@@ -428,7 +433,9 @@ TEST_F(SlideshowTest, RenderCacheCountsThePackets) {
     const std::size_t drop = 600;
     cut.resize(cut.size() - drop);
     const auto mdat_size = static_cast<std::uint32_t>(boxes.back().size - drop);
-    for (int i = 0; i < 4; ++i) cut[boxes.back().offset + static_cast<std::size_t>(i)] = static_cast<char>(mdat_size >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i)
+        cut[boxes.back().offset + static_cast<std::size_t>(i)] =
+            static_cast<char>(mdat_size >> (24 - 8 * i));
     write_bytes(first.path, cut);
 
     EXPECT_FALSE(render(req).cache_hit) << "an artifact missing packets answered as a cache hit";
@@ -446,9 +453,11 @@ TEST(RenderKey, NamesTheRunningRendererBuild) {
 
 TEST(RenderKey, NamesTheEncoderAndConverterBuilds) {
     const std::string libs = media::render_key_libraries();
-    EXPECT_NE(libs.find("x264 core "), std::string::npos) << libs;  // libx264's own ident, e.g. "core 164 r3095 baee400"
+    EXPECT_NE(libs.find("x264 core "), std::string::npos)
+        << libs;  // libx264's own ident, e.g. "core 164 r3095 baee400"
     EXPECT_NE(libs.find("swscale " + std::to_string(swscale_version())), std::string::npos) << libs;
-    EXPECT_NE(libs.find("swresample " + std::to_string(swresample_version())), std::string::npos) << libs;
+    EXPECT_NE(libs.find("swresample " + std::to_string(swresample_version())), std::string::npos)
+        << libs;
 }
 
 }  // namespace
@@ -462,8 +471,11 @@ namespace {
 TEST_F(SlideshowTest, FfmpegCmdListsTheRenderedFramesAndTheExactCut) {
     add_track("media/short_1s.mp3", "short.mp3");
     fs::create_directories(tmp_ / "frames");
-    for (const char* name : {"f10.png", "f2.PNG", "f1.png"}) write_png(tmp_ / "frames" / name, 32, 32, PngKind::Rgb8, Rgb{});
-    for (int i = 11; i <= 40; ++i) write_png(tmp_ / "frames" / ("f" + std::to_string(i) + ".png"), 32, 32, PngKind::Rgb8, Rgb{});
+    for (const char* name : {"f10.png", "f2.PNG", "f1.png"})
+        write_png(tmp_ / "frames" / name, 32, 32, PngKind::Rgb8, Rgb{});
+    for (int i = 11; i <= 40; ++i)
+        write_png(tmp_ / "frames" / ("f" + std::to_string(i) + ".png"), 32, 32, PngKind::Rgb8,
+                  Rgb{});
     auto req = request(tmp_ / "frames", "short.mp3");
     req.libav_report_path = tmp_ / "ffreport.log";
     render(req);
@@ -497,7 +509,7 @@ namespace {
 
 // Forces libav's CPU feature set for the guard's life, as a machine of another kind would have it.
 class ForcedCpuFlags {
-public:
+  public:
     explicit ForcedCpuFlags(int flags) { av_force_cpu_flags(flags); }
     ~ForcedCpuFlags() { av_force_cpu_flags(-1); }
     ForcedCpuFlags(const ForcedCpuFlags&) = delete;
@@ -521,7 +533,8 @@ TEST_F(SlideshowTest, RenderCacheKeyNamesTheCpuFeaturesLibavUses) {
     const auto other = render(req);
     EXPECT_FALSE(other.cache_hit) << "bytes made with other CPU features answered as a cache hit";
     req.settings.use_cache = false;
-    EXPECT_NE(read_bytes(render(req).path), native_bytes) << "the premise: these paths change the bytes";
+    EXPECT_NE(read_bytes(render(req).path), native_bytes)
+        << "the premise: these paths change the bytes";
 }
 
 }  // namespace
@@ -542,9 +555,12 @@ TEST_F(SlideshowTest, DebugFilesNeverWriteThroughWhatIsAtTheirPath) {
     fs::create_symlink(tmp_ / "victim.txt", tmp_ / "ffreport.log");
     fs::create_hard_link(tmp_ / "victim2.txt", tmp_ / "ffreport.log.ffconcat");
     render(req);
-    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious") << "the libav report was written through a symlink";
-    EXPECT_EQ(read_text(tmp_ / "victim2.txt"), "precious") << "the frame list was written through a hard link";
-    EXPECT_NE(read_text(tmp_ / "ffreport.log.ffconcat").find("ffconcat version 1.0"), std::string::npos);
+    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious")
+        << "the libav report was written through a symlink";
+    EXPECT_EQ(read_text(tmp_ / "victim2.txt"), "precious")
+        << "the frame list was written through a hard link";
+    EXPECT_NE(read_text(tmp_ / "ffreport.log.ffconcat").find("ffconcat version 1.0"),
+              std::string::npos);
 
     // Without a report path the list goes to the temp dir, under a name made of the ids.
     const char* old_tmpdir = std::getenv("TMPDIR");
@@ -554,8 +570,12 @@ TEST_F(SlideshowTest, DebugFilesNeverWriteThroughWhatIsAtTheirPath) {
     req.libav_report_path.reset();
     req.settings.use_cache = false;
     render(req);
-    if (old_tmpdir != nullptr) ::setenv("TMPDIR", saved.c_str(), 1); else ::unsetenv("TMPDIR");
-    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious") << "the frame list was written through a symlink";
+    if (old_tmpdir != nullptr)
+        ::setenv("TMPDIR", saved.c_str(), 1);
+    else
+        ::unsetenv("TMPDIR");
+    EXPECT_EQ(read_text(tmp_ / "victim.txt"), "precious")
+        << "the frame list was written through a symlink";
 }
 
 }  // namespace
@@ -575,10 +595,12 @@ TEST_F(SlideshowTest, RenderCacheRefusesAnArtifactWithAlteredPackets) {
     const auto boxes = top_level_boxes(whole);
     ASSERT_EQ(boxes.back().type, "mdat");
     std::string altered = whole;
-    for (std::size_t i = boxes.back().offset + 16; i < boxes.back().offset + 48; ++i) altered[i] = static_cast<char>(~altered[i]);
+    for (std::size_t i = boxes.back().offset + 16; i < boxes.back().offset + 48; ++i)
+        altered[i] = static_cast<char>(~altered[i]);
     write_bytes(first.path, altered);
 
-    EXPECT_FALSE(render(req).cache_hit) << "an artifact with other packet bytes answered as a cache hit";
+    EXPECT_FALSE(render(req).cache_hit)
+        << "an artifact with other packet bytes answered as a cache hit";
     EXPECT_TRUE(read_bytes(first.path) == whole) << "the re-render restores the same bytes";
 }
 
@@ -593,7 +615,7 @@ namespace {
 // (/proc/self/mem at offset 0 gives a real EIO), not the hash of what happened to be read.
 TEST(RenderKey, TheMusicIsHashedAsItIsReadAndReadErrorsAreIoErrors) {
     const fs::path music = testdata() / "audio/music/background.mp3";
-    EXPECT_EQ(media::file_content_hash(music), media::content_hash(media::read_file_bytes(music)));
+    EXPECT_EQ(media::file_content_hash(music), media::content_hash(read_file_bytes(music)));
     try {
         media::file_content_hash("/proc/self/mem");
         FAIL() << "a read error was hashed";
@@ -612,7 +634,8 @@ namespace {
 // line. A name holding a line break would add directives of its own to the list an operator
 // replays with `-safe 0` (here: read another file as a frame). Such a list cannot be written.
 TEST(FfmpegCmd, AFrameNameCannotAddDirectivesToTheList) {
-    const std::vector<fs::path> frames = {"/story/frame_1.png", "/story/x\nfile /etc/shadow\nduration 1\ny.png"};
+    const std::vector<fs::path> frames = {"/story/frame_1.png",
+                                          "/story/x\nfile /etc/shadow\nduration 1\ny.png"};
     const auto list = media::ffconcat_list(frames, 30);
     if (list) {
         std::istringstream in(*list);
@@ -620,7 +643,8 @@ TEST(FfmpegCmd, AFrameNameCannotAddDirectivesToTheList) {
         while (std::getline(in, line)) EXPECT_NE(line, "file /etc/shadow") << *list;
     }
     EXPECT_FALSE(list.has_value()) << "a name with a line break cannot be listed faithfully";
-    EXPECT_TRUE(media::ffconcat_list({"/story/it's frame_1.png"}, 30).has_value()) << "quotes are escaped, not refused";
+    EXPECT_TRUE(media::ffconcat_list({"/story/it's frame_1.png"}, 30).has_value())
+        << "quotes are escaped, not refused";
 }
 
 }  // namespace

@@ -17,8 +17,8 @@
 #include "support/fixtures.h"
 #include "support/stub_api.h"
 #include "worker/api_client.h"
+#include "worker/api_messages.h"
 #include "worker/http_client.h"
-#include "worker/job.h"
 #include "worker/lease.h"
 #include "worker/url.h"
 #include "worker/worker.h"
@@ -495,6 +495,47 @@ TEST_F(WorkerStubTest, ClaimConflictSkipsTheJob) {
     EXPECT_TRUE(logs_->events("claim").empty());
     EXPECT_FALSE(logs_->events("claim_skipped").empty());
     EXPECT_EQ(logs_->joined().find(kToken), std::string::npos);
+}
+
+// A job the worker refuses (an unsafe id) at the head of the queue: the worker listed only
+// MAX_CONCURRENT jobs, so that one hid every job behind it, for ever. The stub honours `limit`
+// as a job API does.
+TEST_F(WorkerStubTest, ARefusedJobAtTheHeadDoesNotHideTheQueue) {
+    const std::string bad = R"({"id":"bad id","story_id":"s","part_id":"p"})";
+    const std::string good = R"({"id":"j1","story_id":"s","part_id":"p"})";
+    stub_.script(kList,
+                 {{.status = 200, .headers = {{"X-Queue-Depth", "2"}}, .list_items = {bad, good}}});
+    const auto claim = "POST /api/render-jobs/j1/claim";
+    stub_.script(claim, {{409, "{}", {}}});
+    auto c = config();
+    c.max_concurrent = 1;
+    Worker w(c);
+    run(w, 6);
+    EXPECT_GE(stub_.hits(claim), 1) << "the job behind the refused one was never claimed";
+    EXPECT_EQ(logs_->events("error").size(), 1u) << "the refused job is logged once";
+}
+
+// --exit-when-idle with only refused jobs queued: no job this worker can take will come, so it
+// exits as when the queue is empty (it sat forever, holding its pod, and a ScaledJob kept
+// starting more).
+TEST_F(WorkerStubTest, OnlyRefusedJobsQueuedCountsAsIdle) {
+    stub_.script(kList, {{.status = 200,
+                          .headers = {{"X-Queue-Depth", "1"}},
+                          .list_items = {R"({"id":"bad id","story_id":"s","part_id":"p"})"}}});
+    auto c = config();
+    c.exit_when_idle_polls = 1;
+    Worker w(c);
+    std::atomic<bool> returned{false};
+    std::thread t([&] {
+        w.run();
+        returned = true;
+    });
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end && !returned) std::this_thread::sleep_for(10ms);
+    const bool exited_by_itself = returned;
+    w.request_stop();
+    t.join();
+    EXPECT_TRUE(exited_by_itself) << "the worker waited for a job it will never take";
 }
 
 TEST_F(WorkerStubTest, StopInterruptsAClaimInFlight) {

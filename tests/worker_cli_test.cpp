@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "support/process.h"
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
 
 namespace renderer::testing {
 namespace {

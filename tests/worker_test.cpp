@@ -14,8 +14,8 @@
 #include "common/error.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
+#include "support/worker_fixture.h"
 #include "worker/work_dir.h"
-#include "worker_fixture.h"
 
 namespace renderer::testing {
 namespace {

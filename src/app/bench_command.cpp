@@ -16,15 +16,16 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
-#include "app/bench_plot.h"
-#include "app/bench_report.h"
 #include "app/commands.h"
 #include "app/progress_bar.h"
+#include "bench/bench_plot.h"
+#include "bench/bench_report.h"
+#include "bench/bench_runner.h"
 #include "common/atomic_file.h"
 #include "common/env.h"
 #include "common/error.h"
 #include "common/service_paths.h"
-#include "media/bench_runner.h"
+#include "worker/render_config.h"
 
 namespace renderer::app {
 namespace {
@@ -67,11 +68,12 @@ std::vector<std::string> split_list(std::string_view flag, const std::string& te
     return items;
 }
 
-std::vector<int> int_list(std::string_view flag, const std::string& text, int min, int max) {
+std::vector<int> int_list(std::string_view flag, const std::string& text, media::Setting setting) {
+    const auto range = media::setting_range(setting);
     std::vector<int> out;
     for (const auto& item : split_list(flag, text)) {
         try {
-            const int v = static_cast<int>(parse_int(flag, item, min, max));
+            const int v = static_cast<int>(parse_int(flag, item, range.min, range.max));
             if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
         } catch (const Error& e) {
             usage(e.what());  // the parser's message names the flag and the range
@@ -81,21 +83,19 @@ std::vector<int> int_list(std::string_view flag, const std::string& text, int mi
 }
 
 // Every preset x crf x threads, in the order given: the table lists them the same way.
-std::vector<media::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
+std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
     std::vector<std::string> presets = split_list("--preset", o.presets);
     for (const auto& p : presets) {
         if (!media::is_x264_preset(p)) {
-            usage(
-                fmt::format("--preset: unknown x264 preset '{}'; use ultrafast, superfast, "
-                            "veryfast, faster, fast, "
-                            "medium, slow, slower, veryslow or placebo",
-                            p));
+            usage(fmt::format("--preset: unknown x264 preset '{}'; use one of {}", p,
+                              media::x264_preset_list()));
         }
     }
-    const std::vector<int> crfs = int_list("--crf", o.crfs, 0, 51);
+    const std::vector<int> crfs = int_list("--crf", o.crfs, media::Setting::Crf);
     const std::vector<int> threads =
-        o.threads ? int_list("--threads", *o.threads, 1, 64) : std::vector<int>{default_threads};
-    std::vector<media::BenchSetting> grid;
+        o.threads ? int_list("--threads", *o.threads, media::Setting::Threads)
+                  : std::vector<int>{default_threads};
+    std::vector<bench::BenchSetting> grid;
     for (const auto& p : presets) {
         for (const int c : crfs) {
             for (const int t : threads) grid.push_back({p, c, t});
@@ -106,7 +106,7 @@ std::vector<media::BenchSetting> settings_grid(const BenchOptions& o, int defaul
 
 // The renders' home when nothing is kept: a private dir under TMP_DIR, removed on every path.
 class ScratchDir {
-public:
+  public:
     explicit ScratchDir(const fs::path& parent) {
         std::error_code ec;
         fs::create_directories(parent, ec);
@@ -126,7 +126,7 @@ public:
     ScratchDir& operator=(const ScratchDir&) = delete;
     const fs::path& path() const { return path_; }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -162,8 +162,9 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     const bool bar = !g.json_logs && ::isatty(STDERR_FILENO) == 1;
     init_bench_logs(g, bar);
 
-    media::BenchPlan plan;
-    plan.base = media::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
+    bench::BenchPlan plan;
+    plan.base = worker::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
+    plan.setting_names = worker::env_setting_names;
     plan.settings = settings_grid(o, plan.base.threads);
     plan.repeat = o.repeat;
     plan.frames_dir = fs::absolute(o.frames).lexically_normal();
@@ -233,8 +234,8 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
 
     std::unique_ptr<ProgressBar> progress;
     double last_log = -10;
-    media::BenchObserver observer;
-    observer.on_start = [&](const media::BenchRun& run, int total) {
+    bench::BenchObserver observer;
+    observer.on_start = [&](const bench::BenchRun& run, int total) {
         last_log = -10;
         if (bar) {
             progress = std::make_unique<ProgressBar>(
@@ -252,7 +253,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
                                     {"fps", p.fps}});
         }
     };
-    observer.on_done = [&](const media::BenchRun& run) {
+    observer.on_done = [&](const bench::BenchRun& run) {
         progress.reset();  // ends the bar's line
         log::Fields f{{"order", run.order},           {"repeat", run.repeat},
                       {"setting", run.setting.id()},  {"preset", run.setting.preset},
@@ -269,14 +270,14 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
         log::info("bench_run", f);
     };
 
-    std::vector<media::BenchRun> runs;
+    std::vector<bench::BenchRun> runs;
     try {
-        runs = media::run_bench(plan, cancel, observer);
+        runs = bench::run_bench(plan, cancel, observer);
     } catch (...) {
         progress.reset();
         throw;
     }
-    BenchReport report = make_bench_report(plan, std::move(runs));
+    bench::BenchReport report = bench::make_bench_report(plan, std::move(runs));
     report.frames_dir = o.frames;  // as the user wrote it: shorter than the absolute path
 
     std::vector<std::string> pareto;
@@ -285,14 +286,14 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     }
     log::info("bench_done", {{"runs", report.runs.size()}, {"pareto", pareto}});
 
-    if (plot) write_plot(*plot, bench_plot_svg(report));
+    if (plot) write_plot(*plot, bench::bench_plot_svg(report));
     std::string text;
     if (o.format == "csv") {
-        text = format_csv(report);
+        text = bench::format_csv(report);
     } else if (o.format == "json") {
-        text = format_json(report);
+        text = bench::format_json(report);
     } else {
-        text = format_table(report);
+        text = bench::format_table(report);
     }
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

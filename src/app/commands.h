@@ -22,7 +22,8 @@ using Runner = std::function<int()>;
 void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runner);
 void add_probe_command(CLI::App& app, const GlobalOptions& global, Runner& runner);
 // Also returns the runner used when no subcommand is given (`renderer --json-logs`).
-void add_worker_command(CLI::App& app, const GlobalOptions& global, Runner& runner, Runner& default_runner);
+void add_worker_command(CLI::App& app, const GlobalOptions& global, Runner& runner,
+                        Runner& default_runner);
 void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runner);
 void add_healthcheck_command(CLI::App& app, const GlobalOptions& global, Runner& runner);
 

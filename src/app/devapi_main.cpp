@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/cli_parse.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -133,7 +134,7 @@ int serve(const Settings& s, const sigset_t& signals) {
                         {"no_lease_seconds", s.no_lease_seconds},
                         {"exit_when_done", s.exit_when_done}});
 
-    const timespec tick{0, 200'000'000};
+    const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
     for (;;) {
         siginfo_t info{};
         const int sig = sigtimedwait(&signals, &info, &tick);
@@ -205,12 +206,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error"}));
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? kExitOk : kExitUsage;
-    }
+    if (const auto rc = app::parse_command_line(app, argc, argv)) return *rc;
 
     log::Options lo;
     lo.json = s.json_logs;

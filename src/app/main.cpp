@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "app/cli_parse.h"
 #include "app/commands.h"
 #include "common/error.h"
 #include "renderer_version.h"
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
     using namespace renderer;
     CLI::App app{kDescription, "renderer"};
     app.set_version_flag("--version", std::string("renderer ") + RENDERER_VERSION);
-    app.footer("Exit codes: 0 ok, 1 render/runtime failure, 64 usage error, 78 configuration error.");
+    app.footer(
+        "Exit codes: 0 ok, 1 render/runtime failure, 64 usage error, 78 configuration error.");
 
     app.fallthrough();  // global flags may follow the subcommand: `renderer render ... --debug`
 
@@ -51,12 +53,7 @@ int main(int argc, char** argv) {
 #endif
     app::add_healthcheck_command(app, global, runner);
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
-        return rc == 0 ? kExitOk : kExitUsage;
-    }
+    if (const auto rc = app::parse_command_line(app, argc, argv)) return *rc;
 
     log::Options lo;
     lo.json = global.json_logs;

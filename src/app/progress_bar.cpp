@@ -12,9 +12,10 @@ void ProgressBar::update(const media::Progress& p) {
     const double frac = static_cast<double>(p.frames_done) / static_cast<double>(p.frames_total);
     const int filled = static_cast<int>(frac * kWidth);
     const double eta = p.fps > 0 ? static_cast<double>(p.frames_total - p.frames_done) / p.fps : 0;
-    const auto line = fmt::format("\r{} [{}{}] {:3.0f}% {}/{} frames {:.1f} fps ETA {:.0f}s ", label_,
-                                  std::string(filled, '#'), std::string(kWidth - filled, '.'), frac * 100,
-                                  p.frames_done, p.frames_total, p.fps, eta);
+    const auto line =
+        fmt::format("\r{} [{}{}] {:3.0f}% {}/{} frames {:.1f} fps ETA {:.0f}s ", label_,
+                    std::string(filled, '#'), std::string(kWidth - filled, '.'), frac * 100,
+                    p.frames_done, p.frames_total, p.fps, eta);
     std::fputs(line.c_str(), stderr);
     std::fflush(stderr);
     drawn_ = true;

@@ -8,13 +8,13 @@
 namespace renderer::app {
 
 class ProgressBar {
-public:
+  public:
     ProgressBar(bool enabled, std::string label) : enabled_(enabled), label_(std::move(label)) {}
     ~ProgressBar() { finish(); }
     void update(const media::Progress& p);
     void finish();
 
-private:
+  private:
     bool enabled_;
     bool drawn_ = false;
     std::string label_;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
@@ -17,15 +19,17 @@
 #include "common/paths.h"
 #include "common/service_paths.h"
 #include "media/slideshow.h"
+#include "worker/render_config.h"
 
 namespace renderer::app {
 namespace {
 
 struct RenderOptions {
     std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
-    std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size, threads,
-        decode_threads, output_name, min_free_bytes, max_frame_pixels;
-    std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness, audio_true_peak;
+    std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size,
+        threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness,
+        audio_true_peak;
     bool no_cache = false;
 };
 
@@ -44,7 +48,8 @@ std::vector<PartJob> discover_parts(const fs::path& stories) {
     std::error_code ec;
     if (!fs::is_directory(stories, ec)) {
         throw Error(ErrorClass::PreflightError,
-                    fmt::format("stories path '{}' does not exist or is not a directory", stories.string()));
+                    fmt::format("stories path '{}' does not exist or is not a directory",
+                                stories.string()));
     }
     const auto sorted_dirs = [](const fs::path& dir) {
         std::vector<std::string> names;
@@ -60,7 +65,8 @@ std::vector<PartJob> discover_parts(const fs::path& stories) {
     for (const auto& story : sorted_dirs(stories)) {
         for (const auto& part : sorted_dirs(stories / story)) {
             const fs::path base = stories / story / part;
-            if (fs::is_directory(base / "frames", ec) && !list_files_with_ext(base / "frames", "png").empty()) {
+            if (fs::is_directory(base / "frames", ec) &&
+                !list_files_with_ext(base / "frames", "png").empty()) {
                 jobs.push_back({story, part, base / "frames"});
             } else if (!list_files_with_ext(base, "png").empty()) {
                 jobs.push_back({story, part, base});
@@ -68,10 +74,11 @@ std::vector<PartJob> discover_parts(const fs::path& stories) {
         }
     }
     if (jobs.empty()) {
-        throw Error(ErrorClass::PreflightError,
-                    fmt::format("no story parts under '{}': expected <story>/<part>/frames/*.png or "
-                                "<story>/<part>/*.png",
-                                stories.string()));
+        throw Error(
+            ErrorClass::PreflightError,
+            fmt::format("no story parts under '{}': expected <story>/<part>/frames/*.png or "
+                        "<story>/<part>/*.png",
+                        stories.string()));
     }
     return jobs;
 }
@@ -86,28 +93,103 @@ void as_usage(F&& f) {
     }
 }
 
+// This command's flag for each setting.
+std::string_view flag_of(media::Setting setting) {
+    using media::Setting;
+    switch (setting) {
+        case Setting::Fps:
+            return "--fps";
+        case Setting::Preset:
+            return "--preset";
+        case Setting::Crf:
+            return "--crf";
+        case Setting::Threads:
+            return "--threads";
+        case Setting::DecodeThreads:
+            return "--decode-threads";
+        case Setting::AudioBitrate:
+            return "--audio-bitrate";
+        case Setting::Size:
+        case Setting::SizeSide:
+            return "--size";
+        case Setting::MaxFramePixels:
+            return "--max-frame-pixels";
+        case Setting::MusicDir:
+            return "--music-dir";
+        case Setting::OutputDir:
+            return "--output";
+        case Setting::MinFreeBytes:
+            return "--min-free-bytes";
+        case Setting::AudioFit:
+            return "--audio-fit";
+        case Setting::AudioFadeInMs:
+            return "--audio-fade-in-ms";
+        case Setting::AudioFadeOutMs:
+            return "--audio-fade-out-ms";
+        case Setting::AudioLoudness:
+            return "--audio-loudness";
+        case Setting::AudioTruePeak:
+            return "--audio-true-peak";
+    }
+    return "";
+}
+
+// "FPS, --fps": the env var (worker/render_config names it) and this command's flag, for
+// messages. Made once per setting and kept: SettingNames hands out views.
+std::string_view setting_names(media::Setting setting) {
+    static std::mutex mutex;
+    static std::map<media::Setting, std::string> names;  // nodes never move
+    std::lock_guard lock(mutex);
+    auto [it, added] = names.try_emplace(setting);
+    if (added)
+        it->second = fmt::format("{}, {}", worker::env_setting_names(setting), flag_of(setting));
+    return it->second;
+}
+
+// A flag's value within the setting's range (media/render_settings.cpp states it).
+int flag_int(std::string_view flag, const std::string& text, media::Setting setting) {
+    const auto r = media::setting_range(setting);
+    return static_cast<int>(parse_int(flag, text, r.min, r.max));
+}
+
 media::RenderSettings merge_settings(const RenderOptions& o) {
-    media::RenderSettings s = media::render_settings_from_env();
+    media::RenderSettings s = worker::render_settings_from_env();
     as_usage([&] {
-        if (o.fps) s.fps = static_cast<int>(parse_int("--fps", *o.fps, 1, 120));
+        if (o.fps) s.fps = flag_int("--fps", *o.fps, media::Setting::Fps);
         if (o.audio_bitrate) s.audio_bitrate = parse_bitrate("--audio-bitrate", *o.audio_bitrate);
         if (o.preset) s.preset = *o.preset;
-        if (o.crf) s.crf = static_cast<int>(parse_int("--crf", *o.crf, 0, 51));
+        if (o.crf) s.crf = flag_int("--crf", *o.crf, media::Setting::Crf);
         if (o.video_bitrate) s.video_bitrate = parse_bitrate("--video-bitrate", *o.video_bitrate);
         if (o.x264_params) s.x264_params = *o.x264_params;
         if (o.size) media::parse_size("--size", *o.size, s.width, s.height);
-        if (o.threads) s.threads = static_cast<int>(parse_int("--threads", *o.threads, 1, 64));
-        if (o.decode_threads) s.decode_threads = static_cast<int>(parse_int("--decode-threads", *o.decode_threads, 0, 64));
+        if (o.threads) s.threads = flag_int("--threads", *o.threads, media::Setting::Threads);
+        if (o.decode_threads)
+            s.decode_threads =
+                flag_int("--decode-threads", *o.decode_threads, media::Setting::DecodeThreads);
         if (o.max_frame_pixels) {
-            s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("--max-frame-pixels", *o.max_frame_pixels, 1, 1ll << 30));
+            const auto r = media::setting_range(media::Setting::MaxFramePixels);
+            s.max_frame_pixels = static_cast<std::uint64_t>(
+                parse_int("--max-frame-pixels", *o.max_frame_pixels, r.min, r.max));
         }
         if (o.no_cache) s.use_cache = false;
         if (o.audio_fit) s.audio.fit = media::parse_audio_fit_setting("--audio-fit", *o.audio_fit);
-        if (o.audio_fade_in_ms) s.audio.fade_in_ms = static_cast<int>(parse_int("--audio-fade-in-ms", *o.audio_fade_in_ms, 0, 60000));
-        if (o.audio_fade_out_ms) s.audio.fade_out_ms = static_cast<int>(parse_int("--audio-fade-out-ms", *o.audio_fade_out_ms, 0, 60000));
-        if (o.audio_loudness) s.audio.loudness_lufs = media::parse_audio_loudness("--audio-loudness", *o.audio_loudness);
-        if (o.audio_true_peak) s.audio.true_peak_dbtp = parse_double("--audio-true-peak", *o.audio_true_peak, -9, 0);
-        media::validate(s);
+        if (o.audio_fade_in_ms) {
+            s.audio.fade_in_ms =
+                flag_int("--audio-fade-in-ms", *o.audio_fade_in_ms, media::Setting::AudioFadeInMs);
+        }
+        if (o.audio_fade_out_ms) {
+            s.audio.fade_out_ms = flag_int("--audio-fade-out-ms", *o.audio_fade_out_ms,
+                                           media::Setting::AudioFadeOutMs);
+        }
+        if (o.audio_loudness) {
+            s.audio.loudness_lufs = media::parse_audio_loudness("--audio-loudness", *o.audio_loudness);
+        }
+        if (o.audio_true_peak) {
+            const auto r = media::setting_range(media::Setting::AudioTruePeak);
+            s.audio.true_peak_dbtp = parse_double("--audio-true-peak", *o.audio_true_peak,
+                                                  static_cast<double>(r.min), static_cast<double>(r.max));
+        }
+        media::validate(s, setting_names);
     });
     return s;
 }
@@ -116,6 +198,7 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
     const ServicePaths paths = ServicePaths::from_env();
     media::RenderRequest base;
     base.settings = merge_settings(o);
+    base.setting_names = setting_names;
     base.music_dir = paths.music_dir;
     base.output_dir = paths.output_dir;
     base.music_select = env_string("MUSIC_SELECT", "first");
@@ -127,18 +210,21 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
         if (o.output) base.output_dir = fs::absolute(*o.output).lexically_normal();
         if (o.music_select) base.music_select = *o.music_select;
         if (o.output_name) base.output_name_template = *o.output_name;
-        if (o.min_free_bytes) base.min_free_bytes = parse_bytes("--min-free-bytes", *o.min_free_bytes);
+        if (o.min_free_bytes)
+            base.min_free_bytes = parse_bytes("--min-free-bytes", *o.min_free_bytes);
         media::validate_music_select(base.music_select);
     });
 
     std::vector<PartJob> parts;
     if (o.frames) {
-        if (!o.story || !o.part) throw Error(ErrorClass::UsageError, "--frames needs --story and --part");
+        if (!o.story || !o.part)
+            throw Error(ErrorClass::UsageError, "--frames needs --story and --part");
         parts.push_back({*o.story, *o.part, fs::absolute(*o.frames).lexically_normal()});
     } else if (o.stories_path) {
         parts = discover_parts(fs::absolute(*o.stories_path).lexically_normal());
     } else {
-        throw Error(ErrorClass::UsageError, "give --frames DIR --story S --part P, or --stories-path DIR");
+        throw Error(ErrorClass::UsageError,
+                    "give --frames DIR --story S --part P, or --stories-path DIR");
     }
 
     media::CancelToken cancel;
@@ -158,7 +244,8 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
             std::error_code ec;
             fs::create_directories(paths.tmp_dir, ec);
             if (!ec && is_safe_id(p.story) && is_safe_id(p.part)) {
-                req.libav_report_path = paths.tmp_dir / fmt::format("ffreport-{}_{}.log", p.story, p.part);
+                req.libav_report_path =
+                    paths.tmp_dir / fmt::format("ffreport-{}_{}.log", p.story, p.part);
             }
         }
         ProgressBar progress_bar(bar, fmt::format("{}/{}", p.story, p.part));
@@ -176,20 +263,17 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
         try {
             const auto r = media::render_slideshow(req, ctx, cancel, on_progress);
             progress_bar.finish();
-            log::Fields done{{"path", r.path.string()},
-                             {"bytes", r.bytes},
-                             {"duration_ms", r.duration_ms},
-                             {"audio_track", r.audio_track},
-                             {"frames", r.frames},
-                             {"width", r.width},
-                             {"height", r.height},
-                             {"wall_sec", r.wall_sec},
-                             {"encode_fps", r.encode_fps},
-                             {"cache_hit", r.cache_hit}};
+            log::Fields done{{"path", r.path.string()},      {"bytes", r.bytes},
+                             {"duration_ms", r.duration_ms}, {"audio_track", r.audio_track},
+                             {"frames", r.frames},           {"width", r.width},
+                             {"height", r.height},           {"wall_sec", r.wall_sec},
+                             {"encode_fps", r.encode_fps},   {"cache_hit", r.cache_hit}};
             if (const auto& l = r.loudness) {
                 // A silent track has no loudness (-inf): only the finite values are stated.
                 if (std::isfinite(l->lufs)) done.emplace_back("loudness_lufs", l->lufs);
-                if (std::isfinite(l->true_peak_dbtp)) done.emplace_back("true_peak_dbtp", l->true_peak_dbtp);
+                if (std::isfinite(l->true_peak_dbtp)) {
+                    done.emplace_back("true_peak_dbtp", l->true_peak_dbtp);
+                }
                 done.emplace_back("gain_db", l->gain_db);
             }
             if (!r.warnings.empty()) done.emplace_back("warnings", r.warnings);
@@ -207,7 +291,9 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
     }
     g_cancel = nullptr;
     if (parts.size() > 1) {
-        log::info("summary", {{"parts", parts.size()}, {"rendered", parts.size() - failed}, {"failed", failed}});
+        log::info(
+            "summary",
+            {{"parts", parts.size()}, {"rendered", parts.size() - failed}, {"failed", failed}});
     }
     return failed == 0 ? kExitOk : kExitFailure;
 }
@@ -218,9 +304,12 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     auto* cmd = app.add_subcommand("render", "Render story parts once, without the job API");
     cmd->footer(
         "Examples:\n"
-        "  renderer render --stories-path /content/stories --music-dir /content/audio/music --output /output\n"
-        "  renderer render --frames ./frames --story S45 --part P2 --music-dir ./music --output ./out\n\n"
-        "Each part becomes <output>/<story>_<part>.mp4, written to a temp file and renamed atomically.\n"
+        "  renderer render --stories-path /content/stories --music-dir /content/audio/music "
+        "--output /output\n"
+        "  renderer render --frames ./frames --story S45 --part P2 --music-dir ./music --output "
+        "./out\n\n"
+        "Each part becomes <output>/<story>_<part>.mp4, written to a temp file and renamed "
+        "atomically.\n"
         "Settings also come from env vars (shown in brackets); flags override them.");
     auto o = std::make_shared<RenderOptions>();
     cmd->add_option("--frames", o->frames, "Frames dir of one part (*.png, natural order)");
@@ -228,34 +317,56 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--part", o->part, "Part id for --frames ([A-Za-z0-9._-])");
     cmd->add_option("--stories-path", o->stories_path,
                     "Render every <story>/<part>/frames/*.png (or <story>/<part>/*.png) under DIR");
-    cmd->add_option("--music-dir", o->music_dir, "Dir of .mp3 tracks [MUSIC_DIR, default /content/audio/music]");
+    cmd->add_option("--music-dir", o->music_dir,
+                    "Dir of .mp3 tracks [MUSIC_DIR, default /content/audio/music]");
     cmd->add_option("--output", o->output, "Output dir [OUTPUT_DIR, default /output]");
-    cmd->add_option("--music-select", o->music_select, "first | hash | named:FILE.mp3 [MUSIC_SELECT, default first]");
+    cmd->add_option("--music-select", o->music_select,
+                    "first | hash | named:FILE.mp3 [MUSIC_SELECT, default first]");
     cmd->add_option("--fps", o->fps, "Frames per second [FPS, default 30]");
-    cmd->add_option("--audio-bitrate", o->audio_bitrate, "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
-    cmd->add_option("--preset", o->preset, "x264 preset, ultrafast..veryslow [X264_PRESET, default medium]");
+    cmd->add_option("--audio-bitrate", o->audio_bitrate,
+                    "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
+    cmd->add_option("--preset", o->preset,
+                    "x264 preset, ultrafast..veryslow [X264_PRESET, default medium]");
     cmd->add_option("--crf", o->crf, "x264 constant rate factor 0-51 [X264_CRF, default 23]");
-    cmd->add_option("--video-bitrate", o->video_bitrate, "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
-    cmd->add_option("--x264-params", o->x264_params, "Extra x264 options, key=value:key=value [X264_PARAMS]");
-    cmd->add_option("--size", o->size, "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
-    cmd->add_option("--threads", o->threads, "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 3]");
-    cmd->add_option("--decode-threads", o->decode_threads, "PNG decode threads, 0 = auto: half the cores, 1-4 [DECODE_THREADS, default 0]");
+    cmd->add_option("--video-bitrate", o->video_bitrate,
+                    "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
+    cmd->add_option("--x264-params", o->x264_params,
+                    "Extra x264 options, key=value:key=value [X264_PARAMS]");
+    cmd->add_option(
+        "--size", o->size,
+        "Output WxH (even); frames are fitted and padded [RENDER_SIZE, default first frame]");
+    cmd->add_option(
+        "--threads", o->threads,
+        "x264 threads; fixed so output is identical everywhere [X264_THREADS, default 3]");
+    cmd->add_option(
+        "--decode-threads", o->decode_threads,
+        "PNG decode threads, 0 = auto: half the cores, 1-4 [DECODE_THREADS, default 0]");
     cmd->add_option("--output-name", o->output_name,
-                    "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default {story_id}_{part_id}.mp4]");
-    cmd->add_option("--min-free-bytes", o->min_free_bytes, "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
-    cmd->add_option("--max-frame-pixels", o->max_frame_pixels, "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
+                    "File name template: {story_id} {part_id} {ts} [OUTPUT_NAME_TEMPLATE, default "
+                    "{story_id}_{part_id}.mp4]");
+    cmd->add_option("--min-free-bytes", o->min_free_bytes,
+                    "Refuse to start below this free space [MIN_FREE_BYTES, default 2G]");
+    cmd->add_option(
+        "--max-frame-pixels", o->max_frame_pixels,
+        "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
     cmd->add_option("--audio-fit", o->audio_fit,
-                    "shortest: cut at the shorter input; loop: repeat the music to the frames' end; pad: silence "
-                    "after it [AUDIO_FIT, default shortest]");
-    cmd->add_option("--audio-fade-in-ms", o->audio_fade_in_ms, "Fade-in at the start, 0-60000 [AUDIO_FADE_IN_MS, default 0]");
+                    "shortest: cut at the shorter input; loop: repeat the music to the frames' "
+                    "end; pad: silence after it [AUDIO_FIT, default shortest]");
+    cmd->add_option("--audio-fade-in-ms", o->audio_fade_in_ms,
+                    "Fade-in at the start, 0-60000 [AUDIO_FADE_IN_MS, default 0]");
     cmd->add_option("--audio-fade-out-ms", o->audio_fade_out_ms,
-                    "Fade-out where the output ends inside the music, 0-60000 [AUDIO_FADE_OUT_MS, default 1000]");
+                    "Fade-out where the output ends inside the music, 0-60000 [AUDIO_FADE_OUT_MS, "
+                    "default 1000]");
     cmd->add_option("--audio-loudness", o->audio_loudness,
-                    "off, or an EBU R128 integrated loudness target in LUFS, -70 to -5, e.g. -16 [AUDIO_LOUDNESS, default off]");
+                    "off, or an EBU R128 integrated loudness target in LUFS, -70 to -5, e.g. -16 "
+                    "[AUDIO_LOUDNESS, default off]");
     cmd->add_option("--audio-true-peak", o->audio_true_peak,
-                    "True-peak ceiling of the loudness gain, -9 to 0 dBTP [AUDIO_TRUE_PEAK, default -1.0]");
-    cmd->add_flag("--no-cache", o->no_cache, "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
-    cmd->callback([&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
+                    "True-peak ceiling of the loudness gain, -9 to 0 dBTP [AUDIO_TRUE_PEAK, "
+                    "default -1.0]");
+    cmd->add_flag("--no-cache", o->no_cache,
+                  "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
+    cmd->callback(
+        [&runner, &global, o] { runner = [&global, o] { return run_render(*o, global); }; });
 }
 
 }  // namespace renderer::app

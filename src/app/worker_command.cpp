@@ -89,7 +89,7 @@ class StopSignals {
   private:
     void wait_loop() {
         int received = 0;
-        const timespec tick{0, 200'000'000};
+        const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
         while (!done_) {
             siginfo_t info{};
             const int sig = sigtimedwait(&set_, &info, &tick);
@@ -194,7 +194,9 @@ void add_worker_command(CLI::App& app, const GlobalOptions& global, Runner& runn
                     "[METRICS_ADDR, default off]");
     cmd->add_flag(
         "--exit-when-idle", f->exit_when_idle,
-        "Exit 0 after a poll finds the queue empty and no job running (demos, batch runs)");
+        "Exit 0 after a poll finds the queue empty and no job running (demos, batch runs); "
+        "with METRICS_ADDR set, first serve /metrics until one scrape has read the final "
+        "counts, for at most FINAL_SCRAPE_WAIT_SEC (default 0: exit at once)");
     cmd->callback(
         [&runner, &global, f] { runner = [&global, f] { return run_worker(*f, global); }; });
     default_runner = [&global] { return run_worker(WorkerFlags{}, global); };

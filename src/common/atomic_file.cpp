@@ -15,7 +15,8 @@ namespace renderer {
 namespace {
 
 [[noreturn]] void io_fail(const std::string& what, const std::filesystem::path& p, int err) {
-    throw Error(ErrorClass::IoError, fmt::format("{} '{}': {}", what, p.string(), std::strerror(err)))
+    throw Error(ErrorClass::IoError,
+                fmt::format("{} '{}': {}", what, p.string(), std::strerror(err)))
         .with_os_error(err);
 }
 
@@ -31,10 +32,12 @@ void fsync_path(const std::filesystem::path& p, int flags) {
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path final_path) : final_(std::move(final_path)) {
-    const auto dir = final_.parent_path().empty() ? std::filesystem::path(".") : final_.parent_path();
+    const auto dir =
+        final_.parent_path().empty() ? std::filesystem::path(".") : final_.parent_path();
     std::random_device rd;
     for (int attempt = 0; attempt < 16; ++attempt) {
-        auto candidate = dir / fmt::format("{}{:08x}-{}", kTempPrefix, rd(), final_.filename().string());
+        auto candidate =
+            dir / fmt::format("{}{:08x}-{}", kTempPrefix, rd(), final_.filename().string());
         const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd >= 0) {
             ::close(fd);
@@ -50,9 +53,11 @@ AtomicFile::~AtomicFile() { discard(); }
 
 void AtomicFile::commit() {
     fsync_path(temp_, O_RDONLY);
-    if (::rename(temp_.c_str(), final_.c_str()) != 0) io_fail("cannot rename temp file to", final_, errno);
+    if (::rename(temp_.c_str(), final_.c_str()) != 0)
+        io_fail("cannot rename temp file to", final_, errno);
     done_ = true;
-    const auto dir = final_.parent_path().empty() ? std::filesystem::path(".") : final_.parent_path();
+    const auto dir =
+        final_.parent_path().empty() ? std::filesystem::path(".") : final_.parent_path();
     fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 

@@ -10,7 +10,7 @@
 namespace renderer {
 
 class AtomicFile {
-public:
+  public:
     // Reserves a unique hidden temp name in `final_path`'s directory (created with O_EXCL).
     explicit AtomicFile(std::filesystem::path final_path);
     ~AtomicFile();
@@ -25,7 +25,7 @@ public:
     // Unlinks the temp file now (idempotent).
     void discard() noexcept;
 
-private:
+  private:
     std::filesystem::path final_;
     std::filesystem::path temp_;
     bool done_ = false;

@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     return s;
 }
@@ -151,7 +152,10 @@ int available_cpus(const CgroupFiles& files) {
     CPU_ZERO(&set);
     if (::sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
     if (const auto limit = cgroup_cpu_limit(files)) {
-        cpus = std::min(cpus, static_cast<int>(std::ceil(*limit)));
+        // Compared before converting: the kernel takes quotas of billions of CPUs (no limit in
+        // effect), past what an int holds.
+        const double rounded_up = std::ceil(*limit);
+        if (rounded_up < cpus) cpus = static_cast<int>(rounded_up);
     }
     return std::max(cpus, 1);
 }

@@ -13,7 +13,8 @@ namespace renderer {
 namespace {
 
 [[noreturn]] void fail(std::string_view name, std::string_view expected, std::string_view got) {
-    throw Error(ErrorClass::ConfigError, fmt::format("{} must be {}; got '{}'", name, expected, got));
+    throw Error(ErrorClass::ConfigError,
+                fmt::format("{} must be {}; got '{}'", name, expected, got));
 }
 
 std::string_view trim(std::string_view s) {
@@ -45,11 +46,13 @@ std::optional<std::string> env_get(const char* name) {
     return std::string(v);
 }
 
-std::int64_t parse_int(std::string_view name, std::string_view text, std::int64_t min, std::int64_t max) {
+std::int64_t parse_int(std::string_view name, std::string_view text, std::int64_t min,
+                       std::int64_t max) {
     const auto t = trim(text);
     std::int64_t value = 0;
     const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
-    if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || value < min || value > max) {
+    if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || value < min ||
+        value > max) {
         fail(name, fmt::format("an integer from {} to {}", min, max), text);
     }
     return value;
@@ -71,16 +74,23 @@ double parse_double(std::string_view name, std::string_view text, double min, do
 std::uint64_t parse_bytes(std::string_view name, std::string_view text) {
     double v = 0;
     std::string_view suffix;
-    if (!split_number(text, v, suffix)) fail(name, "a byte size such as 2147483648, 512M or 2G", text);
+    if (!split_number(text, v, suffix))
+        fail(name, "a byte size such as 2147483648, 512M or 2G", text);
     double mult = 1;
     std::string s(suffix);
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (s.empty() || s == "B") mult = 1;
-    else if (s == "K" || s == "KB" || s == "KIB") mult = 1024.0;
-    else if (s == "M" || s == "MB" || s == "MIB") mult = 1024.0 * 1024;
-    else if (s == "G" || s == "GB" || s == "GIB") mult = 1024.0 * 1024 * 1024;
-    else if (s == "T" || s == "TB" || s == "TIB") mult = 1024.0 * 1024 * 1024 * 1024;
-    else fail(name, "a byte size such as 2147483648, 512M or 2G", text);
+    if (s.empty() || s == "B")
+        mult = 1;
+    else if (s == "K" || s == "KB" || s == "KIB")
+        mult = 1024.0;
+    else if (s == "M" || s == "MB" || s == "MIB")
+        mult = 1024.0 * 1024;
+    else if (s == "G" || s == "GB" || s == "GIB")
+        mult = 1024.0 * 1024 * 1024;
+    else if (s == "T" || s == "TB" || s == "TIB")
+        mult = 1024.0 * 1024 * 1024 * 1024;
+    else
+        fail(name, "a byte size such as 2147483648, 512M or 2G", text);
     const double bytes = v * mult;
     if (bytes > 9.0e18) fail(name, "a byte size below 8 EiB", text);
     return static_cast<std::uint64_t>(bytes);
@@ -91,10 +101,14 @@ std::int64_t parse_bitrate(std::string_view name, std::string_view text) {
     std::string_view suffix;
     if (!split_number(text, v, suffix)) fail(name, "a bit rate such as 192k or 2.5M", text);
     double mult = 1;
-    if (suffix.empty()) mult = 1;
-    else if (suffix == "k" || suffix == "K") mult = 1e3;
-    else if (suffix == "m" || suffix == "M") mult = 1e6;
-    else fail(name, "a bit rate such as 192k or 2.5M", text);
+    if (suffix.empty())
+        mult = 1;
+    else if (suffix == "k" || suffix == "K")
+        mult = 1e3;
+    else if (suffix == "m" || suffix == "M")
+        mult = 1e6;
+    else
+        fail(name, "a bit rate such as 192k or 2.5M", text);
     const double bps = v * mult;
     if (bps < 1000 || bps > 1e9) fail(name, "a bit rate from 1k to 1000M", text);
     return static_cast<std::int64_t>(std::llround(bps));

@@ -13,7 +13,8 @@ namespace renderer {
 // The variable's value, or nullopt when unset or empty.
 std::optional<std::string> env_get(const char* name);
 
-std::int64_t parse_int(std::string_view name, std::string_view text, std::int64_t min, std::int64_t max);
+std::int64_t parse_int(std::string_view name, std::string_view text, std::int64_t min,
+                       std::int64_t max);
 double parse_double(std::string_view name, std::string_view text, double min, double max);
 // Byte sizes: "2147483648", "512M", "2G", "64KiB" (binary multiples).
 std::uint64_t parse_bytes(std::string_view name, std::string_view text);

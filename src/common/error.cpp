@@ -6,16 +6,26 @@ namespace renderer {
 
 std::string_view to_string(ErrorClass c) {
     switch (c) {
-        case ErrorClass::PreflightError: return "PreflightError";
-        case ErrorClass::DecodeError: return "DecodeError";
-        case ErrorClass::EncodeError: return "EncodeError";
-        case ErrorClass::IoError: return "IoError";
-        case ErrorClass::Timeout: return "Timeout";
-        case ErrorClass::LeaseLost: return "LeaseLost";
-        case ErrorClass::Cancelled: return "Cancelled";
-        case ErrorClass::ConfigError: return "ConfigError";
-        case ErrorClass::UsageError: return "UsageError";
-        case ErrorClass::ApiError: return "ApiError";
+        case ErrorClass::PreflightError:
+            return "PreflightError";
+        case ErrorClass::DecodeError:
+            return "DecodeError";
+        case ErrorClass::EncodeError:
+            return "EncodeError";
+        case ErrorClass::IoError:
+            return "IoError";
+        case ErrorClass::Timeout:
+            return "Timeout";
+        case ErrorClass::LeaseLost:
+            return "LeaseLost";
+        case ErrorClass::Cancelled:
+            return "Cancelled";
+        case ErrorClass::ConfigError:
+            return "ConfigError";
+        case ErrorClass::UsageError:
+            return "UsageError";
+        case ErrorClass::ApiError:
+            return "ApiError";
     }
     return "Error";
 }

@@ -28,13 +28,12 @@ std::string_view to_string(ErrorClass c);
 bool is_transient(ErrorClass c);
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorClass cls, std::string message, std::string stderr_snippet = {})
         : std::runtime_error(std::move(message)), cls_(cls), snippet_(std::move(stderr_snippet)) {}
 
     ErrorClass error_class() const { return cls_; }
     const std::string& stderr_snippet() const { return snippet_; }
-    void set_stderr_snippet(std::string s) { snippet_ = std::move(s); }
 
     // The errno the system reported for this failure (ENOSPC from a write, EIO from a read),
     // 0 when none did. The class says what failed; this says why, where the worker must tell
@@ -45,7 +44,7 @@ public:
         return *this;
     }
 
-private:
+  private:
     ErrorClass cls_;
     std::string snippet_;
     int os_error_ = 0;

@@ -10,7 +10,7 @@ namespace renderer {
 
 struct FileStamp {
     std::uint64_t device = 0;
-    std::uint64_t inode = 0;   // another file renamed over the path has another inode
+    std::uint64_t inode = 0;  // another file renamed over the path has another inode
     std::int64_t size = -1;
     std::int64_t mtime_ns = 0;
     std::int64_t ctime_ns = 0;  // changes with any write or truncation, and cannot be set back

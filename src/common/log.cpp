@@ -82,13 +82,20 @@ void write_redacted(rapidjson::Writer<rapidjson::StringBuffer>& w, const rapidjs
 
 std::string_view level_name(Level level) {
     switch (level) {
-        case Level::trace: return "trace";
-        case Level::debug: return "debug";
-        case Level::info: return "info";
-        case Level::warn: return "warn";
-        case Level::err: return "error";
-        case Level::critical: return "critical";
-        default: return "off";
+        case Level::trace:
+            return "trace";
+        case Level::debug:
+            return "debug";
+        case Level::info:
+            return "info";
+        case Level::warn:
+            return "warn";
+        case Level::err:
+            return "error";
+        case Level::critical:
+            return "critical";
+        default:
+            return "off";
     }
 }
 
@@ -144,7 +151,7 @@ std::string payload_json(std::string_view event, const Fields& ids, const Fields
 }
 
 class JsonFormatter final : public spdlog::formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         std::string_view payload(msg.payload.data(), msg.payload.size());
         rapidjson::StringBuffer buf;
@@ -177,11 +184,13 @@ public:
         line += '\n';
         dest.append(line.data(), line.data() + line.size());
     }
-    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<JsonFormatter>();
+    }
 };
 
 class TextFormatter final : public spdlog::formatter {
-public:
+  public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         std::string_view payload(msg.payload.data(), msg.payload.size());
         std::string line = format_utc_millis(msg.time);
@@ -218,7 +227,9 @@ public:
         line += '\n';
         dest.append(line.data(), line.data() + line.size());
     }
-    std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextFormatter>(); }
+    std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<TextFormatter>();
+    }
 };
 
 }  // namespace
@@ -264,11 +275,16 @@ void add_secret(std::string secret) {
 }
 
 bool parse_level(std::string_view text, Level& out) {
-    if (text == "debug") out = Level::debug;
-    else if (text == "info") out = Level::info;
-    else if (text == "warn" || text == "warning") out = Level::warn;
-    else if (text == "error") out = Level::err;
-    else return false;
+    if (text == "debug")
+        out = Level::debug;
+    else if (text == "info")
+        out = Level::info;
+    else if (text == "warn" || text == "warning")
+        out = Level::warn;
+    else if (text == "error")
+        out = Level::err;
+    else
+        return false;
     return true;
 }
 

@@ -18,8 +18,8 @@ class logger;
 
 namespace renderer::log {
 
-using Value = std::variant<std::string, std::int64_t, std::uint64_t, double, bool,
-                           std::vector<std::string>>;
+using Value =
+    std::variant<std::string, std::int64_t, std::uint64_t, double, bool, std::vector<std::string>>;
 
 struct Field {
     template <typename T>
@@ -28,7 +28,7 @@ struct Field {
     std::string key;
     Value value;
 
-private:
+  private:
     template <typename T>
     static Value to_value(T&& v) {
         using U = std::remove_cvref_t<T>;
@@ -81,26 +81,42 @@ bool parse_level(std::string_view text, Level& out);
 bool enabled(Level level);
 void emit(Level level, std::string_view event, const Fields& fields);
 
-inline void debug(std::string_view event, const Fields& fields = {}) { emit(Level::debug, event, fields); }
-inline void info(std::string_view event, const Fields& fields = {}) { emit(Level::info, event, fields); }
-inline void warn(std::string_view event, const Fields& fields = {}) { emit(Level::warn, event, fields); }
-inline void error(std::string_view event, const Fields& fields = {}) { emit(Level::err, event, fields); }
+inline void debug(std::string_view event, const Fields& fields = {}) {
+    emit(Level::debug, event, fields);
+}
+inline void info(std::string_view event, const Fields& fields = {}) {
+    emit(Level::info, event, fields);
+}
+inline void warn(std::string_view event, const Fields& fields = {}) {
+    emit(Level::warn, event, fields);
+}
+inline void error(std::string_view event, const Fields& fields = {}) {
+    emit(Level::err, event, fields);
+}
 
 // Ids (job_id, story_id, part_id) attached to every event of one unit of work.
 class Context {
-public:
+  public:
     Context() = default;
     explicit Context(Fields ids) : ids_(std::move(ids)) {}
 
     void emit(Level level, std::string_view event, const Fields& fields = {}) const;
-    void debug(std::string_view event, const Fields& fields = {}) const { emit(Level::debug, event, fields); }
-    void info(std::string_view event, const Fields& fields = {}) const { emit(Level::info, event, fields); }
-    void warn(std::string_view event, const Fields& fields = {}) const { emit(Level::warn, event, fields); }
-    void error(std::string_view event, const Fields& fields = {}) const { emit(Level::err, event, fields); }
+    void debug(std::string_view event, const Fields& fields = {}) const {
+        emit(Level::debug, event, fields);
+    }
+    void info(std::string_view event, const Fields& fields = {}) const {
+        emit(Level::info, event, fields);
+    }
+    void warn(std::string_view event, const Fields& fields = {}) const {
+        emit(Level::warn, event, fields);
+    }
+    void error(std::string_view event, const Fields& fields = {}) const {
+        emit(Level::err, event, fields);
+    }
 
     const Fields& ids() const { return ids_; }
 
-private:
+  private:
     Fields ids_;
 };
 

@@ -28,7 +28,8 @@ bool natural_less(std::string_view a, std::string_view b) {
             std::size_t ie = i, je = j;
             while (ie < a.size() && is_digit(a[ie])) ++ie;
             while (je < b.size() && is_digit(b[je])) ++je;
-            if (const int c = compare_numbers(a.substr(i, ie - i), b.substr(j, je - j)); c != 0) return c < 0;
+            if (const int c = compare_numbers(a.substr(i, ie - i), b.substr(j, je - j)); c != 0)
+                return c < 0;
             i = ie;
             j = je;
         } else {

@@ -29,13 +29,16 @@ TopLevelBoxes walk_boxes(const std::filesystem::path& path) {
     std::uint64_t at = 0;
     while (at < file_size) {
         std::array<unsigned char, 16> h{};
-        if (file_size - at < 8 || !in.seekg(static_cast<std::streamoff>(at)) || !in.read(reinterpret_cast<char*>(h.data()), 8)) {
+        if (file_size - at < 8 || !in.seekg(static_cast<std::streamoff>(at)) ||
+            !in.read(reinterpret_cast<char*>(h.data()), 8)) {
             return out;
         }
-        std::uint64_t size = (std::uint64_t{h[0]} << 24) | (std::uint64_t{h[1]} << 16) | (std::uint64_t{h[2]} << 8) | h[3];
+        std::uint64_t size = (std::uint64_t{h[0]} << 24) | (std::uint64_t{h[1]} << 16) |
+                             (std::uint64_t{h[2]} << 8) | h[3];
         std::uint64_t header = 8;
         if (size == 1) {
-            if (file_size - at < 16 || !in.read(reinterpret_cast<char*>(h.data() + 8), 8)) return out;
+            if (file_size - at < 16 || !in.read(reinterpret_cast<char*>(h.data() + 8), 8))
+                return out;
             size = 0;
             for (int i = 8; i < 16; ++i) size = (size << 8) | h[static_cast<std::size_t>(i)];
             header = 16;
@@ -64,16 +67,20 @@ std::optional<ArtifactContents> read_artifact(const std::filesystem::path& path)
         return std::nullopt;  // not an MP4 (or unreadable): no cache hit, the render replaces it
     }
     ArtifactContents a;
-    if (const AVDictionaryEntry* e = av_dict_get(fmt->metadata, kRenderKeyTag, nullptr, 0)) a.render_key = e->value;
+    if (const AVDictionaryEntry* e = av_dict_get(fmt->metadata, kRenderKeyTag, nullptr, 0))
+        a.render_key = e->value;
     const TopLevelBoxes boxes = walk_boxes(path);
     a.boxes_cover_file = boxes.cover_file;
-    if (const AVDictionaryEntry* e = av_dict_get(fmt->metadata, kPayloadHashTag, nullptr, 0); e != nullptr && boxes.has_mdat) {
-        a.payload_matches = file_range_hash(path, boxes.mdat_payload, boxes.mdat_size) == std::optional<std::string>(e->value);
+    if (const AVDictionaryEntry* e = av_dict_get(fmt->metadata, kPayloadHashTag, nullptr, 0);
+        e != nullptr && boxes.has_mdat) {
+        a.payload_matches = file_range_hash(path, boxes.mdat_payload, boxes.mdat_size) ==
+                            std::optional<std::string>(e->value);
     }
     PacketPtr pkt = make_packet();
     while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
         const AVStream* st = fmt->streams[pkt->stream_index];
-        // A packet cut short by the end of the file is returned with the bytes there are: flagged corrupt.
+        // A packet cut short by the end of the file is returned with the bytes there are: flagged
+        // corrupt.
         if (!(pkt->flags & AV_PKT_FLAG_CORRUPT)) {
             if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) ++a.video_packets;
             if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) ++a.audio_packets;

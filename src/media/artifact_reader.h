@@ -14,10 +14,11 @@
 namespace renderer::media {
 
 struct ArtifactContents {
-    std::string render_key;           // empty when the file has none
-    bool boxes_cover_file = false;    // top-level box sizes add up to exactly the file size
-    bool payload_matches = false;     // the mdat payload hashes to what the moov says it was written as
-    std::int64_t video_packets = 0;   // packets demuxed (read in full) per stream type
+    std::string render_key;         // empty when the file has none
+    bool boxes_cover_file = false;  // top-level box sizes add up to exactly the file size
+    bool payload_matches =
+        false;  // the mdat payload hashes to what the moov says it was written as
+    std::int64_t video_packets = 0;  // packets demuxed (read in full) per stream type
     std::int64_t audio_packets = 0;
 };
 

@@ -32,12 +32,25 @@ int output_sample_rate(int decoded_rate) {
     return 48000;
 }
 
+FramePtr make_stereo_frame(int rate, int samples, ErrorClass cls) {
+    FramePtr f = make_frame();
+    if (!f) av_fail(cls, "cannot allocate audio samples");
+    f->format = AV_SAMPLE_FMT_FLTP;
+    f->sample_rate = rate;
+    av_channel_layout_default(&f->ch_layout, 2);
+    f->nb_samples = samples;
+    av_check(av_frame_get_buffer(f.get(), 0), cls, "cannot allocate audio samples");
+    return f;
+}
+
 AudioSource::AudioSource(const std::filesystem::path& path, LibavLogCapture& log) : log_(log) {
     const std::string what = fmt::format("music '{}'", path.filename().string());
     fmt_ = open_input(path, ErrorClass::DecodeError, InputPolicy::Music);
     fmt_route_ = LibavLogRoute(log_, fmt_.get());
     const int index = first_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO);
-    if (index < 0) av_fail(ErrorClass::DecodeError, fmt::format("{} has no audio stream; use an MP3 with audio", what));
+    if (index < 0)
+        av_fail(ErrorClass::DecodeError,
+                fmt::format("{} has no audio stream; use an MP3 with audio", what));
     // Everything but our audio stream is discarded at the demuxer (cover art, data streams).
     for (unsigned i = 0; i < fmt_->nb_streams; ++i) {
         if (static_cast<int>(i) != index) fmt_->streams[i]->discard = AVDISCARD_ALL;
@@ -45,14 +58,17 @@ AudioSource::AudioSource(const std::filesystem::path& path, LibavLogCapture& log
     dec_ = open_decoder(fmt_.get(), index, ErrorClass::DecodeError, InputPolicy::Music);
     dec_route_ = LibavLogRoute(log_, dec_.get());
     // A damaged MP3 frame is skipped, as players and the ffmpeg CLI do; the render counts them.
-    loop_.emplace(fmt_.get(), index, dec_.get(),
-                  DecodingLoop::Options{.error_class = ErrorClass::DecodeError, .what = what, .skip_bad_packets = true});
+    loop_.emplace(
+        fmt_.get(), index, dec_.get(),
+        DecodingLoop::Options{
+            .error_class = ErrorClass::DecodeError, .what = what, .skip_bad_packets = true});
 
     // The output rate comes from what is decoded: the stream's parameters may describe another
     // part of a concatenated file.
     frame_ = make_frame();
     frame_pending_ = next_frame();
-    if (!frame_pending_) av_fail(ErrorClass::DecodeError, fmt::format("{} holds no decodable audio", what));
+    if (!frame_pending_)
+        av_fail(ErrorClass::DecodeError, fmt::format("{} holds no decodable audio", what));
     out_rate_ = output_sample_rate(frame_->sample_rate);
     fifo_.reset(av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, 2, 4096));
     if (!fifo_) av_fail(ErrorClass::DecodeError, "cannot allocate the audio FIFO");
@@ -67,10 +83,12 @@ void AudioSource::configure_resampler(const AVFrame& decoded) {
     } else {
         av_channel_layout_copy(&layout, &decoded.ch_layout);
     }
-    AVChannelLayout out = stereo();  // not const: swr_alloc_set_opts2 of FFmpeg 5.1 takes it mutable
+    AVChannelLayout out =
+        stereo();  // not const: swr_alloc_set_opts2 of FFmpeg 5.1 takes it mutable
     SwrContext* swr = nullptr;
     const int rc = swr_alloc_set_opts2(&swr, &out, AV_SAMPLE_FMT_FLTP, out_rate_, &layout,
-                                       static_cast<AVSampleFormat>(decoded.format), decoded.sample_rate, 0, nullptr);
+                                       static_cast<AVSampleFormat>(decoded.format),
+                                       decoded.sample_rate, 0, nullptr);
     swr_route_ = LibavLogRoute();
     swr_.reset(swr);
     av_check(rc, ErrorClass::DecodeError, "cannot configure the resampler");
@@ -79,7 +97,8 @@ void AudioSource::configure_resampler(const AVFrame& decoded) {
         // Mono goes to both channels at unity gain (DESIGN 3.1). swresample's own mono-to-stereo
         // matrix uses -3 dB per channel, which plays a mono track 3 dB quieter than it was mixed.
         const double to_both[2] = {1.0, 1.0};
-        av_check(swr_set_matrix(swr_.get(), to_both, 1), ErrorClass::DecodeError, "cannot set the mono matrix");
+        av_check(swr_set_matrix(swr_.get(), to_both, 1), ErrorClass::DecodeError,
+                 "cannot set the mono matrix");
     }
     av_check(swr_init(swr_.get()), ErrorClass::DecodeError, "cannot initialise the resampler");
     ++resampler_configs_;
@@ -105,15 +124,11 @@ void AudioSource::resample(const AVFrame* decoded) {
     const int in_samples = decoded != nullptr ? decoded->nb_samples : 0;
     const int capacity = swr_get_out_samples(swr_.get(), in_samples);
     if (capacity <= 0) return;
-    FramePtr out = make_frame();
-    out->format = AV_SAMPLE_FMT_FLTP;
-    out->sample_rate = out_rate_;
-    av_channel_layout_default(&out->ch_layout, 2);
-    out->nb_samples = capacity;
-    av_check(av_frame_get_buffer(out.get(), 0), ErrorClass::DecodeError, "cannot allocate audio samples");
-    const int n = swr_convert(swr_.get(), out->data, capacity,
-                              decoded != nullptr ? const_cast<const std::uint8_t**>(decoded->extended_data) : nullptr,
-                              in_samples);
+    FramePtr out = make_stereo_frame(out_rate_, capacity, ErrorClass::DecodeError);
+    const int n = swr_convert(
+        swr_.get(), out->data, capacity,
+        decoded != nullptr ? const_cast<const std::uint8_t**>(decoded->extended_data) : nullptr,
+        in_samples);
     av_check(n, ErrorClass::DecodeError, "cannot resample the music");
     if (n > 0 && av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(out->data), n) < n) {
         av_fail(ErrorClass::DecodeError, "cannot buffer audio samples");
@@ -146,12 +161,7 @@ bool AudioSource::fill(int wanted) {
 FramePtr AudioSource::read(int max_samples) {
     if (!fill(max_samples)) return nullptr;
     const int n = std::min(max_samples, av_audio_fifo_size(fifo_.get()));
-    FramePtr out = make_frame();
-    out->format = AV_SAMPLE_FMT_FLTP;
-    out->sample_rate = out_rate_;
-    av_channel_layout_default(&out->ch_layout, 2);
-    out->nb_samples = n;
-    av_check(av_frame_get_buffer(out.get(), 0), ErrorClass::DecodeError, "cannot allocate audio samples");
+    FramePtr out = make_stereo_frame(out_rate_, n, ErrorClass::DecodeError);
     if (av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(out->data), n) < n) {
         av_fail(ErrorClass::DecodeError, "cannot read buffered audio samples");
     }

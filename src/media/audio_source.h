@@ -20,8 +20,12 @@ namespace renderer::media {
 // it (every MPEG audio rate), else 48 kHz.
 int output_sample_rate(int decoded_rate);
 
+// An empty stereo planar-float frame of `samples` at `rate`: the AAC encoder's input. An
+// allocation failure throws Error(`cls`).
+FramePtr make_stereo_frame(int rate, int samples, ErrorClass cls);
+
 class AudioSource {
-public:
+  public:
     // Opens the track and decodes its first frame, whose rate sets the output rate. Throws
     // Error(DecodeError).
     AudioSource(const std::filesystem::path& path, LibavLogCapture& log);
@@ -42,9 +46,9 @@ public:
     // it converts to whole output samples, so each may give one sample fewer than exact.
     int resampler_configs() const { return resampler_configs_; }
 
-private:
-    bool next_frame();      // into frame_; false at the end
-    bool fill(int wanted);  // false once nothing more can be produced
+  private:
+    bool next_frame();                      // into frame_; false at the end
+    bool fill(int wanted);                  // false once nothing more can be produced
     void resample(const AVFrame* decoded);  // nullptr: flush what the resampler holds back
     void configure_resampler(const AVFrame& decoded);
 

@@ -24,7 +24,8 @@ void av_fail(ErrorClass cls, std::string message) {
 
 int av_check(int rc, ErrorClass cls, std::string_view what) {
     if (rc >= 0) return rc;
-    Error e(cls, fmt::format("{}: {}", what, av_error_text(rc)), LibavLogCapture::current_snippet());
+    Error e(cls, fmt::format("{}: {}", what, av_error_text(rc)),
+            LibavLogCapture::current_snippet());
     // AVERROR(e) is -e for the errnos the I/O layer passes up; FFERRTAGs are far below.
     if (rc > -4096) e.with_os_error(-rc);
     throw e;
@@ -32,8 +33,8 @@ int av_check(int rc, ErrorClass cls, std::string_view what) {
 
 bool is_io_error(int rc) {
     const bool errno_code = rc < 0 && rc > -4096;  // AVERROR(e) is -e; FFERRTAGs are far below
-    const bool parameter_error =
-        rc == AVERROR(EINVAL) || rc == AVERROR(ENOSYS) || rc == AVERROR(ERANGE) || rc == AVERROR(EDOM);
+    const bool parameter_error = rc == AVERROR(EINVAL) || rc == AVERROR(ENOSYS) ||
+                                 rc == AVERROR(ERANGE) || rc == AVERROR(EDOM);
     return errno_code && !parameter_error;
 }
 

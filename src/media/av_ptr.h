@@ -1,5 +1,6 @@
-// Ownership of libav objects: one deleter per type and a unique_ptr alias. No *_free call
-// appears anywhere else in the code.
+// Ownership of libav objects: one deleter per type and a unique_ptr alias, for every type held
+// beyond one call. Elsewhere only option dictionaries are freed by hand (av_dict_free right
+// after the call that consumes them), and render_key keeps its one-file AVMurMur3 deleter.
 #pragma once
 
 #include <memory>

@@ -9,7 +9,7 @@
 namespace renderer::media {
 
 class CancelToken {
-public:
+  public:
     // Returns true when this call set the reason (the first cancel wins).
     bool cancel(ErrorClass reason) {
         int expected = kNone;
@@ -22,7 +22,7 @@ public:
     }
     bool cancelled() const { return reason_.load(std::memory_order_relaxed) != kNone; }
 
-private:
+  private:
     static constexpr int kNone = -1;
     std::atomic<int> reason_{kNone};
 };

@@ -13,21 +13,22 @@
 namespace renderer::media {
 
 struct DecodeErrors {
-    std::int64_t packets = 0;             // packets of the stream sent to the decoder
-    std::int64_t refused = 0;             // of those, packets the decoder could not decode
-    double first_refused_sec = -1;        // position of the first refused packet (stream time)
-    double refused_sec = 0;               // what the refused packets would have lasted
+    std::int64_t packets = 0;       // packets of the stream sent to the decoder
+    std::int64_t refused = 0;       // of those, packets the decoder could not decode
+    double first_refused_sec = -1;  // position of the first refused packet (stream time)
+    double refused_sec = 0;         // what the refused packets would have lasted
 };
 
 class DecodingLoop {
-public:
+  public:
     struct Options {
         ErrorClass error_class = ErrorClass::DecodeError;
-        std::string what;                // "music 'x.mp3'": names the input in error messages
-        bool skip_bad_packets = false;   // count a refused packet instead of failing
+        std::string what;               // "music 'x.mp3'": names the input in error messages
+        bool skip_bad_packets = false;  // count a refused packet instead of failing
     };
     // Borrows `input` and `decoder`, which must outlive the loop.
-    DecodingLoop(AVFormatContext* input, int stream_index, AVCodecContext* decoder, Options options);
+    DecodingLoop(AVFormatContext* input, int stream_index, AVCodecContext* decoder,
+                 Options options);
 
     // The next decoded frame into `frame` (unreferenced first); false once the decoder is
     // drained. Throws Error(error_class) on a demux error, and on a decode error unless
@@ -36,7 +37,7 @@ public:
 
     const DecodeErrors& errors() const { return errors_; }
 
-private:
+  private:
     void refused(int rc, std::int64_t pts, std::int64_t duration);
 
     AVFormatContext* input_;

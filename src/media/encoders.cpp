@@ -28,7 +28,8 @@ std::string x264_params(const RenderSettings& s) {
 
 CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool global_header) {
     const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-    if (codec == nullptr) av_fail(ErrorClass::EncodeError, "libx264 encoder not available in this libavcodec build");
+    if (codec == nullptr)
+        av_fail(ErrorClass::EncodeError, "libx264 encoder not available in this libavcodec build");
     CodecContextPtr ctx(avcodec_alloc_context3(codec));
     ctx->width = canvas.width;
     ctx->height = canvas.height;
@@ -52,16 +53,18 @@ CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool g
     } else {
         av_opt_set(ctx->priv_data, "crf", std::to_string(s.crf).c_str(), 0);
     }
-    av_check(av_opt_set(ctx->priv_data, "x264-params", x264_params(s).c_str(), 0), ErrorClass::EncodeError,
-             "invalid x264 params");
+    av_check(av_opt_set(ctx->priv_data, "x264-params", x264_params(s).c_str(), 0),
+             ErrorClass::EncodeError, "invalid x264 params");
     av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError,
-             fmt::format("cannot open libx264 (preset {}, {}x{})", s.preset, canvas.width, canvas.height));
+             fmt::format("cannot open libx264 (preset {}, {}x{})", s.preset, canvas.width,
+                         canvas.height));
     return ctx;
 }
 
 CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header) {
     const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    if (codec == nullptr) av_fail(ErrorClass::EncodeError, "AAC encoder not available in this libavcodec build");
+    if (codec == nullptr)
+        av_fail(ErrorClass::EncodeError, "AAC encoder not available in this libavcodec build");
     CodecContextPtr ctx(avcodec_alloc_context3(codec));
     ctx->sample_fmt = AV_SAMPLE_FMT_FLTP;
     ctx->sample_rate = sample_rate;
@@ -70,24 +73,27 @@ CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool gl
     ctx->time_base = AVRational{1, sample_rate};
     ctx->flags |= AV_CODEC_FLAG_BITEXACT;
     if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError, "cannot open the AAC encoder");
+    av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError,
+             "cannot open the AAC encoder");
     return ctx;
 }
 
-int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
-                     const CancelToken* cancel) {
+void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream,
+                      Mp4Writer& writer, const CancelToken* cancel) {
     int rc = avcodec_send_frame(encoder, frame);
-    if (rc == AVERROR_EOF) return 0;  // already flushed
-    av_check(rc, ErrorClass::EncodeError, fmt::format("{} encoder rejected a frame", encoder->codec->name));
+    if (rc == AVERROR_EOF) return;  // already flushed
+    av_check(rc, ErrorClass::EncodeError,
+             fmt::format("{} encoder rejected a frame", encoder->codec->name));
     PacketPtr packet = make_packet();
-    int written = 0;
     for (;;) {
-        if (cancel != nullptr && cancel->cancelled()) throw Error(*cancel->reason(), "render cancelled");
+        if (cancel != nullptr && cancel->cancelled())
+            throw Error(*cancel->reason(), "render cancelled");
         rc = avcodec_receive_packet(encoder, packet.get());
-        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return written;
-        av_check(rc, ErrorClass::EncodeError, fmt::format("{} encoder failed", encoder->codec->name));
-        writer.write(packet.get(), stream, encoder->time_base);  // the muxer takes the packet's reference
-        ++written;
+        if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
+        av_check(rc, ErrorClass::EncodeError,
+                 fmt::format("{} encoder failed", encoder->codec->name));
+        writer.write(packet.get(), stream,
+                     encoder->time_base);  // the muxer takes the packet's reference
     }
 }
 

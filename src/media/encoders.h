@@ -16,13 +16,13 @@ class Mp4Writer;
 // X264_PARAMS, which may override them.
 std::string x264_params(const RenderSettings& settings);
 
-CodecContextPtr open_h264_encoder(const RenderSettings& settings, Canvas canvas, bool global_header);
+CodecContextPtr open_h264_encoder(const RenderSettings& settings, Canvas canvas,
+                                  bool global_header);
 CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header);
 
 // Sends `frame` to `encoder` (nullptr = flush) and writes every packet it yields to `stream`.
 // `cancel` is checked between packets: a flush of x264's lookahead can take seconds.
-// Returns the number of packets written.
-int encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream, Mp4Writer& writer,
-                     const CancelToken* cancel = nullptr);
+void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream,
+                      Mp4Writer& writer, const CancelToken* cancel = nullptr);
 
 }  // namespace renderer::media

@@ -21,13 +21,16 @@ std::string concat_quoted(const std::string& path) {
 
 }  // namespace
 
-std::optional<std::string> ffconcat_list(const std::vector<std::filesystem::path>& frames, int fps) {
-    // Durations in microseconds (the directive takes no fractions); -r snaps them to the frame grid.
+std::optional<std::string> ffconcat_list(const std::vector<std::filesystem::path>& frames,
+                                         int fps) {
+    // Durations in microseconds (the directive takes no fractions); -r snaps them to the frame
+    // grid.
     std::string out = "ffconcat version 1.0\n";
     const long long us = (1000000LL + fps / 2) / fps;
     for (const auto& f : frames) {
         const std::string path = std::filesystem::absolute(f).string();
-        if (path.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos) return std::nullopt;
+        if (path.find_first_of(std::string_view("\n\r\0", 3)) != std::string::npos)
+            return std::nullopt;
         out += fmt::format("file {}\nduration {}us\n", concat_quoted(path), us);
     }
     return out;
@@ -40,7 +43,8 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     // fit_to_canvas(): a frame one pixel short of the even canvas is placed unscaled; otherwise it
     // is scaled to fill one side with its aspect kept (the other side rounded to the nearest even
     // number of pixels, at least 2), then centred at even offsets on black.
-    const std::string keep = fmt::format("lte(iw,{0})*lte(ih,{1})*lte({0}-iw,1)*lte({1}-ih,1)", W, H);
+    const std::string keep =
+        fmt::format("lte(iw,{0})*lte(ih,{1})*lte({0}-iw,1)*lte({1}-ih,1)", W, H);
     const std::string wide = fmt::format("gte(iw*{1},ih*{0})", W, H);
     const std::string video_filter = fmt::format(
         "premultiply=inplace=1,"
@@ -49,9 +53,16 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
         ":flags=bicubic:out_color_matrix=bt709:out_range=tv,"
         "format=yuv420p,pad={0}:{1}:x='2*floor((ow-iw)/4)':y='2*floor((oh-ih)/4)':color=black",
         W, H, keep, wide);
-    std::vector<std::string> argv = {"ffmpeg", "-y", "-f", "concat", "-safe", "0", "-i", frame_list.string(),
-                                     "-i", pf.music_path.string(), "-map", "0:v:0", "-map", "1:a:0",
-                                     "-vf", video_filter, "-r", std::to_string(s.fps), "-c:v", "libx264",
+    std::vector<std::string> argv = {"ffmpeg",  "-y",
+                                     "-f",      "concat",
+                                     "-safe",   "0",
+                                     "-i",      frame_list.string(),
+                                     "-i",      pf.music_path.string(),
+                                     "-map",    "0:v:0",
+                                     "-map",    "1:a:0",
+                                     "-vf",     video_filter,
+                                     "-r",      std::to_string(s.fps),
+                                     "-c:v",    "libx264",
                                      "-preset", s.preset};
     if (s.video_bitrate > 0) {
         argv.insert(argv.end(), {"-b:v", std::to_string(s.video_bitrate)});

@@ -31,11 +31,16 @@ struct AvioCloser {
 AVCodecID wav_codec(unsigned tag, unsigned bits) {
     if (tag == 1) {
         switch (bits) {
-            case 8: return AV_CODEC_ID_PCM_U8;
-            case 16: return AV_CODEC_ID_PCM_S16LE;
-            case 24: return AV_CODEC_ID_PCM_S24LE;
-            case 32: return AV_CODEC_ID_PCM_S32LE;
-            default: return AV_CODEC_ID_NONE;
+            case 8:
+                return AV_CODEC_ID_PCM_U8;
+            case 16:
+                return AV_CODEC_ID_PCM_S16LE;
+            case 24:
+                return AV_CODEC_ID_PCM_S24LE;
+            case 32:
+                return AV_CODEC_ID_PCM_S32LE;
+            default:
+                return AV_CODEC_ID_NONE;
         }
     }
     if (tag == 3) return bits == 64 ? AV_CODEC_ID_PCM_F64LE : AV_CODEC_ID_PCM_F32LE;
@@ -45,7 +50,8 @@ AVCodecID wav_codec(unsigned tag, unsigned bits) {
 
 // "pcm_s16le audio, 2 channels, 44100 Hz" from the first format chunk within `head`, or empty.
 std::string wav_detail(const std::uint8_t* head, std::size_t size) {
-    if (size < 12 || std::memcmp(head, "RIFF", 4) != 0 || std::memcmp(head + 8, "WAVE", 4) != 0) return {};
+    if (size < 12 || std::memcmp(head, "RIFF", 4) != 0 || std::memcmp(head + 8, "WAVE", 4) != 0)
+        return {};
     for (std::size_t at = 12; at + 8 <= size;) {
         const std::uint32_t len = AV_RL32(head + at + 4);
         if (std::memcmp(head + at, "fmt ", 4) == 0) {
@@ -55,10 +61,13 @@ std::string wav_detail(const std::uint8_t* head, std::size_t size) {
             const unsigned channels = AV_RL16(f + 2), rate = AV_RL32(f + 4), bits = AV_RL16(f + 14);
             // WAVE_FORMAT_EXTENSIBLE: the real tag opens the sub-format GUID.
             if (tag == 0xfffe && len >= 40 && at + 8 + 26 <= size) tag = AV_RL16(f + 24);
-            return fmt::format("{} audio, {} channel{}, {} Hz", avcodec_get_name(wav_codec(tag, bits)), channels,
+            return fmt::format("{} audio, {} channel{}, {} Hz",
+                               avcodec_get_name(wav_codec(tag, bits)), channels,
                                channels == 1 ? "" : "s", rate);
         }
-        at += 8 + len + (len & 1);  // chunks are padded to an even size
+        // Chunks are padded to an even size. In 64 bits: a length near 2^32 wrapped the 32-bit
+        // sum to 0 and the walk never moved (the preflight fuzzer's timeout).
+        at += std::size_t{8} + len + (len & 1U);
     }
     return {};
 }
@@ -71,7 +80,8 @@ std::int64_t id3v2_bytes(AVIOContext* pb) {
     for (;;) {
         std::array<std::uint8_t, 10> h{};
         if (avio_seek(pb, at, SEEK_SET) != at || avio_read(pb, h.data(), 10) != 10) return at;
-        if (std::memcmp(h.data(), "ID3", 3) != 0 || h[3] == 0xff || h[4] == 0xff || (h[6] | h[7] | h[8] | h[9]) & 0x80) {
+        if (std::memcmp(h.data(), "ID3", 3) != 0 || h[3] == 0xff || h[4] == 0xff ||
+            (h[6] | h[7] | h[8] | h[9]) & 0x80) {
             return at;
         }
         const std::int64_t size = (std::int64_t{h[6]} << 21) | (h[7] << 14) | (h[8] << 7) | h[9];
@@ -99,18 +109,22 @@ constexpr TextFormat kTextFormats[] = {
 std::optional<std::string_view> text_format(std::string_view head) {
     if (head.starts_with("\xEF\xBB\xBF")) head.remove_prefix(3);  // a UTF-8 byte order mark
     if (head.starts_with("#EXTM3U")) {
-        // The tags libavformat's hls probe requires besides #EXTM3U; without them, a plain playlist.
-        for (const std::string_view tag : {"#EXT-X-STREAM-INF:", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:"}) {
+        // The tags libavformat's hls probe requires besides #EXTM3U; without them, a plain
+        // playlist.
+        for (const std::string_view tag :
+             {"#EXT-X-STREAM-INF:", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:"}) {
             if (head.find(tag) != std::string_view::npos) return "hls";
         }
         return "m3u";
     }
     if (head.starts_with("ffconcat version ")) return "concat";
-    if (head.starts_with("v=0\n") || head.starts_with("v=0\r\n")) return "sdp";  // SDP's first line (RFC 4566, 5)
+    if (head.starts_with("v=0\n") || head.starts_with("v=0\r\n"))
+        return "sdp";  // SDP's first line (RFC 4566, 5)
     const auto first = head.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && head[first] == '<') {
         const std::string text(head);  // av_stristr wants a terminated string
-        if (av_stristr(text.c_str(), "<MPD") != nullptr) return "dash";  // the dash probe's mark, any case
+        if (av_stristr(text.c_str(), "<MPD") != nullptr)
+            return "dash";  // the dash probe's mark, any case
     }
     return std::nullopt;
 }
@@ -119,7 +133,8 @@ std::optional<std::string_view> text_format(std::string_view head) {
 std::string read_head(AVIOContext* pb, std::int64_t at) {
     std::string head(64 * 1024, '\0');
     if (avio_seek(pb, at, SEEK_SET) != at) return {};
-    const int n = avio_read(pb, reinterpret_cast<unsigned char*>(head.data()), static_cast<int>(head.size()));
+    const int n =
+        avio_read(pb, reinterpret_cast<unsigned char*>(head.data()), static_cast<int>(head.size()));
     head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     return head;
 }
@@ -133,7 +148,9 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
     const std::string url = "file:" + path.string();
     const int rc = avio_open2(&raw, url.c_str(), AVIO_FLAG_READ, nullptr, &opts);
     av_dict_free(&opts);
-    if (rc < 0) av_fail(cls, fmt::format("cannot open '{}': {}", path.filename().string(), av_error_text(rc)));
+    if (rc < 0)
+        av_fail(cls,
+                fmt::format("cannot open '{}': {}", path.filename().string(), av_error_text(rc)));
     std::unique_ptr<AVIOContext, AvioCloser> pb(raw);
 
     SniffedFormat out;
@@ -144,7 +161,8 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
         out.name = *text;
     } else {
         if (avio_seek(pb.get(), 0, SEEK_SET) != 0) {
-            av_fail(ErrorClass::IoError, fmt::format("cannot read '{}': seek failed", path.filename().string()));
+            av_fail(ErrorClass::IoError,
+                    fmt::format("cannot read '{}': seek failed", path.filename().string()));
         }
         const AVInputFormat* format = nullptr;
         // Only the probe functions run; the file name's extension counts, as it does when
@@ -153,7 +171,8 @@ SniffedFormat sniff_format(const std::filesystem::path& path, ErrorClass cls) {
         // A read the disk failed says nothing of what the file is: IoError, transient.
         if (is_io_error(probed)) {
             av_fail(ErrorClass::IoError,
-                    fmt::format("cannot read '{}': {}", path.filename().string(), av_error_text(probed)));
+                    fmt::format("cannot read '{}': {}", path.filename().string(),
+                                av_error_text(probed)));
         }
         if (probed < 0 || format == nullptr) return out;
         out.name = format->name;

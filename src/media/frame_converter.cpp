@@ -68,9 +68,9 @@ SwsContextPtr make_scaler(Canvas src, Canvas dst) {
         av_fail(ErrorClass::EncodeError, "no chroma position for the converter's siting");
     }
     const std::pair<const char*, std::int64_t> options[] = {
-        {"srcw", src.width},         {"srch", src.height},   {"src_format", AV_PIX_FMT_RGB24},
-        {"dstw", dst.width},         {"dsth", dst.height},   {"dst_format", AV_PIX_FMT_YUV420P},
-        {"sws_flags", SWS_BICUBIC},  {"dst_h_chr_pos", h_pos}, {"dst_v_chr_pos", v_pos},
+        {"srcw", src.width},        {"srch", src.height},     {"src_format", AV_PIX_FMT_RGB24},
+        {"dstw", dst.width},        {"dsth", dst.height},     {"dst_format", AV_PIX_FMT_YUV420P},
+        {"sws_flags", SWS_BICUBIC}, {"dst_h_chr_pos", h_pos}, {"dst_v_chr_pos", v_pos},
     };
     for (const auto& [key, value] : options) {
         av_check(av_opt_set_int(sws.get(), key, value, 0), ErrorClass::EncodeError,
@@ -86,7 +86,8 @@ SwsContextPtr make_scaler(Canvas src, Canvas dst) {
 FramePtr FrameConverter::new_frame() {
     constexpr int kAlign = 64;
     if (!pool_) {
-        pool_size_ = av_image_get_buffer_size(AV_PIX_FMT_YUV420P, canvas_.width, canvas_.height, kAlign);
+        pool_size_ =
+            av_image_get_buffer_size(AV_PIX_FMT_YUV420P, canvas_.width, canvas_.height, kAlign);
         pool_.reset(av_buffer_pool_init(static_cast<std::size_t>(pool_size_), av_buffer_alloc));
         if (!pool_) av_fail(ErrorClass::EncodeError, "cannot allocate a frame pool");
     }
@@ -101,8 +102,8 @@ FramePtr FrameConverter::new_frame() {
     frame->chroma_location = kChromaLocation;
     frame->buf[0] = av_buffer_pool_get(pool_.get());
     if (frame->buf[0] == nullptr) av_fail(ErrorClass::EncodeError, "cannot allocate a video frame");
-    av_check(av_image_fill_arrays(frame->data, frame->linesize, frame->buf[0]->data, AV_PIX_FMT_YUV420P,
-                                  canvas_.width, canvas_.height, kAlign),
+    av_check(av_image_fill_arrays(frame->data, frame->linesize, frame->buf[0]->data,
+                                  AV_PIX_FMT_YUV420P, canvas_.width, canvas_.height, kAlign),
              ErrorClass::EncodeError, "cannot lay out a video frame");
     return frame;
 }
@@ -114,7 +115,8 @@ FramePtr FrameConverter::convert(const RgbImage& image) {
     if (p.width != canvas_.width || p.height != canvas_.height) {
         // Black in limited range: Y=16, Cb=Cr=128.
         const int ch = (canvas_.height + 1) / 2;
-        for (int y = 0; y < canvas_.height; ++y) std::memset(frame->data[0] + y * frame->linesize[0], 16, canvas_.width);
+        for (int y = 0; y < canvas_.height; ++y)
+            std::memset(frame->data[0] + y * frame->linesize[0], 16, canvas_.width);
         for (int y = 0; y < ch; ++y) {
             std::memset(frame->data[1] + y * frame->linesize[1], 128, (canvas_.width + 1) / 2);
             std::memset(frame->data[2] + y * frame->linesize[2], 128, (canvas_.width + 1) / 2);
@@ -126,11 +128,12 @@ FramePtr FrameConverter::convert(const RgbImage& image) {
                             frame->data[2] + (p.y / 2) * frame->linesize[2] + p.x / 2};
     if (p.width == image.width && p.height == image.height) {
         // No scaling: the direct BT.709 converter, twice as fast as libswscale here.
-        rgb24_to_yuv420p_bt709(image.data(), image.stride, image.width, image.height, dst, frame->linesize);
+        rgb24_to_yuv420p_bt709(image.data(), image.stride, image.width, image.height, dst,
+                               frame->linesize);
         return frame;
     }
-    if (!sws_ || image.width != sws_src_.width || image.height != sws_src_.height || p.width != sws_dst_.width ||
-        p.height != sws_dst_.height) {
+    if (!sws_ || image.width != sws_src_.width || image.height != sws_src_.height ||
+        p.width != sws_dst_.width || p.height != sws_dst_.height) {
         sws_ = make_scaler(Canvas{image.width, image.height}, Canvas{p.width, p.height});
         const int* bt709 = sws_getCoefficients(SWS_CS_ITU709);
         // Source RGB is full range; destination limited (MPEG) range with BT.709 coefficients.

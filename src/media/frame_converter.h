@@ -31,13 +31,13 @@ struct Placement {
 Placement fit_to_canvas(int w, int h, Canvas canvas);
 
 class FrameConverter {
-public:
+  public:
     explicit FrameConverter(Canvas canvas) : canvas_(canvas) {}
 
     // A new refcounted yuv420p frame holding `image`.
     FramePtr convert(const RgbImage& image);
 
-private:
+  private:
     FramePtr new_frame();
 
     Canvas canvas_;

@@ -17,8 +17,8 @@ constexpr std::size_t kCacheEntries = 2;
 }  // namespace
 
 FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
-                             std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture,
-                             PngDecodeFn decode)
+                             std::uint64_t max_pixels, const CancelToken& cancel,
+                             LibavLogCapture* log_capture, PngDecodeFn decode)
     : files_(std::move(files)),
       canvas_(canvas),
       max_pixels_(max_pixels),
@@ -57,7 +57,8 @@ void FramePipeline::submit_up_to(std::size_t end) {
 SharedFrame FramePipeline::next() {
     const std::size_t consumed = submitted_ - in_flight_.size();  // the index handed out now
     submit_up_to(consumed + window_);
-    if (in_flight_.empty()) throw Error(ErrorClass::DecodeError, "frame pipeline read past the last frame");
+    if (in_flight_.empty())
+        throw Error(ErrorClass::DecodeError, "frame pipeline read past the last frame");
     auto fut = std::move(in_flight_.front());
     in_flight_.pop_front();
     submit_up_to(consumed + 1 + window_);
@@ -71,7 +72,8 @@ SharedFrame FramePipeline::next() {
         // The same bytes failed under the name of the file that was decoded, whichever thread
         // hashed them first: name this frame, so the error points at the frame the render
         // stopped on, the same on every run.
-        const std::string decoded = fmt::format("frame '{}'", files_[content.decoded_from].filename().string());
+        const std::string decoded =
+            fmt::format("frame '{}'", files_[content.decoded_from].filename().string());
         const std::string here = fmt::format("frame '{}'", files_[consumed].filename().string());
         const std::string_view what = e.what();
         throw Error(e.error_class(),
@@ -103,10 +105,11 @@ void FramePipeline::worker_loop() {
     }
 }
 
-FramePipeline::Content FramePipeline::produce(std::size_t index, FrameConverter& converter, Scratch& scratch) {
+FramePipeline::Content FramePipeline::produce(std::size_t index, FrameConverter& converter,
+                                              Scratch& scratch) {
     const auto& path = files_[index];
     auto& bytes = scratch.file;
-    read_file_into(path, bytes);
+    read_file_into(path, bytes, "frame");
     const ContentKey key{bytes.size(), content_hash(bytes)};
     hashes_[index] = key.hash;  // each index is written by one task only
 
@@ -131,7 +134,8 @@ FramePipeline::Content FramePipeline::produce(std::size_t index, FrameConverter&
         }
         ++stats_.decoded;
     }
-    // The first occurrence decodes; its picture or its error reaches every repeat through `content`.
+    // The first occurrence decodes; its picture or its error reaches every repeat through
+    // `content`.
     try {
         RgbImage image = decode_(bytes, path.filename().string(), max_pixels_, &scratch.pixels);
         FramePtr frame = converter.convert(image);

@@ -37,13 +37,15 @@ struct FramePipelineStats {
 
 // Turns one frame file's bytes into pixels: decode_png's signature. A pipeline decodes with
 // decode_png; tests pass a wrapper around it to hold a decode at a known point.
-using PngDecodeFn = std::function<RgbImage(std::span<const std::uint8_t> bytes, const std::string& name,
-                                           std::uint64_t max_pixels, ByteBuffer* recycle)>;
+using PngDecodeFn =
+    std::function<RgbImage(std::span<const std::uint8_t> bytes, const std::string& name,
+                           std::uint64_t max_pixels, ByteBuffer* recycle)>;
 
 class FramePipeline {
-public:
-    FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads, std::uint64_t max_pixels,
-                  const CancelToken& cancel, LibavLogCapture* log_capture, PngDecodeFn decode = {});
+  public:
+    FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
+                  std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture,
+                  PngDecodeFn decode = {});
     ~FramePipeline();
     FramePipeline(const FramePipeline&) = delete;
     FramePipeline& operator=(const FramePipeline&) = delete;
@@ -56,7 +58,7 @@ public:
     // Content hash of each frame handed out so far (by next()), in order.
     const std::vector<std::uint64_t>& frame_hashes() const { return hashes_; }
 
-private:
+  private:
     struct ContentKey {
         std::uint64_t size;
         std::uint64_t hash;

@@ -23,14 +23,16 @@ struct DictDeleter {
 
 int refuse_nested_open(AVFormatContext* s, AVIOContext** /*pb*/, const char* url, int /*flags*/,
                        AVDictionary** /*options*/) {
-    av_log(s, AV_LOG_ERROR, "refused to open '%s': an input may not open other files or URLs\n", url);
+    av_log(s, AV_LOG_ERROR, "refused to open '%s': an input may not open other files or URLs\n",
+           url);
     return AVERROR(EPERM);
 }
 
 // The first open is avformat_open_input's own, of the input; every later one is something the
 // input names, refused from then on. The protocol whitelist is passed on explicitly because
 // avio_open2 does not read the format context's.
-int open_only_the_input(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, AVDictionary** options) {
+int open_only_the_input(AVFormatContext* s, AVIOContext** pb, const char* url, int flags,
+                        AVDictionary** options) {
     s->io_open = refuse_nested_open;
     AVDictionary* opts = nullptr;
     if (options != nullptr) av_dict_copy(&opts, *options, 0);
@@ -41,7 +43,8 @@ int open_only_the_input(AVFormatContext* s, AVIOContext** pb, const char* url, i
 }
 
 std::string display_name(const std::filesystem::path& path, InputPolicy policy) {
-    return policy == InputPolicy::Music ? "music '" + path.filename().string() + "'" : "'" + path.string() + "'";
+    return policy == InputPolicy::Music ? "music '" + path.filename().string() + "'"
+                                        : "'" + path.string() + "'";
 }
 
 // A music file that reads as another format is refused before any demuxer runs on it. Returns
@@ -53,14 +56,19 @@ std::int64_t refuse_unless_mp3(const std::filesystem::path& path, ErrorClass cls
                                  av_error_text(AVERROR_INVALIDDATA)));
     }
     if (sniffed.name == "mp3" && sniffed.id3v2_bytes >= sniffed.file_bytes) {
-        av_fail(cls, fmt::format("music '{}' is damaged: its ID3v2 tags claim {} bytes, the file holds {}; replace it",
-                                 path.filename().string(), sniffed.id3v2_bytes, sniffed.file_bytes));
+        av_fail(cls,
+                fmt::format("music '{}' is damaged: its ID3v2 tags claim {} bytes, the file holds "
+                            "{}; replace it",
+                            path.filename().string(), sniffed.id3v2_bytes, sniffed.file_bytes));
     }
     if (sniffed.name == "mp3") return sniffed.id3v2_bytes;
     const std::string detail = sniffed.detail.empty() ? "" : " (" + sniffed.detail + ")";
-    av_fail(cls, fmt::format("music '{}' is not an MP3 file: it reads as {}{}; convert it to MP3 or remove it from "
-                        "the music dir",
-                        path.filename().string(), sniffed.name, detail));
+    av_fail(
+        cls,
+        fmt::format(
+            "music '{}' is not an MP3 file: it reads as {}{}; convert it to MP3 or remove it from "
+            "the music dir",
+            path.filename().string(), sniffed.name, detail));
 }
 
 }  // namespace
@@ -85,7 +93,8 @@ InputFormatPtr open_input(const std::filesystem::path& path, ErrorClass cls, Inp
             forced = av_find_input_format("mp4");
             av_dict_set(&raw_opts, "format_whitelist", kMovDemuxer, 0);
             break;
-        case InputPolicy::Probe: break;
+        case InputPolicy::Probe:
+            break;
     }
     std::unique_ptr<AVDictionary, DictDeleter> opts(raw_opts);
 
@@ -97,7 +106,9 @@ InputFormatPtr open_input(const std::filesystem::path& path, ErrorClass cls, Inp
     AVDictionary* o = opts.release();
     const int rc = avformat_open_input(&raw, url.c_str(), forced, &o);  // frees raw on failure
     opts.reset(o);
-    if (rc < 0) av_fail(cls, fmt::format("cannot open {}: {}", display_name(path, policy), av_error_text(rc)));
+    if (rc < 0)
+        av_fail(cls,
+                fmt::format("cannot open {}: {}", display_name(path, policy), av_error_text(rc)));
     return InputFormatPtr(raw);
 }
 
@@ -111,17 +122,19 @@ int first_stream(const AVFormatContext* input, AVMediaType type) {
     return -1;
 }
 
-CodecContextPtr open_decoder(const AVFormatContext* input, int index, ErrorClass cls, InputPolicy policy,
-                             int threads) {
+CodecContextPtr open_decoder(const AVFormatContext* input, int index, ErrorClass cls,
+                             InputPolicy policy, int threads) {
     const AVStream* st = input->streams[index];
     const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
     if (codec == nullptr) {
-        av_fail(cls, fmt::format("no decoder for codec {}", avcodec_get_name(st->codecpar->codec_id)));
+        av_fail(cls,
+                fmt::format("no decoder for codec {}", avcodec_get_name(st->codecpar->codec_id)));
     }
     CodecContextPtr dec(avcodec_alloc_context3(codec));
     if (!dec) av_fail(cls, "cannot allocate a decoder");
     av_check(avcodec_parameters_to_context(dec.get(), st->codecpar), cls, "bad stream parameters");
-    // Timestamps the decoder adjusts (skipped samples of gapless MP3s) are in the stream's time base.
+    // Timestamps the decoder adjusts (skipped samples of gapless MP3s) are in the stream's time
+    // base.
     dec->pkt_timebase = st->time_base;
     dec->thread_count = threads;
     AVDictionary* raw_opts = nullptr;

@@ -25,7 +25,8 @@ enum class InputPolicy {
 // Opens `path` under `policy`: file protocol only, no nested opens. Failures throw
 // Error(error_class) naming the file. Stream parameters are what the demuxer's header gives:
 // callers that need more (probe, a decoder of the whole stream) run avformat_find_stream_info.
-InputFormatPtr open_input(const std::filesystem::path& path, ErrorClass error_class, InputPolicy policy);
+InputFormatPtr open_input(const std::filesystem::path& path, ErrorClass error_class,
+                          InputPolicy policy);
 
 // The index of the first stream of `type` (attached pictures are not video), or -1. Unlike
 // av_find_best_stream it needs no avformat_find_stream_info: the mp3 demuxer's header leaves the
@@ -34,7 +35,7 @@ int first_stream(const AVFormatContext* input, AVMediaType type);
 
 // An open decoder for stream `index` of `input`, restricted to the decoders `policy` allows,
 // with `threads` threads (0: the decoder picks).
-CodecContextPtr open_decoder(const AVFormatContext* input, int index, ErrorClass error_class, InputPolicy policy,
-                             int threads = 1);
+CodecContextPtr open_decoder(const AVFormatContext* input, int index, ErrorClass error_class,
+                             InputPolicy policy, int threads = 1);
 
 }  // namespace renderer::media

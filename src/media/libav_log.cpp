@@ -61,7 +61,8 @@ void callback(void* avcl, int level, const char* fmt, va_list vl) {
 
 }  // namespace
 
-LibavLogCapture::LibavLogCapture(std::optional<std::filesystem::path> report_path) : previous_(t_current) {
+LibavLogCapture::LibavLogCapture(std::optional<std::filesystem::path> report_path)
+    : previous_(t_current) {
     install();
     if (report_path) {
         // Never written through a link planted at the (predictable) name; no report if that fails.
@@ -90,7 +91,8 @@ void LibavLogCapture::detach(const void* ctx) {
     g_routes.erase(ctx);
 }
 
-LibavLogRoute::LibavLogRoute(LibavLogCapture& capture, const void* ctx) : capture_(&capture), ctx_(ctx) {
+LibavLogRoute::LibavLogRoute(LibavLogCapture& capture, const void* ctx)
+    : capture_(&capture), ctx_(ctx) {
     capture_->attach(ctx_);
 }
 
@@ -144,7 +146,9 @@ std::string LibavLogCapture::snippet() const {
     return out;
 }
 
-std::string LibavLogCapture::current_snippet() { return t_current != nullptr ? t_current->snippet() : std::string(); }
+std::string LibavLogCapture::current_snippet() {
+    return t_current != nullptr ? t_current->snippet() : std::string();
+}
 
 void LibavLogCapture::install() {
     static std::once_flag once;

@@ -14,7 +14,7 @@
 namespace renderer::media {
 
 class LibavLogCapture {
-public:
+  public:
     // Installs this capture for the calling thread; with `report_path` every line is also
     // written to that file.
     explicit LibavLogCapture(std::optional<std::filesystem::path> report_path = std::nullopt);
@@ -24,13 +24,13 @@ public:
 
     // Makes this capture current for another thread (decode pool workers) until the guard dies.
     class ThreadScope {
-    public:
+      public:
         explicit ThreadScope(LibavLogCapture* capture);
         ~ThreadScope();
         ThreadScope(const ThreadScope&) = delete;
         ThreadScope& operator=(const ThreadScope&) = delete;
 
-    private:
+      private:
         LibavLogCapture* previous_;
     };
 
@@ -46,7 +46,7 @@ public:
     bool wants(int level) const;
     int& print_prefix() { return print_prefix_; }
 
-private:
+  private:
     friend class LibavLogRoute;
     void attach(const void* ctx);
     void detach(const void* ctx);
@@ -64,7 +64,7 @@ private:
 // that throws leaves a route to a freed context behind. Declare the guard after the context's
 // owner, so it is destroyed (detached) first.
 class LibavLogRoute {
-public:
+  public:
     LibavLogRoute() = default;
     LibavLogRoute(LibavLogCapture& capture, const void* ctx);
     ~LibavLogRoute();
@@ -73,7 +73,7 @@ public:
     LibavLogRoute(const LibavLogRoute&) = delete;
     LibavLogRoute& operator=(const LibavLogRoute&) = delete;
 
-private:
+  private:
     LibavLogCapture* capture_ = nullptr;
     const void* ctx_ = nullptr;
 };

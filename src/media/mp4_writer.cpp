@@ -29,8 +29,8 @@ ErrorClass write_error_class(int rc, const AVIOContext* pb) {
 
 Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : path_(path) {
     AVFormatContext* raw = nullptr;
-    av_check(avformat_alloc_output_context2(&raw, nullptr, "mp4", path.c_str()), ErrorClass::EncodeError,
-             "cannot create the MP4 muxer");
+    av_check(avformat_alloc_output_context2(&raw, nullptr, "mp4", path.c_str()),
+             ErrorClass::EncodeError, "cannot create the MP4 muxer");
     ctx_.reset(raw);
     route_ = LibavLogRoute(log, ctx_.get());
     // Bit-exact output: identical inputs and settings give identical bytes.
@@ -39,14 +39,17 @@ Mp4Writer::Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log) : 
     av_check(rc, ErrorClass::IoError, fmt::format("cannot open '{}' for writing", path.string()));
 }
 
-bool Mp4Writer::needs_global_header() const { return (ctx_->oformat->flags & AVFMT_GLOBALHEADER) != 0; }
+bool Mp4Writer::needs_global_header() const {
+    return (ctx_->oformat->flags & AVFMT_GLOBALHEADER) != 0;
+}
 
 AVStream* Mp4Writer::add_stream(const AVCodecContext* encoder) {
     AVStream* st = avformat_new_stream(ctx_.get(), nullptr);
     if (st == nullptr) av_fail(ErrorClass::EncodeError, "cannot add a stream to the MP4 muxer");
     av_check(avcodec_parameters_from_context(st->codecpar, encoder), ErrorClass::EncodeError,
              "cannot copy encoder parameters to the muxer");
-    // A hint only: the muxer picks its own time base in write_header (hence the rescale in write()).
+    // A hint only: the muxer picks its own time base in write_header (hence the rescale in
+    // write()).
     st->time_base = encoder->time_base;
     if (encoder->codec_type == AVMEDIA_TYPE_VIDEO) st->avg_frame_rate = encoder->framerate;
     return st;
@@ -72,7 +75,8 @@ void Mp4Writer::write_header(int timescale) {
 }
 
 void Mp4Writer::set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base) {
-    stream_end_.at(static_cast<std::size_t>(stream->index)) = av_rescale_q(end, time_base, stream->time_base);
+    stream_end_.at(static_cast<std::size_t>(stream->index)) =
+        av_rescale_q(end, time_base, stream->time_base);
 }
 
 void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base) {
@@ -98,7 +102,8 @@ void Mp4Writer::seal_payload(const char* tag) {
     int rc = av_interleaved_write_frame(ctx_.get(), nullptr);
     if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot write to the MP4 file");
     avio_flush(ctx_->pb);
-    if (ctx_->pb->error < 0) av_check(ctx_->pb->error, ErrorClass::IoError, "cannot write to the MP4 file");
+    if (ctx_->pb->error < 0)
+        av_check(ctx_->pb->error, ErrorClass::IoError, "cannot write to the MP4 file");
     const std::int64_t end = avio_tell(ctx_->pb);
     const auto hash = file_range_hash(path_, static_cast<std::uint64_t>(payload_start_),
                                       static_cast<std::uint64_t>(end - payload_start_));

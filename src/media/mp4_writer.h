@@ -12,7 +12,7 @@
 namespace renderer::media {
 
 class Mp4Writer {
-public:
+  public:
     Mp4Writer(const std::filesystem::path& path, LibavLogCapture& log);
     Mp4Writer(const Mp4Writer&) = delete;
     Mp4Writer(Mp4Writer&&) = delete;
@@ -41,7 +41,7 @@ public:
     // Flushes the interleaver, writes the trailer (moving the moov atom up front) and closes.
     void finish();
 
-private:
+  private:
     std::filesystem::path path_;
     OutputFormatPtr ctx_;
     LibavLogRoute route_;

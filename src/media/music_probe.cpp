@@ -30,14 +30,20 @@ struct MpegAudioFrame {
 MpegAudioFrame parse_header(const std::uint8_t* p, int size) {
     if (size < 4) return {};
     const std::uint32_t h = AV_RB32(p);
-    const unsigned version = (h >> 19) & 3, layer = (h >> 17) & 3, bitrate = (h >> 12) & 15, rate = (h >> 10) & 3;
-    if ((h & 0xffe00000u) != 0xffe00000u || version == 1 || layer == 0 || bitrate == 15 || rate == 3) return {};
+    const unsigned version = (h >> 19) & 3, layer = (h >> 17) & 3, bitrate = (h >> 12) & 15,
+                   rate = (h >> 10) & 3;
+    if ((h & 0xffe00000u) != 0xffe00000u || version == 1 || layer == 0 || bitrate == 15 ||
+        rate == 3)
+        return {};
     static constexpr int kRates[3] = {44100, 48000, 32000};
     const int shift = version == 3 ? 0 : version == 2 ? 1 : 2;  // MPEG-1, MPEG-2, MPEG-2.5
     MpegAudioFrame f;
     f.sample_rate = kRates[rate] >> shift;
     f.channels = ((h >> 6) & 3) == 3 ? 1 : 2;
-    f.samples = layer == 3 ? 384 : layer == 2 ? 1152 : version == 3 ? 1152 : 576;  // layer I, II, III
+    f.samples = layer == 3     ? 384
+                : layer == 2   ? 1152
+                : version == 3 ? 1152
+                               : 576;  // layer I, II, III
     return f;
 }
 
@@ -52,7 +58,8 @@ AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
     constexpr ErrorClass kClass = ErrorClass::PreflightError;
     AVFormatContext* const fmt = input;
     const int idx = first_stream(fmt, AVMEDIA_TYPE_AUDIO);
-    if (idx < 0) av_fail(kClass, fmt::format("music '{}' has no audio stream; use an MP3 with audio", name));
+    if (idx < 0)
+        av_fail(kClass, fmt::format("music '{}' has no audio stream; use an MP3 with audio", name));
     AudioProbe p;
     p.codec = avcodec_get_name(fmt->streams[idx]->codecpar->codec_id);
     if (avcodec_find_decoder(fmt->streams[idx]->codecpar->codec_id) == nullptr) {
@@ -78,7 +85,8 @@ AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
             }
             std::int64_t padding = 0;
             std::size_t size = 0;
-            if (const std::uint8_t* sd = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &size);
+            if (const std::uint8_t* sd =
+                    av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &size);
                 sd != nullptr && size >= 8) {
                 skip = AV_RL32(sd);
                 padding = AV_RL32(sd + 4);
@@ -94,7 +102,9 @@ AudioProbe probe_audio(AVFormatContext* input, const std::string& name) {
     }
     // A read the disk failed is not the end of the track: the cut would be short, and a retry
     // that reads it whole would render another video.
-    if (is_io_error(rd)) av_fail(ErrorClass::IoError, fmt::format("cannot read music '{}': {}", name, av_error_text(rd)));
+    if (is_io_error(rd))
+        av_fail(ErrorClass::IoError,
+                fmt::format("cannot read music '{}': {}", name, av_error_text(rd)));
     if (p.sample_rate == 0) av_fail(kClass, fmt::format("music '{}' holds no audio packets", name));
     p.duration_sec = seconds;
     if (p.duration_sec <= 0) av_fail(kClass, fmt::format("music '{}' has zero duration", name));

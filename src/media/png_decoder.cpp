@@ -37,11 +37,12 @@ struct Fd {
 }
 
 void check_size(ErrorClass cls, const std::string& name, std::uint32_t w, std::uint32_t h,
-                std::uint64_t max_pixels) {
+                std::uint64_t max_pixels, SettingNames names = nullptr) {
     if (static_cast<std::uint64_t>(w) * h > max_pixels) {
         fail(cls, name,
-             fmt::format("{}x{} exceeds MAX_FRAME_PIXELS ({}); resize the frames or raise the limit", w, h,
-                         max_pixels));
+             fmt::format(
+                 "{}x{} exceeds the pixel limit{} of {}; resize the frames or raise the limit", w,
+                 h, named(Setting::MaxFramePixels, names), max_pixels));
     }
 }
 
@@ -64,10 +65,13 @@ std::uint8_t composite16(std::uint16_t c, std::uint16_t a) {
     return static_cast<std::uint8_t>((std::uint64_t{c} * a * 255 + (d - 1) / 2) / d);
 }
 
-PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels) {
+PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels,
+                          SettingNames names) {
     const auto name = path.filename().string();
     Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (f.fd < 0) fail(ErrorClass::PreflightError, name, fmt::format("cannot open: {}", std::strerror(errno)));
+    if (f.fd < 0)
+        fail(ErrorClass::PreflightError, name,
+             fmt::format("cannot open: {}", std::strerror(errno)));
     // 8-byte signature + IHDR chunk (4 length + 4 type + 13 data + 4 CRC) = 33 bytes.
     std::array<std::uint8_t, 33> buf{};
     std::size_t got = 0;
@@ -75,7 +79,8 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
         const auto n = ::read(f.fd, buf.data() + got, buf.size() - got);
         if (n < 0 && errno == EINTR) continue;
         // A read the disk fails (EIO) is the filesystem's fault and transient, not the frame's.
-        if (n < 0) fail(ErrorClass::IoError, name, fmt::format("cannot read: {}", std::strerror(errno)));
+        if (n < 0)
+            fail(ErrorClass::IoError, name, fmt::format("cannot read: {}", std::strerror(errno)));
         if (n == 0) break;
         got += static_cast<std::size_t>(n);
     }
@@ -97,27 +102,36 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
     spng_set_image_limits(ctx.get(), 1u << 20, 1u << 20);
     spng_ihdr ihdr{};
     if (const int rc = spng_get_ihdr(ctx.get(), &ihdr); rc != 0) {
-        fail(ErrorClass::PreflightError, name, fmt::format("invalid PNG header: {}", spng_strerror(rc)));
+        fail(ErrorClass::PreflightError, name,
+             fmt::format("invalid PNG header: {}", spng_strerror(rc)));
     }
-    check_size(ErrorClass::PreflightError, name, ihdr.width, ihdr.height, max_pixels);
-    return PngHeader{ihdr.width, ihdr.height, ihdr.color_type, ihdr.bit_depth, ihdr.interlace_method != 0};
+    check_size(ErrorClass::PreflightError, name, ihdr.width, ihdr.height, max_pixels, names);
+    return PngHeader{ihdr.width, ihdr.height, ihdr.color_type, ihdr.bit_depth,
+                     ihdr.interlace_method != 0};
 }
 
 namespace {
 
-std::string_view chunk_name(const std::uint8_t* type) { return {reinterpret_cast<const char*>(type), 4}; }
+std::string_view chunk_name(const std::uint8_t* type) {
+    return {reinterpret_cast<const char*>(type), 4};
+}
 
 std::uint32_t be32(const std::uint8_t* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           p[3];
 }
 
 // A chunk type is four ASCII letters (PNG spec 5.4); libpng refuses anything else.
 bool valid_chunk_type(const std::uint8_t* type) {
-    const auto letter = [](std::uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+    const auto letter = [](std::uint8_t c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    };
     return std::all_of(type, type + 4, letter);
 }
 
-bool is_type(const std::uint8_t* type, const char (&name)[5]) { return std::memcmp(type, name, 4) == 0; }
+bool is_type(const std::uint8_t* type, const char (&name)[5]) {
+    return std::memcmp(type, name, 4) == 0;
+}
 
 struct SpngInput {
     std::span<const std::uint8_t> bytes;  // what libspng reads
@@ -135,28 +149,34 @@ struct SpngInput {
 // is not four letters (libspng takes any four bytes), a second PLTE before the image data
 // (libspng keeps the last one), and a file that ends inside IEND's CRC (libspng takes the
 // short read for a bad ancillary CRC and accepts it).
-SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name, ByteBuffer& out) {
+SpngInput chunks_for_libspng(std::span<const std::uint8_t> data, const std::string& name,
+                             ByteBuffer& out) {
     SpngInput input{.bytes = data};
     // A bad signature or a truncated IHDR is libspng's to report.
     if (data.size() < 8 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", 8) != 0) return input;
     // Zero-length, ancillary (lower-case first letter), private (second), reserved bit clear
     // (third upper-case): libspng skips it as an unknown chunk without keeping anything.
     const auto placeholder = [&out] {
-        static constexpr std::uint8_t kHeader[8] = {0, 0, 0, 0, 'r', 'n', 'D', 'r'};  // length, type
+        static constexpr std::uint8_t kHeader[8] = {0,   0,   0,   0,
+                                                    'r', 'n', 'D', 'r'};  // length, type
         const std::uint32_t crc = libdeflate_crc32(0, kHeader + 4, 4);
         out.insert(out.end(), kHeader, kHeader + 8);
-        for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(crc >> shift));
+        for (int shift = 24; shift >= 0; shift -= 8)
+            out.push_back(static_cast<std::uint8_t>(crc >> shift));
     };
     bool copying = false;  // once a chunk is replaced, `out` holds everything read so far
     int plte_before_idat = 0;
     bool seen_idat = false;
     bool in_first_run = false;
     for (std::size_t pos = 8;;) {
-        if (pos + 12 > data.size()) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
+        if (pos + 12 > data.size())
+            fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
         const std::uint8_t* type = data.data() + pos + 4;
-        if (!valid_chunk_type(type)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
+        if (!valid_chunk_type(type))
+            fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
         const std::size_t len = be32(data.data() + pos);
-        if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
+        if (len > data.size() - pos - 12)
+            fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::size_t end = pos + 12 + len;
         const bool idat = is_type(type, "IDAT");
         if (idat && !seen_idat) in_first_run = true;
@@ -197,11 +217,14 @@ std::size_t scanline_bytes(const spng_ihdr& ihdr) {
                          : ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ? 4
                                                                               : 1;
     const std::size_t bits = static_cast<std::size_t>(channels) * ihdr.bit_depth;
-    const auto rows = [bits](std::size_t w, std::size_t h) { return w == 0 ? 0 : h * (1 + (w * bits + 7) / 8); };
+    const auto rows = [bits](std::size_t w, std::size_t h) {
+        return w == 0 ? 0 : h * (1 + (w * bits + 7) / 8);
+    };
     if (ihdr.interlace_method == 0) return rows(ihdr.width, ihdr.height);
     // Adam7 (PNG spec 8.2): each pass's first column and row, and its steps.
-    static constexpr std::size_t kPasses[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
-                                                  {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+    static constexpr std::size_t kPasses[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8},
+                                                  {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2},
+                                                  {0, 1, 1, 2}};
     const auto extent = [](std::size_t size, std::size_t start, std::size_t step) {
         return size > start ? (size - start + step - 1) / step : 0;
     };
@@ -217,7 +240,8 @@ struct DeflateDeleter {
 };
 
 libdeflate_decompressor* thread_decompressor() {
-    thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(libdeflate_alloc_decompressor());
+    thread_local std::unique_ptr<libdeflate_decompressor, DeflateDeleter> d(
+        libdeflate_alloc_decompressor());
     return d.get();
 }
 
@@ -244,14 +268,17 @@ void check_zlib_stream(const std::vector<std::span<const std::uint8_t>>& idat, s
     stream.clear();
     for (const auto part : idat) stream.insert(stream.end(), part.begin(), part.end());
     std::size_t got = 0;
-    auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), scratch, raw_size, &got);
+    auto rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(),
+                                         scratch, raw_size, &got);
     if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
         ByteBuffer more(raw_size + kMaxExcess);  // rare (a malformed file): not kept per thread
-        rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(), more.data(),
-                                        more.size(), &got);
+        rc = libdeflate_zlib_decompress(thread_decompressor(), stream.data(), stream.size(),
+                                        more.data(), more.size(), &got);
         if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
             fail(ErrorClass::DecodeError, name,
-                 fmt::format("corrupt PNG data: the zlib stream holds over {} bytes more than the image", kMaxExcess));
+                 fmt::format(
+                     "corrupt PNG data: the zlib stream holds over {} bytes more than the image",
+                     kMaxExcess));
         }
         if (rc == LIBDEFLATE_SUCCESS) return;
     }
@@ -276,13 +303,16 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
         const std::uint8_t* up = y > 0 ? buf + (y - 1) * stride + 1 : nullptr;
         const std::size_t b = static_cast<std::size_t>(bpp);
         switch (row[-1]) {
-            case 0: break;
+            case 0:
+                break;
             case 1:
-                for (std::size_t i = b; i < row_bytes; ++i) row[i] = static_cast<std::uint8_t>(row[i] + row[i - b]);
+                for (std::size_t i = b; i < row_bytes; ++i)
+                    row[i] = static_cast<std::uint8_t>(row[i] + row[i - b]);
                 break;
             case 2:
                 if (up != nullptr) {
-                    for (std::size_t i = 0; i < row_bytes; ++i) row[i] = static_cast<std::uint8_t>(row[i] + up[i]);
+                    for (std::size_t i = 0; i < row_bytes; ++i)
+                        row[i] = static_cast<std::uint8_t>(row[i] + up[i]);
                 }
                 break;
             case 3:
@@ -300,7 +330,8 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
                     row[i] = static_cast<std::uint8_t>(row[i] + paeth(left, above, diag));
                 }
                 break;
-            default: return false;
+            default:
+                return false;
         }
     }
     return true;
@@ -311,12 +342,14 @@ bool unfilter(std::uint8_t* buf, std::size_t rows, std::size_t row_bytes, int bp
 std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, const std::string& name,
                                         std::uint64_t max_pixels, ByteBuffer* recycle) {
     constexpr std::size_t kSig = 8;
-    if (data.size() < kSig + 25 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", kSig) != 0) return std::nullopt;
+    if (data.size() < kSig + 25 || std::memcmp(data.data(), "\x89PNG\r\n\x1a\n", kSig) != 0)
+        return std::nullopt;
     const std::uint8_t* ihdr = data.data() + kSig;
     if (be32(ihdr) != 13 || std::memcmp(ihdr + 4, "IHDR", 4) != 0) return std::nullopt;
     const std::uint32_t w = be32(ihdr + 8), h = be32(ihdr + 12);
     const int depth = ihdr[16], color = ihdr[17], interlace = ihdr[20];
-    if (depth != 8 || (color != 2 && color != 6) || interlace != 0 || ihdr[18] != 0 || ihdr[19] != 0) {
+    if (depth != 8 || (color != 2 && color != 6) || interlace != 0 || ihdr[18] != 0 ||
+        ihdr[19] != 0) {
         return std::nullopt;  // everything else: libspng
     }
     if (w == 0 || h == 0 || w > (1u << 20) || h > (1u << 20)) return std::nullopt;
@@ -338,7 +371,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     }
     for (std::size_t pos = kSig + 25; pos + 12 <= data.size();) {
         const std::uint32_t len = be32(data.data() + pos);
-        if (len > data.size() - pos - 12) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
+        if (len > data.size() - pos - 12)
+            fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated chunk");
         const std::uint8_t* type = data.data() + pos + 4;
         if (!valid_chunk_type(type)) {
             fail(ErrorClass::DecodeError, name, "corrupt PNG data: invalid chunk type");
@@ -348,7 +382,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         pos += 12 + len;
         if (libdeflate_crc32(0, type, len + 4) != crc) {
             if (critical) {
-                fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
+                fail(ErrorClass::DecodeError, name,
+                     fmt::format("corrupt PNG data: bad CRC in {}", chunk_name(type)));
             }
             in_idat = false;
             continue;
@@ -356,7 +391,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         const bool is_idat = std::memcmp(type, "IDAT", 4) == 0;
         if (is_idat) {
             if (!in_idat && ++idat_runs > 1) {
-                fail(ErrorClass::DecodeError, name, "corrupt PNG data: IDAT chunks not consecutive");
+                fail(ErrorClass::DecodeError, name,
+                     "corrupt PNG data: IDAT chunks not consecutive");
             }
             std::memcpy(idat.data() + idat_size, type + 4, len);
             idat_size += len;
@@ -376,7 +412,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         in_idat = is_idat;
     }
     if (!ended) fail(ErrorClass::DecodeError, name, "corrupt PNG data: truncated file (no IEND)");
-    if (idat_size == 0) fail(ErrorClass::DecodeError, name, "corrupt PNG data: no image data (IDAT)");
+    if (idat_size == 0)
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: no image data (IDAT)");
 
     const int bpp = color == 6 ? 4 : 3;
     const std::size_t row_bytes = static_cast<std::size_t>(w) * bpp;
@@ -385,8 +422,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     if (recycle != nullptr) raw.swap(*recycle);
     raw.resize(raw_size);  // uninitialised: inflate writes every byte
     std::size_t got = 0;
-    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size, raw.data(),
-                                               raw.size(), &got);
+    const auto rc = libdeflate_zlib_decompress(thread_decompressor(), idat.data(), idat_size,
+                                               raw.data(), raw.size(), &got);
     if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) {
         // More image data than the image needs: libpng warns and decodes, and libspng ignores
         // the excess. Hand the (malformed, rare) file to libspng rather than refuse it here only.
@@ -396,7 +433,8 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
     if (rc != LIBDEFLATE_SUCCESS || got != raw_size) {
         fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad or truncated zlib stream");
     }
-    if (!unfilter(raw.data(), h, row_bytes, bpp)) fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad filter type");
+    if (!unfilter(raw.data(), h, row_bytes, bpp))
+        fail(ErrorClass::DecodeError, name, "corrupt PNG data: bad filter type");
 
     RgbImage img;
     img.width = static_cast<int>(w);
@@ -416,19 +454,21 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
         std::uint8_t* dst = img.storage.data() + y * img.stride;
         for (std::size_t x = 0; x < w; ++x) {
             const unsigned a = src[x * 4 + 3];
-            for (int c = 0; c < 3; ++c) dst[x * 3 + c] = static_cast<std::uint8_t>((src[x * 4 + c] * a + 127) / 255);
+            for (int c = 0; c < 3; ++c)
+                dst[x * 3 + c] = static_cast<std::uint8_t>((src[x * 4 + c] * a + 127) / 255);
         }
     }
     return img;
 }
 
-RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
-                    ByteBuffer* recycle) {
+RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
+                    std::uint64_t max_pixels, ByteBuffer* recycle) {
     if (auto fast = decode_png_fast(data, name, max_pixels, recycle)) return std::move(*fast);
     return decode_png_spng(data, name, max_pixels);
 }
 
-RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels) {
+RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name,
+                         std::uint64_t max_pixels) {
     ByteBuffer filtered;  // outlives the context that reads it
     const SpngInput input = chunks_for_libspng(data, name, filtered);
     SpngPtr ctx(spng_ctx_new(0));
@@ -453,7 +493,8 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
     spng_trns trns{};
     const int trns_rc = spng_get_trns(ctx.get(), &trns);
     if (trns_rc != 0 && trns_rc != SPNG_ECHUNKAVAIL) {
-        fail(ErrorClass::DecodeError, name, fmt::format("corrupt PNG data: {}", spng_message(trns_rc)));
+        fail(ErrorClass::DecodeError, name,
+             fmt::format("corrupt PNG data: {}", spng_message(trns_rc)));
     }
     if (trns_rc == 0 && ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE && ihdr.bit_depth < 16) {
         // The key's bits above the bit depth are masked off (PNG spec 11.3.2.1, and libpng);
@@ -505,38 +546,13 @@ RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& 
         // Composite over black: c' = c * a / 255, rounded, in place into the RGB layout.
         for (std::size_t i = 0; i < n; ++i) {
             const unsigned a = px[i * 4 + 3];
-            for (int c = 0; c < 3; ++c) px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
+            for (int c = 0; c < 3; ++c)
+                px[i * 3 + c] = static_cast<std::uint8_t>((px[i * 4 + c] * a + 127) / 255);
         }
     }
     decoded.resize(n * 3);
     img.storage = std::move(decoded);
     return img;
-}
-
-void read_file_into(const std::filesystem::path& path, ByteBuffer& out) {
-    const auto name = path.filename().string();
-    Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    // Preflight opened and read this file: failing to now (removed, a failing disk) is the
-    // filesystem's doing and transient (IoError, retried), unlike a corrupt PNG (DecodeError).
-    if (f.fd < 0) fail(ErrorClass::IoError, name, fmt::format("cannot open: {}", std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0) fail(ErrorClass::IoError, name, std::strerror(errno));
-    out.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t got = 0;
-    while (got < out.size()) {
-        const auto n = ::read(f.fd, out.data() + got, out.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fail(ErrorClass::IoError, name, fmt::format("cannot read: {}", std::strerror(errno)));
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    out.resize(got);
-}
-
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
-    ByteBuffer buf;
-    read_file_into(path, buf);
-    return {buf.begin(), buf.end()};
 }
 
 }  // namespace renderer::media

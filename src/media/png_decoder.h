@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_buffer.h"
+#include "media/render_settings.h"
+
 namespace renderer::media {
 
 struct PngHeader {
@@ -20,26 +23,6 @@ struct PngHeader {
     int bit_depth = 0;
     bool interlaced = false;
 };
-
-// An allocator that leaves new bytes uninitialised: decode buffers are written in full, and
-// zero-filling 6 MB per 1080p frame first is measurable.
-template <typename T>
-struct DefaultInitAllocator : std::allocator<T> {
-    template <typename U>
-    struct rebind {
-        using other = DefaultInitAllocator<U>;
-    };
-    using std::allocator<T>::allocator;
-    template <typename U>
-    void construct(U* p) noexcept {
-        ::new (static_cast<void*>(p)) U;
-    }
-    template <typename U, typename... Args>
-    void construct(U* p, Args&&... args) {
-        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-};
-using ByteBuffer = std::vector<std::uint8_t, DefaultInitAllocator<std::uint8_t>>;
 
 // 8-bit RGB rows. Rows may be padded (the fast path leaves PNG's per-row filter byte in place
 // instead of copying 6 MB per 1080p frame), so read through data() and stride.
@@ -54,7 +37,8 @@ struct RgbImage {
 
 // Reads only the signature and IHDR. Throws Error(PreflightError) naming the file when it is
 // not a PNG, is truncated before IHDR, or claims more than `max_pixels`.
-PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels);
+PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_pixels,
+                          SettingNames names = nullptr);
 
 // Decodes a whole PNG held in memory. 8-bit RGB/RGBA non-interlaced images (what frame
 // generators write) take a fast path: chunks parsed and CRC-checked here, the zlib stream
@@ -67,8 +51,8 @@ PngHeader read_png_header(const std::filesystem::path& path, std::uint64_t max_p
 // `recycle` (optional) is a buffer from an earlier image (its `storage`): decoding into memory
 // that is already mapped avoids zeroing fresh pages for every frame, which cost ~6 % of a
 // render's CPU in the kernel (docs/PERFORMANCE.md).
-RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels,
-                    ByteBuffer* recycle = nullptr);
+RgbImage decode_png(std::span<const std::uint8_t> data, const std::string& name,
+                    std::uint64_t max_pixels, ByteBuffer* recycle = nullptr);
 
 // The fast path alone: nullopt when the image is not a type it handles (or holds more image
 // data than it needs, which libspng decodes as libpng does).
@@ -76,15 +60,11 @@ std::optional<RgbImage> decode_png_fast(std::span<const std::uint8_t> data, cons
                                         std::uint64_t max_pixels, ByteBuffer* recycle = nullptr);
 
 // libspng alone: every PNG type, read through IEND.
-RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name, std::uint64_t max_pixels);
+RgbImage decode_png_spng(std::span<const std::uint8_t> data, const std::string& name,
+                         std::uint64_t max_pixels);
 
 // A 16-bit sample `c` with 16-bit alpha `a`, composited over black and brought to 8 bits: the
 // nearest 8-bit value to 255 * c/65535 * a/65535 (a = 65535 for opaque samples).
 std::uint8_t composite16(std::uint16_t c, std::uint16_t a);
-
-// Whole file into memory; Error(DecodeError) naming the file when it cannot be read.
-std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
-// The same into `out`, reusing its capacity.
-void read_file_into(const std::filesystem::path& path, ByteBuffer& out);
 
 }  // namespace renderer::media

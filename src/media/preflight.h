@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/file_stamp.h"
-#include "media/music_probe.h"
 #include "media/frame_converter.h"
+#include "media/music_probe.h"
 #include "media/render_settings.h"
 
 namespace renderer::media {
@@ -29,8 +29,10 @@ struct PreflightReport {
 };
 
 // Picks the track: first (byte-order first), named:FILE, or hash (stable hash of story_id).
-std::filesystem::path choose_track(const std::filesystem::path& music_dir, const std::string& select,
-                                   const std::string& story_id);
+// `names` names the music dir setting in the message when it is missing.
+std::filesystem::path choose_track(const std::filesystem::path& music_dir,
+                                   const std::string& select, const std::string& story_id,
+                                   SettingNames names = nullptr);
 
 // Expands the output name template; PreflightError unless the result is a plain, safe name.
 std::string output_file_name(const std::string& name_template, const std::string& story_id,

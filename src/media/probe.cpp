@@ -19,7 +19,8 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
     InputFormatPtr fmt = open_input(path, ErrorClass::PreflightError, policy);
     const int rc = avformat_find_stream_info(fmt.get(), nullptr);
     if (rc < 0) {
-        throw Error(ErrorClass::PreflightError, fmt::format("cannot read '{}': {}", path.string(), av_error_text(rc)));
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("cannot read '{}': {}", path.string(), av_error_text(rc)));
     }
 
     MediaInfo info;
@@ -28,13 +29,15 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
     std::error_code ec;
     info.size_bytes = std::filesystem::file_size(path, ec);
     info.bit_rate = fmt->bit_rate;
-    if (fmt->duration != AV_NOPTS_VALUE) info.duration_sec = static_cast<double>(fmt->duration) / AV_TIME_BASE;
+    if (fmt->duration != AV_NOPTS_VALUE)
+        info.duration_sec = static_cast<double>(fmt->duration) / AV_TIME_BASE;
     const AVDictionaryEntry* tag = nullptr;
     while ((tag = av_dict_get(fmt->metadata, "", tag, AV_DICT_IGNORE_SUFFIX)) != nullptr) {
         info.tags[tag->key] = tag->value;
     }
 
-    std::vector<std::int64_t> first(fmt->nb_streams, AV_NOPTS_VALUE), end(fmt->nb_streams, AV_NOPTS_VALUE);
+    std::vector<std::int64_t> first(fmt->nb_streams, AV_NOPTS_VALUE),
+        end(fmt->nb_streams, AV_NOPTS_VALUE);
     for (unsigned i = 0; i < fmt->nb_streams; ++i) {
         const AVStream* st = fmt->streams[i];
         const AVCodecParameters* par = st->codecpar;
@@ -49,7 +52,8 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
         if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
             s.width = par->width;
             s.height = par->height;
-            if (const char* pf = av_get_pix_fmt_name(static_cast<AVPixelFormat>(par->format))) s.pix_fmt = pf;
+            if (const char* pf = av_get_pix_fmt_name(static_cast<AVPixelFormat>(par->format)))
+                s.pix_fmt = pf;
             if (const char* cs = av_color_space_name(par->color_space)) s.color_space = cs;
             if (const char* cr = av_color_range_name(par->color_range)) s.color_range = cr;
             if (st->avg_frame_rate.num > 0) s.fps = av_q2d(st->avg_frame_rate);
@@ -68,7 +72,8 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
             ++info.streams[i].frames;
             if (pkt->pts != AV_NOPTS_VALUE) {
                 if (first[i] == AV_NOPTS_VALUE || pkt->pts < first[i]) first[i] = pkt->pts;
-                if (end[i] == AV_NOPTS_VALUE || pkt->pts + pkt->duration > end[i]) end[i] = pkt->pts + pkt->duration;
+                if (end[i] == AV_NOPTS_VALUE || pkt->pts + pkt->duration > end[i])
+                    end[i] = pkt->pts + pkt->duration;
             }
         }
         av_packet_unref(pkt.get());
@@ -76,9 +81,11 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
     for (unsigned i = 0; i < fmt->nb_streams; ++i) {
         const AVStream* st = fmt->streams[i];
         if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
-            info.streams[i].duration_sec = static_cast<double>(st->duration) * av_q2d(st->time_base);
+            info.streams[i].duration_sec =
+                static_cast<double>(st->duration) * av_q2d(st->time_base);
         } else if (first[i] != AV_NOPTS_VALUE) {
-            info.streams[i].duration_sec = static_cast<double>(end[i] - first[i]) * av_q2d(st->time_base);
+            info.streams[i].duration_sec =
+                static_cast<double>(end[i] - first[i]) * av_q2d(st->time_base);
         }
     }
     return info;

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -33,21 +33,25 @@ struct MurmurDeleter {
 };
 
 class Hasher {
-public:
+  public:
     Hasher() : m_(av_murmur3_alloc()) { av_murmur3_init(m_.get()); }
-    void add(std::span<const std::uint8_t> bytes) { av_murmur3_update(m_.get(), bytes.data(), bytes.size()); }
+    void add(std::span<const std::uint8_t> bytes) {
+        av_murmur3_update(m_.get(), bytes.data(), bytes.size());
+    }
     void add(const std::string& s) {
         add(std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
         add(std::span(reinterpret_cast<const std::uint8_t*>("\0"), 1));  // field separator
     }
-    void add(std::uint64_t v) { add(std::span(reinterpret_cast<const std::uint8_t*>(&v), sizeof v)); }
+    void add(std::uint64_t v) {
+        add(std::span(reinterpret_cast<const std::uint8_t*>(&v), sizeof v));
+    }
     std::array<std::uint8_t, 16> finish() {
         std::array<std::uint8_t, 16> out{};
         av_murmur3_final(m_.get(), out.data());
         return out;
     }
 
-private:
+  private:
     std::unique_ptr<AVMurMur3, MurmurDeleter> m_;
 };
 
@@ -60,7 +64,9 @@ namespace {
 bool hash_stream(std::FILE* in, std::optional<std::uint64_t> size, Hasher& h) {
     std::vector<std::uint8_t> buf(1 << 16);
     for (;;) {
-        const std::size_t want = size ? static_cast<std::size_t>(std::min<std::uint64_t>(*size, buf.size())) : buf.size();
+        const std::size_t want =
+            size ? static_cast<std::size_t>(std::min<std::uint64_t>(*size, buf.size()))
+                 : buf.size();
         if (want == 0) return true;
         const std::size_t n = std::fread(buf.data(), 1, want, in);
         h.add(std::span<const std::uint8_t>(buf.data(), n));
@@ -91,8 +97,9 @@ std::uint64_t file_content_hash(const std::filesystem::path& path) {
     const std::unique_ptr<std::FILE, FileCloser> in(std::fopen(path.c_str(), "rbe"));
     Hasher h;
     if (!in || !hash_stream(in.get(), std::nullopt, h)) {
-        throw Error(ErrorClass::IoError,
-                    fmt::format("cannot read '{}': {}", path.filename().string(), std::strerror(errno)));
+        throw Error(
+            ErrorClass::IoError,
+            fmt::format("cannot read '{}': {}", path.filename().string(), std::strerror(errno)));
     }
     return first_64_bits(h.finish());
 }
@@ -131,13 +138,16 @@ std::string x264_build() {
     frame->format = AV_PIX_FMT_YUV420P;
     frame->width = frame->height = 16;
     if (av_frame_get_buffer(frame.get(), 0) < 0) return "unknown";
-    for (int p = 0; p < 3; ++p) std::memset(frame->data[p], 128, static_cast<std::size_t>(frame->linesize[p]) * (p ? 8 : 16));
+    for (int p = 0; p < 3; ++p)
+        std::memset(frame->data[p], 128,
+                    static_cast<std::size_t>(frame->linesize[p]) * (p ? 8 : 16));
     PacketPtr pkt = make_packet();
     std::string bytes;
     for (AVFrame* f : {frame.get(), static_cast<AVFrame*>(nullptr)}) {
         if (avcodec_send_frame(enc.get(), f) < 0) break;
         while (avcodec_receive_packet(enc.get(), pkt.get()) == 0) {
-            bytes.append(reinterpret_cast<const char*>(pkt->data), static_cast<std::size_t>(pkt->size));
+            bytes.append(reinterpret_cast<const char*>(pkt->data),
+                         static_cast<std::size_t>(pkt->size));
             av_packet_unref(pkt.get());
         }
     }
@@ -146,7 +156,6 @@ std::string x264_build() {
     const auto to = bytes.find(" - ", from + 12);
     return bytes.substr(from + 7, to == std::string::npos ? 32 : to - from - 7);
 }
-
 
 // The running executable's build, by its content: the version string stays the same across
 // builds whose output differs (any change to the pipeline's code), so a fleet mid-deploy would
@@ -164,27 +173,32 @@ std::string executable_build() {
 
 std::string render_key_libraries() {
     static const std::string libs = fmt::format(
-        "renderer {} build {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} x264 {}",
-        RENDERER_VERSION, executable_build(), av_version_info(), avcodec_version(), avformat_version(),
-        avutil_version(), swscale_version(), swresample_version(), x264_build());
+        "renderer {} build {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} "
+        "x264 {}",
+        RENDERER_VERSION, executable_build(), av_version_info(), avcodec_version(),
+        avformat_version(), avutil_version(), swscale_version(), swresample_version(),
+        x264_build());
     return libs;
 }
 
-std::string render_key(const RenderSettings& s, const PreflightReport& pf, std::int64_t video_frames,
-                       const std::vector<std::uint64_t>& frame_hashes, std::uint64_t music_hash) {
+std::string render_key(const RenderSettings& s, const PreflightReport& pf,
+                       std::int64_t video_frames, const std::vector<std::uint64_t>& frame_hashes,
+                       std::uint64_t music_hash) {
     Hasher h;
     h.add(render_key_libraries());
     // libswscale, libswresample and libavcodec's AAC encoder take SIMD paths by the CPU's
     // features, and those round differently from each other: another kind of machine gives other
     // bytes. Read per render, not cached: av_force_cpu_flags (and the cpuflags option) change it.
     h.add(fmt::format("cpu={:#x}", static_cast<unsigned>(av_get_cpu_flags())));
-    h.add(fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}", s.fps,
-                      s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params, s.threads, pf.canvas.width,
-                      pf.canvas.height, video_frames));
+    h.add(
+        fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}",
+                    s.fps, s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params,
+                    s.threads, pf.canvas.width, pf.canvas.height, video_frames));
     // Audio finishing (DESIGN 3.1): each of these changes the samples encoded.
     const auto& a = s.audio;
-    h.add(fmt::format("audio_fit={} fade_in_ms={} fade_out_ms={} loudness={} true_peak={}", to_string(a.fit),
-                      a.fade_in_ms, a.fade_out_ms, a.loudness_lufs ? fmt::format("{}", *a.loudness_lufs) : "off",
+    h.add(fmt::format("audio_fit={} fade_in_ms={} fade_out_ms={} loudness={} true_peak={}",
+                      to_string(a.fit), a.fade_in_ms, a.fade_out_ms,
+                      a.loudness_lufs ? fmt::format("{}", *a.loudness_lufs) : "off",
                       a.true_peak_dbtp));
     h.add(pf.audio_track);
     h.add(music_hash);

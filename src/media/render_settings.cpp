@@ -1,8 +1,10 @@
 #include "media/render_settings.h"
 
 #include <array>
+#include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/env.h"
 #include "common/error.h"
@@ -10,19 +12,50 @@
 namespace renderer::media {
 namespace {
 
-// The ranges of the audio finishing settings: a fade up to a minute; a loudness target from the
-// quietest a meter gates (-70 LUFS) to louder than any platform asks (-5); a true-peak ceiling
-// from -9 dBTP to full scale (above it the float samples would clip in the AAC encoder's input).
-constexpr int kMaxFadeMs = 60000;
-constexpr double kMinLoudnessLufs = -70;
-constexpr double kMaxLoudnessLufs = -5;
-constexpr double kMinTruePeak = -9;
-constexpr double kMaxTruePeak = 0;
+constexpr std::array<const char*, 10> kPresets = {"ultrafast", "superfast", "veryfast", "faster",
+                                                  "fast",      "medium",    "slow",     "slower",
+                                                  "veryslow",  "placebo"};
 
-constexpr std::array<const char*, 10> kPresets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
-                                                  "medium",    "slow",      "slower",   "veryslow", "placebo"};
+// Each numeric setting's range, stated once.
+struct RangeRow {
+    Setting setting;
+    SettingRange range;
+};
+constexpr std::array<RangeRow, 11> kRanges = {{
+    {Setting::Fps, {.min = 1, .max = 120}},
+    {Setting::Crf, {.min = 0, .max = 51}},  // x264's crf scale
+    {Setting::Threads, {.min = 1, .max = 64}},
+    {Setting::DecodeThreads, {.min = 0, .max = 64}},  // 0: one per available CPU, capped at 4
+    {Setting::AudioBitrate, {.min = 32'000, .max = 512'000}},
+    {Setting::SizeSide, {.min = 16, .max = 8192}},
+    {Setting::MaxFramePixels, {.min = 1, .max = std::int64_t{1} << 30}},
+    // Audio finishing: a fade up to a minute; a loudness target from the quietest a meter gates
+    // (-70 LUFS) to louder than any platform asks (-5); a true-peak ceiling from -9 dBTP to full
+    // scale (above it the float samples could exceed full scale at the AAC encoder's input).
+    {Setting::AudioFadeInMs, {.min = 0, .max = 60'000}},
+    {Setting::AudioFadeOutMs, {.min = 0, .max = 60'000}},
+    {Setting::AudioLoudness, {.min = -70, .max = -5}},
+    {Setting::AudioTruePeak, {.min = -9, .max = 0}},
+}};
+
+// "fps (FPS, --fps)" when the caller names its sources, else "fps".
+std::string described(std::string_view what, Setting setting, SettingNames names) {
+    return fmt::format("{}{}", what, named(setting, names));
+}
 
 }  // namespace
+
+std::string named(Setting setting, SettingNames names) {
+    if (names == nullptr) return "";
+    return fmt::format(" ({})", names(setting));
+}
+
+SettingRange setting_range(Setting setting) {
+    for (const auto& row : kRanges) {
+        if (row.setting == setting) return row.range;
+    }
+    throw std::logic_error("setting_range: a setting without a range");
+}
 
 bool is_x264_preset(std::string_view name) {
     for (const auto* p : kPresets) {
@@ -31,16 +64,21 @@ bool is_x264_preset(std::string_view name) {
     return false;
 }
 
+std::string x264_preset_list() { return fmt::format("{}", fmt::join(kPresets, ", ")); }
+
 void parse_size(std::string_view name, std::string_view text, int& width, int& height) {
     const auto x = text.find_first_of("xX");
     if (x == std::string_view::npos) {
-        throw Error(ErrorClass::ConfigError, fmt::format("{} must be WIDTHxHEIGHT such as 1920x1080; got '{}'", name, text));
-    }
-    width = static_cast<int>(parse_int(name, text.substr(0, x), 16, 8192));
-    height = static_cast<int>(parse_int(name, text.substr(x + 1), 16, 8192));
-    if (width % 2 != 0 || height % 2 != 0) {
         throw Error(ErrorClass::ConfigError,
-                    fmt::format("{} must have even width and height (yuv420p); got '{}'", name, text));
+                    fmt::format("{} must be WIDTHxHEIGHT such as 1920x1080; got '{}'", name, text));
+    }
+    const auto side = setting_range(Setting::SizeSide);
+    width = static_cast<int>(parse_int(name, text.substr(0, x), side.min, side.max));
+    height = static_cast<int>(parse_int(name, text.substr(x + 1), side.min, side.max));
+    if (width % 2 != 0 || height % 2 != 0) {
+        throw Error(
+            ErrorClass::ConfigError,
+            fmt::format("{} must have even width and height (yuv420p); got '{}'", name, text));
     }
 }
 
@@ -50,84 +88,77 @@ void validate_music_select(std::string_view text) {
         const auto file = text.substr(6);
         if (file.find('/') == std::string_view::npos && file != "." && file != "..") return;
     }
-    throw Error(ErrorClass::ConfigError,
-                fmt::format("music selection must be first, hash or named:FILE.mp3 (a file name in the music "
-                            "dir); got '{}'",
-                            text));
+    throw Error(
+        ErrorClass::ConfigError,
+        fmt::format(
+            "music selection must be first, hash or named:FILE.mp3 (a file name in the music "
+            "dir); got '{}'",
+            text));
 }
 
 AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text) {
     if (auto fit = parse_audio_fit(text)) return *fit;
-    throw Error(ErrorClass::ConfigError, fmt::format("{} must be shortest, loop or pad; got '{}'", name, text));
+    throw Error(ErrorClass::ConfigError,
+                fmt::format("{} must be shortest, loop or pad; got '{}'", name, text));
 }
 
 std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text) {
     if (text == "off") return std::nullopt;
-    return parse_double(name, text, kMinLoudnessLufs, kMaxLoudnessLufs);
+    const auto r = setting_range(Setting::AudioLoudness);
+    return parse_double(name, text, static_cast<double>(r.min), static_cast<double>(r.max));
 }
 
-void validate(const RenderSettings& s) {
+void validate(const RenderSettings& s, SettingNames names) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
-    if (s.fps < 1 || s.fps > 120) bad(fmt::format("fps (FPS, --fps) must be from 1 to 120; got {}", s.fps));
+    const auto check = [&](Setting setting, std::string_view what, std::int64_t value) {
+        const auto r = setting_range(setting);
+        if (value >= r.min && value <= r.max) return;
+        bad(fmt::format("{} must be from {} to {}; got {}", described(what, setting, names), r.min,
+                        r.max, value));
+    };
+    check(Setting::Fps, "fps", s.fps);
     if (!is_x264_preset(s.preset)) {
-        bad(fmt::format("x264 preset (X264_PRESET, --preset) must be one of ultrafast, superfast, veryfast, faster, fast, medium, slow, "
-                        "slower, veryslow, placebo; got '{}'",
+        bad(fmt::format("{} must be one of {}; got '{}'",
+                        described("x264 preset", Setting::Preset, names), x264_preset_list(),
                         s.preset));
     }
-    if (s.crf < 0 || s.crf > 51) bad(fmt::format("crf (X264_CRF, --crf) must be from 0 to 51; got {}", s.crf));
-    if (s.threads < 1 || s.threads > 64) bad(fmt::format("x264 threads (X264_THREADS, --threads) must be from 1 to 64; got {}", s.threads));
-    if (s.decode_threads < 0 || s.decode_threads > 64) {
-        bad(fmt::format("decode threads (DECODE_THREADS, --decode-threads) must be from 0 (auto) to 64; got {}", s.decode_threads));
+    check(Setting::Crf, "crf", s.crf);
+    check(Setting::Threads, "x264 threads", s.threads);
+    const auto decode = setting_range(Setting::DecodeThreads);
+    if (s.decode_threads < decode.min || s.decode_threads > decode.max) {
+        bad(fmt::format("{} must be from {} (auto) to {}; got {}",
+                        described("decode threads", Setting::DecodeThreads, names), decode.min,
+                        decode.max, s.decode_threads));
     }
-    if (s.audio_bitrate < 32000 || s.audio_bitrate > 512000) {
-        bad(fmt::format("audio bitrate (AUDIO_BITRATE, --audio-bitrate) must be from 32k to 512k; got {}", s.audio_bitrate));
+    const auto audio = setting_range(Setting::AudioBitrate);
+    if (s.audio_bitrate < audio.min || s.audio_bitrate > audio.max) {
+        bad(fmt::format("{} must be from {}k to {}k; got {}",
+                        described("audio bitrate", Setting::AudioBitrate, names), audio.min / 1000,
+                        audio.max / 1000, s.audio_bitrate));
     }
     if ((s.width == 0) != (s.height == 0) || s.width % 2 != 0 || s.height % 2 != 0) {
-        bad(fmt::format("size (RENDER_SIZE, --size) must be even WIDTHxHEIGHT; got {}x{}", s.width, s.height));
+        bad(fmt::format("{} must be even WIDTHxHEIGHT; got {}x{}",
+                        described("size", Setting::Size, names), s.width, s.height));
     }
     const auto& a = s.audio;
-    if (a.fade_in_ms < 0 || a.fade_in_ms > kMaxFadeMs) {
-        bad(fmt::format("fade-in (AUDIO_FADE_IN_MS, --audio-fade-in-ms) must be from 0 to {} ms; got {}", kMaxFadeMs,
-                        a.fade_in_ms));
+    check(Setting::AudioFadeInMs, "fade-in ms", a.fade_in_ms);
+    check(Setting::AudioFadeOutMs, "fade-out ms", a.fade_out_ms);
+    const auto in_range = [](Setting setting, double v) {
+        const auto r = setting_range(setting);
+        return v >= static_cast<double>(r.min) && v <= static_cast<double>(r.max);
+    };
+    if (a.loudness_lufs && !in_range(Setting::AudioLoudness, *a.loudness_lufs)) {
+        const auto r = setting_range(Setting::AudioLoudness);
+        bad(fmt::format("{} must be off or from {} to {} LUFS; got {}",
+                        described("loudness target", Setting::AudioLoudness, names), r.min, r.max,
+                        *a.loudness_lufs));
     }
-    if (a.fade_out_ms < 0 || a.fade_out_ms > kMaxFadeMs) {
-        bad(fmt::format("fade-out (AUDIO_FADE_OUT_MS, --audio-fade-out-ms) must be from 0 to {} ms; got {}",
-                        kMaxFadeMs, a.fade_out_ms));
+    if (!in_range(Setting::AudioTruePeak, a.true_peak_dbtp)) {
+        const auto r = setting_range(Setting::AudioTruePeak);
+        bad(fmt::format("{} must be from {} to {} dBTP; got {}",
+                        described("true-peak ceiling", Setting::AudioTruePeak, names), r.min, r.max,
+                        a.true_peak_dbtp));
     }
-    if (a.loudness_lufs && !(*a.loudness_lufs >= kMinLoudnessLufs && *a.loudness_lufs <= kMaxLoudnessLufs)) {
-        bad(fmt::format("loudness target (AUDIO_LOUDNESS, --audio-loudness) must be off or from {} to {} LUFS; got {}",
-                        kMinLoudnessLufs, kMaxLoudnessLufs, *a.loudness_lufs));
-    }
-    if (!(a.true_peak_dbtp >= kMinTruePeak && a.true_peak_dbtp <= kMaxTruePeak)) {
-        bad(fmt::format("true-peak ceiling (AUDIO_TRUE_PEAK, --audio-true-peak) must be from {} to {} dBTP; got {}",
-                        kMinTruePeak, kMaxTruePeak, a.true_peak_dbtp));
-    }
-}
-
-RenderSettings render_settings_from_env() {
-    RenderSettings s;
-    s.fps = static_cast<int>(env_int("FPS", s.fps, 1, 120));
-    if (auto v = env_get("AUDIO_BITRATE")) s.audio_bitrate = parse_bitrate("AUDIO_BITRATE", *v);
-    s.preset = env_string("X264_PRESET", s.preset);
-    s.crf = static_cast<int>(env_int("X264_CRF", s.crf, 0, 51));
-    if (auto v = env_get("VIDEO_BITRATE")) s.video_bitrate = parse_bitrate("VIDEO_BITRATE", *v);
-    s.x264_params = env_string("X264_PARAMS", s.x264_params);
-    s.threads = static_cast<int>(env_int("X264_THREADS", s.threads, 1, 64));
-    s.decode_threads = static_cast<int>(env_int("DECODE_THREADS", s.decode_threads, 0, 64));
-    if (auto v = env_get("RENDER_SIZE")) parse_size("RENDER_SIZE", *v, s.width, s.height);
-    if (auto v = env_get("MAX_FRAME_PIXELS")) {
-        s.max_frame_pixels = static_cast<std::uint64_t>(parse_int("MAX_FRAME_PIXELS", *v, 1, 1ll << 30));
-    }
-    s.use_cache = env_int("RENDER_CACHE", 1, 0, 1) == 1;
-    if (auto v = env_get("AUDIO_FIT")) s.audio.fit = parse_audio_fit_setting("AUDIO_FIT", *v);
-    s.audio.fade_in_ms = static_cast<int>(env_int("AUDIO_FADE_IN_MS", s.audio.fade_in_ms, 0, kMaxFadeMs));
-    s.audio.fade_out_ms = static_cast<int>(env_int("AUDIO_FADE_OUT_MS", s.audio.fade_out_ms, 0, kMaxFadeMs));
-    if (auto v = env_get("AUDIO_LOUDNESS")) s.audio.loudness_lufs = parse_audio_loudness("AUDIO_LOUDNESS", *v);
-    if (auto v = env_get("AUDIO_TRUE_PEAK")) {
-        s.audio.true_peak_dbtp = parse_double("AUDIO_TRUE_PEAK", *v, kMinTruePeak, kMaxTruePeak);
-    }
-    validate(s);
-    return s;
 }
 
 }  // namespace renderer::media

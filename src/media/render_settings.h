@@ -15,6 +15,43 @@ namespace renderer::media {
 
 namespace fs = std::filesystem;
 
+// The settings a user can set. Their ranges are stated once, in render_settings.cpp's table;
+// the names users know them by (env vars, flags) belong to whoever reads them
+// (worker/render_config).
+enum class Setting {
+    Fps,
+    Preset,
+    Crf,
+    Threads,
+    DecodeThreads,
+    AudioBitrate,
+    Size,
+    SizeSide,
+    MaxFramePixels,
+    MusicDir,
+    OutputDir,
+    MinFreeBytes,
+    AudioFit,
+    AudioFadeInMs,
+    AudioFadeOutMs,
+    AudioLoudness,  // LUFS
+    AudioTruePeak,  // dBTP
+};
+
+// The accepted range of a numeric setting (Fps, Crf, Threads, DecodeThreads, AudioBitrate,
+// SizeSide: one side of a size, MaxFramePixels); validate() and every parser of these values use
+// it.
+struct SettingRange {
+    std::int64_t min;
+    std::int64_t max;
+};
+SettingRange setting_range(Setting setting);
+
+// The names a configuration layer knows a setting by, for messages: "FPS, --fps". nullptr: none.
+using SettingNames = std::string_view (*)(Setting);
+// " (FPS, --fps)" to follow a setting's description in a message, or "" without names.
+std::string named(Setting setting, SettingNames names);
+
 struct RenderSettings {
     int fps = 30;
     std::int64_t audio_bitrate = 192000;  // bits/s
@@ -25,15 +62,15 @@ struct RenderSettings {
     // x264 threads. Fixed by configuration, never derived from the core count, so identical
     // inputs give identical bytes on any machine.
     int threads = 3;
-    int decode_threads = 0;   // PNG decode + conversion pool; 0 = one per core, capped at 4
-    int width = 0;            // canvas; 0 = first frame's size rounded up to even
+    int decode_threads = 0;  // PNG decode + conversion pool; 0 = one per core, capped at 4
+    int width = 0;           // canvas; 0 = first frame's size rounded up to even
     int height = 0;
     // Refuse larger PNG headers (and canvases) before allocating. A render's peak RSS is about
     // 100 MiB + 200 bytes per canvas pixel (docs/PERFORMANCE.md, "Memory per pixel"): 4K UHD
     // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
-    bool use_cache = true;    // skip encoding when the artifact at the final path has our key
+    bool use_cache = true;  // skip encoding when the artifact at the final path has our key
     AudioFinishSettings audio;  // fit, fades, loudness (DESIGN 3.1)
 };
 
@@ -50,6 +87,8 @@ struct RenderRequest {
     RenderSettings settings;
     // Refuse to start below this much free space in output_dir (MIN_FREE_BYTES).
     std::uint64_t min_free_bytes = 2ull << 30;
+    // How the caller's users set each setting (env var, flag), named in preflight's messages.
+    SettingNames setting_names = nullptr;
     // With --debug: the full libav log of this render goes to this file.
     std::optional<fs::path> libav_report_path;
     // Told the path of the hidden temp file in output_dir as soon as it exists. Stale sweeps
@@ -99,19 +138,18 @@ struct Progress {
 };
 
 bool is_x264_preset(std::string_view name);
-// "1280x720" -> width, height (even, 16..8192); ConfigError naming `name` otherwise.
+// "ultrafast, superfast, ..., placebo": for messages.
+std::string x264_preset_list();
+// "1280x720" -> width, height (even, each side in setting_range(SizeSide)); ConfigError naming
+// `name` otherwise.
 void parse_size(std::string_view name, std::string_view text, int& width, int& height);
 // first | hash | named:FILE (a plain file name); ConfigError otherwise.
 void validate_music_select(std::string_view text);
 // AUDIO_FIT text: shortest | loop | pad; ConfigError naming `name` otherwise.
 AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text);
-// AUDIO_LOUDNESS text: off, or a target in LUFS from -70 to -5; ConfigError naming `name` otherwise.
+// AUDIO_LOUDNESS text: off, or a target in LUFS in its range; ConfigError naming `name` otherwise.
 std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text);
-// ConfigError with an actionable message for any out-of-range setting.
-void validate(const RenderSettings& settings);
-// FPS, AUDIO_BITRATE, X264_PRESET, X264_CRF, VIDEO_BITRATE, X264_PARAMS, X264_THREADS,
-// DECODE_THREADS, RENDER_SIZE, MAX_FRAME_PIXELS, RENDER_CACHE, AUDIO_FIT, AUDIO_FADE_IN_MS,
-// AUDIO_FADE_OUT_MS, AUDIO_LOUDNESS, AUDIO_TRUE_PEAK over the defaults above.
-RenderSettings render_settings_from_env();
+// ConfigError with an actionable message for any out-of-range setting, naming it as `names` does.
+void validate(const RenderSettings& settings, SettingNames names = nullptr);
 
 }  // namespace renderer::media

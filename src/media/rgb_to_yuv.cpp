@@ -36,8 +36,9 @@ void luma_row(const std::uint8_t* __restrict rgb, std::uint8_t* __restrict y, in
 }
 
 // Vertical sums of a row pair, deinterleaved: r[x] = a.R[x] + b.R[x] …
-void pair_sums(const std::uint8_t* __restrict a, const std::uint8_t* __restrict b, std::int16_t* __restrict r,
-               std::int16_t* __restrict g, std::int16_t* __restrict bl, int width) {
+void pair_sums(const std::uint8_t* __restrict a, const std::uint8_t* __restrict b,
+               std::int16_t* __restrict r, std::int16_t* __restrict g, std::int16_t* __restrict bl,
+               int width) {
     for (int x = 0; x < width; ++x) {
         r[x] = static_cast<std::int16_t>(a[3 * x] + b[3 * x]);
         g[x] = static_cast<std::int16_t>(a[3 * x + 1] + b[3 * x + 1]);
@@ -46,10 +47,12 @@ void pair_sums(const std::uint8_t* __restrict a, const std::uint8_t* __restrict 
 }
 
 // Chroma from the sums of horizontal pairs: one sample per 2x2 block.
-void chroma_row(const std::int16_t* __restrict r, const std::int16_t* __restrict g, const std::int16_t* __restrict bl,
-                std::uint8_t* __restrict u, std::uint8_t* __restrict v, int pairs) {
+void chroma_row(const std::int16_t* __restrict r, const std::int16_t* __restrict g,
+                const std::int16_t* __restrict bl, std::uint8_t* __restrict u,
+                std::uint8_t* __restrict v, int pairs) {
     for (int x = 0; x < pairs; ++x) {
-        const int r4 = r[2 * x] + r[2 * x + 1], g4 = g[2 * x] + g[2 * x + 1], b4 = bl[2 * x] + bl[2 * x + 1];
+        const int r4 = r[2 * x] + r[2 * x + 1], g4 = g[2 * x] + g[2 * x + 1],
+                  b4 = bl[2 * x] + bl[2 * x + 1];
         u[x] = static_cast<std::uint8_t>((kUR * r4 + kUG * g4 + kUB * b4 + kCOffset) >> 16);
         v[x] = static_cast<std::uint8_t>((kVR * r4 + kVG * g4 + kVB * b4 + kCOffset) >> 16);
     }
@@ -57,8 +60,8 @@ void chroma_row(const std::int16_t* __restrict r, const std::int16_t* __restrict
 
 // One row pair from pixel `x0` on (x0 even). `row1` may equal `row0` (an odd last row), and
 // `y1` is null then. An odd last column is paired with itself.
-void portable_pair(const std::uint8_t* row0, const std::uint8_t* row1, int x0, int width, std::uint8_t* y0,
-                   std::uint8_t* y1, std::uint8_t* u, std::uint8_t* v) {
+void portable_pair(const std::uint8_t* row0, const std::uint8_t* row1, int x0, int width,
+                   std::uint8_t* y0, std::uint8_t* y1, std::uint8_t* u, std::uint8_t* v) {
     const int n = width - x0;
     if (n <= 0) return;
     luma_row(row0 + 3 * x0, y0 + x0, n);
@@ -89,8 +92,10 @@ struct Planes16 {
 
 // One channel of 16 packed RGB pixels: three byte shuffles gather its bytes from the three
 // 16-byte loads (a shuffle index with the top bit set writes zero).
-RENDERER_AVX2 inline __m128i gather(__m128i a, __m128i b, __m128i c, __m128i ma, __m128i mb, __m128i mc) {
-    return _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, ma), _mm_shuffle_epi8(b, mb)), _mm_shuffle_epi8(c, mc));
+RENDERER_AVX2 inline __m128i gather(__m128i a, __m128i b, __m128i c, __m128i ma, __m128i mb,
+                                    __m128i mc) {
+    return _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, ma), _mm_shuffle_epi8(b, mb)),
+                        _mm_shuffle_epi8(c, mc));
 }
 
 // 16 packed RGB pixels (48 bytes) into three channel vectors.
@@ -99,21 +104,25 @@ RENDERER_AVX2 inline Planes16 load16(const std::uint8_t* p) {
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
     const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 32));
     constexpr char z = -128;
-    const __m128i r = gather(a, b, c, _mm_setr_epi8(0, 3, 6, 9, 12, 15, z, z, z, z, z, z, z, z, z, z),
-                             _mm_setr_epi8(z, z, z, z, z, z, 2, 5, 8, 11, 14, z, z, z, z, z),
-                             _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, z, 1, 4, 7, 10, 13));
-    const __m128i g = gather(a, b, c, _mm_setr_epi8(1, 4, 7, 10, 13, z, z, z, z, z, z, z, z, z, z, z),
-                             _mm_setr_epi8(z, z, z, z, z, 0, 3, 6, 9, 12, 15, z, z, z, z, z),
-                             _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, z, 2, 5, 8, 11, 14));
-    const __m128i bl = gather(a, b, c, _mm_setr_epi8(2, 5, 8, 11, 14, z, z, z, z, z, z, z, z, z, z, z),
-                              _mm_setr_epi8(z, z, z, z, z, 1, 4, 7, 10, 13, z, z, z, z, z, z),
-                              _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, 0, 3, 6, 9, 12, 15));
+    const __m128i r =
+        gather(a, b, c, _mm_setr_epi8(0, 3, 6, 9, 12, 15, z, z, z, z, z, z, z, z, z, z),
+               _mm_setr_epi8(z, z, z, z, z, z, 2, 5, 8, 11, 14, z, z, z, z, z),
+               _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, z, 1, 4, 7, 10, 13));
+    const __m128i g =
+        gather(a, b, c, _mm_setr_epi8(1, 4, 7, 10, 13, z, z, z, z, z, z, z, z, z, z, z),
+               _mm_setr_epi8(z, z, z, z, z, 0, 3, 6, 9, 12, 15, z, z, z, z, z),
+               _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, z, 2, 5, 8, 11, 14));
+    const __m128i bl =
+        gather(a, b, c, _mm_setr_epi8(2, 5, 8, 11, 14, z, z, z, z, z, z, z, z, z, z, z),
+               _mm_setr_epi8(z, z, z, z, z, 1, 4, 7, 10, 13, z, z, z, z, z, z),
+               _mm_setr_epi8(z, z, z, z, z, z, z, z, z, z, 0, 3, 6, 9, 12, 15));
     return {_mm256_cvtepu8_epi16(r), _mm256_cvtepu8_epi16(g), _mm256_cvtepu8_epi16(bl)};
 }
 
 // Two int16 coefficients as the (low, high) halves of each int32 lane, for _mm256_madd_epi16.
 RENDERER_AVX2 inline __m256i coeff_pair(int lo, int hi) {
-    return _mm256_set1_epi32(static_cast<int>((static_cast<std::uint32_t>(hi) << 16) | (lo & 0xffff)));
+    return _mm256_set1_epi32(
+        static_cast<int>((static_cast<std::uint32_t>(hi) << 16) | (lo & 0xffff)));
 }
 
 // The 8 low bytes of each 128-bit lane, as one 16-byte vector.
@@ -140,13 +149,14 @@ RENDERER_AVX2 inline void store_luma16(const Planes16& p, std::uint8_t* y) {
 
 // One chroma plane of 8 blocks from (r4, g4) int16 pairs and b4 as int32.
 RENDERER_AVX2 inline __m256i chroma8(__m256i r4g4, __m256i b4, int cr, int cg, int cb) {
-    const __m256i sum =
-        _mm256_add_epi32(_mm256_madd_epi16(r4g4, coeff_pair(cr, cg)), _mm256_madd_epi16(b4, coeff_pair(cb, 0)));
+    const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(r4g4, coeff_pair(cr, cg)),
+                                         _mm256_madd_epi16(b4, coeff_pair(cb, 0)));
     return _mm256_srai_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(kCOffset)), 16);
 }
 
 // 8 chroma samples of each plane from 16 pixels of two rows.
-RENDERER_AVX2 inline void store_chroma8(const Planes16& p0, const Planes16& p1, std::uint8_t* u, std::uint8_t* v) {
+RENDERER_AVX2 inline void store_chroma8(const Planes16& p0, const Planes16& p1, std::uint8_t* u,
+                                        std::uint8_t* v) {
     const __m256i ones = _mm256_set1_epi16(1);
     // Vertical sums, then horizontal pairs: one int32 per 2x2 block, in order, at most 1020.
     const __m256i r4 = _mm256_madd_epi16(_mm256_add_epi16(p0.r, p1.r), ones);
@@ -155,16 +165,18 @@ RENDERER_AVX2 inline void store_chroma8(const Planes16& p0, const Planes16& p1, 
     // (r4, g4) as the two int16 halves of each int32, for one multiply-add.
     const __m256i r4g4 = _mm256_or_si256(r4, _mm256_slli_epi32(g4, 16));
     // Lanes after the packs: U0-3 V0-3 | U4-7 V4-7; the shuffle makes it U0-7 V0-7.
-    const __m256i uv16 = _mm256_packs_epi32(chroma8(r4g4, b4, kUR, kUG, kUB), chroma8(r4g4, b4, kVR, kVG, kVB));
-    const __m128i uv = _mm_shuffle_epi8(low_halves(_mm256_packus_epi16(uv16, uv16)),
-                                        _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15));
+    const __m256i uv16 =
+        _mm256_packs_epi32(chroma8(r4g4, b4, kUR, kUG, kUB), chroma8(r4g4, b4, kVR, kVG, kVB));
+    const __m128i uv =
+        _mm_shuffle_epi8(low_halves(_mm256_packus_epi16(uv16, uv16)),
+                         _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(u), uv);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(v), _mm_srli_si128(uv, 8));
 }
 
 // The whole 16-pixel blocks of a row pair; returns how many pixels it did.
-RENDERER_AVX2 int avx2_pair(const std::uint8_t* row0, const std::uint8_t* row1, int width, std::uint8_t* y0,
-                            std::uint8_t* y1, std::uint8_t* u, std::uint8_t* v) {
+RENDERER_AVX2 int avx2_pair(const std::uint8_t* row0, const std::uint8_t* row1, int width,
+                            std::uint8_t* y0, std::uint8_t* y1, std::uint8_t* u, std::uint8_t* v) {
     const int blocks = width / 16 * 16;
     for (int x = 0; x < blocks; x += 16) {
         const Planes16 p0 = load16(row0 + 3 * x);
@@ -182,8 +194,8 @@ bool cpu_has_avx2() {
 }
 #else
 bool cpu_has_avx2() { return false; }
-int avx2_pair(const std::uint8_t*, const std::uint8_t*, int, std::uint8_t*, std::uint8_t*, std::uint8_t*,
-              std::uint8_t*) {
+int avx2_pair(const std::uint8_t*, const std::uint8_t*, int, std::uint8_t*, std::uint8_t*,
+              std::uint8_t*, std::uint8_t*) {
     return 0;
 }
 #endif
@@ -192,8 +204,8 @@ int avx2_pair(const std::uint8_t*, const std::uint8_t*, int, std::uint8_t*, std:
 
 bool yuv_kernel_has_avx2() { return cpu_has_avx2(); }
 
-void rgb24_to_yuv420p_bt709(const std::uint8_t* src, int src_stride, int width, int height, std::uint8_t* const dst[3],
-                            const int dst_stride[3], YuvKernel kernel) {
+void rgb24_to_yuv420p_bt709(const std::uint8_t* src, int src_stride, int width, int height,
+                            std::uint8_t* const dst[3], const int dst_stride[3], YuvKernel kernel) {
     const bool avx2 = kernel == YuvKernel::Best && cpu_has_avx2();
     for (int y = 0; y < height; y += 2) {
         const std::uint8_t* row0 = src + static_cast<std::ptrdiff_t>(y) * src_stride;

@@ -15,8 +15,9 @@ enum class YuvKernel {
     Portable,  // plain C++ loops (which the compiler may still vectorise)
 };
 
-void rgb24_to_yuv420p_bt709(const std::uint8_t* src, int src_stride, int width, int height, std::uint8_t* const dst[3],
-                            const int dst_stride[3], YuvKernel kernel = YuvKernel::Best);
+void rgb24_to_yuv420p_bt709(const std::uint8_t* src, int src_stride, int width, int height,
+                            std::uint8_t* const dst[3], const int dst_stride[3],
+                            YuvKernel kernel = YuvKernel::Best);
 
 // Whether YuvKernel::Best uses the AVX2 kernel on this CPU.
 bool yuv_kernel_has_avx2();

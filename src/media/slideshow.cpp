@@ -18,6 +18,7 @@ extern "C" {
 }
 
 #include "common/atomic_file.h"
+#include "common/byte_buffer.h"
 #include "common/cpu_quota.h"
 #include "common/file_stamp.h"
 #include "common/paths.h"
@@ -31,8 +32,8 @@ extern "C" {
 #include "media/libav_log.h"
 #include "media/loudness.h"
 #include "media/mp4_writer.h"
-#include "media/preflight.h"
 #include "media/png_decoder.h"
+#include "media/preflight.h"
 #include "media/probe.h"
 #include "media/render_key.h"
 
@@ -41,13 +42,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 [[noreturn]] void throw_cancelled(ErrorClass reason) {
     switch (reason) {
-        case ErrorClass::Timeout: throw Error(reason, "render exceeded the job timeout and was cancelled");
-        case ErrorClass::LeaseLost: throw Error(reason, "the job's lease was lost; render abandoned, nothing published");
-        default: throw Error(reason, "render cancelled");
+        case ErrorClass::Timeout:
+            throw Error(reason, "render exceeded the job timeout and was cancelled");
+        case ErrorClass::LeaseLost:
+            throw Error(reason, "the job's lease was lost; render abandoned, nothing published");
+        default:
+            throw Error(reason, "render cancelled");
     }
 }
 
@@ -77,7 +83,8 @@ struct Cut {
 // AUDIO_FIT loop and pad: the frames set the length whatever the music lasts.
 Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate, AudioFit fit) {
     const auto frames = static_cast<std::int64_t>(frame_count);
-    const std::int64_t audio = std::max<std::int64_t>(1, std::llround(audio_sec * static_cast<double>(rate)));
+    const std::int64_t audio =
+        std::max<std::int64_t>(1, std::llround(audio_sec * static_cast<double>(rate)));
     Cut c{.rate = rate};
     if (fit != AudioFit::Shortest || frames * rate <= audio * fps) {
         // The frames are the shorter input (or as long, or set the length): all of them, audio
@@ -127,13 +134,15 @@ RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
 // whole (its boxes tile the file, and it holds every packet this render would write); hashing
 // the frames costs one read of each file, far less than encoding them.
 std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& cut,
-                                          const std::vector<std::filesystem::path>& frames, std::uint64_t music_hash,
-                                          const RenderSettings& s, const log::Context& log) {
+                                          const std::vector<std::filesystem::path>& frames,
+                                          std::uint64_t music_hash, const RenderSettings& s,
+                                          const log::Context& log) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
     const auto stored = read_artifact(pf.output_path);
     if (!stored || stored->render_key.empty()) return std::nullopt;
-    if (!stored->boxes_cover_file || !stored->payload_matches || stored->video_packets != cut.video_frames ||
+    if (!stored->boxes_cover_file || !stored->payload_matches ||
+        stored->video_packets != cut.video_frames ||
         stored->audio_packets != planned_aac_packets(cut.audio_samples)) {
         log.info("cache_incomplete", {{"path", pf.output_path.string()},
                                       {"boxes_cover_file", stored->boxes_cover_file},
@@ -144,38 +153,46 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     }
     std::vector<std::uint64_t> hashes;
     hashes.reserve(frames.size());
-    for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f)));
-    if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash)) return std::nullopt;
+    for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f, "frame")));
+    if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash))
+        return std::nullopt;
     RenderResult r = result_from_file(pf, cut.video_frames);
     r.cache_hit = true;
-    log.info("cache_hit", {{"path", r.path.string()}, {"render_key", stored->render_key}, {"bytes", r.bytes}});
+    log.info("cache_hit",
+             {{"path", r.path.string()}, {"render_key", stored->render_key}, {"bytes", r.bytes}});
     return r;
 }
 
 // The CLI command that reproduces this render, with its frame list written beside the libav
 // report (or in the temp dir without one); never beside the artifact.
-void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf, const std::vector<std::filesystem::path>& frames,
-                    double cut_seconds, const log::Context& log) {
+void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf,
+                    const std::vector<std::filesystem::path>& frames, double cut_seconds,
+                    const log::Context& log) {
     const std::filesystem::path list =
-        req.libav_report_path ? std::filesystem::path(req.libav_report_path->string() + ".ffconcat")
-                              : std::filesystem::temp_directory_path() /
-                                    fmt::format("renderer-{}_{}.ffconcat", req.story_id, req.part_id);
+        req.libav_report_path
+            ? std::filesystem::path(req.libav_report_path->string() + ".ffconcat")
+            : std::filesystem::temp_directory_path() /
+                  fmt::format("renderer-{}_{}.ffconcat", req.story_id, req.part_id);
     // A new file, never one planted at the name (the temp dir is shared).
     const std::optional<std::string> text = ffconcat_list(frames, req.settings.fps);
     if (!text) {
-        log.debug("ffmpeg_cmd_failed", {{"reason", "a frame name holds a line break, which a concat list cannot hold"}});
+        log.debug("ffmpeg_cmd_failed",
+                  {{"reason", "a frame name holds a line break, which a concat list cannot hold"}});
         return;
     }
     const int fd = create_file_anew(list);
     std::FILE* out = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
     if (out == nullptr && fd >= 0) ::close(fd);
-    bool written = out != nullptr && std::fwrite(text->data(), 1, text->size(), out) == text->size();
+    bool written =
+        out != nullptr && std::fwrite(text->data(), 1, text->size(), out) == text->size();
     if (out != nullptr && std::fclose(out) != 0) written = false;
     if (!written) {
-        log.debug("ffmpeg_cmd_failed", {{"frame_list", list.string()}});  // a debug aid never fails a render
+        log.debug("ffmpeg_cmd_failed",
+                  {{"frame_list", list.string()}});  // a debug aid never fails a render
         return;
     }
-    log.debug("ffmpeg_cmd", {{"argv", ffmpeg_argv(req, pf, list, cut_seconds)}, {"frame_list", list.string()}});
+    log.debug("ffmpeg_cmd",
+              {{"argv", ffmpeg_argv(req, pf, list, cut_seconds)}, {"frame_list", list.string()}});
 }
 
 // Damaged music frames are skipped, counted, logged once and reported as a warning; a track
@@ -183,19 +200,21 @@ void log_ffmpeg_cmd(const RenderRequest& req, const PreflightReport& pf, const s
 std::optional<std::string> check_music_decoding(const DecodeErrors& e, const std::string& track,
                                                 const log::Context& log) {
     if (e.refused == 0) return std::nullopt;
-    const std::string where = e.first_refused_sec >= 0 ? fmt::format(" (the first at {:.2f} s)", e.first_refused_sec) : "";
+    const std::string where = e.first_refused_sec >= 0
+                                  ? fmt::format(" (the first at {:.2f} s)", e.first_refused_sec)
+                                  : "";
     if (e.refused * 2 > e.packets) {
-        av_fail(ErrorClass::DecodeError,
-                fmt::format("music '{}' is mostly undecodable: {} of {} audio frames could not be decoded{}; replace "
-                            "the file",
-                            track, e.refused, e.packets, where));
+        av_fail(ErrorClass::DecodeError, fmt::format("music '{}' is mostly undecodable: {} of {} "
+                                                     "audio frames could not be decoded{}; replace "
+                                                     "the file",
+                                                     track, e.refused, e.packets, where));
     }
     log.warn("audio_decode_errors", {{"track", track},
                                      {"count", e.refused},
                                      {"packets", e.packets},
                                      {"first_position_sec", e.first_refused_sec}});
-    return fmt::format("music '{}': {} of {} audio frames were undecodable and skipped{}", track, e.refused,
-                       e.packets, where);
+    return fmt::format("music '{}': {} of {} audio frames were undecodable and skipped{}", track,
+                       e.refused, e.packets, where);
 }
 
 // The music must be the file preflight measured, unchanged, until the artifact is complete: its
@@ -205,7 +224,8 @@ std::optional<std::string> check_music_decoding(const DecodeErrors& e, const std
 void check_music_unchanged(const PreflightReport& pf) {
     if (file_stamp(pf.music_path) == pf.music_stamp) return;
     throw Error(ErrorClass::IoError,
-                fmt::format("music '{}' changed during the render (rewritten, truncated or replaced since preflight "
+                fmt::format("music '{}' changed during the render (rewritten, truncated or "
+                            "replaced since preflight "
                             "measured it); nothing was published, retry the job",
                             pf.audio_track));
 }
@@ -218,12 +238,15 @@ void check_music_unchanged(const PreflightReport& pf) {
 void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int64_t target,
                        const AudioSource& audio, std::int64_t rate) {
     const std::int64_t explained =
-        std::llround(audio.decode_errors().refused_sec * static_cast<double>(rate)) + audio.resampler_configs();
+        std::llround(audio.decode_errors().refused_sec * static_cast<double>(rate)) +
+        audio.resampler_configs();
     if (missing <= explained) return;
     check_music_unchanged(pf);
     av_fail(ErrorClass::DecodeError,
-            fmt::format("music '{}' decoded to {:.3f} s, short of the {:.3f} s its frames add up to; replace the file",
-                        pf.audio_track, static_cast<double>(target - missing) / static_cast<double>(rate),
+            fmt::format("music '{}' decoded to {:.3f} s, short of the {:.3f} s its frames add up "
+                        "to; replace the file",
+                        pf.audio_track,
+                        static_cast<double>(target - missing) / static_cast<double>(rate),
                         static_cast<double>(target) / static_cast<double>(rate)));
 }
 
@@ -280,11 +303,13 @@ RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& pla
 
 }  // namespace
 
-RenderResult render_slideshow(const RenderRequest& req, const log::Context& log, const CancelToken& cancel,
-                              const ProgressFn& on_progress, const std::function<bool()>& publish_gate) {
+RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
+                              const CancelToken& cancel, const ProgressFn& on_progress,
+                              const std::function<bool()>& publish_gate) {
     const auto t0 = Clock::now();
     LibavLogCapture capture(req.libav_report_path);
-    if (req.libav_report_path) log.debug("ffreport", {{"ffreport", req.libav_report_path->string()}});
+    if (req.libav_report_path)
+        log.debug("ffreport", {{"ffreport", req.libav_report_path->string()}});
 
     const PreflightReport pf = preflight(req);
     const double preflight_sec = seconds_since(t0);
@@ -383,7 +408,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             }
         };
 
-        FramePipeline pipeline(std::move(frames), pf.canvas, decode_threads(s), s.max_frame_pixels, cancel, &capture);
+        FramePipeline pipeline(std::move(frames), pf.canvas, decode_threads(s), s.max_frame_pixels,
+                               cancel, &capture);
         auto last_progress = Clock::now();
         for (std::int64_t i = 0; i < cut.video_frames; ++i) {
             if (const auto reason = cancel.reason()) throw_cancelled(*reason);
@@ -450,8 +476,10 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                      .decode_wait = decode_wait_sec,
                      .encode = encode_sec,
                      .publish = seconds_since(publish_start)};
-    result.encode_fps = result.wall_sec > 0 ? static_cast<double>(result.frames) / result.wall_sec : 0;
-    if (on_progress) on_progress(Progress{result.frames, result.frames, result.wall_sec, result.encode_fps});
+    result.encode_fps =
+        result.wall_sec > 0 ? static_cast<double>(result.frames) / result.wall_sec : 0;
+    if (on_progress)
+        on_progress(Progress{result.frames, result.frames, result.wall_sec, result.encode_fps});
     return result;
 }
 

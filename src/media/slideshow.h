@@ -21,8 +21,8 @@ using ProgressFn = std::function<void(const Progress&)>;
 // `publish_gate` (optional) is called after the file is complete and before it is renamed into
 // place; if it returns false the render is abandoned as LeaseLost (the worker uses it to never
 // publish without a live lease).
-RenderResult render_slideshow(const RenderRequest& request, const log::Context& log, const CancelToken& cancel,
-                              const ProgressFn& on_progress = {},
+RenderResult render_slideshow(const RenderRequest& request, const log::Context& log,
+                              const CancelToken& cancel, const ProgressFn& on_progress = {},
                               const std::function<bool()>& publish_gate = {});
 
 }  // namespace renderer::media

@@ -12,8 +12,8 @@
 #include <string_view>
 
 #include "common/log.h"
+#include "worker/api_messages.h"
 #include "worker/http_client.h"
-#include "worker/job.h"
 #include "worker/retry.h"
 #include "worker/stop_flag.h"
 

@@ -30,9 +30,9 @@ struct DiskMonitor::State {
     std::condition_variable cv;
     bool stopping = false;
     bool started = false;
-    bool measured = false;                     // a full round has completed
+    bool measured = false;  // a full round has completed
     std::array<std::optional<std::uint64_t>, 2> free{};
-    std::optional<std::size_t> measuring;      // the dir being measured now
+    std::optional<std::size_t> measuring;  // the dir being measured now
     SteadyClock::time_point measuring_since{};
 
     void loop() {
@@ -45,6 +45,9 @@ struct DiskMonitor::State {
                 const auto value = free_bytes(dirs[i].path);  // may block for good
                 lock.lock();
                 measuring.reset();
+                // The monitor went while this measurement was stuck: measure nothing more (the
+                // function may hold what its owner has since destroyed).
+                if (stopping) return;
                 free[i] = value;
                 if (dirs[i].gauge) dirs[i].gauge->set(static_cast<std::int64_t>(value.value_or(0)));
             }
@@ -58,9 +61,9 @@ DiskMonitor::DiskMonitor(const WorkerConfig& config, Metrics& metrics,
                          std::chrono::milliseconds interval, std::chrono::milliseconds stuck_after,
                          FreeBytesFn free_bytes)
     : state_(std::make_shared<State>()) {
-    state_->dirs = {State::Dir{"OUTPUT_DIR", config.paths.output_dir,
-                               &metrics.disk_free_bytes("output")},
-                    State::Dir{"TMP_DIR", config.paths.tmp_dir, &metrics.disk_free_bytes("tmp")}};
+    state_->dirs = {
+        State::Dir{"OUTPUT_DIR", config.paths.output_dir, &metrics.disk_free_bytes("output")},
+        State::Dir{"TMP_DIR", config.paths.tmp_dir, &metrics.disk_free_bytes("tmp")}};
     state_->min_free_bytes = config.min_free_bytes;
     state_->interval = interval;
     state_->stuck_after = stuck_after;

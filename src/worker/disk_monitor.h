@@ -27,7 +27,8 @@ class DiskMonitor {
     // Measures every `interval`; a measurement running longer than `stuck_after` is reported.
     DiskMonitor(const WorkerConfig& config, Metrics& metrics, std::chrono::milliseconds interval,
                 std::chrono::milliseconds stuck_after, FreeBytesFn free_bytes = {});
-    // Returns at once: a measurement stuck in the kernel is left to its (detached) thread.
+    // Returns at once: a measurement stuck in the kernel is left to its (detached) thread, which
+    // ends when that call returns; `free_bytes` is never called again once this has returned.
     ~DiskMonitor();
     DiskMonitor(const DiskMonitor&) = delete;
     DiskMonitor& operator=(const DiskMonitor&) = delete;

@@ -9,6 +9,7 @@
 #include "common/paths.h"
 #include "worker/debug_reports.h"
 #include "worker/disk_check.h"
+#include "worker/job_request.h"
 #include "worker/retry.h"
 #include "worker/work_dir.h"
 
@@ -22,10 +23,6 @@ namespace fs = std::filesystem;
 const RetryPolicy kRenderRetry{.base_delay = std::chrono::milliseconds(1000),
                                .max_delay = std::chrono::milliseconds(30000),
                                .min_delay = std::chrono::milliseconds(250)};
-
-Error preflight(std::string message) {
-    return Error(ErrorClass::PreflightError, std::move(message));
-}
 
 }  // namespace
 
@@ -94,74 +91,8 @@ void JobRunner::cancel(ErrorClass reason) {
     abandon_.request_stop();
 }
 
-fs::path JobRunner::resolve_frames_dir() const {
-    const auto& content = config_.paths.content_dir;
-    if (!job_.frames_dir) return content / "stories" / job_.story_id / job_.part_id / "frames";
-    const fs::path given(*job_.frames_dir);
-    for (const auto& part : given) {
-        if (part == "..") {
-            throw preflight(
-                fmt::format("frames_dir '{}' contains '..': give a path under CONTENT_DIR ({})",
-                            *job_.frames_dir, content.string()));
-        }
-    }
-    const fs::path full = given.is_absolute() ? given : content / given;
-    // is_within resolves symlinks, so a link inside CONTENT_DIR pointing out of it is refused too.
-    if (!is_within(content, full)) {
-        throw preflight(
-            fmt::format("frames_dir '{}' is outside CONTENT_DIR ({}): a job may only name frames "
-                        "under the content directory",
-                        *job_.frames_dir, content.string()));
-    }
-    return full.lexically_normal();
-}
-
 media::RenderRequest JobRunner::build_request() const {
-    if (job_.input_error)
-        throw preflight(fmt::format("the job is malformed: {}", *job_.input_error));
-    media::RenderRequest r;
-    r.story_id = job_.story_id;
-    r.part_id = job_.part_id;
-    r.frames_dir = resolve_frames_dir();
-    r.music_dir = config_.paths.music_dir;
-    r.music_select = config_.music_select;
-    if (job_.music_track) {
-        const auto& track = *job_.music_track;
-        const bool printable = std::all_of(track.begin(), track.end(), [](char c) {
-            return static_cast<unsigned char>(c) >= 0x20;
-        });
-        try {
-            if (!printable) throw Error(ErrorClass::ConfigError, "control characters");
-            media::validate_music_select("named:" + track);
-        } catch (const Error&) {
-            throw preflight(
-                fmt::format("music_track '{}' must be a plain file name in MUSIC_DIR ({})", track,
-                            config_.paths.music_dir.string()));
-        }
-        r.music_select = "named:" + track;
-    }
-    r.output_dir = config_.paths.output_dir;
-    // The same threshold the poll loop claims by: without it preflight would hold every job to
-    // the media layer's 2 GiB default and fail jobs the worker had just judged it had room for.
-    r.min_free_bytes = config_.min_free_bytes;
-    r.output_name_template = config_.output_name_template;
-    r.settings = config_.render;
-    if (job_.render.fps) r.settings.fps = *job_.render.fps;
-    if (job_.render.preset) r.settings.preset = *job_.render.preset;
-    if (job_.render.crf) r.settings.crf = *job_.render.crf;
-    try {
-        const auto& o = job_.render;
-        if (o.audio_fit) r.settings.audio.fit = media::parse_audio_fit_setting("render.audio_fit", *o.audio_fit);
-        if (o.audio_fade_in_ms) r.settings.audio.fade_in_ms = *o.audio_fade_in_ms;
-        if (o.audio_fade_out_ms) r.settings.audio.fade_out_ms = *o.audio_fade_out_ms;
-        if (o.audio_loudness) {
-            r.settings.audio.loudness_lufs = media::parse_audio_loudness("render.audio_loudness", *o.audio_loudness);
-        }
-        if (o.audio_true_peak) r.settings.audio.true_peak_dbtp = *o.audio_true_peak;
-        media::validate(r.settings);
-    } catch (const Error& e) {
-        throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
-    }
+    media::RenderRequest r = render_request_for(job_, config_);
     // In the work dir while it is written: a crashed render's report goes with its dir.
     if (config_.debug) r.libav_report_path = work_dir_ / "ffreport.log";
     r.on_temp_file = [this](const fs::path& temp) {
@@ -347,33 +278,33 @@ void JobRunner::post_rendering() {
 }
 
 std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<Error>& failure) {
-    Heartbeat heartbeat(
-        api_, job_, lease_, lease_policy_, lease_policy_.next_beat(claim_sent_at_, claim_terms_),
-        renew_until_, log_,
-        {.on_lost =
-             [this] {
-                 cancel_.cancel(ErrorClass::LeaseLost);
-                 render_stop_.request_stop();
-                 abandon_.request_stop();
-                 // Logged now, not when the render has wound down.
-                 log_lease_lost();
-             },
-         .on_extended =
-             [this] {
-                 metrics_.lease_renewals.inc();
-                 touch_job_files();
-             },
-         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
-         .on_renewal_stopped =
-             [this] {
-                 log_.warn("job_stuck", {{"elapsed_sec", elapsed_sec()},
-                                         {"job_timeout_sec", config_.job_timeout_sec},
-                                         {"action",
-                                          "the render did not stop after JOB_TIMEOUT_SEC; its "
-                                          "lease is no longer renewed, so the API will requeue "
-                                          "the job; /readyz reports it until the render ends "
-                                          "(a restart frees the slot)"}});
-             }});
+    Heartbeat heartbeat(api_, job_, lease_, lease_policy_,
+                        lease_policy_.next_beat(claim_sent_at_, claim_terms_), renew_until_, log_,
+                        {.on_lost =
+                             [this] {
+                                 cancel_.cancel(ErrorClass::LeaseLost);
+                                 render_stop_.request_stop();
+                                 abandon_.request_stop();
+                                 // Logged now, not when the render has wound down.
+                                 log_lease_lost();
+                             },
+                         .on_extended =
+                             [this] {
+                                 metrics_.lease_renewals.inc();
+                                 touch_job_files();
+                             },
+                         .on_failed = [this] { metrics_.heartbeat_failures.inc(); },
+                         .on_renewal_stopped =
+                             [this] {
+                                 log_.warn("job_stuck",
+                                           {{"elapsed_sec", elapsed_sec()},
+                                            {"job_timeout_sec", config_.job_timeout_sec},
+                                            {"action",
+                                             "the render did not stop after JOB_TIMEOUT_SEC; its "
+                                             "lease is no longer renewed, so the API will requeue "
+                                             "the job; /readyz reports it until the render ends "
+                                             "(a restart frees the slot)"}});
+                             }});
 
     std::optional<media::RenderResult> result;
     if (!lease_.lost()) {
@@ -432,10 +363,13 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
                               .bytes = result.bytes,
                               .duration_ms = result.duration_ms,
                               .audio_track = result.audio_track,
-                              .loudness_lufs = result.loudness ? std::optional(result.loudness->lufs) : std::nullopt,
-                              .true_peak_dbtp =
-                                  result.loudness ? std::optional(result.loudness->true_peak_dbtp) : std::nullopt,
-                              .gain_db = result.loudness ? std::optional(result.loudness->gain_db) : std::nullopt};
+                              .loudness_lufs = result.loudness ? std::optional(result.loudness->lufs)
+                                                               : std::nullopt,
+                              .true_peak_dbtp = result.loudness
+                                                    ? std::optional(result.loudness->true_peak_dbtp)
+                                                    : std::nullopt,
+                              .gain_db = result.loudness ? std::optional(result.loudness->gain_db)
+                                                         : std::nullopt};
     return deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
 }
 

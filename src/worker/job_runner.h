@@ -17,7 +17,7 @@
 #include "media/cancel_token.h"
 #include "media/slideshow.h"
 #include "worker/api_client.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 #include "worker/lease.h"
 #include "worker/metrics.h"
 #include "worker/stop_flag.h"
@@ -67,7 +67,6 @@ class JobRunner {
 
   private:
     media::RenderRequest build_request() const;
-    std::filesystem::path resolve_frames_dir() const;
     // The steps of run(): tell the API, render with the heartbeat running, report the outcome.
     void post_rendering();
     std::optional<media::RenderResult> render_under_lease(std::optional<Error>& failure);

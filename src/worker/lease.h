@@ -14,7 +14,7 @@
 
 #include "common/log.h"
 #include "worker/api_client.h"
-#include "worker/job.h"
+#include "worker/api_messages.h"
 #include "worker/stop_flag.h"
 #include "worker/worker_config.h"
 

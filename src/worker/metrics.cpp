@@ -155,13 +155,14 @@ Metrics::Metrics()
     : render_duration(kRenderBuckets),
       api_call_duration_{Histogram(kApiCallBuckets), Histogram(kApiCallBuckets),
                          Histogram(kApiCallBuckets), Histogram(kApiCallBuckets)},
-      stage_duration_{Histogram(kStageBuckets), Histogram(kStageBuckets),
-                      Histogram(kStageBuckets), Histogram(kStageBuckets)} {}
+      stage_duration_{Histogram(kStageBuckets), Histogram(kStageBuckets), Histogram(kStageBuckets),
+                      Histogram(kStageBuckets)} {}
 
 Counter& Metrics::failures(std::string_view error_class) {
     const auto it = std::find(kErrorClasses.begin(), kErrorClasses.end(), error_class);
-    return failures_[it == kErrorClasses.end() ? kErrorClasses.size() - 1
-                                               : static_cast<std::size_t>(it - kErrorClasses.begin())];
+    return failures_[it == kErrorClasses.end()
+                         ? kErrorClasses.size() - 1
+                         : static_cast<std::size_t>(it - kErrorClasses.begin())];
 }
 
 Histogram& Metrics::stage_duration(std::string_view stage) {

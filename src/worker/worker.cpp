@@ -148,6 +148,9 @@ void Worker::start_metrics_server() {
         parse_listen_address(config_.metrics_addr),
         MetricsServer::Handlers{[this] { return liveness(); }, [this] { return readiness(); },
                                 [this] {
+                                    // Counted before the text is made: a scrape counted after
+                                    // the final outcome was recorded also reports it.
+                                    ++scrapes_;
                                     stuck_jobs();  // the gauge as of this scrape
                                     return metrics_.exposition() + process_metrics_exposition();
                                 }});
@@ -298,7 +301,9 @@ void Worker::poll_once() {
     const int free_slots = config_.max_concurrent - busy;
     JobList list;
     try {
-        list = api_->list_jobs(config_.max_concurrent, &stop_);
+        // Room for the jobs refused last time too: listed first, they would hide every job
+        // behind them.
+        list = api_->list_jobs(config_.max_concurrent + refused_listed_, &stop_);
     } catch (const Error& e) {
         if (e.error_class() == ErrorClass::Cancelled) return;
         metrics_.polls_failed.inc();
@@ -328,7 +333,11 @@ void Worker::poll_once() {
                              {"listed_id", r.id}});
     }
 
-    const bool idle = list.queue_depth == 0 && list.jobs.empty() && busy == 0;
+    refused_listed_ = std::min(static_cast<int>(list.rejected.size()), kMaxRefusedListed);
+    // Jobs this worker refuses (unsafe ids) will never be taken by any worker: a queue holding
+    // only those is as idle as an empty one.
+    const bool idle = list.jobs.empty() && busy == 0 &&
+                      list.queue_depth <= static_cast<std::int64_t>(list.rejected.size());
     idle_polls_ = idle ? idle_polls_ + 1 : 0;
 
     if (free_slots <= 0 || list.jobs.empty() || stop_.stop_requested()) return;
@@ -386,6 +395,24 @@ void Worker::drain() {
     if (cancelled > 0) log::warn("shutdown_cancelled", {{"cancelled_jobs", cancelled}});
 }
 
+void Worker::wait_for_final_scrape() {
+    if (!metrics_server_ || config_.final_scrape_wait_sec <= 0) return;
+    const auto seen = scrapes_.load();
+    const auto limit = std::chrono::seconds(config_.final_scrape_wait_sec);
+    log::info("final_scrape_wait", {{"max_wait_sec", config_.final_scrape_wait_sec}});
+    const auto deadline = SteadyClock::now() + limit;
+    while (scrapes_.load() == seen && SteadyClock::now() < deadline) {
+        if (stop_.wait_for(std::chrono::milliseconds(100))) break;  // SIGTERM: exit now
+    }
+    if (scrapes_.load() == seen) {
+        log::warn("final_scrape_missed",
+                  {{"waited_sec", config_.final_scrape_wait_sec},
+                   {"action",
+                    "exiting; this worker's last counts were not scraped (is the "
+                    "PodMonitor's interval longer than FINAL_SCRAPE_WAIT_SEC?)"}});
+    }
+}
+
 int Worker::run() {
     prepare_directories();
     sweep_stale();
@@ -437,6 +464,7 @@ int Worker::run() {
                            {"running_jobs", running()},
                            {"grace_sec", config_.shutdown_grace_sec}});
     drain();
+    if (reason == "idle") wait_for_final_scrape();
     // Served through the drain, so probes see `draining` rather than a refused connection.
     if (metrics_server_) metrics_server_->stop();
     log::info("stopped", {{"jobs_claimed", stats().jobs_claimed}});

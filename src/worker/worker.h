@@ -88,6 +88,9 @@ class Worker {
     bool is_active(const std::string& job_id);
     void reap();
     void drain();
+    // After an idle exit: serve /metrics until a scrape has read the final counts (at most
+    // FINAL_SCRAPE_WAIT_SEC; a stop request ends the wait).
+    void wait_for_final_scrape();
 
     WorkerConfig config_;
     RenderFn render_;
@@ -106,6 +109,7 @@ class Worker {
     std::atomic<SteadyClock::rep> last_tick_{0};
     std::atomic<SteadyClock::rep> last_api_answer_{0};
     std::atomic<int> metrics_port_{0};
+    std::atomic<std::uint64_t> scrapes_{0};  // /metrics requests begun
     // Stopped first in ~Worker, so no probe or scrape runs against a half-destroyed worker.
     std::unique_ptr<MetricsServer> metrics_server_;
 
@@ -117,6 +121,10 @@ class Worker {
     SteadyClock::time_point claims_paused_until_{};
     std::unordered_map<std::string, int> claims_by_job_;
     std::unordered_set<std::string> rejected_seen_;
+    // Jobs refused in the last list (unsafe ids), listed again ahead of the rest; bounded so a
+    // hostile API cannot make the lists grow without limit.
+    static constexpr int kMaxRefusedListed = 100;
+    int refused_listed_ = 0;
 };
 
 }  // namespace renderer::worker

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "worker/metrics_server.h"
+#include "worker/render_config.h"
 #include "worker/url.h"
 
 namespace renderer::worker {
@@ -63,9 +64,10 @@ std::string read_token_file(const std::filesystem::path& path) {
     in.read(token.data(), static_cast<std::streamsize>(token.size()));
     token.resize(static_cast<std::size_t>(in.gcount()));
     if (token.size() > kMaxTokenFileBytes) {
-        config_error(fmt::format("API_AUTH_TOKEN_FILE '{}' is larger than {} KiB: it must hold "
-                                 "only the job API's bearer token",
-                                 path.string(), kMaxTokenFileBytes / 1024));
+        config_error(
+            fmt::format("API_AUTH_TOKEN_FILE '{}' is larger than {} KiB: it must hold "
+                        "only the job API's bearer token",
+                        path.string(), kMaxTokenFileBytes / 1024));
     }
     // Files written by editors and secret stores usually end with a newline.
     while (!token.empty() &&
@@ -112,8 +114,10 @@ WorkerConfig WorkerConfig::from_env() {
     c.music_select = env_string("MUSIC_SELECT", c.music_select);
     c.output_name_template = env_string("OUTPUT_NAME_TEMPLATE", c.output_name_template);
     c.metrics_addr = env_string("METRICS_ADDR", "");
+    c.final_scrape_wait_sec =
+        static_cast<int>(env_int("FINAL_SCRAPE_WAIT_SEC", c.final_scrape_wait_sec, 0, 600));
     c.paths = ServicePaths::from_env();
-    c.render = media::render_settings_from_env();
+    c.render = render_settings_from_env();
     return c;
 }
 
@@ -215,7 +219,7 @@ void WorkerConfig::finalize() {
                             p->string()));
         }
     }
-    media::validate(render);
+    media::validate(render, env_setting_names);
 }
 
 std::string WorkerConfig::api_base() const {

@@ -42,6 +42,11 @@ struct WorkerConfig {
     std::uint64_t debug_reports_max_bytes = 256ull << 20;
     // Stop once this many polls in a row found the queue empty with no job running (0: never).
     int exit_when_idle_polls = 0;
+    // FINAL_SCRAPE_WAIT_SEC: when stopping for idleness with the metrics server on, keep serving
+    // until one /metrics request has read the final counts, for at most this long (0: exit at
+    // once). A worker that exits seconds after its last job (a KEDA ScaledJob pod) is otherwise
+    // gone before Prometheus scrapes it again, and the job's outcome is never recorded.
+    int final_scrape_wait_sec = 0;
     // How often a running job logs `rendering` (the spec asks for every 5-10 s).
     std::int64_t progress_log_interval_ms = 5000;
 

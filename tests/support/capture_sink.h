@@ -12,7 +12,7 @@
 namespace renderer::testing {
 
 class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
-public:
+  public:
     std::vector<std::string> lines();
     // Parsed JSON lines whose "event" equals `event` (all lines when empty).
     std::vector<rapidjson::Document> events(const std::string& event = {});
@@ -21,11 +21,11 @@ public:
     // at a known point of a render, e.g. to change its inputs right after preflight.
     void on_event(const std::string& event, std::function<void()> action);
 
-protected:
+  protected:
     void sink_it_(const spdlog::details::log_msg& msg) override;
     void flush_() override {}
 
-private:
+  private:
     std::vector<std::string> lines_;
     std::vector<std::pair<std::string, std::function<void()>>> hooks_;
 };

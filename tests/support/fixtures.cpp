@@ -25,15 +25,18 @@ void encode_png(const fs::path& path, const spng_ihdr& ihdr, const spng_plte& pl
     if (spng_set_ihdr(ctx.get(), &header) != 0) throw std::runtime_error("spng_set_ihdr failed");
     spng_plte palette = plte;
     if (palette.n_entries > 0) spng_set_plte(ctx.get(), &palette);  // the palette must follow IHDR
-    if (const int rc = spng_encode_image(ctx.get(), px.data(), px.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+    if (const int rc =
+            spng_encode_image(ctx.get(), px.data(), px.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
         rc != 0) {
         throw std::runtime_error(std::string("spng_encode_image: ") + spng_strerror(rc));
     }
     std::size_t len = 0;
     int err = 0;
-    std::unique_ptr<void, decltype(&std::free)> buf(spng_get_png_buffer(ctx.get(), &len, &err), &std::free);
+    std::unique_ptr<void, decltype(&std::free)> buf(spng_get_png_buffer(ctx.get(), &len, &err),
+                                                    &std::free);
     if (!buf) throw std::runtime_error("spng_get_png_buffer failed");
-    std::ofstream(path, std::ios::binary).write(static_cast<const char*>(buf.get()), static_cast<std::streamsize>(len));
+    std::ofstream(path, std::ios::binary)
+        .write(static_cast<const char*>(buf.get()), static_cast<std::streamsize>(len));
 }
 
 }  // namespace
@@ -46,7 +49,8 @@ void write_png(const fs::path& path, int w, int h, PngKind kind, Rgb c, std::uin
     std::vector<std::uint8_t> px;
     spng_plte plte{};
     const auto n = static_cast<std::size_t>(w) * h;
-    const std::uint8_t gray = static_cast<std::uint8_t>((c.r * 2126 + c.g * 7152 + c.b * 722) / 10000);
+    const std::uint8_t gray =
+        static_cast<std::uint8_t>((c.r * 2126 + c.g * 7152 + c.b * 722) / 10000);
     switch (kind) {
         case PngKind::Rgb8:
         case PngKind::Rgb8Interlaced:
@@ -107,7 +111,9 @@ void write_textured_frames(const fs::path& dir, int count, int w, int h) {
             for (int x = 0; x < w; ++x) {
                 // Gradients and stripes that move by two pixels a frame, plus grain.
                 const int u = x + 2 * i, v = y + i;
-                const auto clamp8 = [](int c) { return static_cast<std::uint8_t>(std::clamp(c, 0, 255)); };
+                const auto clamp8 = [](int c) {
+                    return static_cast<std::uint8_t>(std::clamp(c, 0, 255));
+                };
                 px.push_back(clamp8(u * 255 / (w + 2 * count) + noise()));
                 px.push_back(clamp8(((u / 4 + v / 4) % 2) * 120 + v * 100 / h + noise()));
                 px.push_back(clamp8(128 + (u * v) % 97 + noise()));
@@ -117,24 +123,29 @@ void write_textured_frames(const fs::path& dir, int count, int w, int h) {
     }
 }
 
-void write_png_pixels(const fs::path& path, int w, int h, int channels, const std::vector<std::uint8_t>& px,
-                      bool all_filters) {
+void write_png_pixels(const fs::path& path, int w, int h, int channels,
+                      const std::vector<std::uint8_t>& px, bool all_filters) {
     std::unique_ptr<spng_ctx, SpngDeleter> ctx(spng_ctx_new(SPNG_CTX_ENCODER));
     spng_set_option(ctx.get(), SPNG_ENCODE_TO_BUFFER, 1);
-    spng_set_option(ctx.get(), SPNG_FILTER_CHOICE, all_filters ? SPNG_FILTER_CHOICE_ALL : SPNG_DISABLE_FILTERING);
+    spng_set_option(ctx.get(), SPNG_FILTER_CHOICE,
+                    all_filters ? SPNG_FILTER_CHOICE_ALL : SPNG_DISABLE_FILTERING);
     spng_ihdr ihdr{};
     ihdr.width = static_cast<std::uint32_t>(w);
     ihdr.height = static_cast<std::uint32_t>(h);
     ihdr.bit_depth = 8;
     ihdr.color_type = channels == 4 ? SPNG_COLOR_TYPE_TRUECOLOR_ALPHA : SPNG_COLOR_TYPE_TRUECOLOR;
     spng_set_ihdr(ctx.get(), &ihdr);
-    if (const int rc = spng_encode_image(ctx.get(), px.data(), px.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE); rc != 0) {
+    if (const int rc =
+            spng_encode_image(ctx.get(), px.data(), px.size(), SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+        rc != 0) {
         throw std::runtime_error(std::string("spng_encode_image: ") + spng_strerror(rc));
     }
     std::size_t len = 0;
     int err = 0;
-    std::unique_ptr<void, decltype(&std::free)> buf(spng_get_png_buffer(ctx.get(), &len, &err), &std::free);
-    std::ofstream(path, std::ios::binary).write(static_cast<const char*>(buf.get()), static_cast<std::streamsize>(len));
+    std::unique_ptr<void, decltype(&std::free)> buf(spng_get_png_buffer(ctx.get(), &len, &err),
+                                                    &std::free);
+    std::ofstream(path, std::ios::binary)
+        .write(static_cast<const char*>(buf.get()), static_cast<std::streamsize>(len));
 }
 
 void write_frames(const fs::path& dir, int count, int w, int h, Rgb color) {
@@ -164,7 +175,8 @@ TempDir::~TempDir() {
 std::vector<std::string> dir_entries(const fs::path& dir) {
     std::vector<std::string> out;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        out.push_back(e.path().filename().string());
     // Directory order is the filesystem's (hash order on ext4, newest first on tmpfs).
     std::sort(out.begin(), out.end());
     return out;

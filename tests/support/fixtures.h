@@ -18,15 +18,15 @@ struct Rgb {
 };
 
 // A `w`x`h` PNG filled with `color` (alpha `alpha` where the kind has alpha).
-void write_png(const fs::path& path, int w, int h, PngKind kind, Rgb color, std::uint8_t alpha = 255);
+void write_png(const fs::path& path, int w, int h, PngKind kind, Rgb color,
+               std::uint8_t alpha = 255);
 
 // A PNG of arbitrary 8-bit RGB (channels 3) or RGBA (4) pixels. With `all_filters` the encoder
 // picks among every row filter (sub, up, average, paeth) instead of none.
-void write_png_pixels(const fs::path& path, int w, int h, int channels, const std::vector<std::uint8_t>& px,
-                      bool all_filters);
+void write_png_pixels(const fs::path& path, int w, int h, int channels,
+                      const std::vector<std::uint8_t>& px, bool all_filters);
 
-// `count` frames named frame_1.png … frame_N.png; frame i gets gray level (i * step) % 256
-// when `distinct`, else all share `color`.
+// `count` frames named frame_1.png … frame_N.png, all filled with `color`.
 void write_frames(const fs::path& dir, int count, int w, int h, Rgb color = {40, 120, 200});
 
 // `count` RGB frames frame_1.png … frame_N.png with texture (gradients, stripes, fixed-seed
@@ -38,7 +38,7 @@ fs::path testdata();
 
 // A fresh temp dir removed with the object.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -46,7 +46,7 @@ public:
     const fs::path& path() const { return path_; }
     fs::path operator/(const std::string& s) const { return path_ / s; }
 
-private:
+  private:
     fs::path path_;
 };
 

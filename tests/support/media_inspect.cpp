@@ -1,11 +1,15 @@
 #include "support/media_inspect.h"
 
 #include <cmath>
+#include <memory>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "media/av_ptr.h"
 
 extern "C" {
+#include <libavutil/hash.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -23,15 +27,18 @@ struct Opened {
 Opened open_decoder(const std::filesystem::path& path, AVMediaType type) {
     Opened o;
     AVFormatContext* raw = nullptr;
-    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0) throw std::runtime_error("open failed");
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
+        throw std::runtime_error("open failed");
     o.fmt.reset(raw);
-    if (avformat_find_stream_info(o.fmt.get(), nullptr) < 0) throw std::runtime_error("stream info failed");
+    if (avformat_find_stream_info(o.fmt.get(), nullptr) < 0)
+        throw std::runtime_error("stream info failed");
     const AVCodec* codec = nullptr;
     o.index = av_find_best_stream(o.fmt.get(), type, -1, -1, &codec, 0);
     if (o.index < 0) throw std::runtime_error("no stream of that type");
     o.dec.reset(avcodec_alloc_context3(codec));
     avcodec_parameters_to_context(o.dec.get(), o.fmt->streams[o.index]->codecpar);
-    if (avcodec_open2(o.dec.get(), codec, nullptr) < 0) throw std::runtime_error("decoder open failed");
+    if (avcodec_open2(o.dec.get(), codec, nullptr) < 0)
+        throw std::runtime_error("decoder open failed");
     return o;
 }
 
@@ -47,7 +54,8 @@ void decode_all(Opened& o, F&& on_frame) {
     };
     while (av_read_frame(o.fmt.get(), pkt.get()) >= 0) {
         if (pkt->stream_index == o.index) {
-            if (avcodec_send_packet(o.dec.get(), pkt.get()) < 0) throw std::runtime_error("undecodable packet");
+            if (avcodec_send_packet(o.dec.get(), pkt.get()) < 0)
+                throw std::runtime_error("undecodable packet");
             drain();
         }
         av_packet_unref(pkt.get());
@@ -68,7 +76,8 @@ DecodedAudio decode_audio(const std::filesystem::path& path) {
         if (f->format == AV_SAMPLE_FMT_FLTP) {
             for (int c = 0; c < f->ch_layout.nb_channels; ++c) {
                 const auto* s = reinterpret_cast<const float*>(f->extended_data[c]);
-                for (int i = 0; i < f->nb_samples; ++i) a.peak = std::max(a.peak, static_cast<double>(std::fabs(s[i])));
+                for (int i = 0; i < f->nb_samples; ++i)
+                    a.peak = std::max(a.peak, static_cast<double>(std::fabs(s[i])));
             }
         }
     });
@@ -86,7 +95,8 @@ std::vector<PlaneMeans> decode_video_means(const std::filesystem::path& path) {
             return sum / (static_cast<double>(w) * h);
         };
         const int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
-        out.push_back({mean(f->data[0], f->linesize[0], f->width, f->height), mean(f->data[1], f->linesize[1], cw, ch),
+        out.push_back({mean(f->data[0], f->linesize[0], f->width, f->height),
+                       mean(f->data[1], f->linesize[1], cw, ch),
                        mean(f->data[2], f->linesize[2], cw, ch)});
     });
     return out;
@@ -103,6 +113,52 @@ ChromaSiting video_chroma_location(const std::filesystem::path& path) {
         if (s.frame.empty()) s.frame = name(f->chroma_location);
     });
     return s;
+}
+
+std::string packet_digest(const std::filesystem::path& path) {
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
+        throw std::runtime_error("open failed");
+    const InputFormatPtr fmt(raw);
+    AVHashContext* hash_raw = nullptr;
+    if (av_hash_alloc(&hash_raw, "SHA256") < 0) throw std::runtime_error("no SHA-256 in libavutil");
+    const auto free_hash = [](AVHashContext* h) { av_hash_freep(&h); };
+    const std::unique_ptr<AVHashContext, decltype(free_hash)> hash(hash_raw, free_hash);
+    av_hash_init(hash.get());
+    const auto add_text = [&](const std::string& text) {
+        av_hash_update(hash.get(), reinterpret_cast<const std::uint8_t*>(text.data()),
+                       text.size() + 1);
+    };
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+        const AVStream* st = fmt->streams[i];
+        const AVCodecParameters* p = st->codecpar;
+        add_text(fmt::format(
+            "stream {} type {} codec {} tb {}/{} size {}x{} sar {}/{} format {} rate {} "
+            "channels {} frame_size {} padding {} profile {} level {} range {} space {} "
+            "primaries {} trc {} chroma {} field {} extradata {}",
+            i, static_cast<int>(p->codec_type), static_cast<int>(p->codec_id), st->time_base.num,
+            st->time_base.den, p->width, p->height, p->sample_aspect_ratio.num,
+            p->sample_aspect_ratio.den, p->format, p->sample_rate, p->ch_layout.nb_channels,
+            p->frame_size, p->initial_padding, p->profile, p->level,
+            static_cast<int>(p->color_range), static_cast<int>(p->color_space),
+            static_cast<int>(p->color_primaries), static_cast<int>(p->color_trc),
+            static_cast<int>(p->chroma_location), static_cast<int>(p->field_order),
+            p->extradata_size));
+        if (p->extradata_size > 0)
+            av_hash_update(hash.get(), p->extradata, static_cast<std::size_t>(p->extradata_size));
+    }
+    PacketPtr pkt = make_packet();
+    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+        add_text(fmt::format("packet {} pts {} dts {} duration {} flags {} size {}",
+                             pkt->stream_index, pkt->pts, pkt->dts, pkt->duration, pkt->flags,
+                             pkt->size));
+        if (pkt->size > 0)
+            av_hash_update(hash.get(), pkt->data, static_cast<std::size_t>(pkt->size));
+        av_packet_unref(pkt.get());
+    }
+    char hex[2 * AV_HASH_MAX_SIZE + 1] = {0};
+    av_hash_final_hex(hash.get(), reinterpret_cast<std::uint8_t*>(hex), sizeof hex);
+    return hex;
 }
 
 int count_streams(const media::MediaInfo& info, const std::string& type) {

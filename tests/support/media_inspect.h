@@ -34,6 +34,13 @@ struct ChromaSiting {
 };
 ChromaSiting video_chroma_location(const std::filesystem::path& path);
 
+// A SHA-256 (hex) of what the encoders and the muxer decided, and of nothing else: each stream's
+// codec parameters (codec, size, formats, colour tags, profile, extradata) and time base, then
+// every packet in file order (stream, pts, dts, duration, flags, data). The MP4's metadata (the
+// render key names the executable's build) and box layout do not enter it, so two builds that
+// encode the same bytes give the same digest.
+std::string packet_digest(const std::filesystem::path& path);
+
 // Convenience: the probe's streams of one type.
 int count_streams(const media::MediaInfo& info, const std::string& type);
 const media::StreamInfo* first_stream(const media::MediaInfo& info, const std::string& type);

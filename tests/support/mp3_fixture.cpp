@@ -65,7 +65,8 @@ void write_mp3_sine(const std::filesystem::path& path, const Sine& sine) {
         check(av_frame_get_buffer(f.get(), 0), "frame buffer");
         for (int c = 0; c < sine.channels; ++c) {
             auto* s = reinterpret_cast<float*>(f->extended_data[c]);
-            for (int i = 0; i < f->nb_samples; ++i) s[i] = static_cast<float>(sine.amplitude * std::sin(step * (done + i)));
+            for (int i = 0; i < f->nb_samples; ++i)
+                s[i] = static_cast<float>(sine.amplitude * std::sin(step * (done + i)));
         }
         f->pts = done;
         done += f->nb_samples;
@@ -94,7 +95,8 @@ DecodedPcm decode_pcm(const std::filesystem::path& path) {
     FramePtr frame = make_frame();
     const auto drain = [&] {
         while (avcodec_receive_frame(dec.get(), frame.get()) == 0) {
-            if (frame->format != AV_SAMPLE_FMT_FLTP) throw std::runtime_error("decode_pcm: expected float planar");
+            if (frame->format != AV_SAMPLE_FMT_FLTP)
+                throw std::runtime_error("decode_pcm: expected float planar");
             // The first frame after a change of rate is tagged with the old rate by FFmpeg's
             // MPEG audio decoder; the context holds the frame's real one.
             frame->sample_rate = dec->sample_rate;
@@ -104,8 +106,8 @@ DecodedPcm decode_pcm(const std::filesystem::path& path) {
             if (pcm.channels.size() < n) pcm.channels.resize(n);
             for (int c = 0; c < frame->ch_layout.nb_channels; ++c) {
                 const auto* s = reinterpret_cast<const float*>(frame->extended_data[c]);
-                pcm.channels[static_cast<std::size_t>(c)].insert(pcm.channels[static_cast<std::size_t>(c)].end(), s,
-                                                                 s + frame->nb_samples);
+                pcm.channels[static_cast<std::size_t>(c)].insert(
+                    pcm.channels[static_cast<std::size_t>(c)].end(), s, s + frame->nb_samples);
             }
             av_frame_unref(frame.get());
         }
@@ -124,7 +126,8 @@ DecodedPcm decode_pcm(const std::filesystem::path& path) {
     return pcm;
 }
 
-double zero_crossing_pitch(const std::vector<float>& s, std::size_t from, std::size_t count, int sample_rate) {
+double zero_crossing_pitch(const std::vector<float>& s, std::size_t from, std::size_t count,
+                           int sample_rate) {
     // Between the first and the last rising crossing lie (crossings - 1) whole periods.
     std::size_t first = 0, last = 0, crossings = 0;
     for (std::size_t i = from + 1; i < from + count && i < s.size(); ++i) {
@@ -141,7 +144,8 @@ double zero_crossing_pitch(const std::vector<float>& s, std::size_t from, std::s
 double rms(const std::vector<float>& s, std::size_t from, std::size_t count) {
     double sum = 0;
     std::size_t n = 0;
-    for (std::size_t i = from; i < from + count && i < s.size(); ++i, ++n) sum += static_cast<double>(s[i]) * s[i];
+    for (std::size_t i = from; i < from + count && i < s.size(); ++i, ++n)
+        sum += static_cast<double>(s[i]) * s[i];
     return n > 0 ? std::sqrt(sum / static_cast<double>(n)) : 0;
 }
 

@@ -25,15 +25,16 @@ void write_mp3_sine(const std::filesystem::path& path, const Sine& sine);
 // Decoded PCM of the best audio stream of `path`: one float vector per channel (a channel that
 // appears only in part of a track holds only that part's samples).
 struct DecodedPcm {
-    int sample_rate = 0;   // of the first frame
-    double seconds = 0;    // every frame counted at its own rate
+    int sample_rate = 0;  // of the first frame
+    double seconds = 0;   // every frame counted at its own rate
     std::vector<std::vector<float>> channels;
     std::size_t samples() const { return channels.empty() ? 0 : channels[0].size(); }
 };
 DecodedPcm decode_pcm(const std::filesystem::path& path);
 
 // The pitch of `samples[from, from + count)` in Hz, from its rising zero crossings.
-double zero_crossing_pitch(const std::vector<float>& samples, std::size_t from, std::size_t count, int sample_rate);
+double zero_crossing_pitch(const std::vector<float>& samples, std::size_t from, std::size_t count,
+                           int sample_rate);
 
 // Root mean square of `samples[from, from + count)`.
 double rms(const std::vector<float>& samples, std::size_t from, std::size_t count);

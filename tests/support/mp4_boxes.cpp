@@ -6,9 +6,11 @@ namespace renderer::testing {
 namespace {
 
 std::uint64_t be(const std::string& s, std::uint64_t at, int bytes) {
-    if (at + static_cast<std::uint64_t>(bytes) > s.size()) throw std::runtime_error("mp4: read past the end");
+    if (at + static_cast<std::uint64_t>(bytes) > s.size())
+        throw std::runtime_error("mp4: read past the end");
     std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(s[at + static_cast<std::uint64_t>(i)]);
+    for (int i = 0; i < bytes; ++i)
+        v = (v << 8) | static_cast<unsigned char>(s[at + static_cast<std::uint64_t>(i)]);
     return v;
 }
 
@@ -33,11 +35,15 @@ const Mp4Box* find(const std::vector<Mp4Box>& boxes, const std::string& type) {
     return nullptr;
 }
 
-std::vector<Mp4Box> children(const std::string& s, const Mp4Box& b) { return boxes_in(s, b.offset + 8, b.offset + b.size); }
+std::vector<Mp4Box> children(const std::string& s, const Mp4Box& b) {
+    return boxes_in(s, b.offset + 8, b.offset + b.size);
+}
 
 }  // namespace
 
-std::vector<Mp4Box> top_level_boxes(const std::string& file) { return boxes_in(file, 0, file.size()); }
+std::vector<Mp4Box> top_level_boxes(const std::string& file) {
+    return boxes_in(file, 0, file.size());
+}
 
 const Mp4Track* Mp4Movie::track(const std::string& handler) const {
     for (const auto& t : tracks) {
@@ -74,7 +80,8 @@ Mp4Movie read_movie(const std::string& s) {
                     Mp4Edit edit;
                     edit.segment_duration = be(s, e, v1 ? 8 : 4);
                     const std::uint64_t mt = be(s, e + (v1 ? 8 : 4), v1 ? 8 : 4);
-                    edit.media_time = v1 ? static_cast<std::int64_t>(mt) : static_cast<std::int32_t>(mt);
+                    edit.media_time =
+                        v1 ? static_cast<std::int64_t>(mt) : static_cast<std::int32_t>(mt);
                     t.edits.push_back(edit);
                     e += v1 ? 20 : 12;
                 }
@@ -88,7 +95,8 @@ Mp4Movie read_movie(const std::string& s) {
                 t.media_timescale = static_cast<std::uint32_t>(be(s, p + (v1 ? 20 : 12), 4));
                 t.media_duration = be(s, p + (v1 ? 24 : 16), v1 ? 8 : 4);
             }
-            if (const Mp4Box* hdlr = find(in_mdia, "hdlr")) t.handler = s.substr(hdlr->offset + 16, 4);
+            if (const Mp4Box* hdlr = find(in_mdia, "hdlr"))
+                t.handler = s.substr(hdlr->offset + 16, 4);
         }
         m.tracks.push_back(t);
     }

@@ -9,7 +9,7 @@
 namespace renderer::testing {
 
 class OpenTripwire {
-public:
+  public:
     explicit OpenTripwire(const std::vector<std::filesystem::path>& files);
     ~OpenTripwire();
     OpenTripwire(const OpenTripwire&) = delete;
@@ -18,7 +18,7 @@ public:
     // How many opens of the watched files happened since the watch was set.
     int opens();
 
-private:
+  private:
     int fd_ = -1;
     int opens_ = 0;
 };

@@ -17,10 +17,12 @@ extern char** environ;
 
 namespace renderer::testing {
 
-RunResult run_process(const std::vector<std::string>& argv, const std::vector<std::pair<std::string, std::string>>& env,
+RunResult run_process(const std::vector<std::string>& argv,
+                      const std::vector<std::pair<std::string, std::string>>& env,
                       std::chrono::seconds timeout) {
     int out_pipe[2], err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe");
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork");
     if (pid == 0) {
@@ -29,8 +31,10 @@ RunResult run_process(const std::vector<std::string>& argv, const std::vector<st
         int devnull = ::open("/dev/null", O_RDONLY);
         ::dup2(devnull, 0);
         for (const auto& [k, v] : env) {
-            if (v.empty()) ::unsetenv(k.c_str());
-            else ::setenv(k.c_str(), v.c_str(), 1);
+            if (v.empty())
+                ::unsetenv(k.c_str());
+            else
+                ::setenv(k.c_str(), v.c_str(), 1);
         }
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -46,13 +50,16 @@ RunResult run_process(const std::vector<std::string>& argv, const std::vector<st
     int open_fds = 2;
     char buf[65536];
     while (open_fds > 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             ::kill(pid, SIGKILL);
             r.timed_out = true;
             break;
         }
-        if (::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0 && errno != EINTR) break;
+        if (::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000))) < 0 &&
+            errno != EINTR)
+            break;
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             const auto n = ::read(fds[i].fd, buf, sizeof buf);

@@ -48,6 +48,15 @@ void StubApi::handle(const httplib::Request& req, httplib::Response& res) {
         std::lock_guard lock(mutex_);
         ++answered_[key];
     }
+    if (!a.list_items.empty()) {
+        std::size_t limit = a.list_items.size();
+        if (req.has_param("limit"))
+            limit =
+                std::min(limit, static_cast<std::size_t>(std::stoul(req.get_param_value("limit"))));
+        a.body = "[";
+        for (std::size_t i = 0; i < limit; ++i) a.body += (i > 0 ? "," : "") + a.list_items[i];
+        a.body += "]";
+    }
     std::string escaped;
     for (const char c : authorization) {
         if (c == '"' || c == '\\') escaped += '\\';

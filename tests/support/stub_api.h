@@ -23,6 +23,9 @@ struct Answer {
     std::vector<std::pair<std::string, std::string>> headers;
     std::chrono::milliseconds delay{0};  // slept before answering
     std::size_t stream_bytes = 0;        // when set, the body is this many spaces, streamed
+    // When set, the body is a JSON array of the first `limit` of these (the request's `limit`
+    // query parameter, as a job list honours it).
+    std::vector<std::string> list_items;
 };
 
 // In an Answer's body, replaced by the request's Authorization header: a hostile API that

@@ -5,12 +5,12 @@
 
 #include <string>
 
-#include "app/bench_report.h"
+#include "bench/bench_report.h"
 
-namespace renderer::app {
+namespace renderer::bench {
 
 // A standalone SVG document (well-formed XML, every text escaped). Each setting is one
 // <circle class="point …"> carrying data-setting="<id>".
 std::string bench_plot_svg(const BenchReport& report);
 
-}  // namespace renderer::app
+}  // namespace renderer::bench

@@ -9,7 +9,7 @@
 
 #include "media/cancel_token.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 
 struct QualityScore {
     // dB from the mean squared error over all frames, the filter's own summary method; +inf
@@ -27,6 +27,6 @@ struct QualityScore {
 QualityScore measure_quality(const std::filesystem::path& encoded,
                              const std::vector<std::filesystem::path>& source_frames,
                              int decode_threads, std::uint64_t max_frame_pixels,
-                             const CancelToken& cancel);
+                             const media::CancelToken& cancel);
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

@@ -1,4 +1,4 @@
-#include "app/bench_plot.h"
+#include "bench/bench_plot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace renderer::app {
+namespace renderer::bench {
 namespace {
 
 constexpr double kWidth = 900, kHeight = 600;
@@ -132,7 +132,7 @@ std::string bench_plot_svg(const BenchReport& r) {
     struct Point {
         double x, y;    // data: speed (x realtime), size (KiB)
         double px, py;  // canvas
-        const media::BenchSummary* s;
+        const BenchSummary* s;
     };
     std::vector<Point> points;
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
@@ -261,4 +261,4 @@ std::string bench_plot_svg(const BenchReport& r) {
     return svg;
 }
 
-}  // namespace renderer::app
+}  // namespace renderer::bench

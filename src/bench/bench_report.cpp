@@ -1,4 +1,4 @@
-#include "app/bench_report.h"
+#include "bench/bench_report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,12 +8,8 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
-namespace renderer::app {
+namespace renderer::bench {
 namespace {
-
-using media::BenchRun;
-using media::BenchSummary;
-using media::Spread;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
@@ -82,7 +78,7 @@ void write_spread(W& w, const char* key, const Spread& s) {
 }
 
 template <typename W>
-void write_setting_fields(W& w, const media::BenchSetting& s) {
+void write_setting_fields(W& w, const BenchSetting& s) {
     w.Key("id");
     w.String(s.id().c_str());
     w.Key("preset");
@@ -94,7 +90,7 @@ void write_setting_fields(W& w, const media::BenchSetting& s) {
 }
 
 template <typename W>
-void write_quality(W& w, const media::QualityScore& q) {
+void write_quality(W& w, const QualityScore& q) {
     w.Key("psnr_y");
     write_number(w, q.psnr_y);
     w.Key("psnr_avg");
@@ -105,7 +101,7 @@ void write_quality(W& w, const media::QualityScore& q) {
 
 }  // namespace
 
-BenchReport make_bench_report(const media::BenchPlan& plan, std::vector<BenchRun> runs) {
+BenchReport make_bench_report(const BenchPlan& plan, std::vector<BenchRun> runs) {
     BenchReport r;
     r.frames_dir = plan.frames_dir.string();
     r.fps = plan.base.fps;
@@ -118,12 +114,12 @@ BenchReport make_bench_report(const media::BenchPlan& plan, std::vector<BenchRun
         r.width = first.width;
         r.height = first.height;
     }
-    r.settings = media::summarize(runs, plan.settings);
+    r.settings = summarize(runs, plan.settings);
     r.runs = std::move(runs);
     return r;
 }
 
-std::string setting_label(const BenchReport& report, const media::BenchSetting& s) {
+std::string setting_label(const BenchReport& report, const BenchSetting& s) {
     if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", s.preset, s.crf, s.threads);
     return fmt::format("{}/crf{}", s.preset, s.crf);
 }
@@ -296,4 +292,4 @@ std::string format_json(const BenchReport& r) {
     return std::string(buf.GetString(), buf.GetSize()) + "\n";
 }
 
-}  // namespace renderer::app
+}  // namespace renderer::bench

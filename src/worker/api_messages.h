@@ -73,9 +73,6 @@ struct LeaseGrant {
 // Throws Error(ApiError) on malformed JSON or fields.
 LeaseGrant parse_lease_grant(std::string_view body, bool require_expiry);
 
-// RFC 3339 / ISO 8601 UTC timestamps with a Z or ±hh:mm offset and optional fraction.
-std::optional<WallClock::time_point> parse_rfc3339(std::string_view text);
-
 struct StatusUpdate {
     std::string status;  // rendering | rendered | errored
     std::optional<std::string> artifact_path;

@@ -1,5 +1,5 @@
 // `renderer bench`'s engine: renders the same frames with every requested encode setting
-// through render_slideshow, measuring time, CPU, memory, size and quality of each run.
+// through media::render_slideshow, measuring time, CPU, memory, size and quality of each run.
 #pragma once
 
 #include <cstdint>
@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/quality.h"
 #include "common/log.h"
 #include "media/cancel_token.h"
-#include "media/quality.h"
 #include "media/render_settings.h"
 #include "media/slideshow.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 
 // One point of the grid being compared.
 struct BenchSetting {
@@ -32,13 +32,14 @@ struct BenchPlan {
     std::filesystem::path frames_dir;
     std::filesystem::path music_dir;
     std::string music_select = "first";  // first | named:FILE, as for render
-    RenderSettings base;                 // everything but preset, crf and threads; cache is ignored
+    media::RenderSettings base;          // everything but preset, crf and threads; cache is ignored
     std::vector<BenchSetting> settings;
     int repeat = 1;
     // Renders are written here. Unless `keep`, each is removed once measured.
     std::filesystem::path work_dir;
     bool keep = false;
     std::uint64_t min_free_bytes = 256ull << 20;
+    media::SettingNames setting_names = nullptr;  // for preflight's messages
 };
 
 // One measured render.
@@ -69,13 +70,13 @@ std::vector<BenchSetting> bench_order(const std::vector<BenchSetting>& settings,
 struct BenchObserver {
     std::function<void(const BenchRun& upcoming, int total)>
         on_start;  // setting, repeat, order set
-    ProgressFn on_progress;
+    media::ProgressFn on_progress;
     std::function<void(const BenchRun&)> on_done;
 };
 
 // Runs settings.size() * repeat renders. Render failures (PreflightError for bad inputs, the
 // token's reason when cancelled) propagate; renders not kept are removed on every path.
-std::vector<BenchRun> run_bench(const BenchPlan& plan, const CancelToken& cancel,
+std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken& cancel,
                                 const BenchObserver& observer = {});
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

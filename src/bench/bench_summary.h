@@ -6,9 +6,9 @@
 #include <optional>
 #include <vector>
 
-#include "media/bench_runner.h"
+#include "bench/bench_runner.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 
 struct Spread {
     double median = 0;
@@ -40,4 +40,4 @@ std::vector<BenchSummary> summarize(const std::vector<BenchRun>& runs,
 // Sets `pareto` on every summary.
 void mark_pareto(std::vector<BenchSummary>& summaries);
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

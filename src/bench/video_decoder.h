@@ -8,10 +8,10 @@
 #include "media/av_ptr.h"
 #include "media/decoding_loop.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 
 class VideoDecoder {
-public:
+  public:
     // Opens the file's best video stream (an MP4: the mov demuxer only). Throws
     // Error(DecodeError) naming the file when it cannot be opened or holds no decodable video.
     explicit VideoDecoder(const std::filesystem::path& path);
@@ -21,12 +21,12 @@ public:
     AVPixelFormat pix_fmt() const { return dec_->pix_fmt; }
 
     // The next decoded frame, or nullptr once the stream is drained.
-    FramePtr next();
+    media::FramePtr next();
 
-private:
-    InputFormatPtr fmt_;
-    CodecContextPtr dec_;
-    std::optional<DecodingLoop> loop_;
+  private:
+    media::InputFormatPtr fmt_;
+    media::CodecContextPtr dec_;
+    std::optional<media::DecodingLoop> loop_;
 };
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

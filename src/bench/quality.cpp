@@ -1,4 +1,4 @@
-#include "media/quality.h"
+#include "bench/quality.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -11,13 +11,13 @@ extern "C" {
 #include <libavfilter/buffersrc.h>
 }
 
+#include "bench/video_decoder.h"
 #include "media/av_error.h"
 #include "media/av_ptr.h"
 #include "media/frame_pipeline.h"
 #include "media/libav_log.h"
-#include "media/video_decoder.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 namespace {
 
 constexpr ErrorClass kFail = ErrorClass::DecodeError;
@@ -29,10 +29,10 @@ constexpr ErrorClass kFail = ErrorClass::DecodeError;
 //   source  ──► split ──────────┘       │
 //                    └──────────────────┘
 class QualityGraph {
-public:
+  public:
     QualityGraph(int width, int height, AVPixelFormat encoded_format)
         : graph_(avfilter_graph_alloc()) {
-        if (!graph_) av_fail(kFail, "cannot allocate a filter graph");
+        if (!graph_) media::av_fail(kFail, "cannot allocate a filter graph");
         // One tick per frame: both inputs carry pts = frame index, which is all framesync needs.
         const auto args = [&](AVPixelFormat f) {
             return fmt::format("video_size={}x{}:pix_fmt={}:time_base=1/1:pixel_aspect=1/1", width,
@@ -50,24 +50,24 @@ public:
         link(psnr, 0, ssim, 0);
         link(split, 1, ssim, 1);
         link(ssim, 0, sink_, 0);
-        av_check(avfilter_graph_config(graph_.get(), nullptr), kFail,
-                 "cannot configure the psnr/ssim graph");
+        media::av_check(avfilter_graph_config(graph_.get(), nullptr), kFail,
+                        "cannot configure the psnr/ssim graph");
     }
 
     // Takes the frames' references (they are left empty).
     void push(AVFrame* encoded, AVFrame* source) {
-        av_check(av_buffersrc_add_frame_flags(encoded_, encoded, 0), kFail,
-                 "psnr/ssim graph rejected a frame");
-        av_check(av_buffersrc_add_frame_flags(source_, source, 0), kFail,
-                 "psnr/ssim graph rejected a frame");
+        media::av_check(av_buffersrc_add_frame_flags(encoded_, encoded, 0), kFail,
+                        "psnr/ssim graph rejected a frame");
+        media::av_check(av_buffersrc_add_frame_flags(source_, source, 0), kFail,
+                        "psnr/ssim graph rejected a frame");
         pull();
     }
 
     void finish() {
-        av_check(av_buffersrc_add_frame_flags(encoded_, nullptr, 0), kFail,
-                 "cannot close the psnr/ssim graph");
-        av_check(av_buffersrc_add_frame_flags(source_, nullptr, 0), kFail,
-                 "cannot close the psnr/ssim graph");
+        media::av_check(av_buffersrc_add_frame_flags(encoded_, nullptr, 0), kFail,
+                        "cannot close the psnr/ssim graph");
+        media::av_check(av_buffersrc_add_frame_flags(source_, nullptr, 0), kFail,
+                        "cannot close the psnr/ssim graph");
         pull();
     }
 
@@ -82,21 +82,22 @@ public:
         return q;
     }
 
-private:
+  private:
     AVFilterContext* add(const char* filter, const char* name, const std::string& args) {
         const AVFilter* f = avfilter_get_by_name(filter);
         if (f == nullptr) {
-            av_fail(kFail, fmt::format("this libavfilter has no '{}' filter", filter));
+            media::av_fail(kFail, fmt::format("this libavfilter has no '{}' filter", filter));
         }
         AVFilterContext* ctx = nullptr;
-        av_check(avfilter_graph_create_filter(&ctx, f, name, args.empty() ? nullptr : args.c_str(),
-                                              nullptr, graph_.get()),
-                 kFail, fmt::format("cannot create the '{}' filter", filter));
+        media::av_check(
+            avfilter_graph_create_filter(&ctx, f, name, args.empty() ? nullptr : args.c_str(),
+                                         nullptr, graph_.get()),
+            kFail, fmt::format("cannot create the '{}' filter", filter));
         return ctx;
     }
 
     static void link(AVFilterContext* from, unsigned out, AVFilterContext* to, unsigned in) {
-        av_check(avfilter_link(from, out, to, in), kFail, "cannot link the psnr/ssim graph");
+        media::av_check(avfilter_link(from, out, to, in), kFail, "cannot link the psnr/ssim graph");
     }
 
     // Same formula as the psnr filter's summary: 8-bit peak over the mean MSE.
@@ -107,16 +108,17 @@ private:
 
     static double meta(const AVFrame* f, const char* key) {
         const AVDictionaryEntry* e = av_dict_get(f->metadata, key, nullptr, 0);
-        if (e == nullptr) av_fail(kFail, fmt::format("the psnr/ssim graph did not report {}", key));
+        if (e == nullptr)
+            media::av_fail(kFail, fmt::format("the psnr/ssim graph did not report {}", key));
         return std::strtod(e->value, nullptr);
     }
 
     void pull() {
-        FramePtr out = make_frame();
+        media::FramePtr out = media::make_frame();
         for (;;) {
             const int rc = av_buffersink_get_frame(sink_, out.get());
             if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-            av_check(rc, kFail, "cannot read the psnr/ssim results");
+            media::av_check(rc, kFail, "cannot read the psnr/ssim results");
             sum_mse_y_ += meta(out.get(), "lavfi.psnr.mse.y");
             sum_mse_avg_ += meta(out.get(), "lavfi.psnr.mse_avg");
             sum_ssim_ += meta(out.get(), "lavfi.ssim.All");
@@ -125,7 +127,7 @@ private:
         }
     }
 
-    FilterGraphPtr graph_;
+    media::FilterGraphPtr graph_;
     AVFilterContext* encoded_ = nullptr;  // owned by graph_
     AVFilterContext* source_ = nullptr;
     AVFilterContext* sink_ = nullptr;
@@ -138,19 +140,19 @@ private:
 QualityScore measure_quality(const std::filesystem::path& encoded,
                              const std::vector<std::filesystem::path>& source_frames,
                              int decode_threads, std::uint64_t max_frame_pixels,
-                             const CancelToken& cancel) {
-    LibavLogCapture capture;  // libav's complaints become the error's stderr snippet
+                             const media::CancelToken& cancel) {
+    media::LibavLogCapture capture;  // libav's complaints become the error's stderr snippet
     VideoDecoder decoder(encoded);
-    const Canvas canvas{decoder.width(), decoder.height()};
+    const media::Canvas canvas{decoder.width(), decoder.height()};
     QualityGraph graph(canvas.width, canvas.height, decoder.pix_fmt());
     // The render's own pipeline, so the reference is bit-identical to what the encoder was fed.
-    FramePipeline pipeline(source_frames, canvas, decode_threads, max_frame_pixels, cancel,
-                           &capture);
+    media::FramePipeline pipeline(source_frames, canvas, decode_threads, max_frame_pixels, cancel,
+                                  &capture);
 
     const auto total = static_cast<std::int64_t>(source_frames.size());
     std::int64_t i = 0;
     bool extra = false;
-    while (FramePtr frame = decoder.next()) {
+    while (media::FramePtr frame = decoder.next()) {
         if (const auto reason = cancel.reason()) {
             throw Error(*reason, "quality measurement cancelled");
         }
@@ -158,8 +160,8 @@ QualityScore measure_quality(const std::filesystem::path& encoded,
             extra = true;
             break;
         }
-        FramePtr source(av_frame_clone(pipeline.next().get()));
-        if (!source) av_fail(kFail, "cannot reference a source frame");
+        media::FramePtr source(av_frame_clone(pipeline.next().get()));
+        if (!source) media::av_fail(kFail, "cannot reference a source frame");
         frame->pts = i;
         source->pts = i;
         graph.push(frame.get(), source.get());
@@ -180,4 +182,4 @@ QualityScore measure_quality(const std::filesystem::path& encoded,
     return q;
 }
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

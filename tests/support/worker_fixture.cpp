@@ -1,4 +1,4 @@
-#include "worker_fixture.h"
+#include "support/worker_fixture.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "media/bench_runner.h"
+#include "bench/bench_runner.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "common/byte_buffer.h"
 #include "common/cpu_quota.h"
 #include "common/paths.h"
 #include "common/process_usage.h"
@@ -14,14 +15,14 @@
 #include "media/preflight.h"
 #include "media/render_key.h"
 
-namespace renderer::media {
+namespace renderer::bench {
 namespace {
 
 constexpr const char* kStoryId = "bench";
 
 // Removes a render once it has been measured, also when measuring throws.
 class RemoveUnlessKept {
-public:
+  public:
     RemoveUnlessKept(std::filesystem::path path, bool keep) : path_(std::move(path)), keep_(keep) {}
     ~RemoveUnlessKept() {
         std::error_code ec;
@@ -30,12 +31,12 @@ public:
     RemoveUnlessKept(const RemoveUnlessKept&) = delete;
     RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
 
-private:
+  private:
     std::filesystem::path path_;
     bool keep_;
 };
 
-int quality_threads(const RenderSettings& s) {
+int quality_threads(const media::RenderSettings& s) {
     if (s.decode_threads > 0) return s.decode_threads;
     // The CPUs the cgroup quota allows, not the node's cores (common/cpu_quota.h).
     return std::clamp(available_cpus(), 1, 4);
@@ -45,12 +46,12 @@ int quality_threads(const RenderSettings& s) {
 // the page cache, and so look slower than the setting deserves.
 void warm_page_cache(const std::filesystem::path& frames_dir) {
     std::error_code ec;
-    if (!std::filesystem::is_directory(frames_dir, ec)) return;  // preflight reports it
-    for (const auto& f : list_files_with_ext(frames_dir, "png")) (void)read_file_bytes(f);
+    if (!std::filesystem::is_directory(frames_dir, ec)) return;  // media::preflight reports it
+    for (const auto& f : list_files_with_ext(frames_dir, "png")) (void)read_file_bytes(f, "frame");
 }
 
-RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& setting) {
-    RenderRequest req;
+media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& setting) {
+    media::RenderRequest req;
     req.story_id = kStoryId;
     req.part_id = setting.id();
     req.frames_dir = plan.frames_dir;
@@ -58,6 +59,7 @@ RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& setting) 
     req.music_select = plan.music_select;
     req.output_dir = plan.work_dir;
     req.min_free_bytes = plan.min_free_bytes;
+    req.setting_names = plan.setting_names;
     req.settings = plan.base;
     req.settings.preset = setting.preset;
     req.settings.crf = setting.crf;
@@ -80,12 +82,12 @@ std::vector<BenchSetting> bench_order(const std::vector<BenchSetting>& settings,
     return order;
 }
 
-std::vector<BenchRun> run_bench(const BenchPlan& plan, const CancelToken& cancel,
+std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken& cancel,
                                 const BenchObserver& observer) {
     using Clock = std::chrono::steady_clock;
     if (plan.settings.empty() || plan.repeat < 1) return {};
     // Bad inputs (no frames, no music, no space) fail here, before the first render is timed.
-    (void)preflight(bench_request(plan, plan.settings.front()));
+    (void)media::preflight(bench_request(plan, plan.settings.front()));
     warm_page_cache(plan.frames_dir);
 
     // Equal settings give equal bytes (x264 threads are fixed), so a repeat whose output hashes
@@ -109,14 +111,15 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const CancelToken& cancel
             run.order = static_cast<int>(runs.size()) + 1;
             if (observer.on_start) observer.on_start(run, total);
 
-            const RenderRequest req = bench_request(plan, setting);
+            const media::RenderRequest req = bench_request(plan, setting);
             const log::Context ctx(
                 {{"story_id", req.story_id}, {"part_id", req.part_id}, {"repeat", run.repeat}});
 
             const bool peak_reset = reset_peak_rss();
             const double cpu0 = process_cpu_seconds();
             const auto t0 = Clock::now();
-            const RenderResult result = render_slideshow(req, ctx, cancel, observer.on_progress);
+            const media::RenderResult result =
+                media::render_slideshow(req, ctx, cancel, observer.on_progress);
             run.wall_sec = std::chrono::duration<double>(Clock::now() - t0).count();
             run.cpu_sec = process_cpu_seconds() - cpu0;
             if (peak_reset) run.peak_rss_bytes = peak_rss_bytes();
@@ -135,7 +138,7 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const CancelToken& cancel
                            ? static_cast<double>(run.bytes) * 8.0 / run.duration_sec / 1000.0
                            : 0;
 
-            const std::uint64_t hash = content_hash(read_file_bytes(result.path));
+            const std::uint64_t hash = media::content_hash(read_file_bytes(result.path));
             const auto known = measured.find(setting.id());
             if (known != measured.end() && known->second.hash == hash) {
                 run.quality = known->second.quality;
@@ -155,4 +158,4 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const CancelToken& cancel
     return runs;
 }
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

@@ -1,9 +1,9 @@
-#include "media/bench_summary.h"
+#include "bench/bench_summary.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace renderer::media {
+namespace renderer::bench {
 namespace {
 
 double median_of(std::vector<double> v) {
@@ -88,4 +88,4 @@ void mark_pareto(std::vector<BenchSummary>& summaries) {
     }
 }
 
-}  // namespace renderer::media
+}  // namespace renderer::bench

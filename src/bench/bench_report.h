@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "media/bench_summary.h"
+#include "bench/bench_summary.h"
 
-namespace renderer::app {
+namespace renderer::bench {
 
 struct BenchReport {
     std::string frames_dir;
@@ -16,12 +16,12 @@ struct BenchReport {
     double duration_sec = 0;
     int width = 0, height = 0, fps = 0;
     int repeat = 1;
-    std::vector<media::BenchRun> runs;          // in the order they ran
-    std::vector<media::BenchSummary> settings;  // in the requested order, Pareto marked
+    std::vector<BenchRun> runs;          // in the order they ran
+    std::vector<BenchSummary> settings;  // in the requested order, Pareto marked
 };
 
 // Fills the input fields from the first run.
-BenchReport make_bench_report(const media::BenchPlan& plan, std::vector<media::BenchRun> runs);
+BenchReport make_bench_report(const BenchPlan& plan, std::vector<BenchRun> runs);
 
 // One row per setting, columns aligned, Pareto-optimal rows marked '*', a legend below.
 std::string format_table(const BenchReport& report);
@@ -32,6 +32,6 @@ std::string format_csv(const BenchReport& report);
 std::string format_json(const BenchReport& report);
 
 // "ultrafast/crf18" or, when the report compares thread counts, "ultrafast/crf18/t2".
-std::string setting_label(const BenchReport& report, const media::BenchSetting& setting);
+std::string setting_label(const BenchReport& report, const BenchSetting& setting);
 
-}  // namespace renderer::app
+}  // namespace renderer::bench
