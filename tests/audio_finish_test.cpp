@@ -23,6 +23,7 @@
 #include "support/lavfi_loudness.h"
 #include "support/mp3_fixture.h"
 #include "support/mp4_boxes.h"
+#include "worker/render_config.h"
 
 namespace renderer::testing {
 namespace {
@@ -382,7 +383,7 @@ TEST_F(AudioFinishTest, Libebur128AgreesWithLibavfilterOnTheSameFile) {
 TEST(AudioSettings, OutOfRangeIsAConfigErrorNamingTheVariable) {
     const auto fails_naming = [](const media::RenderSettings& s, const std::string& name) {
         try {
-            media::validate(s);
+            media::validate(s, worker::env_setting_names);  // the names the worker reads them by
             ADD_FAILURE() << "accepted, expected an error naming " << name;
         } catch (const Error& e) {
             EXPECT_EQ(e.error_class(), ErrorClass::ConfigError);

@@ -95,7 +95,8 @@ TEST(WorkerTest, AJobsAudioSettingsApplyAndItsLoudnessIsReported) {
     env.add_story("demo", "part1", "part1");
     devapi::JobSpec loud;
     loud.id = "loud";
-    loud.render_json = R"({"audio_fit":"loop","audio_fade_in_ms":100,"audio_loudness":-20,"audio_true_peak":-2})";
+    loud.render_json =
+        R"({"audio_fit":"loop","audio_fade_in_ms":100,"audio_loudness":-20,"audio_true_peak":-2})";
     env.add_job("demo", "part1", loud);
     devapi::JobSpec bad;
     bad.id = "badfit";
@@ -118,7 +119,8 @@ TEST(WorkerTest, AJobsAudioSettingsApplyAndItsLoudnessIsReported) {
 
     EXPECT_EQ(env.history("badfit").back(), "errored");
     EXPECT_EQ(env.job("badfit")->last_report.error_class, "PreflightError");
-    EXPECT_NE(env.job("badfit")->last_report.error_message->find("render.audio_fit"), std::string::npos);
+    EXPECT_NE(env.job("badfit")->last_report.error_message->find("render.audio_fit"),
+              std::string::npos);
 }
 
 TEST(WorkerTest, ShortCredentialsInTheBaseUrlDoNotGarbleTheLogs) {

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include <rapidjson/stringbuffer.h>
 #include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "app/commands.h"
@@ -35,7 +35,8 @@ void write_loudness(W& w, const std::string& path) {
     number("loudness_lufs", m.integrated_lufs);
     number("true_peak_dbtp", m.true_peak_dbtp);
     const auto tags = media::probe_file(path).tags;
-    if (const auto it = tags.find(media::kGainTag); it != tags.end()) number("gain_db", std::strtod(it->second.c_str(), nullptr));
+    if (const auto it = tags.find(media::kGainTag); it != tags.end())
+        number("gain_db", std::strtod(it->second.c_str(), nullptr));
     w.EndObject();
 }
 
@@ -44,8 +45,10 @@ void write_loudness(W& w, const std::string& path) {
 void add_probe_command(CLI::App& app, const GlobalOptions&, Runner& runner) {
     auto* cmd = app.add_subcommand("probe", "Print a media file's format and streams as JSON");
     cmd->footer(
-        "Examples:\n  renderer probe /output/S45_P2.mp4\n  renderer probe --loudness /output/S45_P2.mp4\n\n"
-        "--loudness prints loudness_lufs (EBU R128 integrated) and true_peak_dbtp of the file's audio,\n"
+        "Examples:\n  renderer probe /output/S45_P2.mp4\n  renderer probe --loudness "
+        "/output/S45_P2.mp4\n\n"
+        "--loudness prints loudness_lufs (EBU R128 integrated) and true_peak_dbtp of the file's "
+        "audio,\n"
         "and gain_db when the file is an artifact rendered with AUDIO_LOUDNESS.");
     auto file = std::make_shared<std::string>();
     auto compact = std::make_shared<bool>(false);

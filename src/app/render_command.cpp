@@ -182,12 +182,14 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
                                            media::Setting::AudioFadeOutMs);
         }
         if (o.audio_loudness) {
-            s.audio.loudness_lufs = media::parse_audio_loudness("--audio-loudness", *o.audio_loudness);
+            s.audio.loudness_lufs =
+                media::parse_audio_loudness("--audio-loudness", *o.audio_loudness);
         }
         if (o.audio_true_peak) {
             const auto r = media::setting_range(media::Setting::AudioTruePeak);
-            s.audio.true_peak_dbtp = parse_double("--audio-true-peak", *o.audio_true_peak,
-                                                  static_cast<double>(r.min), static_cast<double>(r.max));
+            s.audio.true_peak_dbtp =
+                parse_double("--audio-true-peak", *o.audio_true_peak, static_cast<double>(r.min),
+                             static_cast<double>(r.max));
         }
         media::validate(s, setting_names);
     });

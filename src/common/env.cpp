@@ -65,7 +65,8 @@ double parse_double(std::string_view name, std::string_view text, double min, do
     std::string_view unsigned_text = trim(text);
     const bool negative = !unsigned_text.empty() && unsigned_text.front() == '-';
     if (negative) unsigned_text.remove_prefix(1);
-    if (!split_number(unsigned_text, v, suffix) || !suffix.empty() || (v = negative ? -v : v) < min || v > max) {
+    if (!split_number(unsigned_text, v, suffix) || !suffix.empty() ||
+        (v = negative ? -v : v) < min || v > max) {
         fail(name, fmt::format("a number from {} to {}", min, max), text);
     }
     return v;

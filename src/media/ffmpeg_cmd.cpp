@@ -70,8 +70,9 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
         argv.insert(argv.end(), {"-crf", std::to_string(s.crf)});
     }
     argv.insert(argv.end(), {"-x264-params", x264_params(s)});
-    argv.insert(argv.end(), {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",
-                             "bt709", "-color_trc", "bt709", "-color_range", "tv"});
+    argv.insert(argv.end(),
+                {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",
+                 "bt709", "-color_trc", "bt709", "-color_range", "tv"});
     if (s.audio.fit == AudioFit::Loop) {
         // Before the music's -i: the track repeats from its start (gapless, as the render's loop).
         const auto music = std::find(argv.begin(), argv.end(), pf.music_path.string()) - 1;
@@ -86,16 +87,19 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     const int rate = pf.audio.sample_rate;
     const AudioPlan plan = plan_audio(s.audio, std::llround(cut_seconds * rate),
                                       std::llround(pf.audio.duration_sec * rate), rate);
-    if (plan.fade_in > 0) audio_filters.push_back(fmt::format("afade=t=in:ss=0:ns={}:curve=qsin", plan.fade_in));
+    if (plan.fade_in > 0)
+        audio_filters.push_back(fmt::format("afade=t=in:ss=0:ns={}:curve=qsin", plan.fade_in));
     if (plan.fade_out > 0) {
-        audio_filters.push_back(fmt::format("afade=t=out:ss={}:ns={}:curve=qsin", plan.total - plan.fade_out,
-                                            plan.fade_out));
+        audio_filters.push_back(fmt::format("afade=t=out:ss={}:ns={}:curve=qsin",
+                                            plan.total - plan.fade_out, plan.fade_out));
     }
-    if (!audio_filters.empty()) argv.insert(argv.end(), {"-af", fmt::format("{}", fmt::join(audio_filters, ","))});
-    argv.insert(argv.end(), {"-ac", "2", "-ar", std::to_string(pf.audio.sample_rate), "-c:a", "aac", "-b:a",
-                             std::to_string(s.audio_bitrate), "-t", fmt::format("{:.6f}", cut_seconds),
-                             "-movflags", "+faststart", "-fflags", "+bitexact", "-flags:v", "+bitexact",
-                             "-flags:a", "+bitexact", pf.output_path.string()});
+    if (!audio_filters.empty())
+        argv.insert(argv.end(), {"-af", fmt::format("{}", fmt::join(audio_filters, ","))});
+    argv.insert(argv.end(),
+                {"-ac", "2", "-ar", std::to_string(pf.audio.sample_rate), "-c:a", "aac", "-b:a",
+                 std::to_string(s.audio_bitrate), "-t", fmt::format("{:.6f}", cut_seconds),
+                 "-movflags", "+faststart", "-fflags", "+bitexact", "-flags:v", "+bitexact",
+                 "-flags:a", "+bitexact", pf.output_path.string()});
     return argv;
 }
 

@@ -70,7 +70,7 @@ struct RenderSettings {
     // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
-    bool use_cache = true;  // skip encoding when the artifact at the final path has our key
+    bool use_cache = true;      // skip encoding when the artifact at the final path has our key
     AudioFinishSettings audio;  // fit, fades, loudness (DESIGN 3.1)
 };
 

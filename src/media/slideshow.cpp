@@ -81,7 +81,8 @@ struct Cut {
 };
 
 // AUDIO_FIT loop and pad: the frames set the length whatever the music lasts.
-Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate, AudioFit fit) {
+Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate,
+                AudioFit fit) {
     const auto frames = static_cast<std::int64_t>(frame_count);
     const std::int64_t audio =
         std::max<std::int64_t>(1, std::llround(audio_sec * static_cast<double>(rate)));
@@ -262,22 +263,27 @@ void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int
 // to a level, and amplifying its noise floor without bound is what an operator least wants.
 constexpr int kGainPasses = 3;
 
-RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& plan, const RenderSettings& s,
-                                       LibavLogCapture& capture, const log::Context& log, EncodedAudio& encoded,
+RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& plan,
+                                       const RenderSettings& s, LibavLogCapture& capture,
+                                       const log::Context& log, EncodedAudio& encoded,
                                        const CancelToken& cancel) {
     const double target = *s.audio.loudness_lufs;
     const double ceiling = s.audio.true_peak_dbtp;
     plan.gain = 1.0f;
     const LoudnessMeasure unity = measure_finished(pf.music_path, capture, plan, &cancel);
     const LoudnessGain g = loudness_gain(unity, target, ceiling);
-    log::Fields fields{{"target_lufs", target}, {"true_peak_ceiling_dbtp", ceiling}, {"silent", g.silent}};
+    log::Fields fields{
+        {"target_lufs", target}, {"true_peak_ceiling_dbtp", ceiling}, {"silent", g.silent}};
     // Silence measures -inf, which JSON cannot hold: only finite measures are logged.
-    if (std::isfinite(unity.integrated_lufs)) fields.emplace_back("unity_lufs", unity.integrated_lufs);
-    if (std::isfinite(unity.true_peak_dbtp)) fields.emplace_back("unity_true_peak_dbtp", unity.true_peak_dbtp);
+    if (std::isfinite(unity.integrated_lufs))
+        fields.emplace_back("unity_lufs", unity.integrated_lufs);
+    if (std::isfinite(unity.true_peak_dbtp))
+        fields.emplace_back("unity_true_peak_dbtp", unity.true_peak_dbtp);
     if (g.silent) {
-        log.warn("loudness_silent", {{"track", pf.audio_track},
-                                     {"target_lufs", target},
-                                     {"action", "no gain: the track has nothing above the -70 LUFS gate"}});
+        log.warn("loudness_silent",
+                 {{"track", pf.audio_track},
+                  {"target_lufs", target},
+                  {"action", "no gain: the track has nothing above the -70 LUFS gate"}});
         log.info("loudness", fields);
         return RenderResult::Loudness{.lufs = -std::numeric_limits<double>::infinity(),
                                       .true_peak_dbtp = unity.true_peak_dbtp,
@@ -287,7 +293,8 @@ RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& pla
     LoudnessMeasure delivered;
     for (int pass = 1;; ++pass) {
         plan.gain = static_cast<float>(std::pow(10.0, gain_db / 20.0));
-        delivered = measure_delivered(pf.music_path, capture, plan, s.audio_bitrate, &encoded, &cancel);
+        delivered =
+            measure_delivered(pf.music_path, capture, plan, s.audio_bitrate, &encoded, &cancel);
         const double over = delivered.true_peak_dbtp - ceiling;
         if (over <= 0 || pass == kGainPasses) break;
         gain_db -= over;
@@ -297,8 +304,9 @@ RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& pla
     fields.emplace_back("delivered_lufs", delivered.integrated_lufs);
     fields.emplace_back("delivered_true_peak_dbtp", delivered.true_peak_dbtp);
     log.info("loudness", fields);
-    return RenderResult::Loudness{
-        .lufs = delivered.integrated_lufs, .true_peak_dbtp = delivered.true_peak_dbtp, .gain_db = gain_db};
+    return RenderResult::Loudness{.lufs = delivered.integrated_lufs,
+                                  .true_peak_dbtp = delivered.true_peak_dbtp,
+                                  .gain_db = gain_db};
 }
 
 }  // namespace
@@ -327,7 +335,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                            {"free_bytes", pf.free_bytes}});
     const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec,
                                 output_sample_rate(pf.audio.sample_rate), s.audio.fit);
-    std::vector<std::filesystem::path> frames(pf.frames.begin(), pf.frames.begin() + cut.video_frames);
+    std::vector<std::filesystem::path> frames(pf.frames.begin(),
+                                              pf.frames.begin() + cut.video_frames);
     if (log::enabled(log::Level::debug)) log_ffmpeg_cmd(req, pf, frames, cut.seconds, log);
 
     // Render cache: the artifact already at the final path was made from these exact inputs.
@@ -353,7 +362,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // was damaged and another rate came first.
         const std::int64_t rate = AudioSource(pf.music_path, capture).sample_rate();
         const std::int64_t audio_target =
-            rate == cut.rate ? cut.audio_samples : std::llround(cut.seconds * static_cast<double>(rate));
+            rate == cut.rate ? cut.audio_samples
+                             : std::llround(cut.seconds * static_cast<double>(rate));
         // With a loudness target, the last measured encode's packets: the audio the render writes.
         EncodedAudio encoded;
         AudioPlan plan = plan_audio(s.audio, audio_target,
@@ -361,21 +371,24 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                                     static_cast<int>(rate));
         if (s.audio.loudness_lufs) {
             try {
-                result.loudness = finish_loudness(pf, plan, s, capture, log, encoded, cancel);  // sets plan.gain
+                result.loudness =
+                    finish_loudness(pf, plan, s, capture, log, encoded, cancel);  // sets plan.gain
             } catch (const Error&) {
                 if (const auto reason = cancel.reason()) throw_cancelled(*reason);
                 throw;
             }
         }
         FinishedAudio audio(pf.music_path, capture, plan);
-        CodecContextPtr aenc = open_aac_encoder(audio.sample_rate(), s.audio_bitrate, mux.needs_global_header());
+        CodecContextPtr aenc =
+            open_aac_encoder(audio.sample_rate(), s.audio_bitrate, mux.needs_global_header());
         const LibavLogRoute aenc_route(capture, aenc.get());
         AVStream* vst = mux.add_stream(venc.get());
         AVStream* ast = mux.add_stream(aenc.get());
         std::size_t next_packet = 0, next_frame = 0;
         const auto write_encoded = [&] {
             const int n = encoded.after_frame.at(next_frame++);
-            for (int k = 0; k < n; ++k) mux.write(encoded.packets.at(next_packet++).get(), ast, aenc->time_base);
+            for (int k = 0; k < n; ++k)
+                mux.write(encoded.packets.at(next_packet++).get(), ast, aenc->time_base);
         };
         // Every frame boundary (1/fps) and every sample (1/rate) is a whole number of ticks.
         mux.write_header(std::lcm(s.fps, static_cast<int>(rate)));
@@ -391,11 +404,13 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         const auto pump_audio = [&](std::int64_t until_samples) {
             until_samples = std::min(until_samples, audio_target);
             while (audio_sent < until_samples) {
-                const int want = static_cast<int>(std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
+                const int want = static_cast<int>(
+                    std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
                 FramePtr f = audio.read(want);
                 if (s.audio.fit == AudioFit::Shortest && audio.track_ended_at() && !short_checked) {
                     // The track ended before T by what its damaged frames lasted, at most.
-                    check_short_music(pf, audio_target - *audio.track_ended_at(), audio_target, audio.source(), rate);
+                    check_short_music(pf, audio_target - *audio.track_ended_at(), audio_target,
+                                      audio.source(), rate);
                     short_checked = true;
                 }
                 f->pts = audio_sent;
@@ -429,7 +444,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             }
         }
         pump_audio(audio_target);
-        if (auto warning = check_music_decoding(audio.source().decode_errors(), pf.audio_track, log)) {
+        if (auto warning =
+                check_music_decoding(audio.source().decode_errors(), pf.audio_track, log)) {
             result.warnings.push_back(std::move(*warning));
         }
         try {
@@ -444,7 +460,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             throw;
         }
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
-        mux.set_metadata(kRenderKeyTag, render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
+        mux.set_metadata(kRenderKeyTag,
+                         render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
         if (const auto& l = result.loudness) {
             mux.set_metadata(kLoudnessTag, fmt::format("{:.2f}", l->lufs));
             mux.set_metadata(kTruePeakTag, fmt::format("{:.2f}", l->true_peak_dbtp));

@@ -135,7 +135,8 @@ void parse_job(const Value& obj, JobList& out) {
             }
             constexpr int kAny = std::numeric_limits<int>::max();
             job.render.audio_fit = opt_string(*render, "audio_fit", job);
-            job.render.audio_fade_in_ms = opt_int(*render, "audio_fade_in_ms", -kAny, kAny, job, "render.audio_fade_in_ms");
+            job.render.audio_fade_in_ms =
+                opt_int(*render, "audio_fade_in_ms", -kAny, kAny, job, "render.audio_fade_in_ms");
             job.render.audio_fade_out_ms =
                 opt_int(*render, "audio_fade_out_ms", -kAny, kAny, job, "render.audio_fade_out_ms");
             if (const auto* v = member(*render, "audio_loudness")) {
@@ -248,8 +249,9 @@ std::string status_body(const StatusUpdate& u, const std::optional<std::string>&
         w.Int64(*u.duration_ms);
     }
     if (u.audio_track) put(w, "audio_track", *u.audio_track);
-    for (const auto& [key, value] : {std::pair{"loudness_lufs", u.loudness_lufs},
-                                     std::pair{"true_peak_dbtp", u.true_peak_dbtp}, std::pair{"gain_db", u.gain_db}}) {
+    for (const auto& [key, value] :
+         {std::pair{"loudness_lufs", u.loudness_lufs},
+          std::pair{"true_peak_dbtp", u.true_peak_dbtp}, std::pair{"gain_db", u.gain_db}}) {
         if (!value || !std::isfinite(*value)) continue;  // a silent track has no loudness to state
         w.Key(key);
         w.Double(*value);

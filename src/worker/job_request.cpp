@@ -83,7 +83,8 @@ media::RenderRequest render_request_for(const Job& job, const WorkerConfig& conf
         if (o.audio_fade_in_ms) a.fade_in_ms = *o.audio_fade_in_ms;
         if (o.audio_fade_out_ms) a.fade_out_ms = *o.audio_fade_out_ms;
         if (o.audio_loudness) {
-            a.loudness_lufs = media::parse_audio_loudness("render.audio_loudness", *o.audio_loudness);
+            a.loudness_lufs =
+                media::parse_audio_loudness("render.audio_loudness", *o.audio_loudness);
         }
         if (o.audio_true_peak) a.true_peak_dbtp = *o.audio_true_peak;
         media::validate(r.settings, env_setting_names);

@@ -71,7 +71,8 @@ media::RenderSettings render_settings_from_env() {
             static_cast<std::uint64_t>(parse_int("MAX_FRAME_PIXELS", *v, r.min, r.max));
     }
     s.use_cache = env_int("RENDER_CACHE", 1, 0, 1) == 1;
-    if (auto v = env_get("AUDIO_FIT")) s.audio.fit = media::parse_audio_fit_setting("AUDIO_FIT", *v);
+    if (auto v = env_get("AUDIO_FIT"))
+        s.audio.fit = media::parse_audio_fit_setting("AUDIO_FIT", *v);
     s.audio.fade_in_ms = static_cast<int>(
         env_in_range("AUDIO_FADE_IN_MS", s.audio.fade_in_ms, Setting::AudioFadeInMs));
     s.audio.fade_out_ms = static_cast<int>(
