@@ -234,7 +234,7 @@ if mnt=$(podman image mount "$image" 2>/dev/null) && [ -d "$mnt/usr" ]; then
     fail "apt: ${apt_left} KiB of package lists and caches left in the image"
   fi
   if [ "$ffmpeg" = minimal ]; then
-    expected="encoders aac libx264; decoders mp3 mp3float; demuxers mov,mp4,m4a,3gp,3g2,mj2 mp3; muxers mov mp4; parsers aac ac3 h264 mp1; protocols file"
+    expected="encoders aac libx264; decoders aac mp3 mp3float; demuxers mov,mp4,m4a,3gp,3g2,mj2 mp3; muxers mov mp4; parsers aac ac3 h264 mp1; protocols file"
     if [ "$components" = "$expected" ]; then
       pass "ffmpeg: the image's FFmpeg holds only $components"
     else

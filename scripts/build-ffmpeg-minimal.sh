@@ -40,7 +40,7 @@ cd src
   --disable-network --disable-avdevice --disable-avfilter --disable-postproc \
   --enable-gpl --enable-libx264 \
   --enable-encoder=libx264,aac \
-  --enable-decoder=mp3,mp3float \
+  --enable-decoder=mp3,mp3float,aac \
   --enable-demuxer=mp3,mov \
   --enable-muxer=mp4,mov \
   --enable-parser=mpegaudio,h264,aac \

@@ -16,7 +16,7 @@ build_packages=(
   # Object storage (src/storage): expat reads S3's XML answers, libcrypto (libssl-dev below)
   # hashes uploads.
   libexpat1-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libebur128-dev
   # cpp-httplib's header calls into these, so the binaries link them (meson.build).
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates

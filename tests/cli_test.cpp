@@ -71,6 +71,73 @@ TEST_F(CliTest, UsageErrorsExit64) {
     EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
 }
 
+TEST_F(CliTest, AudioSettingsOutOfRangeExit64NamingTheFlagAnd78NamingTheVariable) {
+    fs::create_directories(tmp_ / "out");
+    const std::vector<std::string> base = {"render",
+                                           "--frames",
+                                           (testdata() / "stories/demo/part1/frames").string(),
+                                           "--story",
+                                           "s",
+                                           "--part",
+                                           "p",
+                                           "--music-dir",
+                                           (testdata() / "audio/music").string(),
+                                           "--output",
+                                           (tmp_ / "out").string(),
+                                           "--json-logs"};
+    for (const auto& [flag, value] :
+         std::vector<std::pair<std::string, std::string>>{{"--audio-fit", "forever"},
+                                                          {"--audio-fade-out-ms", "-5"},
+                                                          {"--audio-fade-in-ms", "70000"},
+                                                          {"--audio-loudness", "-90"},
+                                                          {"--audio-loudness", "loud"},
+                                                          {"--audio-true-peak", "3"}}) {
+        auto args = base;
+        args.insert(args.end(), {flag, value});
+        const auto r = run(args);
+        EXPECT_EQ(r.exit_code, 64) << flag << " " << value << "\n" << r.out << r.err;
+        EXPECT_NE(r.out.find(flag), std::string::npos) << "the message names the flag: " << r.out;
+    }
+    for (const auto& [var, value] :
+         std::vector<std::pair<std::string, std::string>>{{"AUDIO_FIT", "repeat"},
+                                                          {"AUDIO_FADE_OUT_MS", "99999999"},
+                                                          {"AUDIO_LOUDNESS", "-2"},
+                                                          {"AUDIO_TRUE_PEAK", "-20"}}) {
+        const auto r = run(base, {{var, value}});
+        EXPECT_EQ(r.exit_code, 78) << var << "=" << value << "\n" << r.out << r.err;
+        EXPECT_NE(r.out.find(var), std::string::npos)
+            << "the message names the variable: " << r.out;
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
+TEST_F(CliTest, ProbeLoudnessMeasuresAnyFileAndReadsTheRendersGain) {
+    fs::create_directories(tmp_ / "out");
+    const auto r = run({"render", "--frames", (testdata() / "stories/demo/part1/frames").string(),
+                        "--story", "s", "--part", "p", "--music-dir",
+                        (testdata() / "audio/music").string(), "--output", (tmp_ / "out").string(),
+                        "--preset", "ultrafast", "--audio-loudness", "-18", "--json-logs"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    double reported = 0;
+    for (const auto& d : json_lines(r.out)) {
+        if (std::string(d["event"].GetString()) == "done")
+            reported = d["loudness_lufs"].GetDouble();
+    }
+    EXPECT_NEAR(reported, -18, 0.5);
+    const auto p = run({"probe", "--loudness", "--compact", (tmp_ / "out/s_p.mp4").string()});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    rapidjson::Document d;
+    ASSERT_FALSE(d.Parse(p.out.c_str()).HasParseError()) << p.out;
+    EXPECT_NEAR(d["loudness_lufs"].GetDouble(), reported, 0.05);
+    EXPECT_TRUE(d["gain_db"].IsNumber());
+    const auto mp3 = run(
+        {"probe", "--loudness", "--compact", (testdata() / "audio/music/background.mp3").string()});
+    ASSERT_EQ(mp3.exit_code, 0) << mp3.err;
+    ASSERT_FALSE(d.Parse(mp3.out.c_str()).HasParseError()) << mp3.out;
+    EXPECT_TRUE(d["loudness_lufs"].IsNumber());
+    EXPECT_FALSE(d.HasMember("gain_db")) << "a file the renderer did not gain has no gain to state";
+}
+
 TEST_F(CliTest, BadConfigExits78WithOneMessage) {
     fs::create_directories(tmp_ / "out");
     const std::vector<std::string> args = {

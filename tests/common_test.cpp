@@ -62,6 +62,14 @@ TEST(Env, ParsesAndExplains) {
     EXPECT_EQ(parse_bitrate("R", "2.5M"), 2500000);
     EXPECT_THROW(parse_bitrate("R", "fast"), Error);
     EXPECT_THROW(parse_abs_path("P", "relative/dir"), Error);
+    // A range below zero takes negative numbers (AUDIO_LOUDNESS=-16, AUDIO_TRUE_PEAK=-1.0).
+    EXPECT_EQ(parse_double("D", "-16", -70, -5), -16.0);
+    EXPECT_EQ(parse_double("D", " -1.5 ", -9, 0), -1.5);
+    EXPECT_EQ(parse_double("D", "0.25", 0, 1), 0.25);
+    EXPECT_THROW(parse_double("D", "-", -9, 0), Error);
+    EXPECT_THROW(parse_double("D", "--1", -9, 0), Error);
+    EXPECT_THROW(parse_double("D", "-0.5", 0, 1), Error);
+    EXPECT_THROW(parse_bytes("B", "-1G"), Error);
     try {
         parse_int("POLL_INTERVAL_MS", "soon", 100, 1000);
         FAIL();

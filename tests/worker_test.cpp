@@ -87,6 +87,42 @@ TEST(WorkerTest, RendersQueuedJobsAndReportsArtifacts) {
     env.expect_no_secret_logged();
 }
 
+TEST(WorkerTest, AJobsAudioSettingsApplyAndItsLoudnessIsReported) {
+    // render.audio_fit/fades/loudness override the worker's settings for one job; the delivered
+    // loudness comes back in the rendered status and the done event. A bad value is the job's
+    // PreflightError naming the field.
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    devapi::JobSpec loud;
+    loud.id = "loud";
+    loud.render_json =
+        R"({"audio_fit":"loop","audio_fade_in_ms":100,"audio_loudness":-20,"audio_true_peak":-2})";
+    env.add_job("demo", "part1", loud);
+    devapi::JobSpec bad;
+    bad.id = "badfit";
+    bad.render_json = R"({"audio_fit":"forever"})";
+    env.add_job("demo", "part1", bad);
+
+    Worker w(env.config());
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s));
+
+    const auto& r = env.job("loud")->last_report;
+    EXPECT_EQ(env.history("loud"), kRenderedHistory);
+    ASSERT_TRUE(r.loudness_lufs && r.true_peak_dbtp && r.gain_db);
+    EXPECT_NEAR(*r.loudness_lufs, -20, 0.5);
+    EXPECT_LE(*r.true_peak_dbtp, -2.0);
+    const auto done = env.logs().events("done");
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_NEAR(done[0]["loudness_lufs"].GetDouble(), *r.loudness_lufs, 1e-9);
+    EXPECT_NEAR(done[0]["gain_db"].GetDouble(), *r.gain_db, 1e-9);
+
+    EXPECT_EQ(env.history("badfit").back(), "errored");
+    EXPECT_EQ(env.job("badfit")->last_report.error_class, "PreflightError");
+    EXPECT_NE(env.job("badfit")->last_report.error_message->find("render.audio_fit"),
+              std::string::npos);
+}
+
 TEST(WorkerTest, ShortCredentialsInTheBaseUrlDoNotGarbleTheLogs) {
     // The base URL's password (else its user name) is registered for redaction; a short one
     // ("p") was replaced in every line: "htt[REDACTED]://", "tm[REDACTED]_dir". The worker

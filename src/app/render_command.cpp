@@ -2,6 +2,7 @@
 // flags (--stories-path --music-dir --output) or a single frames dir.
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -27,6 +28,8 @@ struct RenderOptions {
     std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
     std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size,
         threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness,
+        audio_true_peak;
     bool no_cache = false;
 };
 
@@ -117,6 +120,16 @@ std::string_view flag_of(media::Setting setting) {
             return "--output";
         case Setting::MinFreeBytes:
             return "--min-free-bytes";
+        case Setting::AudioFit:
+            return "--audio-fit";
+        case Setting::AudioFadeInMs:
+            return "--audio-fade-in-ms";
+        case Setting::AudioFadeOutMs:
+            return "--audio-fade-out-ms";
+        case Setting::AudioLoudness:
+            return "--audio-loudness";
+        case Setting::AudioTruePeak:
+            return "--audio-true-peak";
     }
     return "";
 }
@@ -159,6 +172,25 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
                 parse_int("--max-frame-pixels", *o.max_frame_pixels, r.min, r.max));
         }
         if (o.no_cache) s.use_cache = false;
+        if (o.audio_fit) s.audio.fit = media::parse_audio_fit_setting("--audio-fit", *o.audio_fit);
+        if (o.audio_fade_in_ms) {
+            s.audio.fade_in_ms =
+                flag_int("--audio-fade-in-ms", *o.audio_fade_in_ms, media::Setting::AudioFadeInMs);
+        }
+        if (o.audio_fade_out_ms) {
+            s.audio.fade_out_ms = flag_int("--audio-fade-out-ms", *o.audio_fade_out_ms,
+                                           media::Setting::AudioFadeOutMs);
+        }
+        if (o.audio_loudness) {
+            s.audio.loudness_lufs =
+                media::parse_audio_loudness("--audio-loudness", *o.audio_loudness);
+        }
+        if (o.audio_true_peak) {
+            const auto r = media::setting_range(media::Setting::AudioTruePeak);
+            s.audio.true_peak_dbtp =
+                parse_double("--audio-true-peak", *o.audio_true_peak, static_cast<double>(r.min),
+                             static_cast<double>(r.max));
+        }
         media::validate(s, setting_names);
     });
     return s;
@@ -238,6 +270,14 @@ int run_render(const RenderOptions& o, const GlobalOptions& g) {
                              {"frames", r.frames},           {"width", r.width},
                              {"height", r.height},           {"wall_sec", r.wall_sec},
                              {"encode_fps", r.encode_fps},   {"cache_hit", r.cache_hit}};
+            if (const auto& l = r.loudness) {
+                // A silent track has no loudness (-inf): only the finite values are stated.
+                if (std::isfinite(l->lufs)) done.emplace_back("loudness_lufs", l->lufs);
+                if (std::isfinite(l->true_peak_dbtp)) {
+                    done.emplace_back("true_peak_dbtp", l->true_peak_dbtp);
+                }
+                done.emplace_back("gain_db", l->gain_db);
+            }
             if (!r.warnings.empty()) done.emplace_back("warnings", r.warnings);
             ctx.info("done", done);
         } catch (const Error& e) {
@@ -311,6 +351,20 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option(
         "--max-frame-pixels", o->max_frame_pixels,
         "Refuse frames larger than this [MAX_FRAME_PIXELS, default 8294400 (3840x2160)]");
+    cmd->add_option("--audio-fit", o->audio_fit,
+                    "shortest: cut at the shorter input; loop: repeat the music to the frames' "
+                    "end; pad: silence after it [AUDIO_FIT, default shortest]");
+    cmd->add_option("--audio-fade-in-ms", o->audio_fade_in_ms,
+                    "Fade-in at the start, 0-60000 [AUDIO_FADE_IN_MS, default 0]");
+    cmd->add_option("--audio-fade-out-ms", o->audio_fade_out_ms,
+                    "Fade-out where the output ends inside the music, 0-60000 [AUDIO_FADE_OUT_MS, "
+                    "default 1000]");
+    cmd->add_option("--audio-loudness", o->audio_loudness,
+                    "off, or an EBU R128 integrated loudness target in LUFS, -70 to -5, e.g. -16 "
+                    "[AUDIO_LOUDNESS, default off]");
+    cmd->add_option("--audio-true-peak", o->audio_true_peak,
+                    "True-peak ceiling of the loudness gain, -9 to 0 dBTP [AUDIO_TRUE_PEAK, "
+                    "default -1.0]");
     cmd->add_flag("--no-cache", o->no_cache,
                   "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
     cmd->callback(

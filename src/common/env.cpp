@@ -61,7 +61,12 @@ std::int64_t parse_int(std::string_view name, std::string_view text, std::int64_
 double parse_double(std::string_view name, std::string_view text, double min, double max) {
     double v = 0;
     std::string_view suffix;
-    if (!split_number(text, v, suffix) || !suffix.empty() || v < min || v > max) {
+    // A sign, for ranges below zero (dB and LUFS settings); sizes and rates take none.
+    std::string_view unsigned_text = trim(text);
+    const bool negative = !unsigned_text.empty() && unsigned_text.front() == '-';
+    if (negative) unsigned_text.remove_prefix(1);
+    if (!split_number(unsigned_text, v, suffix) || !suffix.empty() ||
+        (v = negative ? -v : v) < min || v > max) {
         fail(name, fmt::format("a number from {} to {}", min, max), text);
     }
     return v;

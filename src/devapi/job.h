@@ -34,6 +34,10 @@ struct StatusReport {
     std::optional<std::int64_t> bytes;
     std::optional<std::int64_t> duration_ms;
     std::optional<std::string> audio_track;
+    // The delivered audio's loudness, when the render had a loudness target.
+    std::optional<double> loudness_lufs;
+    std::optional<double> true_peak_dbtp;
+    std::optional<double> gain_db;
     std::optional<std::string> error_class;
     std::optional<std::string> error_message;
     std::optional<std::string> stderr_snippet;

@@ -23,11 +23,20 @@ void put_opt(JsonWriter& w, std::string_view key, const std::optional<std::int64
     if (value) put(w, key, *value);
 }
 
+void put_opt(JsonWriter& w, std::string_view key, const std::optional<double>& value) {
+    if (!value) return;
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.Double(*value);
+}
+
 void write_report_fields(JsonWriter& w, const StatusReport& r) {
     put_opt(w, "artifact_path", r.artifact_path);
     put_opt(w, "bytes", r.bytes);
     put_opt(w, "duration_ms", r.duration_ms);
     put_opt(w, "audio_track", r.audio_track);
+    put_opt(w, "loudness_lufs", r.loudness_lufs);
+    put_opt(w, "true_peak_dbtp", r.true_peak_dbtp);
+    put_opt(w, "gain_db", r.gain_db);
     put_opt(w, "error_class", r.error_class);
     put_opt(w, "error_message", r.error_message);
     put_opt(w, "stderr_snippet", r.stderr_snippet);

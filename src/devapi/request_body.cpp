@@ -55,6 +55,13 @@ std::optional<std::int64_t> opt_int(const rapidjson::Value& obj, const char* key
     return v->GetInt64();
 }
 
+std::optional<double> opt_double(const rapidjson::Value& obj, const char* key) {
+    const auto* v = member(obj, key);
+    if (v == nullptr) return std::nullopt;
+    if (!v->IsNumber()) throw BadRequest(fmt::format("{} must be a number", key));
+    return v->GetDouble();
+}
+
 std::optional<bool> opt_bool(const rapidjson::Value& obj, const char* key) {
     const auto* v = member(obj, key);
     if (v == nullptr) return std::nullopt;
@@ -112,6 +119,9 @@ StatusPost parse_status_body(std::string_view body) {
     r.bytes = opt_int(doc, "bytes", 0, INT64_MAX);
     r.duration_ms = opt_int(doc, "duration_ms", 0, INT64_MAX);
     r.audio_track = opt_string(doc, "audio_track");
+    r.loudness_lufs = opt_double(doc, "loudness_lufs");
+    r.true_peak_dbtp = opt_double(doc, "true_peak_dbtp");
+    r.gain_db = opt_double(doc, "gain_db");
     r.error_class = opt_string(doc, "error_class");
     r.error_message = opt_string(doc, "error_message");
     r.stderr_snippet = opt_string(doc, "stderr_snippet");

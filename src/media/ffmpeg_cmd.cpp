@@ -1,7 +1,12 @@
 #include "media/ffmpeg_cmd.h"
 
-#include <fmt/format.h>
+#include <algorithm>
+#include <cmath>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "media/audio_finish.h"
 #include "media/encoders.h"
 
 namespace renderer::media {
@@ -68,8 +73,28 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     argv.insert(argv.end(),
                 {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",
                  "bt709", "-color_trc", "bt709", "-color_range", "tv"});
+    if (s.audio.fit == AudioFit::Loop) {
+        // Before the music's -i: the track repeats from its start (gapless, as the render's loop).
+        const auto music = std::find(argv.begin(), argv.end(), pf.music_path.string()) - 1;
+        argv.insert(music, {"-stream_loop", "-1"});
+    }
     // Mono (as the track starts) to both channels at unity gain; -ac 2 would mix it at -3 dB.
-    if (pf.audio.channels == 1) argv.insert(argv.end(), {"-af", "pan=stereo|c0=c0|c1=c0"});
+    std::vector<std::string> audio_filters;
+    if (pf.audio.channels == 1) audio_filters.emplace_back("pan=stereo|c0=c0|c1=c0");
+    if (s.audio.fit == AudioFit::Pad) audio_filters.emplace_back("apad");
+    // The render's fades, in samples, with afade's quarter-sine curve (the same curve). The
+    // loudness gain is measured during the render; the `loudness` event states it (volume=GdB).
+    const int rate = pf.audio.sample_rate;
+    const AudioPlan plan = plan_audio(s.audio, std::llround(cut_seconds * rate),
+                                      std::llround(pf.audio.duration_sec * rate), rate);
+    if (plan.fade_in > 0)
+        audio_filters.push_back(fmt::format("afade=t=in:ss=0:ns={}:curve=qsin", plan.fade_in));
+    if (plan.fade_out > 0) {
+        audio_filters.push_back(fmt::format("afade=t=out:ss={}:ns={}:curve=qsin",
+                                            plan.total - plan.fade_out, plan.fade_out));
+    }
+    if (!audio_filters.empty())
+        argv.insert(argv.end(), {"-af", fmt::format("{}", fmt::join(audio_filters, ","))});
     argv.insert(argv.end(),
                 {"-ac", "2", "-ar", std::to_string(pf.audio.sample_rate), "-c:a", "aac", "-b:a",
                  std::to_string(s.audio_bitrate), "-t", fmt::format("{:.6f}", cut_seconds),

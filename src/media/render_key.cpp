@@ -21,6 +21,7 @@ extern "C" {
 }
 
 #include "common/error.h"
+#include "media/audio_finish_settings.h"
 #include "media/av_ptr.h"
 #include "renderer_version.h"
 
@@ -193,6 +194,12 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf,
         fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}",
                     s.fps, s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params,
                     s.threads, pf.canvas.width, pf.canvas.height, video_frames));
+    // Audio finishing (DESIGN 3.1): each of these changes the samples encoded.
+    const auto& a = s.audio;
+    h.add(fmt::format("audio_fit={} fade_in_ms={} fade_out_ms={} loudness={} true_peak={}",
+                      to_string(a.fit), a.fade_in_ms, a.fade_out_ms,
+                      a.loudness_lufs ? fmt::format("{}", *a.loudness_lufs) : "off",
+                      a.true_peak_dbtp));
     h.add(pf.audio_track);
     h.add(music_hash);
     for (const auto fh : frame_hashes) h.add(fh);

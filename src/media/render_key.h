@@ -20,6 +20,10 @@ inline constexpr const char* kRenderKeyTag = "renderer_key";
 // A hash of the mdat box's payload (every packet's bytes as stored), sealed into the moov: the
 // render cache's proof that the packets are the ones written, not only as many.
 inline constexpr const char* kPayloadHashTag = "renderer_mdat";
+// The delivered audio's loudness (AUDIO_LOUDNESS), as `done` and `probe` report it.
+inline constexpr const char* kLoudnessTag = "loudness_lufs";
+inline constexpr const char* kTruePeakTag = "true_peak_dbtp";
+inline constexpr const char* kGainTag = "gain_db";
 
 // 64 bits of MurmurHash3 (libavutil) over `bytes`: frame identity for dedupe and the key.
 std::uint64_t content_hash(std::span<const std::uint8_t> bytes);

@@ -21,7 +21,7 @@ struct RangeRow {
     Setting setting;
     SettingRange range;
 };
-constexpr std::array<RangeRow, 7> kRanges = {{
+constexpr std::array<RangeRow, 11> kRanges = {{
     {Setting::Fps, {.min = 1, .max = 120}},
     {Setting::Crf, {.min = 0, .max = 51}},  // x264's crf scale
     {Setting::Threads, {.min = 1, .max = 64}},
@@ -29,6 +29,13 @@ constexpr std::array<RangeRow, 7> kRanges = {{
     {Setting::AudioBitrate, {.min = 32'000, .max = 512'000}},
     {Setting::SizeSide, {.min = 16, .max = 8192}},
     {Setting::MaxFramePixels, {.min = 1, .max = std::int64_t{1} << 30}},
+    // Audio finishing: a fade up to a minute; a loudness target from the quietest a meter gates
+    // (-70 LUFS) to louder than any platform asks (-5); a true-peak ceiling from -9 dBTP to full
+    // scale (above it the float samples could exceed full scale at the AAC encoder's input).
+    {Setting::AudioFadeInMs, {.min = 0, .max = 60'000}},
+    {Setting::AudioFadeOutMs, {.min = 0, .max = 60'000}},
+    {Setting::AudioLoudness, {.min = -70, .max = -5}},
+    {Setting::AudioTruePeak, {.min = -9, .max = 0}},
 }};
 
 // "fps (FPS, --fps)" when the caller names its sources, else "fps".
@@ -89,6 +96,18 @@ void validate_music_select(std::string_view text) {
             text));
 }
 
+AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text) {
+    if (auto fit = parse_audio_fit(text)) return *fit;
+    throw Error(ErrorClass::ConfigError,
+                fmt::format("{} must be shortest, loop or pad; got '{}'", name, text));
+}
+
+std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text) {
+    if (text == "off") return std::nullopt;
+    const auto r = setting_range(Setting::AudioLoudness);
+    return parse_double(name, text, static_cast<double>(r.min), static_cast<double>(r.max));
+}
+
 void validate(const RenderSettings& s, SettingNames names) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
     const auto check = [&](Setting setting, std::string_view what, std::int64_t value) {
@@ -120,6 +139,25 @@ void validate(const RenderSettings& s, SettingNames names) {
     if ((s.width == 0) != (s.height == 0) || s.width % 2 != 0 || s.height % 2 != 0) {
         bad(fmt::format("{} must be even WIDTHxHEIGHT; got {}x{}",
                         described("size", Setting::Size, names), s.width, s.height));
+    }
+    const auto& a = s.audio;
+    check(Setting::AudioFadeInMs, "fade-in ms", a.fade_in_ms);
+    check(Setting::AudioFadeOutMs, "fade-out ms", a.fade_out_ms);
+    const auto in_range = [](Setting setting, double v) {
+        const auto r = setting_range(setting);
+        return v >= static_cast<double>(r.min) && v <= static_cast<double>(r.max);
+    };
+    if (a.loudness_lufs && !in_range(Setting::AudioLoudness, *a.loudness_lufs)) {
+        const auto r = setting_range(Setting::AudioLoudness);
+        bad(fmt::format("{} must be off or from {} to {} LUFS; got {}",
+                        described("loudness target", Setting::AudioLoudness, names), r.min, r.max,
+                        *a.loudness_lufs));
+    }
+    if (!in_range(Setting::AudioTruePeak, a.true_peak_dbtp)) {
+        const auto r = setting_range(Setting::AudioTruePeak);
+        bad(fmt::format("{} must be from {} to {} dBTP; got {}",
+                        described("true-peak ceiling", Setting::AudioTruePeak, names), r.min, r.max,
+                        a.true_peak_dbtp));
     }
 }
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "media/audio_finish_settings.h"
+
 namespace renderer::media {
 
 namespace fs = std::filesystem;
@@ -29,6 +31,11 @@ enum class Setting {
     MusicDir,
     OutputDir,
     MinFreeBytes,
+    AudioFit,
+    AudioFadeInMs,
+    AudioFadeOutMs,
+    AudioLoudness,  // LUFS
+    AudioTruePeak,  // dBTP
 };
 
 // The accepted range of a numeric setting (Fps, Crf, Threads, DecodeThreads, AudioBitrate,
@@ -63,7 +70,8 @@ struct RenderSettings {
     // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
-    bool use_cache = true;  // skip encoding when the artifact at the final path has our key
+    bool use_cache = true;      // skip encoding when the artifact at the final path has our key
+    AudioFinishSettings audio;  // fit, fades, loudness (DESIGN 3.1)
 };
 
 struct RenderRequest {
@@ -110,6 +118,14 @@ struct RenderResult {
         double encode = 0;
         double publish = 0;
     } stages;
+    // The delivered audio's loudness when a loudness target was set (AUDIO_LOUDNESS): integrated
+    // loudness and true peak after the gain, and the gain.
+    struct Loudness {
+        double lufs = 0;
+        double true_peak_dbtp = 0;
+        double gain_db = 0;
+    };
+    std::optional<Loudness> loudness;
     // What the render survived but the job's owner should hear about (damaged music frames).
     std::vector<std::string> warnings;
 };
@@ -129,6 +145,10 @@ std::string x264_preset_list();
 void parse_size(std::string_view name, std::string_view text, int& width, int& height);
 // first | hash | named:FILE (a plain file name); ConfigError otherwise.
 void validate_music_select(std::string_view text);
+// AUDIO_FIT text: shortest | loop | pad; ConfigError naming `name` otherwise.
+AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text);
+// AUDIO_LOUDNESS text: off, or a target in LUFS in its range; ConfigError naming `name` otherwise.
+std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text);
 // ConfigError with an actionable message for any out-of-range setting, naming it as `names` does.
 void validate(const RenderSettings& settings, SettingNames names = nullptr);
 

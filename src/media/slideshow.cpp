@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -21,12 +23,14 @@ extern "C" {
 #include "common/file_stamp.h"
 #include "common/paths.h"
 #include "media/artifact_reader.h"
+#include "media/audio_finish.h"
 #include "media/audio_source.h"
 #include "media/av_error.h"
 #include "media/encoders.h"
 #include "media/ffmpeg_cmd.h"
 #include "media/frame_pipeline.h"
 #include "media/libav_log.h"
+#include "media/loudness.h"
 #include "media/mp4_writer.h"
 #include "media/png_decoder.h"
 #include "media/preflight.h"
@@ -76,13 +80,16 @@ struct Cut {
     std::int64_t rate = 0;
 };
 
-Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate) {
+// AUDIO_FIT loop and pad: the frames set the length whatever the music lasts.
+Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t rate,
+                AudioFit fit) {
     const auto frames = static_cast<std::int64_t>(frame_count);
     const std::int64_t audio =
         std::max<std::int64_t>(1, std::llround(audio_sec * static_cast<double>(rate)));
     Cut c{.rate = rate};
-    if (frames * rate <= audio * fps) {
-        // The frames are the shorter input (or as long): all of them, audio to the last one's end.
+    if (fit != AudioFit::Shortest || frames * rate <= audio * fps) {
+        // The frames are the shorter input (or as long, or set the length): all of them, audio
+        // to the last one's end.
         c.video_frames = frames;
         c.audio_samples = (2 * frames * rate + fps) / (2 * fps);  // round(frames / fps * rate)
         c.seconds = static_cast<double>(frames) / fps;
@@ -98,6 +105,18 @@ Cut compute_cut(std::size_t frame_count, int fps, double audio_sec, std::int64_t
 // come first, so one packet more than the samples fill.
 std::int64_t planned_aac_packets(std::int64_t samples) { return (samples + 1024 + 1023) / 1024; }
 
+// The loudness the artifact's metadata states (written when a loudness target was set).
+std::optional<RenderResult::Loudness> stored_loudness(const MediaInfo& info) {
+    const auto tag = [&](const char* key) -> std::optional<double> {
+        const auto it = info.tags.find(key);
+        if (it == info.tags.end()) return std::nullopt;
+        return std::strtod(it->second.c_str(), nullptr);  // "-inf" for a silent track
+    };
+    const auto lufs = tag(kLoudnessTag), peak = tag(kTruePeakTag), gain = tag(kGainTag);
+    if (!lufs || !peak || !gain) return std::nullopt;
+    return RenderResult::Loudness{.lufs = *lufs, .true_peak_dbtp = *peak, .gain_db = *gain};
+}
+
 RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
     const MediaInfo info = probe_file(pf.output_path, InputPolicy::Artifact);
     RenderResult r;
@@ -108,6 +127,7 @@ RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
     r.frames = frames;
     r.width = pf.canvas.width;
     r.height = pf.canvas.height;
+    r.loudness = stored_loudness(info);
     return r;
 }
 
@@ -231,19 +251,62 @@ void check_short_music(const PreflightReport& pf, std::int64_t missing, std::int
                         static_cast<double>(target) / static_cast<double>(rate)));
 }
 
-FramePtr silence(int samples, int rate) {
-    FramePtr f = make_stereo_frame(rate, samples, ErrorClass::EncodeError);
-    av_samples_set_silence(f->extended_data, 0, samples, 2, AV_SAMPLE_FMT_FLTP);
-    return f;
-}
+// AUDIO_LOUDNESS: the gain that brings what the render delivers (fitted, faded, through the AAC
+// encoder and a decoder) to the target under the true-peak ceiling. A first measure of the
+// finished PCM at unity gain gives the gain; AAC does not scale exactly with its input (a sharp
+// attack can overshoot by a few tenths of a dB more once amplified), so the audio is encoded with
+// that gain, decoded and measured, and the gain lowered by any excess over the ceiling and
+// measured again, at most kGainPasses encodes in all. The render writes the last measured
+// encode's packets (`encoded`) rather than encoding the audio again: it delivers exactly the
+// audio that was measured, so the loudness reported is the delivered one, not an estimate.
+// A track with nothing above the meter's gate (silence) is left as it is: no gain could bring it
+// to a level, and amplifying its noise floor without bound is what an operator least wants.
+constexpr int kGainPasses = 3;
 
-// `samples` samples: what `head` holds (fewer, or none), then silence.
-FramePtr ending_in_silence(const FramePtr& head, int samples, int rate) {
-    FramePtr f = silence(samples, rate);
-    if (head)
-        av_samples_copy(f->extended_data, head->extended_data, 0, 0, head->nb_samples, 2,
-                        AV_SAMPLE_FMT_FLTP);
-    return f;
+RenderResult::Loudness finish_loudness(const PreflightReport& pf, AudioPlan& plan,
+                                       const RenderSettings& s, LibavLogCapture& capture,
+                                       const log::Context& log, EncodedAudio& encoded,
+                                       const CancelToken& cancel) {
+    const double target = *s.audio.loudness_lufs;
+    const double ceiling = s.audio.true_peak_dbtp;
+    plan.gain = 1.0f;
+    const LoudnessMeasure unity = measure_finished(pf.music_path, capture, plan, &cancel);
+    const LoudnessGain g = loudness_gain(unity, target, ceiling);
+    log::Fields fields{
+        {"target_lufs", target}, {"true_peak_ceiling_dbtp", ceiling}, {"silent", g.silent}};
+    // Silence measures -inf, which JSON cannot hold: only finite measures are logged.
+    if (std::isfinite(unity.integrated_lufs))
+        fields.emplace_back("unity_lufs", unity.integrated_lufs);
+    if (std::isfinite(unity.true_peak_dbtp))
+        fields.emplace_back("unity_true_peak_dbtp", unity.true_peak_dbtp);
+    if (g.silent) {
+        log.warn("loudness_silent",
+                 {{"track", pf.audio_track},
+                  {"target_lufs", target},
+                  {"action", "no gain: the track has nothing above the -70 LUFS gate"}});
+        log.info("loudness", fields);
+        return RenderResult::Loudness{.lufs = -std::numeric_limits<double>::infinity(),
+                                      .true_peak_dbtp = unity.true_peak_dbtp,
+                                      .gain_db = 0};
+    }
+    double gain_db = g.gain_db;
+    LoudnessMeasure delivered;
+    for (int pass = 1;; ++pass) {
+        plan.gain = static_cast<float>(std::pow(10.0, gain_db / 20.0));
+        delivered =
+            measure_delivered(pf.music_path, capture, plan, s.audio_bitrate, &encoded, &cancel);
+        const double over = delivered.true_peak_dbtp - ceiling;
+        if (over <= 0 || pass == kGainPasses) break;
+        gain_db -= over;
+    }
+    fields.emplace_back("gain_db", gain_db);
+    fields.emplace_back("peak_limited", g.peak_limited || gain_db < g.gain_db);
+    fields.emplace_back("delivered_lufs", delivered.integrated_lufs);
+    fields.emplace_back("delivered_true_peak_dbtp", delivered.true_peak_dbtp);
+    log.info("loudness", fields);
+    return RenderResult::Loudness{.lufs = delivered.integrated_lufs,
+                                  .true_peak_dbtp = delivered.true_peak_dbtp,
+                                  .gain_db = gain_db};
 }
 
 }  // namespace
@@ -271,7 +334,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                            {"mixed_sizes", pf.mixed_sizes},
                            {"free_bytes", pf.free_bytes}});
     const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec,
-                                output_sample_rate(pf.audio.sample_rate));
+                                output_sample_rate(pf.audio.sample_rate), s.audio.fit);
     std::vector<std::filesystem::path> frames(pf.frames.begin(),
                                               pf.frames.begin() + cut.video_frames);
     if (log::enabled(log::Level::debug)) log_ffmpeg_cmd(req, pf, frames, cut.seconds, log);
@@ -295,45 +358,68 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         Mp4Writer mux(out.temp_path(), capture);
         CodecContextPtr venc = open_h264_encoder(s, pf.canvas, mux.needs_global_header());
         const LibavLogRoute venc_route(capture, venc.get());
-        AudioSource audio(pf.music_path, capture);
+        // The track's first decoded frame sets the rate; it is preflight's unless that frame
+        // was damaged and another rate came first.
+        const std::int64_t rate = AudioSource(pf.music_path, capture).sample_rate();
+        const std::int64_t audio_target =
+            rate == cut.rate ? cut.audio_samples
+                             : std::llround(cut.seconds * static_cast<double>(rate));
+        // With a loudness target, the last measured encode's packets: the audio the render writes.
+        EncodedAudio encoded;
+        AudioPlan plan = plan_audio(s.audio, audio_target,
+                                    std::llround(pf.audio.duration_sec * static_cast<double>(rate)),
+                                    static_cast<int>(rate));
+        if (s.audio.loudness_lufs) {
+            try {
+                result.loudness =
+                    finish_loudness(pf, plan, s, capture, log, encoded, cancel);  // sets plan.gain
+            } catch (const Error&) {
+                if (const auto reason = cancel.reason()) throw_cancelled(*reason);
+                throw;
+            }
+        }
+        FinishedAudio audio(pf.music_path, capture, plan);
         CodecContextPtr aenc =
             open_aac_encoder(audio.sample_rate(), s.audio_bitrate, mux.needs_global_header());
         const LibavLogRoute aenc_route(capture, aenc.get());
         AVStream* vst = mux.add_stream(venc.get());
         AVStream* ast = mux.add_stream(aenc.get());
-        const std::int64_t rate = audio.sample_rate();
+        std::size_t next_packet = 0, next_frame = 0;
+        const auto write_encoded = [&] {
+            const int n = encoded.after_frame.at(next_frame++);
+            for (int k = 0; k < n; ++k)
+                mux.write(encoded.packets.at(next_packet++).get(), ast, aenc->time_base);
+        };
         // Every frame boundary (1/fps) and every sample (1/rate) is a whole number of ticks.
         mux.write_header(std::lcm(s.fps, static_cast<int>(rate)));
 
-        // The track's first decoded frame sets the rate; it is preflight's unless that frame
-        // was damaged and another rate came first.
-        const std::int64_t audio_target =
-            rate == cut.rate ? cut.audio_samples
-                             : std::llround(cut.seconds * static_cast<double>(rate));
         // The video ends at T too: when the music is the shorter input the last frame is cut short.
         mux.set_stream_end(vst, audio_target, AVRational{1, static_cast<int>(rate)});
         std::int64_t audio_sent = 0;
-        bool padding = false;  // the track ended before T by what its damaged frames lasted
+        bool short_checked = false;
         // Audio is encoded alongside the video, one video frame's worth at a time, so the muxer's
-        // interleaving queue stays short.
+        // interleaving queue stays short. Every frame but the last has the encoder's frame size:
+        // the encoder takes a shorter one only as the last (FFmpeg 7 refuses any after it), so a
+        // track that ends inside a frame ends it with silence (or, looped, with its start).
         const auto pump_audio = [&](std::int64_t until_samples) {
             until_samples = std::min(until_samples, audio_target);
             while (audio_sent < until_samples) {
                 const int want = static_cast<int>(
                     std::min<std::int64_t>(aenc->frame_size, audio_target - audio_sent));
-                FramePtr f = padding ? silence(want, static_cast<int>(rate)) : audio.read(want);
-                if (const int got = f ? f->nb_samples : 0; got < want) {
-                    // The track ended inside this frame. The encoder takes a frame shorter than
-                    // its frame size only as the last one (FFmpeg 7 refuses any after it), so the
-                    // track's end and the silence that makes up the rest go in as one frame.
-                    check_short_music(pf, audio_target - audio_sent - got, audio_target, audio,
-                                      rate);
-                    padding = true;
-                    f = ending_in_silence(f, want, static_cast<int>(rate));
+                FramePtr f = audio.read(want);
+                if (s.audio.fit == AudioFit::Shortest && audio.track_ended_at() && !short_checked) {
+                    // The track ended before T by what its damaged frames lasted, at most.
+                    check_short_music(pf, audio_target - *audio.track_ended_at(), audio_target,
+                                      audio.source(), rate);
+                    short_checked = true;
                 }
                 f->pts = audio_sent;
                 audio_sent += f->nb_samples;
-                encode_and_write(aenc.get(), f.get(), ast, mux);
+                if (encoded.after_frame.empty()) {
+                    encode_and_write(aenc.get(), f.get(), ast, mux);
+                } else {
+                    write_encoded();  // the same frame, encoded and measured already
+                }
             }
         };
 
@@ -358,12 +444,17 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             }
         }
         pump_audio(audio_target);
-        if (auto warning = check_music_decoding(audio.decode_errors(), pf.audio_track, log)) {
+        if (auto warning =
+                check_music_decoding(audio.source().decode_errors(), pf.audio_track, log)) {
             result.warnings.push_back(std::move(*warning));
         }
         try {
             encode_and_write(venc.get(), nullptr, vst, mux, &cancel);
-            encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
+            if (encoded.after_frame.empty()) {
+                encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
+            } else {
+                write_encoded();  // what the flush gave
+            }
         } catch (const Error&) {
             if (const auto reason = cancel.reason()) throw_cancelled(*reason);
             throw;
@@ -371,6 +462,11 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         // The moov atom (metadata included) is written by the trailer, so the key can be set now.
         mux.set_metadata(kRenderKeyTag,
                          render_key(s, pf, cut.video_frames, pipeline.frame_hashes(), music_hash));
+        if (const auto& l = result.loudness) {
+            mux.set_metadata(kLoudnessTag, fmt::format("{:.2f}", l->lufs));
+            mux.set_metadata(kTruePeakTag, fmt::format("{:.2f}", l->true_peak_dbtp));
+            mux.set_metadata(kGainTag, fmt::format("{:.2f}", l->gain_db));
+        }
         mux.seal_payload(kPayloadHashTag);
         mux.finish();
         check_music_unchanged(pf);
@@ -380,6 +476,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         log.debug("encode_stats", {{"frames_decoded", stats.decoded},
                                    {"frames_reused", stats.reused},
                                    {"audio_samples", audio_sent},
+                                   {"audio_repeats", audio.repeats()},
                                    {"audio_sample_rate", rate}});
     }
 
@@ -389,7 +486,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     out.commit();
 
     auto warnings = std::move(result.warnings);
-    result = result_from_file(pf, result.frames);
+    result = result_from_file(pf, result.frames);  // the loudness too, as the metadata states it
     result.warnings = std::move(warnings);
     result.wall_sec = seconds_since(t0);
     result.stages = {.preflight = preflight_sec,

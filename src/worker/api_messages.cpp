@@ -1,6 +1,7 @@
 #include "worker/api_messages.h"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
@@ -135,6 +136,27 @@ void parse_job(const Value& obj, JobList& out) {
                 else
                     note(job, "render.preset must be a string");
             }
+            constexpr int kAny = std::numeric_limits<int>::max();
+            job.render.audio_fit = opt_string(*render, "audio_fit", job);
+            job.render.audio_fade_in_ms =
+                opt_int(*render, "audio_fade_in_ms", -kAny, kAny, job, "render.audio_fade_in_ms");
+            job.render.audio_fade_out_ms =
+                opt_int(*render, "audio_fade_out_ms", -kAny, kAny, job, "render.audio_fade_out_ms");
+            if (const auto* v = member(*render, "audio_loudness")) {
+                // "off", or a target as a number (or as text: "-16").
+                if (v->IsString())
+                    job.render.audio_loudness = text_of(*v);
+                else if (v->IsNumber())
+                    job.render.audio_loudness = fmt::format("{}", v->GetDouble());
+                else
+                    note(job, "render.audio_loudness must be \"off\" or a number of LUFS");
+            }
+            if (const auto* v = member(*render, "audio_true_peak")) {
+                if (v->IsNumber())
+                    job.render.audio_true_peak = v->GetDouble();
+                else
+                    note(job, "render.audio_true_peak must be a number of dBTP");
+            }
         }
     }
     out.jobs.push_back(std::move(job));
@@ -230,6 +252,13 @@ std::string status_body(const StatusUpdate& u, const std::optional<std::string>&
         w.Int64(*u.duration_ms);
     }
     if (u.audio_track) put(w, "audio_track", *u.audio_track);
+    for (const auto& [key, value] :
+         {std::pair{"loudness_lufs", u.loudness_lufs},
+          std::pair{"true_peak_dbtp", u.true_peak_dbtp}, std::pair{"gain_db", u.gain_db}}) {
+        if (!value || !std::isfinite(*value)) continue;  // a silent track has no loudness to state
+        w.Key(key);
+        w.Double(*value);
+    }
     if (u.error_class) put(w, "error_class", *u.error_class);
     // Failure texts can quote what the API sent (an echoed token); they leave redacted too.
     if (u.error_message) put(w, "error_message", log::redacted(*u.error_message));

@@ -15,6 +15,12 @@ struct RenderOverrides {
     std::optional<int> fps;
     std::optional<std::string> preset;
     std::optional<int> crf;
+    // Audio finishing (DESIGN 3.1); ranges are checked by media::validate.
+    std::optional<std::string> audio_fit;
+    std::optional<int> audio_fade_in_ms;
+    std::optional<int> audio_fade_out_ms;
+    std::optional<std::string> audio_loudness;  // "off" or a number of LUFS, as text
+    std::optional<double> audio_true_peak;
 };
 
 struct Job {
@@ -77,6 +83,10 @@ struct StatusUpdate {
     std::optional<std::uint64_t> bytes;
     std::optional<std::int64_t> duration_ms;
     std::optional<std::string> audio_track;
+    // The delivered audio's loudness, when the render had a loudness target.
+    std::optional<double> loudness_lufs;
+    std::optional<double> true_peak_dbtp;
+    std::optional<double> gain_db;
     std::optional<std::string> error_class;
     std::optional<std::string> error_message;
     std::optional<std::string> stderr_snippet;

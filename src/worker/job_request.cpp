@@ -77,6 +77,16 @@ media::RenderRequest render_request_for(const Job& job, const WorkerConfig& conf
     if (job.render.preset) r.settings.preset = *job.render.preset;
     if (job.render.crf) r.settings.crf = *job.render.crf;
     try {
+        const auto& o = job.render;
+        auto& a = r.settings.audio;
+        if (o.audio_fit) a.fit = media::parse_audio_fit_setting("render.audio_fit", *o.audio_fit);
+        if (o.audio_fade_in_ms) a.fade_in_ms = *o.audio_fade_in_ms;
+        if (o.audio_fade_out_ms) a.fade_out_ms = *o.audio_fade_out_ms;
+        if (o.audio_loudness) {
+            a.loudness_lufs =
+                media::parse_audio_loudness("render.audio_loudness", *o.audio_loudness);
+        }
+        if (o.audio_true_peak) a.true_peak_dbtp = *o.audio_true_peak;
         media::validate(r.settings, env_setting_names);
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));

@@ -1,6 +1,7 @@
 #include "worker/job_runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include <fmt/format.h>
@@ -357,6 +358,13 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
     if (report) fields.emplace_back("ffreport", report->string());
     // What the render survived (damaged music frames) reaches the operator with the result.
     if (!result.warnings.empty()) fields.emplace_back("warnings", result.warnings);
+    if (const auto& l = result.loudness) {
+        // A silent track has no loudness (-inf): only the finite values are stated.
+        if (std::isfinite(l->lufs)) fields.emplace_back("loudness_lufs", l->lufs);
+        if (std::isfinite(l->true_peak_dbtp))
+            fields.emplace_back("true_peak_dbtp", l->true_peak_dbtp);
+        fields.emplace_back("gain_db", l->gain_db);
+    }
     log_.info("done", fields);
     if (result.cache_hit) {
         metrics_.render_cache_hits.inc();
@@ -368,11 +376,16 @@ JobOutcome JobRunner::report_rendered(const media::RenderResult& result,
         metrics_.stage_duration("publish").observe(result.stages.publish);
         metrics_.frames_encoded.inc(static_cast<std::uint64_t>(result.frames));
     }
-    const StatusUpdate update{.status = "rendered",
-                              .artifact_path = remote_artifact_.value_or(result.path.string()),
-                              .bytes = result.bytes,
-                              .duration_ms = result.duration_ms,
-                              .audio_track = result.audio_track};
+    const StatusUpdate update{
+        .status = "rendered",
+        .artifact_path = remote_artifact_.value_or(result.path.string()),
+        .bytes = result.bytes,
+        .duration_ms = result.duration_ms,
+        .audio_track = result.audio_track,
+        .loudness_lufs = result.loudness ? std::optional(result.loudness->lufs) : std::nullopt,
+        .true_peak_dbtp =
+            result.loudness ? std::optional(result.loudness->true_peak_dbtp) : std::nullopt,
+        .gain_db = result.loudness ? std::optional(result.loudness->gain_db) : std::nullopt};
     return deliver(update) ? JobOutcome::Rendered : JobOutcome::Undelivered;
 }
 

@@ -39,6 +39,16 @@ std::string_view env_setting_names(Setting setting) {
             return "OUTPUT_DIR";
         case Setting::MinFreeBytes:
             return "MIN_FREE_BYTES";
+        case Setting::AudioFit:
+            return "AUDIO_FIT";
+        case Setting::AudioFadeInMs:
+            return "AUDIO_FADE_IN_MS";
+        case Setting::AudioFadeOutMs:
+            return "AUDIO_FADE_OUT_MS";
+        case Setting::AudioLoudness:
+            return "AUDIO_LOUDNESS";
+        case Setting::AudioTruePeak:
+            return "AUDIO_TRUE_PEAK";
     }
     return "";
 }
@@ -61,6 +71,20 @@ media::RenderSettings render_settings_from_env() {
             static_cast<std::uint64_t>(parse_int("MAX_FRAME_PIXELS", *v, r.min, r.max));
     }
     s.use_cache = env_int("RENDER_CACHE", 1, 0, 1) == 1;
+    if (auto v = env_get("AUDIO_FIT"))
+        s.audio.fit = media::parse_audio_fit_setting("AUDIO_FIT", *v);
+    s.audio.fade_in_ms = static_cast<int>(
+        env_in_range("AUDIO_FADE_IN_MS", s.audio.fade_in_ms, Setting::AudioFadeInMs));
+    s.audio.fade_out_ms = static_cast<int>(
+        env_in_range("AUDIO_FADE_OUT_MS", s.audio.fade_out_ms, Setting::AudioFadeOutMs));
+    if (auto v = env_get("AUDIO_LOUDNESS")) {
+        s.audio.loudness_lufs = media::parse_audio_loudness("AUDIO_LOUDNESS", *v);
+    }
+    if (auto v = env_get("AUDIO_TRUE_PEAK")) {
+        const auto r = media::setting_range(Setting::AudioTruePeak);
+        s.audio.true_peak_dbtp = parse_double("AUDIO_TRUE_PEAK", *v, static_cast<double>(r.min),
+                                              static_cast<double>(r.max));
+    }
     media::validate(s, env_setting_names);
     return s;
 }
