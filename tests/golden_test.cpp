@@ -64,11 +64,24 @@ using Digests = std::map<std::string, std::string>;  // case -> packet_digest
 
 // The render settings `renderer render` reads from the environment (worker/render_config.cpp,
 // app/render_command.cpp).
-constexpr const char* kRenderEnv[] = {
-    "FPS",          "AUDIO_BITRATE", "X264_PRESET",         "X264_CRF",    "VIDEO_BITRATE",
-    "X264_PARAMS",  "X264_THREADS",  "DECODE_THREADS",      "RENDER_SIZE", "MAX_FRAME_PIXELS",
-    "RENDER_CACHE", "MUSIC_SELECT",  "OUTPUT_NAME_TEMPLATE", "AUDIO_FIT", "AUDIO_FADE_IN_MS",
-    "AUDIO_FADE_OUT_MS", "AUDIO_LOUDNESS", "AUDIO_TRUE_PEAK"};
+constexpr const char* kRenderEnv[] = {"FPS",
+                                      "AUDIO_BITRATE",
+                                      "X264_PRESET",
+                                      "X264_CRF",
+                                      "VIDEO_BITRATE",
+                                      "X264_PARAMS",
+                                      "X264_THREADS",
+                                      "DECODE_THREADS",
+                                      "RENDER_SIZE",
+                                      "MAX_FRAME_PIXELS",
+                                      "RENDER_CACHE",
+                                      "MUSIC_SELECT",
+                                      "OUTPUT_NAME_TEMPLATE",
+                                      "AUDIO_FIT",
+                                      "AUDIO_FADE_IN_MS",
+                                      "AUDIO_FADE_OUT_MS",
+                                      "AUDIO_LOUDNESS",
+                                      "AUDIO_TRUE_PEAK"};
 
 // Recorded with this test's own renders (the digests it prints) on the platforms named. "demo"
 // re-recorded for issue 13: its 2 s cut ends inside the 4 s track, so the default 1 s fade-out
