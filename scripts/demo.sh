@@ -4,7 +4,7 @@
 # --json-logs until the queue is empty, stop both, and list the artifacts in ./output.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$root/scripts/deps.sh"
+DEPS_NODE=0 "$root/scripts/deps.sh"
 build=${BUILD_DIR:-$root/build}
 bin="$build/src/app"
 

@@ -48,7 +48,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 # The tests' Node packages, pinned by tests/node/package-lock.json, into tests/node/node_modules.
-if [ "${DEPS:-all}" != build ] &&
+# Node trusts its own CA list, not the machine's: a machine that reaches the registry through a
+# proxy with a local CA (in the system store) needs it named. DEPS_NODE=0 skips this step
+# (scripts/demo.sh: a render needs no Node).
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+if [ "${DEPS:-all}" != build ] && [ "${DEPS_NODE:-1}" != 0 ] &&
    [ ! -f "$root/tests/node/node_modules/.package-lock.json" -o \
      "$root/tests/node/package-lock.json" -nt "$root/tests/node/node_modules/.package-lock.json" ]; then
   echo "deps: npm ci in tests/node" >&2

@@ -59,6 +59,12 @@ fi
 # Name resolution for apt-get; no daemon a package installs is started inside (the usual
 # policy-rc.d of build chroots): prometheus would otherwise start listening on :9090.
 cp /etc/resolv.conf "$chroot_dir/etc/resolv.conf"
+# This machine's local trust anchors (a TLS proxy's CA, say): a fresh machine on this network has
+# them too; ca-certificates, once installed inside, adds them to the system store.
+if [ -d /usr/local/share/ca-certificates ]; then
+  mkdir -p "$chroot_dir/usr/local/share/ca-certificates"
+  cp -a /usr/local/share/ca-certificates/. "$chroot_dir/usr/local/share/ca-certificates/"
+fi
 printf '#!/bin/sh\nexit 101\n' >"$chroot_dir/usr/sbin/policy-rc.d"
 chmod 755 "$chroot_dir/usr/sbin/policy-rc.d"
 for b in "${binds[@]}"; do mkdir -p "$b"; done

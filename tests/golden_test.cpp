@@ -112,7 +112,7 @@ class GoldenTest : public ::testing::Test {
         // X264_PARAMS cannot change the bytes of a "fixed" render.
         std::vector<std::pair<std::string, std::string>> env = {
             {"MIN_FREE_BYTES", "1M"}, {"TMP_DIR", (tmp_ / "tmp").string()}};
-        for (const char* name : kRenderEnv) env.emplace_back(name, "");
+        for (const char* var : kRenderEnv) env.emplace_back(var, "");
         const auto r = run_process(args, env);
         EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
         return out_ / ("golden_" + name + ".mp4");

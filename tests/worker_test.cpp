@@ -107,7 +107,10 @@ TEST(WorkerTest, AJobsAudioSettingsApplyAndItsLoudnessIsReported) {
     ASSERT_TRUE(WorkerEnv::run_until(
         w, [&] { return env.all_final(); }, 120s));
 
-    const auto& r = env.job("loud")->last_report;
+    // A copy: job() answers by value, and a reference into its temporary would dangle.
+    const auto loud_job = env.job("loud");
+    ASSERT_TRUE(loud_job);
+    const auto r = loud_job->last_report;
     EXPECT_EQ(env.history("loud"), kRenderedHistory);
     ASSERT_TRUE(r.loudness_lufs && r.true_peak_dbtp && r.gain_db);
     EXPECT_NEAR(*r.loudness_lufs, -20, 0.5);
