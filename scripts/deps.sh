@@ -16,7 +16,7 @@ build_packages=(
   # Object storage (src/storage): expat reads S3's XML answers, libcrypto (libssl-dev below)
   # hashes uploads.
   libexpat1-dev
-  libcpp-httplib-dev libebur128-dev
+  libcpp-httplib-dev
   # cpp-httplib's header calls into these, so the binaries link them (meson.build).
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates
@@ -25,9 +25,10 @@ build_packages=(
 # promtool (Debian ships it in the prometheus package) to check /metrics; PyYAML to parse the
 # Kubernetes manifests; zlib and libpng for the PNG conformance corpus (written with zlib,
 # checked against libpng as an independent decoder); debootstrap's suite scripts for the
-# debian-rootfs.sh test (and scripts/in-debian.sh).
+# debian-rootfs.sh test (and scripts/in-debian.sh); libebur128, the reference the renderer's own
+# loudness meters are tested against.
 test_packages=(
-  libgtest-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
+  libgtest-dev libebur128-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
 )
 # The storage tests run a real S3 endpoint (s3rver, npm) behind a signature-checking proxy:
 # Node from Debian unless the machine already has one.

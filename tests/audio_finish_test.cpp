@@ -1,7 +1,7 @@
 // Audio finishing (DESIGN 3.1) through whole renders: fit (shortest, loop, pad), fades and
 // EBU R128 loudness. Every track is a sine made in the test with libmp3lame; every result is
 // decoded again and measured sample by sample, its durations read from the MP4's own boxes,
-// its loudness measured with libavfilter's ebur128 (not the libebur128 the renderer uses).
+// its loudness measured with libavfilter's ebur128 (not the renderer's own meters).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -366,7 +366,7 @@ TEST_F(AudioFinishTest, ASilentTrackWithATargetIsLeftSilentAndLogged) {
     EXPECT_FALSE(logs_->events("loudness_silent").empty());
 }
 
-TEST_F(AudioFinishTest, Libebur128AgreesWithLibavfilterOnTheSameFile) {
+TEST_F(AudioFinishTest, OurMetersAgreeWithLibavfilterOnTheSameFile) {
     // The meters measured against each other (docs/DECISIONS.md): a tone and a mixed signal.
     track("a.mp3", 3.0, 0.3, 1000);
     track("b.mp3", 3.0, 0.2, 100);

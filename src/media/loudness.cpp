@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 
-#include <ebur128.h>
 #include <fmt/format.h>
 
 extern "C" {
@@ -36,26 +35,8 @@ void check_cancel(const CancelToken* cancel) {
 
 }  // namespace
 
-void LoudnessMeter::Deleter::operator()(ebur128_state* st) const { ebur128_destroy(&st); }
-
 LoudnessMeter::LoudnessMeter(int channels, int sample_rate)
-    : state_(ebur128_init(static_cast<unsigned>(channels), static_cast<unsigned long>(sample_rate),
-                          EBUR128_MODE_I | EBUR128_MODE_TRUE_PEAK)),
-      channels_(channels) {
-    if (!state_) {
-        throw Error(ErrorClass::EncodeError,
-                    fmt::format("cannot start a loudness meter for {} channels at {} Hz", channels,
-                                sample_rate));
-    }
-}
-
-LoudnessMeter::~LoudnessMeter() = default;
-
-void LoudnessMeter::add_interleaved(const float* samples, std::size_t frames) {
-    if (ebur128_add_frames_float(state_.get(), samples, frames) != EBUR128_SUCCESS) {
-        throw Error(ErrorClass::EncodeError, "the loudness meter refused samples");
-    }
-}
+    : loudness_(channels, sample_rate), true_peak_(channels), channels_(channels) {}
 
 void LoudnessMeter::add_planar(const AVFrame& frame) {
     std::vector<const float*> planes(static_cast<std::size_t>(channels_));
@@ -66,29 +47,13 @@ void LoudnessMeter::add_planar(const AVFrame& frame) {
 }
 
 void LoudnessMeter::add_planar(const float* const* planes, std::size_t frames) {
-    const auto ch = static_cast<std::size_t>(channels_);
-    interleaved_.resize(frames * ch);
-    for (std::size_t c = 0; c < ch; ++c) {
-        for (std::size_t i = 0; i < frames; ++i) interleaved_[i * ch + c] = planes[c][i];
-    }
-    add_interleaved(interleaved_.data(), frames);
+    loudness_.add_planar(planes, frames);
+    true_peak_.add_planar(planes, frames);
 }
 
 LoudnessMeasure LoudnessMeter::result() const {
-    LoudnessMeasure m;
-    if (ebur128_loudness_global(state_.get(), &m.integrated_lufs) != EBUR128_SUCCESS) {
-        throw Error(ErrorClass::EncodeError, "the loudness meter gave no integrated loudness");
-    }
-    double peak = 0;
-    for (int c = 0; c < channels_; ++c) {
-        double p = 0;
-        if (ebur128_true_peak(state_.get(), static_cast<unsigned>(c), &p) != EBUR128_SUCCESS) {
-            throw Error(ErrorClass::EncodeError, "the loudness meter gave no true peak");
-        }
-        peak = std::max(peak, p);
-    }
-    m.true_peak_dbtp = to_db(peak);
-    return m;
+    return {.integrated_lufs = loudness_.integrated_lufs(),
+            .true_peak_dbtp = to_db(true_peak_.peak())};
 }
 
 LoudnessGain loudness_gain(const LoudnessMeasure& m, double target_lufs, double ceiling_dbtp) {
@@ -229,7 +194,7 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
             swr.reset(swr_alloc());
         }
         av_frame_unref(converted.get());
-        converted->format = AV_SAMPLE_FMT_FLT;
+        converted->format = AV_SAMPLE_FMT_FLTP;
         converted->sample_rate = rate;
         av_channel_layout_copy(&converted->ch_layout, &layout);
         if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
@@ -241,14 +206,13 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
         if (rc == AVERROR_INPUT_CHANGED) {
             swr_close(swr.get());
             av_frame_unref(converted.get());
-            converted->format = AV_SAMPLE_FMT_FLT;
+            converted->format = AV_SAMPLE_FMT_FLTP;
             converted->sample_rate = rate;
             av_channel_layout_copy(&converted->ch_layout, &layout);
             rc = swr_convert_frame(swr.get(), converted.get(), decoded.get());
         }
         av_check(rc, ErrorClass::DecodeError, fmt::format("cannot convert the audio of {}", what));
-        meter->add_interleaved(reinterpret_cast<const float*>(converted->data[0]),
-                               static_cast<std::size_t>(converted->nb_samples));
+        meter->add_planar(*converted);
     }
     av_channel_layout_uninit(&layout);
     if (!meter)

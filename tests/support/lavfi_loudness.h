@@ -1,5 +1,5 @@
 // An independent loudness meter for the tests: libavfilter's ebur128 filter (its own BS.1770
-// implementation, not libebur128, which the renderer uses) over the decoded audio of a file.
+// implementation, not the renderer's own meters) over the decoded audio of a file.
 #pragma once
 
 #include <filesystem>
