@@ -28,8 +28,12 @@ K8S = ROOT / "infra" / "k8s"
 MONITORING = K8S / "monitoring"
 NAMESPACE = "renderer"
 SECRET = "renderer-api-token"
-# The kustomizations an operator applies: the default (ScaledJob) and the Deployment variant.
-VARIANTS = {"scaledjob": K8S, "deployment": K8S / "deployment"}
+# The kustomizations an operator applies: the default (ScaledJob), the Deployment variant, and
+# that Deployment without shared volumes (jobs by URL, DESIGN §4.1).
+VARIANTS = {"scaledjob": K8S, "deployment": K8S / "deployment",
+            "object-storage": K8S / "object-storage"}
+SHARED_VOLUME_VARIANTS = {"scaledjob", "deployment"}
+S3_SECRET = "renderer-s3-credentials"
 
 
 def load_all(path):
@@ -183,15 +187,17 @@ class KubernetesManifests(unittest.TestCase):
     def test_expected_objects_in_one_namespace(self):
         for v in self.each():
             for key in [("Namespace", NAMESPACE), ("TriggerAuthentication", "renderer-api-auth"),
-                        ("PersistentVolumeClaim", "renderer-content"),
-                        ("PersistentVolumeClaim", "renderer-output"),
                         ("ConfigMap", "renderer-api"), ("NetworkPolicy", "renderer")]:
                 self.assertIn(key, v.by_key)
+            if v.name in SHARED_VOLUME_VARIANTS:
+                self.assertIn(("PersistentVolumeClaim", "renderer-content"), v.by_key)
+                self.assertIn(("PersistentVolumeClaim", "renderer-output"), v.by_key)
             for (kind, name), doc in v.by_key.items():
                 if kind not in ("Namespace", "PersistentVolume"):
                     self.assertEqual(doc["metadata"].get("namespace"), NAMESPACE, f"{kind}/{name}")
-            # The example Secret holds a placeholder: it must never be applied by accident.
+            # The example Secrets hold placeholders: they must never be applied by accident.
             self.assertNotIn(("Secret", SECRET), v.by_key)
+            self.assertNotIn(("Secret", S3_SECRET), v.by_key)
             self.assertTrue(v.container["image"].startswith("registry.example.com/renderer:"))
         secret = load_all(K8S / "secret.example.yaml")[0]
         self.assertIn("token", secret.get("stringData", secret.get("data", {})))
@@ -228,6 +234,43 @@ class KubernetesManifests(unittest.TestCase):
         self.assertGreaterEqual(scaled["fallback"]["replicas"], 1)
         self.assertGreaterEqual(scaled["fallback"]["failureThreshold"], 1)
         self.assertLessEqual(scaled["minReplicaCount"], scaled["maxReplicaCount"])
+
+    def test_object_storage_variant_needs_no_shared_volume(self):
+        # Issue 15: workers without ReadWriteMany claims; credentials from a Secret, as files.
+        v = Variant("object-storage")
+        self.assertEqual(v.workload["kind"], "Deployment")
+        kinds = {kind for kind, _ in v.by_key}
+        self.assertFalse(kinds & {"PersistentVolumeClaim", "PersistentVolume"}, kinds)
+        self.assertIn("ScaledObject", kinds)
+        self.assertIn("PodDisruptionBudget", kinds)
+        for volume in v.pod["volumes"]:
+            self.assertTrue({"emptyDir", "secret"} & set(volume), volume["name"])
+        mounts = {m["mountPath"]: m for m in v.container["volumeMounts"]}
+        volumes = {vol["name"]: vol for vol in v.pod["volumes"]}
+        tmp = volumes[mounts[env_value(v.container, "TMP_DIR")]["name"]]
+        # One job's downloads (a .tar and its frames side by side) and the render fit the
+        # emptyDir, which fits the pod's ephemeral storage.
+        max_bytes = quantity(env_value(v.container, "STORAGE_MAX_BYTES"))
+        size = quantity(tmp["emptyDir"]["sizeLimit"])
+        self.assertGreaterEqual(size, 2 * max_bytes)
+        self.assertLessEqual(size, quantity(v.container["resources"]["limits"]["ephemeral-storage"]))
+        env = env_of(v.container)
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]:
+            self.assertNotIn(name, env, "credentials are mounted files, never env values")
+        [secret] = [vol for vol in v.pod["volumes"]
+                    if vol.get("secret", {}).get("secretName") == S3_SECRET]
+        mount = [m for m in v.container["volumeMounts"] if m["name"] == secret["name"]][0]
+        self.assertTrue(mount.get("readOnly"))
+        items = {i["path"]: i["key"] for i in secret["secret"]["items"]}
+        example = load_all(K8S / "object-storage" / "s3-secret.example.yaml")[0]
+        for name in ["AWS_ACCESS_KEY_ID_FILE", "AWS_SECRET_ACCESS_KEY_FILE"]:
+            path = Path(env_value(v.container, name))
+            key = items[str(path.relative_to(mount["mountPath"]))]
+            self.assertIn(key, example["stringData"])
+        self.assertRegex(env_value(v.container, "AWS_REGION"), r"^[a-z]+-[a-z]+-\d$")
+        policy = v.by_key[("NetworkPolicy", "renderer")]["spec"]
+        self.assertIn(443, [p["port"] for r in policy["egress"] for p in r["ports"]],
+                      "the store is reached on 443")
 
     def test_keda_managed_objects_have_no_replicas(self):
         # Every `kubectl apply` reset the fleet to `replicas:` under KEDA.
