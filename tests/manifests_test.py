@@ -520,12 +520,49 @@ class ComposeFile(unittest.TestCase):
         cls.services = cls.compose["services"]
 
     def test_services_build_from_the_containerfile(self):
-        self.assertEqual(set(self.services), {"api", "renderer"})
+        self.assertEqual(set(self.services), {"api", "renderer", "s3", "api-s3", "renderer-s3"})
         for name, service in self.services.items():
             self.assertEqual(service["build"]["context"], "..", name)
             self.assertEqual(service["build"]["dockerfile"], "Containerfile", name)
         self.assertEqual(self.services["api"]["build"]["target"], "devapi")
+        self.assertEqual(self.services["api-s3"]["build"]["target"], "devapi")
         self.assertNotIn("target", self.services["renderer"]["build"], "production = default")
+        self.assertNotIn("target", self.services["renderer-s3"]["build"], "production = default")
+        stages = re.findall(r"^FROM \S+ AS (\S+)", (ROOT / "Containerfile").read_text(), re.M)
+        self.assertEqual(self.services["s3"]["build"]["target"], "s3rver")
+        self.assertIn("s3rver", stages)
+        self.assertEqual(stages[-1], "renderer", "the last stage is the default build target")
+
+    def test_profile_s3_runs_a_worker_without_shared_volumes(self):
+        # Issue 15: s3rver as the store, the API seeding it, a worker that mounts nothing.
+        s3, api, worker = (self.services[n] for n in ["s3", "api-s3", "renderer-s3"])
+        for name in ["s3", "api-s3", "renderer-s3"]:
+            self.assertEqual(self.services[name].get("profiles"), ["s3"], name)
+        for name in ["api", "renderer"]:
+            self.assertNotIn("profiles", self.services[name], f"{name} runs by default")
+        command = s3["command"]
+        bucket = command[command.index("--configure-bucket") + 1]
+        port = command[command.index("--port") + 1]
+        self.assertEqual(api["depends_on"]["s3"]["condition"], "service_healthy")
+        self.assertTrue(s3["healthcheck"]["test"])
+        self.assertIn("api-s3", worker["depends_on"])
+        seed = api["command"][api["command"].index("--seed-bucket") + 1]
+        self.assertTrue(seed.startswith(f"s3://{bucket}/"), seed)
+        music = api["command"][api["command"].index("--seed-music") + 1]
+        self.assertTrue(music.startswith("/content/"), music)
+        self.assertTrue((ROOT / "testdata" / "audio" / "music" / Path(music).name).is_file(),
+                        "infra/local-setup.sh copies testdata's music into ./content")
+        for service in [api, worker]:
+            env = service["environment"]
+            self.assertEqual(env["AWS_ENDPOINT_URL"], f"http://s3:{port}")
+            self.assertIn(bucket, env["STORAGE_ALLOWED_HOSTS"].split(","))
+            self.assertTrue(env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"])
+        env = worker["environment"]
+        self.assertEqual(env["API_BASE_URL"], "http://api-s3:8080")
+        self.assertNotIn("volumes", worker, "the worker shares no volume with anyone")
+        self.assertEqual(set(worker.get("tmpfs", [])), {env["CONTENT_DIR"], env["OUTPUT_DIR"]})
+        self.assertEqual(env["API_AUTH_TOKEN_FILE"], "/run/secrets/api_token")
+        self.assertGreater(seconds(worker["stop_grace_period"]), int(env["SHUTDOWN_GRACE_SEC"]))
 
     def test_renderer_env_and_mounts_follow_the_spec(self):
         renderer = self.services["renderer"]
