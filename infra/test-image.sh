@@ -401,6 +401,15 @@ uploaded_count() {
   [ -n "$c" ] && podman logs "$c" 2>/dev/null | grep -c '"event":"output_uploaded"'
 }
 t0=$(elapsed)
+# The store's image (the tests' pinned s3rver on Debian's Node); npm trusts the host's CA bundle,
+# for a registry behind a proxy with a local CA.
+if ! timeout 900 podman build --isolation=chroot -f Containerfile --target s3rver \
+     "${build_args[@]}" --volume /etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro \
+     --build-arg NODE_EXTRA_CA_CERTS=/host-ca.crt -t renderer-s3rver:dev . \
+     >>"$build_log" 2>&1; then
+  tail -30 "$build_log"
+  fail "build: the s3rver stage failed (log: $build_log)"
+fi
 timeout 900 podman-compose -p "$project" -f "$compose_file" --profile s3 up --build renderer-s3 \
   >"$work/compose-s3.log" 2>&1 ||
   timeout 900 podman-compose -p "$project" -f "$compose_file" up --build renderer-s3 \
