@@ -85,19 +85,27 @@ TEST(BucketSeedTest, SeededJobsRenderFromTheBucketWithoutASharedVolume) {
     EXPECT_EQ(count_of(server.request_log(), "\"status\":403"), 0);
 }
 
+// A part whose frames dir is gone (or empty) by the time the seeding reads it: a ConfigError
+// naming the dir, not a bare filesystem exception, and nothing uploaded.
 TEST(BucketSeedTest, AFramesDirWithoutPngsIsAConfigError) {
     testing::TempDir dir;
     S3Server server(dir.path() / "s3");
     server.create_bucket(kBucket);
     const storage::S3Client client(testing::storage_config_for(server));
-    std::vector<JobSpec> specs{{.id = "x-p", .story_id = "x", .part_id = "p"}};
-    try {
-        seed_bucket(client, {.root = {kBucket, ""}, .stories_dir = dir.path()}, specs);
-        ADD_FAILURE() << "seeded a part without frames";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.error_class(), ErrorClass::ConfigError);
-        EXPECT_NE(std::string(e.what()).find("holds no .png frames"), std::string::npos);
+    fs::create_directories(dir.path() / "stories" / "empty" / "p" / "frames");
+    for (const auto& [story, needle] : {std::pair{"gone", "is not a directory"},
+                                        std::pair{"empty", "holds no .png frames"}}) {
+        std::vector<JobSpec> specs{{.id = "x-p", .story_id = story, .part_id = "p"}};
+        try {
+            seed_bucket(client, {.root = {kBucket, ""}, .stories_dir = dir.path() / "stories"},
+                        specs);
+            ADD_FAILURE() << "seeded a part without frames: " << story;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::ConfigError) << e.what();
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
     }
+    EXPECT_EQ(count_of(server.request_log(), "\"method\":\"PUT\""), 0);
 }
 
 // The binary: credentials from the AWS_* variables, every frame and the track put through the

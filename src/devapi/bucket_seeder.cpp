@@ -42,6 +42,12 @@ void seed_bucket(const storage::S3Client& client, const BucketSeed& seed,
     std::size_t objects = music_url ? 1 : 0;
     for (auto& spec : specs) {
         const auto dir = local_frames_dir(seed.stories_dir, spec);
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) {
+            throw Error(ErrorClass::ConfigError,
+                        fmt::format("{} is not a directory: nothing to seed for {}", dir.string(),
+                                    spec.id));
+        }
         const auto frames = list_files_with_ext(dir, "png");
         if (frames.empty()) {
             throw Error(ErrorClass::ConfigError,
