@@ -43,8 +43,7 @@ TEST(BucketSeedTest, SeededJobsRenderFromTheBucketWithoutASharedVolume) {
     auto specs = scan_stories(stories);
     ASSERT_EQ(specs.size(), 2u);
 
-    seed_bucket(client,
-                {.root = {kBucket, "demo"}, .stories_dir = stories, .music = music_file()},
+    seed_bucket(client, {.root = {kBucket, "demo"}, .stories_dir = stories, .music = music_file()},
                 specs);
 
     for (const auto& spec : specs) {
@@ -55,8 +54,8 @@ TEST(BucketSeedTest, SeededJobsRenderFromTheBucketWithoutASharedVolume) {
         EXPECT_EQ(spec.music_url.value_or(""), std::string(base) + "music/background.mp3");
         EXPECT_FALSE(spec.frames_dir);
         // Every local frame is in the bucket under the job's prefix.
-        const auto listed = storage::list_frames(
-            client, *storage::parse_s3_url(*spec.frames_url), [] { return false; });
+        const auto listed = storage::list_frames(client, *storage::parse_s3_url(*spec.frames_url),
+                                                 [] { return false; });
         EXPECT_EQ(listed.size(),
                   list_files_with_ext(stories / "demo" / spec.part_id / "frames", "png").size());
         ASSERT_TRUE(env.api().store().add(spec).ok());
@@ -76,8 +75,8 @@ TEST(BucketSeedTest, SeededJobsRenderFromTheBucketWithoutASharedVolume) {
         ASSERT_TRUE(job && job->last_report.artifact_path);
         EXPECT_EQ(*job->last_report.artifact_path, *spec.output_url);
         const auto copy = env.dir.path() / (spec.id + ".mp4");
-        storage::download_all(client, {{.object = storage::parse_s3_url(*spec.output_url),
-                                        .dest = copy}},
+        storage::download_all(client,
+                              {{.object = storage::parse_s3_url(*spec.output_url), .dest = copy}},
                               [] { return false; });
         EXPECT_GT(media::probe_file(copy).duration_sec, 1.0);
     }
@@ -93,8 +92,8 @@ TEST(BucketSeedTest, AFramesDirWithoutPngsIsAConfigError) {
     server.create_bucket(kBucket);
     const storage::S3Client client(testing::storage_config_for(server));
     fs::create_directories(dir.path() / "stories" / "empty" / "p" / "frames");
-    for (const auto& [story, needle] : {std::pair{"gone", "is not a directory"},
-                                        std::pair{"empty", "holds no .png frames"}}) {
+    for (const auto& [story, needle] :
+         {std::pair{"gone", "is not a directory"}, std::pair{"empty", "holds no .png frames"}}) {
         std::vector<JobSpec> specs{{.id = "x-p", .story_id = story, .part_id = "p"}};
         try {
             seed_bucket(client, {.root = {kBucket, ""}, .stories_dir = dir.path() / "stories"},
@@ -125,11 +124,11 @@ TEST(BucketSeedCliTest, TheFlagUploadsTheStoriesAndSeedsTheJobs) {
     for (auto& kv : testing::sanitizer_env()) env.push_back(std::move(kv));
     const auto stories = (testing::testdata() / "stories").string();
     {
-        testing::Child api({testing::devapi_bin(), "--json-logs", "--port", "0", "--port-file",
-                            (dir.path() / "port").string(), "--seed-stories", stories,
-                            "--seed-bucket", "s3://renderer-seed/cli/", "--seed-music",
-                            music_file().string()},
-                           env, dir.path() / "devapi.log");
+        testing::Child api(
+            {testing::devapi_bin(), "--json-logs", "--port", "0", "--port-file",
+             (dir.path() / "port").string(), "--seed-stories", stories, "--seed-bucket",
+             "s3://renderer-seed/cli/", "--seed-music", music_file().string()},
+            env, dir.path() / "devapi.log");
         const auto until = std::chrono::steady_clock::now() + 120s;
         while (std::chrono::steady_clock::now() < until && !fs::exists(dir.path() / "port") &&
                api.running()) {
@@ -142,20 +141,18 @@ TEST(BucketSeedCliTest, TheFlagUploadsTheStoriesAndSeedsTheJobs) {
         EXPECT_EQ(out.find(id.secret_key), std::string::npos);
     }
     const auto log = server.request_log();
-    EXPECT_EQ(count_of(log, "\"method\":\"PUT\",\"path\":\"/renderer-seed/cli/stories/demo/"), 
-              static_cast<int>(
-                  list_files_with_ext(testing::testdata() / "stories/demo/part1/frames", "png")
-                      .size() +
-                  list_files_with_ext(testing::testdata() / "stories/demo/part2/frames", "png")
-                      .size()))
+    EXPECT_EQ(
+        count_of(log, "\"method\":\"PUT\",\"path\":\"/renderer-seed/cli/stories/demo/"),
+        static_cast<int>(
+            list_files_with_ext(testing::testdata() / "stories/demo/part1/frames", "png").size() +
+            list_files_with_ext(testing::testdata() / "stories/demo/part2/frames", "png").size()))
         << log;
     EXPECT_EQ(count_of(log, "/renderer-seed/cli/music/background.mp3"), 1) << log;
     EXPECT_EQ(count_of(log, "\"status\":403"), 0) << log;
 
-    const auto bad = testing::run_process(
-        {testing::devapi_bin(), "--port", "0", "--seed-stories", stories, "--seed-bucket",
-         "https://not-a-bucket/x"},
-        {{"API_AUTH_TOKEN", "seed-test-token-0123456789"}});
+    const auto bad = testing::run_process({testing::devapi_bin(), "--port", "0", "--seed-stories",
+                                           stories, "--seed-bucket", "https://not-a-bucket/x"},
+                                          {{"API_AUTH_TOKEN", "seed-test-token-0123456789"}});
     EXPECT_EQ(bad.exit_code, kExitConfig) << bad.out << bad.err;
     EXPECT_NE((bad.out + bad.err).find("--seed-bucket"), std::string::npos) << bad.out << bad.err;
 }

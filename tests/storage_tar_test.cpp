@@ -157,8 +157,8 @@ TEST_F(TarExtractTest, ASparseEntryIsRefused) {
     { std::ofstream(hole) << "x"; }
     fs::resize_file(hole, 1ull << 30);
     const auto archive = dir_.path() / "sparse.tar";
-    const auto cmd = "tar --sparse -cf '" + archive.string() + "' -C '" + src.string() +
-                     "' frame_1.png";
+    const auto cmd =
+        "tar --sparse -cf '" + archive.string() + "' -C '" + src.string() + "' frame_1.png";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     ASSERT_LT(fs::file_size(archive), 1u << 20);
     expect_refused(archive, "'frame_1.png' is a sparse file");
@@ -301,21 +301,20 @@ TEST_F(TarWorkerTest, HostileTarsAreRefusedNamingTheEntry) {
         {add_job("traversal", put_tar("t/traversal.tar", traversal), "s3://renderer-tars/o/1.mp4"),
          "'../../escaped.png' has a path"},
         {add_job("symlink",
-                 put_tar("t/symlink.tar", {{.name = "frame_1.png",
-                                            .kind = Kind::Symlink,
-                                            .link = "/etc/passwd"}}),
+                 put_tar("t/symlink.tar",
+                         {{.name = "frame_1.png", .kind = Kind::Symlink, .link = "/etc/passwd"}}),
                  "s3://renderer-tars/o/2.mp4"),
          "'frame_1.png' is a symbolic link"},
         {add_job("many", put_tar("t/many.tar", many), "s3://renderer-tars/o/3.mp4"),
          "more than 100 entries (STORAGE_MAX_FILES)"},
-        {add_job("bytes",
-                 put_tar("t/bytes.tar", {{"frame_1.png", std::string(300'000, 'b')}}),
+        {add_job("bytes", put_tar("t/bytes.tar", {{"frame_1.png", std::string(300'000, 'b')}}),
                  "s3://renderer-tars/o/4.mp4"),
          "exceed 200000 bytes (STORAGE_MAX_BYTES)"},
     };
     server_->put(kBucket, "t/not-a-tar.tar", "<html>this is an error page, not a tar</html>");
-    const auto not_tar = add_job("nottar", server_->presign("GET", "/renderer-tars/t/not-a-tar.tar"),
-                                 "s3://renderer-tars/o/5.mp4");
+    const auto not_tar =
+        add_job("nottar", server_->presign("GET", "/renderer-tars/t/not-a-tar.tar"),
+                "s3://renderer-tars/o/5.mp4");
 
     auto storage = testing::storage_config_for(*server_);
     storage.limits.max_files = 100;

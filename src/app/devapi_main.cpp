@@ -126,9 +126,9 @@ int serve(const Settings& s, const sigset_t& signals) {
         if (!s.seed_bucket.empty()) {
             const auto root = storage::parse_s3_url(s.seed_bucket);
             if (!root) {
-                throw Error(ErrorClass::ConfigError,
-                            fmt::format("--seed-bucket '{}' is not s3://BUCKET[/PREFIX]",
-                                        s.seed_bucket));
+                throw Error(
+                    ErrorClass::ConfigError,
+                    fmt::format("--seed-bucket '{}' is not s3://BUCKET[/PREFIX]", s.seed_bucket));
             }
             const storage::S3Client client(storage::storage_config_from_env());
             devapi::seed_bucket(client,

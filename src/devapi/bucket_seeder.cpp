@@ -55,8 +55,8 @@ void seed_bucket(const storage::S3Client& client, const BucketSeed& seed,
         }
         const auto prefix = fmt::format("stories/{}/{}/frames/", spec.story_id, spec.part_id);
         for (const auto& frame : frames) {
-            storage::upload_file(client, frame,
-                                 s3_url(root, prefix + frame.filename().string()), never);
+            storage::upload_file(client, frame, s3_url(root, prefix + frame.filename().string()),
+                                 never);
         }
         objects += frames.size();
         spec.frames_dir.reset();

@@ -14,8 +14,8 @@
 namespace renderer::devapi {
 
 struct BucketSeed {
-    storage::S3Location root;              // s3://bucket/prefix/: everything goes under it
-    std::filesystem::path stories_dir;     // what scan_stories read the specs from
+    storage::S3Location root;                    // s3://bucket/prefix/: everything goes under it
+    std::filesystem::path stories_dir;           // what scan_stories read the specs from
     std::optional<std::filesystem::path> music;  // a track for every job (music_url), if any
 };
 

@@ -49,15 +49,17 @@ std::string frame_name_of(std::string_view shown, const char* raw) {
     std::string_view name = raw == nullptr ? std::string_view{} : std::string_view(raw);
     if (name.substr(0, 2) == "./") name.remove_prefix(2);
     if (name.find('/') != std::string_view::npos || name == "..") {
-        refuse(fmt::format("{}: entry '{}' has a path; only frames at the archive's top level "
-                           "are accepted (make it with tar -C FRAMES_DIR -cf frames.tar .)",
-                           shown, quoted(raw)));
+        refuse(
+            fmt::format("{}: entry '{}' has a path; only frames at the archive's top level "
+                        "are accepted (make it with tar -C FRAMES_DIR -cf frames.tar .)",
+                        shown, quoted(raw)));
     }
     auto frame = frame_name(name, "");
     if (!frame) {
-        refuse(fmt::format("{}: entry '{}' is not a .png frame name (a visible name ending in "
-                           ".png, at most 255 bytes, no control characters)",
-                           shown, quoted(raw)));
+        refuse(
+            fmt::format("{}: entry '{}' is not a .png frame name (a visible name ending in "
+                        ".png, at most 255 bytes, no control characters)",
+                        shown, quoted(raw)));
     }
     return *frame;
 }
@@ -67,13 +69,19 @@ std::string_view kind_of(archive_entry* entry) {
     if (archive_entry_symlink(entry) != nullptr) return "a symbolic link";
     if (archive_entry_hardlink(entry) != nullptr) return "a hard link";
     switch (archive_entry_filetype(entry)) {
-    case AE_IFDIR: return "a directory";
-    case AE_IFLNK: return "a symbolic link";
-    case AE_IFCHR:
-    case AE_IFBLK: return "a device";
-    case AE_IFIFO: return "a FIFO";
-    case AE_IFSOCK: return "a socket";
-    default: return "not a regular file";
+        case AE_IFDIR:
+            return "a directory";
+        case AE_IFLNK:
+            return "a symbolic link";
+        case AE_IFCHR:
+        case AE_IFBLK:
+            return "a device";
+        case AE_IFIFO:
+            return "a FIFO";
+        case AE_IFSOCK:
+            return "a socket";
+        default:
+            return "not a regular file";
     }
 }
 
@@ -119,22 +127,22 @@ class Extraction {
                                  archive_entry_hardlink(entry) == nullptr &&
                                  archive_entry_symlink(entry) == nullptr;
             if (!regular) {
-                refuse(fmt::format("{}: entry '{}' is {}; only regular files are accepted",
-                                   shown_, quoted(raw), kind_of(entry)));
+                refuse(fmt::format("{}: entry '{}' is {}; only regular files are accepted", shown_,
+                                   quoted(raw), kind_of(entry)));
             }
             // A sparse entry unpacks to more bytes than the archive holds: a tar bomb's tool.
             if (archive_entry_sparse_count(entry) > 0) {
-                refuse(fmt::format("{}: entry '{}' is a sparse file; only plain files are "
-                                   "accepted",
-                                   shown_, quoted(raw)));
+                refuse(
+                    fmt::format("{}: entry '{}' is a sparse file; only plain files are "
+                                "accepted",
+                                shown_, quoted(raw)));
             }
             const auto name = frame_name_of(shown_, raw);
             if (!names_.insert(name).second) {
                 refuse(fmt::format("{}: entry '{}' appears twice", shown_, quoted(raw)));
             }
-            if (archive_entry_size_is_set(entry) &&
-                static_cast<std::uint64_t>(archive_entry_size(entry)) >
-                    limits_.max_bytes - bytes_) {
+            if (archive_entry_size_is_set(entry) && static_cast<std::uint64_t>(archive_entry_size(
+                                                        entry)) > limits_.max_bytes - bytes_) {
                 too_many_bytes();
             }
             write_entry(a, name);
@@ -173,8 +181,7 @@ class Extraction {
             const auto n = archive_read_data(a, buf.data(), buf.size());
             if (n == 0) break;
             if (n < 0) {
-                refuse(fmt::format("{}: entry '{}' cannot be read: {}", shown_, name,
-                                   error_of(a)));
+                refuse(fmt::format("{}: entry '{}' cannot be read: {}", shown_, name, error_of(a)));
             }
             const auto len = static_cast<std::uint64_t>(n);
             if (len > limits_.max_bytes - bytes_) too_many_bytes();

@@ -39,23 +39,25 @@ void write_tar(const std::filesystem::path& path, const std::vector<TarEntry>& e
         archive_entry_set_perm(entry.get(), 0644);
         archive_entry_set_mtime(entry.get(), 1'700'000'000, 0);
         switch (e.kind) {
-        case TarEntry::Kind::File:
-            archive_entry_set_filetype(entry.get(), AE_IFREG);
-            archive_entry_set_size(entry.get(), static_cast<la_int64_t>(e.data.size()));
-            break;
-        case TarEntry::Kind::Directory:
-            archive_entry_set_filetype(entry.get(), AE_IFDIR);
-            archive_entry_set_perm(entry.get(), 0755);
-            break;
-        case TarEntry::Kind::Symlink:
-            archive_entry_set_filetype(entry.get(), AE_IFLNK);
-            archive_entry_set_symlink(entry.get(), e.link.c_str());
-            break;
-        case TarEntry::Kind::Hardlink:
-            archive_entry_set_filetype(entry.get(), AE_IFREG);
-            archive_entry_set_hardlink(entry.get(), e.link.c_str());
-            break;
-        case TarEntry::Kind::Fifo: archive_entry_set_filetype(entry.get(), AE_IFIFO); break;
+            case TarEntry::Kind::File:
+                archive_entry_set_filetype(entry.get(), AE_IFREG);
+                archive_entry_set_size(entry.get(), static_cast<la_int64_t>(e.data.size()));
+                break;
+            case TarEntry::Kind::Directory:
+                archive_entry_set_filetype(entry.get(), AE_IFDIR);
+                archive_entry_set_perm(entry.get(), 0755);
+                break;
+            case TarEntry::Kind::Symlink:
+                archive_entry_set_filetype(entry.get(), AE_IFLNK);
+                archive_entry_set_symlink(entry.get(), e.link.c_str());
+                break;
+            case TarEntry::Kind::Hardlink:
+                archive_entry_set_filetype(entry.get(), AE_IFREG);
+                archive_entry_set_hardlink(entry.get(), e.link.c_str());
+                break;
+            case TarEntry::Kind::Fifo:
+                archive_entry_set_filetype(entry.get(), AE_IFIFO);
+                break;
         }
         check(a.get(), archive_write_header(a.get(), entry.get()), "header");
         if (e.kind == TarEntry::Kind::File && !e.data.empty()) {
