@@ -170,6 +170,7 @@ TEST_F(TarExtractTest, BytesThatAreNotATarAreRefused) {
     const auto text = dir_.path() / "text.tar";
     { std::ofstream(text) << std::string(4096, 'z'); }
     expect_refused(text, "is not a tar archive");
+    expect_refused(text, "a prefix of PNGs is s3://BUCKET/PREFIX/");
     const auto empty = dir_.path() / "empty.tar";
     { std::ofstream{empty}; }
     expect_refused(empty, "not a tar archive");

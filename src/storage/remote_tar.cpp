@@ -32,6 +32,9 @@ using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
 
 constexpr std::uint64_t kSpaceCheckEvery = 8ull << 20;
 constexpr std::size_t kShownNameBytes = 160;
+// The likeliest mistake behind a URL that is not a tar: a prefix meant as s3://.
+constexpr std::string_view kNotATarHint =
+    "an http(s) frames_url must name a .tar of PNGs (a prefix of PNGs is s3://BUCKET/PREFIX/)";
 
 [[noreturn]] void refuse(std::string message) {
     throw Error(ErrorClass::PreflightError, std::move(message));
@@ -112,10 +115,10 @@ class Extraction {
             const int rc = archive_read_next_header(a, &entry);
             if (rc == ARCHIVE_EOF) break;
             if (rc < ARCHIVE_WARN) {
-                refuse(entries == 0
-                           ? fmt::format("{} is not a tar archive: {}", shown_, error_of(a))
-                           : fmt::format("{} is damaged after {} entries: {}", shown_, entries,
-                                         error_of(a)));
+                refuse(entries == 0 ? fmt::format("{} is not a tar archive ({}): {}", shown_,
+                                                  error_of(a), kNotATarHint)
+                                    : fmt::format("{} is damaged after {} entries: {}", shown_,
+                                                  entries, error_of(a)));
             }
             if (++entries > limits_.max_files) {
                 refuse(fmt::format("{} holds more than {} entries (STORAGE_MAX_FILES)", shown_,
@@ -252,8 +255,9 @@ TarFrames extract_frames_tar(const fs::path& archive_path, const fs::path& frame
     archive_read_support_filter_none(a.get());
     if (archive_read_open_filename(a.get(), archive_path.c_str(), 64 * 1024) != ARCHIVE_OK) {
         const char* text = archive_error_string(a.get());
-        refuse(fmt::format("{} is not a tar archive: {}", shown,
-                           text == nullptr ? "unreadable" : quotable_utf8(text, 200)));
+        refuse(fmt::format("{} is not a tar archive ({}): {}", shown,
+                           text == nullptr ? "unreadable" : quotable_utf8(text, 200),
+                           kNotATarHint));
     }
     Extraction extraction(frames_dir, limits, shown);
     extraction.run(a.get(), cancelled);
