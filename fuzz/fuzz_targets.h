@@ -15,6 +15,7 @@ int claim(const std::uint8_t* data, std::size_t size);      // claim/heartbeat/s
 int config(const std::uint8_t* data, std::size_t size);     // env values and their parsers
 int png(const std::uint8_t* data, std::size_t size);        // the PNG frame loader
 int preflight(const std::uint8_t* data, std::size_t size);  // preflight over arbitrary files
+int tar(const std::uint8_t* data, std::size_t size);        // a frames .tar (frames_url)
 
 // A broken invariant: prints what and aborts, which libFuzzer and the tests report as a crash.
 [[noreturn]] void violated(const char* what);

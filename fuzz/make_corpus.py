@@ -146,3 +146,37 @@ wav = b"RIFF" + struct.pack("<I", 36 + 8) + b"WAVEfmt " + struct.pack("<IHHIIHH"
     b"data" + struct.pack("<I", 8) + b"\0" * 8
 put("preflight", "music_wav", b"\1" + wav)
 put("preflight", "music_id3_only", b"\1" + b"ID3\x03\0\0\0\0\0\x0bTIT2\0\0\0\x01\0\0\0")
+
+# ---- tar: a frames archive (frames_url); fixed metadata so the seeds are the same every run ----
+import io
+import tarfile
+
+
+def tar_of(members, fmt=tarfile.PAX_FORMAT):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
+        for name, kind, data in members:
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            info.type = kind
+            if kind == tarfile.REGTYPE:
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+            else:
+                info.linkname = data.decode() if data else ""
+                t.addfile(info)
+    return buf.getvalue()
+
+
+frame = png(W, H, 2, 8, filtered(rgb_rows(W, H, 3), 3, [0]))
+put("tar", "frames", tar_of([("frame_1.png", tarfile.REGTYPE, frame),
+                             ("frame_2.png", tarfile.REGTYPE, frame)]))
+put("tar", "dot_root_gnu", tar_of([("./", tarfile.DIRTYPE, b""), ("./a.png", tarfile.REGTYPE, frame)],
+                                  tarfile.GNU_FORMAT))
+put("tar", "traversal", tar_of([("a.png", tarfile.REGTYPE, b"x"), ("../b.png", tarfile.REGTYPE, b"x")]))
+put("tar", "links", tar_of([("a.png", tarfile.REGTYPE, b"x"), ("b.png", tarfile.SYMTYPE, b"/etc/passwd"),
+                            ("c.png", tarfile.LNKTYPE, b"a.png")]))
+put("tar", "long_name_gnu", tar_of([("x" * 120 + ".png", tarfile.REGTYPE, b"x")],
+                                   tarfile.GNU_FORMAT))
+put("tar", "fifo_dir", tar_of([("d/", tarfile.DIRTYPE, b""), ("f.png", tarfile.FIFOTYPE, b"")]))
+put("tar", "empty", b"\0" * 1024)

@@ -320,7 +320,9 @@ done_count() {
 }
 
 t0=$(elapsed)
-timeout 900 podman-compose -p "$project" -f "$compose_file" up --build \
+# The runbook's service: the API comes as its dependency; the profile `s3` services stay down
+# (podman-compose 1.0 knows no profiles, so they are left out by naming the service).
+timeout 900 podman-compose -p "$project" -f "$compose_file" up --build renderer \
   >"$work/compose-up.log" 2>&1 &
 up_pid=$!
 deadline=$(($(elapsed) + 600))
@@ -382,6 +384,55 @@ if [ -n "$worker" ]; then
   else
     fail "graceful stop: exit code '$code'"
   fi
+fi
+timeout 120 podman-compose -p "$project" -f "$compose_file" down >/dev/null 2>&1
+kill "$up_pid" 2>/dev/null
+wait "$up_pid" 2>/dev/null
+
+# ---- profile s3: no shared volume; s3rver, the API seeding it, a worker mounting nothing -------
+# The API uploads the sample stories into the bucket and seeds jobs by URL; the worker downloads,
+# renders and uploads. Pass: both jobs rendered, two uploads logged, no MP4 left in any
+# directory the worker could share (it has none: its only mounts are tmpfs and the secret).
+rm -f "$RENDERER_OUTPUT_DIR"/*.mp4
+export RENDERER_API_PORT_S3=$(free_port)
+uploaded_count() {
+  local c
+  c=$(container_of renderer-s3)
+  [ -n "$c" ] && podman logs "$c" 2>/dev/null | grep -c '"event":"output_uploaded"'
+}
+t0=$(elapsed)
+# The store's image (the tests' pinned s3rver on Debian's Node); npm trusts the host's CA bundle,
+# for a registry behind a proxy with a local CA.
+if ! timeout 900 podman build --isolation=chroot -f Containerfile --target s3rver \
+     "${build_args[@]}" --volume /etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro \
+     --build-arg NODE_EXTRA_CA_CERTS=/host-ca.crt -t renderer-s3rver:dev . \
+     >>"$build_log" 2>&1; then
+  tail -30 "$build_log"
+  fail "build: the s3rver stage failed (log: $build_log)"
+fi
+timeout 900 podman-compose -p "$project" -f "$compose_file" --profile s3 up --build renderer-s3 \
+  >"$work/compose-s3.log" 2>&1 ||
+  timeout 900 podman-compose -p "$project" -f "$compose_file" up --build renderer-s3 \
+    >>"$work/compose-s3.log" 2>&1 &
+up_pid=$!
+deadline=$(($(elapsed) + 600))
+while [ "$(elapsed)" -lt "$deadline" ] && kill -0 "$up_pid" 2>/dev/null; do
+  [ "$(uploaded_count)" = 2 ] && break
+  sleep 2
+done
+stats=$(curl -fsS -m 5 -H "Authorization: Bearer $(cat "$RENDERER_API_TOKEN_FILE")" \
+  "http://127.0.0.1:$RENDERER_API_PORT_S3/api/stats" 2>&1)
+worker=$(container_of renderer-s3)
+mounts=$([ -n "$worker" ] &&
+  podman inspect "$worker" --format '{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}')
+if [ "$(uploaded_count)" = 2 ] && ! echo "$mounts" | grep -Eq 'bind:/(content|output)' &&
+   python3 -c 'import json, sys; assert json.loads(sys.argv[1])["by_status"]["rendered"] == 2' \
+     "$stats" 2>/dev/null; then
+  pass "compose profile s3: both sample jobs rendered from s3rver and uploaded back, the" \
+    "worker sharing no volume ($(took); api stats $stats)"
+else
+  tail -40 "$work/compose-s3.log"
+  fail "compose profile s3: uploads $(uploaded_count), mounts '$mounts', api stats '$stats'"
 fi
 timeout 120 podman-compose -p "$project" -f "$compose_file" down >/dev/null 2>&1
 kill "$up_pid" 2>/dev/null

@@ -14,8 +14,8 @@ build_packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspng-dev libdeflate-dev libcurl4-openssl-dev rapidjson-dev libspdlog-dev libfmt-dev libcli11-dev
   # Object storage (src/storage): expat reads S3's XML answers, libcrypto (libssl-dev below)
-  # hashes uploads.
-  libexpat1-dev
+  # hashes uploads, libarchive reads frames delivered as a .tar.
+  libexpat1-dev libarchive-dev
   libcpp-httplib-dev
   # cpp-httplib's header calls into these, so the binaries link them (meson.build).
   libssl-dev zlib1g-dev libbrotli-dev

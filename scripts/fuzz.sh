@@ -12,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(job_list claim config png preflight)
+[ ${#targets[@]} -gt 0 ] || targets=(job_list claim config png preflight tar)
 
 # The build's own packages, then clang with its libFuzzer/sanitizer runtimes.
 DEPS_BUILD=0 "$root/scripts/deps.sh" || exit 1

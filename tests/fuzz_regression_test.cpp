@@ -67,7 +67,8 @@ INSTANTIATE_TEST_SUITE_P(Targets, FuzzRegressionTest,
                          ::testing::Values(Target{"job_list", fuzz::job_list},
                                            Target{"claim", fuzz::claim},
                                            Target{"config", fuzz::config}, Target{"png", fuzz::png},
-                                           Target{"preflight", fuzz::preflight}),
+                                           Target{"preflight", fuzz::preflight},
+                                           Target{"tar", fuzz::tar}),
                          [](const auto& param) { return std::string(param.param.name); });
 
 }  // namespace

@@ -28,8 +28,12 @@ K8S = ROOT / "infra" / "k8s"
 MONITORING = K8S / "monitoring"
 NAMESPACE = "renderer"
 SECRET = "renderer-api-token"
-# The kustomizations an operator applies: the default (ScaledJob) and the Deployment variant.
-VARIANTS = {"scaledjob": K8S, "deployment": K8S / "deployment"}
+# The kustomizations an operator applies: the default (ScaledJob), the Deployment variant, and
+# that Deployment without shared volumes (jobs by URL, DESIGN §4.1).
+VARIANTS = {"scaledjob": K8S, "deployment": K8S / "deployment",
+            "object-storage": K8S / "object-storage"}
+SHARED_VOLUME_VARIANTS = {"scaledjob", "deployment"}
+S3_SECRET = "renderer-s3-credentials"
 
 
 def load_all(path):
@@ -183,15 +187,17 @@ class KubernetesManifests(unittest.TestCase):
     def test_expected_objects_in_one_namespace(self):
         for v in self.each():
             for key in [("Namespace", NAMESPACE), ("TriggerAuthentication", "renderer-api-auth"),
-                        ("PersistentVolumeClaim", "renderer-content"),
-                        ("PersistentVolumeClaim", "renderer-output"),
                         ("ConfigMap", "renderer-api"), ("NetworkPolicy", "renderer")]:
                 self.assertIn(key, v.by_key)
+            if v.name in SHARED_VOLUME_VARIANTS:
+                self.assertIn(("PersistentVolumeClaim", "renderer-content"), v.by_key)
+                self.assertIn(("PersistentVolumeClaim", "renderer-output"), v.by_key)
             for (kind, name), doc in v.by_key.items():
                 if kind not in ("Namespace", "PersistentVolume"):
                     self.assertEqual(doc["metadata"].get("namespace"), NAMESPACE, f"{kind}/{name}")
-            # The example Secret holds a placeholder: it must never be applied by accident.
+            # The example Secrets hold placeholders: they must never be applied by accident.
             self.assertNotIn(("Secret", SECRET), v.by_key)
+            self.assertNotIn(("Secret", S3_SECRET), v.by_key)
             self.assertTrue(v.container["image"].startswith("registry.example.com/renderer:"))
         secret = load_all(K8S / "secret.example.yaml")[0]
         self.assertIn("token", secret.get("stringData", secret.get("data", {})))
@@ -228,6 +234,43 @@ class KubernetesManifests(unittest.TestCase):
         self.assertGreaterEqual(scaled["fallback"]["replicas"], 1)
         self.assertGreaterEqual(scaled["fallback"]["failureThreshold"], 1)
         self.assertLessEqual(scaled["minReplicaCount"], scaled["maxReplicaCount"])
+
+    def test_object_storage_variant_needs_no_shared_volume(self):
+        # Issue 15: workers without ReadWriteMany claims; credentials from a Secret, as files.
+        v = Variant("object-storage")
+        self.assertEqual(v.workload["kind"], "Deployment")
+        kinds = {kind for kind, _ in v.by_key}
+        self.assertFalse(kinds & {"PersistentVolumeClaim", "PersistentVolume"}, kinds)
+        self.assertIn("ScaledObject", kinds)
+        self.assertIn("PodDisruptionBudget", kinds)
+        for volume in v.pod["volumes"]:
+            self.assertTrue({"emptyDir", "secret"} & set(volume), volume["name"])
+        mounts = {m["mountPath"]: m for m in v.container["volumeMounts"]}
+        volumes = {vol["name"]: vol for vol in v.pod["volumes"]}
+        tmp = volumes[mounts[env_value(v.container, "TMP_DIR")]["name"]]
+        # One job's downloads (a .tar and its frames side by side) and the render fit the
+        # emptyDir, which fits the pod's ephemeral storage.
+        max_bytes = quantity(env_value(v.container, "STORAGE_MAX_BYTES"))
+        size = quantity(tmp["emptyDir"]["sizeLimit"])
+        self.assertGreaterEqual(size, 2 * max_bytes)
+        self.assertLessEqual(size, quantity(v.container["resources"]["limits"]["ephemeral-storage"]))
+        env = env_of(v.container)
+        for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]:
+            self.assertNotIn(name, env, "credentials are mounted files, never env values")
+        [secret] = [vol for vol in v.pod["volumes"]
+                    if vol.get("secret", {}).get("secretName") == S3_SECRET]
+        mount = [m for m in v.container["volumeMounts"] if m["name"] == secret["name"]][0]
+        self.assertTrue(mount.get("readOnly"))
+        items = {i["path"]: i["key"] for i in secret["secret"]["items"]}
+        example = load_all(K8S / "object-storage" / "s3-secret.example.yaml")[0]
+        for name in ["AWS_ACCESS_KEY_ID_FILE", "AWS_SECRET_ACCESS_KEY_FILE"]:
+            path = Path(env_value(v.container, name))
+            key = items[str(path.relative_to(mount["mountPath"]))]
+            self.assertIn(key, example["stringData"])
+        self.assertRegex(env_value(v.container, "AWS_REGION"), r"^[a-z]+-[a-z]+-\d$")
+        policy = v.by_key[("NetworkPolicy", "renderer")]["spec"]
+        self.assertIn(443, [p["port"] for r in policy["egress"] for p in r["ports"]],
+                      "the store is reached on 443")
 
     def test_keda_managed_objects_have_no_replicas(self):
         # Every `kubectl apply` reset the fleet to `replicas:` under KEDA.
@@ -477,12 +520,49 @@ class ComposeFile(unittest.TestCase):
         cls.services = cls.compose["services"]
 
     def test_services_build_from_the_containerfile(self):
-        self.assertEqual(set(self.services), {"api", "renderer"})
+        self.assertEqual(set(self.services), {"api", "renderer", "s3", "api-s3", "renderer-s3"})
         for name, service in self.services.items():
             self.assertEqual(service["build"]["context"], "..", name)
             self.assertEqual(service["build"]["dockerfile"], "Containerfile", name)
         self.assertEqual(self.services["api"]["build"]["target"], "devapi")
+        self.assertEqual(self.services["api-s3"]["build"]["target"], "devapi")
         self.assertNotIn("target", self.services["renderer"]["build"], "production = default")
+        self.assertNotIn("target", self.services["renderer-s3"]["build"], "production = default")
+        stages = re.findall(r"^FROM \S+ AS (\S+)", (ROOT / "Containerfile").read_text(), re.M)
+        self.assertEqual(self.services["s3"]["build"]["target"], "s3rver")
+        self.assertIn("s3rver", stages)
+        self.assertEqual(stages[-1], "renderer", "the last stage is the default build target")
+
+    def test_profile_s3_runs_a_worker_without_shared_volumes(self):
+        # Issue 15: s3rver as the store, the API seeding it, a worker that mounts nothing.
+        s3, api, worker = (self.services[n] for n in ["s3", "api-s3", "renderer-s3"])
+        for name in ["s3", "api-s3", "renderer-s3"]:
+            self.assertEqual(self.services[name].get("profiles"), ["s3"], name)
+        for name in ["api", "renderer"]:
+            self.assertNotIn("profiles", self.services[name], f"{name} runs by default")
+        command = s3["command"]
+        bucket = command[command.index("--configure-bucket") + 1]
+        port = command[command.index("--port") + 1]
+        self.assertEqual(api["depends_on"]["s3"]["condition"], "service_healthy")
+        self.assertTrue(s3["healthcheck"]["test"])
+        self.assertIn("api-s3", worker["depends_on"])
+        seed = api["command"][api["command"].index("--seed-bucket") + 1]
+        self.assertTrue(seed.startswith(f"s3://{bucket}/"), seed)
+        music = api["command"][api["command"].index("--seed-music") + 1]
+        self.assertTrue(music.startswith("/content/"), music)
+        self.assertTrue((ROOT / "testdata" / "audio" / "music" / Path(music).name).is_file(),
+                        "infra/local-setup.sh copies testdata's music into ./content")
+        for service in [api, worker]:
+            env = service["environment"]
+            self.assertEqual(env["AWS_ENDPOINT_URL"], f"http://s3:{port}")
+            self.assertIn(bucket, env["STORAGE_ALLOWED_HOSTS"].split(","))
+            self.assertTrue(env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"])
+        env = worker["environment"]
+        self.assertEqual(env["API_BASE_URL"], "http://api-s3:8080")
+        self.assertNotIn("volumes", worker, "the worker shares no volume with anyone")
+        self.assertEqual(set(worker.get("tmpfs", [])), {env["CONTENT_DIR"], env["OUTPUT_DIR"]})
+        self.assertEqual(env["API_AUTH_TOKEN_FILE"], "/run/secrets/api_token")
+        self.assertGreater(seconds(worker["stop_grace_period"]), int(env["SHUTDOWN_GRACE_SEC"]))
 
     def test_renderer_env_and_mounts_follow_the_spec(self):
         renderer = self.services["renderer"]

@@ -82,7 +82,7 @@ def manifest_settings():
     job_args, job_env = container_env(job["spec"]["jobTargetRef"]["template"]["spec"])
     dep = manifest(K8S / "deployment" / "deployment.yaml", "Deployment")
     dep_args, dep_env = container_env(dep["spec"]["template"]["spec"])
-    so = manifest(K8S / "deployment" / "scaledobject.yaml", "ScaledObject")
+    so = manifest(K8S / "deployment" / "scaling" / "scaledobject.yaml", "ScaledObject")
     return {
         "scaledjob": {
             "args": job_args,

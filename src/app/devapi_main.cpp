@@ -17,8 +17,12 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "devapi/api_server.h"
+#include "devapi/bucket_seeder.h"
 #include "devapi/story_scanner.h"
 #include "renderer_version.h"
+#include "storage/remote_url.h"
+#include "storage/s3_client.h"
+#include "storage/storage_config.h"
 
 namespace {
 
@@ -31,7 +35,10 @@ const char* kDescription =
     "<token>`.\n\n"
     "Examples:\n"
     "  API_AUTH_TOKEN=dev renderer-devapi --seed-stories ./content/stories\n"
-    "  renderer-devapi --token-file tok --port 0 --port-file port --fail-rate 0.2 --seed 7\n";
+    "  renderer-devapi --token-file tok --port 0 --port-file port --fail-rate 0.2 --seed 7\n"
+    "  AWS_ENDPOINT_URL=http://127.0.0.1:4568 AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... \\\n"
+    "    renderer-devapi --seed-stories ./content/stories --seed-bucket s3://stories/demo \\\n"
+    "    --seed-music ./content/audio/music/track.mp3\n";
 
 struct Settings {
     std::string host = "127.0.0.1";
@@ -39,6 +46,8 @@ struct Settings {
     std::string token;
     std::string token_file;
     std::string seed_stories;
+    std::string seed_bucket;
+    std::string seed_music;
     int lease_seconds = 120;
     double fail_rate = 0.0;
     int latency_ms = 0;
@@ -113,7 +122,24 @@ int serve(const Settings& s, const sigset_t& signals) {
 
     devapi::ApiServer server(opts);
     if (!s.seed_stories.empty()) {
-        for (auto& spec : devapi::scan_stories(s.seed_stories, s.lease_seconds)) {
+        auto specs = devapi::scan_stories(s.seed_stories, s.lease_seconds);
+        if (!s.seed_bucket.empty()) {
+            const auto root = storage::parse_s3_url(s.seed_bucket);
+            if (!root) {
+                throw Error(
+                    ErrorClass::ConfigError,
+                    fmt::format("--seed-bucket '{}' is not s3://BUCKET[/PREFIX]", s.seed_bucket));
+            }
+            const storage::S3Client client(storage::storage_config_from_env());
+            devapi::seed_bucket(client,
+                                {.root = *root,
+                                 .stories_dir = s.seed_stories,
+                                 .music = s.seed_music.empty()
+                                              ? std::nullopt
+                                              : std::optional<std::filesystem::path>(s.seed_music)},
+                                specs);
+        }
+        for (auto& spec : specs) {
             const auto id = spec.id;
             if (const auto outcome = server.store().add(std::move(spec)); !outcome.ok()) {
                 log::warn("seed_skipped", {{"job_id", id}, {"reason", outcome.message}});
@@ -168,6 +194,16 @@ int main(int argc, char** argv) {
         ->envname("API_AUTH_TOKEN_FILE");
     app.add_option("--seed-stories", s.seed_stories,
                    "Queue one job per <story>/<part> directory holding PNGs");
+    auto* bucket =
+        app.add_option("--seed-bucket", s.seed_bucket,
+                       "s3://BUCKET[/PREFIX]: upload the seeded frames there and give the jobs "
+                       "frames_url, output_url (and music_url) in it; credentials and endpoint "
+                       "from the AWS_* variables, as the worker reads them")
+            ->needs("--seed-stories");
+    app.add_option("--seed-music", s.seed_music,
+                   "With --seed-bucket: a track uploaded too, every job's music_url")
+        ->needs(bucket)
+        ->check(CLI::ExistingFile);
     app.add_option("--lease-seconds", s.lease_seconds, "Default lease length")
         ->capture_default_str()
         ->check(CLI::Range(1, 86400));

@@ -10,6 +10,7 @@
 #include "storage/object_download.h"
 #include "storage/object_upload.h"
 #include "storage/remote_frames.h"
+#include "storage/remote_tar.h"
 #include "storage/remote_url.h"
 
 namespace renderer::worker {
@@ -67,19 +68,21 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
 
     const auto start = std::chrono::steady_clock::now();
     std::vector<storage::DownloadItem> items;
+    // frames_url is an s3:// prefix of PNGs, or the http(s) URL of a .tar of them: downloaded
+    // with the other inputs, unpacked after.
+    std::optional<fs::path> frames_tar;
     if (job.frames_url) {
-        const auto prefix = storage::parse_s3_url(*job.frames_url);
-        if (!prefix) {
-            throw Error(ErrorClass::PreflightError,
-                        fmt::format("frames_url '{}' must be an s3://BUCKET/PREFIX/ URL",
-                                    storage::url_for_log(*job.frames_url)));
-        }
-        const auto frames = storage::list_frames(client, *prefix, cancelled);
         const auto dir = make_dir(work_dir / "frames");
-        for (const auto& f : frames) {
-            items.push_back({.object = storage::S3Location{prefix->bucket, f.key},
-                             .dest = dir / f.name,
-                             .expected_size = f.size});
+        if (const auto prefix = storage::parse_s3_url(*job.frames_url)) {
+            const auto frames = storage::list_frames(client, *prefix, cancelled);
+            for (const auto& f : frames) {
+                items.push_back({.object = storage::S3Location{prefix->bucket, f.key},
+                                 .dest = dir / f.name,
+                                 .expected_size = f.size});
+            }
+        } else {
+            frames_tar = work_dir / "frames.tar";
+            items.push_back({.url = *job.frames_url, .dest = *frames_tar});
         }
         request.frames_dir = dir;
     }
@@ -100,6 +103,22 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
     if (job.output_url) request.output_dir = make_dir(work_dir / "output");
     if (items.empty()) return;
     const auto stats = storage::download_all(client, items, cancelled);
+    std::uint64_t unpacked_files = 0;
+    if (frames_tar) {
+        // The archive is removed whatever the outcome: its frames are now files, or the job
+        // fails and the work dir goes with it.
+        struct RemoveArchive {
+            fs::path path;
+            ~RemoveArchive() {
+                std::error_code ec;
+                fs::remove(path, ec);
+            }
+        } remove_archive{*frames_tar};
+        const auto unpacked =
+            storage::extract_frames_tar(*frames_tar, request.frames_dir, config.limits,
+                                        storage::url_for_log(*job.frames_url), cancelled);
+        unpacked_files = unpacked.files;
+    }
     bool music_cached = false;
     if (music_item) {
         const auto& item = items[*music_item];
@@ -116,6 +135,7 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
         }
     }
     log.info("inputs_downloaded", {{"files", static_cast<std::uint64_t>(items.size())},
+                                   {"unpacked_files", unpacked_files},
                                    {"bytes", stats.bytes},
                                    {"retries", stats.retries},
                                    {"music_cached", music_cached},

@@ -17,7 +17,8 @@ namespace renderer::worker {
 bool has_remote_fields(const Job& job);
 
 // Checks the job's URLs (scheme, allow-list, plain http, credentials for s3://), downloads
-// what they name into `work_dir` (frames/, music/) and points `request` at it; with an
+// what they name into `work_dir` (frames/, music/; a frames .tar is unpacked into frames/ and
+// removed) and points `request` at it; with an
 // output_url, the render's output dir becomes work_dir/output. Throws the storage library's
 // errors (PreflightError for a bad URL or listing, ConfigError for refused credentials,
 // IoError for a store that kept failing, Cancelled).
