@@ -12,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include <curl/curlver.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
@@ -153,19 +152,10 @@ TEST(StorageSessionTokenTest, TheSessionTokenIsSentAndSigned) {
 
 // More keys than three pages: every page after the first carries a continuation token (with
 // '/', '+' and '=' in it), which the signed query must hold encoded and in canonical order.
-// KNOWN DEFECT, open in issue 15: on libcurl 8 (Debian 13 has 8.14) the verifying proxy refuses
-// the second page of a listing (SignatureDoesNotMatch), the first page and every other request
-// passing; libcurl 7.88 (Debian 12) passes both. The request carrying a continuation token is
-// signed otherwise than SigV4 (aws4) canonicalises it; where exactly is not pinned down yet.
-// Until it is, a listing of more than one page fails on Debian 13, and these tests skip there,
-// saying so, rather than pass.
-bool paged_listings_sign_correctly() { return LIBCURL_VERSION_NUM < 0x080000; }
-
+// The regression test of issue 15's Debian 13 defect: libcurl 8.14's CURLOPT_AWS_SIGV4 signed
+// the continuation-token request otherwise than SigV4 and the store refused the second page.
+// Requests are now signed by our own signer (storage/sigv4.h), the same on every libcurl.
 TEST_F(StorageTest, ListingPagesThroughMoreKeysThanOnePage) {
-    if (!paged_listings_sign_correctly()) {
-        GTEST_SKIP() << "known defect on libcurl " << LIBCURL_VERSION
-                     << ": paged listings fail SigV4 (issue 15)";
-    }
     server_->put_many(kBucket, "big/frame_", 2500, ".png");
     S3Client client(config_for(*server_));
     const auto frames = list_frames(client, *parse_s3_url("s3://renderer-frames/big"), kNever);
@@ -178,10 +168,6 @@ TEST_F(StorageTest, ListingPagesThroughMoreKeysThanOnePage) {
 }
 
 TEST_F(StorageTest, AHostileListingIsRefusedBeforeAnyDownload) {
-    if (!paged_listings_sign_correctly()) {
-        GTEST_SKIP() << "known defect on libcurl " << LIBCURL_VERSION
-                     << ": paged listings fail SigV4 (issue 15)";
-    }
     server_->put_many(kBucket, "many/frame_", 2500, ".png");
     auto config = config_for(*server_);
     config.limits.max_list_keys = 1500;
