@@ -60,7 +60,13 @@ void append_header(CurlSlistPtr& list, const std::string& line) {
 bool retryable(const Attempt& attempt) {
     if (!attempt.answer) return true;
     const long s = attempt.answer->status;
-    return s >= 500 || s == 429;
+    if (s >= 500 || s == 429) return true;
+    // A body that failed the store's integrity checks was damaged on the way: sent again.
+    if (s == 400) {
+        const auto error = parse_error_body(attempt.answer->body);
+        return error && (error->code == "BadDigest" || error->code == "XAmzContentSHA256Mismatch");
+    }
+    return false;
 }
 
 std::chrono::milliseconds retry_backoff(int failed_attempt) {

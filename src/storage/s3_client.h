@@ -47,7 +47,8 @@ struct Attempt {
     std::string transport_error;  // set when there is no answer
 };
 
-// Retry with exponential back-off and full jitter: 5xx, 429 and transport failures.
+// Retry with exponential back-off and full jitter: 5xx, 429, transport failures, and a body
+// refused as damaged on the way (400 BadDigest or XAmzContentSHA256Mismatch).
 bool retryable(const Attempt& attempt);
 std::chrono::milliseconds retry_backoff(int failed_attempt);
 // Sleeps `delay` in short steps; false when `cancelled` said stop first.
