@@ -1,5 +1,5 @@
 // The storage library against a real S3 endpoint on loopback: s3rver behind a proxy that
-// recomputes each request's SigV4 with aws4 (an implementation independent of libcurl's) and
+// recomputes each request's SigV4 with aws4 (an implementation independent of ours) and
 // answers 403 on any difference, so a signing bug fails here. Listing, paging, limits,
 // parallel downloads, retries, uploads (single and multipart, presigned), and what is left
 // on disk or in the bucket when a transfer fails.

@@ -1,5 +1,5 @@
 // The S3 endpoint the storage tests talk to: s3rver (which checks no signature) behind a proxy
-// that recomputes every request's SigV4 with aws4, an implementation independent of libcurl's,
+// that recomputes every request's SigV4 with aws4, an implementation independent of ours,
 // and answers 403 SignatureDoesNotMatch on any difference. So a signing bug fails a test here.
 //
 // Run as: node --openssl-legacy-provider s3_test_server.js DIR ACCESS_KEY SECRET REGION [TOKEN]
