@@ -1,5 +1,5 @@
 // The storage library against a real S3 endpoint on loopback: s3rver behind a proxy that
-// recomputes each request's SigV4 with aws4 (an implementation independent of libcurl's) and
+// recomputes each request's SigV4 with aws4 (an implementation independent of ours) and
 // answers 403 on any difference, so a signing bug fails here. Listing, paging, limits,
 // parallel downloads, retries, uploads (single and multipart, presigned), and what is left
 // on disk or in the bucket when a transfer fails.
@@ -12,11 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include <curl/curlver.h>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "storage/digest.h"
 #include "storage/object_download.h"
 #include "storage/object_upload.h"
 #include "storage/remote_frames.h"
@@ -153,19 +153,10 @@ TEST(StorageSessionTokenTest, TheSessionTokenIsSentAndSigned) {
 
 // More keys than three pages: every page after the first carries a continuation token (with
 // '/', '+' and '=' in it), which the signed query must hold encoded and in canonical order.
-// KNOWN DEFECT, open in issue 15: on libcurl 8 (Debian 13 has 8.14) the verifying proxy refuses
-// the second page of a listing (SignatureDoesNotMatch), the first page and every other request
-// passing; libcurl 7.88 (Debian 12) passes both. The request carrying a continuation token is
-// signed otherwise than SigV4 (aws4) canonicalises it; where exactly is not pinned down yet.
-// Until it is, a listing of more than one page fails on Debian 13, and these tests skip there,
-// saying so, rather than pass.
-bool paged_listings_sign_correctly() { return LIBCURL_VERSION_NUM < 0x080000; }
-
+// The regression test of issue 15's Debian 13 defect: libcurl 8.14's CURLOPT_AWS_SIGV4 signed
+// the continuation-token request otherwise than SigV4 and the store refused the second page.
+// Requests are now signed by our own signer (storage/sigv4.h), the same on every libcurl.
 TEST_F(StorageTest, ListingPagesThroughMoreKeysThanOnePage) {
-    if (!paged_listings_sign_correctly()) {
-        GTEST_SKIP() << "known defect on libcurl " << LIBCURL_VERSION
-                     << ": paged listings fail SigV4 (issue 15)";
-    }
     server_->put_many(kBucket, "big/frame_", 2500, ".png");
     S3Client client(config_for(*server_));
     const auto frames = list_frames(client, *parse_s3_url("s3://renderer-frames/big"), kNever);
@@ -178,10 +169,6 @@ TEST_F(StorageTest, ListingPagesThroughMoreKeysThanOnePage) {
 }
 
 TEST_F(StorageTest, AHostileListingIsRefusedBeforeAnyDownload) {
-    if (!paged_listings_sign_correctly()) {
-        GTEST_SKIP() << "known defect on libcurl " << LIBCURL_VERSION
-                     << ": paged listings fail SigV4 (issue 15)";
-    }
     server_->put_many(kBucket, "many/frame_", 2500, ".png");
     auto config = config_for(*server_);
     config.limits.max_list_keys = 1500;
@@ -360,7 +347,7 @@ class StorageUploadTest : public StorageTest {
     }
 };
 
-TEST_F(StorageUploadTest, ASmallArtifactIsOneSignedPutWithContentMd5) {
+TEST_F(StorageUploadTest, ASmallArtifactIsOneSignedPutWithAChecksum) {
     const auto file = write_output(300'000);
     S3Client client(config_for(*server_));
     const auto result =
@@ -371,6 +358,7 @@ TEST_F(StorageUploadTest, ASmallArtifactIsOneSignedPutWithContentMd5) {
     EXPECT_EQ(read_back(client, "videos/story 1/part-1.mp4"), pattern(300'000));
     const auto log = server_->request_log();
     EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 1) << log;
+    EXPECT_EQ(count_of(log, "\"status\":200,\"checksum\":\"sha256\""), 1) << log;
     EXPECT_EQ(count_of(log, "\"status\":403"), 0) << log;
 }
 
@@ -445,6 +433,63 @@ TEST_F(StorageUploadTest, ACancelDuringAMultipartUploadAbortsIt) {
                        "cancelled.mp4\",\"query\":\"?uploadId="),
               0)
         << log;
+}
+
+// A body damaged on the way (one byte flipped as it arrives) fails S3's integrity checks
+// (400): the upload sends it again, and the object holds the right bytes. Each PUT carries
+// x-amz-checksum-sha256, which the store checks and keeps.
+TEST_F(StorageUploadTest, ABodyCorruptedOnTheWayIsRefusedAndSentAgain) {
+    const auto file = write_output(300'000);
+    server_->corrupt("PUT", "/videos/damaged.mp4", "", 1);
+    S3Client client(config_for(*server_));
+    const auto result =
+        upload_file(client, file, "s3://renderer-frames/videos/damaged.mp4", kNever);
+    EXPECT_EQ(result.parts, 0);
+    EXPECT_EQ(read_back(client, "videos/damaged.mp4"), pattern(300'000));
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 2) << log;
+    EXPECT_EQ(count_of(log, "\"status\":400"), 1) << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"PUT\",\"path\":\"/renderer-frames/videos/damaged.mp4\","
+                       "\"query\":\"\",\"status\":200,\"checksum\":\"sha256\""),
+              1)
+        << log;
+}
+
+// A multipart upload is created with x-amz-checksum-algorithm SHA256: every part carries its
+// x-amz-checksum-sha256 and the completion lists each part's checksum, which the store checks
+// against the parts it received (a missing or wrong one is refused). A part damaged on the
+// way is refused and sent again.
+TEST_F(StorageUploadTest, AMultipartUploadIsChecksummedPerPartAndADamagedPartIsSentAgain) {
+    const std::size_t size = (16u << 20) + 54321;
+    const auto file = write_output(size);
+    server_->corrupt("PUT", "/videos/parts.mp4", "partNumber=2", 1);
+    S3Client client(config_for(*server_));
+    const auto result = upload_file(client, file, "s3://renderer-frames/videos/parts.mp4", kNever);
+    EXPECT_EQ(result.parts, 2);
+    EXPECT_EQ(read_back(client, "videos/parts.mp4"), pattern(size));
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "partNumber=2"), 2) << log;
+    EXPECT_EQ(count_of(log, "\"status\":200,\"checksum\":\"sha256\""), 2) << log;  // the parts
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 0) << log;
+    EXPECT_EQ(count_of(log, "\"status\":400"), 1) << log;  // the damaged part, once
+}
+
+// The store's check itself: a body whose x-amz-checksum-sha256 is another body's is refused
+// (400 BadDigest, an IoError once the attempts are spent), and nothing is stored.
+TEST_F(StorageUploadTest, AChecksumThatIsNotTheBodysIsRefused) {
+    auto config = config_for(*server_);
+    config.limits.attempts = 2;
+    S3Client client(config);
+    const S3Request put{.method = "PUT",
+                        .object = {kBucket, "videos/wrong.mp4"},
+                        .headers = {"x-amz-checksum-sha256: " + sha256_base64("other bytes")}};
+    ErrorClass cls{};
+    const auto message = describe_error([&] { client.perform(put, "these bytes", kNever); }, cls);
+    EXPECT_EQ(cls, ErrorClass::IoError);
+    EXPECT_NE(message.find("BadDigest"), std::string::npos) << message;
+    describe_error([&] { read_back(client, "videos/wrong.mp4"); }, cls);
+    EXPECT_EQ(cls, ErrorClass::PreflightError);  // 404: nothing was stored
 }
 
 TEST_F(StorageUploadTest, APresignedPutUploadsWithoutCredentials) {

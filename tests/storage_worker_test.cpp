@@ -148,6 +148,83 @@ TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
     EXPECT_TRUE(fs::exists(env_.tmp / ".music-cache"));
 }
 
+// Renders the demo frames (uploaded once under f/) as job `part` to s3://.../out/PART.mp4 and
+// returns the artifact's bytes as stored.
+class StorageWorkerFaultTest : public StorageWorkerTest {
+  protected:
+    std::string render_to_bucket(const std::string& part, const storage::StorageConfig& storage) {
+        devapi::JobSpec spec;
+        spec.frames_url = "s3://renderer-stories/f/";
+        spec.output_url = "s3://renderer-stories/out/" + part + ".mp4";
+        const auto id = env_.add_job("demo", part, spec);
+        run(storage);
+        EXPECT_EQ(env_.history(id), kRenderedHistory);
+        storage::S3Client client(storage_config());
+        const auto copy = env_.dir.path() / (part + ".mp4");
+        storage::download_all(
+            client,
+            {{.object = storage::S3Location{kBucket, "out/" + part + ".mp4"}, .dest = copy}},
+            [] { return false; });
+        return testing::read_text(copy);
+    }
+};
+
+// The store fails in the middle of the frame download: one frame answers 503 twice, another's
+// answer is cut off halfway. Each is fetched again, and the job renders exactly the artifact a
+// fault-free run renders from the same frames.
+TEST_F(StorageWorkerFaultTest, A5xxInTheMiddleOfTheFrameDownloadIsRecovered) {
+    upload_frames("f/");
+    const auto clean = render_to_bucket("part1", storage_config());
+    ASSERT_FALSE(clean.empty());
+
+    server_->fault("GET", "/f/frame_30.png", "", 503, 2);
+    server_->fault("GET", "/f/frame_45.png", "", 0, 1, /*truncate=*/true);
+    const auto recovered = render_to_bucket("part2", storage_config());
+
+    EXPECT_TRUE(recovered == clean) << "the artifact differs from the fault-free render";
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log,
+                       "\"path\":\"/renderer-stories/f/frame_30.png\",\"query\":\"\","
+                       "\"status\":503"),
+              2)
+        << log;
+    // Twice per render, plus the fault's retry (the cut answer is logged as a 200).
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/f/frame_45.png\""), 3) << log;
+    EXPECT_EQ(count_of(log, "\"status\":403"), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / "demo-part2"));
+}
+
+// The store fails in the middle of a multipart upload: part 2 answers 503 twice and part 3's
+// answer is cut off. Each part is sent again, the upload completes (never aborted), the job
+// ends rendered, and the object holds the fault-free render's bytes.
+TEST_F(StorageWorkerFaultTest, A5xxInTheMiddleOfAMultipartUploadIsRecovered) {
+    upload_frames("f/");
+    const auto clean = render_to_bucket("part1", storage_config());
+    ASSERT_GT(clean.size(), 3u * (8u << 10));  // at least four parts below
+
+    auto storage = storage_config();
+    storage.limits.multipart_threshold = 1;  // the small test artifact goes in parts
+    storage.limits.part_size = 8 << 10;
+    server_->fault("PUT", "/out/part2.mp4", "partNumber=2&", 503, 2);
+    server_->fault("PUT", "/out/part2.mp4", "partNumber=3&", 0, 1, /*truncate=*/true);
+    const auto recovered = render_to_bucket("part2", storage);
+
+    EXPECT_TRUE(recovered == clean) << "the uploaded artifact differs from the fault-free render";
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "partNumber=2&"), 3) << log;
+    EXPECT_EQ(count_of(log, "partNumber=3&"), 2) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 0) << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"POST\",\"path\":\"/renderer-stories/out/part2.mp4\","
+                       "\"query\":\"?uploadId="),
+              1)
+        << log;
+    const auto job = env_.job("demo-part2");
+    ASSERT_TRUE(job && job->last_report.artifact_path);
+    EXPECT_EQ(*job->last_report.artifact_path, "s3://renderer-stories/out/part2.mp4");
+    EXPECT_EQ(job->last_report.bytes, static_cast<std::int64_t>(clean.size()));
+}
+
 TEST_F(StorageWorkerTest, APresignedPutOutputIsReportedWithoutItsQuery) {
     upload_frames("f/");
     const auto put_url = server_->presign("PUT", "/renderer-stories/out/presigned.mp4");

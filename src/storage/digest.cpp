@@ -61,7 +61,7 @@ std::string sha256_hex(std::string_view data) {
     return hex;
 }
 
-std::string md5_base64(std::string_view data) { return base64(digest(EVP_md5(), data)); }
+std::string sha256_base64(std::string_view data) { return base64(digest(EVP_sha256(), data)); }
 
 std::string file_md5_base64(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);

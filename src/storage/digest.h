@@ -1,5 +1,6 @@
-// Payload digests S3 checks: SHA-256 (hex, the SigV4 payload hash) and MD5 (base64,
-// Content-MD5), from OpenSSL's libcrypto.
+// Payload digests S3 checks: SHA-256 (hex, the SigV4 payload hash; base64,
+// x-amz-checksum-sha256) and MD5 (base64, Content-MD5 of a presigned PUT), from OpenSSL's
+// libcrypto.
 #pragma once
 
 #include <filesystem>
@@ -9,7 +10,7 @@
 namespace renderer::storage {
 
 std::string sha256_hex(std::string_view data);
-std::string md5_base64(std::string_view data);
+std::string sha256_base64(std::string_view data);
 // Of a whole file, read in blocks; throws Error(IoError) when it cannot be read.
 std::string file_md5_base64(const std::filesystem::path& path);
 

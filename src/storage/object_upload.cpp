@@ -59,6 +59,12 @@ std::string xml_escape(std::string_view text) {
     return out;
 }
 
+// S3 checks the body against it (400 BadDigest) and keeps it with the object; the signed
+// x-amz-content-sha256 is checked too, but a checksum is what S3 stores and reports.
+std::string checksum_header(std::string_view body) {
+    return "x-amz-checksum-sha256: " + sha256_base64(body);
+}
+
 std::string required_etag(const StorageAnswer& answer, std::string_view what) {
     auto etag = answer.header("etag");
     if (!etag || etag->empty()) {
@@ -72,7 +78,7 @@ UploadResult put_single(const S3Client& client, const fs::path& file, const S3Lo
     const auto body = read_range(file, 0, size);
     const S3Request request{.method = "PUT",
                             .object = to,
-                            .headers = {"Content-MD5: " + md5_base64(body), kContentType},
+                            .headers = {checksum_header(body), kContentType},
                             .payload_sha256 = sha256_hex(body)};
     const auto answer = client.perform(request, body, cancelled);
     return {.etag = required_etag(answer, "PUT " + to.key), .bytes = size};
@@ -99,8 +105,12 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
                            std::uint64_t size, const CancelFn& cancelled) {
     const auto part_size = client.config().limits.part_size;
     const auto created = client.perform(
-        S3Request{
-            .method = "POST", .object = to, .query = {{"uploads", ""}}, .headers = {kContentType}},
+        // Every part then must carry its SHA-256 checksum, and the completion must list them:
+        // S3 refuses a part or a completion that does not match what it received.
+        S3Request{.method = "POST",
+                  .object = to,
+                  .query = {{"uploads", ""}},
+                  .headers = {kContentType, "x-amz-checksum-algorithm: SHA256"}},
         {}, cancelled);
     const auto upload_id = parse_upload_id(created.body);
     UploadResult result{.bytes = size};
@@ -110,15 +120,18 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
             if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");
             const int number = ++result.parts;
             const auto body = read_range(file, offset, std::min(part_size, size - offset));
+            const auto checksum = sha256_base64(body);
             const S3Request request{
                 .method = "PUT",
                 .object = to,
                 .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
-                .headers = {"Content-MD5: " + md5_base64(body)},
+                .headers = {"x-amz-checksum-sha256: " + checksum},
                 .payload_sha256 = sha256_hex(body)};
             const auto answer = client.perform(request, body, cancelled);
-            manifest += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
-                                    number, xml_escape(required_etag(answer, "PUT part")));
+            manifest += fmt::format(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>"
+                "<ChecksumSHA256>{}</ChecksumSHA256></Part>",
+                number, xml_escape(required_etag(answer, "PUT part")), checksum);
         }
         manifest += "</CompleteMultipartUpload>";
         if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");

@@ -1,7 +1,8 @@
 // Uploads a rendered artifact to its output_url: s3:// (one PUT up to the multipart threshold,
 // else a multipart upload with each part retried, aborted on any failure) or a presigned
-// https:// PUT. Every body carries Content-MD5, which the store checks; success means the
-// store confirmed the whole object.
+// https:// PUT. Every s3:// body carries x-amz-checksum-sha256 (a multipart upload's parts
+// and completion too), a presigned one Content-MD5; the store checks them, and a body it
+// refuses as damaged is sent again. Success means the store confirmed the whole object.
 #pragma once
 
 #include <cstdint>

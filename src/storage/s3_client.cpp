@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "storage/curl_callbacks.h"
 #include "storage/s3_xml.h"
+#include "storage/sigv4.h"
 
 namespace renderer::storage {
 namespace {
@@ -24,6 +25,13 @@ int abort_when_cancelled(void* user, curl_off_t, curl_off_t, curl_off_t, curl_of
 struct ReadSource {
     std::string_view data;
 };
+
+// The path-style path, not yet encoded: /bucket or /bucket/key.
+std::string path_of(const S3Location& object) {
+    auto path = "/" + object.bucket;
+    if (!object.key.empty()) path += "/" + object.key;
+    return path;
+}
 
 std::size_t read_memory(char* buffer, std::size_t size, std::size_t count, void* user) {
     auto* src = static_cast<ReadSource*>(user);
@@ -52,7 +60,13 @@ void append_header(CurlSlistPtr& list, const std::string& line) {
 bool retryable(const Attempt& attempt) {
     if (!attempt.answer) return true;
     const long s = attempt.answer->status;
-    return s >= 500 || s == 429;
+    if (s >= 500 || s == 429) return true;
+    // A body that failed the store's integrity checks was damaged on the way: sent again.
+    if (s == 400) {
+        const auto error = parse_error_body(attempt.answer->body);
+        return error && (error->code == "BadDigest" || error->code == "XAmzContentSHA256Mismatch");
+    }
+    return false;
 }
 
 std::chrono::milliseconds retry_backoff(int failed_attempt) {
@@ -103,16 +117,13 @@ S3Client::S3Client(StorageConfig config) : config_(std::move(config)) {
     ensure_curl_global_init();
     endpoint_ =
         config_.endpoint.value_or(fmt::format("https://s3.{}.amazonaws.com", config_.region));
-    sigv4_ = fmt::format("aws:amz:{}:s3", config_.region);
-    if (config_.credentials) {
-        userpwd_ =
-            config_.credentials->access_key_id + ":" + config_.credentials->secret_access_key;
-    }
+    const auto scheme_end = endpoint_.find("://");
+    host_ = scheme_end == std::string::npos ? endpoint_ : endpoint_.substr(scheme_end + 3);
 }
 
 std::string S3Client::url_of(const S3Request& request) const {
-    auto url = fmt::format("{}/{}", endpoint_, request.object.bucket);
-    if (!request.object.key.empty()) url += "/" + uri_encode(request.object.key, true);
+    // Sent exactly as signed: the path encoded once, the query in canonical order and encoding.
+    auto url = endpoint_ + uri_encode(path_of(request.object), true);
     if (!request.query.empty()) url += "?" + canonical_query(request.query);
     return url;
 }
@@ -142,19 +153,28 @@ CurlSlistPtr S3Client::prepare(CURL* handle, const S3Request& request) const {
     set_option(handle, CURLOPT_URL, url.c_str());
     set_option(handle, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     if (request.method == "HEAD") set_option(handle, CURLOPT_NOBODY, 1L);
-    set_option(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-    set_option(handle, CURLOPT_USERPWD, userpwd_.c_str());
-    CurlSlistPtr headers;
-    // libcurl 7.88 takes the payload hash from this header when it is present (and signs it);
-    // S3 wants it on every request.
-    append_header(headers, "x-amz-content-sha256: " + request.payload_sha256);
-    if (!config_.credentials->session_token.empty()) {
-        append_header(headers, "x-amz-security-token: " + config_.credentials->session_token);
+    SigV4Request signable{.method = request.method,
+                          .path = path_of(request.object),
+                          .query = request.query,
+                          .headers = {{"Host", host_},
+                                      // S3 wants the payload hash on every request.
+                                      {"x-amz-content-sha256", request.payload_sha256}},
+                          .payload_hash = request.payload_sha256};
+    for (const auto& line : request.headers) {
+        const auto colon = line.find(':');
+        const auto value = line.find_first_not_of(' ', colon + 1);
+        signable.headers.emplace_back(line.substr(0, colon),
+                                      value == std::string::npos ? "" : line.substr(value));
     }
-    // No "Expect:" here to turn 100-continue off: libcurl 7.88 signs that empty header as
-    // "expect:" but does not send it, and the store refuses the signature. Bodies over 1 MiB
-    // wait for 100 Continue, which lets a refusal arrive before a 16 MiB part is sent.
-    for (const auto& h : request.headers) append_header(headers, h);
+    const auto signature =
+        sigv4_sign(signable, *config_.credentials, {.region = config_.region, .service = "s3"},
+                   std::chrono::system_clock::now());
+    // Every header the signature covers is sent as signed (Host too, so it is the signed
+    // value whatever libcurl would have written). Bodies over 1 MiB wait for 100 Continue,
+    // which lets a refusal arrive before a 16 MiB part is sent.
+    CurlSlistPtr headers;
+    for (const auto& [name, value] : signable.headers) append_header(headers, name + ": " + value);
+    for (const auto& [name, value] : signature.headers) append_header(headers, name + ": " + value);
     set_option(handle, CURLOPT_HTTPHEADER, headers.get());
     return headers;
 }

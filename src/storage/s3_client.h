@@ -1,5 +1,5 @@
-// Requests to S3 (or an S3-compatible store) on libcurl: path-style URLs, SigV4 through
-// CURLOPT_AWS_SIGV4, no redirects, bounded answers; and the one place that turns a failed
+// Requests to S3 (or an S3-compatible store) on libcurl: path-style URLs, signed with our SigV4
+// signer (storage/sigv4.h), no redirects, bounded answers; and the one place that turns a failed
 // answer into an Error of the right class (a refused signature is a configuration problem,
 // never retried; a 5xx or a cut connection is retried with back-off).
 #pragma once
@@ -47,7 +47,8 @@ struct Attempt {
     std::string transport_error;  // set when there is no answer
 };
 
-// Retry with exponential back-off and full jitter: 5xx, 429 and transport failures.
+// Retry with exponential back-off and full jitter: 5xx, 429, transport failures, and a body
+// refused as damaged on the way (400 BadDigest or XAmzContentSHA256Mismatch).
 bool retryable(const Attempt& attempt);
 std::chrono::milliseconds retry_backoff(int failed_attempt);
 // Sleeps `delay` in short steps; false when `cancelled` said stop first.
@@ -67,8 +68,9 @@ class S3Client {
     // The request's path-style URL: endpoint/bucket/encoded-key?canonical-query.
     std::string url_of(const S3Request& request) const;
 
-    // Sets up `handle` (reset first) for `request`, signed; the returned header list must
-    // outlive the transfer. The caller sets the body and write callbacks.
+    // Sets up `handle` (reset first) for `request`, signed now; the returned header list must
+    // outlive the transfer. The caller sets the body and write callbacks. Each attempt is
+    // prepared (and signed) again, so a retry after a long back-off carries a fresh date.
     CurlSlistPtr prepare(CURL* handle, const S3Request& request) const;
     // The same for a presigned or public URL: no signing, no credentials sent.
     CurlSlistPtr prepare_url(CURL* handle, const std::string& method, const std::string& url,
@@ -86,9 +88,8 @@ class S3Client {
     void common_options(CURL* handle) const;
 
     StorageConfig config_;
-    std::string endpoint_;
-    std::string sigv4_;    // "aws:amz:REGION:s3"
-    std::string userpwd_;  // key:secret for libcurl's signer; never logged
+    std::string endpoint_;  // scheme://host[:port], no path
+    std::string host_;      // the Host header sent and signed: endpoint_'s host[:port]
 };
 
 // Sets a libcurl option; Error(ConfigError) when libcurl refuses it.

@@ -1,5 +1,5 @@
 // The S3 endpoint the storage tests talk to: s3rver (which checks no signature) behind a proxy
-// that recomputes every request's SigV4 with aws4, an implementation independent of libcurl's,
+// that recomputes every request's SigV4 with aws4, an implementation independent of ours,
 // and answers 403 SignatureDoesNotMatch on any difference. So a signing bug fails a test here.
 //
 // Run as: node --openssl-legacy-provider s3_test_server.js DIR ACCESS_KEY SECRET REGION [TOKEN]
@@ -11,11 +11,19 @@
 //   PUT  /__object/BUCKET/KEY               store the body as an object (unsigned, direct)
 //   POST /__many/BUCKET?prefix=P&count=N&suffix=S  store N one-byte objects P000000S ...
 //   POST /__fault                           {"method","path","query","status","count","truncate",
-//                                           "location"}: the next `count` matching requests fail
-//                                           (`truncate`: the real answer cut short; `location`: a
-//                                           Location header, for redirects)
+//                                           "location","corrupt"}: the next `count` matching
+//                                           requests fail (`truncate`: the real answer cut short;
+//                                           `location`: a Location header, for redirects;
+//                                           `corrupt`: one byte of the body flipped on arrival,
+//                                           as a bad link would, and the request checked as usual)
+//
+// Integrity, as S3 checks it: x-amz-content-sha256 must be the body's hash (400
+// XAmzContentSHA256Mismatch), Content-MD5 and x-amz-checksum-sha256 must match the body (400
+// BadDigest); a multipart upload created with x-amz-checksum-algorithm: SHA256 needs
+// x-amz-checksum-sha256 on every part and each part's checksum in the completion (400).
 //   GET  /__presign?method=M&path=/B/K      an aws4 presigned URL for the path (query signing)
-//   GET  /__log                             every proxied request: method, path, query, status
+//   GET  /__log                             every proxied request: method, path, query, status,
+//                                           checksum (the integrity header sent: sha256, md5 or "")
 'use strict';
 
 const crypto = require('crypto');
@@ -42,17 +50,14 @@ function sha256Hex(data) { return crypto.createHash('sha256').update(data).diges
 
 // The header-signed request as aws4 signs it from the same method, path, query and signed
 // headers: null when it matches, else why not.
-function checkHeaderSignature(req, body) {
+function checkHeaderSignature(req) {
   const auth = req.headers['authorization'] || '';
   const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
   if (!m) return `malformed Authorization: ${auth}`;
   const [, key, , reqRegion, signedHeaders] = m;
   if (key !== accessKeyId) return `unknown access key ${key}`;
   if (reqRegion !== region) return `region ${reqRegion}, expected ${region}`;
-  const payloadHash = req.headers['x-amz-content-sha256'];
-  if (!payloadHash) return 'no x-amz-content-sha256';
-  if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== sha256Hex(body))
-    return 'x-amz-content-sha256 is not the hash of the body';
+  if (!req.headers['x-amz-content-sha256']) return 'no x-amz-content-sha256';
   if (sessionToken && req.headers['x-amz-security-token'] !== sessionToken)
     return 'no or wrong x-amz-security-token';
   const headers = {};
@@ -90,6 +95,45 @@ function checkQuerySignature(req) {
   return expected === sent ? null : 'presigned signature mismatch';
 }
 
+// Upload ids of multipart uploads created with x-amz-checksum-algorithm: SHA256, each with its
+// parts' checksums by part number.
+const checksumUploads = new Map();
+
+// S3's integrity checks on a request whose signature passed: null, or the refusal.
+function checkIntegrity(req, url, body) {
+  const payloadHash = req.headers['x-amz-content-sha256'];
+  if (payloadHash && payloadHash !== 'UNSIGNED-PAYLOAD' && !url.searchParams.has('X-Amz-Signature') &&
+      payloadHash !== sha256Hex(body))
+    return { status: 400, code: 'XAmzContentSHA256Mismatch',
+      message: 'The provided x-amz-content-sha256 header does not match what was computed.' };
+  const md5 = req.headers['content-md5'];
+  if (md5 && md5 !== crypto.createHash('md5').update(body).digest('base64'))
+    return { status: 400, code: 'BadDigest', message: 'Content-MD5 does not match the body' };
+  const sha = req.headers['x-amz-checksum-sha256'];
+  if (sha !== undefined && sha !== crypto.createHash('sha256').update(body).digest('base64'))
+    return { status: 400, code: 'BadDigest',
+      message: 'The SHA256 you specified did not match the calculated checksum.' };
+  const uploadId = url.searchParams.get('uploadId');
+  const parts = uploadId && checksumUploads.get(uploadId);
+  if (!parts) return null;
+  if (req.method === 'PUT') {
+    if (sha === undefined)
+      return { status: 400, code: 'InvalidRequest',
+        message: 'The upload was created using a sha256 checksum; each part needs x-amz-checksum-sha256.' };
+    parts.set(url.searchParams.get('partNumber'), sha);
+  } else if (req.method === 'POST') {
+    const listed = [...body.toString().matchAll(/<Part>(.*?)<\/Part>/g)].map((m) => m[1]);
+    for (const part of listed) {
+      const number = (/<PartNumber>(\d+)<\/PartNumber>/.exec(part) || [])[1];
+      const checksum = (/<ChecksumSHA256>([^<]*)<\/ChecksumSHA256>/.exec(part) || [])[1];
+      if (!number || checksum !== parts.get(number))
+        return { status: 400, code: 'InvalidPart',
+          message: `part ${number}: ChecksumSHA256 ${checksum} is not the checksum of the part uploaded` };
+    }
+  }
+  return null;
+}
+
 // s3rver knows only its own access key (S3RVER) and checks no signature: every request that
 // passed our check is signed again with that key on its way in.
 const backendCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -108,7 +152,7 @@ function resigned(method, path, inHeaders, body) {
     path: url.pathname + (query ? '?' + query : ''), headers }, backendCredentials);
 }
 
-function backend(method, path, inHeaders, body, res, truncate) {
+function backend(method, path, inHeaders, body, res, truncate, onAnswer) {
   const signed = resigned(method, path, inHeaders, body);
   const out = http.request({ host: '127.0.0.1', port: backendPort, method, path: signed.path,
     headers: signed.headers }, (answer) => {
@@ -116,6 +160,7 @@ function backend(method, path, inHeaders, body, res, truncate) {
     answer.on('data', (c) => chunks.push(c));
     answer.on('end', () => {
       const data = Buffer.concat(chunks);
+      if (onAnswer && answer.statusCode < 300) onAnswer(data);
       if (!res) return;
       const h = { ...answer.headers };
       if (truncate) {
@@ -212,21 +257,25 @@ const proxy = http.createServer((req, res) => {
     const body = Buffer.concat(chunks);
     if (req.url.startsWith('/__')) return control(req, res, body);
     const url = new URL(req.url, 'http://x');
-    const entry = { method: req.method, path: url.pathname, query: url.search, status: 0 };
+    // checksum: the integrity header the request carried (sha256, md5 or none).
+    const entry = { method: req.method, path: url.pathname, query: url.search, status: 0,
+      checksum: req.headers['x-amz-checksum-sha256'] !== undefined ? 'sha256'
+        : req.headers['content-md5'] !== undefined ? 'md5' : '' };
     requestLog.push(entry);
+    const fault = takeFault(req);
+    if (fault && fault.corrupt && body.length > 0) body[Math.floor(body.length / 2)] ^= 0x20;
     const problem = url.searchParams.has('X-Amz-Signature') ? checkQuerySignature(req)
-      : checkHeaderSignature(req, body);
+      : checkHeaderSignature(req);
     if (problem) {
       entry.status = 403;
       return reply(res, 403, 'SignatureDoesNotMatch', problem.replace(/[<>&]/g, '_'));
     }
-    const md5 = req.headers['content-md5'];
-    if (md5 && md5 !== crypto.createHash('md5').update(body).digest('base64')) {
-      entry.status = 400;
-      return reply(res, 400, 'BadDigest', 'Content-MD5 does not match the body');
+    const integrity = checkIntegrity(req, url, body);
+    if (integrity) {
+      entry.status = integrity.status;
+      return reply(res, integrity.status, integrity.code, integrity.message);
     }
-    const fault = takeFault(req);
-    if (fault && !fault.truncate) {
+    if (fault && !fault.truncate && !fault.corrupt) {
       entry.status = fault.status;
       return reply(res, fault.status, 'InjectedFault', 'injected by the test',
         fault.location ? { location: fault.location } : {});
@@ -239,7 +288,12 @@ const proxy = http.createServer((req, res) => {
     }
     entry.status = 200;
     res.on('finish', () => { entry.status = res.statusCode; });
-    backend(req.method, req.url, req.headers, body, res, fault && fault.truncate);
+    const checksummed = req.method === 'POST' && url.searchParams.has('uploads') &&
+      (req.headers['x-amz-checksum-algorithm'] || '').toUpperCase() === 'SHA256';
+    backend(req.method, req.url, req.headers, body, res, fault && fault.truncate, (data) => {
+      const id = /<UploadId>([^<]+)<\/UploadId>/.exec(data.toString());
+      if (checksummed && id) checksumUploads.set(id[1], new Map());
+    });
   });
 });
 

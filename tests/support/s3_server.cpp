@@ -81,6 +81,13 @@ void S3Server::fault(const std::string& method, const std::string& path, const s
                 "\"}");
 }
 
+void S3Server::corrupt(const std::string& method, const std::string& path, const std::string& query,
+                       int count) {
+    control("POST", "/__fault",
+            "{\"method\":\"" + method + "\",\"path\":\"" + path + "\",\"query\":\"" + query +
+                "\",\"count\":" + std::to_string(count) + ",\"corrupt\":true}");
+}
+
 std::string S3Server::presign(const std::string& method, const std::string& path) {
     return control("GET", "/__presign?method=" + method + "&path=" + path);
 }

@@ -39,6 +39,10 @@ class S3Server {
     // `path` and `query` answer `status` (or, with truncate, the real answer cut in half).
     void fault(const std::string& method, const std::string& path, const std::string& query,
                int status, int count, bool truncate = false, const std::string& location = {});
+    // The next `count` such requests arrive with one byte of their body flipped (a bad link):
+    // the store's integrity checks then refuse them as S3 does (400).
+    void corrupt(const std::string& method, const std::string& path, const std::string& query,
+                 int count);
     // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
