@@ -201,7 +201,7 @@ TEST(CodecSettings, SwitchingCodecDropsTheOtherCodecsPresetAndCrf) {
     EXPECT_EQ(refusal(s), "");
     media::use_codec(s, VideoCodec::Hevc);
     EXPECT_EQ(media::effective_preset(s), "medium");
-    EXPECT_EQ(media::effective_crf(s), 28);
+    EXPECT_EQ(media::effective_crf(s), 24);
 }
 
 class CodecsCliTest : public ::testing::Test {

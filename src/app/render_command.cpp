@@ -337,7 +337,7 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
                     "(default 8) [X264_PRESET]");
     cmd->add_option("--crf", o->crf,
                     "The codec's constant rate factor: h264 0-51 (default 23), hevc 0-51 (default "
-                    "28), av1 1-63 (default 35) [X264_CRF]");
+                    "24), av1 1-63 (default 35) [X264_CRF]");
     cmd->add_option("--video-bitrate", o->video_bitrate,
                     "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
     cmd->add_option("--x264-params", o->x264_params,

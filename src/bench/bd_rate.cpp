@@ -108,7 +108,7 @@ double mean_difference(const std::vector<Knot>& anchor, const std::vector<Knot>&
     const double hi = std::min(anchor.back().x, test.back().x);
     if (!(hi > lo)) {
         throw BdUndefined(fmt::format(
-            "the anchor's and the test's {} ranges do not overlap ({}..{} and {}..{})", axis,
+            "the anchor's and the test's {} ranges do not overlap ({:.5g}..{:.5g} and {:.5g}..{:.5g})", axis,
             anchor.front().x, anchor.back().x, test.front().x, test.back().x));
     }
     return (pchip_integral(test, lo, hi) - pchip_integral(anchor, lo, hi)) / (hi - lo);
