@@ -84,7 +84,8 @@ TEST(BdRate, UndefinedCasesSayWhy) {
     zero_rate[3].rate = 0;
     EXPECT_THROW(bd_quality(zero_rate, kTest1), BdUndefined);
     std::vector<RdPoint> far_better;
-    for (const auto& p : kAnchor1) far_better.push_back({.rate = p.rate, .quality = p.quality + 20});
+    for (const auto& p : kAnchor1)
+        far_better.push_back({.rate = p.rate, .quality = p.quality + 20});
     try {
         bd_rate_percent(kAnchor1, far_better);
         FAIL() << "disjoint quality ranges accepted";

@@ -312,12 +312,17 @@ TEST_F(BenchTest, CodecsAreComparedByBdRateAgainstTheAnchor) {
     // SVT-AV1 wants 64 lines or more.
     write_textured_frames(tmp_ / "frames128", kFrames, 128, 72);
     const std::vector<std::string> grid = {
-        "--music",  music(),
-        "--codec",  "h264,hevc,av1",
-        "--preset", "ultrafast,av1:12",
-        "--crf",    "h264:18,h264:26,h264:34,h264:42,hevc:18,hevc:26,hevc:34,hevc:42,av1:20,av1:32,"
-                    "av1:44,av1:56",
-        "--anchor", "h264:ultrafast"};
+        "--music",
+        music(),
+        "--codec",
+        "h264,hevc,av1",
+        "--preset",
+        "ultrafast,av1:12",
+        "--crf",
+        "h264:18,h264:26,h264:34,h264:42,hevc:18,hevc:26,hevc:34,hevc:42,av1:20,av1:32,"
+        "av1:44,av1:56",
+        "--anchor",
+        "h264:ultrafast"};
     auto args = grid;
     args.insert(args.end(), {"--format", "json", "--plot", (tmp_ / "rd.svg").string()});
     const auto r = bench(args, {}, (tmp_ / "frames128").string());
@@ -350,8 +355,8 @@ TEST_F(BenchTest, CodecsAreComparedByBdRateAgainstTheAnchor) {
         const auto& c = *by_name[name];
         EXPECT_FALSE(c["anchor"].GetBool());
         for (const char* key : {"bd_rate_psnr_y_pct", "bd_rate_ssim_pct", "bd_psnr_y_db"}) {
-            ASSERT_TRUE(c[key].IsNumber()) << name << " " << key << ": "
-                                           << (c.HasMember("note") ? c["note"].GetString() : "");
+            ASSERT_TRUE(c[key].IsNumber())
+                << name << " " << key << ": " << (c.HasMember("note") ? c["note"].GetString() : "");
             EXPECT_TRUE(std::isfinite(c[key].GetDouble())) << name << " " << key;
             // A BD-rate is a rate ratio less one: never -100 % or below.
             if (std::string(key) != "bd_psnr_y_db") {

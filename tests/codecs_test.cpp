@@ -208,18 +208,12 @@ class CodecsCliTest : public ::testing::Test {
   protected:
     RunResult render(std::vector<std::string> args,
                      std::vector<std::pair<std::string, std::string>> env = {}) {
-        std::vector<std::string> argv = {renderer_bin(),
-                                         "render",
-                                         "--frames",
-                                         (tmp_ / "frames").string(),
-                                         "--story",
-                                         "s",
-                                         "--part",
-                                         "p",
-                                         "--music-dir",
-                                         (testdata() / "audio/music").string(),
-                                         "--output",
-                                         (tmp_ / "out").string(),
+        std::vector<std::string> argv = {renderer_bin(), "render",
+                                         "--frames",     (tmp_ / "frames").string(),
+                                         "--story",      "s",
+                                         "--part",       "p",
+                                         "--music-dir",  (testdata() / "audio/music").string(),
+                                         "--output",     (tmp_ / "out").string(),
                                          "--json-logs"};
         argv.insert(argv.end(), args.begin(), args.end());
         env.emplace_back("MIN_FREE_BYTES", "1M");
@@ -245,8 +239,7 @@ TEST_F(CodecsCliTest, BadCodecPresetOrCrfIsAUsageErrorNamingTheValidValues) {
         const auto r = render(args);
         EXPECT_EQ(r.exit_code, 64) << fmt::format("{}", fmt::join(args, " ")) << r.out << r.err;
         for (const auto& w : words) {
-            EXPECT_NE((r.out + r.err).find(w), std::string::npos)
-                << w << " in " << r.out << r.err;
+            EXPECT_NE((r.out + r.err).find(w), std::string::npos) << w << " in " << r.out << r.err;
         }
         EXPECT_TRUE(dir_entries(tmp_ / "out").empty()) << "nothing half-written";
     }

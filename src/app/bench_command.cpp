@@ -86,7 +86,7 @@ std::vector<int> int_list(std::string_view flag, const std::string& text, media:
 // "hevc:medium" -> {hevc, "medium"}; "medium" -> {nullopt, "medium"}. A prefix that names no
 // codec is a usage error naming the codecs.
 std::pair<std::optional<media::VideoCodec>, std::string> qualified(std::string_view flag,
-                                                                    const std::string& item) {
+                                                                   const std::string& item) {
     const auto colon = item.find(':');
     if (colon == std::string::npos) return {std::nullopt, item};
     const auto codec = media::parse_video_codec(item.substr(0, colon));
@@ -139,9 +139,8 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
         "--preset", o.presets, codecs,
         [&](media::VideoCodec c, const std::string& p, bool named) -> std::optional<std::string> {
             if (media::is_preset(c, p)) return p;
-            const bool any = std::any_of(codecs.begin(), codecs.end(), [&](auto other) {
-                return media::is_preset(other, p);
-            });
+            const bool any = std::any_of(codecs.begin(), codecs.end(),
+                                         [&](auto other) { return media::is_preset(other, p); });
             if (named || !any) {
                 usage(fmt::format("--preset: '{}' is not a preset of {}; use one of {}", p,
                                   media::codec_name(c), media::preset_list(c)));
@@ -153,8 +152,8 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
         [](media::VideoCodec c, const std::string& text, bool) -> std::optional<int> {
             const auto range = media::setting_range(media::Setting::Crf, c);
             try {
-                return static_cast<int>(parse_int(
-                    fmt::format("--crf for {}", media::codec_name(c)), text, range.min, range.max));
+                return static_cast<int>(parse_int(fmt::format("--crf for {}", media::codec_name(c)),
+                                                  text, range.min, range.max));
             } catch (const Error& e) {
                 usage(e.what());  // the parser's message names the flag, the codec and the range
             }
@@ -170,8 +169,7 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
             defaults.codec = codec;
             usage(fmt::format("--preset names no preset of {}; add one such as {}:{} ({})",
                               media::codec_name(codec), media::codec_name(codec),
-                              media::effective_preset(defaults),
-                              media::preset_list(codec)));
+                              media::effective_preset(defaults), media::preset_list(codec)));
         }
         const auto c = crfs.find(codec);
         if (c == crfs.end()) {
@@ -181,8 +179,7 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
         for (const auto& preset : p->second) {
             for (const int crf : c->second) {
                 for (const int t : threads) {
-                    grid.push_back(
-                        {.preset = preset, .crf = crf, .threads = t, .codec = codec});
+                    grid.push_back({.preset = preset, .crf = crf, .threads = t, .codec = codec});
                 }
             }
         }
@@ -205,9 +202,10 @@ std::optional<bench::BenchSetting> anchor_of(const BenchOptions& o,
     for (const auto& s : grid) {
         if (s.preset == preset && (!codec || s.codec == *codec)) return s;
     }
-    usage(fmt::format("--anchor: '{}' is not a curve of this bench; name one as CODEC:PRESET "
-                      "from --codec and --preset, such as {}",
-                      *o.anchor, grid.empty() ? "h264:medium" : grid.front().curve(false)));
+    usage(
+        fmt::format("--anchor: '{}' is not a curve of this bench; name one as CODEC:PRESET "
+                    "from --codec and --preset, such as {}",
+                    *o.anchor, grid.empty() ? "h264:medium" : grid.front().curve(false)));
 }
 
 // The renders' home when nothing is kept: a private dir under TMP_DIR, removed on every path.
@@ -363,14 +361,19 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     };
     observer.on_done = [&](const bench::BenchRun& run) {
         progress.reset();  // ends the bar's line
-        log::Fields f{{"order", run.order},           {"repeat", run.repeat},
+        log::Fields f{{"order", run.order},
+                      {"repeat", run.repeat},
                       {"setting", run.setting.id()},
                       {"codec", std::string(media::codec_name(run.setting.codec))},
                       {"preset", run.setting.preset},
-                      {"crf", run.setting.crf},       {"threads", run.setting.threads},
-                      {"wall_sec", run.wall_sec},     {"cpu_sec", run.cpu_sec},
-                      {"encode_fps", run.encode_fps}, {"speed", run.speed},
-                      {"bytes", run.bytes},           {"kbps", run.kbps},
+                      {"crf", run.setting.crf},
+                      {"threads", run.setting.threads},
+                      {"wall_sec", run.wall_sec},
+                      {"cpu_sec", run.cpu_sec},
+                      {"encode_fps", run.encode_fps},
+                      {"speed", run.speed},
+                      {"bytes", run.bytes},
+                      {"kbps", run.kbps},
                       {"video_kbps", run.video_kbps},
                       {"ssim", run.quality.ssim}};
         // JSON has no infinity: an identical encode's PSNR is left out of the event.
@@ -447,7 +450,8 @@ void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runne
         "test\n"
         "conditions; video stream rate): BD-rate on PSNR-Y and on SSIM, and BD-PSNR-Y. A curve "
         "needs\n"
-        "4 or more crfs, rising quality with rate, and a quality range overlapping the anchor's.\n\n"
+        "4 or more crfs, rising quality with rate, and a quality range overlapping the "
+        "anchor's.\n\n"
         "The report goes to stdout; logs go to stderr (JSON events when stderr is not a terminal,\n"
         "a progress bar when it is). Other settings (FPS, RENDER_SIZE, AUDIO_BITRATE, "
         "X264_PARAMS,\n"

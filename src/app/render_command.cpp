@@ -26,8 +26,8 @@ namespace {
 
 struct RenderOptions {
     std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
-    std::optional<std::string> fps, audio_bitrate, codec, preset, crf, video_bitrate, x264_params, size,
-        threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    std::optional<std::string> fps, audio_bitrate, codec, preset, crf, video_bitrate, x264_params,
+        size, threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
     std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness,
         audio_true_peak;
     bool no_cache = false;
@@ -331,7 +331,8 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--fps", o->fps, "Frames per second [FPS, default 30]");
     cmd->add_option("--audio-bitrate", o->audio_bitrate,
                     "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
-    cmd->add_option("--codec", o->codec, "Video codec: h264, hevc or av1 [VIDEO_CODEC, default h264]");
+    cmd->add_option("--codec", o->codec,
+                    "Video codec: h264, hevc or av1 [VIDEO_CODEC, default h264]");
     cmd->add_option("--preset", o->preset,
                     "The codec's preset: h264/hevc ultrafast..placebo (default medium), av1 0..13 "
                     "(default 8) [X264_PRESET]");

@@ -70,9 +70,9 @@ double pchip_integral(const std::vector<Knot>& knots, double lo, double hi) {
 // is not defined for it.
 std::vector<Knot> log_rate_curve(std::span<const RdPoint> points, const char* which) {
     if (points.size() < kBdMinPoints) {
-        throw BdUndefined(fmt::format(
-            "BD metrics need at least {} rate-quality points per curve; the {} has {}",
-            kBdMinPoints, which, points.size()));
+        throw BdUndefined(
+            fmt::format("BD metrics need at least {} rate-quality points per curve; the {} has {}",
+                        kBdMinPoints, which, points.size()));
     }
     std::vector<RdPoint> sorted(points.begin(), points.end());
     std::sort(sorted.begin(), sorted.end(),
@@ -84,8 +84,8 @@ std::vector<Knot> log_rate_curve(std::span<const RdPoint> points, const char* wh
             throw BdUndefined(fmt::format("the {} has a point with rate {} and quality {}", which,
                                           sorted[i].rate, sorted[i].quality));
         }
-        if (i > 0 && !(sorted[i].rate > sorted[i - 1].rate &&
-                       sorted[i].quality > sorted[i - 1].quality)) {
+        if (i > 0 &&
+            !(sorted[i].rate > sorted[i - 1].rate && sorted[i].quality > sorted[i - 1].quality)) {
             throw BdUndefined(fmt::format(
                 "the {}'s quality does not rise with its rate (rate {} gives {}, rate {} gives {})",
                 which, sorted[i - 1].rate, sorted[i - 1].quality, sorted[i].rate,
@@ -107,9 +107,10 @@ double mean_difference(const std::vector<Knot>& anchor, const std::vector<Knot>&
     const double lo = std::max(anchor.front().x, test.front().x);
     const double hi = std::min(anchor.back().x, test.back().x);
     if (!(hi > lo)) {
-        throw BdUndefined(fmt::format(
-            "the anchor's and the test's {} ranges do not overlap ({:.5g}..{:.5g} and {:.5g}..{:.5g})", axis,
-            anchor.front().x, anchor.back().x, test.front().x, test.back().x));
+        throw BdUndefined(
+            fmt::format("the anchor's and the test's {} ranges do not overlap ({:.5g}..{:.5g} and "
+                        "{:.5g}..{:.5g})",
+                        axis, anchor.front().x, anchor.back().x, test.front().x, test.back().x));
     }
     return (pchip_integral(test, lo, hi) - pchip_integral(anchor, lo, hi)) / (hi - lo);
 }

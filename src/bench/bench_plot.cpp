@@ -130,8 +130,8 @@ std::string tick_text(double v, double step) {
 // Below the speed/size plot: rate-distortion curves, video rate against PSNR-Y, one line per
 // codec:preset (its crfs as points), the way codec comparisons are drawn.
 constexpr double kRdHeight = 460;
-constexpr std::array<const char*, 8> kCurveColours = {
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+constexpr std::array<const char*, 8> kCurveColours = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                                      "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
 
 std::string rd_panel(const BenchReport& r, double top) {
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
@@ -147,12 +147,13 @@ std::string rd_panel(const BenchReport& r, double top) {
     if (!(xmax >= xmin)) xmin = xmax = ymin = ymax = 0;
     const Axis ax = Axis::fit(xmin, xmax), ay = Axis::fit(ymin, ymax);
     const double x0 = kLeft, x1 = kWidth - kRight, y0 = top + kRdHeight - 70, y1 = top + 40;
-    std::string svg = fmt::format("<g class=\"rd\">\n<text x=\"{}\" y=\"{:.1f}\" font-size=\"15\" "
-                                  "font-weight=\"bold\">{}</text>\n",
-                                  kLeft, top + 20,
-                                  xml_escape("rate-distortion: PSNR-Y against video rate, one "
-                                             "line per codec:preset (higher and further left is "
-                                             "better)"));
+    std::string svg = fmt::format(
+        "<g class=\"rd\">\n<text x=\"{}\" y=\"{:.1f}\" font-size=\"15\" "
+        "font-weight=\"bold\">{}</text>\n",
+        kLeft, top + 20,
+        xml_escape("rate-distortion: PSNR-Y against video rate, one "
+                   "line per codec:preset (higher and further left is "
+                   "better)"));
     svg += "<g class=\"axes\" stroke=\"#ddd\">\n";
     for (const double t : ax.ticks()) {
         const double x = ax.map(t, x0, x1);

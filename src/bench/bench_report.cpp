@@ -135,9 +135,9 @@ BenchReport make_bench_report(const BenchPlan& plan, std::vector<BenchRun> runs)
 }
 
 std::string setting_label(const BenchReport& report, const BenchSetting& s) {
-    const std::string preset =
-        report.compares_codecs ? fmt::format("{}:{}", media::codec_name(s.codec), s.preset)
-                               : s.preset;
+    const std::string preset = report.compares_codecs
+                                   ? fmt::format("{}:{}", media::codec_name(s.codec), s.preset)
+                                   : s.preset;
     if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", preset, s.crf, s.threads);
     return fmt::format("{}/crf{}", preset, s.crf);
 }
@@ -149,11 +149,11 @@ std::string percent_cell(const std::optional<double>& v) {
 
 std::string format_table(const BenchReport& r) {
     std::vector<Column> cols = {
-        {"", false, {}},       {"codec", false, {}},   {"preset", false, {}},  {"crf", true, {}},
-        {"threads", true, {}}, {"wall s", true, {}},   {"cpu s", true, {}},
-        {"fps", true, {}},     {"speed", true, {}},    {"size KiB", true, {}},
-        {"kbps", true, {}},    {"peak MiB", true, {}}, {"PSNR-Y", true, {}},
-        {"PSNR", true, {}},    {"SSIM", true, {}},
+        {"", false, {}},        {"codec", false, {}},  {"preset", false, {}},
+        {"crf", true, {}},      {"threads", true, {}}, {"wall s", true, {}},
+        {"cpu s", true, {}},    {"fps", true, {}},     {"speed", true, {}},
+        {"size KiB", true, {}}, {"kbps", true, {}},    {"peak MiB", true, {}},
+        {"PSNR-Y", true, {}},   {"PSNR", true, {}},    {"SSIM", true, {}},
     };
     for (const BenchSummary& s : r.settings) {
         const std::vector<std::string> cells = {

@@ -37,7 +37,7 @@ struct BenchPlan {
     std::filesystem::path frames_dir;
     std::filesystem::path music_dir;
     std::string music_select = "first";  // first | named:FILE, as for render
-    media::RenderSettings base;  // all but codec, preset, crf and threads; cache is ignored
+    media::RenderSettings base;          // all but codec, preset, crf and threads; cache is ignored
     std::vector<BenchSetting> settings;
     int repeat = 1;
     // Renders are written here. Unless `keep`, each is removed once measured.

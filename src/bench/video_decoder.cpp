@@ -33,7 +33,8 @@ std::uint64_t video_stream_bytes(const std::filesystem::path& path) {
     AVStream* st = fmt_ctx->streams[index];
     std::uint64_t bytes = 0;
     const int entries = avformat_index_get_entries_count(st);
-    for (int i = 0; i < entries; ++i) bytes += static_cast<std::uint64_t>(avformat_index_get_entry(st, i)->size);
+    for (int i = 0; i < entries; ++i)
+        bytes += static_cast<std::uint64_t>(avformat_index_get_entry(st, i)->size);
     return bytes;
 }
 

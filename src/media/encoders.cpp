@@ -41,9 +41,8 @@ std::string codec_params(const RenderSettings& s) {
             // converter's chroma siting as x264's does (libavcodec does not pass it to x265).
             // Its info log would go to stderr on every render.
             const int frame_threads = std::clamp((s.threads + 1) / 2, 1, 16);
-            return fmt::format("pools={}:frame-threads={}:chromaloc={}:log-level=error",
-                               s.threads, frame_threads,
-                               static_cast<int>(kChromaLocation) - 1);
+            return fmt::format("pools={}:frame-threads={}:chromaloc={}:log-level=error", s.threads,
+                               frame_threads, static_cast<int>(kChromaLocation) - 1);
         }
         case VideoCodec::Av1:
             // lp: SVT-AV1's level of parallelism, by default the machine's cores.

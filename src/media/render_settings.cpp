@@ -15,10 +15,9 @@ namespace renderer::media {
 namespace {
 
 // x264's and x265's preset names (the same ten); SVT-AV1's presets are numbers (kRanges).
-constexpr std::array<const char*, 10> kX26xPresets = {"ultrafast", "superfast", "veryfast",
-                                                      "faster",    "fast",      "medium",
-                                                      "slow",      "slower",    "veryslow",
-                                                      "placebo"};
+constexpr std::array<const char*, 10> kX26xPresets = {
+    "ultrafast", "superfast", "veryfast", "faster",   "fast",
+    "medium",    "slow",      "slower",   "veryslow", "placebo"};
 
 // Each codec's encoder and defaults. The defaults give about the quality of x264 medium/crf 23
 // on W1 (measured: docs/DECISIONS.md, "Codecs").
@@ -162,7 +161,9 @@ void use_codec(RenderSettings& s, VideoCodec codec) {
     s.crf.reset();
 }
 
-int effective_crf(const RenderSettings& s) { return s.crf.value_or(codec_row(s.codec).default_crf); }
+int effective_crf(const RenderSettings& s) {
+    return s.crf.value_or(codec_row(s.codec).default_crf);
+}
 
 void parse_size(std::string_view name, std::string_view text, int& width, int& height) {
     const auto x = text.find_first_of("xX");
@@ -226,8 +227,8 @@ void validate(const RenderSettings& s, SettingNames names) {
             }
         }
         bad(fmt::format("{} for {} must be one of {}; got '{}'{}",
-                        described("preset", Setting::Preset, names), codec,
-                        preset_list(s.codec), *s.preset, other));
+                        described("preset", Setting::Preset, names), codec, preset_list(s.codec),
+                        *s.preset, other));
     }
     if (s.crf) {
         const auto r = setting_range(Setting::Crf, s.codec);

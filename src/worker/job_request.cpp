@@ -77,7 +77,8 @@ media::RenderRequest render_request_for(const Job& job, const WorkerConfig& conf
     try {
         const auto& o = job.render;
         if (o.codec) {
-            media::use_codec(r.settings, media::parse_video_codec_setting("render.codec", *o.codec));
+            media::use_codec(r.settings,
+                             media::parse_video_codec_setting("render.codec", *o.codec));
         }
         if (o.preset) r.settings.preset = *o.preset;
         if (o.crf) r.settings.crf = *o.crf;

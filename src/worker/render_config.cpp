@@ -65,7 +65,8 @@ media::RenderSettings render_settings_from_env() {
     // codec VIDEO_CODEC names; validate() checks them against that codec's range.
     if (auto v = env_get("X264_PRESET")) s.preset = *v;
     // Any integer here: validate() checks it against the codec's range and names the codec.
-    if (auto v = env_get("X264_CRF")) s.crf = static_cast<int>(parse_int("X264_CRF", *v, -999, 999));
+    if (auto v = env_get("X264_CRF"))
+        s.crf = static_cast<int>(parse_int("X264_CRF", *v, -999, 999));
     if (auto v = env_get("VIDEO_BITRATE")) s.video_bitrate = parse_bitrate("VIDEO_BITRATE", *v);
     s.x264_params = env_string("X264_PARAMS", s.x264_params);
     s.threads = static_cast<int>(env_in_range("X264_THREADS", s.threads, Setting::Threads));
