@@ -131,7 +131,7 @@ void add_worker_command(CLI::App& app, const GlobalOptions& global, Runner& runn
         "API_BASE_URL\n"
         "and one of API_AUTH_TOKEN / API_AUTH_TOKEN_FILE (the token never appears in logs). "
         "Render\n"
-        "settings come from FPS, X264_PRESET, X264_CRF, AUDIO_BITRATE, ... as for `renderer "
+        "settings come from FPS, VIDEO_CODEC, X264_PRESET, X264_CRF, AUDIO_BITRATE, ... as for `renderer "
         "render`.\n\n"
         "Examples:\n"
         "  API_BASE_URL=http://api:8080 API_AUTH_TOKEN_FILE=/run/secrets/api_token renderer "
