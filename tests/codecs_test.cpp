@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -130,7 +131,9 @@ TEST_P(CodecsTest, CacheKeyHoldsTheCodec) {
     const auto r = media::render_slideshow(
         other, log::Context({{"story_id", other.story_id}, {"part_id", other.part_id}}), cancel);
     EXPECT_FALSE(r.cache_hit);
-    const auto* v = first_stream(media::probe_file(r.path, media::InputPolicy::Artifact), "video");
+    // The probe kept alive while its stream is read.
+    const auto info = media::probe_file(r.path, media::InputPolicy::Artifact);
+    const auto* v = first_stream(info, "video");
     ASSERT_NE(v, nullptr);
     EXPECT_NE(v->codec, GetParam().name);
 }
@@ -257,13 +260,30 @@ TEST_F(CodecsCliTest, BadCodecInTheEnvironmentIsAConfigError) {
     EXPECT_NE(mixed.out.find("a preset of h264, not of av1"), std::string::npos) << mixed.out;
 }
 
+// A libavcodec built without the codec's encoder (the real binary, with an LD_PRELOAD shim that
+// hides libsvtav1 from avcodec_find_encoder_by_name): a ConfigError (exit 78) naming the codec
+// and the encoder, before any output exists; the other codecs still render.
+TEST_F(CodecsCliTest, AMissingEncoderIsAConfigError) {
+    const char* shim = std::getenv("RENDERER_HIDE_ENCODER_SO");
+    ASSERT_NE(shim, nullptr) << "meson sets RENDERER_HIDE_ENCODER_SO";
+    const std::vector<std::pair<std::string, std::string>> env = {
+        {"LD_PRELOAD", shim}, {"RENDERER_TEST_HIDE_ENCODER", "libsvtav1"}};
+    const auto r = render({"--codec", "av1"}, env);
+    EXPECT_EQ(r.exit_code, 78) << r.out << r.err;
+    EXPECT_NE(r.out.find("ConfigError"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("codec av1 needs the libsvtav1 encoder"), std::string::npos) << r.out;
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty()) << "nothing written";
+    const auto h264 = render({"--codec", "h264", "--preset", "ultrafast"}, env);
+    EXPECT_EQ(h264.exit_code, 0) << h264.out << h264.err;
+}
+
 TEST_F(CodecsCliTest, CodecFlagRendersHevcTaggedHvc1) {
     const auto r = render({"--codec", "hevc", "--preset", "ultrafast", "--crf", "30"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const auto files = dir_entries(tmp_ / "out");
     ASSERT_EQ(files.size(), 1u);
-    const auto* v = first_stream(
-        media::probe_file(tmp_ / "out" / files.front(), media::InputPolicy::Artifact), "video");
+    const auto info = media::probe_file(tmp_ / "out" / files.front(), media::InputPolicy::Artifact);
+    const auto* v = first_stream(info, "video");
     ASSERT_NE(v, nullptr);
     EXPECT_EQ(v->codec, "hevc");
     EXPECT_EQ(v->codec_tag, "hvc1");

@@ -18,6 +18,7 @@
 #include "common/natural_sort.h"
 #include "common/paths.h"
 #include "common/service_paths.h"
+#include "media/encoders.h"
 #include "media/slideshow.h"
 #include "worker/render_config.h"
 
@@ -197,6 +198,9 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
         }
         media::validate(s, setting_names);
     });
+    // --codec names a valid codec whose encoder this machine's FFmpeg lacks: a ConfigError
+    // (exit 78), the machine's configuration, not a usage error.
+    media::find_video_encoder(s.codec);
     return s;
 }
 

@@ -1,6 +1,7 @@
 #include "worker/render_config.h"
 
 #include "common/env.h"
+#include "media/encoders.h"
 
 namespace renderer::worker {
 namespace {
@@ -94,6 +95,9 @@ media::RenderSettings render_settings_from_env() {
                                               static_cast<double>(r.max));
     }
     media::validate(s, env_setting_names);
+    // The machine's FFmpeg must have the codec's encoder: said at startup (exit 78), not at the
+    // first job.
+    media::find_video_encoder(s.codec);
     return s;
 }
 
