@@ -34,12 +34,13 @@ std::string codec_params(const RenderSettings& s) {
         case VideoCodec::H264:
             return x264_params(s);
         case VideoCodec::Hevc: {
-            // x265's output depends on its frame threads (each frame's references are
-            // predicted from as far as the earlier frames' threads had got) but not on the
-            // size of its worker pool; both are fixed from the configured thread count, never
-            // from the machine's cores (x265's default). chromaloc: the VUI states the
-            // converter's chroma siting as x264's does (libavcodec does not pass it to x265).
-            // Its info log would go to stderr on every render.
+            // x265 sizes its worker pool and its frame threads from the machine's cores by
+            // default, and the frame threads change the output (a frame's motion search is
+            // bounded by how far its references have been encoded): both are fixed from the
+            // configured thread count instead (codecs_test compares the bytes of two renders).
+            // chromaloc: the VUI states the converter's chroma siting as x264's does
+            // (libavcodec does not pass it to x265). Its info log would go to stderr on every
+            // render.
             const int frame_threads = std::clamp((s.threads + 1) / 2, 1, 16);
             return fmt::format("pools={}:frame-threads={}:chromaloc={}:log-level=error", s.threads,
                                frame_threads, static_cast<int>(kChromaLocation) - 1);
