@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints what an FFmpeg build holds, one line: its encoders, decoders, demuxers, muxers, parsers
 (named by their first codec) and input protocols, each sorted, e.g.
-  encoders aac libx264; decoders mp3 mp3float; demuxers ...; protocols file
+  encoders aac libsvtav1 libx264 libx265; decoders mp3 mp3float; demuxers ...; protocols file
 It loads the libraries in DIR (libavutil, libswresample, libavcodec, libavformat of one build)
 with ctypes and walks FFmpeg's own iterators, so it reads the build as the renderer links it.
 infra/test-image.sh runs it on the image's minimal FFmpeg (the image has no Python)."""

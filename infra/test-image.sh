@@ -29,10 +29,12 @@ debian_date=$(sed -n 's/^ARG DEBIAN_DATE=//p' Containerfile)
 ffmpeg=${IMAGE_FFMPEG:-minimal}
 image=renderer:dev
 devapi_image=renderer-devapi:dev
-# The production image's size budget (docs/DEPLOY.md): the minimal-FFmpeg image measured 150 MB
-# on Debian 13; distro FFmpeg (libavcodec's codec libraries) is allowed its measured size.
+# The production image's size budget (docs/DEPLOY.md): the minimal-FFmpeg image measured 152 MB
+# on Debian 13 with x264 alone; libx265 and SVT-AV1 (issue 16) add about 23 MB by Debian 12's
+# package sizes (not yet measured in an image build); distro FFmpeg (libavcodec's codec
+# libraries) is allowed its measured size.
 case $ffmpeg in
-  minimal) budget_mb=${IMAGE_BUDGET_MB:-175} ;;
+  minimal) budget_mb=${IMAGE_BUDGET_MB:-200} ;;
   *) budget_mb=${IMAGE_BUDGET_MB:-470} ;;
 esac
 export RENDERER_DEBIAN_SUITE=$suite  # what infra/docker-compose.yml builds
@@ -234,7 +236,7 @@ if mnt=$(podman image mount "$image" 2>/dev/null) && [ -d "$mnt/usr" ]; then
     fail "apt: ${apt_left} KiB of package lists and caches left in the image"
   fi
   if [ "$ffmpeg" = minimal ]; then
-    expected="encoders aac libx264; decoders aac mp3 mp3float; demuxers mov,mp4,m4a,3gp,3g2,mj2 mp3; muxers mov mp4; parsers aac ac3 h264 mp1; protocols file"
+    expected="encoders aac libsvtav1 libx264 libx265; decoders aac mp3 mp3float; demuxers mov,mp4,m4a,3gp,3g2,mj2 mp3; muxers mov mp4; parsers aac ac3 av1 h264 hevc mp1; protocols file"
     if [ "$components" = "$expected" ]; then
       pass "ffmpeg: the image's FFmpeg holds only $components"
     else

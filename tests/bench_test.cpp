@@ -62,11 +62,21 @@ class BenchTest : public ::testing::Test {
     TempDir tmp_;
 };
 
+// Items between separators, empty ones included (a CSV row's empty last cell too); a
+// separator at the very end (the text's last newline) ends the last item.
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
-    std::string item;
-    std::istringstream in(s);
-    while (std::getline(in, item, sep)) out.push_back(item);
+    std::size_t start = 0;
+    while (start < s.size()) {
+        const auto at = s.find(sep, start);
+        if (at == std::string::npos) {
+            out.push_back(s.substr(start));
+            break;
+        }
+        out.push_back(s.substr(start, at - start));
+        start = at + 1;
+        if (start == s.size() && sep != '\n') out.emplace_back();
+    }
     return out;
 }
 
@@ -150,8 +160,15 @@ TEST_F(BenchTest, CsvHasAHeaderAndOneParsableRowPerSetting) {
         for (std::size_t c = 0; c < cells.size(); ++c) row[header[c]] = cells[c];
         seen.insert(row["crf"] + "/" + row["threads"]);
         EXPECT_EQ(row["preset"], "ultrafast");
+        EXPECT_EQ(row["codec"], "h264");
         for (const auto& key : header) {
-            if (key == "preset") continue;
+            if (key == "preset" || key == "codec" || key == "curve") continue;
+            // The Bjøntegaard deltas are empty where undefined: here each curve (one per
+            // thread count) has two crfs, fewer than the four they need.
+            if (key.rfind("bd_", 0) == 0) {
+                EXPECT_EQ(row[key], "") << key;
+                continue;
+            }
             char* end = nullptr;
             const double v = std::strtod(row[key].c_str(), &end);
             EXPECT_TRUE(end != row[key].c_str() && *end == '\0') << key << "='" << row[key] << "'";
@@ -279,6 +296,146 @@ TEST_F(BenchTest, BadArgumentsExit64WithAClearMessage) {
         if (std::find(a.begin(), a.end(), "--music") == a.end()) {
             a.insert(a.begin(), {"--music", music()});
         }
+        const auto r = bench(a);
+        EXPECT_EQ(r.exit_code, 64) << word << "\n" << r.out << r.err;
+        EXPECT_NE((r.out + r.err).find(word), std::string::npos)
+            << "the message names " << word << ":\n"
+            << r.err;
+    }
+    expect_no_scratch_left();
+}
+
+// Codecs side by side on a tiny workload: every codec x preset x crf rendered and measured,
+// each codec:preset a rate-quality curve, the Bjøntegaard deltas of each against the anchor in
+// JSON and CSV, and the plot's rate-distortion lines.
+TEST_F(BenchTest, CodecsAreComparedByBdRateAgainstTheAnchor) {
+    // SVT-AV1 wants 64 lines or more.
+    write_textured_frames(tmp_ / "frames128", kFrames, 128, 72);
+    const std::vector<std::string> grid = {
+        "--music",
+        music(),
+        "--codec",
+        "h264,hevc,av1",
+        "--preset",
+        "ultrafast,av1:12",
+        "--crf",
+        "h264:18,h264:26,h264:34,h264:42,hevc:18,hevc:26,hevc:34,hevc:42,av1:20,av1:32,"
+        "av1:44,av1:56",
+        "--anchor",
+        "h264:ultrafast"};
+    auto args = grid;
+    args.insert(args.end(), {"--format", "json", "--plot", (tmp_ / "rd.svg").string()});
+    const auto r = bench(args, {}, (tmp_ / "frames128").string());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    rapidjson::Document doc;
+    ASSERT_FALSE(doc.Parse(r.out.c_str()).HasParseError()) << r.out;
+    ASSERT_EQ(doc["settings"].Size(), 12u);
+    std::set<std::string> codecs;
+    for (const auto& s : doc["settings"].GetArray()) {
+        codecs.insert(s["codec"].GetString());
+        EXPECT_GT(s["video_kbps"].GetDouble(), 0);
+        // The video's own rate: the whole file's less the audio's.
+        EXPECT_LT(s["video_kbps"].GetDouble(), s["kbps"].GetDouble());
+    }
+    EXPECT_EQ(codecs, (std::set<std::string>{"h264", "hevc", "av1"}));
+    const auto& curves = doc["curves"].GetArray();
+    ASSERT_EQ(curves.Size(), 3u);
+    std::map<std::string, const rapidjson::Value*> by_name;
+    for (const auto& c : curves) {
+        by_name[c["curve"].GetString()] = &c;
+        EXPECT_EQ(c["points"].GetUint64(), 4u);
+    }
+    ASSERT_EQ(by_name.count("h264:ultrafast"), 1u);
+    ASSERT_EQ(by_name.count("hevc:ultrafast"), 1u);
+    ASSERT_EQ(by_name.count("av1:12"), 1u);
+    const auto& anchor = *by_name["h264:ultrafast"];
+    EXPECT_TRUE(anchor["anchor"].GetBool());
+    EXPECT_TRUE(anchor["bd_rate_psnr_y_pct"].IsNull());
+    for (const char* name : {"hevc:ultrafast", "av1:12"}) {
+        const auto& c = *by_name[name];
+        EXPECT_FALSE(c["anchor"].GetBool());
+        for (const char* key : {"bd_rate_psnr_y_pct", "bd_rate_ssim_pct", "bd_psnr_y_db"}) {
+            ASSERT_TRUE(c[key].IsNumber())
+                << name << " " << key << ": " << (c.HasMember("note") ? c["note"].GetString() : "");
+            EXPECT_TRUE(std::isfinite(c[key].GetDouble())) << name << " " << key;
+            // A BD-rate is a rate ratio less one: never -100 % or below.
+            if (std::string(key) != "bd_psnr_y_db") {
+                EXPECT_GT(c[key].GetDouble(), -100.0);
+            }
+        }
+        // Less rate for the same quality goes with more quality for the same rate.
+        EXPECT_EQ(c["bd_rate_psnr_y_pct"].GetDouble() < 0, c["bd_psnr_y_db"].GetDouble() > 0)
+            << name;
+    }
+
+    // The plot draws one rate-distortion line per curve.
+    const std::string svg = read_text(tmp_ / "rd.svg");
+    for (const char* name : {"h264:ultrafast", "hevc:ultrafast", "av1:12"}) {
+        EXPECT_NE(svg.find(std::string("class=\"rd-curve\" data-curve=\"") + name + "\""),
+                  std::string::npos)
+            << name;
+    }
+
+    // CSV: the curve's deltas on each of its rows, empty on the anchor's.
+    auto csv_args = grid;
+    csv_args.insert(csv_args.end(), {"--format", "csv"});
+    const auto csv = bench(csv_args, {}, (tmp_ / "frames128").string());
+    ASSERT_EQ(csv.exit_code, 0) << csv.err;
+    const auto lines = split(csv.out, '\n');
+    const auto header = split(lines.at(0), ',');
+    const auto col = [&](const std::string& name) {
+        return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) -
+                                        header.begin());
+    };
+    ASSERT_LT(col("bd_rate_psnr_y_pct"), header.size());
+    ASSERT_LT(col("curve"), header.size());
+    int with_delta = 0;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        if (lines[i].empty()) continue;
+        auto row = split(lines[i], ',');
+        row.resize(header.size());
+        if (row[col("curve")] == "h264:ultrafast") {
+            EXPECT_EQ(row[col("bd_rate_psnr_y_pct")], "");
+        } else {
+            EXPECT_NE(row[col("bd_rate_psnr_y_pct")], "") << lines[i];
+            ++with_delta;
+        }
+    }
+    EXPECT_EQ(with_delta, 8);
+    expect_no_scratch_left();
+}
+
+// Three crfs are too few for a curve: the report says so instead of a number.
+TEST_F(BenchTest, BdRateNeedsFourPointsAndSaysSo) {
+    const auto r = bench({"--music", music(), "--codec", "h264", "--preset", "ultrafast,veryfast",
+                          "--crf", "20,30,40", "--format", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    rapidjson::Document doc;
+    ASSERT_FALSE(doc.Parse(r.out.c_str()).HasParseError()) << r.out;
+    const auto& curves = doc["curves"].GetArray();
+    ASSERT_EQ(curves.Size(), 2u);
+    EXPECT_TRUE(curves[0]["anchor"].GetBool()) << "the first curve is the default anchor";
+    EXPECT_TRUE(curves[1]["bd_rate_psnr_y_pct"].IsNull());
+    ASSERT_TRUE(curves[1].HasMember("note"));
+    EXPECT_NE(std::string(curves[1]["note"].GetString()).find("at least 4"), std::string::npos)
+        << curves[1]["note"].GetString();
+}
+
+TEST_F(BenchTest, BadCodecArgumentsExit64NamingTheValidValues) {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--codec", "vp9", "--preset", "medium", "--crf", "23"}, "h264, hevc, av1"},
+        {{"--codec", "av1", "--preset", "av1:veryfast", "--crf", "30"}, "0 to 13"},
+        {{"--codec", "av1", "--preset", "medium", "--crf", "30"}, "0 to 13"},
+        {{"--codec", "av1", "--preset", "8", "--crf", "0"}, "--crf for av1"},
+        {{"--codec", "h264", "--preset", "hevc:medium", "--crf", "23"}, "--codec does not name"},
+        {{"--codec", "h264,av1", "--preset", "medium,av1:8", "--crf", "h264:23"}, "no crf for av1"},
+        {{"--codec", "h264,hevc", "--preset", "medium", "--crf", "23", "--anchor", "av1:8"},
+         "--anchor"},
+        {{"--preset", "medium", "--crf", "vp8:23"}, "names no codec"},
+    };
+    for (const auto& [args, word] : cases) {
+        std::vector<std::string> a = args;
+        a.insert(a.begin(), {"--music", music()});
         const auto r = bench(a);
         EXPECT_EQ(r.exit_code, 64) << word << "\n" << r.out << r.err;
         EXPECT_NE((r.out + r.err).find(word), std::string::npos)

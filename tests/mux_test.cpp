@@ -153,7 +153,7 @@ TEST_F(MuxTest, OutputDirRemovedBeforeTheFaststartPassIsAnIoError) {
     media::Mp4Writer mux(tmp_ / "gone/x.mp4", capture);
     media::RenderSettings s;
     s.preset = "ultrafast";
-    auto venc = media::open_h264_encoder(s, media::Canvas{32, 32}, mux.needs_global_header());
+    auto venc = media::open_video_encoder(s, media::Canvas{32, 32}, mux.needs_global_header());
     AVStream* vst = mux.add_stream(venc.get());
     mux.write_header(30);
     for (int i = 0; i < 3; ++i) {

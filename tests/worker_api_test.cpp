@@ -19,6 +19,7 @@
 #include "worker/api_client.h"
 #include "worker/api_messages.h"
 #include "worker/http_client.h"
+#include "worker/job_request.h"
 #include "worker/lease.h"
 #include "worker/url.h"
 #include "worker/worker.h"
@@ -777,6 +778,53 @@ TEST(JobModelTest, NestingDepthIsBoundedInEveryAnswer) {
     EXPECT_NO_THROW(parse_job_list(R"({"jobs":[{"id":"j","story_id":"s","part_id":"p",)"
                                    R"("render":{"fps":25}}],"queue_depth":1})",
                                    std::nullopt));
+}
+
+}  // namespace
+}  // namespace renderer::worker
+
+namespace renderer::worker {
+namespace {
+
+// A job's render.codec (DESIGN 3.3): parsed with a preset given as a name or as SVT-AV1's
+// number; switching codec drops the worker's preset and crf for its own codec (X264_PRESET,
+// X264_CRF) so the job's codec gets its defaults; an unknown codec is refused naming the field.
+TEST(JobModelTest, RenderCodecOverrides) {
+    const auto list = parse_job_list(R"([
+        {"id":"a","story_id":"s","part_id":"p","render":{"codec":"av1","preset":8,"crf":40}},
+        {"id":"b","story_id":"s","part_id":"p","render":{"codec":"hevc"}},
+        {"id":"c","story_id":"s","part_id":"p","render":{"codec":"vp9"}},
+        {"id":"d","story_id":"s","part_id":"p","render":{"codec":"av1","preset":"veryfast"}}
+    ])",
+                                     std::nullopt);
+    ASSERT_EQ(list.jobs.size(), 4u);
+    EXPECT_EQ(list.jobs[0].render.codec, "av1");
+    EXPECT_EQ(list.jobs[0].render.preset, "8");
+
+    worker::WorkerConfig config;
+    config.paths.content_dir = "/content";
+    config.render.preset = "veryfast";  // X264_PRESET for the worker's h264
+    config.render.crf = 20;
+    const auto av1 = worker::render_request_for(list.jobs[0], config);
+    EXPECT_EQ(av1.settings.codec, media::VideoCodec::Av1);
+    EXPECT_EQ(media::effective_preset(av1.settings), "8");
+    EXPECT_EQ(media::effective_crf(av1.settings), 40);
+    const auto hevc = worker::render_request_for(list.jobs[1], config);
+    EXPECT_EQ(hevc.settings.codec, media::VideoCodec::Hevc);
+    EXPECT_EQ(media::effective_preset(hevc.settings), "medium");
+    EXPECT_EQ(media::effective_crf(hevc.settings), 24);
+    for (const auto& [index, words] : std::vector<std::pair<int, std::vector<std::string>>>{
+             {2, {"render.codec", "h264, hevc, av1"}}, {3, {"0 to 13", "a preset of h264"}}}) {
+        try {
+            worker::render_request_for(list.jobs[static_cast<std::size_t>(index)], config);
+            ADD_FAILURE() << "job " << index << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+            for (const auto& w : words) {
+                EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
+            }
+        }
+    }
 }
 
 }  // namespace

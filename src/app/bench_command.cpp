@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -34,7 +35,7 @@ namespace fs = std::filesystem;
 
 struct BenchOptions {
     std::string frames, presets, crfs, format = "table";
-    std::optional<std::string> music, threads, plot, keep;
+    std::optional<std::string> codecs, anchor, music, threads, plot, keep;
     int repeat = 1;
 };
 
@@ -82,26 +83,129 @@ std::vector<int> int_list(std::string_view flag, const std::string& text, media:
     return out;
 }
 
-// Every preset x crf x threads, in the order given: the table lists them the same way.
-std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
-    std::vector<std::string> presets = split_list("--preset", o.presets);
-    for (const auto& p : presets) {
-        if (!media::is_x264_preset(p)) {
-            usage(fmt::format("--preset: unknown x264 preset '{}'; use one of {}", p,
-                              media::x264_preset_list()));
+// "hevc:medium" -> {hevc, "medium"}; "medium" -> {nullopt, "medium"}. A prefix that names no
+// codec is a usage error naming the codecs.
+std::pair<std::optional<media::VideoCodec>, std::string> qualified(std::string_view flag,
+                                                                   const std::string& item) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos) return {std::nullopt, item};
+    const auto codec = media::parse_video_codec(item.substr(0, colon));
+    if (!codec) {
+        usage(fmt::format("{}: '{}' names no codec; use one of {} before the ':'", flag, item,
+                          media::codec_list()));
+    }
+    return {*codec, item.substr(colon + 1)};
+}
+
+// Each codec's values of a list flag whose items are VALUE (every codec) or CODEC:VALUE (that
+// codec only), in the order given. `valid` says whether a value is one of the codec's.
+template <typename T, typename Parse>
+std::map<media::VideoCodec, std::vector<T>> per_codec(std::string_view flag,
+                                                      const std::string& text,
+                                                      const std::vector<media::VideoCodec>& codecs,
+                                                      Parse&& parse) {
+    std::map<media::VideoCodec, std::vector<T>> out;
+    for (const auto& item : split_list(flag, text)) {
+        const auto [codec, value] = qualified(flag, item);
+        if (codec && std::find(codecs.begin(), codecs.end(), *codec) == codecs.end()) {
+            usage(fmt::format("{}: '{}' is for {}, which --codec does not name", flag, item,
+                              media::codec_name(*codec)));
+        }
+        for (const auto c : codecs) {
+            if (codec && *codec != c) continue;
+            const std::optional<T> v = parse(c, value, codec.has_value());
+            if (!v) continue;
+            auto& list = out[c];
+            if (std::find(list.begin(), list.end(), *v) == list.end()) list.push_back(*v);
         }
     }
-    const std::vector<int> crfs = int_list("--crf", o.crfs, media::Setting::Crf);
+    return out;
+}
+
+// Every codec x preset x crf x threads, in the order given: the table lists them the same way.
+std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
+    std::vector<media::VideoCodec> codecs;
+    for (const auto& name : split_list("--codec", o.codecs.value_or("h264"))) {
+        const auto codec = media::parse_video_codec(name);
+        if (!codec) {
+            usage(fmt::format("--codec: unknown codec '{}'; use one of {}", name,
+                              media::codec_list()));
+        }
+        codecs.push_back(*codec);
+    }
+    // A preset without a codec applies to each codec it is a preset of (x264 and x265 share
+    // their names; SVT-AV1's are numbers), and must be one of some codec's.
+    const auto presets = per_codec<std::string>(
+        "--preset", o.presets, codecs,
+        [&](media::VideoCodec c, const std::string& p, bool named) -> std::optional<std::string> {
+            if (media::is_preset(c, p)) return p;
+            const bool any = std::any_of(codecs.begin(), codecs.end(),
+                                         [&](auto other) { return media::is_preset(other, p); });
+            if (named || !any) {
+                usage(fmt::format("--preset: '{}' is not a preset of {}; use one of {}", p,
+                                  media::codec_name(c), media::preset_list(c)));
+            }
+            return std::nullopt;
+        });
+    const auto crfs = per_codec<int>(
+        "--crf", o.crfs, codecs,
+        [](media::VideoCodec c, const std::string& text, bool) -> std::optional<int> {
+            const auto range = media::setting_range(media::Setting::Crf, c);
+            try {
+                return static_cast<int>(parse_int(fmt::format("--crf for {}", media::codec_name(c)),
+                                                  text, range.min, range.max));
+            } catch (const Error& e) {
+                usage(e.what());  // the parser's message names the flag, the codec and the range
+            }
+        });
     const std::vector<int> threads =
         o.threads ? int_list("--threads", *o.threads, media::Setting::Threads)
                   : std::vector<int>{default_threads};
     std::vector<bench::BenchSetting> grid;
-    for (const auto& p : presets) {
-        for (const int c : crfs) {
-            for (const int t : threads) grid.push_back({p, c, t});
+    for (const auto codec : codecs) {
+        const auto p = presets.find(codec);
+        if (p == presets.end()) {
+            media::RenderSettings defaults;
+            defaults.codec = codec;
+            usage(fmt::format("--preset names no preset of {}; add one such as {}:{} ({})",
+                              media::codec_name(codec), media::codec_name(codec),
+                              media::effective_preset(defaults), media::preset_list(codec)));
+        }
+        const auto c = crfs.find(codec);
+        if (c == crfs.end()) {
+            usage(fmt::format("--crf names no crf for {}; add {}:N", media::codec_name(codec),
+                              media::codec_name(codec)));
+        }
+        for (const auto& preset : p->second) {
+            for (const int crf : c->second) {
+                for (const int t : threads) {
+                    grid.push_back({.preset = preset, .crf = crf, .threads = t, .codec = codec});
+                }
+            }
         }
     }
     return grid;
+}
+
+// --anchor CODEC:PRESET, a curve of the grid; without it, the grid's first curve when there is
+// more than one curve to compare.
+std::optional<bench::BenchSetting> anchor_of(const BenchOptions& o,
+                                             const std::vector<bench::BenchSetting>& grid) {
+    if (!o.anchor) {
+        const bool one_curve = std::all_of(grid.begin(), grid.end(), [&](const auto& s) {
+            return s.codec == grid.front().codec && s.preset == grid.front().preset;
+        });
+        if (grid.empty() || one_curve) return std::nullopt;
+        return grid.front();
+    }
+    const auto [codec, preset] = qualified("--anchor", *o.anchor);
+    for (const auto& s : grid) {
+        if (s.preset == preset && (!codec || s.codec == *codec)) return s;
+    }
+    usage(
+        fmt::format("--anchor: '{}' is not a curve of this bench; name one as CODEC:PRESET "
+                    "from --codec and --preset, such as {}",
+                    *o.anchor, grid.empty() ? "h264:medium" : grid.front().curve(false)));
 }
 
 // The renders' home when nothing is kept: a private dir under TMP_DIR, removed on every path.
@@ -166,6 +270,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     plan.base = worker::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
     plan.setting_names = worker::env_setting_names;
     plan.settings = settings_grid(o, plan.base.threads);
+    plan.anchor = anchor_of(o, plan.settings);
     plan.repeat = o.repeat;
     plan.frames_dir = fs::absolute(o.frames).lexically_normal();
     const ServicePaths paths = ServicePaths::from_env();
@@ -239,7 +344,8 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
         last_log = -10;
         if (bar) {
             progress = std::make_unique<ProgressBar>(
-                true, fmt::format("[{}/{}] {} crf {} t{}", run.order, total, run.setting.preset,
+                true, fmt::format("[{}/{}] {} {} crf {} t{}", run.order, total,
+                                  media::codec_name(run.setting.codec), run.setting.preset,
                                   run.setting.crf, run.setting.threads));
         }
     };
@@ -255,12 +361,20 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     };
     observer.on_done = [&](const bench::BenchRun& run) {
         progress.reset();  // ends the bar's line
-        log::Fields f{{"order", run.order},           {"repeat", run.repeat},
-                      {"setting", run.setting.id()},  {"preset", run.setting.preset},
-                      {"crf", run.setting.crf},       {"threads", run.setting.threads},
-                      {"wall_sec", run.wall_sec},     {"cpu_sec", run.cpu_sec},
-                      {"encode_fps", run.encode_fps}, {"speed", run.speed},
-                      {"bytes", run.bytes},           {"kbps", run.kbps},
+        log::Fields f{{"order", run.order},
+                      {"repeat", run.repeat},
+                      {"setting", run.setting.id()},
+                      {"codec", std::string(media::codec_name(run.setting.codec))},
+                      {"preset", run.setting.preset},
+                      {"crf", run.setting.crf},
+                      {"threads", run.setting.threads},
+                      {"wall_sec", run.wall_sec},
+                      {"cpu_sec", run.cpu_sec},
+                      {"encode_fps", run.encode_fps},
+                      {"speed", run.speed},
+                      {"bytes", run.bytes},
+                      {"kbps", run.kbps},
+                      {"video_kbps", run.video_kbps},
                       {"ssim", run.quality.ssim}};
         // JSON has no infinity: an identical encode's PSNR is left out of the event.
         if (std::isfinite(run.quality.psnr_y)) f.emplace_back("psnr_y", run.quality.psnr_y);
@@ -313,7 +427,11 @@ void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runne
         "bench.svg\n"
         "  renderer bench --frames ./frames --preset medium --crf 23 --threads 1,2,4 --format csv "
         "> bench.csv\n\n"
-        "Each setting (every preset x crf x threads) is rendered in process exactly as `render` "
+        "  renderer bench --frames ./frames --codec h264,hevc,av1 --preset medium,av1:8 --crf "
+        "h264:20,h264:23,h264:26,h264:29,hevc:24,hevc:27,hevc:30,hevc:33,av1:28,av1:33,av1:38,"
+        "av1:43 --anchor h264:medium\n\n"
+        "Each setting (every codec x preset x crf x threads) is rendered in process exactly as "
+        "`render` "
         "would\n"
         "(nothing written unless --keep) and measured: wall and CPU time, encode fps, speed "
         "(output\n"
@@ -325,7 +443,15 @@ void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runne
         "setting,\n"
         "starting one further along each time, and medians are shown with their spread.\n"
         "Rows marked * are Pareto-optimal: no other setting is at once as fast, as small and as "
-        "good.\n\n"
+        "good.\n"
+        "Each codec:preset is a rate-quality curve over its crfs; with two or more curves, each "
+        "is\n"
+        "compared with the anchor by Bjøntegaard delta (PCHIP interpolation, as the JCT-VC/JVET "
+        "test\n"
+        "conditions; video stream rate): BD-rate on PSNR-Y and on SSIM, and BD-PSNR-Y. A curve "
+        "needs\n"
+        "4 or more crfs, rising quality with rate, and a quality range overlapping the "
+        "anchor's.\n\n"
         "The report goes to stdout; logs go to stderr (JSON events when stderr is not a terminal,\n"
         "a progress bar when it is). Other settings (FPS, RENDER_SIZE, AUDIO_BITRATE, "
         "X264_PARAMS,\n"
@@ -339,11 +465,19 @@ void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runne
     cmd->add_option(
         "--music", o->music,
         "Background track (.mp3) [default: the first .mp3 in MUSIC_DIR, as render picks it]");
+    cmd->add_option("--codec", o->codecs,
+                    "Codecs to compare, comma-separated: h264,hevc,av1 [default h264]");
     cmd->add_option("--preset", o->presets,
-                    "x264 presets to compare, comma-separated: ultrafast,veryfast,medium")
+                    "Presets to compare, comma-separated; CODEC:PRESET for one codec only: "
+                    "veryfast,medium,av1:8 (h264/hevc: ultrafast..placebo; av1: 0..13)")
         ->required();
-    cmd->add_option("--crf", o->crfs, "crf values (0-51) to compare, comma-separated: 18,23,28")
+    cmd->add_option("--crf", o->crfs,
+                    "crf values to compare, comma-separated; CODEC:N for one codec only: "
+                    "18,23,28,hevc:30 (h264/hevc 0-51, av1 1-63)")
         ->required();
+    cmd->add_option("--anchor", o->anchor,
+                    "The curve (CODEC:PRESET) the others' BD-rate is measured against "
+                    "[default: the first codec's first preset, when there are two curves]");
     cmd->add_option("--threads", o->threads,
                     "x264 thread counts to compare, comma-separated [X264_THREADS, default 3]");
     cmd->add_option("--repeat", o->repeat, "Runs per setting; medians and spread are reported")

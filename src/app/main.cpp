@@ -1,4 +1,6 @@
 // renderer: the render worker and its one-shot tools. CLI wiring only.
+#include <stdlib.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -12,7 +14,8 @@
 namespace {
 
 const char* kDescription =
-    "renderer: turns prepared PNG frames plus background music into H.264/AAC MP4s, in process\n"
+    "renderer: turns prepared PNG frames plus background music into H.264 (or HEVC, AV1)/AAC\n"
+    "MP4s, in process\n"
     "through FFmpeg's libraries.\n\n"
     "Without a subcommand it runs the worker (same as `renderer worker`): poll the job API,\n"
     "claim jobs with leases, render, report. Configuration comes from env vars (see\n"
@@ -29,6 +32,10 @@ const char* kDescription =
 
 int main(int argc, char** argv) {
     using namespace renderer;
+    // SVT-AV1 (VIDEO_CODEC=av1) logs its banner and configuration to stderr at every encoder
+    // open, outside libav's log; its own SVT_LOG variable keeps it to warnings and errors unless
+    // the operator asks for more.
+    ::setenv("SVT_LOG", "2", 0);
     CLI::App app{kDescription, "renderer"};
     app.set_version_flag("--version", std::string("renderer ") + RENDERER_VERSION);
     app.footer(

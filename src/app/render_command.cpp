@@ -18,6 +18,7 @@
 #include "common/natural_sort.h"
 #include "common/paths.h"
 #include "common/service_paths.h"
+#include "media/encoders.h"
 #include "media/slideshow.h"
 #include "worker/render_config.h"
 
@@ -26,8 +27,8 @@ namespace {
 
 struct RenderOptions {
     std::optional<std::string> frames, story, part, stories_path, music_dir, output, music_select;
-    std::optional<std::string> fps, audio_bitrate, preset, crf, video_bitrate, x264_params, size,
-        threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
+    std::optional<std::string> fps, audio_bitrate, codec, preset, crf, video_bitrate, x264_params,
+        size, threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
     std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness,
         audio_true_peak;
     bool no_cache = false;
@@ -99,6 +100,8 @@ std::string_view flag_of(media::Setting setting) {
     switch (setting) {
         case Setting::Fps:
             return "--fps";
+        case Setting::Codec:
+            return "--codec";
         case Setting::Preset:
             return "--preset";
         case Setting::Crf:
@@ -157,8 +160,10 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
     as_usage([&] {
         if (o.fps) s.fps = flag_int("--fps", *o.fps, media::Setting::Fps);
         if (o.audio_bitrate) s.audio_bitrate = parse_bitrate("--audio-bitrate", *o.audio_bitrate);
+        if (o.codec) media::use_codec(s, media::parse_video_codec_setting("--codec", *o.codec));
         if (o.preset) s.preset = *o.preset;
-        if (o.crf) s.crf = flag_int("--crf", *o.crf, media::Setting::Crf);
+        // Any integer here: validate() checks it against the codec's range and names the codec.
+        if (o.crf) s.crf = static_cast<int>(parse_int("--crf", *o.crf, -999, 999));
         if (o.video_bitrate) s.video_bitrate = parse_bitrate("--video-bitrate", *o.video_bitrate);
         if (o.x264_params) s.x264_params = *o.x264_params;
         if (o.size) media::parse_size("--size", *o.size, s.width, s.height);
@@ -193,6 +198,9 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
         }
         media::validate(s, setting_names);
     });
+    // --codec names a valid codec whose encoder this machine's FFmpeg lacks: a ConfigError
+    // (exit 78), the machine's configuration, not a usage error.
+    media::find_video_encoder(s.codec);
     return s;
 }
 
@@ -327,9 +335,14 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--fps", o->fps, "Frames per second [FPS, default 30]");
     cmd->add_option("--audio-bitrate", o->audio_bitrate,
                     "AAC bit rate, e.g. 192k [AUDIO_BITRATE, default 192k]");
+    cmd->add_option("--codec", o->codec,
+                    "Video codec: h264, hevc or av1 [VIDEO_CODEC, default h264]");
     cmd->add_option("--preset", o->preset,
-                    "x264 preset, ultrafast..veryslow [X264_PRESET, default medium]");
-    cmd->add_option("--crf", o->crf, "x264 constant rate factor 0-51 [X264_CRF, default 23]");
+                    "The codec's preset: h264/hevc ultrafast..placebo (default medium), av1 0..13 "
+                    "(default 8) [X264_PRESET]");
+    cmd->add_option("--crf", o->crf,
+                    "The codec's constant rate factor: h264 0-51 (default 23), hevc 0-51 (default "
+                    "24), av1 1-63 (default 35) [X264_CRF]");
     cmd->add_option("--video-bitrate", o->video_bitrate,
                     "Target video bit rate instead of crf, e.g. 4M [VIDEO_BITRATE]");
     cmd->add_option("--x264-params", o->x264_params,

@@ -1,6 +1,7 @@
 #include "bench/bench_plot.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -126,6 +127,99 @@ std::string tick_text(double v, double step) {
     return fmt::format("{:.{}f}", v, decimals);
 }
 
+// Below the speed/size plot: rate-distortion curves, video rate against PSNR-Y, one line per
+// codec:preset (its crfs as points), the way codec comparisons are drawn.
+constexpr double kRdHeight = 460;
+constexpr std::array<const char*, 8> kCurveColours = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                                      "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+
+std::string rd_panel(const BenchReport& r, double top) {
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    for (const auto& c : r.curves) {
+        for (const auto& p : c.points) {
+            if (!std::isfinite(p.quality.psnr_y) || !(p.video_kbps > 0)) continue;
+            xmin = std::min(xmin, p.video_kbps);
+            xmax = std::max(xmax, p.video_kbps);
+            ymin = std::min(ymin, p.quality.psnr_y);
+            ymax = std::max(ymax, p.quality.psnr_y);
+        }
+    }
+    if (!(xmax >= xmin)) xmin = xmax = ymin = ymax = 0;
+    const Axis ax = Axis::fit(xmin, xmax), ay = Axis::fit(ymin, ymax);
+    const double x0 = kLeft, x1 = kWidth - kRight, y0 = top + kRdHeight - 70, y1 = top + 40;
+    std::string svg = fmt::format(
+        "<g class=\"rd\">\n<text x=\"{}\" y=\"{:.1f}\" font-size=\"15\" "
+        "font-weight=\"bold\">{}</text>\n",
+        kLeft, top + 20,
+        xml_escape("rate-distortion: PSNR-Y against video rate, one "
+                   "line per codec:preset (higher and further left is "
+                   "better)"));
+    svg += "<g class=\"axes\" stroke=\"#ddd\">\n";
+    for (const double t : ax.ticks()) {
+        const double x = ax.map(t, x0, x1);
+        svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\"/>\n",
+                           x, y0, y1);
+        svg += fmt::format(
+            "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\" stroke=\"none\" "
+            "text-anchor=\"middle\">{}</text>\n",
+            x, y0 + 18, tick_text(t, ax.step));
+    }
+    for (const double t : ay.ticks()) {
+        const double y = ay.map(t, y0, y1);
+        svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{2:.1f}\" y2=\"{1:.1f}\"/>\n",
+                           x0, y, x1);
+        svg += fmt::format(
+            "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#333\" stroke=\"none\" "
+            "text-anchor=\"end\">{}</text>\n",
+            x0 - 8, y + 4, tick_text(t, ay.step));
+    }
+    svg += "</g>\n";
+    svg += fmt::format(
+        "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" "
+        "stroke=\"#333\"/>\n",
+        x0, y1, x1 - x0, y0 - y1);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
+                       (x0 + x1) / 2, y0 + 40, xml_escape("video rate (kbit/s)"));
+    svg += fmt::format(
+        "<text transform=\"translate(24 {:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
+        (y0 + y1) / 2, xml_escape("PSNR-Y (dB)"));
+    for (std::size_t i = 0; i < r.curves.size(); ++i) {
+        const auto& c = r.curves[i];
+        const char* colour = kCurveColours[i % kCurveColours.size()];
+        std::string coords;
+        std::string dots;
+        for (const auto& p : c.points) {
+            if (!std::isfinite(p.quality.psnr_y) || !(p.video_kbps > 0)) continue;
+            const double px = ax.map(p.video_kbps, x0, x1), py = ay.map(p.quality.psnr_y, y0, y1);
+            coords += fmt::format("{:.1f},{:.1f} ", px, py);
+            dots += fmt::format(
+                "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}</title>"
+                "</circle>\n",
+                px, py, colour,
+                xml_escape(fmt::format("{} crf {}: {:.0f} kbit/s, PSNR-Y {:.2f} dB, SSIM {:.4f}",
+                                       c.name, p.setting.crf, p.video_kbps, p.quality.psnr_y,
+                                       p.quality.ssim)));
+        }
+        if (!coords.empty()) coords.pop_back();
+        svg += fmt::format(
+            "<polyline class=\"rd-curve\" data-curve=\"{}\" points=\"{}\" fill=\"none\" "
+            "stroke=\"{}\" stroke-width=\"1.8\"/>\n",
+            xml_escape(c.name), coords, colour);
+        svg += dots;
+        // Legend on the right, one row per curve, with its BD-rate when there is one.
+        const double ly = y1 + 14 + 18 * static_cast<double>(i);
+        std::string legend = c.name;
+        if (c.anchor) legend += " (anchor)";
+        if (c.bd_rate_psnr_y) legend += fmt::format(" {:+.1f}%", *c.bd_rate_psnr_y);
+        svg += fmt::format(
+            "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
+            "stroke-width=\"2\"/><text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n",
+            x1 + 10, ly, x1 + 30, ly, colour, x1 + 36, ly + 4, xml_escape(legend));
+    }
+    svg += "</g>\n";
+    return svg;
+}
+
 }  // namespace
 
 std::string bench_plot_svg(const BenchReport& r) {
@@ -152,13 +246,16 @@ std::string bench_plot_svg(const BenchReport& r) {
         p.py = ay.map(p.y, y0, y1);  // bigger files higher up: smaller is lower
     }
 
+    // The rate-distortion panel when some curve has two or more crfs to draw a line through.
+    const bool rd = std::any_of(r.curves.begin(), r.curves.end(),
+                                [](const CurveComparison& c) { return c.points.size() > 1; });
     std::string svg = fmt::format(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} "
         "{1}\" "
         "font-family=\"sans-serif\" font-size=\"12\">\n"
         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-        kWidth, kHeight);
+        kWidth, rd ? kHeight + kRdHeight : kHeight);
     svg += fmt::format("<text x=\"{}\" y=\"24\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
                        kLeft, xml_escape("renderer bench: size against speed"));
     svg += fmt::format(
@@ -257,6 +354,7 @@ std::string bench_plot_svg(const BenchReport& r) {
         "stroke-dasharray=\"6 4\"/><text x=\"{8:.1f}\" y=\"{3:.1f}\">Pareto front</text>\n"
         "</g>\n",
         x0 + 6, ly, x0 + 16, ly + 4, x0 + 436, x0 + 446, x0 + 530, x0 + 560, x0 + 566);
+    if (rd) svg += rd_panel(r, kHeight);
     svg += "</svg>\n";
     return svg;
 }

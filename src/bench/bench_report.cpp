@@ -78,9 +78,20 @@ void write_spread(W& w, const char* key, const Spread& s) {
 }
 
 template <typename W>
+void write_optional(W& w, const std::optional<double>& v) {
+    if (v) {
+        write_number(w, *v);
+    } else {
+        w.Null();
+    }
+}
+
+template <typename W>
 void write_setting_fields(W& w, const BenchSetting& s) {
     w.Key("id");
     w.String(s.id().c_str());
+    w.Key("codec");
+    w.String(std::string(media::codec_name(s.codec)).c_str());
     w.Key("preset");
     w.String(s.preset.c_str());
     w.Key("crf");
@@ -116,25 +127,38 @@ BenchReport make_bench_report(const BenchPlan& plan, std::vector<BenchRun> runs)
     }
     r.settings = summarize(runs, plan.settings);
     r.runs = std::move(runs);
+    for (const auto& s : plan.settings) {
+        if (s.codec != media::VideoCodec::H264) r.compares_codecs = true;
+    }
+    r.curves = compare_curves(r.settings, plan.anchor, compares_threads(r));
     return r;
 }
 
 std::string setting_label(const BenchReport& report, const BenchSetting& s) {
-    if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", s.preset, s.crf, s.threads);
-    return fmt::format("{}/crf{}", s.preset, s.crf);
+    const std::string preset = report.compares_codecs
+                                   ? fmt::format("{}:{}", media::codec_name(s.codec), s.preset)
+                                   : s.preset;
+    if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", preset, s.crf, s.threads);
+    return fmt::format("{}/crf{}", preset, s.crf);
+}
+
+// "-23.4%", or "-" with the reason given below the table.
+std::string percent_cell(const std::optional<double>& v) {
+    return v ? fmt::format("{:+.1f}%", *v) : "-";
 }
 
 std::string format_table(const BenchReport& r) {
     std::vector<Column> cols = {
-        {"", false, {}},       {"preset", false, {}},  {"crf", true, {}},
-        {"threads", true, {}}, {"wall s", true, {}},   {"cpu s", true, {}},
-        {"fps", true, {}},     {"speed", true, {}},    {"size KiB", true, {}},
-        {"kbps", true, {}},    {"peak MiB", true, {}}, {"PSNR-Y", true, {}},
-        {"PSNR", true, {}},    {"SSIM", true, {}},
+        {"", false, {}},        {"codec", false, {}},  {"preset", false, {}},
+        {"crf", true, {}},      {"threads", true, {}}, {"wall s", true, {}},
+        {"cpu s", true, {}},    {"fps", true, {}},     {"speed", true, {}},
+        {"size KiB", true, {}}, {"kbps", true, {}},    {"peak MiB", true, {}},
+        {"PSNR-Y", true, {}},   {"PSNR", true, {}},    {"SSIM", true, {}},
     };
     for (const BenchSummary& s : r.settings) {
         const std::vector<std::string> cells = {
             s.pareto ? "*" : "",
+            std::string(media::codec_name(s.setting.codec)),
             s.setting.preset,
             std::to_string(s.setting.crf),
             std::to_string(s.setting.threads),
@@ -182,6 +206,28 @@ std::string format_table(const BenchReport& r) {
     out +=
         "speed = output duration / wall time; quality against the source frames in yuv420p "
         "BT.709.\n";
+    const auto anchor = std::find_if(r.curves.begin(), r.curves.end(),
+                                     [](const CurveComparison& c) { return c.anchor; });
+    if (anchor != r.curves.end()) {
+        out += fmt::format(
+            "\nAgainst {} (Bjøntegaard deltas, PCHIP, on the video rate; negative BD-rate: "
+            "less rate for the same quality):\n",
+            anchor->name);
+        std::size_t name_width = 5;
+        for (const auto& c : r.curves) name_width = std::max(name_width, width_of(c.name));
+        out += fmt::format("{}  points  BD-rate PSNR-Y  BD-rate SSIM  BD-PSNR-Y\n",
+                           pad("curve", name_width, false));
+        for (const auto& c : r.curves) {
+            if (c.anchor) continue;
+            out += fmt::format("{}  {:>6}  {:>14}  {:>12}  {:>9}\n", pad(c.name, name_width, false),
+                               c.points.size(), percent_cell(c.bd_rate_psnr_y),
+                               percent_cell(c.bd_rate_ssim),
+                               c.bd_psnr_y ? fmt::format("{:+.2f} dB", *c.bd_psnr_y) : "-");
+        }
+        for (const auto& c : r.curves) {
+            if (!c.note.empty()) out += fmt::format("{}: {}\n", c.name, c.note);
+        }
+    }
     return out;
 }
 
@@ -190,16 +236,32 @@ std::string format_csv(const BenchReport& r) {
     std::string out =
         "preset,crf,threads,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,cpu_sec_min,cpu_"
         "sec_max,"
-        "encode_fps,speed,bytes,kbps,peak_rss_bytes,psnr_y,psnr_avg,ssim\n";
+        "encode_fps,speed,bytes,kbps,peak_rss_bytes,psnr_y,psnr_avg,ssim,codec,video_kbps,curve,"
+        "bd_rate_psnr_y_pct,bd_rate_ssim_pct,bd_psnr_y_db\n";
+    const auto optional_cell = [](const std::optional<double>& v) {
+        return v ? exact(*v) : std::string();
+    };
     for (const BenchSummary& s : r.settings) {
+        // The setting's curve's deltas against the anchor, on each of its rows (empty for the
+        // anchor's own rows and where undefined).
+        const auto curve = std::find_if(r.curves.begin(), r.curves.end(), [&](const auto& c) {
+            return c.curve.codec == s.setting.codec && c.curve.preset == s.setting.preset &&
+                   c.curve.threads == s.setting.threads;
+        });
+        const bool has_curve = curve != r.curves.end();
         out += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.setting.preset,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", s.setting.preset,
             s.setting.crf, s.setting.threads, s.runs, s.pareto ? 1 : 0, exact(s.wall_sec.median),
             exact(s.wall_sec.min), exact(s.wall_sec.max), exact(s.cpu_sec.median),
             exact(s.cpu_sec.min), exact(s.cpu_sec.max), exact(s.encode_fps.median),
             exact(s.speed.median), s.bytes, exact(s.kbps),
             s.peak_rss_bytes ? fmt::format("{:.0f}", s.peak_rss_bytes->median) : "",
             exact(s.quality.psnr_y), exact(s.quality.psnr_avg), exact(s.quality.ssim));
+        out += fmt::format("{},{},{},{},{},{}\n", media::codec_name(s.setting.codec),
+                           exact(s.video_kbps), has_curve ? curve->name : "",
+                           has_curve ? optional_cell(curve->bd_rate_psnr_y) : "",
+                           has_curve ? optional_cell(curve->bd_rate_ssim) : "",
+                           has_curve ? optional_cell(curve->bd_psnr_y) : "");
     }
     return out;
 }
@@ -252,7 +314,39 @@ std::string format_json(const BenchReport& r) {
         w.Uint64(s.bytes);
         w.Key("kbps");
         write_number(w, s.kbps);
+        w.Key("video_kbps");
+        write_number(w, s.video_kbps);
         write_quality(w, s.quality);
+        w.EndObject();
+    }
+    w.EndArray();
+
+    w.Key("curves");
+    w.StartArray();
+    for (const CurveComparison& c : r.curves) {
+        w.StartObject();
+        w.Key("curve");
+        w.String(c.name.c_str());
+        w.Key("codec");
+        w.String(std::string(media::codec_name(c.curve.codec)).c_str());
+        w.Key("preset");
+        w.String(c.curve.preset.c_str());
+        w.Key("threads");
+        w.Int(c.curve.threads);
+        w.Key("anchor");
+        w.Bool(c.anchor);
+        w.Key("points");
+        w.Uint64(c.points.size());
+        w.Key("bd_rate_psnr_y_pct");
+        write_optional(w, c.bd_rate_psnr_y);
+        w.Key("bd_rate_ssim_pct");
+        write_optional(w, c.bd_rate_ssim);
+        w.Key("bd_psnr_y_db");
+        write_optional(w, c.bd_psnr_y);
+        if (!c.note.empty()) {
+            w.Key("note");
+            w.String(c.note.c_str());
+        }
         w.EndObject();
     }
     w.EndArray();
@@ -278,6 +372,8 @@ std::string format_json(const BenchReport& r) {
         w.Uint64(run.bytes);
         w.Key("kbps");
         write_number(w, run.kbps);
+        w.Key("video_kbps");
+        write_number(w, run.video_kbps);
         w.Key("peak_rss_bytes");
         if (run.peak_rss_bytes) {
             w.Uint64(*run.peak_rss_bytes);

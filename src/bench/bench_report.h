@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_curves.h"
 #include "bench/bench_summary.h"
 
 namespace renderer::bench {
@@ -18,6 +19,9 @@ struct BenchReport {
     int repeat = 1;
     std::vector<BenchRun> runs;          // in the order they ran
     std::vector<BenchSummary> settings;  // in the requested order, Pareto marked
+    // Rate-quality curves, with Bjøntegaard deltas when the plan named an anchor.
+    std::vector<CurveComparison> curves;
+    bool compares_codecs = false;  // more than one codec, or one other than h264
 };
 
 // Fills the input fields from the first run.
@@ -31,7 +35,8 @@ std::string format_csv(const BenchReport& report);
 // identical encode) are null.
 std::string format_json(const BenchReport& report);
 
-// "ultrafast/crf18" or, when the report compares thread counts, "ultrafast/crf18/t2".
+// "ultrafast/crf18" or, when the report compares thread counts, "ultrafast/crf18/t2"; with
+// codecs other than h264 in the report, "hevc:medium/crf28".
 std::string setting_label(const BenchReport& report, const BenchSetting& setting);
 
 }  // namespace renderer::bench

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/video_decoder.h"
 #include "common/byte_buffer.h"
 #include "common/cpu_quota.h"
 #include "common/paths.h"
@@ -61,6 +62,7 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
     req.min_free_bytes = plan.min_free_bytes;
     req.setting_names = plan.setting_names;
     req.settings = plan.base;
+    req.settings.codec = setting.codec;
     req.settings.preset = setting.preset;
     req.settings.crf = setting.crf;
     req.settings.threads = setting.threads;
@@ -71,7 +73,16 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
 
 }  // namespace
 
-std::string BenchSetting::id() const { return fmt::format("{}_crf{}_t{}", preset, crf, threads); }
+std::string BenchSetting::id() const {
+    const auto base = fmt::format("{}_crf{}_t{}", preset, crf, threads);
+    if (codec == media::VideoCodec::H264) return base;
+    return fmt::format("{}_{}", media::codec_name(codec), base);
+}
+
+std::string BenchSetting::curve(bool with_threads) const {
+    const auto name = fmt::format("{}:{}", media::codec_name(codec), preset);
+    return with_threads ? fmt::format("{}/t{}", name, threads) : name;
+}
 
 std::vector<BenchSetting> bench_order(const std::vector<BenchSetting>& settings, int repeat_index) {
     std::vector<BenchSetting> order = settings;
@@ -137,6 +148,10 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken&
             run.kbps = run.duration_sec > 0
                            ? static_cast<double>(run.bytes) * 8.0 / run.duration_sec / 1000.0
                            : 0;
+            run.video_kbps = run.duration_sec > 0
+                                 ? static_cast<double>(video_stream_bytes(result.path)) * 8.0 /
+                                       run.duration_sec / 1000.0
+                                 : 0;
 
             const std::uint64_t hash = media::content_hash(read_file_bytes(result.path));
             const auto known = measured.find(setting.id());

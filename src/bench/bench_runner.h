@@ -22,9 +22,14 @@ struct BenchSetting {
     std::string preset;
     int crf = 23;
     int threads = 3;
+    media::VideoCodec codec = media::VideoCodec::H264;
 
-    // "veryfast_crf23_t3": a safe file-name part, unique per setting.
+    // "veryfast_crf23_t3", "hevc_medium_crf28_t3": a safe file-name part, unique per setting
+    // (h264's without a prefix, as before other codecs).
     std::string id() const;
+    // The rate-quality curve the setting is a point of: "h264:medium", "av1:8", with "/t2" when
+    // `with_threads`.
+    std::string curve(bool with_threads) const;
     bool operator==(const BenchSetting&) const = default;
 };
 
@@ -32,7 +37,7 @@ struct BenchPlan {
     std::filesystem::path frames_dir;
     std::filesystem::path music_dir;
     std::string music_select = "first";  // first | named:FILE, as for render
-    media::RenderSettings base;          // everything but preset, crf and threads; cache is ignored
+    media::RenderSettings base;          // all but codec, preset, crf and threads; cache is ignored
     std::vector<BenchSetting> settings;
     int repeat = 1;
     // Renders are written here. Unless `keep`, each is removed once measured.
@@ -40,6 +45,8 @@ struct BenchPlan {
     bool keep = false;
     std::uint64_t min_free_bytes = 256ull << 20;
     media::SettingNames setting_names = nullptr;  // for preflight's messages
+    // The curve (codec and preset) the others' Bjøntegaard deltas are measured against.
+    std::optional<BenchSetting> anchor;
 };
 
 // One measured render.
@@ -58,6 +65,7 @@ struct BenchRun {
     double speed = 0;  // output duration / wall time
     std::uint64_t bytes = 0;
     double kbps = 0;                              // whole file (video + audio) over its duration
+    double video_kbps = 0;                        // the video stream alone: rate-quality curves
     std::optional<std::uint64_t> peak_rss_bytes;  // process peak RSS during this render
     QualityScore quality;
 };

@@ -38,7 +38,8 @@ std::vector<BenchSummary> summarize(const std::vector<BenchRun>& runs,
                                     const std::vector<BenchSetting>& settings) {
     std::vector<BenchSummary> out;
     for (const BenchSetting& setting : settings) {
-        std::vector<double> wall, cpu, fps, speed, rss, bytes, kbps, psnr_y, psnr_avg, ssim;
+        std::vector<double> wall, cpu, fps, speed, rss, bytes, kbps, video_kbps, psnr_y, psnr_avg,
+            ssim;
         bool rss_known = true;
         for (const BenchRun& r : runs) {
             if (!(r.setting == setting)) continue;
@@ -53,6 +54,7 @@ std::vector<BenchSummary> summarize(const std::vector<BenchRun>& runs,
             }
             bytes.push_back(static_cast<double>(r.bytes));
             kbps.push_back(r.kbps);
+            video_kbps.push_back(r.video_kbps);
             psnr_y.push_back(r.quality.psnr_y);
             psnr_avg.push_back(r.quality.psnr_avg);
             ssim.push_back(r.quality.ssim);
@@ -68,6 +70,7 @@ std::vector<BenchSummary> summarize(const std::vector<BenchRun>& runs,
         if (rss_known) s.peak_rss_bytes = spread_of(rss);
         s.bytes = static_cast<std::uint64_t>(std::llround(median_of(bytes)));
         s.kbps = median_of(kbps);
+        s.video_kbps = median_of(video_kbps);
         s.quality.psnr_y = median_of(psnr_y);
         s.quality.psnr_avg = median_of(psnr_avg);
         s.quality.ssim = median_of(ssim);

@@ -27,7 +27,8 @@ struct BenchSummary {
     std::optional<Spread> peak_rss_bytes;  // absent when the kernel cannot reset the peak
     std::uint64_t bytes = 0;               // median; equal settings give equal bytes anyway
     double kbps = 0;
-    QualityScore quality;  // median of each score
+    double video_kbps = 0;  // the video stream alone (BD-rate's rate)
+    QualityScore quality;   // median of each score
     // No other setting is at least as fast (wall time), as small (bytes) and as good (SSIM)
     // while strictly better in one of them.
     bool pareto = false;

@@ -24,6 +24,20 @@ VideoDecoder::VideoDecoder(const std::filesystem::path& path) {
         media::DecodingLoop::Options{.error_class = ErrorClass::DecodeError, .what = what});
 }
 
+std::uint64_t video_stream_bytes(const std::filesystem::path& path) {
+    const auto fmt_ctx =
+        media::open_input(path, ErrorClass::DecodeError, media::InputPolicy::Artifact);
+    const int index = media::av_check(
+        av_find_best_stream(fmt_ctx.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0),
+        ErrorClass::DecodeError, fmt::format("no video stream in '{}'", path.string()));
+    AVStream* st = fmt_ctx->streams[index];
+    std::uint64_t bytes = 0;
+    const int entries = avformat_index_get_entries_count(st);
+    for (int i = 0; i < entries; ++i)
+        bytes += static_cast<std::uint64_t>(avformat_index_get_entry(st, i)->size);
+    return bytes;
+}
+
 media::FramePtr VideoDecoder::next() {
     media::FramePtr frame = media::make_frame();
     return loop_->next(frame.get()) ? std::move(frame) : nullptr;

@@ -2,6 +2,7 @@
 // presentation order. Used to compare an encode with its source frames.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 
@@ -9,6 +10,10 @@
 #include "media/decoding_loop.h"
 
 namespace renderer::bench {
+
+// The bytes of the file's video stream (its packets' sizes, from the MP4's sample table): the
+// video's own rate, which rate-quality curves need without the audio's constant share.
+std::uint64_t video_stream_bytes(const std::filesystem::path& path);
 
 class VideoDecoder {
   public:

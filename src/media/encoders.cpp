@@ -1,8 +1,11 @@
 #include "media/encoders.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 extern "C" {
+#include <libavutil/avutil.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
 }
@@ -26,10 +29,56 @@ std::string x264_params(const RenderSettings& s) {
     return params;
 }
 
-CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool global_header) {
-    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-    if (codec == nullptr)
-        av_fail(ErrorClass::EncodeError, "libx264 encoder not available in this libavcodec build");
+std::string codec_params(const RenderSettings& s) {
+    switch (s.codec) {
+        case VideoCodec::H264:
+            return x264_params(s);
+        case VideoCodec::Hevc: {
+            // x265 sizes its worker pool and its frame threads from the machine's cores by
+            // default, and the frame threads change the output (a frame's motion search is
+            // bounded by how far its references have been encoded): both are fixed from the
+            // configured thread count instead (codecs_test compares the bytes of two renders).
+            // chromaloc: the VUI states the converter's chroma siting as x264's does
+            // (libavcodec does not pass it to x265). Its info log would go to stderr on every
+            // render.
+            const int frame_threads = std::clamp((s.threads + 1) / 2, 1, 16);
+            return fmt::format("pools={}:frame-threads={}:chromaloc={}:log-level=error", s.threads,
+                               frame_threads, static_cast<int>(kChromaLocation) - 1);
+        }
+        case VideoCodec::Av1:
+            // lp: SVT-AV1's level of parallelism, by default the machine's cores.
+            return fmt::format("lp={}", s.threads);
+    }
+    return {};
+}
+
+const char* codec_params_option(VideoCodec codec) {
+    switch (codec) {
+        case VideoCodec::H264:
+            return "x264-params";
+        case VideoCodec::Hevc:
+            return "x265-params";
+        case VideoCodec::Av1:
+            return "svtav1-params";
+    }
+    return "";
+}
+
+const AVCodec* find_video_encoder(VideoCodec codec) {
+    const AVCodec* found = avcodec_find_encoder_by_name(encoder_name(codec));
+    if (found == nullptr) {
+        throw Error(ErrorClass::ConfigError,
+                    fmt::format("codec {} needs the {} encoder, which the linked libavcodec ({}) "
+                                "was built without; choose another codec or link an FFmpeg "
+                                "built with --enable-{}",
+                                codec_name(codec), encoder_name(codec), av_version_info(),
+                                encoder_name(codec)));
+    }
+    return found;
+}
+
+CodecContextPtr open_video_encoder(const RenderSettings& s, Canvas canvas, bool global_header) {
+    const AVCodec* codec = find_video_encoder(s.codec);
     CodecContextPtr ctx(avcodec_alloc_context3(codec));
     ctx->width = canvas.width;
     ctx->height = canvas.height;
@@ -44,19 +93,24 @@ CodecContextPtr open_h264_encoder(const RenderSettings& s, Canvas canvas, bool g
     ctx->color_primaries = AVCOL_PRI_BT709;
     ctx->color_trc = AVCOL_TRC_BT709;
     ctx->chroma_sample_location = kChromaLocation;
+    // x264 reads it; x265 and SVT-AV1 take theirs from codec_params().
     ctx->thread_count = s.threads;
     ctx->flags |= AV_CODEC_FLAG_BITEXACT;
     if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    av_opt_set(ctx->priv_data, "preset", s.preset.c_str(), 0);
+    if (s.codec == VideoCodec::Hevc) ctx->codec_tag = MKTAG('h', 'v', 'c', '1');
+    const std::string preset = effective_preset(s);
+    av_check(av_opt_set(ctx->priv_data, "preset", preset.c_str(), 0), ErrorClass::EncodeError,
+             fmt::format("{} refused preset {}", codec->name, preset));
     if (s.video_bitrate > 0) {
         ctx->bit_rate = s.video_bitrate;
     } else {
-        av_opt_set(ctx->priv_data, "crf", std::to_string(s.crf).c_str(), 0);
+        av_check(av_opt_set(ctx->priv_data, "crf", std::to_string(effective_crf(s)).c_str(), 0),
+                 ErrorClass::EncodeError, fmt::format("{} refused crf", codec->name));
     }
-    av_check(av_opt_set(ctx->priv_data, "x264-params", x264_params(s).c_str(), 0),
-             ErrorClass::EncodeError, "invalid x264 params");
+    av_check(av_opt_set(ctx->priv_data, codec_params_option(s.codec), codec_params(s).c_str(), 0),
+             ErrorClass::EncodeError, fmt::format("invalid {}", codec_params_option(s.codec)));
     av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError,
-             fmt::format("cannot open libx264 (preset {}, {}x{})", s.preset, canvas.width,
+             fmt::format("cannot open {} (preset {}, {}x{})", codec->name, preset, canvas.width,
                          canvas.height));
     return ctx;
 }

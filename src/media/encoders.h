@@ -1,4 +1,5 @@
-// The two encoders (libx264 H.264, FFmpeg's native AAC) and the one send/receive loop both use.
+// The encoders (libx264 H.264, libx265 HEVC or libsvtav1 AV1 video; FFmpeg's native AAC) and
+// the one send/receive loop they all use.
 #pragma once
 
 #include <string>
@@ -16,8 +17,20 @@ class Mp4Writer;
 // X264_PARAMS, which may override them.
 std::string x264_params(const RenderSettings& settings);
 
-CodecContextPtr open_h264_encoder(const RenderSettings& settings, Canvas canvas,
-                                  bool global_header);
+// The codec's own options a render passes for settings.codec, as the encoder's -x264-params,
+// -x265-params or -svtav1-params text (what fixes its threads, hence its output bytes).
+std::string codec_params(const RenderSettings& settings);
+// "x264-params", "x265-params" or "svtav1-params": the libavcodec option codec_params() is for.
+const char* codec_params_option(VideoCodec codec);
+
+// The encoder settings.codec names, or a ConfigError naming it when the linked libavcodec lacks
+// it (checked by preflight before any output exists).
+const AVCodec* find_video_encoder(VideoCodec codec);
+
+// The video encoder for settings.codec: preset, crf (or bit rate), fixed threads, BT.709 tags;
+// HEVC tagged hvc1 (the tag Apple's players require; the mp4 muxer's default is hev1).
+CodecContextPtr open_video_encoder(const RenderSettings& settings, Canvas canvas,
+                                   bool global_header);
 CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header);
 
 // Sends `frame` to `encoder` (nullptr = flush) and writes every packet it yields to `stream`.

@@ -62,14 +62,15 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
                                      "-map",    "1:a:0",
                                      "-vf",     video_filter,
                                      "-r",      std::to_string(s.fps),
-                                     "-c:v",    "libx264",
-                                     "-preset", s.preset};
+                                     "-c:v",    encoder_name(s.codec),
+                                     "-preset", effective_preset(s)};
     if (s.video_bitrate > 0) {
         argv.insert(argv.end(), {"-b:v", std::to_string(s.video_bitrate)});
     } else {
-        argv.insert(argv.end(), {"-crf", std::to_string(s.crf)});
+        argv.insert(argv.end(), {"-crf", std::to_string(effective_crf(s))});
     }
-    argv.insert(argv.end(), {"-x264-params", x264_params(s)});
+    argv.insert(argv.end(), {fmt::format("-{}", codec_params_option(s.codec)), codec_params(s)});
+    if (s.codec == VideoCodec::Hevc) argv.insert(argv.end(), {"-tag:v", "hvc1"});
     argv.insert(argv.end(),
                 {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",
                  "bt709", "-color_trc", "bt709", "-color_range", "tv"});

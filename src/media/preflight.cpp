@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/paths.h"
 #include "common/utf8.h"
+#include "media/encoders.h"
 #include "media/png_decoder.h"
 
 namespace renderer::media {
@@ -120,6 +121,9 @@ PreflightReport preflight(const RenderRequest& req) {
             "part id '{}' is not a safe name: use 1-128 of [A-Za-z0-9._-], not starting with '.'",
             req.part_id));
     }
+    // An FFmpeg built without the codec's encoder is the machine's configuration, not the input's
+    // fault: said before any input is read.
+    find_video_encoder(req.settings.codec);
     PreflightReport r;
     std::error_code ec;
     if (!std::filesystem::is_directory(req.frames_dir, ec)) {

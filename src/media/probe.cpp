@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 extern "C" {
+#include <libavutil/avutil.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -47,6 +48,10 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
         s.type = type != nullptr ? type : "unknown";
         s.codec = avcodec_get_name(par->codec_id);
         if (const char* prof = avcodec_profile_name(par->codec_id, par->profile)) s.profile = prof;
+        if (par->codec_tag != 0) {
+            char fourcc[AV_FOURCC_MAX_STRING_SIZE] = {};
+            s.codec_tag = av_fourcc_make_string(fourcc, par->codec_tag);
+        }
         s.bit_rate = par->bit_rate;
         s.attached_pic = (st->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
         if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
@@ -56,6 +61,9 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
                 s.pix_fmt = pf;
             if (const char* cs = av_color_space_name(par->color_space)) s.color_space = cs;
             if (const char* cr = av_color_range_name(par->color_range)) s.color_range = cr;
+            if (const char* cp = av_color_primaries_name(par->color_primaries))
+                s.color_primaries = cp;
+            if (const char* ct = av_color_transfer_name(par->color_trc)) s.color_transfer = ct;
             if (st->avg_frame_rate.num > 0) s.fps = av_q2d(st->avg_frame_rate);
         } else if (par->codec_type == AVMEDIA_TYPE_AUDIO) {
             s.sample_rate = par->sample_rate;
@@ -127,6 +135,10 @@ void write_info(W& w, const MediaInfo& info) {
             w.Key("profile");
             w.String(s.profile.c_str());
         }
+        if (!s.codec_tag.empty()) {
+            w.Key("codec_tag");
+            w.String(s.codec_tag.c_str());
+        }
         w.Key("duration_sec");
         w.Double(s.duration_sec);
         w.Key("frames");
@@ -144,6 +156,10 @@ void write_info(W& w, const MediaInfo& info) {
             w.String(s.color_space.c_str());
             w.Key("color_range");
             w.String(s.color_range.c_str());
+            w.Key("color_primaries");
+            w.String(s.color_primaries.c_str());
+            w.Key("color_transfer");
+            w.String(s.color_transfer.c_str());
             w.Key("fps");
             w.Double(s.fps);
             w.Key("attached_pic");

@@ -16,6 +16,7 @@ struct StreamInfo {
     std::string type;  // video | audio | subtitle | data | attachment
     std::string codec;
     std::string profile;
+    std::string codec_tag;  // the container's four-character code: "avc1", "hvc1", "av01"
     double duration_sec = 0;
     std::int64_t frames = 0;  // packets demuxed (each is one frame for video and AAC/MP3)
     std::int64_t bit_rate = 0;
@@ -24,6 +25,8 @@ struct StreamInfo {
     std::string pix_fmt;
     std::string color_space;
     std::string color_range;
+    std::string color_primaries;
+    std::string color_transfer;
     double fps = 0;
     int sample_rate = 0;
     int channels = 0;

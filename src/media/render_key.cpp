@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string_view>
+#include <vector>
+
+#include <link.h>
 
 #include <fmt/format.h>
 
@@ -23,6 +27,7 @@ extern "C" {
 #include "common/error.h"
 #include "media/audio_finish_settings.h"
 #include "media/av_ptr.h"
+#include "media/encoders.h"
 #include "renderer_version.h"
 
 namespace renderer::media {
@@ -169,15 +174,44 @@ std::string executable_build() {
     }
 }
 
+// The codec libraries libavcodec has loaded (libx264, libx265, libSvtAv1Enc), each by its file's
+// content: Debian ships them as packages of their own, so an upgrade of one changes the output
+// while every FFmpeg version stays the same. x264's build is also named above by its SEI; x265
+// and SVT-AV1 state theirs only in their logs.
+std::string codec_library_builds() {
+    std::vector<std::string> paths;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* out) {
+            const std::string_view name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+            for (const std::string_view lib : {"/libx264.so", "/libx265.so", "/libSvtAv1Enc.so"}) {
+                if (name.find(lib) != std::string_view::npos)
+                    static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+            }
+            return 0;
+        },
+        &paths);
+    std::sort(paths.begin(), paths.end());
+    std::string builds;
+    for (const auto& path : paths) {
+        const auto name = path.substr(path.rfind('/') + 1);
+        try {
+            builds += fmt::format(" {} {:016x}", name, file_content_hash(path));
+        } catch (const Error&) {
+            builds += fmt::format(" {} unknown", name);
+        }
+    }
+    return builds;
+}
+
 }  // namespace
 
 std::string render_key_libraries() {
     static const std::string libs = fmt::format(
         "renderer {} build {} ffmpeg {} avcodec {} avformat {} avutil {} swscale {} swresample {} "
-        "x264 {}",
+        "x264 {}{}",
         RENDERER_VERSION, executable_build(), av_version_info(), avcodec_version(),
-        avformat_version(), avutil_version(), swscale_version(), swresample_version(),
-        x264_build());
+        avformat_version(), avutil_version(), swscale_version(), swresample_version(), x264_build(),
+        codec_library_builds());
     return libs;
 }
 
@@ -191,9 +225,11 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf,
     // bytes. Read per render, not cached: av_force_cpu_flags (and the cpuflags option) change it.
     h.add(fmt::format("cpu={:#x}", static_cast<unsigned>(av_get_cpu_flags())));
     h.add(
-        fmt::format("fps={} ab={} preset={} crf={} vb={} x264={} threads={} canvas={}x{} frames={}",
-                    s.fps, s.audio_bitrate, s.preset, s.crf, s.video_bitrate, s.x264_params,
-                    s.threads, pf.canvas.width, pf.canvas.height, video_frames));
+        fmt::format("codec={} fps={} ab={} preset={} crf={} vb={} params={} threads={} "
+                    "canvas={}x{} frames={}",
+                    codec_name(s.codec), s.fps, s.audio_bitrate, effective_preset(s),
+                    effective_crf(s), s.video_bitrate, codec_params(s), s.threads, pf.canvas.width,
+                    pf.canvas.height, video_frames));
     // Audio finishing (DESIGN 3.1): each of these changes the samples encoded.
     const auto& a = s.audio;
     h.add(fmt::format("audio_fit={} fade_in_ms={} fade_out_ms={} loudness={} true_peak={}",

@@ -1,7 +1,9 @@
 #include "media/render_settings.h"
 
 #include <array>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,30 +14,76 @@
 namespace renderer::media {
 namespace {
 
-constexpr std::array<const char*, 10> kPresets = {"ultrafast", "superfast", "veryfast", "faster",
-                                                  "fast",      "medium",    "slow",     "slower",
-                                                  "veryslow",  "placebo"};
+// x264's and x265's preset names (the same ten); SVT-AV1's presets are numbers (kRanges).
+constexpr std::array<const char*, 10> kX26xPresets = {
+    "ultrafast", "superfast", "veryfast", "faster",   "fast",
+    "medium",    "slow",      "slower",   "veryslow", "placebo"};
 
-// Each numeric setting's range, stated once.
+// Each codec's encoder and defaults. The defaults give about the quality of x264 medium/crf 23
+// on W1 (measured: docs/DECISIONS.md, "Codecs").
+struct CodecRow {
+    VideoCodec codec;
+    const char* name;
+    const char* encoder;
+    bool named_presets;  // false: the preset is a number in Setting::Preset's range
+    const char* default_preset;
+    int default_crf;
+};
+constexpr std::array<CodecRow, 3> kCodecs = {{
+    {.codec = VideoCodec::H264,
+     .name = "h264",
+     .encoder = "libx264",
+     .named_presets = true,
+     .default_preset = "medium",
+     .default_crf = 23},
+    {.codec = VideoCodec::Hevc,
+     .name = "hevc",
+     .encoder = "libx265",
+     .named_presets = true,
+     .default_preset = "medium",
+     .default_crf = 24},
+    {.codec = VideoCodec::Av1,
+     .name = "av1",
+     .encoder = "libsvtav1",
+     .named_presets = false,
+     .default_preset = "8",
+     .default_crf = 35},
+}};
+
+const CodecRow& codec_row(VideoCodec codec) {
+    for (const auto& row : kCodecs) {
+        if (row.codec == codec) return row;
+    }
+    throw std::logic_error("codec_row: a codec without a row");
+}
+
+// Each numeric setting's range, stated once; a row with a codec holds for that codec only.
 struct RangeRow {
     Setting setting;
+    std::optional<VideoCodec> codec;
     SettingRange range;
 };
-constexpr std::array<RangeRow, 11> kRanges = {{
-    {Setting::Fps, {.min = 1, .max = 120}},
-    {Setting::Crf, {.min = 0, .max = 51}},  // x264's crf scale
-    {Setting::Threads, {.min = 1, .max = 64}},
-    {Setting::DecodeThreads, {.min = 0, .max = 64}},  // 0: half the available CPUs, 1-4
-    {Setting::AudioBitrate, {.min = 32'000, .max = 512'000}},
-    {Setting::SizeSide, {.min = 16, .max = 8192}},
-    {Setting::MaxFramePixels, {.min = 1, .max = std::int64_t{1} << 30}},
+const std::array<RangeRow, 14> kRanges = {{
+    {.setting = Setting::Fps, .codec = {}, .range = {.min = 1, .max = 120}},
+    {.setting = Setting::Crf, .codec = VideoCodec::H264, .range = {.min = 0, .max = 51}},
+    {.setting = Setting::Crf, .codec = VideoCodec::Hevc, .range = {.min = 0, .max = 51}},
+    {.setting = Setting::Crf, .codec = VideoCodec::Av1, .range = {.min = 1, .max = 63}},
+    {.setting = Setting::Preset, .codec = VideoCodec::Av1, .range = {.min = 0, .max = 13}},
+    {.setting = Setting::Threads, .codec = {}, .range = {.min = 1, .max = 64}},
+    // 0: half the available CPUs, 1-4
+    {.setting = Setting::DecodeThreads, .codec = {}, .range = {.min = 0, .max = 64}},
+    {.setting = Setting::AudioBitrate, .codec = {}, .range = {.min = 32'000, .max = 512'000}},
+    {.setting = Setting::SizeSide, .codec = {}, .range = {.min = 16, .max = 8192}},
+    {.setting = Setting::MaxFramePixels,
+     .codec = {},
+     .range = {.min = 1, .max = std::int64_t{1} << 30}},
     // Audio finishing: a fade up to a minute; a loudness target from the quietest a meter gates
     // (-70 LUFS) to louder than any platform asks (-5); a true-peak ceiling from -9 dBTP to full
     // scale (above it the float samples could exceed full scale at the AAC encoder's input).
-    {Setting::AudioFadeInMs, {.min = 0, .max = 60'000}},
-    {Setting::AudioFadeOutMs, {.min = 0, .max = 60'000}},
-    {Setting::AudioLoudness, {.min = -70, .max = -5}},
-    {Setting::AudioTruePeak, {.min = -9, .max = 0}},
+    {.setting = Setting::AudioFadeInMs, .codec = {}, .range = {.min = 0, .max = 60'000}},
+    {.setting = Setting::AudioFadeOutMs, .codec = {}, .range = {.min = 0, .max = 60'000}},
+    {.setting = Setting::AudioLoudness, .codec = {}, .range = {.min = -70, .max = -5}},
+    {.setting = Setting::AudioTruePeak, .codec = {}, .range = {.min = -9, .max = 0}},
 }};
 
 // "fps (FPS, --fps)" when the caller names its sources, else "fps".
@@ -50,21 +98,72 @@ std::string named(Setting setting, SettingNames names) {
     return fmt::format(" ({})", names(setting));
 }
 
-SettingRange setting_range(Setting setting) {
+SettingRange setting_range(Setting setting, VideoCodec codec) {
     for (const auto& row : kRanges) {
-        if (row.setting == setting) return row.range;
+        if (row.setting == setting && (!row.codec || *row.codec == codec)) return row.range;
     }
     throw std::logic_error("setting_range: a setting without a range");
 }
 
-bool is_x264_preset(std::string_view name) {
-    for (const auto* p : kPresets) {
-        if (name == p) return true;
+std::optional<VideoCodec> parse_video_codec(std::string_view name) {
+    for (const auto& row : kCodecs) {
+        if (name == row.name) return row.codec;
+    }
+    return std::nullopt;
+}
+
+std::string_view codec_name(VideoCodec codec) { return codec_row(codec).name; }
+
+const char* encoder_name(VideoCodec codec) { return codec_row(codec).encoder; }
+
+std::string codec_list() {
+    std::vector<std::string_view> names;
+    for (const auto& row : kCodecs) names.emplace_back(row.name);
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+
+VideoCodec parse_video_codec_setting(std::string_view name, std::string_view text) {
+    if (auto codec = parse_video_codec(text)) return *codec;
+    throw Error(ErrorClass::ConfigError,
+                fmt::format("{} must be one of {}; got '{}'", name, codec_list(), text));
+}
+
+bool is_preset(VideoCodec codec, std::string_view name) {
+    if (codec_row(codec).named_presets) {
+        for (const auto* p : kX26xPresets) {
+            if (name == p) return true;
+        }
+        return false;
+    }
+    // A number in the codec's range, written plainly ("8", not "08" or "+8": one spelling per
+    // preset, so the render cache key never sees two names for one encode).
+    const auto r = setting_range(Setting::Preset, codec);
+    for (std::int64_t v = r.min; v <= r.max; ++v) {
+        if (name == std::to_string(v)) return true;
     }
     return false;
 }
 
-std::string x264_preset_list() { return fmt::format("{}", fmt::join(kPresets, ", ")); }
+std::string preset_list(VideoCodec codec) {
+    if (codec_row(codec).named_presets) return fmt::format("{}", fmt::join(kX26xPresets, ", "));
+    const auto r = setting_range(Setting::Preset, codec);
+    return fmt::format("{} to {}", r.min, r.max);
+}
+
+std::string effective_preset(const RenderSettings& s) {
+    return s.preset.value_or(codec_row(s.codec).default_preset);
+}
+
+void use_codec(RenderSettings& s, VideoCodec codec) {
+    if (codec == s.codec) return;
+    s.codec = codec;
+    s.preset.reset();
+    s.crf.reset();
+}
+
+int effective_crf(const RenderSettings& s) {
+    return s.crf.value_or(codec_row(s.codec).default_crf);
+}
 
 void parse_size(std::string_view name, std::string_view text, int& width, int& height) {
     const auto x = text.find_first_of("xX");
@@ -117,13 +216,28 @@ void validate(const RenderSettings& s, SettingNames names) {
                         r.max, value));
     };
     check(Setting::Fps, "fps", s.fps);
-    if (!is_x264_preset(s.preset)) {
-        bad(fmt::format("{} must be one of {}; got '{}'",
-                        described("x264 preset", Setting::Preset, names), x264_preset_list(),
-                        s.preset));
+    const auto codec = codec_name(s.codec);
+    if (s.preset && !is_preset(s.codec, *s.preset)) {
+        // A preset of another codec is the likely mistake when VIDEO_CODEC changed: say so.
+        std::string other;
+        for (const auto& row : kCodecs) {
+            if (row.codec != s.codec && is_preset(row.codec, *s.preset)) {
+                other = fmt::format(" (a preset of {}, not of {})", row.name, codec);
+                break;
+            }
+        }
+        bad(fmt::format("{} for {} must be one of {}; got '{}'{}",
+                        described("preset", Setting::Preset, names), codec, preset_list(s.codec),
+                        *s.preset, other));
     }
-    check(Setting::Crf, "crf", s.crf);
-    check(Setting::Threads, "x264 threads", s.threads);
+    if (s.crf) {
+        const auto r = setting_range(Setting::Crf, s.codec);
+        if (*s.crf < r.min || *s.crf > r.max) {
+            bad(fmt::format("{} for {} must be from {} to {}; got {}",
+                            described("crf", Setting::Crf, names), codec, r.min, r.max, *s.crf));
+        }
+    }
+    check(Setting::Threads, "encoder threads", s.threads);
     const auto decode = setting_range(Setting::DecodeThreads);
     if (s.decode_threads < decode.min || s.decode_threads > decode.max) {
         bad(fmt::format("{} must be from {} (auto) to {}; got {}",

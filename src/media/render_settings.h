@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 // (worker/render_config).
 enum class Setting {
     Fps,
+    Codec,
     Preset,
     Crf,
     Threads,
@@ -38,14 +39,18 @@ enum class Setting {
     AudioTruePeak,  // dBTP
 };
 
+// The video codecs a render can write (DESIGN 3.3), each through its libavcodec encoder:
+// libx264, libx265 (tagged hvc1), libsvtav1.
+enum class VideoCodec { H264, Hevc, Av1 };
+
 // The accepted range of a numeric setting (Fps, Crf, Threads, DecodeThreads, AudioBitrate,
-// SizeSide: one side of a size, MaxFramePixels); validate() and every parser of these values use
-// it.
+// SizeSide: one side of a size, MaxFramePixels; Preset for a codec whose presets are numbers);
+// validate() and every parser of these values use it. Crf and Preset depend on the codec.
 struct SettingRange {
     std::int64_t min;
     std::int64_t max;
 };
-SettingRange setting_range(Setting setting);
+SettingRange setting_range(Setting setting, VideoCodec codec = VideoCodec::H264);
 
 // The names a configuration layer knows a setting by, for messages: "FPS, --fps". nullptr: none.
 using SettingNames = std::string_view (*)(Setting);
@@ -55,12 +60,16 @@ std::string named(Setting setting, SettingNames names);
 struct RenderSettings {
     int fps = 30;
     std::int64_t audio_bitrate = 192000;  // bits/s
-    std::string preset = "medium";        // x264 preset, the ffmpeg CLI's default
-    int crf = 23;                         // x264 crf, the ffmpeg CLI's default
-    std::int64_t video_bitrate = 0;       // bits/s; when set, replaces crf (ABR)
-    std::string x264_params;              // passed to x264 as -x264-params
-    // x264 threads. Fixed by configuration, never derived from the core count, so identical
-    // inputs give identical bytes on any machine.
+    VideoCodec codec = VideoCodec::H264;
+    // The codec's preset and crf; unset: the codec's defaults (effective_preset, effective_crf),
+    // chosen to give about the quality of x264's medium/crf 23 (docs/DECISIONS.md).
+    std::optional<std::string> preset;
+    std::optional<int> crf;
+    std::int64_t video_bitrate = 0;  // bits/s; when set, replaces crf (ABR)
+    std::string x264_params;         // passed to x264 as -x264-params (h264 only)
+    // Encoder threads (x264 threads, x265 pools and frame-threads, SVT-AV1 lp). Fixed by
+    // configuration, never derived from the core count, so identical inputs give identical bytes
+    // on any machine.
     int threads = 3;
     int decode_threads = 0;  // PNG decode + conversion pool; 0 = half the available CPUs, 1 to 4
     int width = 0;           // canvas; 0 = first frame's size rounded up to even
@@ -137,9 +146,23 @@ struct Progress {
     double fps = 0;
 };
 
-bool is_x264_preset(std::string_view name);
-// "ultrafast, superfast, ..., placebo": for messages.
-std::string x264_preset_list();
+// "h264" -> VideoCodec::H264 ...; nullopt for a name that is not one of codec_list().
+std::optional<VideoCodec> parse_video_codec(std::string_view name);
+std::string_view codec_name(VideoCodec codec);  // "h264", "hevc", "av1"
+const char* encoder_name(VideoCodec codec);     // "libx264", "libx265", "libsvtav1"
+std::string codec_list();                       // "h264, hevc, av1": for messages
+// VIDEO_CODEC text; ConfigError naming `name` and the valid values otherwise.
+VideoCodec parse_video_codec_setting(std::string_view name, std::string_view text);
+
+bool is_preset(VideoCodec codec, std::string_view name);
+// "ultrafast, superfast, ..., placebo" or "0 to 13": for messages.
+std::string preset_list(VideoCodec codec);
+std::string effective_preset(const RenderSettings& settings);
+// Switches settings to `codec`. A preset or crf chosen for another codec does not carry over
+// (x264's "veryfast" means nothing to SVT-AV1, and crf scales differ): they return to the new
+// codec's defaults unless a later layer sets them.
+void use_codec(RenderSettings& settings, VideoCodec codec);
+int effective_crf(const RenderSettings& settings);
 // "1280x720" -> width, height (even, each side in setting_range(SizeSide)); ConfigError naming
 // `name` otherwise.
 void parse_size(std::string_view name, std::string_view text, int& width, int& height);

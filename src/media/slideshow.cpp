@@ -356,7 +356,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     double decode_wait_sec = 0;
     {
         Mp4Writer mux(out.temp_path(), capture);
-        CodecContextPtr venc = open_h264_encoder(s, pf.canvas, mux.needs_global_header());
+        CodecContextPtr venc = open_video_encoder(s, pf.canvas, mux.needs_global_header());
         const LibavLogRoute venc_route(capture, venc.get());
         // The track's first decoded frame sets the rate; it is preflight's unless that frame
         // was damaged and another rate came first.

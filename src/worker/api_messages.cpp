@@ -130,11 +130,14 @@ void parse_job(const Value& obj, JobList& out) {
                                      std::numeric_limits<int>::max(), job, "render.fps");
             job.render.crf = opt_int(*render, "crf", std::numeric_limits<int>::min(),
                                      std::numeric_limits<int>::max(), job, "render.crf");
+            job.render.codec = opt_string(*render, "codec", job);
             if (const auto* preset = member(*render, "preset")) {
                 if (preset->IsString())
                     job.render.preset = text_of(*preset);
+                else if (preset->IsInt())  // SVT-AV1's presets are numbers
+                    job.render.preset = std::to_string(preset->GetInt());
                 else
-                    note(job, "render.preset must be a string");
+                    note(job, "render.preset must be a string or an integer");
             }
             constexpr int kAny = std::numeric_limits<int>::max();
             job.render.audio_fit = opt_string(*render, "audio_fit", job);

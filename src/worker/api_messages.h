@@ -13,7 +13,8 @@ namespace renderer::worker {
 
 struct RenderOverrides {
     std::optional<int> fps;
-    std::optional<std::string> preset;
+    std::optional<std::string> codec;   // h264 | hevc | av1
+    std::optional<std::string> preset;  // a name, or SVT-AV1's number (given as text or number)
     std::optional<int> crf;
     // Audio finishing (DESIGN 3.1); ranges are checked by media::validate.
     std::optional<std::string> audio_fit;

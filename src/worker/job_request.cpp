@@ -74,10 +74,14 @@ media::RenderRequest render_request_for(const Job& job, const WorkerConfig& conf
     r.settings = config.render;
     r.setting_names = env_setting_names;
     if (job.render.fps) r.settings.fps = *job.render.fps;
-    if (job.render.preset) r.settings.preset = *job.render.preset;
-    if (job.render.crf) r.settings.crf = *job.render.crf;
     try {
         const auto& o = job.render;
+        if (o.codec) {
+            media::use_codec(r.settings,
+                             media::parse_video_codec_setting("render.codec", *o.codec));
+        }
+        if (o.preset) r.settings.preset = *o.preset;
+        if (o.crf) r.settings.crf = *o.crf;
         auto& a = r.settings.audio;
         if (o.audio_fit) a.fit = media::parse_audio_fit_setting("render.audio_fit", *o.audio_fit);
         if (o.audio_fade_in_ms) a.fade_in_ms = *o.audio_fade_in_ms;

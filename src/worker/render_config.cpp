@@ -1,6 +1,7 @@
 #include "worker/render_config.h"
 
 #include "common/env.h"
+#include "media/encoders.h"
 
 namespace renderer::worker {
 namespace {
@@ -18,6 +19,8 @@ std::string_view env_setting_names(Setting setting) {
     switch (setting) {
         case Setting::Fps:
             return "FPS";
+        case Setting::Codec:
+            return "VIDEO_CODEC";
         case Setting::Preset:
             return "X264_PRESET";
         case Setting::Crf:
@@ -57,8 +60,14 @@ media::RenderSettings render_settings_from_env() {
     media::RenderSettings s;
     s.fps = static_cast<int>(env_in_range("FPS", s.fps, Setting::Fps));
     if (auto v = env_get("AUDIO_BITRATE")) s.audio_bitrate = parse_bitrate("AUDIO_BITRATE", *v);
-    s.preset = env_string("X264_PRESET", s.preset);
-    s.crf = static_cast<int>(env_in_range("X264_CRF", s.crf, Setting::Crf));
+    if (auto v = env_get("VIDEO_CODEC"))
+        s.codec = media::parse_video_codec_setting("VIDEO_CODEC", *v);
+    // X264_PRESET and X264_CRF (named when x264 was the only codec) set the preset and crf of the
+    // codec VIDEO_CODEC names; validate() checks them against that codec's range.
+    if (auto v = env_get("X264_PRESET")) s.preset = *v;
+    // Any integer here: validate() checks it against the codec's range and names the codec.
+    if (auto v = env_get("X264_CRF"))
+        s.crf = static_cast<int>(parse_int("X264_CRF", *v, -999, 999));
     if (auto v = env_get("VIDEO_BITRATE")) s.video_bitrate = parse_bitrate("VIDEO_BITRATE", *v);
     s.x264_params = env_string("X264_PARAMS", s.x264_params);
     s.threads = static_cast<int>(env_in_range("X264_THREADS", s.threads, Setting::Threads));
@@ -86,6 +95,9 @@ media::RenderSettings render_settings_from_env() {
                                               static_cast<double>(r.max));
     }
     media::validate(s, env_setting_names);
+    // The machine's FFmpeg must have the codec's encoder: said at startup (exit 78), not at the
+    // first job.
+    media::find_video_encoder(s.codec);
     return s;
 }
 
