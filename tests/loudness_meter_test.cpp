@@ -2,8 +2,11 @@
 // the reference implementation they replace for speed, on signals made here: the integrated
 // loudness must agree within 0.01 LU, the true peak within 0.01 dB, on every sample rate and
 // layout the renderer meets, through the gates, and where the true peak lies between samples.
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <numbers>
 #include <random>
@@ -15,6 +18,7 @@
 #include "media/gated_loudness.h"
 #include "media/loudness.h"
 #include "media/true_peak.h"
+#include "support/fixtures.h"
 
 namespace renderer {
 namespace {
@@ -26,10 +30,12 @@ struct Reference {
     double peak;  // linear
 };
 
-Reference libebur128(const Planes& planes, int rate) {
+// `map`, when given, places each channel (libebur128's default is by position, as for 5.1).
+Reference libebur128(const Planes& planes, int rate, const std::vector<int>& map = {}) {
     const auto channels = static_cast<unsigned>(planes.size());
     ebur128_state* st = ebur128_init(channels, static_cast<unsigned long>(rate),
                                      EBUR128_MODE_I | EBUR128_MODE_TRUE_PEAK);
+    for (unsigned c = 0; c < map.size(); ++c) ebur128_set_channel(st, c, map[c]);
     const std::size_t frames = planes[0].size();
     std::vector<float> interleaved(frames * channels);
     for (std::size_t i = 0; i < frames; ++i)
@@ -168,6 +174,75 @@ TEST(LoudnessMeterTest, TheSkippedStretchesNeverHoldTheTruePeak) {
     tail[0][47999] = -0.9f;
     const media::LoudnessMeasure m = ours(tail, 48000);
     EXPECT_GT(m.true_peak_dbtp, db(0.9)) << "the ringing after the last sample counts";
+}
+
+// A 32-bit float WAV (WAVE_FORMAT_EXTENSIBLE) whose channel mask names the speakers, as a
+// multichannel master delivered for `renderer probe --loudness` would.
+void write_float_wav(const std::filesystem::path& path, const Planes& planes, int rate,
+                     std::uint32_t channel_mask) {
+    std::string w;
+    const auto put = [&w](std::uint32_t v, int bytes) {
+        for (int i = 0; i < bytes; ++i) w += static_cast<char>((v >> (8 * i)) & 0xff);
+    };
+    const auto channels = static_cast<std::uint32_t>(planes.size());
+    const auto frames = static_cast<std::uint32_t>(planes[0].size());
+    const std::uint32_t block = 4 * channels;
+    w += "RIFF";
+    put(4 + 8 + 40 + 8 + block * frames, 4);
+    w += "WAVEfmt ";
+    put(40, 4);
+    put(0xfffe, 2);  // WAVE_FORMAT_EXTENSIBLE
+    put(channels, 2);
+    put(static_cast<std::uint32_t>(rate), 4);
+    put(static_cast<std::uint32_t>(rate) * block, 4);
+    put(block, 2);
+    put(32, 2);
+    put(22, 2);
+    put(32, 2);
+    put(channel_mask, 4);
+    // KSDATAFORMAT_SUBTYPE_IEEE_FLOAT
+    const unsigned char guid[16] = {0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00,
+                                    0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71};
+    w.append(reinterpret_cast<const char*>(guid), sizeof guid);
+    w += "data";
+    put(block * frames, 4);
+    for (std::uint32_t i = 0; i < frames; ++i)
+        for (const auto& ch : planes) put(std::bit_cast<std::uint32_t>(ch[i]), 4);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << w;
+}
+
+TEST(LoudnessMeterTest, ProbeWeighsEachChannelByItsSpeakerNotItsPosition) {
+    // BS.1770 weighs a channel by where its speaker is: the LFE is left out, the surrounds count
+    // +1.5 dB. A file that names its speakers (here by the WAV channel mask) is weighed by them,
+    // as libavfilter's ebur128 does (its rule: LFE 0; back, side and top-back 1.41; others 1).
+    // The reference is libebur128 with each channel placed at a speaker of that weight.
+    constexpr int L = EBUR128_LEFT, Z = EBUR128_UNUSED, S = EBUR128_LEFT_SURROUND;
+    struct Layout {
+        const char* name;
+        std::uint32_t mask;
+        std::vector<int> map;
+    };
+    const Layout layouts[] = {
+        // FL FR FC LFE BL BR SL SR: the sides (channels 7 and 8) are surrounds, not unused.
+        {"7.1", 0x63f, {L, L, L, Z, S, S, S, S}},
+        // FL FR LFE: the third channel is the LFE, not a centre.
+        {"2.1", 0x00b, {L, L, Z}},
+        // FL FR FC BC: the third is the centre, the fourth the back surround.
+        {"4.0", 0x107, {L, L, L, S}},
+    };
+    testing::TempDir tmp;
+    for (const Layout& layout : layouts) {
+        const auto channels = static_cast<int>(layout.map.size());
+        Planes p = dynamic_noise(channels, 48000, 4.1, 17);
+        for (auto& ch : p)
+            for (float& v : ch) v *= 0.2f;  // peaks below full scale, as a master's are
+        const std::filesystem::path file = tmp / (std::string(layout.name) + ".wav");
+        write_float_wav(file, p, 48000, layout.mask);
+        const Reference ref = libebur128(p, 48000, layout.map);
+        const media::LoudnessMeasure m = media::measure_file_loudness(file);
+        EXPECT_NEAR(m.integrated_lufs, ref.lufs, 0.01) << layout.name;
+        EXPECT_NEAR(m.true_peak_dbtp, db(ref.peak), 0.01) << layout.name;
+    }
 }
 
 }  // namespace
