@@ -19,7 +19,13 @@ namespace renderer::media {
 
 class GatedLoudness {
   public:
+    // Channels weighed by their position, as libebur128 does by default: L, R, C, LFE (left
+    // out), Ls, Rs; 4 channels L R Ls Rs, 5 channels L R C Ls Rs; any further ones left out.
     GatedLoudness(int channels, int sample_rate);
+    // Each channel's BS.1770 weight given: 1.0, 1.41 for a surround, 0 to leave it out (LFE).
+    GatedLoudness(const std::vector<double>& weights, int sample_rate);
+
+    static std::vector<double> positional_weights(int channels);
 
     // `frames` samples of each of the `channels` planes.
     void add_planar(const float* const* planes, std::size_t frames);

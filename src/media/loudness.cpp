@@ -33,10 +33,47 @@ void check_cancel(const CancelToken* cancel) {
         throw Error(*cancel->reason(), "render cancelled");
 }
 
+// BS.1770's weight of each channel of a layout that names its speakers, by libavfilter's
+// ebur128 rule: the LFE left out, back, side and top-back speakers +1.5 dB (1.41), the rest 1.0.
+// By position only when the file does not say which speaker a channel feeds.
+std::vector<double> speaker_weights(const AVChannelLayout& layout) {
+    if (layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        return GatedLoudness::positional_weights(layout.nb_channels);
+    std::vector<double> weights;
+    for (int i = 0; i < layout.nb_channels; ++i) {
+        switch (av_channel_layout_channel_from_index(&layout, static_cast<unsigned>(i))) {
+            case AV_CHAN_LOW_FREQUENCY:
+            case AV_CHAN_LOW_FREQUENCY_2:
+                weights.push_back(0.0);
+                break;
+            case AV_CHAN_BACK_LEFT:
+            case AV_CHAN_BACK_CENTER:
+            case AV_CHAN_BACK_RIGHT:
+            case AV_CHAN_SIDE_LEFT:
+            case AV_CHAN_SIDE_RIGHT:
+            case AV_CHAN_TOP_BACK_LEFT:
+            case AV_CHAN_TOP_BACK_CENTER:
+            case AV_CHAN_TOP_BACK_RIGHT:
+            case AV_CHAN_SURROUND_DIRECT_LEFT:
+            case AV_CHAN_SURROUND_DIRECT_RIGHT:
+                weights.push_back(1.41);
+                break;
+            default:
+                weights.push_back(1.0);
+        }
+    }
+    return weights;
+}
+
 }  // namespace
 
 LoudnessMeter::LoudnessMeter(int channels, int sample_rate)
-    : loudness_(channels, sample_rate), true_peak_(channels), channels_(channels) {}
+    : LoudnessMeter(GatedLoudness::positional_weights(channels), sample_rate) {}
+
+LoudnessMeter::LoudnessMeter(const std::vector<double>& weights, int sample_rate)
+    : loudness_(weights, sample_rate),
+      true_peak_(static_cast<int>(weights.size())),
+      channels_(static_cast<int>(weights.size())) {}
 
 void LoudnessMeter::add_planar(const AVFrame& frame) {
     std::vector<const float*> planes(static_cast<std::size_t>(channels_));
@@ -183,14 +220,17 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
     int rate = 0;
     while (loop.next(decoded.get())) {
         if (!meter) {
-            // Measured at the first frame's rate and channels; a later change is resampled to them.
+            // Measured at the first frame's rate and channels; a later change is resampled to
+            // them. Each channel weighs as its speaker (a 7.1's sides are surrounds, a 2.1's
+            // third channel its LFE), by position where the file does not say.
+            const std::vector<double> weights = speaker_weights(decoded->ch_layout);
             if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
                 av_channel_layout_default(&layout, decoded->ch_layout.nb_channels);
             } else {
                 av_channel_layout_copy(&layout, &decoded->ch_layout);
             }
             rate = decoded->sample_rate;
-            meter = std::make_unique<LoudnessMeter>(layout.nb_channels, rate);
+            meter = std::make_unique<LoudnessMeter>(weights, rate);
             swr.reset(swr_alloc());
         }
         av_frame_unref(converted.get());

@@ -27,7 +27,10 @@ struct LoudnessMeasure {
 
 class LoudnessMeter {
   public:
+    // Channels weighed by position (GatedLoudness), as for the render's stereo.
     LoudnessMeter(int channels, int sample_rate);
+    // Each channel's BS.1770 weight given (speaker_weights).
+    LoudnessMeter(const std::vector<double>& weights, int sample_rate);
 
     // A frame of `channels` float planar channels at `sample_rate`.
     void add_planar(const AVFrame& frame);
