@@ -10,11 +10,13 @@
 #include <limits>
 #include <numbers>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <ebur128.h>
 #include <gtest/gtest.h>
 
+#include "common/error.h"
 #include "media/gated_loudness.h"
 #include "media/loudness.h"
 #include "media/true_peak.h"
@@ -242,6 +244,31 @@ TEST(LoudnessMeterTest, ProbeWeighsEachChannelByItsSpeakerNotItsPosition) {
         const media::LoudnessMeasure m = media::measure_file_loudness(file);
         EXPECT_NEAR(m.integrated_lufs, ref.lufs, 0.01) << layout.name;
         EXPECT_NEAR(m.true_peak_dbtp, db(ref.peak), 0.01) << layout.name;
+    }
+}
+
+TEST(LoudnessMeterTest, ProbeRefusesAudioWithNonFiniteSamples) {
+    // A float WAV can hold NaN or infinity (a broken mixer, a bad conversion). The filters'
+    // state never recovers from one, so every block after it would silently drop out of the
+    // gates: the file's loudness would be that of its first seconds. A non-finite sample is
+    // bad input: a DecodeError naming the file, not a number.
+    testing::TempDir tmp;
+    for (float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        Planes p = sine(2, 48000, 3.0, 997, 0.01);  // quiet
+        const Planes loud = sine(2, 48000, 3.0, 997, 0.5);
+        for (std::size_t c = 0; c < 2; ++c) p[c].insert(p[c].end(), loud[c].begin(), loud[c].end());
+        p[0][48000 * 2] = bad;
+        const std::filesystem::path file = tmp / "bad.wav";
+        write_float_wav(file, p, 48000, 0x3);
+        try {
+            const media::LoudnessMeasure m = media::measure_file_loudness(file);
+            ADD_FAILURE() << bad << ": measured " << m.integrated_lufs << " LUFS, "
+                          << m.true_peak_dbtp << " dBTP";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::DecodeError) << e.what();
+            EXPECT_NE(std::string(e.what()).find("bad.wav"), std::string::npos) << e.what();
+        }
     }
 }
 
