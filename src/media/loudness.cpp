@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -31,6 +32,16 @@ double to_db(double linear) {
 void check_cancel(const CancelToken* cancel) {
     if (cancel != nullptr && cancel->cancelled())
         throw Error(*cancel->reason(), "render cancelled");
+}
+
+// A NaN or infinite sample (a float file can hold them) leaves no loudness to report: bad input.
+void check_finite(const LoudnessMeter& meter, const std::string& what) {
+    if (!meter.finite())
+        throw Error(
+            ErrorClass::DecodeError,
+            fmt::format("{} holds NaN or infinite samples: its loudness cannot be measured; "
+                        "replace it with a file of finite samples",
+                        what));
 }
 
 // BS.1770's weight of each channel of a layout that names its speakers, by libavfilter's
@@ -111,6 +122,7 @@ LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapt
         const FramePtr f =
             audio.read(static_cast<int>(std::min<std::int64_t>(1 << 14, plan.total - done)));
         meter.add_planar(*f);
+        check_finite(meter, "the music track");
         done += f->nb_samples;
     }
     return meter.result();
@@ -155,6 +167,7 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
                     reinterpret_cast<const float*>(decoded->extended_data[0]) + from,
                     reinterpret_cast<const float*>(decoded->extended_data[1]) + from};
                 meter.add_planar(planes, static_cast<std::size_t>(n));
+                check_finite(meter, "the music track");
                 left -= n;
             }
             av_frame_unref(decoded.get());
@@ -253,6 +266,7 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
         }
         av_check(rc, ErrorClass::DecodeError, fmt::format("cannot convert the audio of {}", what));
         meter->add_planar(*converted);
+        check_finite(*meter, what);
     }
     av_channel_layout_uninit(&layout);
     if (!meter)

@@ -100,8 +100,12 @@ TruePeakMeter::TruePeakMeter(int channels)
 void TruePeakMeter::add_planar(const float* const* planes, std::size_t frames) {
     // Phase 0 first, over every channel: the higher the peak found early, the more of the
     // interpolation the bound lets us skip.
-    for (std::size_t c = 0; c < buffers_.size(); ++c)
-        peak_ = std::max(peak_, magnitude_peak(planes[c], frames));
+    // NaN and infinity have the largest magnitude bits, so this scan finds them too.
+    for (std::size_t c = 0; c < buffers_.size(); ++c) {
+        const float m = magnitude_peak(planes[c], frames);
+        if (!std::isfinite(m)) finite_ = false;
+        peak_ = std::max(peak_, m);
+    }
     for (std::size_t c = 0; c < buffers_.size(); ++c) add_channel(c, planes[c], frames);
 }
 

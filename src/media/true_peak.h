@@ -31,6 +31,9 @@ class TruePeakMeter {
     // samples counts.
     double peak() const;
 
+    // False once a NaN or infinite sample has been added: the peak then means nothing.
+    bool finite() const { return finite_; }
+
   private:
     void add_channel(std::size_t channel, const float* samples, std::size_t frames);
 
@@ -38,6 +41,7 @@ class TruePeakMeter {
     // new ones while they are processed.
     std::vector<std::vector<float>> buffers_;
     float peak_ = 0;  // over every channel: a stretch is skipped against the peak of them all
+    bool finite_ = true;
 };
 
 }  // namespace renderer::media
