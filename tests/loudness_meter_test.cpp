@@ -272,5 +272,41 @@ TEST(LoudnessMeterTest, ProbeRefusesAudioWithNonFiniteSamples) {
     }
 }
 
+TEST(LoudnessMeterTest, AgreesWithLibebur128AtTheOddRatesAndOnDcAndFullScaleNoise) {
+    // Rates a probed file can have beyond the common ones (telephone 8 kHz, 11.025 kHz, 88.2 kHz),
+    // a DC offset (the high pass removes it), full-scale noise (no stretch is skipped).
+    for (int rate : {8000, 11025, 16000, 88200}) {
+        const std::string r = std::to_string(rate);
+        expect_agree(sine(2, rate, 3.0, 997, 0.1), rate, ("997 Hz at " + r).c_str());
+        expect_agree(sine(1, rate, 3.0, 60, 0.5), rate, ("60 Hz mono at " + r).c_str());
+        expect_agree(dynamic_noise(2, rate, 3.3, 5), rate, ("dynamic noise at " + r).c_str());
+    }
+    std::mt19937 gen(1);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    Planes noise(2, std::vector<float>(48000 * 3));
+    Planes offset(2, std::vector<float>(48000 * 3));
+    for (std::size_t c = 0; c < 2; ++c) {
+        for (std::size_t i = 0; i < noise[c].size(); ++i) {
+            noise[c][i] = uniform(gen);
+            offset[c][i] = 0.4f + 0.5f * uniform(gen);
+        }
+    }
+    expect_agree(noise, 48000, "full-scale white noise");
+    expect_agree(offset, 48000, "noise on a DC offset of 0.4");
+}
+
+TEST(LoudnessMeterTest, TheTruePeakIsOversampledAtEveryRate) {
+    // libebur128 oversamples 2x from 96 kHz and not at all from 192 kHz, so it is no reference
+    // there (docs/DECISIONS.md): at 192 kHz it reads a quarter-rate tone's samples, 3 dB under
+    // its crest. Ours runs the same 4x interpolator at every rate and finds the crest.
+    for (int rate : {96000, 192000}) {
+        Planes p = sine(1, rate, 1.0, rate / 4.0, 0.9, std::numbers::pi / 4);
+        p[0].resize(p[0].size() + 100, 0.0f);
+        const media::LoudnessMeasure m = ours(p, rate);
+        EXPECT_NEAR(m.true_peak_dbtp, db(0.9), 0.2) << rate;
+        EXPECT_GT(m.true_peak_dbtp, db(0.9 * 0.7072) + 2.5) << rate;
+    }
+}
+
 }  // namespace
 }  // namespace renderer
