@@ -20,7 +20,9 @@
 #include "media/gated_loudness.h"
 #include "media/loudness.h"
 #include "media/true_peak.h"
+#include "support/bad_media.h"
 #include "support/fixtures.h"
+#include "support/mp3_fixture.h"
 
 namespace renderer {
 namespace {
@@ -305,6 +307,34 @@ TEST(LoudnessMeterTest, TheTruePeakIsOversampledAtEveryRate) {
         const media::LoudnessMeasure m = ours(p, rate);
         EXPECT_NEAR(m.true_peak_dbtp, db(0.9), 0.2) << rate;
         EXPECT_GT(m.true_peak_dbtp, db(0.9 * 0.7072) + 2.5) << rate;
+    }
+}
+
+TEST(LoudnessMeterTest, ProbeMeasuresEachPartOfATrackThatChangesChannelsAtItsOwnChannels) {
+    // Joined MP3s (`cat a.mp3 b.mp3`) change channel count mid-file. Each part is measured with
+    // its own channels: a mono part is one channel, not folded into a stereo mix, and a stereo
+    // part is two, not folded into mono (a fold adds or loses 3 dB of peak). Here a quiet part
+    // (20 dB down: below the relative gate) comes first, so the loud part alone sets both
+    // values: they must be the loud part's own, measured alone.
+    testing::TempDir tmp;
+    for (const int loud_channels : {1, 2}) {
+        const testing::Sine quiet{.sample_rate = 44100,
+                                  .channels = 3 - loud_channels,
+                                  .seconds = 1.0,
+                                  .frequency = 440,
+                                  .amplitude = 0.05};
+        testing::Sine loud = quiet;
+        loud.channels = loud_channels;
+        loud.seconds = 4.0;
+        loud.amplitude = 0.5;
+        testing::write_mp3_sine(tmp / "quiet.mp3", quiet);
+        testing::write_mp3_sine(tmp / "loud.mp3", loud);
+        testing::write_bytes(tmp / "joined.mp3", testing::read_bytes(tmp / "quiet.mp3") +
+                                                     testing::read_bytes(tmp / "loud.mp3"));
+        const media::LoudnessMeasure alone = media::measure_file_loudness(tmp / "loud.mp3");
+        const media::LoudnessMeasure joined = media::measure_file_loudness(tmp / "joined.mp3");
+        EXPECT_NEAR(joined.integrated_lufs, alone.integrated_lufs, 0.1) << loud_channels;
+        EXPECT_NEAR(joined.true_peak_dbtp, alone.true_peak_dbtp, 0.1) << loud_channels;
     }
 }
 
