@@ -312,29 +312,35 @@ TEST(LoudnessMeterTest, TheTruePeakIsOversampledAtEveryRate) {
 
 TEST(LoudnessMeterTest, ProbeMeasuresEachPartOfATrackThatChangesChannelsAtItsOwnChannels) {
     // Joined MP3s (`cat a.mp3 b.mp3`) change channel count mid-file. Each part is measured with
-    // its own channels: a mono part is one channel, not folded into a stereo mix, and a stereo
-    // part is two, not folded into mono (a fold adds or loses 3 dB of peak). Here a quiet part
-    // (20 dB down: below the relative gate) comes first, so the loud part alone sets both
-    // values: they must be the loud part's own, measured alone.
+    // its own channels: a mono part is one channel, not spread over a stereo mix, and a stereo
+    // part is two, not folded into mono (either way 3 dB of peak appears or vanishes). A quiet
+    // part (20 dB down) comes first, then the loud one: the true peak must be the loud part's
+    // own, measured alone, and the loudness that of the same join made without the change (the
+    // quiet part with the loud part's channels: the blocks across the join count either way).
     testing::TempDir tmp;
+    const auto join = [&](const testing::Sine& a, const testing::Sine& b, const std::string& name) {
+        testing::write_mp3_sine(tmp / "a.mp3", a);
+        testing::write_mp3_sine(tmp / "b.mp3", b);
+        testing::write_bytes(
+            tmp / name, testing::read_bytes(tmp / "a.mp3") + testing::read_bytes(tmp / "b.mp3"));
+        return media::measure_file_loudness(tmp / name);
+    };
     for (const int loud_channels : {1, 2}) {
-        const testing::Sine quiet{.sample_rate = 44100,
-                                  .channels = 3 - loud_channels,
-                                  .seconds = 1.0,
-                                  .frequency = 440,
-                                  .amplitude = 0.05};
-        testing::Sine loud = quiet;
-        loud.channels = loud_channels;
-        loud.seconds = 4.0;
-        loud.amplitude = 0.5;
-        testing::write_mp3_sine(tmp / "quiet.mp3", quiet);
+        const testing::Sine loud{.sample_rate = 44100,
+                                 .channels = loud_channels,
+                                 .seconds = 4.0,
+                                 .frequency = 440,
+                                 .amplitude = 0.5};
+        testing::Sine quiet = loud;
+        quiet.seconds = 1.0;
+        quiet.amplitude = 0.05;
+        const media::LoudnessMeasure unchanged = join(quiet, loud, "unchanged.mp3");
+        quiet.channels = 3 - loud_channels;
+        const media::LoudnessMeasure changed = join(quiet, loud, "changed.mp3");
         testing::write_mp3_sine(tmp / "loud.mp3", loud);
-        testing::write_bytes(tmp / "joined.mp3", testing::read_bytes(tmp / "quiet.mp3") +
-                                                     testing::read_bytes(tmp / "loud.mp3"));
         const media::LoudnessMeasure alone = media::measure_file_loudness(tmp / "loud.mp3");
-        const media::LoudnessMeasure joined = media::measure_file_loudness(tmp / "joined.mp3");
-        EXPECT_NEAR(joined.integrated_lufs, alone.integrated_lufs, 0.1) << loud_channels;
-        EXPECT_NEAR(joined.true_peak_dbtp, alone.true_peak_dbtp, 0.1) << loud_channels;
+        EXPECT_NEAR(changed.integrated_lufs, unchanged.integrated_lufs, 0.05) << loud_channels;
+        EXPECT_NEAR(changed.true_peak_dbtp, alone.true_peak_dbtp, 0.05) << loud_channels;
     }
 }
 
