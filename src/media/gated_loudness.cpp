@@ -64,6 +64,11 @@ GatedLoudness::GatedLoudness(const std::vector<double>& weights, int sample_rate
                       .a1 = 2.0 * (k * k - 1.0) / a0,
                       .a2 = (1.0 - k / kHighPassQ + k * k) / a0};
     }
+    set_channels(weights);
+}
+
+void GatedLoudness::set_channels(const std::vector<double>& weights) {
+    channels_.clear();
     for (double w : weights) channels_.push_back({.weight = w});
 }
 

@@ -27,6 +27,10 @@ class GatedLoudness {
 
     static std::vector<double> positional_weights(int channels);
 
+    // From here on the audio has these channels, weighed so: their filters start from silence,
+    // the 100 ms sub-blocks run on across the change, so the gates see one programme.
+    void set_channels(const std::vector<double>& weights);
+
     // `frames` samples of each of the `channels` planes.
     void add_planar(const float* const* planes, std::size_t frames);
 

@@ -46,10 +46,7 @@ void check_finite(const LoudnessMeter& meter, const std::string& what) {
 
 // BS.1770's weight of each channel of a layout that names its speakers, by libavfilter's
 // ebur128 rule: the LFE left out, back, side and top-back speakers +1.5 dB (1.41), the rest 1.0.
-// By position only when the file does not say which speaker a channel feeds.
 std::vector<double> speaker_weights(const AVChannelLayout& layout) {
-    if (layout.order == AV_CHANNEL_ORDER_UNSPEC)
-        return GatedLoudness::positional_weights(layout.nb_channels);
     std::vector<double> weights;
     for (int i = 0; i < layout.nb_channels; ++i) {
         switch (av_channel_layout_channel_from_index(&layout, static_cast<unsigned>(i))) {
@@ -92,6 +89,12 @@ void LoudnessMeter::add_planar(const AVFrame& frame) {
         planes[static_cast<std::size_t>(c)] =
             reinterpret_cast<const float*>(frame.extended_data[c]);
     add_planar(planes.data(), static_cast<std::size_t>(frame.nb_samples));
+}
+
+void LoudnessMeter::set_channels(const std::vector<double>& weights) {
+    loudness_.set_channels(weights);
+    true_peak_.set_channels(static_cast<int>(weights.size()));
+    channels_ = static_cast<int>(weights.size());
 }
 
 void LoudnessMeter::add_planar(const float* const* planes, std::size_t frames) {
@@ -232,37 +235,41 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
     AVChannelLayout layout{};
     int rate = 0;
     while (loop.next(decoded.get())) {
-        if (!meter) {
-            // Measured at the first frame's rate and channels; a later change is resampled to
-            // them. Each channel weighs as its speaker (a 7.1's sides are surrounds, a 2.1's
-            // third channel its LFE), by position where the file does not say.
-            const std::vector<double> weights = speaker_weights(decoded->ch_layout);
-            if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-                av_channel_layout_default(&layout, decoded->ch_layout.nb_channels);
-            } else {
-                av_channel_layout_copy(&layout, &decoded->ch_layout);
-            }
-            rate = decoded->sample_rate;
-            meter = std::make_unique<LoudnessMeter>(weights, rate);
-            swr.reset(swr_alloc());
-        }
-        av_frame_unref(converted.get());
-        converted->format = AV_SAMPLE_FMT_FLTP;
-        converted->sample_rate = rate;
-        av_channel_layout_copy(&converted->ch_layout, &layout);
+        // Each channel weighs as its speaker (a 7.1's sides are surrounds, a 2.1's third channel
+        // its LFE), by position where the file does not say.
+        std::vector<double> weights;
         if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
             const int n = decoded->ch_layout.nb_channels;
+            weights = GatedLoudness::positional_weights(n);
             av_channel_layout_uninit(&decoded->ch_layout);
             av_channel_layout_default(&decoded->ch_layout, n);
         }
-        int rc = swr_convert_frame(swr.get(), converted.get(), decoded.get());
-        if (rc == AVERROR_INPUT_CHANGED) {
-            swr_close(swr.get());
+        // Measured at the first frame's rate (a later change is resampled to it) and at each
+        // part's own channels: a joined file's mono part is one channel, its stereo part two.
+        // Folding one into the other's layout would add or take 3 dB of true peak.
+        if (!meter || av_channel_layout_compare(&layout, &decoded->ch_layout) != 0) {
+            if (weights.empty()) weights = speaker_weights(decoded->ch_layout);
+            av_channel_layout_copy(&layout, &decoded->ch_layout);
+            if (meter) {
+                meter->set_channels(weights);
+            } else {
+                rate = decoded->sample_rate;
+                meter = std::make_unique<LoudnessMeter>(weights, rate);
+                swr.reset(swr_alloc());
+            }
+        }
+        const auto convert = [&] {
             av_frame_unref(converted.get());
             converted->format = AV_SAMPLE_FMT_FLTP;
             converted->sample_rate = rate;
             av_channel_layout_copy(&converted->ch_layout, &layout);
-            rc = swr_convert_frame(swr.get(), converted.get(), decoded.get());
+            return swr_convert_frame(swr.get(), converted.get(), decoded.get());
+        };
+        int rc = convert();
+        if (rc == AVERROR_INPUT_CHANGED || rc == AVERROR_OUTPUT_CHANGED ||
+            rc == (AVERROR_INPUT_CHANGED | AVERROR_OUTPUT_CHANGED)) {
+            swr_close(swr.get());
+            rc = convert();
         }
         av_check(rc, ErrorClass::DecodeError, fmt::format("cannot convert the audio of {}", what));
         meter->add_planar(*converted);

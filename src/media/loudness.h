@@ -32,6 +32,10 @@ class LoudnessMeter {
     // Each channel's BS.1770 weight given (speaker_weights).
     LoudnessMeter(const std::vector<double>& weights, int sample_rate);
 
+    // From here on the audio has these channels (a joined file's next part): see
+    // GatedLoudness::set_channels and TruePeakMeter::set_channels.
+    void set_channels(const std::vector<double>& weights);
+
     // A frame of `channels` float planar channels at `sample_rate`.
     void add_planar(const AVFrame& frame);
     // `frames` samples of each channel's plane.

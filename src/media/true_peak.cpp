@@ -101,6 +101,11 @@ float magnitude_peak(const float* x, std::size_t count) {
 TruePeakMeter::TruePeakMeter(int channels)
     : buffers_(static_cast<std::size_t>(channels), std::vector<float>(kKeep, 0.0f)) {}
 
+void TruePeakMeter::set_channels(int channels) {
+    peak_ = static_cast<float>(peak());  // a float widened to double: exact both ways
+    buffers_.assign(static_cast<std::size_t>(channels), std::vector<float>(kKeep, 0.0f));
+}
+
 void TruePeakMeter::add_planar(const float* const* planes, std::size_t frames) {
     // Phase 0 first, over every channel: the higher the peak found early, the more of the
     // interpolation the bound lets us skip.

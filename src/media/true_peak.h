@@ -23,6 +23,10 @@ class TruePeakMeter {
   public:
     explicit TruePeakMeter(int channels);
 
+    // From here on the audio has `channels` channels: the old ones end (their last outputs
+    // are taken against silence, as at the end), the new ones start from silence.
+    void set_channels(int channels);
+
     // `frames` samples of each of the `channels` planes.
     void add_planar(const float* const* planes, std::size_t frames);
 
