@@ -344,5 +344,26 @@ TEST(LoudnessMeterTest, ProbeMeasuresEachPartOfATrackThatChangesChannelsAtItsOwn
     }
 }
 
+TEST(LoudnessMeterTest, ProbeRefusesARateTooLowToMeasure) {
+    // A WAV header can claim any rate. Below 8 kHz the K-weighting's 1.68 kHz shelf nears or
+    // passes the Nyquist frequency (its filter turns unstable below 3.4 kHz: "silent"), and
+    // below 5 Hz a 100 ms sub-block holds no sample at all (the meter looped for ever). Such a
+    // file is bad input: a PreflightError naming it and the rate.
+    testing::TempDir tmp;
+    for (int rate : {2000, 4}) {
+        const std::filesystem::path file = tmp / "low.wav";
+        testing::write_bytes(file, testing::wav_file(2, rate, 20000));
+        try {
+            const media::LoudnessMeasure m = media::measure_file_loudness(file);
+            ADD_FAILURE() << rate << " Hz: measured " << m.integrated_lufs << " LUFS";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::PreflightError) << e.what();
+            EXPECT_NE(std::string(e.what()).find("low.wav"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(std::to_string(rate) + " Hz"), std::string::npos)
+                << e.what();
+        }
+    }
+}
+
 }  // namespace
 }  // namespace renderer
