@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <stdexcept>
 
 namespace renderer::media {
 namespace {
@@ -43,6 +44,8 @@ GatedLoudness::GatedLoudness(int channels, int sample_rate)
 
 GatedLoudness::GatedLoudness(const std::vector<double>& weights, int sample_rate)
     : subblock_length_(static_cast<std::size_t>((sample_rate + 5) / 10)) {
+    if (sample_rate < kMinSampleRate)
+        throw std::invalid_argument("GatedLoudness: sample rate below kMinSampleRate");
     const double rate = sample_rate;
     {
         const double k = std::tan(std::numbers::pi * kShelfHz / rate);

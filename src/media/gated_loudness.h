@@ -19,6 +19,11 @@ namespace renderer::media {
 
 class GatedLoudness {
   public:
+    // The lowest rate measured (MP3's lowest, and the lowest the tests hold to libebur128):
+    // the K-weighting's 1.68 kHz shelf needs the Nyquist frequency well above it (its filter is
+    // unstable below 3.4 kHz), and a 100 ms sub-block needs samples. Lower: std::invalid_argument.
+    static constexpr int kMinSampleRate = 8000;
+
     // Channels weighed by their position, as libebur128 does by default: L, R, C, LFE (left
     // out), Ls, Rs; 4 channels L R Ls Rs, 5 channels L R C Ls Rs; any further ones left out.
     GatedLoudness(int channels, int sample_rate);

@@ -254,6 +254,12 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
                 meter->set_channels(weights);
             } else {
                 rate = decoded->sample_rate;
+                if (rate < GatedLoudness::kMinSampleRate) {
+                    throw Error(ErrorClass::PreflightError,
+                                fmt::format("{} has a sample rate of {} Hz: the loudness measure "
+                                            "takes {} Hz or more",
+                                            what, rate, GatedLoudness::kMinSampleRate));
+                }
                 meter = std::make_unique<LoudnessMeter>(weights, rate);
                 swr.reset(swr_alloc());
             }

@@ -87,7 +87,8 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
                                   const CancelToken* cancel = nullptr);
 
 // Measures the best audio stream of any media file (`renderer probe --loudness`) at its own rate
-// and channel count. Throws Error(PreflightError) when the file has no decodable audio,
+// and channel count. Throws Error(PreflightError) when the file has no decodable audio or its
+// rate is below GatedLoudness::kMinSampleRate,
 // Error(DecodeError) when it holds a NaN or infinite sample.
 LoudnessMeasure measure_file_loudness(const std::filesystem::path& path);
 
