@@ -365,5 +365,16 @@ TEST(LoudnessMeterTest, ProbeRefusesARateTooLowToMeasure) {
     }
 }
 
+TEST(LoudnessMeterTest, TheHighestRateAHeaderCanClaimDoesNotOverflow) {
+    // A WAV header may claim up to INT_MAX Hz, and libavformat passes it on. The 100 ms sub-block
+    // length must not overflow on the way (signed overflow: undefined, caught by UBSan in
+    // scripts/sanitize.sh): a second of samples there is far shorter than one block.
+    const int rate = std::numeric_limits<int>::max();
+    const Planes p = sine(2, 48000, 1.0, 997, 0.5);
+    const media::LoudnessMeasure m = ours(p, rate);
+    EXPECT_FALSE(std::isfinite(m.integrated_lufs)) << m.integrated_lufs;
+    EXPECT_NEAR(m.true_peak_dbtp, db(0.5), 0.01);
+}
+
 }  // namespace
 }  // namespace renderer
