@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numbers>
 #include <stdexcept>
@@ -43,7 +44,8 @@ GatedLoudness::GatedLoudness(int channels, int sample_rate)
     : GatedLoudness(positional_weights(channels), sample_rate) {}
 
 GatedLoudness::GatedLoudness(const std::vector<double>& weights, int sample_rate)
-    : subblock_length_(static_cast<std::size_t>((sample_rate + 5) / 10)) {
+    // 100 ms rounded as libebur128 rounds it, in 64 bits: a header may claim INT_MAX Hz.
+    : subblock_length_(static_cast<std::size_t>((std::int64_t{sample_rate} + 5) / 10)) {
     if (sample_rate < kMinSampleRate)
         throw std::invalid_argument("GatedLoudness: sample rate below kMinSampleRate");
     const double rate = sample_rate;
