@@ -6,6 +6,12 @@
 //                                             CPU seconds for SECONDS of audio: the track as it was
 //                                             encoded before finishing (AudioSource), finished with
 //                                             the default fade-out, and one loudness measuring pass
+//   audio_bench meter SIGNAL SECONDS [REPEAT]
+//                                             CPU seconds of the meter alone over SECONDS of a
+//                                             44.1 kHz stereo signal made in memory, the cases
+//                                             its skip cannot help: `noise` (white, 0.9 of full
+//                                             scale), `tiny` (the same at 1e-38, where float
+//                                             arithmetic goes subnormal)
 //   audio_bench waveform FROM_SEC TO_SEC A.mp4 B.mp4 > out.svg
 //                                             the left channel of each file over [FROM, TO) as an
 //                                             SVG envelope (min/max per pixel column), A above B
@@ -15,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -82,6 +89,33 @@ int loudness(const char* path, int repeat) {
         "%.2f LUFS, %.2f dBTP\n",
         static_cast<double>(samples) / rate, rate, decode, measured, measured - decode,
         m.integrated_lufs, m.true_peak_dbtp);
+    return 0;
+}
+
+int meter(const std::string& signal, double seconds, int repeat) {
+    constexpr int kRate = 44100;
+    const double level = signal == "noise" ? 0.9 : signal == "tiny" ? 1e-38 : 0;
+    if (level == 0) throw Error(ErrorClass::UsageError, "signal: noise or tiny");
+    const auto n = static_cast<std::size_t>(seconds * kRate);
+    std::vector<std::vector<float>> planes(2, std::vector<float>(n));
+    std::mt19937 gen(1);
+    std::uniform_real_distribution<double> uniform(-level, level);
+    for (auto& plane : planes)
+        for (float& v : plane) v = static_cast<float>(uniform(gen));
+    double best = 1e9;
+    LoudnessMeasure m;
+    for (int i = 0; i < repeat; ++i) {
+        const double t0 = cpu_seconds();
+        LoudnessMeter meter(2, kRate);
+        for (std::size_t at = 0; at < n; at += 1024) {
+            const float* p[2] = {planes[0].data() + at, planes[1].data() + at};
+            meter.add_planar(p, std::min<std::size_t>(1024, n - at));
+        }
+        m = meter.result();
+        best = std::min(best, cpu_seconds() - t0);
+    }
+    std::printf("%s, %.1f s at %d Hz stereo: meter %.3f s CPU; %.2f LUFS, %.2f dBTP\n",
+                signal.c_str(), seconds, kRate, best, m.integrated_lufs, m.true_peak_dbtp);
     return 0;
 }
 
@@ -200,6 +234,8 @@ int main(int argc, char** argv) {
             return loudness(argv[2], argc > 3 ? std::atoi(argv[3]) : 3);
         if (cmd == "finish" && argc >= 4)
             return finish(argv[2], std::atof(argv[3]), argc > 4 ? std::atoi(argv[4]) : 3);
+        if (cmd == "meter" && argc >= 4)
+            return meter(argv[2], std::atof(argv[3]), argc > 4 ? std::atoi(argv[4]) : 3);
         if (cmd == "waveform" && argc >= 5) {
             return waveform(std::atof(argv[2]), std::atof(argv[3]),
                             std::vector<const char*>(argv + 4, argv + argc));
@@ -210,6 +246,6 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr,
                  "usage: audio_bench loudness TRACK.mp3 [REPEAT] | finish TRACK.mp3 SECONDS "
-                 "[REPEAT] | waveform FROM TO FILE...\n");
+                 "[REPEAT] | meter noise|tiny SECONDS [REPEAT] | waveform FROM TO FILE...\n");
     return 64;
 }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numbers>
+#include <stdexcept>
 
 namespace renderer::media {
 namespace {
@@ -16,25 +18,36 @@ constexpr double kShelfQ = 0.7071752369554196;
 constexpr double kHighPassHz = 38.13547087602444;
 constexpr double kHighPassQ = 0.5003270373238773;
 
-// BS.1770's channel weights by position in the default layouts: left, right and centre 1.0,
-// surrounds 1.41 (+1.5 dB), the LFE (4th of 6) left out.
-double channel_weight(int channel, int channels) {
-    if (channels == 4) return channel < 2 ? 1.0 : 1.41;
-    if (channels == 5) return channel < 3 ? 1.0 : 1.41;
-    if (channel < 3) return 1.0;
-    if (channel == 3) return 0.0;
-    if (channel < 6) return 1.41;
-    return 0.0;
-}
-
 // Gate thresholds in block energy (LUFS = -0.691 + 10 log10(energy)).
 double energy_of(double lufs) { return std::pow(10.0, (lufs + 0.691) / 10.0); }
 double lufs_of(double energy) { return -0.691 + 10.0 * std::log10(energy); }
 
 }  // namespace
 
+// BS.1770's channel weights by position in the default layouts: left, right and centre 1.0,
+// surrounds 1.41 (+1.5 dB), the LFE (4th of 6) left out.
+std::vector<double> GatedLoudness::positional_weights(int channels) {
+    std::vector<double> weights;
+    for (int c = 0; c < channels; ++c) {
+        if (channels == 4) {
+            weights.push_back(c < 2 ? 1.0 : 1.41);
+        } else if (channels == 5) {
+            weights.push_back(c < 3 ? 1.0 : 1.41);
+        } else {
+            weights.push_back(c < 3 ? 1.0 : (c == 3 || c >= 6) ? 0.0 : 1.41);
+        }
+    }
+    return weights;
+}
+
 GatedLoudness::GatedLoudness(int channels, int sample_rate)
-    : subblock_length_(static_cast<std::size_t>((sample_rate + 5) / 10)) {
+    : GatedLoudness(positional_weights(channels), sample_rate) {}
+
+GatedLoudness::GatedLoudness(const std::vector<double>& weights, int sample_rate)
+    // 100 ms rounded as libebur128 rounds it, in 64 bits: a header may claim INT_MAX Hz.
+    : subblock_length_(static_cast<std::size_t>((std::int64_t{sample_rate} + 5) / 10)) {
+    if (sample_rate < kMinSampleRate)
+        throw std::invalid_argument("GatedLoudness: sample rate below kMinSampleRate");
     const double rate = sample_rate;
     {
         const double k = std::tan(std::numbers::pi * kShelfHz / rate);
@@ -56,9 +69,12 @@ GatedLoudness::GatedLoudness(int channels, int sample_rate)
                       .a1 = 2.0 * (k * k - 1.0) / a0,
                       .a2 = (1.0 - k / kHighPassQ + k * k) / a0};
     }
-    channels_.resize(static_cast<std::size_t>(channels));
-    for (int c = 0; c < channels; ++c)
-        channels_[static_cast<std::size_t>(c)].weight = channel_weight(c, channels);
+    set_channels(weights);
+}
+
+void GatedLoudness::set_channels(const std::vector<double>& weights) {
+    channels_.clear();
+    for (double w : weights) channels_.push_back({.weight = w});
 }
 
 void GatedLoudness::add_planar(const float* const* planes, std::size_t frames) {

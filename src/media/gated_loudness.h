@@ -19,7 +19,22 @@ namespace renderer::media {
 
 class GatedLoudness {
   public:
+    // The lowest rate measured (MP3's lowest, and the lowest the tests hold to libebur128):
+    // the K-weighting's 1.68 kHz shelf needs the Nyquist frequency well above it (its filter is
+    // unstable below 3.4 kHz), and a 100 ms sub-block needs samples. Lower: std::invalid_argument.
+    static constexpr int kMinSampleRate = 8000;
+
+    // Channels weighed by their position, as libebur128 does by default: L, R, C, LFE (left
+    // out), Ls, Rs; 4 channels L R Ls Rs, 5 channels L R C Ls Rs; any further ones left out.
     GatedLoudness(int channels, int sample_rate);
+    // Each channel's BS.1770 weight given: 1.0, 1.41 for a surround, 0 to leave it out (LFE).
+    GatedLoudness(const std::vector<double>& weights, int sample_rate);
+
+    static std::vector<double> positional_weights(int channels);
+
+    // From here on the audio has these channels, weighed so: their filters start from silence,
+    // the 100 ms sub-blocks run on across the change, so the gates see one programme.
+    void set_channels(const std::vector<double>& weights);
 
     // `frames` samples of each of the `channels` planes.
     void add_planar(const float* const* planes, std::size_t frames);

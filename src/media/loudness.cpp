@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -33,10 +34,54 @@ void check_cancel(const CancelToken* cancel) {
         throw Error(*cancel->reason(), "render cancelled");
 }
 
+// A NaN or infinite sample (a float file can hold them) leaves no loudness to report: bad input.
+void check_finite(const LoudnessMeter& meter, const std::string& what) {
+    if (!meter.finite())
+        throw Error(
+            ErrorClass::DecodeError,
+            fmt::format("{} holds NaN or infinite samples: its loudness cannot be measured; "
+                        "replace it with a file of finite samples",
+                        what));
+}
+
+// BS.1770's weight of each channel of a layout that names its speakers, by libavfilter's
+// ebur128 rule: the LFE left out, back, side and top-back speakers +1.5 dB (1.41), the rest 1.0.
+std::vector<double> speaker_weights(const AVChannelLayout& layout) {
+    std::vector<double> weights;
+    for (int i = 0; i < layout.nb_channels; ++i) {
+        switch (av_channel_layout_channel_from_index(&layout, static_cast<unsigned>(i))) {
+            case AV_CHAN_LOW_FREQUENCY:
+            case AV_CHAN_LOW_FREQUENCY_2:
+                weights.push_back(0.0);
+                break;
+            case AV_CHAN_BACK_LEFT:
+            case AV_CHAN_BACK_CENTER:
+            case AV_CHAN_BACK_RIGHT:
+            case AV_CHAN_SIDE_LEFT:
+            case AV_CHAN_SIDE_RIGHT:
+            case AV_CHAN_TOP_BACK_LEFT:
+            case AV_CHAN_TOP_BACK_CENTER:
+            case AV_CHAN_TOP_BACK_RIGHT:
+            case AV_CHAN_SURROUND_DIRECT_LEFT:
+            case AV_CHAN_SURROUND_DIRECT_RIGHT:
+                weights.push_back(1.41);
+                break;
+            default:
+                weights.push_back(1.0);
+        }
+    }
+    return weights;
+}
+
 }  // namespace
 
 LoudnessMeter::LoudnessMeter(int channels, int sample_rate)
-    : loudness_(channels, sample_rate), true_peak_(channels), channels_(channels) {}
+    : LoudnessMeter(GatedLoudness::positional_weights(channels), sample_rate) {}
+
+LoudnessMeter::LoudnessMeter(const std::vector<double>& weights, int sample_rate)
+    : loudness_(weights, sample_rate),
+      true_peak_(static_cast<int>(weights.size())),
+      channels_(static_cast<int>(weights.size())) {}
 
 void LoudnessMeter::add_planar(const AVFrame& frame) {
     std::vector<const float*> planes(static_cast<std::size_t>(channels_));
@@ -44,6 +89,12 @@ void LoudnessMeter::add_planar(const AVFrame& frame) {
         planes[static_cast<std::size_t>(c)] =
             reinterpret_cast<const float*>(frame.extended_data[c]);
     add_planar(planes.data(), static_cast<std::size_t>(frame.nb_samples));
+}
+
+void LoudnessMeter::set_channels(const std::vector<double>& weights) {
+    loudness_.set_channels(weights);
+    true_peak_.set_channels(static_cast<int>(weights.size()));
+    channels_ = static_cast<int>(weights.size());
 }
 
 void LoudnessMeter::add_planar(const float* const* planes, std::size_t frames) {
@@ -74,6 +125,7 @@ LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapt
         const FramePtr f =
             audio.read(static_cast<int>(std::min<std::int64_t>(1 << 14, plan.total - done)));
         meter.add_planar(*f);
+        check_finite(meter, "the music track");
         done += f->nb_samples;
     }
     return meter.result();
@@ -118,6 +170,7 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
                     reinterpret_cast<const float*>(decoded->extended_data[0]) + from,
                     reinterpret_cast<const float*>(decoded->extended_data[1]) + from};
                 meter.add_planar(planes, static_cast<std::size_t>(n));
+                check_finite(meter, "the music track");
                 left -= n;
             }
             av_frame_unref(decoded.get());
@@ -182,37 +235,51 @@ LoudnessMeasure measure_file_loudness(const std::filesystem::path& path) {
     AVChannelLayout layout{};
     int rate = 0;
     while (loop.next(decoded.get())) {
-        if (!meter) {
-            // Measured at the first frame's rate and channels; a later change is resampled to them.
-            if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-                av_channel_layout_default(&layout, decoded->ch_layout.nb_channels);
-            } else {
-                av_channel_layout_copy(&layout, &decoded->ch_layout);
-            }
-            rate = decoded->sample_rate;
-            meter = std::make_unique<LoudnessMeter>(layout.nb_channels, rate);
-            swr.reset(swr_alloc());
-        }
-        av_frame_unref(converted.get());
-        converted->format = AV_SAMPLE_FMT_FLTP;
-        converted->sample_rate = rate;
-        av_channel_layout_copy(&converted->ch_layout, &layout);
+        // Each channel weighs as its speaker (a 7.1's sides are surrounds, a 2.1's third channel
+        // its LFE), by position where the file does not say.
+        std::vector<double> weights;
         if (decoded->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
             const int n = decoded->ch_layout.nb_channels;
+            weights = GatedLoudness::positional_weights(n);
             av_channel_layout_uninit(&decoded->ch_layout);
             av_channel_layout_default(&decoded->ch_layout, n);
         }
-        int rc = swr_convert_frame(swr.get(), converted.get(), decoded.get());
-        if (rc == AVERROR_INPUT_CHANGED) {
-            swr_close(swr.get());
+        // Measured at the first frame's rate (a later change is resampled to it) and at each
+        // part's own channels: a joined file's mono part is one channel, its stereo part two.
+        // Folding one into the other's layout would add or take 3 dB of true peak.
+        if (!meter || av_channel_layout_compare(&layout, &decoded->ch_layout) != 0) {
+            if (weights.empty()) weights = speaker_weights(decoded->ch_layout);
+            av_channel_layout_copy(&layout, &decoded->ch_layout);
+            if (meter) {
+                meter->set_channels(weights);
+            } else {
+                rate = decoded->sample_rate;
+                if (rate < GatedLoudness::kMinSampleRate) {
+                    throw Error(ErrorClass::PreflightError,
+                                fmt::format("{} has a sample rate of {} Hz: the loudness measure "
+                                            "takes {} Hz or more",
+                                            what, rate, GatedLoudness::kMinSampleRate));
+                }
+                meter = std::make_unique<LoudnessMeter>(weights, rate);
+                swr.reset(swr_alloc());
+            }
+        }
+        const auto convert = [&] {
             av_frame_unref(converted.get());
             converted->format = AV_SAMPLE_FMT_FLTP;
             converted->sample_rate = rate;
             av_channel_layout_copy(&converted->ch_layout, &layout);
-            rc = swr_convert_frame(swr.get(), converted.get(), decoded.get());
+            return swr_convert_frame(swr.get(), converted.get(), decoded.get());
+        };
+        int rc = convert();
+        if (rc == AVERROR_INPUT_CHANGED || rc == AVERROR_OUTPUT_CHANGED ||
+            rc == (AVERROR_INPUT_CHANGED | AVERROR_OUTPUT_CHANGED)) {
+            swr_close(swr.get());
+            rc = convert();
         }
         av_check(rc, ErrorClass::DecodeError, fmt::format("cannot convert the audio of {}", what));
         meter->add_planar(*converted);
+        check_finite(*meter, what);
     }
     av_channel_layout_uninit(&layout);
     if (!meter)

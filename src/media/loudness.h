@@ -27,13 +27,23 @@ struct LoudnessMeasure {
 
 class LoudnessMeter {
   public:
+    // Channels weighed by position (GatedLoudness), as for the render's stereo.
     LoudnessMeter(int channels, int sample_rate);
+    // Each channel's BS.1770 weight given (speaker_weights).
+    LoudnessMeter(const std::vector<double>& weights, int sample_rate);
+
+    // From here on the audio has these channels (a joined file's next part): see
+    // GatedLoudness::set_channels and TruePeakMeter::set_channels.
+    void set_channels(const std::vector<double>& weights);
 
     // A frame of `channels` float planar channels at `sample_rate`.
     void add_planar(const AVFrame& frame);
     // `frames` samples of each channel's plane.
     void add_planar(const float* const* planes, std::size_t frames);
     LoudnessMeasure result() const;
+    // False once a NaN or infinite sample has been added: the K-weighting filters never recover
+    // from one (every later block would fall out of the gates), so there is no result to give.
+    bool finite() const { return true_peak_.finite(); }
 
   private:
     GatedLoudness loudness_;
@@ -60,7 +70,8 @@ class LibavLogCapture;
 struct AudioPlan;
 // The finished audio as it goes into the encoder: fast (no AAC), but the codec's overshoot
 // is not in it, so it only gives a first estimate of the gain.
-// Both measures check `cancel` (when given) between frames and throw Error(its reason).
+// Both measures check `cancel` (when given) between frames and throw Error(its reason), and
+// throw Error(DecodeError) on a NaN or infinite sample.
 LoudnessMeasure measure_finished(const std::filesystem::path& path, LibavLogCapture& log,
                                  const AudioPlan& plan, const CancelToken* cancel = nullptr);
 // The AAC packets of a measured encode, kept so the render writes them instead of encoding the
@@ -76,7 +87,9 @@ LoudnessMeasure measure_delivered(const std::filesystem::path& path, LibavLogCap
                                   const CancelToken* cancel = nullptr);
 
 // Measures the best audio stream of any media file (`renderer probe --loudness`) at its own rate
-// and channel count. Throws Error(PreflightError) when the file has no decodable audio.
+// and channel count. Throws Error(PreflightError) when the file has no decodable audio or its
+// rate is below GatedLoudness::kMinSampleRate,
+// Error(DecodeError) when it holds a NaN or infinite sample.
 LoudnessMeasure measure_file_loudness(const std::filesystem::path& path);
 
 }  // namespace renderer::media

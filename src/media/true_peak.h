@@ -23,6 +23,10 @@ class TruePeakMeter {
   public:
     explicit TruePeakMeter(int channels);
 
+    // From here on the audio has `channels` channels: the old ones end (their last outputs
+    // are taken against silence, as at the end), the new ones start from silence.
+    void set_channels(int channels);
+
     // `frames` samples of each of the `channels` planes.
     void add_planar(const float* const* planes, std::size_t frames);
 
@@ -31,6 +35,9 @@ class TruePeakMeter {
     // samples counts.
     double peak() const;
 
+    // False once a NaN or infinite sample has been added: the peak then means nothing.
+    bool finite() const { return finite_; }
+
   private:
     void add_channel(std::size_t channel, const float* samples, std::size_t frames);
 
@@ -38,6 +45,7 @@ class TruePeakMeter {
     // new ones while they are processed.
     std::vector<std::vector<float>> buffers_;
     float peak_ = 0;  // over every channel: a stretch is skipped against the peak of them all
+    bool finite_ = true;
 };
 
 }  // namespace renderer::media
