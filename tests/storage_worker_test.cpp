@@ -267,5 +267,44 @@ TEST_F(StorageWorkerTest, AnS3UrlToABucketOutsideTheAllowListIsRefused) {
     EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 0);
 }
 
+// The allow-list names buckets, and a key's ".." segment (resolved by libcurl before the
+// request is sent) led the upload into another bucket: the job rendered, and its artifact was
+// planted in a bucket the worker was told not to touch.
+TEST_F(StorageWorkerTest, AnOutputKeyWithDotSegmentsCannotLeaveTheAllowedBucket) {
+    server_->create_bucket("victim-bucket");
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/../victim-bucket/planted.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    auto storage = storage_config();
+    storage.allowed_hosts = {kBucket};
+    run(storage);
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.error_message);
+    EXPECT_NE(job->last_report.error_message->find("output_url"), std::string::npos);
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "victim-bucket"), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+}
+
+// '?' and '#' are ordinary bytes of an S3 key, but the s3:// URL was cut there for the
+// status: artifact_path named another object ("s3://.../take" for ".../take#2.mp4").
+TEST_F(StorageWorkerTest, AnS3ArtifactPathKeepsTheWholeKey) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/take?v=2#b.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    run(storage_config());
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.artifact_path);
+    EXPECT_EQ(*job->last_report.artifact_path, "s3://renderer-stories/out/take?v=2#b.mp4");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/out/take%3Fv%3D2%23b.mp4\""), 1) << log;
+}
+
 }  // namespace
 }  // namespace renderer::worker

@@ -11,9 +11,11 @@
 //   PUT  /__object/BUCKET/KEY               store the body as an object (unsigned, direct)
 //   POST /__many/BUCKET?prefix=P&count=N&suffix=S  store N one-byte objects P000000S ...
 //   POST /__fault                           {"method","path","query","status","count","truncate",
-//                                           "location"}: the next `count` matching requests fail
-//                                           (`truncate`: the real answer cut short; `location`: a
-//                                           Location header, for redirects)
+//                                           "location","body","headers"}: the next `count` matching
+//                                           requests fail (`truncate`: the real answer cut short;
+//                                           `location`: a Location header, for redirects; `body`:
+//                                           this body with `status` and `headers`, a hostile
+//                                           answer in place of the store's)
 //   GET  /__presign?method=M&path=/B/K      an aws4 presigned URL for the path (query signing)
 //   GET  /__log                             every proxied request: method, path, query, status
 'use strict';
@@ -226,6 +228,12 @@ const proxy = http.createServer((req, res) => {
       return reply(res, 400, 'BadDigest', 'Content-MD5 does not match the body');
     }
     const fault = takeFault(req);
+    if (fault && typeof fault.body === 'string') {
+      entry.status = fault.status;
+      res.writeHead(fault.status, { 'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(fault.body), ...(fault.headers || {}) });
+      return res.end(fault.body);
+    }
     if (fault && !fault.truncate) {
       entry.status = fault.status;
       return reply(res, fault.status, 'InjectedFault', 'injected by the test',

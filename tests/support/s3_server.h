@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/storage_config.h"
 #include "support/process.h"
@@ -39,6 +40,11 @@ class S3Server {
     // `path` and `query` answer `status` (or, with truncate, the real answer cut in half).
     void fault(const std::string& method, const std::string& path, const std::string& query,
                int status, int count, bool truncate = false, const std::string& location = {});
+    // The next `count` requests matching as in fault() are answered `status` with `body` (and
+    // `headers`, "Name: value" lines) in place of the store's answer: a hostile or odd store.
+    void answer(const std::string& method, const std::string& path, const std::string& query,
+                int status, const std::string& body, int count,
+                const std::vector<std::string>& headers = {});
     // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
