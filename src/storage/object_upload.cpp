@@ -212,6 +212,7 @@ UploadResult upload_file(const S3Client& client, const fs::path& file, std::stri
                     fmt::format("cannot upload {}: {}", file.string(), ec.message()));
     }
     if (const auto to = parse_s3_url(output_url)) {
+        check_s3_key("output_url", *to, true);
         return size <= client.config().limits.multipart_threshold
                    ? put_single(client, file, *to, size, cancelled)
                    : put_multipart(client, file, *to, size, cancelled);
