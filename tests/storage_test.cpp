@@ -690,6 +690,50 @@ TEST_F(StorageUploadTest, AnErrorAfterKeepAliveWhitespaceInACompleteAnswerFailsT
     EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 1) << log;
 }
 
+// A 200 to CompleteMultipartUpload is S3's promise to report the outcome in the body; one
+// with no CompleteMultipartUploadResult (only keep-alive whitespace before the connection
+// ended, or a proxy's page) confirms nothing, and was taken as confirmed.
+TEST_F(StorageUploadTest, ACompleteAnswerWithoutAResultDoesNotConfirmTheUpload) {
+    const auto file = write_output((16u << 20) + 1000);
+    S3Client client(config_for(*server_));
+    for (const std::string body : {"", " \n \n", "<html>upstream says ok</html>"}) {
+        server_->answer("POST", "/videos/unconfirmed.mp4", "uploadId=", 200, body, 1);
+        ErrorClass cls{};
+        const auto message = describe_error(
+            [&] {
+                upload_file(client, file, "s3://renderer-frames/videos/unconfirmed.mp4", kNever);
+            },
+            cls);
+        EXPECT_EQ(cls, ErrorClass::IoError) << "'" << body << "': " << message;
+    }
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 3) << log;
+    // A real answer's ETag (S3 sends it in the body, not as a header) is the upload's.
+    const auto result =
+        upload_file(client, file, "s3://renderer-frames/videos/unconfirmed.mp4", kNever);
+    EXPECT_FALSE(result.etag.empty());
+}
+
+// Held: a part confirmed without an ETag cannot be listed in the completion; the upload fails
+// and is aborted.
+TEST_F(StorageUploadTest, APartAnsweredWithoutAnEtagAbortsTheUpload) {
+    const auto file = write_output((16u << 20) + 1000);
+    server_->answer("PUT", "/videos/no-etag.mp4", "partNumber=2", 200, "", 1);
+    S3Client client(config_for(*server_));
+    ErrorClass cls{};
+    const auto message = describe_error(
+        [&] { upload_file(client, file, "s3://renderer-frames/videos/no-etag.mp4", kNever); }, cls);
+    EXPECT_EQ(cls, ErrorClass::IoError);
+    EXPECT_NE(message.find("ETag"), std::string::npos) << message;
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 1) << log;
+    EXPECT_EQ(count_of(log,
+                       "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/no-etag.mp4\","
+                       "\"query\":\"?uploadId="),
+              0)
+        << log;
+}
+
 // A store whose continuation token repeats (a bug, or a hostile store) was paged until
 // STORAGE_MAX_LIST_KEYS pages had been asked for: 100,000 requests by default.
 TEST_F(StorageTest, AListingWhoseContinuationTokenRepeatsIsRefused) {
