@@ -134,7 +134,7 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
                         fmt::format("completing the upload of s3://{}/{} failed: {}: {}", to.bucket,
                                     to.key, error->code, error->message));
         }
-        result.etag = done.header("etag").value_or("");
+        result.etag = parse_complete_result(done.body);
         return result;
     } catch (...) {
         abort_upload(client, to, upload_id);

@@ -117,6 +117,19 @@ std::string parse_upload_id(std::string_view xml) {
     return id;
 }
 
+std::string parse_complete_result(std::string_view xml) {
+    std::string etag;
+    bool is_result = false;
+    Walker w;
+    w.on_text = [&](const std::string& path, const std::string& text) {
+        if (path == "CompleteMultipartUploadResult") is_result = true;
+        if (path == "CompleteMultipartUploadResult/ETag") etag = text.substr(0, 256);
+    };
+    if (xml.size() > static_cast<std::size_t>(INT32_MAX) || !walk(xml, w) || !is_result)
+        bad_answer("no CompleteMultipartUploadResult to a request to complete a multipart upload");
+    return etag;
+}
+
 std::optional<S3ErrorBody> parse_error_body(std::string_view xml) {
     S3ErrorBody e;
     bool is_error = false;
