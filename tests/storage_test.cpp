@@ -734,6 +734,31 @@ TEST_F(StorageUploadTest, APartAnsweredWithoutAnEtagAbortsTheUpload) {
         << log;
 }
 
+// Held: a lease lost while an object keeps failing stops the download at once (not after its
+// attempts are spent) and leaves nothing in the work dir.
+TEST_F(StorageTest, ACancelDuringADownloadStopsItAndLeavesNothing) {
+    for (int i = 1; i <= 3; ++i)
+        server_->put(kBucket, "c/frame_" + std::to_string(i) + ".png", "x");
+    server_->fault("GET", "/c/frame_2.png", "", 503, 1000);
+    auto config = config_for(*server_);
+    config.limits.attempts = 1000;  // only the cancel can end it
+    S3Client client(config);
+    const auto frames = list_frames(client, *parse_s3_url("s3://renderer-frames/c/"), kNever);
+    std::atomic<bool> lost{false};
+    std::thread lease([&] {
+        while (count_of(server_->request_log(), "/c/frame_2.png") < 2)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        lost = true;
+    });
+    ErrorClass cls{};
+    describe_error([&] { download_all(client, items_for(frames), [&] { return lost.load(); }); },
+                   cls);
+    lease.join();
+    EXPECT_EQ(cls, ErrorClass::Cancelled);
+    EXPECT_TRUE(testing::dir_entries(work_).empty());
+    EXPECT_LT(count_of(server_->request_log(), "/c/frame_2.png"), 10);
+}
+
 // A store whose continuation token repeats (a bug, or a hostile store) was paged until
 // STORAGE_MAX_LIST_KEYS pages had been asked for: 100,000 requests by default.
 TEST_F(StorageTest, AListingWhoseContinuationTokenRepeatsIsRefused) {
