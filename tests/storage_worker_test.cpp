@@ -306,5 +306,31 @@ TEST_F(StorageWorkerTest, AnS3ArtifactPathKeepsTheWholeKey) {
     EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/out/take%3Fv%3D2%23b.mp4\""), 1) << log;
 }
 
+// A store's ETag is sent back as If-None-Match by every later job naming the same music. One
+// holding a control byte (libcurl hands a bare CR inside a header line through) was cached,
+// and every later request carrying it was refused by the server (400): the music URL failed on
+// this worker for good, even after the store was fixed.
+TEST_F(StorageWorkerTest, AnEtagThatCannotBeSentBackIsNotCached) {
+    upload_frames("f/");
+    upload_music("music/background.mp3");
+    server_->answer_etag("GET", "/renderer-stories/music/background.mp3", "\"ab\rX-Injected: 1\"",
+                         1);
+    for (const auto* part : {"part1", "part2"}) {
+        devapi::JobSpec spec;
+        spec.frames_url = "s3://renderer-stories/f/";
+        spec.music_url = "s3://renderer-stories/music/background.mp3";
+        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+        env_.add_job("demo", part, spec);
+        run(storage_config());
+    }
+    EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
+    const auto second = env_.job("demo-part2");
+    ASSERT_TRUE(second);
+    EXPECT_EQ(env_.history("demo-part2"), kRenderedHistory)
+        << second->last_report.error_message.value_or("");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/music/background.mp3\""), 2) << log;
+}
+
 }  // namespace
 }  // namespace renderer::worker

@@ -15,7 +15,9 @@
 //                                           requests fail (`truncate`: the real answer cut short;
 //                                           `location`: a Location header, for redirects; `body`:
 //                                           this body with `status` and `headers`, a hostile
-//                                           answer in place of the store's)
+//                                           answer in place of the store's; `etag`: the store's
+//                                           answer with this ETag, written raw, so it may hold
+//                                           bytes Node would refuse to send)
 //   GET  /__presign?method=M&path=/B/K      an aws4 presigned URL for the path (query signing)
 //   GET  /__log                             every proxied request: method, path, query, status
 'use strict';
@@ -110,7 +112,7 @@ function resigned(method, path, inHeaders, body) {
     path: url.pathname + (query ? '?' + query : ''), headers }, backendCredentials);
 }
 
-function backend(method, path, inHeaders, body, res, truncate) {
+function backend(method, path, inHeaders, body, res, truncate, rawEtag) {
   const signed = resigned(method, path, inHeaders, body);
   const out = http.request({ host: '127.0.0.1', port: backendPort, method, path: signed.path,
     headers: signed.headers }, (answer) => {
@@ -120,6 +122,16 @@ function backend(method, path, inHeaders, body, res, truncate) {
       const data = Buffer.concat(chunks);
       if (!res) return;
       const h = { ...answer.headers };
+      if (rawEtag !== undefined) {
+        delete h.etag;
+        h['content-length'] = String(data.length);
+        h.connection = 'close';
+        let head = `HTTP/1.1 ${answer.statusCode} OK\r\n`;
+        for (const [k, v] of Object.entries(h)) head += `${k}: ${v}\r\n`;
+        res.socket.end(Buffer.concat([Buffer.from(`${head}etag: ${rawEtag}\r\n\r\n`, 'latin1'),
+          data]));
+        return;
+      }
       if (truncate) {
         // Promises more than it sends, so even an empty answer (a part's) is cut short.
         h['content-length'] = String(data.length + 64);
@@ -234,7 +246,7 @@ const proxy = http.createServer((req, res) => {
         'content-length': Buffer.byteLength(fault.body), ...(fault.headers || {}) });
       return res.end(fault.body);
     }
-    if (fault && !fault.truncate) {
+    if (fault && !fault.truncate && fault.etag === undefined) {
       entry.status = fault.status;
       return reply(res, fault.status, 'InjectedFault', 'injected by the test',
         fault.location ? { location: fault.location } : {});
@@ -247,7 +259,8 @@ const proxy = http.createServer((req, res) => {
     }
     entry.status = 200;
     res.on('finish', () => { entry.status = res.statusCode; });
-    backend(req.method, req.url, req.headers, body, res, fault && fault.truncate);
+    backend(req.method, req.url, req.headers, body, res, fault && fault.truncate,
+      fault ? fault.etag : undefined);
   });
 });
 

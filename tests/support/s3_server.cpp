@@ -120,6 +120,14 @@ void S3Server::answer(const std::string& method, const std::string& path, const 
                 ",\"headers\":" + header_object + "}");
 }
 
+void S3Server::answer_etag(const std::string& method, const std::string& path,
+                           const std::string& etag, int count) {
+    control("POST", "/__fault",
+            "{\"method\":" + json_string(method) + ",\"path\":" + json_string(path) +
+                ",\"query\":\"\",\"status\":200,\"count\":" + std::to_string(count) +
+                ",\"etag\":" + json_string(etag) + "}");
+}
+
 std::string S3Server::presign(const std::string& method, const std::string& path) {
     return control("GET", "/__presign?method=" + method + "&path=" + path);
 }

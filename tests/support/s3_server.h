@@ -45,6 +45,10 @@ class S3Server {
     void answer(const std::string& method, const std::string& path, const std::string& query,
                 int status, const std::string& body, int count,
                 const std::vector<std::string>& headers = {});
+    // The next `count` matching requests get the store's answer with `etag` as its ETag,
+    // written raw (it may hold a byte Node would refuse to send, as a hostile store's may).
+    void answer_etag(const std::string& method, const std::string& path, const std::string& etag,
+                     int count);
     // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
