@@ -714,6 +714,41 @@ TEST_F(StorageUploadTest, ACompleteAnswerWithoutAResultDoesNotConfirmTheUpload) 
     EXPECT_FALSE(result.etag.empty());
 }
 
+// A CompleteMultipartUpload the store carried out but whose answer was cut: the retry finds no
+// upload (404 NoSuchUpload, S3's answer once an upload is completed), and the published object
+// was reported as a missing input (PreflightError: the job errored for good).
+TEST_F(StorageUploadTest, ACompleteWhoseAnswerWasCutIsConfirmedByTheObject) {
+    const std::size_t size = (16u << 20) + 1000;
+    const auto file = write_output(size);
+    server_->fault("POST", "/videos/cut.mp4", "uploadId=", 0, 1, /*truncate=*/true);
+    S3Client client(config_for(*server_));
+    UploadResult result;
+    try {
+        result = upload_file(client, file, "s3://renderer-frames/videos/cut.mp4", kNever);
+    } catch (const Error& e) {
+        ADD_FAILURE() << e.what();
+    }
+    EXPECT_EQ(result.parts, 2);
+    EXPECT_FALSE(result.etag.empty());
+    EXPECT_EQ(read_back(client, "videos/cut.mp4"), pattern(size));
+}
+
+// ... but an object under the key that is not this upload's bytes confirms nothing.
+TEST_F(StorageUploadTest, ACompleteThatFoundNoUploadIsNotConfirmedByAnotherObject) {
+    server_->put(kBucket, "videos/taken.mp4", std::string((16u << 20) + 1000, 'x'));
+    const auto file = write_output((16u << 20) + 1000);
+    server_->answer("POST", "/videos/taken.mp4", "uploadId=", 404,
+                    "<Error><Code>NoSuchUpload</Code><Message>The specified upload does not "
+                    "exist.</Message></Error>",
+                    1);
+    S3Client client(config_for(*server_));
+    ErrorClass cls{};
+    const auto message = describe_error(
+        [&] { upload_file(client, file, "s3://renderer-frames/videos/taken.mp4", kNever); }, cls);
+    EXPECT_NE(message.find("NoSuchUpload"), std::string::npos) << message;
+    EXPECT_EQ(read_back(client, "videos/taken.mp4"), std::string((16u << 20) + 1000, 'x'));
+}
+
 // Held: a part confirmed without an ETag cannot be listed in the completion; the upload fails
 // and is aborted.
 TEST_F(StorageUploadTest, APartAnsweredWithoutAnEtagAbortsTheUpload) {

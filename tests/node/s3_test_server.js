@@ -33,6 +33,7 @@ const credentials = { accessKeyId, secretAccessKey, sessionToken: sessionToken |
 let backendPort = 0;
 let faults = [];
 const requestLog = [];
+const finishedUploads = new Set();
 
 function reply(res, status, code, message, extraHeaders = {}) {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
@@ -251,6 +252,15 @@ const proxy = http.createServer((req, res) => {
       return reply(res, fault.status, 'InjectedFault', 'injected by the test',
         fault.location ? { location: fault.location } : {});
     }
+    // A completed (or aborted) upload is gone: S3 answers 404 NoSuchUpload to its id, where
+    // s3rver fails with a 500.
+    const uploadId = url.searchParams.get('uploadId');
+    if (uploadId !== null && finishedUploads.has(uploadId)) {
+      entry.status = 404;
+      return reply(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    }
+    if (uploadId !== null && (req.method === 'POST' || req.method === 'DELETE'))
+      res.on('close', () => { if (res.statusCode / 100 === 2) finishedUploads.add(uploadId); });
     // s3rver 3.7 has no AbortMultipartUpload (405): answered here as S3 does, once signed.
     if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {
       entry.status = 204;
