@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -95,6 +96,30 @@ void abort_upload(const S3Client& client, const S3Location& to, const std::strin
     }
 }
 
+// The ETag of the object at `to` when it holds exactly the bytes just uploaded in parts: S3
+// gives it hex(MD5(the parts' raw MD5s))-N; some S3-compatible stores the whole file's MD5.
+// nullopt for any other object, or none.
+std::optional<std::string> published_etag(const S3Client& client, const S3Location& to,
+                                          const fs::path& file, std::uint64_t size,
+                                          const std::string& part_digests, int parts,
+                                          const CancelFn& cancelled) {
+    StorageAnswer head;
+    try {
+        head = client.perform(S3Request{.method = "HEAD", .object = to}, {}, cancelled);
+    } catch (const Error& e) {
+        if (e.error_class() == ErrorClass::Cancelled) throw;
+        return std::nullopt;
+    }
+    if (head.header("content-length") != std::to_string(size)) return std::nullopt;
+    const auto etag = head.header("etag").value_or("");
+    std::string bare = etag;
+    bare.erase(std::remove(bare.begin(), bare.end(), '"'), bare.end());
+    if (bare == fmt::format("{}-{}", to_hex(md5_raw(part_digests)), parts) ||
+        bare == file_md5_hex(file))
+        return etag;
+    return std::nullopt;
+}
+
 UploadResult put_multipart(const S3Client& client, const fs::path& file, const S3Location& to,
                            std::uint64_t size, const CancelFn& cancelled) {
     const auto part_size = client.config().limits.part_size;
@@ -106,6 +131,7 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
     UploadResult result{.bytes = size};
     try {
         std::string manifest = "<CompleteMultipartUpload>";
+        std::string part_digests;  // each part's raw MD5, for the ETag S3 gives the object
         for (std::uint64_t offset = 0; offset < size; offset += part_size) {
             if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");
             const int number = ++result.parts;
@@ -117,17 +143,31 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
                 .headers = {"Content-MD5: " + md5_base64(body)},
                 .payload_sha256 = sha256_hex(body)};
             const auto answer = client.perform(request, body, cancelled);
+            part_digests += md5_raw(body);
             manifest += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
                                     number, xml_escape(required_etag(answer, "PUT part")));
         }
         manifest += "</CompleteMultipartUpload>";
         if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");
-        const auto done = client.perform(S3Request{.method = "POST",
-                                                   .object = to,
-                                                   .query = {{"uploadId", upload_id}},
-                                                   .headers = {"Content-Type: application/xml"},
-                                                   .payload_sha256 = sha256_hex(manifest)},
-                                         manifest, cancelled);
+        StorageAnswer done;
+        try {
+            done = client.perform(S3Request{.method = "POST",
+                                            .object = to,
+                                            .query = {{"uploadId", upload_id}},
+                                            .headers = {"Content-Type: application/xml"},
+                                            .payload_sha256 = sha256_hex(manifest)},
+                                  manifest, cancelled);
+        } catch (const Error& e) {
+            // A completion the store carried out but whose answer was lost is retried, and the
+            // retry finds no upload (404 NoSuchUpload): the object itself says whether it is
+            // this upload's.
+            if (e.error_class() != ErrorClass::PreflightError) throw;
+            const auto etag =
+                published_etag(client, to, file, size, part_digests, result.parts, cancelled);
+            if (!etag) throw;
+            result.etag = *etag;
+            return result;
+        }
         // S3 may answer 200 and put the failure in the body.
         if (const auto error = parse_error_body(done.body)) {
             throw Error(ErrorClass::IoError,
