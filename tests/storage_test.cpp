@@ -351,6 +351,14 @@ class StorageUploadTest : public StorageTest {
         return path;
     }
 
+    // The multipart upload of `key` was aborted once and never completed.
+    void expect_aborted_not_completed(const std::string& key) {
+        const auto log = server_->request_log();
+        const auto upload = "\"path\":\"/renderer-frames/" + key + "\",\"query\":\"?uploadId=";
+        EXPECT_EQ(count_of(log, "\"method\":\"DELETE\"," + upload), 1) << log;
+        EXPECT_EQ(count_of(log, "\"method\":\"POST\"," + upload), 0) << log;
+    }
+
     std::string read_back(const S3Client& client, const std::string& key) {
         const auto dest = work_ / "read_back";
         download_all(client, {{.object = S3Location{kBucket, key}, .dest = dest}}, kNever);
@@ -400,17 +408,7 @@ TEST_F(StorageUploadTest, APartThatKeepsFailingAbortsTheUploadAndLeavesNoObject)
         [&] { upload_file(client, file, "s3://renderer-frames/videos/failed.mp4", kNever); }, cls);
     EXPECT_EQ(cls, ErrorClass::IoError);
     EXPECT_NE(message.find("HTTP 503"), std::string::npos) << message;
-    const auto log = server_->request_log();
-    EXPECT_EQ(count_of(log,
-                       "\"method\":\"DELETE\",\"path\":\"/renderer-frames/videos/"
-                       "failed.mp4\",\"query\":\"?uploadId="),
-              1)
-        << log;
-    EXPECT_EQ(count_of(log,
-                       "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/"
-                       "failed.mp4\",\"query\":\"?uploadId="),
-              0)
-        << log;
+    expect_aborted_not_completed("videos/failed.mp4");
     describe_error([&] { read_back(client, "videos/failed.mp4"); }, cls);
     EXPECT_EQ(cls, ErrorClass::PreflightError);  // 404: nothing was published
 }
@@ -438,13 +436,7 @@ TEST_F(StorageUploadTest, ACancelDuringAMultipartUploadAbortsIt) {
         cls);
     lease.join();
     EXPECT_EQ(cls, ErrorClass::Cancelled);
-    const auto log = server_->request_log();
-    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 1) << log;
-    EXPECT_EQ(count_of(log,
-                       "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/"
-                       "cancelled.mp4\",\"query\":\"?uploadId="),
-              0)
-        << log;
+    expect_aborted_not_completed("videos/cancelled.mp4");
 }
 
 TEST_F(StorageUploadTest, APresignedPutUploadsWithoutCredentials) {
@@ -760,13 +752,7 @@ TEST_F(StorageUploadTest, APartAnsweredWithoutAnEtagAbortsTheUpload) {
         [&] { upload_file(client, file, "s3://renderer-frames/videos/no-etag.mp4", kNever); }, cls);
     EXPECT_EQ(cls, ErrorClass::IoError);
     EXPECT_NE(message.find("ETag"), std::string::npos) << message;
-    const auto log = server_->request_log();
-    EXPECT_EQ(count_of(log, "\"method\":\"DELETE\""), 1) << log;
-    EXPECT_EQ(count_of(log,
-                       "\"method\":\"POST\",\"path\":\"/renderer-frames/videos/no-etag.mp4\","
-                       "\"query\":\"?uploadId="),
-              0)
-        << log;
+    expect_aborted_not_completed("videos/no-etag.mp4");
 }
 
 // Held: a lease lost while an object keeps failing stops the download at once (not after its

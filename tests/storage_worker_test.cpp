@@ -69,6 +69,28 @@ class StorageWorkerTest : public ::testing::Test {
         env_.expect_no_secret_logged();
     }
 
+    // demo-part1, then demo-part2, from the frames under f/ and music/background.mp3, each run
+    // by a worker of its own.
+    void run_two_parts_with_the_same_music() {
+        for (const auto* part : {"part1", "part2"}) {
+            devapi::JobSpec spec;
+            spec.frames_url = "s3://renderer-stories/f/";
+            spec.music_url = "s3://renderer-stories/music/background.mp3";
+            spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+            env_.add_job("demo", part, spec);
+            run(storage_config());
+        }
+    }
+
+    // The job errored, its message naming `what`.
+    void expect_errored_naming(const std::string& id, const std::string& what) {
+        EXPECT_EQ(env_.history(id), kErroredHistory);
+        const auto job = env_.job(id);
+        ASSERT_TRUE(job && job->last_report.error_message);
+        EXPECT_NE(job->last_report.error_message->find(what), std::string::npos)
+            << *job->last_report.error_message;
+    }
+
     WorkerEnv env_;
     std::unique_ptr<S3Server> server_;
 };
@@ -114,14 +136,7 @@ TEST_F(StorageWorkerTest, AJobRendersFromS3FramesAndPresignedMusicToAnS3Output) 
 TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
     upload_frames("f/");
     upload_music("music/background.mp3");
-    for (const auto* part : {"part1", "part2"}) {
-        devapi::JobSpec spec;
-        spec.frames_url = "s3://renderer-stories/f/";
-        spec.music_url = "s3://renderer-stories/music/background.mp3";
-        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
-        env_.add_job("demo", part, spec);
-        run(storage_config());
-    }
+    run_two_parts_with_the_same_music();
     EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
     EXPECT_EQ(env_.history("demo-part2"), kRenderedHistory);
     const auto downloads = env_.logs().events("inputs_downloaded");
@@ -260,10 +275,7 @@ TEST_F(StorageWorkerTest, AnS3UrlToABucketOutsideTheAllowListIsRefused) {
     auto storage = storage_config();
     storage.allowed_hosts = {kBucket};
     run(storage);
-    EXPECT_EQ(env_.history(id), kErroredHistory);
-    const auto job = env_.job(id);
-    ASSERT_TRUE(job && job->last_report.error_message);
-    EXPECT_NE(job->last_report.error_message->find("STORAGE_ALLOWED_HOSTS"), std::string::npos);
+    expect_errored_naming(id, "STORAGE_ALLOWED_HOSTS");
     EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 0);
 }
 
@@ -280,10 +292,7 @@ TEST_F(StorageWorkerTest, AnOutputKeyWithDotSegmentsCannotLeaveTheAllowedBucket)
     auto storage = storage_config();
     storage.allowed_hosts = {kBucket};
     run(storage);
-    EXPECT_EQ(env_.history(id), kErroredHistory);
-    const auto job = env_.job(id);
-    ASSERT_TRUE(job && job->last_report.error_message);
-    EXPECT_NE(job->last_report.error_message->find("output_url"), std::string::npos);
+    expect_errored_naming(id, "output_url");
     const auto log = server_->request_log();
     EXPECT_EQ(count_of(log, "victim-bucket"), 0) << log;
     EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
@@ -315,14 +324,7 @@ TEST_F(StorageWorkerTest, AnEtagThatCannotBeSentBackIsNotCached) {
     upload_music("music/background.mp3");
     server_->answer_etag("GET", "/renderer-stories/music/background.mp3", "\"ab\rX-Injected: 1\"",
                          1);
-    for (const auto* part : {"part1", "part2"}) {
-        devapi::JobSpec spec;
-        spec.frames_url = "s3://renderer-stories/f/";
-        spec.music_url = "s3://renderer-stories/music/background.mp3";
-        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
-        env_.add_job("demo", part, spec);
-        run(storage_config());
-    }
+    run_two_parts_with_the_same_music();
     EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
     const auto second = env_.job("demo-part2");
     ASSERT_TRUE(second);
