@@ -69,6 +69,28 @@ class StorageWorkerTest : public ::testing::Test {
         env_.expect_no_secret_logged();
     }
 
+    // demo-part1, then demo-part2, from the frames under f/ and music/background.mp3, each run
+    // by a worker of its own.
+    void run_two_parts_with_the_same_music() {
+        for (const auto* part : {"part1", "part2"}) {
+            devapi::JobSpec spec;
+            spec.frames_url = "s3://renderer-stories/f/";
+            spec.music_url = "s3://renderer-stories/music/background.mp3";
+            spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+            env_.add_job("demo", part, spec);
+            run(storage_config());
+        }
+    }
+
+    // The job errored, its message naming `what`.
+    void expect_errored_naming(const std::string& id, const std::string& what) {
+        EXPECT_EQ(env_.history(id), kErroredHistory);
+        const auto job = env_.job(id);
+        ASSERT_TRUE(job && job->last_report.error_message);
+        EXPECT_NE(job->last_report.error_message->find(what), std::string::npos)
+            << *job->last_report.error_message;
+    }
+
     WorkerEnv env_;
     std::unique_ptr<S3Server> server_;
 };
@@ -114,14 +136,7 @@ TEST_F(StorageWorkerTest, AJobRendersFromS3FramesAndPresignedMusicToAnS3Output) 
 TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
     upload_frames("f/");
     upload_music("music/background.mp3");
-    for (const auto* part : {"part1", "part2"}) {
-        devapi::JobSpec spec;
-        spec.frames_url = "s3://renderer-stories/f/";
-        spec.music_url = "s3://renderer-stories/music/background.mp3";
-        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
-        env_.add_job("demo", part, spec);
-        run(storage_config());
-    }
+    run_two_parts_with_the_same_music();
     EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
     EXPECT_EQ(env_.history("demo-part2"), kRenderedHistory);
     const auto downloads = env_.logs().events("inputs_downloaded");
@@ -337,11 +352,63 @@ TEST_F(StorageWorkerTest, AnS3UrlToABucketOutsideTheAllowListIsRefused) {
     auto storage = storage_config();
     storage.allowed_hosts = {kBucket};
     run(storage);
-    EXPECT_EQ(env_.history(id), kErroredHistory);
-    const auto job = env_.job(id);
-    ASSERT_TRUE(job && job->last_report.error_message);
-    EXPECT_NE(job->last_report.error_message->find("STORAGE_ALLOWED_HOSTS"), std::string::npos);
+    expect_errored_naming(id, "STORAGE_ALLOWED_HOSTS");
     EXPECT_EQ(count_of(server_->request_log(), "\"method\""), 0);
+}
+
+// The allow-list names buckets, and a key's ".." segment (resolved by libcurl before the
+// request is sent) led the upload into another bucket: the job rendered, and its artifact was
+// planted in a bucket the worker was told not to touch.
+TEST_F(StorageWorkerTest, AnOutputKeyWithDotSegmentsCannotLeaveTheAllowedBucket) {
+    server_->create_bucket("victim-bucket");
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/../victim-bucket/planted.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    auto storage = storage_config();
+    storage.allowed_hosts = {kBucket};
+    run(storage);
+    expect_errored_naming(id, "output_url");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "victim-bucket"), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+}
+
+// '?' and '#' are ordinary bytes of an S3 key, but the s3:// URL was cut there for the
+// status: artifact_path named another object ("s3://.../take" for ".../take#2.mp4").
+TEST_F(StorageWorkerTest, AnS3ArtifactPathKeepsTheWholeKey) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/take?v=2#b.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    run(storage_config());
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job && job->last_report.artifact_path);
+    EXPECT_EQ(*job->last_report.artifact_path, "s3://renderer-stories/out/take?v=2#b.mp4");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/out/take%3Fv%3D2%23b.mp4\""), 1) << log;
+}
+
+// A store's ETag is sent back as If-None-Match by every later job naming the same music. One
+// holding a control byte (libcurl hands a bare CR inside a header line through) was cached,
+// and every later request carrying it was refused by the server (400): the music URL failed on
+// this worker for good, even after the store was fixed.
+TEST_F(StorageWorkerTest, AnEtagThatCannotBeSentBackIsNotCached) {
+    upload_frames("f/");
+    upload_music("music/background.mp3");
+    server_->answer_etag("GET", "/renderer-stories/music/background.mp3", "\"ab\rX-Injected: 1\"",
+                         1);
+    run_two_parts_with_the_same_music();
+    EXPECT_EQ(env_.history("demo-part1"), kRenderedHistory);
+    const auto second = env_.job("demo-part2");
+    ASSERT_TRUE(second);
+    EXPECT_EQ(env_.history("demo-part2"), kRenderedHistory)
+        << second->last_report.error_message.value_or("");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/music/background.mp3\""), 2) << log;
 }
 
 }  // namespace

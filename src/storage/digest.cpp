@@ -53,17 +53,7 @@ std::string base64(const std::string& raw) {
     return out;
 }
 
-}  // namespace
-
-std::string sha256_hex(std::string_view data) {
-    std::string hex;
-    for (const unsigned char c : digest(EVP_sha256(), data)) hex += fmt::format("{:02x}", c);
-    return hex;
-}
-
-std::string sha256_base64(std::string_view data) { return base64(digest(EVP_sha256(), data)); }
-
-std::string file_md5_base64(const std::filesystem::path& path) {
+std::string file_md5_raw(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorClass::IoError, "cannot read " + path.string());
     auto ctx = start(EVP_md5());
@@ -73,7 +63,27 @@ std::string file_md5_base64(const std::filesystem::path& path) {
         check(EVP_DigestUpdate(ctx.get(), block.data(), static_cast<std::size_t>(in.gcount())));
     }
     if (!in.eof()) throw Error(ErrorClass::IoError, "cannot read " + path.string());
-    return base64(finish(ctx.get()));
+    return finish(ctx.get());
 }
+
+}  // namespace
+
+std::string to_hex(std::string_view raw) {
+    std::string hex;
+    for (const unsigned char c : raw) hex += fmt::format("{:02x}", c);
+    return hex;
+}
+
+std::string sha256_hex(std::string_view data) { return to_hex(digest(EVP_sha256(), data)); }
+
+std::string sha256_base64(std::string_view data) { return base64(digest(EVP_sha256(), data)); }
+
+std::string md5_raw(std::string_view data) { return digest(EVP_md5(), data); }
+
+std::string file_md5_base64(const std::filesystem::path& path) {
+    return base64(file_md5_raw(path));
+}
+
+std::string file_md5_hex(const std::filesystem::path& path) { return to_hex(file_md5_raw(path)); }
 
 }  // namespace renderer::storage

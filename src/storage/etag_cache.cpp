@@ -1,5 +1,6 @@
 #include "storage/etag_cache.h"
 
+#include <algorithm>
 #include <fstream>
 #include <system_error>
 
@@ -29,6 +30,15 @@ bool link_or_copy(const fs::path& from, const fs::path& to) {
     return !ec;
 }
 
+// An ETag goes back to the store as If-None-Match: one with a control byte (libcurl passes a
+// bare CR inside a header line through) would be refused there by every later job, or split
+// the header line.
+bool sendable(std::string_view etag) {
+    return !etag.empty() && etag.size() <= 256 &&
+           std::none_of(etag.begin(), etag.end(),
+                        [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+}
+
 }  // namespace
 
 EtagCache::EtagCache(fs::path dir) : dir_(std::move(dir)) {}
@@ -44,7 +54,7 @@ fs::path EtagCache::data_path(std::string_view url, const std::string& etag) con
 std::optional<std::string> EtagCache::etag(std::string_view url) const {
     std::ifstream in(etag_path(url), std::ios::binary);
     std::string etag;
-    if (!in || !std::getline(in, etag) || etag.empty() || etag.size() > 256) return std::nullopt;
+    if (!in || !std::getline(in, etag) || !sendable(etag)) return std::nullopt;
     std::error_code ec;
     if (!fs::is_regular_file(data_path(url, etag), ec)) return std::nullopt;
     return etag;
@@ -55,7 +65,7 @@ bool EtagCache::restore(std::string_view url, const std::string& etag, const fs:
 }
 
 void EtagCache::store(std::string_view url, const std::string& etag, const fs::path& file) const {
-    if (etag.empty() || etag.size() > 256 || etag.find('\n') != std::string::npos) return;
+    if (!sendable(etag)) return;
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec || !link_or_copy(file, data_path(url, etag))) return;

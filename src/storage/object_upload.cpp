@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -101,6 +102,30 @@ void abort_upload(const S3Client& client, const S3Location& to, const std::strin
     }
 }
 
+// The ETag of the object at `to` when it holds exactly the bytes just uploaded in parts: S3
+// gives it hex(MD5(the parts' raw MD5s))-N; some S3-compatible stores the whole file's MD5.
+// nullopt for any other object, or none.
+std::optional<std::string> published_etag(const S3Client& client, const S3Location& to,
+                                          const fs::path& file, std::uint64_t size,
+                                          const std::string& part_digests, int parts,
+                                          const CancelFn& cancelled) {
+    StorageAnswer head;
+    try {
+        head = client.perform(S3Request{.method = "HEAD", .object = to}, {}, cancelled);
+    } catch (const Error& e) {
+        if (e.error_class() == ErrorClass::Cancelled) throw;
+        return std::nullopt;
+    }
+    if (head.header("content-length") != std::to_string(size)) return std::nullopt;
+    const auto etag = head.header("etag").value_or("");
+    std::string bare = etag;
+    bare.erase(std::remove(bare.begin(), bare.end(), '"'), bare.end());
+    if (bare == fmt::format("{}-{}", to_hex(md5_raw(part_digests)), parts) ||
+        bare == file_md5_hex(file))
+        return etag;
+    return std::nullopt;
+}
+
 UploadResult put_multipart(const S3Client& client, const fs::path& file, const S3Location& to,
                            std::uint64_t size, const CancelFn& cancelled) {
     const auto part_size = client.config().limits.part_size;
@@ -116,6 +141,7 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
     UploadResult result{.bytes = size};
     try {
         std::string manifest = "<CompleteMultipartUpload>";
+        std::string part_digests;  // each part's raw MD5, for the ETag S3 gives the object
         for (std::uint64_t offset = 0; offset < size; offset += part_size) {
             if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");
             const int number = ++result.parts;
@@ -128,6 +154,7 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
                 .headers = {"x-amz-checksum-sha256: " + checksum},
                 .payload_sha256 = sha256_hex(body)};
             const auto answer = client.perform(request, body, cancelled);
+            part_digests += md5_raw(body);
             manifest += fmt::format(
                 "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>"
                 "<ChecksumSHA256>{}</ChecksumSHA256></Part>",
@@ -135,19 +162,32 @@ UploadResult put_multipart(const S3Client& client, const fs::path& file, const S
         }
         manifest += "</CompleteMultipartUpload>";
         if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");
-        const auto done = client.perform(S3Request{.method = "POST",
-                                                   .object = to,
-                                                   .query = {{"uploadId", upload_id}},
-                                                   .headers = {"Content-Type: application/xml"},
-                                                   .payload_sha256 = sha256_hex(manifest)},
-                                         manifest, cancelled);
+        StorageAnswer done;
+        try {
+            done = client.perform(S3Request{.method = "POST",
+                                            .object = to,
+                                            .query = {{"uploadId", upload_id}},
+                                            .headers = {"Content-Type: application/xml"},
+                                            .payload_sha256 = sha256_hex(manifest)},
+                                  manifest, cancelled);
+        } catch (const Error& e) {
+            // A completion the store carried out but whose answer was lost is retried, and the
+            // retry finds no upload (404 NoSuchUpload): the object itself says whether it is
+            // this upload's.
+            if (e.error_class() != ErrorClass::PreflightError) throw;
+            const auto etag =
+                published_etag(client, to, file, size, part_digests, result.parts, cancelled);
+            if (!etag) throw;
+            result.etag = *etag;
+            return result;
+        }
         // S3 may answer 200 and put the failure in the body.
         if (const auto error = parse_error_body(done.body)) {
             throw Error(ErrorClass::IoError,
                         fmt::format("completing the upload of s3://{}/{} failed: {}: {}", to.bucket,
                                     to.key, error->code, error->message));
         }
-        result.etag = done.header("etag").value_or("");
+        result.etag = parse_complete_result(done.body);
         return result;
     } catch (...) {
         abort_upload(client, to, upload_id);
@@ -225,6 +265,7 @@ UploadResult upload_file(const S3Client& client, const fs::path& file, std::stri
                     fmt::format("cannot upload {}: {}", file.string(), ec.message()));
     }
     if (const auto to = parse_s3_url(output_url)) {
+        check_s3_key("output_url", *to, true);
         return size <= client.config().limits.multipart_threshold
                    ? put_single(client, file, *to, size, cancelled)
                    : put_multipart(client, file, *to, size, cancelled);

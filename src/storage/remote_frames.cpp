@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "common/natural_sort.h"
+#include "storage/digest.h"
 #include "storage/s3_xml.h"
 
 namespace renderer::storage {
@@ -50,6 +52,7 @@ std::vector<RemoteFrame> list_frames(const S3Client& client, S3Location prefix,
     std::uint64_t bytes = 0;
     std::size_t listed = 0;
     std::string token;
+    std::set<std::string> tokens;
     for (;;) {
         S3Request request{.object = {prefix.bucket, ""},
                           .query = {{"list-type", "2"},
@@ -84,6 +87,14 @@ std::vector<RemoteFrame> list_frames(const S3Client& client, S3Location prefix,
             }
         }
         if (!page.truncated) break;
+        // A token seen before would page the same keys again until STORAGE_MAX_LIST_KEYS.
+        // Kept as digests: a hostile store's tokens may be megabytes each.
+        if (!tokens.insert(sha256_hex(page.next_token)).second) {
+            throw Error(ErrorClass::IoError,
+                        fmt::format("listing {}: the storage answered a continuation token it "
+                                    "had answered before, so its pages would never end",
+                                    shown));
+        }
         token = std::move(page.next_token);
     }
     if (by_name.empty()) refuse(fmt::format("{} holds no .png frames", shown));

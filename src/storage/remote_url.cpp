@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fmt/format.h>
 
 #include "common/error.h"
@@ -58,8 +61,27 @@ std::optional<HttpParts> http_parts(std::string_view text) {
     return HttpParts{*scheme, *host};
 }
 
+// An address, not a name: "127.attacker.example" may resolve anywhere.
 bool is_loopback(std::string_view host) {
-    return host == "localhost" || host == "[::1]" || host == "::1" || host.rfind("127.", 0) == 0;
+    if (host == "localhost") return true;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        const std::string v6(host.substr(1, host.size() - 2));
+        in6_addr a{};
+        return ::inet_pton(AF_INET6, v6.c_str(), &a) == 1 && IN6_IS_ADDR_LOOPBACK(&a);
+    }
+    const std::string v4(host);
+    in_addr a{};
+    return ::inet_pton(AF_INET, v4.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+bool has_dot_segment(std::string_view key) {
+    for (std::size_t start = 0;;) {
+        const auto end = key.find('/', start);
+        const auto segment = key.substr(start, end == std::string_view::npos ? end : end - start);
+        if (segment == "." || segment == "..") return true;
+        if (end == std::string_view::npos) return false;
+        start = end + 1;
+    }
 }
 
 bool allowed(const StorageConfig& config, const std::string& name) {
@@ -112,8 +134,25 @@ std::string canonical_query(std::vector<std::pair<std::string, std::string>> par
 }
 
 std::string url_for_log(std::string_view url) {
+    if (is_s3_url(url)) return std::string(url);
     const auto cut = url.find_first_of("?#");
     return std::string(url.substr(0, cut));
+}
+
+void check_s3_key(std::string_view field, const S3Location& location, bool names_object) {
+    const auto shown = fmt::format("s3://{}/{}", location.bucket, location.key);
+    if (has_dot_segment(location.key)) {
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("{} '{}' has a '.' or '..' path segment, which HTTP clients "
+                                "resolve before sending: name the key without them",
+                                field, shown));
+    }
+    if (names_object && (location.key.empty() || location.key.back() == '/')) {
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("{} '{}' names no object: give the object's whole key "
+                                "(s3://BUCKET/path/name)",
+                                field, shown));
+    }
 }
 
 void check_remote_url(const StorageConfig& config, std::string_view field, std::string_view url) {
@@ -132,6 +171,8 @@ void check_remote_url(const StorageConfig& config, std::string_view field, std::
                                     "list",
                                     field, loc->bucket));
         }
+        // frames_url names a prefix, the other fields an object.
+        check_s3_key(field, *loc, field != "frames_url");
         if (!config.credentials) {
             throw Error(ErrorClass::ConfigError,
                         fmt::format("{} is an s3:// URL but the worker has no credentials: set "

@@ -31,6 +31,11 @@ ListPage parse_list_page(std::string_view xml);
 // The UploadId of an InitiateMultipartUploadResult; throws Error(IoError) when absent.
 std::string parse_upload_id(std::string_view xml);
 
+// The ETag of a CompleteMultipartUploadResult (S3 sends it in the body, not as a header);
+// throws Error(IoError) when `xml` is not one (only whitespace, a proxy's page): a 200 alone
+// does not confirm the upload.
+std::string parse_complete_result(std::string_view xml);
+
 struct S3ErrorBody {
     std::string code;  // SignatureDoesNotMatch, NoSuchKey, SlowDown ...
     std::string message;

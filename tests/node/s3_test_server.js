@@ -11,11 +11,15 @@
 //   PUT  /__object/BUCKET/KEY               store the body as an object (unsigned, direct)
 //   POST /__many/BUCKET?prefix=P&count=N&suffix=S  store N one-byte objects P000000S ...
 //   POST /__fault                           {"method","path","query","status","count","truncate",
-//                                           "location","corrupt"}: the next `count` matching
-//                                           requests fail (`truncate`: the real answer cut short;
-//                                           `location`: a Location header, for redirects;
-//                                           `corrupt`: one byte of the body flipped on arrival,
-//                                           as a bad link would, and the request checked as usual)
+//                                           "location","corrupt","body","headers","etag"}: the next
+//                                           `count` matching requests fail (`truncate`: the real
+//                                           answer cut short; `location`: a Location header, for
+//                                           redirects; `corrupt`: one byte of the body flipped on
+//                                           arrival, as a bad link would, and the request checked
+//                                           as usual; `body`: this body with `status` and
+//                                           `headers`, a hostile answer in place of the store's;
+//                                           `etag`: the store's answer with this ETag, written
+//                                           raw, so it may hold bytes Node would refuse to send)
 //
 // Integrity, as S3 checks it: x-amz-content-sha256 must be the body's hash (400
 // XAmzContentSHA256Mismatch), Content-MD5 and x-amz-checksum-sha256 must match the body (400
@@ -37,6 +41,7 @@ const credentials = { accessKeyId, secretAccessKey, sessionToken: sessionToken |
 let backendPort = 0;
 let faults = [];
 const requestLog = [];
+const finishedUploads = new Set();
 
 function reply(res, status, code, message, extraHeaders = {}) {
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
@@ -152,7 +157,7 @@ function resigned(method, path, inHeaders, body) {
     path: url.pathname + (query ? '?' + query : ''), headers }, backendCredentials);
 }
 
-function backend(method, path, inHeaders, body, res, truncate, onAnswer) {
+function backend(method, path, inHeaders, body, res, truncate, onAnswer, rawEtag) {
   const signed = resigned(method, path, inHeaders, body);
   const out = http.request({ host: '127.0.0.1', port: backendPort, method, path: signed.path,
     headers: signed.headers }, (answer) => {
@@ -163,6 +168,16 @@ function backend(method, path, inHeaders, body, res, truncate, onAnswer) {
       if (onAnswer && answer.statusCode < 300) onAnswer(data);
       if (!res) return;
       const h = { ...answer.headers };
+      if (rawEtag !== undefined) {
+        delete h.etag;
+        h['content-length'] = String(data.length);
+        h.connection = 'close';
+        let head = `HTTP/1.1 ${answer.statusCode} OK\r\n`;
+        for (const [k, v] of Object.entries(h)) head += `${k}: ${v}\r\n`;
+        res.socket.end(Buffer.concat([Buffer.from(`${head}etag: ${rawEtag}\r\n\r\n`, 'latin1'),
+          data]));
+        return;
+      }
       if (truncate) {
         // Promises more than it sends, so even an empty answer (a part's) is cut short.
         h['content-length'] = String(data.length + 64);
@@ -275,11 +290,26 @@ const proxy = http.createServer((req, res) => {
       entry.status = integrity.status;
       return reply(res, integrity.status, integrity.code, integrity.message);
     }
-    if (fault && !fault.truncate && !fault.corrupt) {
+    if (fault && typeof fault.body === 'string') {
+      entry.status = fault.status;
+      res.writeHead(fault.status, { 'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(fault.body), ...(fault.headers || {}) });
+      return res.end(fault.body);
+    }
+    if (fault && !fault.truncate && !fault.corrupt && fault.etag === undefined) {
       entry.status = fault.status;
       return reply(res, fault.status, 'InjectedFault', 'injected by the test',
         fault.location ? { location: fault.location } : {});
     }
+    // A completed (or aborted) upload is gone: S3 answers 404 NoSuchUpload to its id, where
+    // s3rver fails with a 500.
+    const uploadId = url.searchParams.get('uploadId');
+    if (uploadId !== null && finishedUploads.has(uploadId)) {
+      entry.status = 404;
+      return reply(res, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    }
+    if (uploadId !== null && (req.method === 'POST' || req.method === 'DELETE'))
+      res.on('close', () => { if (Math.floor(res.statusCode / 100) === 2) finishedUploads.add(uploadId); });
     // s3rver 3.7 has no AbortMultipartUpload (405): answered here as S3 does, once signed.
     if (req.method === 'DELETE' && url.searchParams.has('uploadId')) {
       entry.status = 204;
@@ -293,7 +323,7 @@ const proxy = http.createServer((req, res) => {
     backend(req.method, req.url, req.headers, body, res, fault && fault.truncate, (data) => {
       const id = /<UploadId>([^<]+)<\/UploadId>/.exec(data.toString());
       if (checksummed && id) checksumUploads.set(id[1], new Map());
-    });
+    }, fault ? fault.etag : undefined);
   });
 });
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 namespace renderer::testing {
@@ -86,6 +87,52 @@ void S3Server::corrupt(const std::string& method, const std::string& path, const
     control("POST", "/__fault",
             "{\"method\":\"" + method + "\",\"path\":\"" + path + "\",\"query\":\"" + query +
                 "\",\"count\":" + std::to_string(count) + ",\"corrupt\":true}");
+}
+
+namespace {
+
+// A JSON string literal of `text`.
+std::string json_string(const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+            out += c;
+        }
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+void S3Server::answer(const std::string& method, const std::string& path, const std::string& query,
+                      int status, const std::string& body, int count,
+                      const std::vector<std::string>& headers) {
+    std::string header_object = "{";
+    for (const auto& line : headers) {
+        const auto colon = line.find(':');
+        if (header_object.size() > 1) header_object += ',';
+        header_object += json_string(line.substr(0, colon)) + ":" +
+                         json_string(line.substr(line.find_first_not_of(' ', colon + 1)));
+    }
+    header_object += "}";
+    control("POST", "/__fault",
+            "{\"method\":" + json_string(method) + ",\"path\":" + json_string(path) +
+                ",\"query\":" + json_string(query) + ",\"status\":" + std::to_string(status) +
+                ",\"count\":" + std::to_string(count) + ",\"body\":" + json_string(body) +
+                ",\"headers\":" + header_object + "}");
+}
+
+void S3Server::answer_etag(const std::string& method, const std::string& path,
+                           const std::string& etag, int count) {
+    control("POST", "/__fault",
+            "{\"method\":" + json_string(method) + ",\"path\":" + json_string(path) +
+                ",\"query\":\"\",\"status\":200,\"count\":" + std::to_string(count) +
+                ",\"etag\":" + json_string(etag) + "}");
 }
 
 std::string S3Server::presign(const std::string& method, const std::string& path) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/storage_config.h"
 #include "support/process.h"
@@ -43,6 +44,15 @@ class S3Server {
     // the store's integrity checks then refuse them as S3 does (400).
     void corrupt(const std::string& method, const std::string& path, const std::string& query,
                  int count);
+    // The next `count` requests matching as in fault() are answered `status` with `body` (and
+    // `headers`, "Name: value" lines) in place of the store's answer: a hostile or odd store.
+    void answer(const std::string& method, const std::string& path, const std::string& query,
+                int status, const std::string& body, int count,
+                const std::vector<std::string>& headers = {});
+    // The next `count` matching requests get the store's answer with `etag` as its ETag,
+    // written raw (it may hold a byte Node would refuse to send, as a hostile store's may).
+    void answer_etag(const std::string& method, const std::string& path, const std::string& etag,
+                     int count);
     // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
