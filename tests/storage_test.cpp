@@ -828,10 +828,6 @@ TEST_F(StorageTest, ACancelDuringADownloadStopsItAndLeavesNothing) {
 // A store whose continuation token repeats (a bug, or a hostile store) was paged until
 // STORAGE_MAX_LIST_KEYS pages had been asked for: 100,000 requests by default.
 TEST_F(StorageTest, AListingWhoseContinuationTokenRepeatsIsRefused) {
-    if (!paged_listings_sign_correctly()) {
-        GTEST_SKIP() << "known defect on libcurl " << LIBCURL_VERSION
-                     << ": paged listings fail SigV4 (issue 15)";
-    }
     const std::string page =
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "
         "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>renderer-frames</Name>"
