@@ -226,8 +226,13 @@ if mnt=$(podman image mount "$image" 2>/dev/null) && [ -d "$mnt/usr" ]; then
   # The minimal FFmpeg holds exactly the components the renderer uses (the attack surface).
   components=""
   if [ "$ffmpeg" = minimal ]; then
-    components=$(LD_LIBRARY_PATH="$mnt/usr/local/lib" python3 infra/ffmpeg_components.py \
-      "$mnt/usr/local/lib" 2>&1)
+    # The image's FFmpeg needs the image's encoder libraries (Debian 13's sonames), and those
+    # its glibc: the host's Python runs under the image's dynamic loader and libraries, the
+    # host's own last for what the image lacks (Python's modules).
+    lib=$mnt/usr/lib/x86_64-linux-gnu
+    components=$("$mnt/usr/lib64/ld-linux-x86-64.so.2" \
+      --library-path "$mnt/usr/local/lib:$lib:/usr/lib/x86_64-linux-gnu" \
+      /usr/bin/python3 infra/ffmpeg_components.py "$mnt/usr/local/lib" 2>&1)
   fi
   podman image unmount "$image" >/dev/null 2>&1
   if [ "$apt_left" -le 64 ]; then
