@@ -111,6 +111,47 @@ TEST_F(CliTest, AudioSettingsOutOfRangeExit64NamingTheFlagAnd78NamingTheVariable
     EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
 }
 
+TEST_F(CliTest, FrameTimingSettingsOutOfRangeExit64NamingTheFlagAnd78NamingTheVariable) {
+    fs::create_directories(tmp_ / "out");
+    const std::vector<std::string> base = {"render",
+                                           "--frames",
+                                           (testdata() / "stories/demo/part1/frames").string(),
+                                           "--story",
+                                           "s",
+                                           "--part",
+                                           "p",
+                                           "--music-dir",
+                                           (testdata() / "audio/music").string(),
+                                           "--output",
+                                           (tmp_ / "out").string(),
+                                           "--json-logs"};
+    for (const auto& [flag, value] :
+         std::vector<std::pair<std::string, std::string>>{{"--keyint-sec", "0"},
+                                                          {"--keyint-sec", "301"},
+                                                          {"--keyint-sec", "2.5x"},
+                                                          {"--frame-timing", "variable"},
+                                                          {"--vfr-max-hold-ms", "0"},
+                                                          {"--vfr-max-hold-ms", "60001"}}) {
+        auto args = base;
+        args.insert(args.end(), {flag, value});
+        const auto r = run(args);
+        EXPECT_EQ(r.exit_code, 64) << flag << " " << value << "\n" << r.out << r.err;
+        EXPECT_NE(r.out.find(flag), std::string::npos) << "the message names the flag: " << r.out;
+    }
+    for (const auto& [var, value] :
+         std::vector<std::pair<std::string, std::string>>{{"KEYINT_SEC", "0"},
+                                                          {"KEYINT_SEC", "1000"},
+                                                          {"FRAME_TIMING", "VFR!"},
+                                                          {"VFR_MAX_HOLD_MS", "-1"},
+                                                          {"VFR_MAX_HOLD_MS", "100000"}}) {
+        const auto r = run(base, {{var, value}});
+        EXPECT_EQ(r.exit_code, 78) << var << "=" << value << "\n" << r.out << r.err;
+        EXPECT_NE(r.out.find(var), std::string::npos)
+            << "the message names the variable: " << r.out;
+    }
+    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+}
+
 TEST_F(CliTest, ProbeLoudnessMeasuresAnyFileAndReadsTheRendersGain) {
     fs::create_directories(tmp_ / "out");
     const auto r = run({"render", "--frames", (testdata() / "stories/demo/part1/frames").string(),

@@ -81,7 +81,10 @@ constexpr const char* kRenderEnv[] = {"FPS",
                                       "AUDIO_FADE_IN_MS",
                                       "AUDIO_FADE_OUT_MS",
                                       "AUDIO_LOUDNESS",
-                                      "AUDIO_TRUE_PEAK"};
+                                      "AUDIO_TRUE_PEAK",
+                                      "KEYINT_SEC",
+                                      "FRAME_TIMING",
+                                      "VFR_MAX_HOLD_MS"};
 
 // Recorded with this test's own renders (the digests it prints) on the platforms named. "demo"
 // re-recorded for issue 13: its 2 s cut ends inside the 4 s track, so the default 1 s fade-out

@@ -34,7 +34,7 @@ namespace fs = std::filesystem;
 
 struct BenchOptions {
     std::string frames, presets, crfs, format = "table";
-    std::optional<std::string> music, threads, plot, keep;
+    std::optional<std::string> music, threads, timings, plot, keep;
     int repeat = 1;
 };
 
@@ -82,8 +82,10 @@ std::vector<int> int_list(std::string_view flag, const std::string& text, media:
     return out;
 }
 
-// Every preset x crf x threads, in the order given: the table lists them the same way.
-std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
+// Every preset x crf x threads x frame timing, in the order given: the table lists them the
+// same way.
+std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads,
+                                               media::FrameTiming default_timing) {
     std::vector<std::string> presets = split_list("--preset", o.presets);
     for (const auto& p : presets) {
         if (!media::is_x264_preset(p)) {
@@ -95,10 +97,25 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
     const std::vector<int> threads =
         o.threads ? int_list("--threads", *o.threads, media::Setting::Threads)
                   : std::vector<int>{default_threads};
+    std::vector<media::FrameTiming> timings;
+    if (o.timings) {
+        for (const auto& item : split_list("--frame-timing", *o.timings)) {
+            try {
+                timings.push_back(media::parse_frame_timing("--frame-timing", item));
+            } catch (const Error& e) {
+                usage(e.what());
+            }
+        }
+    } else {
+        timings.push_back(default_timing);
+    }
     std::vector<bench::BenchSetting> grid;
     for (const auto& p : presets) {
         for (const int c : crfs) {
-            for (const int t : threads) grid.push_back({p, c, t});
+            for (const int t : threads) {
+                for (const auto timing : timings)
+                    grid.push_back({.preset = p, .crf = c, .threads = t, .timing = timing});
+            }
         }
     }
     return grid;
@@ -165,7 +182,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     bench::BenchPlan plan;
     plan.base = worker::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
     plan.setting_names = worker::env_setting_names;
-    plan.settings = settings_grid(o, plan.base.threads);
+    plan.settings = settings_grid(o, plan.base.threads, plan.base.frame_timing);
     plan.repeat = o.repeat;
     plan.frames_dir = fs::absolute(o.frames).lexically_normal();
     const ServicePaths paths = ServicePaths::from_env();
@@ -346,6 +363,9 @@ void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runne
         ->required();
     cmd->add_option("--threads", o->threads,
                     "x264 thread counts to compare, comma-separated [X264_THREADS, default 3]");
+    cmd->add_option("--frame-timing", o->timings,
+                    "Frame timings to compare, comma-separated: cfr,vfr [FRAME_TIMING, default "
+                    "cfr]");
     cmd->add_option("--repeat", o->repeat, "Runs per setting; medians and spread are reported")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));

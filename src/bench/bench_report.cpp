@@ -13,6 +13,12 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
+bool compares_timings(const BenchReport& r) {
+    std::set<media::FrameTiming> timings;
+    for (const auto& s : r.settings) timings.insert(s.setting.timing);
+    return timings.size() > 1;
+}
+
 bool compares_threads(const BenchReport& r) {
     std::set<int> threads;
     for (const auto& s : r.settings) threads.insert(s.setting.threads);
@@ -87,6 +93,8 @@ void write_setting_fields(W& w, const BenchSetting& s) {
     w.Int(s.crf);
     w.Key("threads");
     w.Int(s.threads);
+    w.Key("frame_timing");
+    w.String(std::string(media::to_string(s.timing)).c_str());
 }
 
 template <typename W>
@@ -120,14 +128,16 @@ BenchReport make_bench_report(const BenchPlan& plan, std::vector<BenchRun> runs)
 }
 
 std::string setting_label(const BenchReport& report, const BenchSetting& s) {
-    if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", s.preset, s.crf, s.threads);
-    return fmt::format("{}/crf{}", s.preset, s.crf);
+    std::string label = fmt::format("{}/crf{}", s.preset, s.crf);
+    if (compares_threads(report)) label += fmt::format("/t{}", s.threads);
+    if (compares_timings(report)) label += fmt::format("/{}", media::to_string(s.timing));
+    return label;
 }
 
 std::string format_table(const BenchReport& r) {
     std::vector<Column> cols = {
         {"", false, {}},       {"preset", false, {}},  {"crf", true, {}},
-        {"threads", true, {}}, {"wall s", true, {}},   {"cpu s", true, {}},
+        {"threads", true, {}}, {"timing", false, {}},  {"wall s", true, {}},   {"cpu s", true, {}},
         {"fps", true, {}},     {"speed", true, {}},    {"size KiB", true, {}},
         {"kbps", true, {}},    {"peak MiB", true, {}}, {"PSNR-Y", true, {}},
         {"PSNR", true, {}},    {"SSIM", true, {}},
@@ -138,6 +148,7 @@ std::string format_table(const BenchReport& r) {
             s.setting.preset,
             std::to_string(s.setting.crf),
             std::to_string(s.setting.threads),
+            std::string(media::to_string(s.setting.timing)),
             with_spread(s.wall_sec, 3, r.repeat),
             with_spread(s.cpu_sec, 2, r.repeat),
             fixed(s.encode_fps.median, 1),
@@ -186,15 +197,15 @@ std::string format_table(const BenchReport& r) {
 }
 
 std::string format_csv(const BenchReport& r) {
-    // Every cell is a number or a preset name: nothing needs quoting.
+    // Every cell is a number, a preset name or cfr/vfr: nothing needs quoting.
     std::string out =
-        "preset,crf,threads,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,cpu_sec_min,cpu_"
+        "preset,crf,threads,frame_timing,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,cpu_sec_min,cpu_"
         "sec_max,"
         "encode_fps,speed,bytes,kbps,peak_rss_bytes,psnr_y,psnr_avg,ssim\n";
     for (const BenchSummary& s : r.settings) {
         out += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.setting.preset,
-            s.setting.crf, s.setting.threads, s.runs, s.pareto ? 1 : 0, exact(s.wall_sec.median),
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.setting.preset,
+            s.setting.crf, s.setting.threads, media::to_string(s.setting.timing), s.runs, s.pareto ? 1 : 0, exact(s.wall_sec.median),
             exact(s.wall_sec.min), exact(s.wall_sec.max), exact(s.cpu_sec.median),
             exact(s.cpu_sec.min), exact(s.cpu_sec.max), exact(s.encode_fps.median),
             exact(s.speed.median), s.bytes, exact(s.kbps),

@@ -64,6 +64,7 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
     req.settings.preset = setting.preset;
     req.settings.crf = setting.crf;
     req.settings.threads = setting.threads;
+    req.settings.frame_timing = setting.timing;
     req.settings.video_bitrate = 0;  // crf is what is being compared
     req.settings.use_cache = false;  // a cache hit would measure nothing
     return req;
@@ -71,7 +72,10 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
 
 }  // namespace
 
-std::string BenchSetting::id() const { return fmt::format("{}_crf{}_t{}", preset, crf, threads); }
+std::string BenchSetting::id() const {
+    return fmt::format("{}_crf{}_t{}{}", preset, crf, threads,
+                       timing == media::FrameTiming::Vfr ? "_vfr" : "");
+}
 
 std::vector<BenchSetting> bench_order(const std::vector<BenchSetting>& settings, int repeat_index) {
     std::vector<BenchSetting> order = settings;
@@ -147,7 +151,8 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken&
                 auto frames = list_files_with_ext(plan.frames_dir, "png");
                 frames.resize(static_cast<std::size_t>(std::min<std::int64_t>(
                     result.frames, static_cast<std::int64_t>(frames.size()))));
-                run.quality = measure_quality(result.path, frames, quality_threads(plan.base),
+                run.quality = measure_quality(result.path, frames, setting.timing, plan.base.fps,
+                                              quality_threads(plan.base),
                                               plan.base.max_frame_pixels, cancel);
                 measured[setting.id()] = Measured{hash, run.quality};
             }

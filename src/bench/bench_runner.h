@@ -22,8 +22,9 @@ struct BenchSetting {
     std::string preset;
     int crf = 23;
     int threads = 3;
+    media::FrameTiming timing = media::FrameTiming::Cfr;
 
-    // "veryfast_crf23_t3": a safe file-name part, unique per setting.
+    // "veryfast_crf23_t3" ("..._vfr" in vfr): a safe file-name part, unique per setting.
     std::string id() const;
     bool operator==(const BenchSetting&) const = default;
 };
@@ -32,7 +33,7 @@ struct BenchPlan {
     std::filesystem::path frames_dir;
     std::filesystem::path music_dir;
     std::string music_select = "first";  // first | named:FILE, as for render
-    media::RenderSettings base;          // everything but preset, crf and threads; cache is ignored
+    media::RenderSettings base;  // everything but preset, crf, threads, timing; cache is ignored
     std::vector<BenchSetting> settings;
     int repeat = 1;
     // Renders are written here. Unless `keep`, each is removed once measured.

@@ -1,5 +1,6 @@
 #include "media/render_settings.h"
 
+#include <algorithm>
 #include <array>
 #include <stdexcept>
 
@@ -21,7 +22,7 @@ struct RangeRow {
     Setting setting;
     SettingRange range;
 };
-constexpr std::array<RangeRow, 11> kRanges = {{
+constexpr std::array<RangeRow, 13> kRanges = {{
     {Setting::Fps, {.min = 1, .max = 120}},
     {Setting::Crf, {.min = 0, .max = 51}},  // x264's crf scale
     {Setting::Threads, {.min = 1, .max = 64}},
@@ -36,6 +37,11 @@ constexpr std::array<RangeRow, 11> kRanges = {{
     {Setting::AudioFadeOutMs, {.min = 0, .max = 60'000}},
     {Setting::AudioLoudness, {.min = -70, .max = -5}},
     {Setting::AudioTruePeak, {.min = -9, .max = 0}},
+    // A keyframe from every second (seeking decodes little, the file grows) to every five
+    // minutes (one long GOP: seeking decodes up to that much).
+    {Setting::KeyintSec, {.min = 1, .max = 300}},
+    // From a millisecond (below a frame period: every frame its own, as cfr) to a minute.
+    {Setting::VfrMaxHoldMs, {.min = 1, .max = 60'000}},
 }};
 
 // "fps (FPS, --fps)" when the caller names its sources, else "fps".
@@ -108,6 +114,24 @@ std::optional<double> parse_audio_loudness(std::string_view name, std::string_vi
     return parse_double(name, text, static_cast<double>(r.min), static_cast<double>(r.max));
 }
 
+FrameTiming parse_frame_timing(std::string_view name, std::string_view text) {
+    if (text == "cfr") return FrameTiming::Cfr;
+    if (text == "vfr") return FrameTiming::Vfr;
+    throw Error(ErrorClass::ConfigError, fmt::format("{} must be cfr or vfr; got '{}'", name, text));
+}
+
+std::string_view to_string(FrameTiming timing) {
+    return timing == FrameTiming::Vfr ? "vfr" : "cfr";
+}
+
+int keyint_frames(const RenderSettings& s) { return std::max(1, s.keyint_sec * s.fps); }
+
+int max_hold_frames(const RenderSettings& s) {
+    // Whole frame periods, rounded down: a frame never shows longer than the hold asks.
+    const auto hold = static_cast<int>(static_cast<std::int64_t>(s.vfr_max_hold_ms) * s.fps / 1000);
+    return std::clamp(hold, 1, keyint_frames(s));
+}
+
 void validate(const RenderSettings& s, SettingNames names) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
     const auto check = [&](Setting setting, std::string_view what, std::int64_t value) {
@@ -124,6 +148,8 @@ void validate(const RenderSettings& s, SettingNames names) {
     }
     check(Setting::Crf, "crf", s.crf);
     check(Setting::Threads, "x264 threads", s.threads);
+    check(Setting::KeyintSec, "keyframe interval (seconds)", s.keyint_sec);
+    check(Setting::VfrMaxHoldMs, "vfr max hold (ms)", s.vfr_max_hold_ms);
     const auto decode = setting_range(Setting::DecodeThreads);
     if (s.decode_threads < decode.min || s.decode_threads > decode.max) {
         bad(fmt::format("{} must be from {} (auto) to {}; got {}",
