@@ -13,20 +13,23 @@ gen() { ffmpeg -hide_banner -loglevel error -y "$@"; }
 # Ten different pictures with photographic detail: the Mandelbrot set at ten depths of its zoom
 # (its first frame at ten start scales: no frames rendered to seek), each tinted differently.
 for s in $(seq 0 9); do
+  [ -f "slide$s.png" ] && continue  # left by an interrupted run: the same picture
   scale=$(awk -v s="$s" 'BEGIN { printf "%.6f", 3 * 0.6 ^ s }')
   gen -f lavfi -i "mandelbrot=size=1920x1080:rate=1:maxiter=1000:start_scale=$scale" \
     -vf "hue=h=$((s * 36)),format=rgb24" -frames:v 1 "slide$s.png"
 done
+rm -f frames/*.png
 n=0
-frame() { n=$((n + 1)); printf 'frames/frame_%05d.png' "$n"; }
+next_frame() { n=$((n + 1)); f=$(printf 'frames/frame_%05d.png' "$n"); }
 for s in $(seq 0 9); do
-  for i in $(seq 1 45); do cp "slide$s.png" "$(frame)"; done
+  for i in $(seq 1 45); do next_frame; cp "slide$s.png" "$f"; done
   [ "$s" = 9 ] && break
   # The crossfade: frame k of 15 shows (k/16) of the next slide over this one.
   for k in $(seq 1 15); do
+    next_frame
     gen -i "slide$s.png" -i "slide$((s + 1)).png" \
       -filter_complex "[1][0]blend=all_mode=normal:all_opacity=$k/16,format=rgb24" \
-      -frames:v 1 "$(frame)"
+      -frames:v 1 "$f"
   done
 done
 rm -f slide*.png

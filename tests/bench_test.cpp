@@ -190,8 +190,8 @@ TEST_F(BenchTest, FrameTimingIsAnAxisAndVfrQualityIsMeasuredAtEveryFramesTime) {
     EXPECT_GT(cfr_psnr, 20);
     EXPECT_NEAR(vfr_psnr, cfr_psnr, 2.0) << "the vfr render shows the same pictures";
     EXPECT_LT(std::stoll(by_timing["vfr"]["bytes"]), std::stoll(by_timing["cfr"]["bytes"]));
-    const auto bad = bench({"--music", music(), "--preset", "ultrafast", "--crf", "30",
-                            "--frame-timing", "cfr,fast"});
+    const auto bad = bench(
+        {"--music", music(), "--preset", "ultrafast", "--crf", "30", "--frame-timing", "cfr,fast"});
     EXPECT_EQ(bad.exit_code, 64) << bad.out << bad.err;
     EXPECT_NE((bad.out + bad.err).find("--frame-timing"), std::string::npos) << bad.out << bad.err;
     expect_no_scratch_left();

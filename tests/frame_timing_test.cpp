@@ -109,15 +109,15 @@ TEST_F(FrameTimingTest, VfrEncodesEachHeldRunOnceAtItsExactTime) {
         const auto& p = pictures[k];
         EXPECT_TRUE(at_frame(p.pts, p.time_base_num, p.time_base_den, kStoryStarts[k]))
             << "decoded frame " << k << " at " << p.pts << " * " << p.time_base_num << "/"
-            << p.time_base_den << " s, expected frame " << kStoryStarts[k] << " (" << kStoryStarts[k]
-            << "/" << kFps << " s)";
+            << p.time_base_den << " s, expected frame " << kStoryStarts[k] << " ("
+            << kStoryStarts[k] << "/" << kFps << " s)";
     }
     // The planner the render cache counts packets with agrees with what was encoded.
     std::vector<std::uint64_t> contents;
     for (const auto& h : kStory) contents.insert(contents.end(), h.frames, h.picture);
-    EXPECT_EQ(media::encoded_frame_count(request(frames, FrameTiming::Vfr, "vfr").settings,
-                                         contents),
-              static_cast<std::int64_t>(kStoryStarts.size()));
+    EXPECT_EQ(
+        media::encoded_frame_count(request(frames, FrameTiming::Vfr, "vfr").settings, contents),
+        static_cast<std::int64_t>(kStoryStarts.size()));
 }
 
 TEST_F(FrameTimingTest, VfrShowsTheCfrPicturesAtEveryInstant) {
@@ -136,9 +136,8 @@ TEST_F(FrameTimingTest, VfrShowsTheCfrPicturesAtEveryInstant) {
     double worst = std::numeric_limits<double>::infinity();
     std::size_t shown = 0;  // the vfr picture on screen at frame i: the last starting by then
     for (std::int64_t i = 0; i < kStoryFrames; ++i) {
-        while (shown + 1 < vfr.size() &&
-               vfr[shown + 1].pts * vfr[shown + 1].time_base_num * kFps <=
-                   i * vfr[shown + 1].time_base_den) {
+        while (shown + 1 < vfr.size() && vfr[shown + 1].pts * vfr[shown + 1].time_base_num * kFps <=
+                                             i * vfr[shown + 1].time_base_den) {
             ++shown;
         }
         worst = std::min(worst, luma_psnr(cfr[static_cast<std::size_t>(i)], vfr[shown]));
@@ -204,8 +203,7 @@ TEST_F(FrameTimingTest, VfrSampleTablesAreValidAndKeepCfrDurationAndAudio) {
 std::vector<double> keyframe_gaps(const fs::path& mp4, double duration_sec) {
     std::vector<double> keys;
     for (const auto& p : stream_packets(mp4, "video")) {
-        if (p.key)
-            keys.push_back(static_cast<double>(p.pts) * p.time_base_num / p.time_base_den);
+        if (p.key) keys.push_back(static_cast<double>(p.pts) * p.time_base_num / p.time_base_den);
     }
     std::sort(keys.begin(), keys.end());
     keys.push_back(duration_sec);

@@ -136,11 +136,10 @@ std::string setting_label(const BenchReport& report, const BenchSetting& s) {
 
 std::string format_table(const BenchReport& r) {
     std::vector<Column> cols = {
-        {"", false, {}},       {"preset", false, {}},  {"crf", true, {}},
-        {"threads", true, {}}, {"timing", false, {}},  {"wall s", true, {}},   {"cpu s", true, {}},
-        {"fps", true, {}},     {"speed", true, {}},    {"size KiB", true, {}},
-        {"kbps", true, {}},    {"peak MiB", true, {}}, {"PSNR-Y", true, {}},
-        {"PSNR", true, {}},    {"SSIM", true, {}},
+        {"", false, {}},       {"preset", false, {}},  {"crf", true, {}},   {"threads", true, {}},
+        {"timing", false, {}}, {"wall s", true, {}},   {"cpu s", true, {}}, {"fps", true, {}},
+        {"speed", true, {}},   {"size KiB", true, {}}, {"kbps", true, {}},  {"peak MiB", true, {}},
+        {"PSNR-Y", true, {}},  {"PSNR", true, {}},     {"SSIM", true, {}},
     };
     for (const BenchSummary& s : r.settings) {
         const std::vector<std::string> cells = {
@@ -199,17 +198,18 @@ std::string format_table(const BenchReport& r) {
 std::string format_csv(const BenchReport& r) {
     // Every cell is a number, a preset name or cfr/vfr: nothing needs quoting.
     std::string out =
-        "preset,crf,threads,frame_timing,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,cpu_sec_min,cpu_"
+        "preset,crf,threads,frame_timing,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,"
+        "cpu_sec_min,cpu_"
         "sec_max,"
         "encode_fps,speed,bytes,kbps,peak_rss_bytes,psnr_y,psnr_avg,ssim\n";
     for (const BenchSummary& s : r.settings) {
         out += fmt::format(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", s.setting.preset,
-            s.setting.crf, s.setting.threads, media::to_string(s.setting.timing), s.runs, s.pareto ? 1 : 0, exact(s.wall_sec.median),
-            exact(s.wall_sec.min), exact(s.wall_sec.max), exact(s.cpu_sec.median),
-            exact(s.cpu_sec.min), exact(s.cpu_sec.max), exact(s.encode_fps.median),
-            exact(s.speed.median), s.bytes, exact(s.kbps),
-            s.peak_rss_bytes ? fmt::format("{:.0f}", s.peak_rss_bytes->median) : "",
+            s.setting.crf, s.setting.threads, media::to_string(s.setting.timing), s.runs,
+            s.pareto ? 1 : 0, exact(s.wall_sec.median), exact(s.wall_sec.min),
+            exact(s.wall_sec.max), exact(s.cpu_sec.median), exact(s.cpu_sec.min),
+            exact(s.cpu_sec.max), exact(s.encode_fps.median), exact(s.speed.median), s.bytes,
+            exact(s.kbps), s.peak_rss_bytes ? fmt::format("{:.0f}", s.peak_rss_bytes->median) : "",
             exact(s.quality.psnr_y), exact(s.quality.psnr_avg), exact(s.quality.ssim));
     }
     return out;

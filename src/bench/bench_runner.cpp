@@ -151,9 +151,9 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken&
                 auto frames = list_files_with_ext(plan.frames_dir, "png");
                 frames.resize(static_cast<std::size_t>(std::min<std::int64_t>(
                     result.frames, static_cast<std::int64_t>(frames.size()))));
-                run.quality = measure_quality(result.path, frames, setting.timing, plan.base.fps,
-                                              quality_threads(plan.base),
-                                              plan.base.max_frame_pixels, cancel);
+                run.quality =
+                    measure_quality(result.path, frames, setting.timing, plan.base.fps,
+                                    quality_threads(plan.base), plan.base.max_frame_pixels, cancel);
                 measured[setting.id()] = Measured{hash, run.quality};
             }
             if (observer.on_done) observer.on_done(run);

@@ -139,8 +139,8 @@ class QualityGraph {
 
 QualityScore measure_quality(const std::filesystem::path& encoded,
                              const std::vector<std::filesystem::path>& source_frames,
-                             media::FrameTiming timing, int fps, int decode_threads, std::uint64_t max_frame_pixels,
-                             const media::CancelToken& cancel) {
+                             media::FrameTiming timing, int fps, int decode_threads,
+                             std::uint64_t max_frame_pixels, const media::CancelToken& cancel) {
     media::LibavLogCapture capture;  // libav's complaints become the error's stderr snippet
     VideoDecoder decoder(encoded);
     const media::Canvas canvas{decoder.width(), decoder.height()};
@@ -177,12 +177,13 @@ QualityScore measure_quality(const std::filesystem::path& encoded,
     // A cfr file holds one frame per source frame; in vfr the last frame may hold to the end.
     const bool short_cfr = timing == media::FrameTiming::Cfr && decoded != total;
     if (upcoming || i != total || short_cfr) {
-        throw Error(kFail, fmt::format("'{}' holds {} video frames, {}; cannot compare them with "
-                                       "the {} rendered",
-                                       encoded.string(), upcoming ? "more" : std::to_string(decoded),
-                                       upcoming ? "some after the last rendered frame's time"
-                                                : "too few for them",
-                                       total));
+        throw Error(
+            kFail,
+            fmt::format("'{}' holds {} video frames, {}; cannot compare them with "
+                        "the {} rendered",
+                        encoded.string(), upcoming ? "more" : std::to_string(decoded),
+                        upcoming ? "some after the last rendered frame's time" : "too few for them",
+                        total));
     }
     graph.finish();
     QualityScore q = graph.score();

@@ -24,12 +24,12 @@ struct QualityScore {
 // Decodes the video of `encoded` and compares the picture shown at frame i's time (i / fps) with
 // `source_frames[i]`: in a cfr file decoded frame i, in a vfr file the frame holding that instant
 // (DESIGN 3.2). Every decoded frame must be used, and in cfr there must be one per source frame
-// (pass the frames the render kept after its cut). `decode_threads` and `max_frame_pixels` are those of the
-// render. Throws Error(DecodeError) when the file cannot be read back or does not match the
-// frames in number or timing.
+// (pass the frames the render kept after its cut). `decode_threads` and `max_frame_pixels` are
+// those of the render. Throws Error(DecodeError) when the file cannot be read back or does not
+// match the frames in number or timing.
 QualityScore measure_quality(const std::filesystem::path& encoded,
                              const std::vector<std::filesystem::path>& source_frames,
-                             media::FrameTiming timing, int fps, int decode_threads, std::uint64_t max_frame_pixels,
-                             const media::CancelToken& cancel);
+                             media::FrameTiming timing, int fps, int decode_threads,
+                             std::uint64_t max_frame_pixels, const media::CancelToken& cancel);
 
 }  // namespace renderer::bench

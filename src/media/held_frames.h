@@ -33,9 +33,9 @@ class HeldFrames {
   private:
     HeldRun close();
 
-    const std::int64_t max_hold_;  // frame periods
-    const std::int64_t keyint_;    // frame periods
-    std::int64_t next_ = 0;        // index of the next frame added
+    const std::int64_t max_hold_;           // frame periods
+    const std::int64_t keyint_;             // frame periods
+    std::int64_t next_ = 0;                 // index of the next frame added
     std::optional<std::uint64_t> content_;  // of the open run
     HeldRun open_;
     std::int64_t last_keyframe_ = 0;

@@ -117,7 +117,8 @@ std::optional<double> parse_audio_loudness(std::string_view name, std::string_vi
 FrameTiming parse_frame_timing(std::string_view name, std::string_view text) {
     if (text == "cfr") return FrameTiming::Cfr;
     if (text == "vfr") return FrameTiming::Vfr;
-    throw Error(ErrorClass::ConfigError, fmt::format("{} must be cfr or vfr; got '{}'", name, text));
+    throw Error(ErrorClass::ConfigError,
+                fmt::format("{} must be cfr or vfr; got '{}'", name, text));
 }
 
 std::string_view to_string(FrameTiming timing) {

@@ -77,13 +77,13 @@ struct RenderSettings {
     // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
-    bool use_cache = true;      // skip encoding when the artifact at the final path has our key
+    bool use_cache = true;  // skip encoding when the artifact at the final path has our key
     // A keyframe at least this often, in seconds of presentation time, whatever the timing: a
     // player seeks to a keyframe, so this bounds how far it decodes to show any instant.
     int keyint_sec = 10;
     FrameTiming frame_timing = FrameTiming::Cfr;
     int vfr_max_hold_ms = 1000;  // vfr: the longest one encoded frame may show
-    AudioFinishSettings audio;  // fit, fades, loudness (DESIGN 3.1)
+    AudioFinishSettings audio;   // fit, fades, loudness (DESIGN 3.1)
 };
 
 struct RenderRequest {
