@@ -433,12 +433,12 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
 
         FramePipeline pipeline(std::move(frames), pf.canvas, decode_threads(s), s.max_frame_pixels,
                                cancel, &capture);
-        // Sends `picture` shown from frame `pts` on: a new reference to the shared picture, so
-        // held slides cost no copy.
         const bool vfr = s.frame_timing == FrameTiming::Vfr;
         std::int64_t encoded_frames = 0;
         FrameDurations durations;  // vfr only; cfr frames last one period (Mp4Writer)
         FrameDurations* const vfr_durations = vfr ? &durations : nullptr;
+        // Sends `picture` shown from frame `pts` on: a new reference to the shared picture, so
+        // held slides cost no copy. A keyframe is forced where time asks for one (vfr).
         const auto send = [&](const SharedFrame& picture, std::int64_t pts, bool keyframe) {
             FramePtr frame(av_frame_clone(picture.get()));
             if (!frame) av_fail(ErrorClass::EncodeError, "cannot reference a video frame");
