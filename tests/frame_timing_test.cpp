@@ -267,6 +267,62 @@ TEST_F(FrameTimingTest, VfrRendersAreByteIdenticalAndCachedByTheirOwnKey) {
     }
 }
 
+// The planner alone, over long stories no render test could afford: every run is one content,
+// none longer than the hold or the keyint, the runs tile the frames, and keyframes (with the end
+// of the video) are never more than the keyint apart.
+TEST(HeldFramesTest, RunsTileTheFramesWithinTheHoldAndKeyframesWithinTheKeyint) {
+    std::uint32_t state = 7;  // fixed seed: the same stories on every run
+    const auto next = [&state](std::uint32_t n) {
+        state = state * 1664525u + 1013904223u;
+        return (state >> 8) % n;
+    };
+    for (const auto& [fps, keyint_sec, hold_ms] : std::vector<std::tuple<int, int, int>>{
+             {30, 10, 1000}, {30, 1, 5000}, {25, 2, 333}, {1, 1, 1}, {120, 3, 60'000}}) {
+        media::RenderSettings s;
+        s.fps = fps;
+        s.keyint_sec = keyint_sec;
+        s.vfr_max_hold_ms = hold_ms;
+        s.frame_timing = FrameTiming::Vfr;
+        const std::int64_t keyint = std::int64_t{keyint_sec} * fps;
+        const std::int64_t hold =
+            std::clamp<std::int64_t>(std::int64_t{hold_ms} * fps / 1000, 1, keyint);
+        std::vector<std::uint64_t> contents;
+        while (contents.size() < 5000) {  // holds of 1 to 400 frames, 12 pictures
+            const auto picture = next(12);
+            contents.insert(contents.end(), 1 + next(400), picture);
+        }
+        media::HeldFrames held(s);
+        std::vector<media::HeldRun> runs;
+        for (const auto c : contents) {
+            if (auto run = held.add(c)) runs.push_back(*run);
+        }
+        if (auto run = held.finish()) runs.push_back(*run);
+        ASSERT_FALSE(runs.empty());
+        EXPECT_EQ(static_cast<std::int64_t>(runs.size()), media::encoded_frame_count(s, contents));
+        std::int64_t expected_start = 0, last_key = -1;
+        for (const auto& run : runs) {
+            const std::string where = fmt::format("fps {} keyint {} s hold {} ms, run at {}", fps,
+                                                  keyint_sec, hold_ms, run.start);
+            EXPECT_EQ(run.start, expected_start) << where;
+            EXPECT_GE(run.frames, 1) << where;
+            EXPECT_LE(run.frames, hold) << where;
+            for (std::int64_t k = run.start; k < run.start + run.frames; ++k) {
+                ASSERT_EQ(contents[static_cast<std::size_t>(k)],
+                          contents[static_cast<std::size_t>(run.start)])
+                    << where;
+            }
+            if (run.keyframe) {
+                EXPECT_LE(run.start - (last_key < 0 ? 0 : last_key), keyint) << where;
+                last_key = run.start;
+            }
+            EXPECT_LE(run.start + run.frames - last_key, keyint) << where;
+            expected_start = run.start + run.frames;
+        }
+        EXPECT_EQ(expected_start, static_cast<std::int64_t>(contents.size()));
+        EXPECT_TRUE(runs.front().keyframe);
+    }
+}
+
 TEST_F(FrameTimingTest, OutOfRangeTimingSettingsAreConfigErrorsNamingThem) {
     const auto names = [](media::Setting s) -> std::string_view {
         switch (s) {
