@@ -42,14 +42,105 @@ def timed(cmd, env=None):
 
 
 def psnr(video, frames_dir, fps=30):
-    """Average PSNR (RGB) of `video` against the source PNGs, with the ffmpeg CLI's psnr filter."""
-    graph = ("[0:v]scale=in_range=auto:in_color_matrix=auto,format=rgb24[a];"
+    """Average PSNR (RGB) of `video` against the source PNGs, with the ffmpeg CLI's psnr filter.
+    The video is first put on the frames' 30 fps grid (a no-op for CFR; a VFR file's held frame
+    is repeated over the instants it shows), so frame i is compared with PNG i."""
+    graph = ("[0:v]fps=30,scale=in_range=auto:in_color_matrix=auto,format=rgb24[a];"
              "[1:v]format=rgb24[b];[a][b]psnr")
     res = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", video, "-framerate", str(fps),
                           "-pattern_type", "glob", "-i", os.path.join(frames_dir, "*.png"),
                           "-lavfi", graph, "-f", "null", "-"], stderr=subprocess.PIPE, text=True)
     m = re.search(r"average:([\d.inf]+)", res.stderr)
     return float(m[1]) if m else float("nan")
+
+
+def psnr_between(a, b):
+    """Average PSNR (Y'CbCr, the psnr filter's "average") of video `a` against video `b`, both on
+    a 30 fps grid: a VFR render against the CFR render of the same frames."""
+    res = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-i", a, "-i", b, "-lavfi",
+                          "[0:v]fps=30[a];[1:v]fps=30[b];[a][b]psnr", "-f", "null", "-"],
+                         stderr=subprocess.PIPE, text=True)
+    m = re.search(r"average:([\d.inf]+)", res.stderr)
+    return float(m[1]) if m else float("nan")
+
+
+# Frame timing (issue 14): our vfr against the CLI and against our own cfr, and two x264 tunings
+# of cfr on the held-slide workloads. name, workload, [(label, our extra flags)], CLI anchor?
+STILLIMAGE = "aq-strength=1.2:deblock=-3,-3:psy-rd=2.0,0.7"  # x264's --tune stillimage
+TIMING_CONFIGS = [
+    ("W2", "w2_held_720p", [("cfr", []), ("vfr", ["--frame-timing", "vfr"]),
+                            ("cfr stillimage", ["--x264-params", STILLIMAGE]),
+                            ("cfr keyint 250 frames", ["--x264-params", "keyint=250"])], True),
+    ("W4", "w4_story_1080p", [("cfr", []), ("vfr", ["--frame-timing", "vfr"]),
+                              ("cfr stillimage", ["--x264-params", STILLIMAGE]),
+                              ("cfr keyint 250 frames", ["--x264-params", "keyint=250"])], True),
+    ("W1", "w1_kenburns_1080p", [("cfr", []), ("vfr", ["--frame-timing", "vfr"])], False),
+    ("W3", "w3_long_1080p", [("cfr", []), ("vfr", ["--frame-timing", "vfr"])], False),
+]
+TIMING_TARGETS = {"W2": 0.15, "W4": 0.40}  # vfr to the CLI, wall and CPU
+
+
+def run_timing(args, env, out_dir):
+    wl = args.workloads
+    music = os.path.join(wl, "music")
+    names = args.only.split(",") if args.only else None
+    lines = ["| workload | variant | ours wall / CPU | to the CLI (wall / CPU) | to our cfr "
+             "(wall / CPU) | size (to cfr) | PSNR to source (dB) | PSNR to our cfr output (dB) | "
+             "target |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, work, variants, with_cli in TIMING_CONFIGS:
+        if names and name not in names:
+            continue
+        frames = os.path.join(wl, work, "frames")
+        if not os.path.isdir(frames):
+            sys.exit(f"no workload {frames}: run bench/make_workloads.sh and bench/make_w4.sh")
+        runs = []  # (label, cmd, output, times)
+        for label, extra in variants:
+            part = label.replace(" ", "_")
+            runs.append((label, [args.renderer, "render", "--frames", frames, "--story", "t",
+                                 "--part", part, "--music-dir", music, "--output", out_dir,
+                                 "--preset", "medium", "--no-cache", "--log-level", "warn"] + extra,
+                         os.path.join(out_dir, f"t_{part}.mp4"), []))
+        if with_cli:
+            cli_out = os.path.join(out_dir, "cli.mp4")
+            runs.append(("CLI", ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-framerate",
+                                 "30", "-pattern_type", "glob", "-i", os.path.join(frames, "*.png"),
+                                 "-i", os.path.join(music, "background.mp3"), "-c:v", "libx264",
+                                 "-preset", "medium", "-crf", "23", "-pix_fmt", "yuv420p", "-c:a",
+                                 "aac", "-b:a", "192k", "-shortest", "-map", "0:v:0", "-map",
+                                 "1:a:0", cli_out], cli_out, []))
+        for i in range(args.repeat):
+            k = i % len(runs)  # rotate the order, as in the main table
+            for label, cmd, _, acc in runs[k:] + runs[:k]:
+                acc.append(timed(cmd, env))
+                print(f"  {name} {label} run {i + 1}: {acc[-1]}", file=sys.stderr)
+        med = {label: [statistics.median(t[j] for t in acc) for j in range(3)]
+               for label, _, _, acc in runs}
+        outs = {label: path for label, _, path, _ in runs}
+        cfr_size = os.path.getsize(outs["cfr"])
+        for label, _, path, _ in runs:
+            if label == "CLI":
+                continue
+            o = med[label]
+            cli = (f"{o[0] / med['CLI'][0]:.2f} / {o[1] / med['CLI'][1]:.2f}"
+                   if with_cli else "—")
+            to_cfr = f"{o[0] / med['cfr'][0]:.3f} / {o[1] / med['cfr'][1]:.3f}"
+            size = os.path.getsize(path)
+            vs_cfr = "—" if label == "cfr" else f"{psnr_between(path, outs['cfr']):.2f}"
+            target = ""
+            if label == "vfr":
+                target = (f"≤ {TIMING_TARGETS[name]:.2f} of the CLI" if name in TIMING_TARGETS
+                          else "within 2 % of cfr")
+            lines.append(f"| {name} | {label} | {o[0]:.2f} s / {o[1]:.2f} s | {cli} | {to_cfr} | "
+                         f"{size / 1e6:.2f} MB ({size / cfr_size:.2f}) | "
+                         f"{psnr(path, frames):.2f} | {vs_cfr} | {target} |")
+        if with_cli:
+            c = med["CLI"]
+            lines.append(f"| {name} | ffmpeg CLI | {c[0]:.2f} s / {c[1]:.2f} s | 1 | | "
+                         f"{os.path.getsize(outs['CLI']) / 1e6:.2f} MB | "
+                         f"{psnr(outs['CLI'], frames):.2f} | | |")
+        for _, _, path, _ in runs:
+            os.remove(path)
+    return "\n".join(lines)
 
 
 def floor(frames, preset, workdir, width_height, matrix):
@@ -91,9 +182,22 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", help="comma-separated config names, e.g. 'W1 medium,W2 medium'")
     ap.add_argument("--out", help="write the Markdown table here")
+    ap.add_argument("--timing", action="store_true",
+                    help="frame timing instead (issue 14): vfr vs the CLI and vs cfr, and x264 "
+                         "tunings of cfr on held slides; --only takes W1,W2,W3,W4")
     ap.add_argument("--floor", action="store_true",
                     help="also time x264 alone on pre-converted raw frames, BT.601 and BT.709 (the floors)")
     args = ap.parse_args()
+
+    if args.timing:
+        out_dir = tempfile.mkdtemp(prefix="renderer-bench-")
+        table = run_timing(args, dict(os.environ, MIN_FREE_BYTES="1G"), out_dir)
+        print(table)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as f:
+                f.write(table + "\n")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return
 
     wl = args.workloads
     music = os.path.join(wl, "music")

@@ -161,8 +161,10 @@ TEST_F(BenchTest, CsvHasAHeaderAndOneParsableRowPerSetting) {
         seen.insert(row["crf"] + "/" + row["threads"]);
         EXPECT_EQ(row["preset"], "ultrafast");
         EXPECT_EQ(row["codec"], "h264");
+        EXPECT_EQ(row["frame_timing"], "cfr");
         for (const auto& key : header) {
-            if (key == "preset" || key == "codec" || key == "curve") continue;
+            if (key == "preset" || key == "codec" || key == "curve" || key == "frame_timing")
+                continue;
             // The Bjøntegaard deltas are empty where undefined: here each curve (one per
             // thread count) has two crfs, fewer than the four they need.
             if (key.rfind("bd_", 0) == 0) {
@@ -178,6 +180,38 @@ TEST_F(BenchTest, CsvHasAHeaderAndOneParsableRowPerSetting) {
         }
     }
     EXPECT_EQ(seen, (std::set<std::string>{"18/1", "18/2", "30/1", "30/2"}));
+    expect_no_scratch_left();
+}
+
+TEST_F(BenchTest, FrameTimingIsAnAxisAndVfrQualityIsMeasuredAtEveryFramesTime) {
+    // The demo's held slides in cfr and vfr: the vfr file holds fewer frames, each compared with
+    // every source frame it stands for, so its quality is close to cfr's, not a failure.
+    const auto demo = (testdata() / "stories/demo/part1/frames").string();
+    const auto r = bench({"--music", music(), "--preset", "ultrafast", "--crf", "30",
+                          "--frame-timing", "cfr,vfr", "--format", "csv"},
+                         {}, demo);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto lines = split(r.out, '\n');
+    ASSERT_EQ(lines.size(), 3u) << r.out;
+    const auto header = split(lines[0], ',');
+    std::map<std::string, std::map<std::string, std::string>> by_timing;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        const auto cells = split(lines[i], ',');
+        ASSERT_EQ(cells.size(), header.size()) << lines[i];
+        std::map<std::string, std::string> row;
+        for (std::size_t c = 0; c < cells.size(); ++c) row[header[c]] = cells[c];
+        by_timing[row["frame_timing"]] = row;
+    }
+    ASSERT_EQ(by_timing.size(), 2u) << r.out;
+    const double cfr_psnr = std::stod(by_timing["cfr"]["psnr_y"]);
+    const double vfr_psnr = std::stod(by_timing["vfr"]["psnr_y"]);
+    EXPECT_GT(cfr_psnr, 20);
+    EXPECT_NEAR(vfr_psnr, cfr_psnr, 2.0) << "the vfr render shows the same pictures";
+    EXPECT_LT(std::stoll(by_timing["vfr"]["bytes"]), std::stoll(by_timing["cfr"]["bytes"]));
+    const auto bad = bench(
+        {"--music", music(), "--preset", "ultrafast", "--crf", "30", "--frame-timing", "cfr,fast"});
+    EXPECT_EQ(bad.exit_code, 64) << bad.out << bad.err;
+    EXPECT_NE((bad.out + bad.err).find("--frame-timing"), std::string::npos) << bad.out << bad.err;
     expect_no_scratch_left();
 }
 

@@ -30,6 +30,41 @@ class CliTest : public ::testing::Test {
         env.emplace_back("TMP_DIR", (tmp_ / "tmp").string());
         return run_process(args, env);
     }
+
+    using Cases = std::vector<std::pair<std::string, std::string>>;
+    // A render of the demo with each flag value in `flags` exits 64 naming the flag, and with
+    // each variable value in `vars` exits 78 naming the variable; nothing is written.
+    void expect_setting_errors(const Cases& flags, const Cases& vars) {
+        fs::create_directories(tmp_ / "out");
+        const std::vector<std::string> base = {"render",
+                                               "--frames",
+                                               (testdata() / "stories/demo/part1/frames").string(),
+                                               "--story",
+                                               "s",
+                                               "--part",
+                                               "p",
+                                               "--music-dir",
+                                               (testdata() / "audio/music").string(),
+                                               "--output",
+                                               (tmp_ / "out").string(),
+                                               "--json-logs"};
+        for (const auto& [flag, value] : flags) {
+            auto args = base;
+            args.insert(args.end(), {flag, value});
+            const auto r = run(args);
+            EXPECT_EQ(r.exit_code, 64) << flag << " " << value << "\n" << r.out << r.err;
+            EXPECT_NE(r.out.find(flag), std::string::npos)
+                << "the message names the flag: " << r.out;
+        }
+        for (const auto& [var, value] : vars) {
+            const auto r = run(base, {{var, value}});
+            EXPECT_EQ(r.exit_code, 78) << var << "=" << value << "\n" << r.out << r.err;
+            EXPECT_NE(r.out.find(var), std::string::npos)
+                << "the message names the variable: " << r.out;
+        }
+        EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+    }
+
     TempDir tmp_;
 };
 
@@ -72,43 +107,30 @@ TEST_F(CliTest, UsageErrorsExit64) {
 }
 
 TEST_F(CliTest, AudioSettingsOutOfRangeExit64NamingTheFlagAnd78NamingTheVariable) {
-    fs::create_directories(tmp_ / "out");
-    const std::vector<std::string> base = {"render",
-                                           "--frames",
-                                           (testdata() / "stories/demo/part1/frames").string(),
-                                           "--story",
-                                           "s",
-                                           "--part",
-                                           "p",
-                                           "--music-dir",
-                                           (testdata() / "audio/music").string(),
-                                           "--output",
-                                           (tmp_ / "out").string(),
-                                           "--json-logs"};
-    for (const auto& [flag, value] :
-         std::vector<std::pair<std::string, std::string>>{{"--audio-fit", "forever"},
-                                                          {"--audio-fade-out-ms", "-5"},
-                                                          {"--audio-fade-in-ms", "70000"},
-                                                          {"--audio-loudness", "-90"},
-                                                          {"--audio-loudness", "loud"},
-                                                          {"--audio-true-peak", "3"}}) {
-        auto args = base;
-        args.insert(args.end(), {flag, value});
-        const auto r = run(args);
-        EXPECT_EQ(r.exit_code, 64) << flag << " " << value << "\n" << r.out << r.err;
-        EXPECT_NE(r.out.find(flag), std::string::npos) << "the message names the flag: " << r.out;
-    }
-    for (const auto& [var, value] :
-         std::vector<std::pair<std::string, std::string>>{{"AUDIO_FIT", "repeat"},
-                                                          {"AUDIO_FADE_OUT_MS", "99999999"},
-                                                          {"AUDIO_LOUDNESS", "-2"},
-                                                          {"AUDIO_TRUE_PEAK", "-20"}}) {
-        const auto r = run(base, {{var, value}});
-        EXPECT_EQ(r.exit_code, 78) << var << "=" << value << "\n" << r.out << r.err;
-        EXPECT_NE(r.out.find(var), std::string::npos)
-            << "the message names the variable: " << r.out;
-    }
-    EXPECT_TRUE(dir_entries(tmp_ / "out").empty());
+    expect_setting_errors({{"--audio-fit", "forever"},
+                           {"--audio-fade-out-ms", "-5"},
+                           {"--audio-fade-in-ms", "70000"},
+                           {"--audio-loudness", "-90"},
+                           {"--audio-loudness", "loud"},
+                           {"--audio-true-peak", "3"}},
+                          {{"AUDIO_FIT", "repeat"},
+                           {"AUDIO_FADE_OUT_MS", "99999999"},
+                           {"AUDIO_LOUDNESS", "-2"},
+                           {"AUDIO_TRUE_PEAK", "-20"}});
+}
+
+TEST_F(CliTest, FrameTimingSettingsOutOfRangeExit64NamingTheFlagAnd78NamingTheVariable) {
+    expect_setting_errors({{"--keyint-sec", "0"},
+                           {"--keyint-sec", "301"},
+                           {"--keyint-sec", "2.5x"},
+                           {"--frame-timing", "variable"},
+                           {"--vfr-max-hold-ms", "0"},
+                           {"--vfr-max-hold-ms", "60001"}},
+                          {{"KEYINT_SEC", "0"},
+                           {"KEYINT_SEC", "1000"},
+                           {"FRAME_TIMING", "VFR!"},
+                           {"VFR_MAX_HOLD_MS", "-1"},
+                           {"VFR_MAX_HOLD_MS", "100000"}});
 }
 
 TEST_F(CliTest, ProbeLoudnessMeasuresAnyFileAndReadsTheRendersGain) {

@@ -126,6 +126,43 @@ TEST(WorkerTest, AJobsAudioSettingsApplyAndItsLoudnessIsReported) {
               std::string::npos);
 }
 
+TEST(WorkerTest, AJobsFrameTimingApplies) {
+    // render.frame_timing and render.keyint_sec override the worker's settings for one job
+    // (DESIGN 3.2): the demo story's held slides are stored once each. A bad value is the job's
+    // PreflightError naming the field.
+    WorkerEnv env;
+    env.add_story("demo", "part1", "part1");
+    devapi::JobSpec vfr;
+    vfr.id = "vfr";
+    vfr.render_json = R"({"frame_timing":"vfr","keyint_sec":2})";
+    env.add_job("demo", "part1", vfr);
+    devapi::JobSpec bad;
+    bad.id = "badtiming";
+    bad.render_json = R"({"frame_timing":"sometimes"})";
+    env.add_job("demo", "part1", bad);
+
+    Worker w(env.config());
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env.all_final(); }, 120s));
+
+    EXPECT_EQ(env.history("vfr"), kRenderedHistory);
+    const auto vfr_job = env.job("vfr");
+    ASSERT_TRUE(vfr_job && vfr_job->last_report.artifact_path);
+    const auto info = media::probe_file(*vfr_job->last_report.artifact_path);
+    const media::StreamInfo* video = nullptr;
+    for (const auto& s : info.streams) video = s.type == "video" ? &s : video;
+    ASSERT_NE(video, nullptr);
+    // The demo is 4 slides held 15 frames each: 4 frames of 0.5 s (the last one cut shorter
+    // where this fixture's music ends).
+    EXPECT_EQ(video->frames, 4) << "the held slides were each encoded once";
+    EXPECT_NEAR(video->max_frame_duration_sec, 0.5, 1e-9);
+
+    EXPECT_EQ(env.history("badtiming").back(), "errored");
+    EXPECT_EQ(env.job("badtiming")->last_report.error_class, "PreflightError");
+    EXPECT_NE(env.job("badtiming")->last_report.error_message->find("render.frame_timing"),
+              std::string::npos);
+}
+
 TEST(WorkerTest, ShortCredentialsInTheBaseUrlDoNotGarbleTheLogs) {
     // The base URL's password (else its user name) is registered for redaction; a short one
     // ("p") was replaced in every line: "htt[REDACTED]://", "tm[REDACTED]_dir". The worker

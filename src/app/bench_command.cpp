@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 
 struct BenchOptions {
     std::string frames, presets, crfs, format = "table";
-    std::optional<std::string> codecs, anchor, music, threads, plot, keep;
+    std::optional<std::string> codecs, anchor, music, threads, timings, plot, keep;
     int repeat = 1;
 };
 
@@ -122,8 +122,10 @@ std::map<media::VideoCodec, std::vector<T>> per_codec(std::string_view flag,
     return out;
 }
 
-// Every codec x preset x crf x threads, in the order given: the table lists them the same way.
-std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads) {
+// Every codec x preset x crf x threads x frame timing, in the order given: the table lists them
+// the same way.
+std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads,
+                                               media::FrameTiming default_timing) {
     std::vector<media::VideoCodec> codecs;
     for (const auto& name : split_list("--codec", o.codecs.value_or("h264"))) {
         const auto codec = media::parse_video_codec(name);
@@ -161,6 +163,18 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
     const std::vector<int> threads =
         o.threads ? int_list("--threads", *o.threads, media::Setting::Threads)
                   : std::vector<int>{default_threads};
+    std::vector<media::FrameTiming> timings;
+    if (o.timings) {
+        for (const auto& item : split_list("--frame-timing", *o.timings)) {
+            try {
+                timings.push_back(media::parse_frame_timing("--frame-timing", item));
+            } catch (const Error& e) {
+                usage(e.what());
+            }
+        }
+    } else {
+        timings.push_back(default_timing);
+    }
     std::vector<bench::BenchSetting> grid;
     for (const auto codec : codecs) {
         const auto p = presets.find(codec);
@@ -179,7 +193,13 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
         for (const auto& preset : p->second) {
             for (const int crf : c->second) {
                 for (const int t : threads) {
-                    grid.push_back({.preset = preset, .crf = crf, .threads = t, .codec = codec});
+                    for (const auto timing : timings) {
+                        grid.push_back({.preset = preset,
+                                        .crf = crf,
+                                        .threads = t,
+                                        .codec = codec,
+                                        .timing = timing});
+                    }
                 }
             }
         }
@@ -269,7 +289,7 @@ int run_bench_command(const BenchOptions& o, const GlobalOptions& g) {
     bench::BenchPlan plan;
     plan.base = worker::render_settings_from_env();  // FPS, RENDER_SIZE, … apply as for render
     plan.setting_names = worker::env_setting_names;
-    plan.settings = settings_grid(o, plan.base.threads);
+    plan.settings = settings_grid(o, plan.base.threads, plan.base.frame_timing);
     plan.anchor = anchor_of(o, plan.settings);
     plan.repeat = o.repeat;
     plan.frames_dir = fs::absolute(o.frames).lexically_normal();
@@ -480,6 +500,9 @@ void add_bench_command(CLI::App& app, const GlobalOptions& global, Runner& runne
                     "[default: the first codec's first preset, when there are two curves]");
     cmd->add_option("--threads", o->threads,
                     "x264 thread counts to compare, comma-separated [X264_THREADS, default 3]");
+    cmd->add_option("--frame-timing", o->timings,
+                    "Frame timings to compare, comma-separated: cfr,vfr [FRAME_TIMING, default "
+                    "cfr]");
     cmd->add_option("--repeat", o->repeat, "Runs per setting; medians and spread are reported")
         ->capture_default_str()
         ->check(CLI::Range(1, 100));

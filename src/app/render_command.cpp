@@ -31,6 +31,7 @@ struct RenderOptions {
         size, threads, decode_threads, output_name, min_free_bytes, max_frame_pixels;
     std::optional<std::string> audio_fit, audio_fade_in_ms, audio_fade_out_ms, audio_loudness,
         audio_true_peak;
+    std::optional<std::string> keyint_sec, frame_timing, vfr_max_hold_ms;
     bool no_cache = false;
 };
 
@@ -133,6 +134,12 @@ std::string_view flag_of(media::Setting setting) {
             return "--audio-loudness";
         case Setting::AudioTruePeak:
             return "--audio-true-peak";
+        case Setting::KeyintSec:
+            return "--keyint-sec";
+        case Setting::FrameTiming:
+            return "--frame-timing";
+        case Setting::VfrMaxHoldMs:
+            return "--vfr-max-hold-ms";
     }
     return "";
 }
@@ -195,6 +202,14 @@ media::RenderSettings merge_settings(const RenderOptions& o) {
             s.audio.true_peak_dbtp =
                 parse_double("--audio-true-peak", *o.audio_true_peak, static_cast<double>(r.min),
                              static_cast<double>(r.max));
+        }
+        if (o.keyint_sec)
+            s.keyint_sec = flag_int("--keyint-sec", *o.keyint_sec, media::Setting::KeyintSec);
+        if (o.frame_timing)
+            s.frame_timing = media::parse_frame_timing("--frame-timing", *o.frame_timing);
+        if (o.vfr_max_hold_ms) {
+            s.vfr_max_hold_ms =
+                flag_int("--vfr-max-hold-ms", *o.vfr_max_hold_ms, media::Setting::VfrMaxHoldMs);
         }
         media::validate(s, setting_names);
     });
@@ -378,6 +393,15 @@ void add_render_command(CLI::App& app, const GlobalOptions& global, Runner& runn
     cmd->add_option("--audio-true-peak", o->audio_true_peak,
                     "True-peak ceiling of the loudness gain, -9 to 0 dBTP [AUDIO_TRUE_PEAK, "
                     "default -1.0]");
+    cmd->add_option("--keyint-sec", o->keyint_sec,
+                    "A keyframe at least every this many seconds of video, 1-300 [KEYINT_SEC, "
+                    "default 10]");
+    cmd->add_option("--frame-timing", o->frame_timing,
+                    "cfr: every frame encoded; vfr: a held frame encoded once, lasting the hold "
+                    "[FRAME_TIMING, default cfr]");
+    cmd->add_option("--vfr-max-hold-ms", o->vfr_max_hold_ms,
+                    "vfr: the longest one encoded frame shows, 1-60000 [VFR_MAX_HOLD_MS, default "
+                    "1000]");
     cmd->add_flag("--no-cache", o->no_cache,
                   "Always encode, even when the artifact already matches [RENDER_CACHE=0]");
     cmd->callback(

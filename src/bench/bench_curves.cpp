@@ -11,7 +11,8 @@ namespace renderer::bench {
 namespace {
 
 bool same_curve(const BenchSetting& a, const BenchSetting& b) {
-    return a.codec == b.codec && a.preset == b.preset && a.threads == b.threads;
+    return a.codec == b.codec && a.preset == b.preset && a.threads == b.threads &&
+           a.timing == b.timing;
 }
 
 std::vector<RdPoint> rd_points(const CurveComparison& c, double QualityScore::*metric) {
@@ -45,7 +46,8 @@ std::vector<CurveComparison> compare_curves(const std::vector<BenchSummary>& sum
     }
     if (!anchor) return curves;
     const auto a = std::find_if(curves.begin(), curves.end(), [&](const CurveComparison& c) {
-        return c.curve.codec == anchor->codec && c.curve.preset == anchor->preset;
+        return c.curve.codec == anchor->codec && c.curve.preset == anchor->preset &&
+               c.curve.timing == anchor->timing;
     });
     if (a == curves.end()) return curves;
     a->anchor = true;

@@ -13,6 +13,12 @@ namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 
+bool compares_timings(const BenchReport& r) {
+    std::set<media::FrameTiming> timings;
+    for (const auto& s : r.settings) timings.insert(s.setting.timing);
+    return timings.size() > 1;
+}
+
 bool compares_threads(const BenchReport& r) {
     std::set<int> threads;
     for (const auto& s : r.settings) threads.insert(s.setting.threads);
@@ -98,6 +104,8 @@ void write_setting_fields(W& w, const BenchSetting& s) {
     w.Int(s.crf);
     w.Key("threads");
     w.Int(s.threads);
+    w.Key("frame_timing");
+    w.String(std::string(media::to_string(s.timing)).c_str());
 }
 
 template <typename W>
@@ -138,8 +146,10 @@ std::string setting_label(const BenchReport& report, const BenchSetting& s) {
     const std::string preset = report.compares_codecs
                                    ? fmt::format("{}:{}", media::codec_name(s.codec), s.preset)
                                    : s.preset;
-    if (compares_threads(report)) return fmt::format("{}/crf{}/t{}", preset, s.crf, s.threads);
-    return fmt::format("{}/crf{}", preset, s.crf);
+    std::string label = fmt::format("{}/crf{}", preset, s.crf);
+    if (compares_threads(report)) label += fmt::format("/t{}", s.threads);
+    if (compares_timings(report)) label += fmt::format("/{}", media::to_string(s.timing));
+    return label;
 }
 
 // "-23.4%", or "-" with the reason given below the table.
@@ -150,10 +160,11 @@ std::string percent_cell(const std::optional<double>& v) {
 std::string format_table(const BenchReport& r) {
     std::vector<Column> cols = {
         {"", false, {}},        {"codec", false, {}},  {"preset", false, {}},
-        {"crf", true, {}},      {"threads", true, {}}, {"wall s", true, {}},
-        {"cpu s", true, {}},    {"fps", true, {}},     {"speed", true, {}},
-        {"size KiB", true, {}}, {"kbps", true, {}},    {"peak MiB", true, {}},
-        {"PSNR-Y", true, {}},   {"PSNR", true, {}},    {"SSIM", true, {}},
+        {"crf", true, {}},      {"threads", true, {}}, {"timing", false, {}},
+        {"wall s", true, {}},   {"cpu s", true, {}},   {"fps", true, {}},
+        {"speed", true, {}},    {"size KiB", true, {}}, {"kbps", true, {}},
+        {"peak MiB", true, {}}, {"PSNR-Y", true, {}},  {"PSNR", true, {}},
+        {"SSIM", true, {}},
     };
     for (const BenchSummary& s : r.settings) {
         const std::vector<std::string> cells = {
@@ -162,6 +173,7 @@ std::string format_table(const BenchReport& r) {
             s.setting.preset,
             std::to_string(s.setting.crf),
             std::to_string(s.setting.threads),
+            std::string(media::to_string(s.setting.timing)),
             with_spread(s.wall_sec, 3, r.repeat),
             with_spread(s.cpu_sec, 2, r.repeat),
             fixed(s.encode_fps.median, 1),
@@ -232,9 +244,10 @@ std::string format_table(const BenchReport& r) {
 }
 
 std::string format_csv(const BenchReport& r) {
-    // Every cell is a number or a preset name: nothing needs quoting.
+    // Every cell is a number, a preset name or cfr/vfr: nothing needs quoting.
     std::string out =
-        "preset,crf,threads,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,cpu_sec_min,cpu_"
+        "preset,crf,threads,frame_timing,runs,pareto,wall_sec,wall_sec_min,wall_sec_max,cpu_sec,"
+        "cpu_sec_min,cpu_"
         "sec_max,"
         "encode_fps,speed,bytes,kbps,peak_rss_bytes,psnr_y,psnr_avg,ssim,codec,video_kbps,curve,"
         "bd_rate_psnr_y_pct,bd_rate_ssim_pct,bd_psnr_y_db\n";
@@ -246,16 +259,16 @@ std::string format_csv(const BenchReport& r) {
         // anchor's own rows and where undefined).
         const auto curve = std::find_if(r.curves.begin(), r.curves.end(), [&](const auto& c) {
             return c.curve.codec == s.setting.codec && c.curve.preset == s.setting.preset &&
-                   c.curve.threads == s.setting.threads;
+                   c.curve.threads == s.setting.threads && c.curve.timing == s.setting.timing;
         });
         const bool has_curve = curve != r.curves.end();
         out += fmt::format(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", s.setting.preset,
-            s.setting.crf, s.setting.threads, s.runs, s.pareto ? 1 : 0, exact(s.wall_sec.median),
-            exact(s.wall_sec.min), exact(s.wall_sec.max), exact(s.cpu_sec.median),
-            exact(s.cpu_sec.min), exact(s.cpu_sec.max), exact(s.encode_fps.median),
-            exact(s.speed.median), s.bytes, exact(s.kbps),
-            s.peak_rss_bytes ? fmt::format("{:.0f}", s.peak_rss_bytes->median) : "",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", s.setting.preset,
+            s.setting.crf, s.setting.threads, media::to_string(s.setting.timing), s.runs,
+            s.pareto ? 1 : 0, exact(s.wall_sec.median), exact(s.wall_sec.min),
+            exact(s.wall_sec.max), exact(s.cpu_sec.median), exact(s.cpu_sec.min),
+            exact(s.cpu_sec.max), exact(s.encode_fps.median), exact(s.speed.median), s.bytes,
+            exact(s.kbps), s.peak_rss_bytes ? fmt::format("{:.0f}", s.peak_rss_bytes->median) : "",
             exact(s.quality.psnr_y), exact(s.quality.psnr_avg), exact(s.quality.ssim));
         out += fmt::format("{},{},{},{},{},{}\n", media::codec_name(s.setting.codec),
                            exact(s.video_kbps), has_curve ? curve->name : "",

@@ -66,6 +66,7 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
     req.settings.preset = setting.preset;
     req.settings.crf = setting.crf;
     req.settings.threads = setting.threads;
+    req.settings.frame_timing = setting.timing;
     req.settings.video_bitrate = 0;  // crf is what is being compared
     req.settings.use_cache = false;  // a cache hit would measure nothing
     return req;
@@ -74,13 +75,15 @@ media::RenderRequest bench_request(const BenchPlan& plan, const BenchSetting& se
 }  // namespace
 
 std::string BenchSetting::id() const {
-    const auto base = fmt::format("{}_crf{}_t{}", preset, crf, threads);
+    const auto vfr = timing == media::FrameTiming::Vfr ? "_vfr" : "";
+    const auto base = fmt::format("{}_crf{}_t{}{}", preset, crf, threads, vfr);
     if (codec == media::VideoCodec::H264) return base;
     return fmt::format("{}_{}", media::codec_name(codec), base);
 }
 
 std::string BenchSetting::curve(bool with_threads) const {
-    const auto name = fmt::format("{}:{}", media::codec_name(codec), preset);
+    auto name = fmt::format("{}:{}", media::codec_name(codec), preset);
+    if (timing == media::FrameTiming::Vfr) name += "/vfr";
     return with_threads ? fmt::format("{}/t{}", name, threads) : name;
 }
 
@@ -162,8 +165,9 @@ std::vector<BenchRun> run_bench(const BenchPlan& plan, const media::CancelToken&
                 auto frames = list_files_with_ext(plan.frames_dir, "png");
                 frames.resize(static_cast<std::size_t>(std::min<std::int64_t>(
                     result.frames, static_cast<std::int64_t>(frames.size()))));
-                run.quality = measure_quality(result.path, frames, quality_threads(plan.base),
-                                              plan.base.max_frame_pixels, cancel);
+                run.quality =
+                    measure_quality(result.path, frames, setting.timing, plan.base.fps,
+                                    quality_threads(plan.base), plan.base.max_frame_pixels, cancel);
                 measured[setting.id()] = Measured{hash, run.quality};
             }
             if (observer.on_done) observer.on_done(run);

@@ -23,12 +23,13 @@ struct BenchSetting {
     int crf = 23;
     int threads = 3;
     media::VideoCodec codec = media::VideoCodec::H264;
+    media::FrameTiming timing = media::FrameTiming::Cfr;
 
-    // "veryfast_crf23_t3", "hevc_medium_crf28_t3": a safe file-name part, unique per setting
-    // (h264's without a prefix, as before other codecs).
+    // "veryfast_crf23_t3", "hevc_medium_crf28_t3", "..._vfr" in vfr: a safe file-name part,
+    // unique per setting (h264's without a prefix, as before other codecs).
     std::string id() const;
-    // The rate-quality curve the setting is a point of: "h264:medium", "av1:8", with "/t2" when
-    // `with_threads`.
+    // The rate-quality curve the setting is a point of: "h264:medium", "av1:8", "h264:fast/vfr",
+    // with "/t2" when `with_threads`.
     std::string curve(bool with_threads) const;
     bool operator==(const BenchSetting&) const = default;
 };
@@ -37,7 +38,7 @@ struct BenchPlan {
     std::filesystem::path frames_dir;
     std::filesystem::path music_dir;
     std::string music_select = "first";  // first | named:FILE, as for render
-    media::RenderSettings base;          // all but codec, preset, crf and threads; cache is ignored
+    media::RenderSettings base;  // all but codec, preset, crf, threads, timing; cache is ignored
     std::vector<BenchSetting> settings;
     int repeat = 1;
     // Renders are written here. Unless `keep`, each is removed once measured.

@@ -139,8 +139,8 @@ class QualityGraph {
 
 QualityScore measure_quality(const std::filesystem::path& encoded,
                              const std::vector<std::filesystem::path>& source_frames,
-                             int decode_threads, std::uint64_t max_frame_pixels,
-                             const media::CancelToken& cancel) {
+                             media::FrameTiming timing, int fps, int decode_threads,
+                             std::uint64_t max_frame_pixels, const media::CancelToken& cancel) {
     media::LibavLogCapture capture;  // libav's complaints become the error's stderr snippet
     VideoDecoder decoder(encoded);
     const media::Canvas canvas{decoder.width(), decoder.height()};
@@ -150,28 +150,40 @@ QualityScore measure_quality(const std::filesystem::path& encoded,
                                   &capture);
 
     const auto total = static_cast<std::int64_t>(source_frames.size());
-    std::int64_t i = 0;
-    bool extra = false;
-    while (media::FramePtr frame = decoder.next()) {
+    const AVRational tb = decoder.time_base();
+    // Whether `f` shows from frame `i`'s time on or earlier: pts * tb <= i / fps, in integers.
+    const auto starts_by = [&](const AVFrame* f, std::int64_t i) {
+        return f->best_effort_timestamp * tb.num * fps <= i * tb.den;
+    };
+    media::FramePtr shown = decoder.next();  // the frame on screen at frame i's time
+    media::FramePtr upcoming = shown ? decoder.next() : nullptr;
+    std::int64_t decoded = shown ? 1 : 0, i = 0;
+    for (; i < total && shown; ++i) {
         if (const auto reason = cancel.reason()) {
             throw Error(*reason, "quality measurement cancelled");
         }
-        if (i == total) {
-            extra = true;
-            break;
+        while (upcoming && starts_by(upcoming.get(), i)) {
+            shown = std::move(upcoming);
+            upcoming = decoder.next();
+            ++decoded;
         }
+        media::FramePtr frame(av_frame_clone(shown.get()));
         media::FramePtr source(av_frame_clone(pipeline.next().get()));
-        if (!source) media::av_fail(kFail, "cannot reference a source frame");
+        if (!frame || !source) media::av_fail(kFail, "cannot reference a frame to compare");
         frame->pts = i;
         source->pts = i;
         graph.push(frame.get(), source.get());
-        ++i;
     }
-    if (extra || i != total) {
+    // A cfr file holds one frame per source frame; in vfr the last frame may hold to the end.
+    const bool short_cfr = timing == media::FrameTiming::Cfr && decoded != total;
+    if (upcoming || i != total || short_cfr) {
         throw Error(
             kFail,
-            fmt::format("'{}' holds {} video frames where {} were rendered; cannot compare them",
-                        encoded.string(), extra ? "more" : std::to_string(i), total));
+            fmt::format("'{}' holds {} video frames, {}; cannot compare them with "
+                        "the {} rendered",
+                        encoded.string(), upcoming ? "more" : std::to_string(decoded),
+                        upcoming ? "some after the last rendered frame's time" : "too few for them",
+                        total));
     }
     graph.finish();
     QualityScore q = graph.score();

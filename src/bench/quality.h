@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "media/cancel_token.h"
+#include "media/render_settings.h"
 
 namespace renderer::bench {
 
@@ -20,13 +21,15 @@ struct QualityScore {
     std::int64_t frames = 0;
 };
 
-// Decodes the video of `encoded` and compares frame i with `source_frames[i]`. The number of
-// decoded frames must equal source_frames.size() (pass the frames the render kept after its
-// cut). `decode_threads` and `max_frame_pixels` are those of the render. Throws
-// Error(DecodeError) when the file cannot be read back or the counts differ.
+// Decodes the video of `encoded` and compares the picture shown at frame i's time (i / fps) with
+// `source_frames[i]`: in a cfr file decoded frame i, in a vfr file the frame holding that instant
+// (DESIGN 3.2). Every decoded frame must be used, and in cfr there must be one per source frame
+// (pass the frames the render kept after its cut). `decode_threads` and `max_frame_pixels` are
+// those of the render. Throws Error(DecodeError) when the file cannot be read back or does not
+// match the frames in number or timing.
 QualityScore measure_quality(const std::filesystem::path& encoded,
                              const std::vector<std::filesystem::path>& source_frames,
-                             int decode_threads, std::uint64_t max_frame_pixels,
-                             const media::CancelToken& cancel);
+                             media::FrameTiming timing, int fps, int decode_threads,
+                             std::uint64_t max_frame_pixels, const media::CancelToken& cancel);
 
 }  // namespace renderer::bench

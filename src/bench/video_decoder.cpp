@@ -16,6 +16,7 @@ VideoDecoder::VideoDecoder(const std::filesystem::path& path) {
     const int index = media::av_check(
         av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0),
         ErrorClass::DecodeError, fmt::format("no decodable video stream in {}", what));
+    time_base_ = fmt_->streams[index]->time_base;
     // The decoder picks its threads: decoding speed is not what is being measured.
     dec_ = media::open_decoder(fmt_.get(), index, ErrorClass::DecodeError,
                                media::InputPolicy::Artifact, 0);

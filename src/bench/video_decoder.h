@@ -24,6 +24,8 @@ class VideoDecoder {
     int width() const { return dec_->width; }
     int height() const { return dec_->height; }
     AVPixelFormat pix_fmt() const { return dec_->pix_fmt; }
+    // The video stream's time base: what decoded frames' best_effort_timestamp counts in.
+    AVRational time_base() const { return time_base_; }
 
     // The next decoded frame, or nullptr once the stream is drained.
     media::FramePtr next();
@@ -32,6 +34,7 @@ class VideoDecoder {
     media::InputFormatPtr fmt_;
     media::CodecContextPtr dec_;
     std::optional<media::DecodingLoop> loop_;
+    AVRational time_base_{0, 1};
 };
 
 }  // namespace renderer::bench

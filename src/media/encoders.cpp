@@ -95,6 +95,10 @@ CodecContextPtr open_video_encoder(const RenderSettings& s, Canvas canvas, bool 
     ctx->chroma_sample_location = kChromaLocation;
     // x264 reads it; x265 and SVT-AV1 take theirs from codec_params().
     ctx->thread_count = s.threads;
+    // KEYINT_SEC in frames: x264 counts frames. In vfr a frame lasts a period or more, so this
+    // never comes sooner than by time; the render forces the keyframes time asks for
+    // (media/held_frames.h).
+    ctx->gop_size = keyint_frames(s);
     ctx->flags |= AV_CODEC_FLAG_BITEXACT;
     if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (s.codec == VideoCodec::Hevc) ctx->codec_tag = MKTAG('h', 'v', 'c', '1');
@@ -133,7 +137,7 @@ CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool gl
 }
 
 void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream,
-                      Mp4Writer& writer, const CancelToken* cancel) {
+                      Mp4Writer& writer, const CancelToken* cancel, FrameDurations* durations) {
     int rc = avcodec_send_frame(encoder, frame);
     if (rc == AVERROR_EOF) return;  // already flushed
     av_check(rc, ErrorClass::EncodeError,
@@ -146,6 +150,12 @@ void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* s
         if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
         av_check(rc, ErrorClass::EncodeError,
                  fmt::format("{} encoder failed", encoder->codec->name));
+        if (durations != nullptr) {
+            if (const auto it = durations->find(packet->pts); it != durations->end()) {
+                packet->duration = it->second;
+                durations->erase(it);
+            }
+        }
         writer.write(packet.get(), stream,
                      encoder->time_base);  // the muxer takes the packet's reference
     }

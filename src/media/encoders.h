@@ -2,6 +2,8 @@
 // the one send/receive loop they all use.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include "media/av_ptr.h"
@@ -33,9 +35,15 @@ CodecContextPtr open_video_encoder(const RenderSettings& settings, Canvas canvas
                                    bool global_header);
 CodecContextPtr open_aac_encoder(int sample_rate, std::int64_t bit_rate, bool global_header);
 
+// How long each frame sent lasts, by its pts, in the encoder's time base (vfr: libx264 in FFmpeg
+// 5.1 gives its packets no duration, and the muxer ends the track at the last one's end).
+using FrameDurations = std::map<std::int64_t, std::int64_t>;
+
 // Sends `frame` to `encoder` (nullptr = flush) and writes every packet it yields to `stream`.
-// `cancel` is checked between packets: a flush of x264's lookahead can take seconds.
+// `cancel` is checked between packets: a flush of x264's lookahead can take seconds. With
+// `durations`, each packet takes (and the map forgets) the duration of the frame at its pts.
 void encode_and_write(AVCodecContext* encoder, const AVFrame* frame, AVStream* stream,
-                      Mp4Writer& writer, const CancelToken* cancel = nullptr);
+                      Mp4Writer& writer, const CancelToken* cancel = nullptr,
+                      FrameDurations* durations = nullptr);
 
 }  // namespace renderer::media

@@ -1,5 +1,8 @@
 #include "media/probe.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <fmt/format.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
@@ -15,6 +18,30 @@ extern "C" {
 #include "media/libav_input.h"
 
 namespace renderer::media {
+namespace {
+
+// Each frame shows from its pts until the next frame's (in presentation order), the last until
+// `end`: what a player shows, whatever order the frames are stored in (B-frames) and whatever
+// the sample table's decode-time deltas say.
+void describe_frame_timing(StreamInfo& s, std::vector<std::int64_t>& pts, std::int64_t end,
+                           AVRational time_base) {
+    if (pts.empty()) return;
+    std::sort(pts.begin(), pts.end());
+    pts.push_back(end);
+    std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = 0;
+    bool equal = true;  // all but the last, which shorter music may cut short in either timing
+    for (std::size_t k = 1; k < pts.size(); ++k) {
+        const std::int64_t d = pts[k] - pts[k - 1];
+        if (k > 1 && k + 1 < pts.size() && d != pts[1] - pts[0]) equal = false;
+        lo = std::min(lo, d);
+        hi = std::max(hi, d);
+    }
+    s.min_frame_duration_sec = static_cast<double>(lo) * av_q2d(time_base);
+    s.max_frame_duration_sec = static_cast<double>(hi) * av_q2d(time_base);
+    s.frame_timing = equal ? "cfr" : "vfr";
+}
+
+}  // namespace
 
 MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
     InputFormatPtr fmt = open_input(path, ErrorClass::PreflightError, policy);
@@ -39,6 +66,7 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
 
     std::vector<std::int64_t> first(fmt->nb_streams, AV_NOPTS_VALUE),
         end(fmt->nb_streams, AV_NOPTS_VALUE);
+    std::vector<std::vector<std::int64_t>> video_pts(fmt->nb_streams);
     for (unsigned i = 0; i < fmt->nb_streams; ++i) {
         const AVStream* st = fmt->streams[i];
         const AVCodecParameters* par = st->codecpar;
@@ -82,6 +110,7 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
                 if (first[i] == AV_NOPTS_VALUE || pkt->pts < first[i]) first[i] = pkt->pts;
                 if (end[i] == AV_NOPTS_VALUE || pkt->pts + pkt->duration > end[i])
                     end[i] = pkt->pts + pkt->duration;
+                if (info.streams[i].type == "video") video_pts[i].push_back(pkt->pts);
             }
         }
         av_packet_unref(pkt.get());
@@ -95,6 +124,7 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
             info.streams[i].duration_sec =
                 static_cast<double>(end[i] - first[i]) * av_q2d(st->time_base);
         }
+        describe_frame_timing(info.streams[i], video_pts[i], end[i], st->time_base);
     }
     return info;
 }
@@ -164,6 +194,16 @@ void write_info(W& w, const MediaInfo& info) {
             w.Double(s.fps);
             w.Key("attached_pic");
             w.Bool(s.attached_pic);
+            if (!s.frame_timing.empty()) {
+                w.Key("frame_timing");
+                w.String(s.frame_timing.c_str());
+                w.Key("distinct_frames");  // frames stored; a held slide in vfr is one
+                w.Int64(s.frames);
+                w.Key("min_frame_duration_sec");
+                w.Double(s.min_frame_duration_sec);
+                w.Key("max_frame_duration_sec");
+                w.Double(s.max_frame_duration_sec);
+            }
         } else if (s.type == "audio") {
             w.Key("sample_rate");
             w.Int(s.sample_rate);

@@ -230,6 +230,10 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf,
                     codec_name(s.codec), s.fps, s.audio_bitrate, effective_preset(s),
                     effective_crf(s), s.video_bitrate, codec_params(s), s.threads, pf.canvas.width,
                     pf.canvas.height, video_frames));
+    // Frame timing (DESIGN 3.2): the hold only matters in vfr, so a cfr key does not name it.
+    h.add(fmt::format("keyint_sec={} frame_timing={}", s.keyint_sec, to_string(s.frame_timing)));
+    if (s.frame_timing == FrameTiming::Vfr)
+        h.add(fmt::format("vfr_max_hold_ms={}", s.vfr_max_hold_ms));
     // Audio finishing (DESIGN 3.1): each of these changes the samples encoded.
     const auto& a = s.audio;
     h.add(fmt::format("audio_fit={} fade_in_ms={} fade_out_ms={} loudness={} true_peak={}",

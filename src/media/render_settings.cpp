@@ -1,5 +1,6 @@
 #include "media/render_settings.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <stdexcept>
@@ -63,7 +64,7 @@ struct RangeRow {
     std::optional<VideoCodec> codec;
     SettingRange range;
 };
-const std::array<RangeRow, 14> kRanges = {{
+const std::array<RangeRow, 16> kRanges = {{
     {.setting = Setting::Fps, .codec = {}, .range = {.min = 1, .max = 120}},
     {.setting = Setting::Crf, .codec = VideoCodec::H264, .range = {.min = 0, .max = 51}},
     {.setting = Setting::Crf, .codec = VideoCodec::Hevc, .range = {.min = 0, .max = 51}},
@@ -84,6 +85,11 @@ const std::array<RangeRow, 14> kRanges = {{
     {.setting = Setting::AudioFadeOutMs, .codec = {}, .range = {.min = 0, .max = 60'000}},
     {.setting = Setting::AudioLoudness, .codec = {}, .range = {.min = -70, .max = -5}},
     {.setting = Setting::AudioTruePeak, .codec = {}, .range = {.min = -9, .max = 0}},
+    // A keyframe from every second (seeking decodes little, the file grows) to every five
+    // minutes (one long GOP: seeking decodes up to that much).
+    {.setting = Setting::KeyintSec, .codec = {}, .range = {.min = 1, .max = 300}},
+    // From a millisecond (below a frame period: every frame its own, as cfr) to a minute.
+    {.setting = Setting::VfrMaxHoldMs, .codec = {}, .range = {.min = 1, .max = 60'000}},
 }};
 
 // "fps (FPS, --fps)" when the caller names its sources, else "fps".
@@ -207,6 +213,25 @@ std::optional<double> parse_audio_loudness(std::string_view name, std::string_vi
     return parse_double(name, text, static_cast<double>(r.min), static_cast<double>(r.max));
 }
 
+FrameTiming parse_frame_timing(std::string_view name, std::string_view text) {
+    if (text == "cfr") return FrameTiming::Cfr;
+    if (text == "vfr") return FrameTiming::Vfr;
+    throw Error(ErrorClass::ConfigError,
+                fmt::format("{} must be cfr or vfr; got '{}'", name, text));
+}
+
+std::string_view to_string(FrameTiming timing) {
+    return timing == FrameTiming::Vfr ? "vfr" : "cfr";
+}
+
+int keyint_frames(const RenderSettings& s) { return std::max(1, s.keyint_sec * s.fps); }
+
+int max_hold_frames(const RenderSettings& s) {
+    // Whole frame periods, rounded down: a frame never shows longer than the hold asks.
+    const auto hold = static_cast<int>(static_cast<std::int64_t>(s.vfr_max_hold_ms) * s.fps / 1000);
+    return std::clamp(hold, 1, keyint_frames(s));
+}
+
 void validate(const RenderSettings& s, SettingNames names) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
     const auto check = [&](Setting setting, std::string_view what, std::int64_t value) {
@@ -238,6 +263,8 @@ void validate(const RenderSettings& s, SettingNames names) {
         }
     }
     check(Setting::Threads, "encoder threads", s.threads);
+    check(Setting::KeyintSec, "keyframe interval (seconds)", s.keyint_sec);
+    check(Setting::VfrMaxHoldMs, "vfr max hold (ms)", s.vfr_max_hold_ms);
     const auto decode = setting_range(Setting::DecodeThreads);
     if (s.decode_threads < decode.min || s.decode_threads > decode.max) {
         bad(fmt::format("{} must be from {} (auto) to {}; got {}",

@@ -37,11 +37,18 @@ enum class Setting {
     AudioFadeOutMs,
     AudioLoudness,  // LUFS
     AudioTruePeak,  // dBTP
+    KeyintSec,
+    FrameTiming,
+    VfrMaxHoldMs,
 };
 
 // The video codecs a render can write (DESIGN 3.3), each through its libavcodec encoder:
 // libx264, libx265 (tagged hvc1), libsvtav1.
 enum class VideoCodec { H264, Hevc, Av1 };
+
+// FRAME_TIMING (DESIGN 3.2). Cfr: one encoded frame per input frame. Vfr: a run of identical
+// frames is encoded once, lasting the run (at most VFR_MAX_HOLD_MS and KEYINT_SEC).
+enum class FrameTiming { Cfr, Vfr };
 
 // The accepted range of a numeric setting (Fps, Crf, Threads, DecodeThreads, AudioBitrate,
 // SizeSide: one side of a size, MaxFramePixels; Preset for a codec whose presets are numbers);
@@ -79,8 +86,13 @@ struct RenderSettings {
     // peaks at 1.7 GiB, within three quarters of the pod's 3 GiB limit; 8K (6.4 GiB) would be
     // OOM-killed. Raise it only with the memory limit.
     std::uint64_t max_frame_pixels = 3840ull * 2160;
-    bool use_cache = true;      // skip encoding when the artifact at the final path has our key
-    AudioFinishSettings audio;  // fit, fades, loudness (DESIGN 3.1)
+    bool use_cache = true;  // skip encoding when the artifact at the final path has our key
+    // A keyframe at least this often, in seconds of presentation time, whatever the timing: a
+    // player seeks to a keyframe, so this bounds how far it decodes to show any instant.
+    int keyint_sec = 10;
+    FrameTiming frame_timing = FrameTiming::Cfr;
+    int vfr_max_hold_ms = 1000;  // vfr: the longest one encoded frame may show
+    AudioFinishSettings audio;   // fit, fades, loudness (DESIGN 3.1)
 };
 
 struct RenderRequest {
@@ -172,6 +184,14 @@ void validate_music_select(std::string_view text);
 AudioFit parse_audio_fit_setting(std::string_view name, std::string_view text);
 // AUDIO_LOUDNESS text: off, or a target in LUFS in its range; ConfigError naming `name` otherwise.
 std::optional<double> parse_audio_loudness(std::string_view name, std::string_view text);
+// FRAME_TIMING text: cfr | vfr; ConfigError naming `name` otherwise.
+FrameTiming parse_frame_timing(std::string_view name, std::string_view text);
+std::string_view to_string(FrameTiming timing);
+// The longest gap between keyframes in frame periods (1/fps): KEYINT_SEC * FPS.
+int keyint_frames(const RenderSettings& settings);
+// The most frame periods one vfr frame may last: VFR_MAX_HOLD_MS and KEYINT_SEC, whole periods,
+// at least one.
+int max_hold_frames(const RenderSettings& settings);
 // ConfigError with an actionable message for any out-of-range setting, naming it as `names` does.
 void validate(const RenderSettings& settings, SettingNames names = nullptr);
 

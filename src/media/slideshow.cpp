@@ -29,6 +29,7 @@ extern "C" {
 #include "media/encoders.h"
 #include "media/ffmpeg_cmd.h"
 #include "media/frame_pipeline.h"
+#include "media/held_frames.h"
 #include "media/libav_log.h"
 #include "media/loudness.h"
 #include "media/mp4_writer.h"
@@ -142,19 +143,26 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
     const auto stored = read_artifact(pf.output_path);
     if (!stored || stored->render_key.empty()) return std::nullopt;
-    if (!stored->boxes_cover_file || !stored->payload_matches ||
-        stored->video_packets != cut.video_frames ||
-        stored->audio_packets != planned_aac_packets(cut.audio_samples)) {
+    const auto log_incomplete = [&] {
         log.info("cache_incomplete", {{"path", pf.output_path.string()},
                                       {"boxes_cover_file", stored->boxes_cover_file},
                                       {"payload_matches", stored->payload_matches},
                                       {"video_packets", stored->video_packets},
                                       {"audio_packets", stored->audio_packets}});
+    };
+    if (!stored->boxes_cover_file || !stored->payload_matches ||
+        stored->audio_packets != planned_aac_packets(cut.audio_samples)) {
+        log_incomplete();
         return std::nullopt;
     }
     std::vector<std::uint64_t> hashes;
     hashes.reserve(frames.size());
     for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f, "frame")));
+    // In vfr a held slide is one packet: the frames' contents say how many there should be.
+    if (stored->video_packets != encoded_frame_count(s, hashes)) {
+        log_incomplete();
+        return std::nullopt;
+    }
     if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash))
         return std::nullopt;
     RenderResult r = result_from_file(pf, cut.video_frames);
@@ -425,17 +433,41 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
 
         FramePipeline pipeline(std::move(frames), pf.canvas, decode_threads(s), s.max_frame_pixels,
                                cancel, &capture);
+        const bool vfr = s.frame_timing == FrameTiming::Vfr;
+        std::int64_t encoded_frames = 0;
+        FrameDurations durations;  // vfr only; cfr frames last one period (Mp4Writer)
+        FrameDurations* const vfr_durations = vfr ? &durations : nullptr;
+        // Sends `picture` shown from frame `pts` on: a new reference to the shared picture, so
+        // held slides cost no copy. A keyframe is forced where time asks for one (vfr).
+        const auto send = [&](const SharedFrame& picture, std::int64_t pts, bool keyframe) {
+            FramePtr frame(av_frame_clone(picture.get()));
+            if (!frame) av_fail(ErrorClass::EncodeError, "cannot reference a video frame");
+            frame->pts = pts;
+            frame->pict_type = keyframe ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+            encode_and_write(venc.get(), frame.get(), vst, mux, nullptr, vfr_durations);
+            ++encoded_frames;
+        };
+        // vfr: the open run's picture waits until the run ends, when its duration is known.
+        HeldFrames held(s);
+        SharedFrame held_picture;
+        const auto send_run = [&](const HeldRun& run) {
+            durations[run.start] = run.frames;
+            send(held_picture, run.start, run.keyframe);
+        };
         auto last_progress = Clock::now();
         for (std::int64_t i = 0; i < cut.video_frames; ++i) {
             if (const auto reason = cancel.reason()) throw_cancelled(*reason);
             const auto wait_start = Clock::now();
-            const SharedFrame picture = pipeline.next();
+            SharedFrame picture = pipeline.next();
             decode_wait_sec += seconds_since(wait_start);
-            // A new reference to the shared picture: held slides cost no copy.
-            FramePtr frame(av_frame_clone(picture.get()));
-            if (!frame) av_fail(ErrorClass::EncodeError, "cannot reference a video frame");
-            frame->pts = i;
-            encode_and_write(venc.get(), frame.get(), vst, mux);
+            if (!vfr) {
+                send(picture, i, false);
+            } else if (const auto run = held.add(pipeline.frame_hashes()[i])) {
+                send_run(*run);
+                held_picture = std::move(picture);
+            } else if (!held_picture) {
+                held_picture = std::move(picture);  // the first frame opens the first run
+            }
             pump_audio((i + 1) * rate / s.fps);
             if (on_progress && Clock::now() - last_progress >= std::chrono::milliseconds(500)) {
                 last_progress = Clock::now();
@@ -448,8 +480,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                 check_music_decoding(audio.source().decode_errors(), pf.audio_track, log)) {
             result.warnings.push_back(std::move(*warning));
         }
+        if (const auto run = held.finish(); vfr && run) send_run(*run);
         try {
-            encode_and_write(venc.get(), nullptr, vst, mux, &cancel);
+            encode_and_write(venc.get(), nullptr, vst, mux, &cancel, vfr_durations);
             if (encoded.after_frame.empty()) {
                 encode_and_write(aenc.get(), nullptr, ast, mux, &cancel);
             } else {
@@ -475,6 +508,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
         result.frames = cut.video_frames;
         log.debug("encode_stats", {{"frames_decoded", stats.decoded},
                                    {"frames_reused", stats.reused},
+                                   {"frames_encoded", encoded_frames},
                                    {"audio_samples", audio_sent},
                                    {"audio_repeats", audio.repeats()},
                                    {"audio_sample_rate", rate}});

@@ -160,6 +160,9 @@ void parse_job(const Value& obj, JobList& out) {
                 else
                     note(job, "render.audio_true_peak must be a number of dBTP");
             }
+            job.render.frame_timing = opt_string(*render, "frame_timing", job);
+            job.render.keyint_sec =
+                opt_int(*render, "keyint_sec", -kAny, kAny, job, "render.keyint_sec");
         }
     }
     out.jobs.push_back(std::move(job));

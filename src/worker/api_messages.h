@@ -22,6 +22,9 @@ struct RenderOverrides {
     std::optional<int> audio_fade_out_ms;
     std::optional<std::string> audio_loudness;  // "off" or a number of LUFS, as text
     std::optional<double> audio_true_peak;
+    // Frame timing (DESIGN 3.2); checked by media's parsers and validate.
+    std::optional<std::string> frame_timing;  // "cfr" | "vfr"
+    std::optional<int> keyint_sec;
 };
 
 struct Job {

@@ -91,6 +91,11 @@ media::RenderRequest render_request_for(const Job& job, const WorkerConfig& conf
                 media::parse_audio_loudness("render.audio_loudness", *o.audio_loudness);
         }
         if (o.audio_true_peak) a.true_peak_dbtp = *o.audio_true_peak;
+        if (o.frame_timing) {
+            r.settings.frame_timing =
+                media::parse_frame_timing("render.frame_timing", *o.frame_timing);
+        }
+        if (o.keyint_sec) r.settings.keyint_sec = *o.keyint_sec;
         media::validate(r.settings, env_setting_names);
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));

@@ -52,6 +52,12 @@ std::string_view env_setting_names(Setting setting) {
             return "AUDIO_LOUDNESS";
         case Setting::AudioTruePeak:
             return "AUDIO_TRUE_PEAK";
+        case Setting::KeyintSec:
+            return "KEYINT_SEC";
+        case Setting::FrameTiming:
+            return "FRAME_TIMING";
+        case Setting::VfrMaxHoldMs:
+            return "VFR_MAX_HOLD_MS";
     }
     return "";
 }
@@ -94,6 +100,11 @@ media::RenderSettings render_settings_from_env() {
         s.audio.true_peak_dbtp = parse_double("AUDIO_TRUE_PEAK", *v, static_cast<double>(r.min),
                                               static_cast<double>(r.max));
     }
+    s.keyint_sec = static_cast<int>(env_in_range("KEYINT_SEC", s.keyint_sec, Setting::KeyintSec));
+    if (auto v = env_get("FRAME_TIMING"))
+        s.frame_timing = media::parse_frame_timing("FRAME_TIMING", *v);
+    s.vfr_max_hold_ms =
+        static_cast<int>(env_in_range("VFR_MAX_HOLD_MS", s.vfr_max_hold_ms, Setting::VfrMaxHoldMs));
     media::validate(s, env_setting_names);
     // The machine's FFmpeg must have the codec's encoder: said at startup (exit 78), not at the
     // first job.

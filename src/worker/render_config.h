@@ -14,7 +14,8 @@ std::string_view env_setting_names(media::Setting setting);
 
 // FPS, AUDIO_BITRATE, X264_PRESET, X264_CRF, VIDEO_BITRATE, X264_PARAMS, X264_THREADS,
 // DECODE_THREADS, RENDER_SIZE, MAX_FRAME_PIXELS, RENDER_CACHE, AUDIO_FIT, AUDIO_FADE_IN_MS,
-// AUDIO_FADE_OUT_MS, AUDIO_LOUDNESS, AUDIO_TRUE_PEAK over media's defaults, validated.
+// AUDIO_FADE_OUT_MS, AUDIO_LOUDNESS, AUDIO_TRUE_PEAK, KEYINT_SEC, FRAME_TIMING, VFR_MAX_HOLD_MS
+// over media's defaults, validated.
 // Throws ConfigError naming the variable.
 media::RenderSettings render_settings_from_env();
 

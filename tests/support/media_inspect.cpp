@@ -1,6 +1,7 @@
 #include "support/media_inspect.h"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 
@@ -159,6 +160,75 @@ std::string packet_digest(const std::filesystem::path& path) {
     char hex[2 * AV_HASH_MAX_SIZE + 1] = {0};
     av_hash_final_hex(hash.get(), reinterpret_cast<std::uint8_t*>(hex), sizeof hex);
     return hex;
+}
+
+std::vector<DecodedPicture> decode_pictures(const std::filesystem::path& path) {
+    Opened o = open_decoder(path, AVMEDIA_TYPE_VIDEO);
+    const AVRational tb = o.fmt->streams[o.index]->time_base;
+    std::vector<DecodedPicture> out;
+    decode_all(o, [&](const AVFrame* f) {
+        DecodedPicture p{.pts = f->best_effort_timestamp,
+                         .time_base_num = tb.num,
+                         .time_base_den = tb.den,
+                         .width = f->width,
+                         .height = f->height};
+        p.luma.reserve(static_cast<std::size_t>(f->width) * f->height);
+        for (int y = 0; y < f->height; ++y) {
+            const std::uint8_t* row = f->data[0] + static_cast<std::ptrdiff_t>(y) * f->linesize[0];
+            p.luma.insert(p.luma.end(), row, row + f->width);
+        }
+        out.push_back(std::move(p));
+    });
+    return out;
+}
+
+double luma_psnr(const DecodedPicture& a, const DecodedPicture& b) {
+    if (a.width != b.width || a.height != b.height || a.luma.size() != b.luma.size())
+        throw std::runtime_error("luma_psnr: pictures of different sizes");
+    double sum = 0;
+    for (std::size_t i = 0; i < a.luma.size(); ++i) {
+        const double d = static_cast<double>(a.luma[i]) - static_cast<double>(b.luma[i]);
+        sum += d * d;
+    }
+    const double mse = sum / static_cast<double>(a.luma.size());
+    if (mse == 0) return std::numeric_limits<double>::infinity();
+    return 10.0 * std::log10(255.0 * 255.0 / mse);
+}
+
+std::vector<PacketRecord> stream_packets(const std::filesystem::path& path,
+                                         const std::string& type) {
+    AVFormatContext* raw = nullptr;
+    if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
+        throw std::runtime_error("open failed");
+    const InputFormatPtr fmt(raw);
+    if (avformat_find_stream_info(fmt.get(), nullptr) < 0)
+        throw std::runtime_error("stream info failed");
+    const AVMediaType want = type == "video" ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO;
+    const int index = av_find_best_stream(fmt.get(), want, -1, -1, nullptr, 0);
+    if (index < 0) throw std::runtime_error("no stream of that type");
+    const AVRational tb = fmt->streams[index]->time_base;
+    std::vector<PacketRecord> out;
+    PacketPtr pkt = make_packet();
+    while (av_read_frame(fmt.get(), pkt.get()) >= 0) {
+        if (pkt->stream_index == index) {
+            AVHashContext* h = nullptr;
+            if (av_hash_alloc(&h, "SHA256") < 0) throw std::runtime_error("no SHA-256");
+            av_hash_init(h);
+            av_hash_update(h, pkt->data, static_cast<std::size_t>(pkt->size));
+            char hex[2 * AV_HASH_MAX_SIZE + 1] = {0};
+            av_hash_final_hex(h, reinterpret_cast<std::uint8_t*>(hex), sizeof hex);
+            av_hash_freep(&h);
+            out.push_back({.pts = pkt->pts,
+                           .dts = pkt->dts,
+                           .duration = pkt->duration,
+                           .key = (pkt->flags & AV_PKT_FLAG_KEY) != 0,
+                           .data_sha256 = hex,
+                           .time_base_num = tb.num,
+                           .time_base_den = tb.den});
+        }
+        av_packet_unref(pkt.get());
+    }
+    return out;
 }
 
 int count_streams(const media::MediaInfo& info, const std::string& type) {

@@ -41,6 +41,30 @@ ChromaSiting video_chroma_location(const std::filesystem::path& path);
 // encode the same bytes give the same digest.
 std::string packet_digest(const std::filesystem::path& path);
 
+// One decoded video frame: its presentation time (best effort, in `time_base`, the stream's) and
+// its luma plane, packed (width x height bytes).
+struct DecodedPicture {
+    std::int64_t pts = 0;
+    int time_base_num = 0, time_base_den = 1;
+    int width = 0, height = 0;
+    std::vector<std::uint8_t> luma;
+};
+// Decodes every video frame, in presentation order.
+std::vector<DecodedPicture> decode_pictures(const std::filesystem::path& path);
+// PSNR of two same-sized luma planes, in dB (+inf when identical).
+double luma_psnr(const DecodedPicture& a, const DecodedPicture& b);
+
+// One packet as libavformat demuxes it, in file order, times in the stream's time base.
+struct PacketRecord {
+    std::int64_t pts = 0, dts = 0, duration = 0;
+    bool key = false;
+    std::string data_sha256;
+    int time_base_num = 0, time_base_den = 1;
+};
+// The packets of the file's first stream of `type` ("video", "audio").
+std::vector<PacketRecord> stream_packets(const std::filesystem::path& path,
+                                         const std::string& type);
+
 // Convenience: the probe's streams of one type.
 int count_streams(const media::MediaInfo& info, const std::string& type);
 const media::StreamInfo* first_stream(const media::MediaInfo& info, const std::string& type);

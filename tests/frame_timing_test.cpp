@@ -1,0 +1,357 @@
+// FRAME_TIMING and KEYINT_SEC (DESIGN 3.2): real renders in cfr and vfr, reopened with
+// libavformat and decoded with libavcodec. A vfr render must show every frame at its exact time,
+// the same pictures as the cfr render at every instant, with valid sample tables, the cfr
+// render's duration and audio, and keyframes at most KEYINT_SEC apart.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "common/error.h"
+#include "media/held_frames.h"
+#include "media/probe.h"
+#include "media/slideshow.h"
+#include "support/capture_sink.h"
+#include "support/fixtures.h"
+#include "support/media_inspect.h"
+#include "support/test_request.h"
+
+namespace renderer::testing {
+namespace {
+
+using media::FrameTiming;
+using media::RenderRequest;
+
+constexpr int kFps = 30;
+// Pictures decoded at the same instant from two encodes (crf 8) of the same frames differ by
+// encoder noise only; two different slides of the fixture are far below this (checked).
+constexpr double kSamePictureDb = 30;  // measured: 40.7 dB at worst; slides 1 and 2: 13.6 dB
+
+// One slide held `frames` frames: textured picture number `picture` (1-based).
+struct Hold {
+    int picture;
+    int frames;
+};
+
+class FrameTimingTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        logs_ = capture_json_logs(true);
+        fs::create_directories(tmp_ / "music");
+        fs::copy_file(testdata() / "audio/music/background.mp3", tmp_ / "music/background.mp3");
+        write_textured_frames(tmp_ / "pictures", 8, 96, 64);
+    }
+
+    // Frames frame_1.png ... in the order `holds` show them: each frame a copy of its picture,
+    // so a held slide is identical files, as a story's renderer writes them.
+    fs::path story(const std::string& name, const std::vector<Hold>& holds) {
+        const fs::path dir = tmp_ / name;
+        fs::create_directories(dir);
+        int n = 0;
+        for (const auto& h : holds) {
+            for (int k = 0; k < h.frames; ++k) {
+                fs::copy_file(tmp_ / "pictures" / fmt::format("frame_{}.png", h.picture),
+                              dir / fmt::format("frame_{}.png", ++n));
+            }
+        }
+        return dir;
+    }
+
+    RenderRequest request(const fs::path& frames, FrameTiming timing, const std::string& out) {
+        RenderRequest r = test_request(tmp_.path(), frames);
+        r.output_dir = tmp_ / out;
+        fs::create_directories(r.output_dir);
+        r.music_select = "named:background.mp3";
+        r.settings.fps = kFps;
+        r.settings.frame_timing = timing;
+        // x264's default preset, not the suite default ultrafast: B-frames (3, pyramid) reorder
+        // frames, so the sample tables carry composition offsets (ctts) to get right.
+        r.settings.preset = "medium";
+        r.settings.use_cache = false;
+        return r;
+    }
+
+    media::RenderResult render(const RenderRequest& r) {
+        media::CancelToken cancel;
+        return media::render_slideshow(r, log::Context({{"story_id", r.story_id}}), cancel);
+    }
+
+    std::shared_ptr<CaptureSink> logs_;
+    TempDir tmp_;
+};
+
+// A story of slides held for various lengths: one held past VFR_MAX_HOLD_MS (1 s = 30 frames),
+// single frames as in a crossfade, and a short hold at the end.
+const std::vector<Hold> kStory = {{1, 10}, {2, 1}, {3, 45}, {4, 1}, {5, 1}, {6, 8}};
+// The frames a vfr render of kStory encodes, by first index: the 45-frame hold is split at 30.
+const std::vector<std::int64_t> kStoryStarts = {0, 10, 11, 41, 56, 57, 58};
+constexpr std::int64_t kStoryFrames = 66;
+
+// Whether `pts` (in num/den seconds) is exactly frame `index` at kFps: pts*num/den == index/kFps.
+bool at_frame(std::int64_t pts, int num, int den, std::int64_t index) {
+    return pts * num * kFps == index * den;
+}
+
+TEST_F(FrameTimingTest, VfrEncodesEachHeldRunOnceAtItsExactTime) {
+    const auto frames = story("story", kStory);
+    const auto vfr = render(request(frames, FrameTiming::Vfr, "vfr"));
+    ASSERT_EQ(vfr.frames, kStoryFrames);
+    const auto pictures = decode_pictures(vfr.path);
+    ASSERT_EQ(pictures.size(), kStoryStarts.size());
+    for (std::size_t k = 0; k < pictures.size(); ++k) {
+        const auto& p = pictures[k];
+        EXPECT_TRUE(at_frame(p.pts, p.time_base_num, p.time_base_den, kStoryStarts[k]))
+            << "decoded frame " << k << " at " << p.pts << " * " << p.time_base_num << "/"
+            << p.time_base_den << " s, expected frame " << kStoryStarts[k] << " ("
+            << kStoryStarts[k] << "/" << kFps << " s)";
+    }
+    // The planner the render cache counts packets with agrees with what was encoded.
+    std::vector<std::uint64_t> contents;
+    for (const auto& h : kStory) contents.insert(contents.end(), h.frames, h.picture);
+    EXPECT_EQ(
+        media::encoded_frame_count(request(frames, FrameTiming::Vfr, "vfr").settings, contents),
+        static_cast<std::int64_t>(kStoryStarts.size()));
+}
+
+TEST_F(FrameTimingTest, VfrShowsTheCfrPicturesAtEveryInstant) {
+    const auto frames = story("story", kStory);
+    // Near-lossless, so that encoder noise stays far below the difference between slides (at
+    // crf 23 two encodes of these grainy frames differ by as much as two neighbouring slides).
+    auto cfr_request = request(frames, FrameTiming::Cfr, "cfr");
+    auto vfr_request = request(frames, FrameTiming::Vfr, "vfr");
+    cfr_request.settings.crf = vfr_request.settings.crf = 8;
+    const auto cfr = decode_pictures(render(cfr_request).path);
+    const auto vfr = decode_pictures(render(vfr_request).path);
+    ASSERT_EQ(cfr.size(), static_cast<std::size_t>(kStoryFrames));
+    ASSERT_FALSE(vfr.empty());
+    // The threshold tells slides apart: two different slides are far below it.
+    EXPECT_LT(luma_psnr(cfr[0], cfr[10]), kSamePictureDb - 10);
+    double worst = std::numeric_limits<double>::infinity();
+    std::size_t shown = 0;  // the vfr picture on screen at frame i: the last starting by then
+    for (std::int64_t i = 0; i < kStoryFrames; ++i) {
+        while (shown + 1 < vfr.size() && vfr[shown + 1].pts * vfr[shown + 1].time_base_num * kFps <=
+                                             i * vfr[shown + 1].time_base_den) {
+            ++shown;
+        }
+        worst = std::min(worst, luma_psnr(cfr[static_cast<std::size_t>(i)], vfr[shown]));
+        EXPECT_GE(luma_psnr(cfr[static_cast<std::size_t>(i)], vfr[shown]), kSamePictureDb)
+            << "frame " << i << ": the vfr render shows another picture than the cfr render";
+    }
+    std::printf("worst PSNR between the renders at one instant: %.2f dB; slides 1 and 2: %.2f dB\n",
+                worst, luma_psnr(cfr[0], cfr[10]));
+}
+
+TEST_F(FrameTimingTest, VfrSampleTablesAreValidAndKeepCfrDurationAndAudio) {
+    const auto frames = story("story", kStory);
+    const auto cfr = render(request(frames, FrameTiming::Cfr, "cfr"));
+    const auto vfr = render(request(frames, FrameTiming::Vfr, "vfr"));
+    const auto video = stream_packets(vfr.path, "video");
+    ASSERT_EQ(video.size(), kStoryStarts.size());
+    std::vector<std::int64_t> pts;
+    bool reordered = false;
+    for (std::size_t k = 0; k < video.size(); ++k) {
+        reordered = reordered || video[k].pts > video[k].dts;
+        // stts: decode times strictly increase (no zero or negative sample durations); ctts: a
+        // frame is never presented before it is decoded.
+        if (k > 0) {
+            EXPECT_GT(video[k].dts, video[k - 1].dts) << "packet " << k;
+        }
+        EXPECT_GE(video[k].pts, video[k].dts) << "packet " << k;
+        EXPECT_GT(video[k].duration, 0) << "packet " << k;
+        pts.push_back(video[k].pts);
+    }
+    EXPECT_TRUE(reordered) << "no B-frames: the composition offsets went untested";
+    std::sort(pts.begin(), pts.end());
+    const auto& v0 = video.front();
+    for (std::size_t k = 0; k < pts.size(); ++k) {
+        EXPECT_TRUE(at_frame(pts[k], v0.time_base_num, v0.time_base_den, kStoryStarts[k])) << k;
+    }
+
+    const auto pc = media::probe_file(cfr.path), pv = media::probe_file(vfr.path);
+    EXPECT_DOUBLE_EQ(pv.duration_sec, pc.duration_sec);
+    EXPECT_EQ(vfr.duration_ms, cfr.duration_ms);
+    const auto* sv = first_stream(pv, "video");
+    const auto* sc = first_stream(pc, "video");
+    ASSERT_NE(sv, nullptr);
+    ASSERT_NE(sc, nullptr);
+    EXPECT_DOUBLE_EQ(sv->duration_sec, sc->duration_sec);
+    EXPECT_EQ(sv->frame_timing, "vfr");
+    EXPECT_EQ(sc->frame_timing, "cfr");
+    EXPECT_EQ(sv->frames, static_cast<std::int64_t>(kStoryStarts.size()));
+    EXPECT_NEAR(sv->min_frame_duration_sec, 1.0 / kFps, 1e-9);
+    EXPECT_NEAR(sv->max_frame_duration_sec, 1.0, 1e-9);  // the split 45-frame hold
+    EXPECT_NEAR(sc->max_frame_duration_sec, 1.0 / kFps, 1e-9);
+
+    // The audio is the cfr render's, packet for packet.
+    const auto ac = stream_packets(cfr.path, "audio"), av = stream_packets(vfr.path, "audio");
+    ASSERT_EQ(av.size(), ac.size());
+    for (std::size_t k = 0; k < ac.size(); ++k) {
+        EXPECT_EQ(av[k].pts, ac[k].pts) << k;
+        EXPECT_EQ(av[k].duration, ac[k].duration) << k;
+        EXPECT_EQ(av[k].data_sha256, ac[k].data_sha256) << k;
+    }
+}
+
+// Keyframe gaps (and the gap from the last keyframe to the end) in seconds of presentation time.
+std::vector<double> keyframe_gaps(const fs::path& mp4, double duration_sec) {
+    std::vector<double> keys;
+    for (const auto& p : stream_packets(mp4, "video")) {
+        if (p.key) keys.push_back(static_cast<double>(p.pts) * p.time_base_num / p.time_base_den);
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.push_back(duration_sec);
+    std::vector<double> gaps;
+    for (std::size_t k = 1; k < keys.size(); ++k) gaps.push_back(keys[k] - keys[k - 1]);
+    return gaps;
+}
+
+TEST_F(FrameTimingTest, KeyframesAtMostKeyintSecApartInBothModes) {
+    // 3.6 s of slides, held 0.9 s, 1.5 s and 1.2 s, music padded: x264's own default (250
+    // frames) would put one keyframe in it; KEYINT_SEC=1 asks for one every second at least.
+    const auto frames = story("long", {{1, 27}, {2, 45}, {3, 36}});
+    for (const auto timing : {FrameTiming::Cfr, FrameTiming::Vfr}) {
+        auto r = request(frames, timing, timing == FrameTiming::Vfr ? "vfr" : "cfr");
+        r.settings.keyint_sec = 1;
+        r.settings.vfr_max_hold_ms = 5000;  // longer than the keyint: the keyint splits holds
+        r.settings.audio.fit = media::AudioFit::Pad;
+        const auto result = render(r);
+        const auto gaps = keyframe_gaps(result.path, media::probe_file(result.path).duration_sec);
+        ASSERT_FALSE(gaps.empty());
+        for (std::size_t k = 0; k < gaps.size(); ++k) {
+            EXPECT_LE(gaps[k], 1.0 + 1e-9)
+                << media::to_string(timing) << ": keyframe gap " << k << " is " << gaps[k] << " s";
+        }
+    }
+}
+
+TEST_F(FrameTimingTest, OneFrameInVfrIsAValidFileOfOneFramePeriod) {
+    const auto frames = story("one", {{1, 1}});
+    const auto result = render(request(frames, FrameTiming::Vfr, "vfr"));
+    const auto info = media::probe_file(result.path);
+    const auto* v = first_stream(info, "video");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->frames, 1);
+    EXPECT_NEAR(v->duration_sec, 1.0 / kFps, 1e-6);
+    EXPECT_NEAR(info.duration_sec, 1.0 / kFps, 1e-3);
+    ASSERT_EQ(decode_pictures(result.path).size(), 1u);
+}
+
+TEST_F(FrameTimingTest, VfrRendersAreByteIdenticalAndCachedByTheirOwnKey) {
+    const auto frames = story("story", kStory);
+    auto r = request(frames, FrameTiming::Vfr, "a");
+    const auto a = render(r);
+    r.output_dir = tmp_ / "b";
+    fs::create_directories(r.output_dir);
+    const auto b = render(r);
+    EXPECT_EQ(read_text(a.path), read_text(b.path)) << "identical inputs, different bytes";
+
+    // Rendered again with the cache on: the artifact is found whole (its packets are the runs,
+    // not the frames) and its key is this render's.
+    r.settings.use_cache = true;
+    EXPECT_TRUE(render(r).cache_hit);
+    // Each timing setting is in the key: none of these may take the vfr artifact.
+    for (const auto change : {0, 1, 2}) {
+        EXPECT_TRUE(render(r).cache_hit || change > 0);  // the vfr artifact (back) in place
+        auto other = r;
+        if (change == 0) other.settings.frame_timing = FrameTiming::Cfr;
+        if (change == 1) other.settings.vfr_max_hold_ms = 500;
+        if (change == 2) other.settings.keyint_sec = 2;
+        EXPECT_FALSE(render(other).cache_hit) << "change " << change;
+    }
+}
+
+// The planner alone, over long stories no render test could afford: every run is one content,
+// none longer than the hold or the keyint, the runs tile the frames, and keyframes (with the end
+// of the video) are never more than the keyint apart.
+TEST(HeldFramesTest, RunsTileTheFramesWithinTheHoldAndKeyframesWithinTheKeyint) {
+    std::uint32_t state = 7;  // fixed seed: the same stories on every run
+    const auto next = [&state](std::uint32_t n) {
+        state = state * 1664525u + 1013904223u;
+        return (state >> 8) % n;
+    };
+    for (const auto& [fps, keyint_sec, hold_ms] : std::vector<std::tuple<int, int, int>>{
+             {30, 10, 1000}, {30, 1, 5000}, {25, 2, 333}, {1, 1, 1}, {120, 3, 60'000}}) {
+        media::RenderSettings s;
+        s.fps = fps;
+        s.keyint_sec = keyint_sec;
+        s.vfr_max_hold_ms = hold_ms;
+        s.frame_timing = FrameTiming::Vfr;
+        const std::int64_t keyint = std::int64_t{keyint_sec} * fps;
+        const std::int64_t hold =
+            std::clamp<std::int64_t>(std::int64_t{hold_ms} * fps / 1000, 1, keyint);
+        std::vector<std::uint64_t> contents;
+        while (contents.size() < 5000) {  // holds of 1 to 400 frames, 12 pictures
+            const auto picture = next(12);
+            contents.insert(contents.end(), 1 + next(400), picture);
+        }
+        media::HeldFrames held(s);
+        std::vector<media::HeldRun> runs;
+        for (const auto c : contents) {
+            if (auto run = held.add(c)) runs.push_back(*run);
+        }
+        if (auto run = held.finish()) runs.push_back(*run);
+        ASSERT_FALSE(runs.empty());
+        EXPECT_EQ(static_cast<std::int64_t>(runs.size()), media::encoded_frame_count(s, contents));
+        std::int64_t expected_start = 0, last_key = -1;
+        for (const auto& run : runs) {
+            const std::string where = fmt::format("fps {} keyint {} s hold {} ms, run at {}", fps,
+                                                  keyint_sec, hold_ms, run.start);
+            EXPECT_EQ(run.start, expected_start) << where;
+            EXPECT_GE(run.frames, 1) << where;
+            EXPECT_LE(run.frames, hold) << where;
+            for (std::int64_t k = run.start; k < run.start + run.frames; ++k) {
+                ASSERT_EQ(contents[static_cast<std::size_t>(k)],
+                          contents[static_cast<std::size_t>(run.start)])
+                    << where;
+            }
+            if (run.keyframe) {
+                EXPECT_LE(run.start - (last_key < 0 ? 0 : last_key), keyint) << where;
+                last_key = run.start;
+            }
+            EXPECT_LE(run.start + run.frames - last_key, keyint) << where;
+            expected_start = run.start + run.frames;
+        }
+        EXPECT_EQ(expected_start, static_cast<std::int64_t>(contents.size()));
+        EXPECT_TRUE(runs.front().keyframe);
+    }
+}
+
+TEST_F(FrameTimingTest, OutOfRangeTimingSettingsAreConfigErrorsNamingThem) {
+    const auto names = [](media::Setting s) -> std::string_view {
+        switch (s) {
+            case media::Setting::KeyintSec:
+                return "KEYINT_SEC";
+            case media::Setting::VfrMaxHoldMs:
+                return "VFR_MAX_HOLD_MS";
+            default:
+                return "OTHER";
+        }
+    };
+    for (const auto& [keyint, hold, named] :
+         std::vector<std::tuple<int, int, std::string>>{{0, 1000, "KEYINT_SEC"},
+                                                        {301, 1000, "KEYINT_SEC"},
+                                                        {10, 0, "VFR_MAX_HOLD_MS"},
+                                                        {10, 60'001, "VFR_MAX_HOLD_MS"}}) {
+        media::RenderSettings s;
+        s.keyint_sec = keyint;
+        s.vfr_max_hold_ms = hold;
+        try {
+            media::validate(s, names);
+            ADD_FAILURE() << "keyint " << keyint << " hold " << hold << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::ConfigError);
+            EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_THROW(media::parse_frame_timing("FRAME_TIMING", "variable"), Error);
+}
+
+}  // namespace
+}  // namespace renderer::testing
