@@ -231,6 +231,41 @@ TEST_F(FrameTimingTest, KeyframesAtMostKeyintSecApartInBothModes) {
     }
 }
 
+// HEVC honours the keyframes vfr forces by time only as IDR frames (libx265's forced-idr);
+// without it the forced frames were plain I frames and the file had one keyframe in 3.6 s.
+TEST_F(FrameTimingTest, HevcKeyframesInVfrAreAtMostKeyintSecApart) {
+    const auto frames = story("long", {{1, 27}, {2, 45}, {3, 36}});
+    auto r = request(frames, FrameTiming::Vfr, "hevc");
+    r.settings.codec = media::VideoCodec::Hevc;
+    r.settings.keyint_sec = 1;
+    r.settings.vfr_max_hold_ms = 5000;
+    r.settings.audio.fit = media::AudioFit::Pad;
+    const auto result = render(r);
+    const auto gaps = keyframe_gaps(result.path, media::probe_file(result.path).duration_sec);
+    ASSERT_FALSE(gaps.empty());
+    for (std::size_t k = 0; k < gaps.size(); ++k)
+        EXPECT_LE(gaps[k], 1.0 + 1e-9) << "keyframe gap " << k << " is " << gaps[k] << " s";
+}
+
+// SVT-AV1 places no keyframe where it is asked (a forced key picture is ignored), so vfr, whose
+// keyframes must come by time, cannot keep KEYINT_SEC with it: refused, naming both settings.
+TEST(FrameTimingSettings, VfrWithAv1IsAConfigErrorNamingBoth) {
+    media::RenderSettings s;
+    s.codec = media::VideoCodec::Av1;
+    s.frame_timing = FrameTiming::Vfr;
+    try {
+        media::validate(s, nullptr);
+        ADD_FAILURE() << "vfr with av1 accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::ConfigError);
+        const std::string what = e.what();
+        EXPECT_NE(what.find("vfr"), std::string::npos) << what;
+        EXPECT_NE(what.find("av1"), std::string::npos) << what;
+    }
+    s.frame_timing = FrameTiming::Cfr;
+    EXPECT_NO_THROW(media::validate(s, nullptr));
+}
+
 TEST_F(FrameTimingTest, OneFrameInVfrIsAValidFileOfOneFramePeriod) {
     const auto frames = story("one", {{1, 1}});
     const auto result = render(request(frames, FrameTiming::Vfr, "vfr"));

@@ -101,7 +101,13 @@ CodecContextPtr open_video_encoder(const RenderSettings& s, Canvas canvas, bool 
     ctx->gop_size = keyint_frames(s);
     ctx->flags |= AV_CODEC_FLAG_BITEXACT;
     if (global_header) ctx->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    if (s.codec == VideoCodec::Hevc) ctx->codec_tag = MKTAG('h', 'v', 'c', '1');
+    if (s.codec == VideoCodec::Hevc) {
+        ctx->codec_tag = MKTAG('h', 'v', 'c', '1');
+        // A keyframe vfr forces by time (media/held_frames.h) must be one a player can seek to:
+        // libx265 makes a forced frame a plain I frame unless told to make it an IDR.
+        av_check(av_opt_set(ctx->priv_data, "forced-idr", "1", 0), ErrorClass::EncodeError,
+                 "libx265 refused forced-idr");
+    }
     const std::string preset = effective_preset(s);
     av_check(av_opt_set(ctx->priv_data, "preset", preset.c_str(), 0), ErrorClass::EncodeError,
              fmt::format("{} refused preset {}", codec->name, preset));
