@@ -159,12 +159,10 @@ std::string percent_cell(const std::optional<double>& v) {
 
 std::string format_table(const BenchReport& r) {
     std::vector<Column> cols = {
-        {"", false, {}},        {"codec", false, {}},  {"preset", false, {}},
-        {"crf", true, {}},      {"threads", true, {}}, {"timing", false, {}},
-        {"wall s", true, {}},   {"cpu s", true, {}},   {"fps", true, {}},
-        {"speed", true, {}},    {"size KiB", true, {}}, {"kbps", true, {}},
-        {"peak MiB", true, {}}, {"PSNR-Y", true, {}},  {"PSNR", true, {}},
-        {"SSIM", true, {}},
+        {"", false, {}},        {"codec", false, {}},  {"preset", false, {}},  {"crf", true, {}},
+        {"threads", true, {}},  {"timing", false, {}}, {"wall s", true, {}},   {"cpu s", true, {}},
+        {"fps", true, {}},      {"speed", true, {}},   {"size KiB", true, {}}, {"kbps", true, {}},
+        {"peak MiB", true, {}}, {"PSNR-Y", true, {}},  {"PSNR", true, {}},     {"SSIM", true, {}},
     };
     for (const BenchSummary& s : r.settings) {
         const std::vector<std::string> cells = {

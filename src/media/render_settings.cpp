@@ -268,7 +268,8 @@ void validate(const RenderSettings& s, SettingNames names) {
     if (s.frame_timing == FrameTiming::Vfr && s.codec == VideoCodec::Av1) {
         // vfr's keyframes come by time, forced on the frame that needs one; SVT-AV1 ignores a
         // forced key picture, so KEYINT_SEC could not hold.
-        bad(fmt::format("{} vfr is not available with {} av1 (SVT-AV1 cannot place the "
+        bad(
+            fmt::format("{} vfr is not available with {} av1 (SVT-AV1 cannot place the "
                         "keyframes vfr forces by time); use cfr, or h264 or hevc",
                         described("frame timing", Setting::FrameTiming, names),
                         described("codec", Setting::Codec, names)));
