@@ -11,6 +11,10 @@ namespace renderer {
 // U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 
+// True when `text` is well-formed UTF-8 without control characters: quotable_utf8 would
+// quote it unchanged (but for the cut).
+bool is_quotable_utf8(std::string_view text);
+
 // `text` with every byte that is not part of a well-formed UTF-8 sequence written as \xNN, so
 // the result is valid UTF-8 and still shows an operator which bytes were wrong.
 std::string escape_invalid_utf8(std::string_view text);
