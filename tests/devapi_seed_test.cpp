@@ -107,8 +107,8 @@ TEST(BucketSeedTest, AFramesDirWithoutPngsIsAConfigError) {
     EXPECT_EQ(count_of(server.request_log(), "\"method\":\"PUT\""), 0);
 }
 
-// `--seed-stories DIR/` (a trailing slash, as shell completion writes it) with a part's frames
-// directly in its dir (no frames/ subdir): scan_stories finds them, so seeding must too, and
+// `--seed-stories DIR/` (a trailing slash, as shell completion writes it) or `DIR/.`, with a part's
+// frames directly in its dir (no frames/ subdir): scan_stories finds them, so seeding must too, and
 // frame names with a space, '+', '#' and non-ASCII letters reach the bucket under their names.
 TEST(BucketSeedTest, FramesInThePartDirSeedFromAStoriesDirWithATrailingSlash) {
     testing::TempDir dir;
@@ -121,10 +121,15 @@ TEST(BucketSeedTest, FramesInThePartDirSeedFromAStoriesDirWithATrailingSlash) {
     const std::vector<std::string> names{"frame 1.png", "frame+2#x.png", "kadr_\xc3\xa9_3.png"};
     const auto sources = list_files_with_ext(demo, "png");
     for (std::size_t i = 0; i < names.size(); ++i) fs::copy_file(sources[i], part / names[i]);
+    // "DIR/." is what `--seed-stories .` becomes run from inside DIR.
+    for (const auto* tail : {"/stories/.", "/stories/"}) {
+        const auto stories = dir.path().string() + tail;
+        auto specs = scan_stories(stories);
+        ASSERT_EQ(specs.size(), 1u);
+        seed_bucket(client, {.root = {kBucket, "t"}, .stories_dir = stories}, specs);
+    }
     const auto stories = dir.path().string() + "/stories/";
     auto specs = scan_stories(stories);
-    ASSERT_EQ(specs.size(), 1u);
-
     seed_bucket(client, {.root = {kBucket, "t"}, .stories_dir = stories}, specs);
 
     ASSERT_EQ(specs[0].frames_url.value_or(""), "s3://renderer-seed/t/stories/odd/p1/frames/");
