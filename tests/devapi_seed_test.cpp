@@ -107,6 +107,45 @@ TEST(BucketSeedTest, AFramesDirWithoutPngsIsAConfigError) {
     EXPECT_EQ(count_of(server.request_log(), "\"method\":\"PUT\""), 0);
 }
 
+// `--seed-stories DIR/` (a trailing slash, as shell completion writes it) or `DIR/.`, with a part's
+// frames directly in its dir (no frames/ subdir): scan_stories finds them, so seeding must too, and
+// frame names with a space, '+', '#' and non-ASCII letters reach the bucket under their names.
+TEST(BucketSeedTest, FramesInThePartDirSeedFromAStoriesDirWithATrailingSlash) {
+    testing::TempDir dir;
+    S3Server server(dir.path() / "s3");
+    server.create_bucket(kBucket);
+    const storage::S3Client client(testing::storage_config_for(server));
+    const auto part = dir.path() / "stories" / "odd" / "p1";
+    fs::create_directories(part);
+    const auto demo = testing::testdata() / "stories" / "demo" / "part1" / "frames";
+    const std::vector<std::string> names{"frame 1.png", "frame+2#x.png", "kadr_\xc3\xa9_3.png"};
+    const auto sources = list_files_with_ext(demo, "png");
+    for (std::size_t i = 0; i < names.size(); ++i) fs::copy_file(sources[i], part / names[i]);
+    // "DIR/." is what `--seed-stories .` becomes run from inside DIR.
+    for (const auto* tail : {"/stories/.", "/stories/"}) {
+        const auto stories = dir.path().string() + tail;
+        auto specs = scan_stories(stories);
+        ASSERT_EQ(specs.size(), 1u);
+        seed_bucket(client, {.root = {kBucket, "t"}, .stories_dir = stories}, specs);
+    }
+    const auto stories = dir.path().string() + "/stories/";
+    auto specs = scan_stories(stories);
+    seed_bucket(client, {.root = {kBucket, "t"}, .stories_dir = stories}, specs);
+
+    ASSERT_EQ(specs[0].frames_url.value_or(""), "s3://renderer-seed/t/stories/odd/p1/frames/");
+    const auto listed = storage::list_frames(client, *storage::parse_s3_url(*specs[0].frames_url),
+                                             [] { return false; });
+    ASSERT_EQ(listed.size(), names.size());
+    for (const auto& frame : listed) {
+        const auto copy = dir.path() / "copy.png";
+        fs::remove(copy);
+        storage::download_all(client,
+                              {{.object = storage::S3Location{kBucket, frame.key}, .dest = copy}},
+                              [] { return false; });
+        EXPECT_EQ(testing::read_text(copy), testing::read_text(part / frame.name)) << frame.name;
+    }
+}
+
 // The binary: credentials from the AWS_* variables, every frame and the track put through the
 // verifying proxy, the secret in no output; a value that is not s3:// exits 78 before serving.
 TEST(BucketSeedCliTest, TheFlagUploadsTheStoriesAndSeedsTheJobs) {

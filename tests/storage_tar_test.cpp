@@ -3,6 +3,7 @@
 // (traversal, absolute names, links, devices, sparse files, bombs, not a tar), then the worker
 // end to end over real HTTP: the tar served by s3rver behind the signature-checking proxy
 // through a presigned GET, the artifact sent back through a presigned PUT.
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -142,6 +143,22 @@ TEST_F(TarExtractTest, MoreEntriesThanStorageMaxFilesAreRefused) {
     expect_refused(tar(entries), "more than 10 entries (STORAGE_MAX_FILES)");
 }
 
+// STORAGE_MAX_FILES bounds frames, as for an s3:// prefix: `tar -C DIR -cf frames.tar .` puts
+// a "./" entry before them, which is not a frame and must not cost one. A second root entry
+// is the archive's author padding the count, refused like any name seen twice.
+TEST_F(TarExtractTest, TheRootEntryDoesNotCountAgainstStorageMaxFiles) {
+    limits_.max_files = 3;
+    std::vector<TarEntry> entries{{.name = "./", .kind = Kind::Directory}};
+    for (int i = 1; i <= 3; ++i) entries.push_back({"./frame_" + std::to_string(i) + ".png", "x"});
+    EXPECT_EQ(extract(tar(entries)).files, 3u);
+    fs::remove_all(frames_);
+    fs::create_directories(frames_);
+    expect_refused(tar({{.name = "./", .kind = Kind::Directory},
+                        {.name = "frame_1.png", .data = "x"},
+                        {.name = ".", .kind = Kind::Directory}}),
+                   "appears twice");
+}
+
 TEST_F(TarExtractTest, MoreBytesThanStorageMaxBytesAreRefusedAtTheLimit) {
     limits_.max_bytes = 100'000;
     std::vector<TarEntry> entries{{"frame_1.png", std::string(60'000, 'a')},
@@ -184,6 +201,85 @@ TEST_F(TarExtractTest, ATruncatedTarIsRefusedAndItsFramesRemoved) {
 
 TEST_F(TarExtractTest, AnArchiveWithoutFramesIsRefused) {
     expect_refused(tar({{.name = "./", .kind = Kind::Directory}}), "holds no .png frames");
+}
+
+// Entry names are the archive author's: a refusal quoting one goes into error_message and log
+// lines, where a raw newline, carriage return or escape sequence would forge or hide text.
+TEST_F(TarExtractTest, ControlBytesInARefusedNameAreEscaped) {
+    const std::string name = "x\n{\"level\":\"info\"}\r\x1b[2J\x7f\xc2\x9b.png";
+    try {
+        extract(tar({{.name = name, .data = "x"}}));
+        ADD_FAILURE() << "accepted a name with control bytes";
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(e.error_class(), ErrorClass::PreflightError) << what;
+        for (const char c : {'\n', '\r', '\x1b', '\x7f'}) {
+            EXPECT_EQ(what.find(c), std::string::npos) << what;
+        }
+        EXPECT_EQ(what.find("\xc2\x9b"), std::string::npos) << what;  // C1 CSI
+        EXPECT_NE(what.find(R"('x\x0a{"level":"info"}\x0d\x1b[2J\x7f\xc2\x9b.png')"),
+                  std::string::npos)
+            << what;
+    }
+}
+
+// A lease lost while a large frame is unpacked stops the unpacking there, not after the
+// entry (which may be up to STORAGE_MAX_BYTES).
+TEST_F(TarExtractTest, CancellationIsNoticedWithinALargeEntry) {
+    constexpr std::size_t kBig = 8u << 20;
+    const auto archive = tar({{.name = "frame_1.png", .data = std::string(kBig, 'p')}});
+    const auto written = frames_ / "frame_1.png";
+    std::uintmax_t seen = 0;
+    const CancelFn cancel_once_started = [&] {
+        std::error_code ec;
+        const auto size = fs::file_size(written, ec);
+        if (ec) return false;
+        seen = size;
+        return size > 0;
+    };
+    try {
+        extract_frames_tar(archive, frames_, limits_, kShown, cancel_once_started);
+        ADD_FAILURE() << "not cancelled";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::Cancelled) << e.what();
+    }
+    EXPECT_GT(seen, 0u);
+    EXPECT_LT(seen, kBig / 2) << "the whole entry was written before the cancel was seen";
+    EXPECT_FALSE(fs::exists(written));
+}
+
+// A frame named in UTF-8 (a pax path= record, as bsdtar and tar --format=pax write it) is
+// unpacked under that name byte for byte, whatever the process locale.
+TEST_F(TarExtractTest, AUtf8NameIsKeptByteForByte) {
+    const std::string name = "kadr_\xc3\xa9_1.png";
+    const auto result = extract(tar({{.name = name, .data = "frame"}}));
+    EXPECT_EQ(result.files, 1u);
+    EXPECT_EQ(testing::read_text(frames_ / name), "frame");
+}
+
+// The frames are about as large as the archive still on disk: a tar of small frames must not
+// unpack on a disk already below STORAGE_MIN_FREE_BYTES (each entry's size is in its header).
+TEST_F(TarExtractTest, UnpackingBelowTheFreeSpaceFloorIsRefused) {
+    limits_.min_free_bytes = 1ull << 62;
+    try {
+        extract(tar(testing::demo_frame_entries()));
+        ADD_FAILURE() << "unpacked below the free-space floor";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.error_class(), ErrorClass::IoError) << e.what();
+        EXPECT_EQ(e.os_error(), ENOSPC) << e.what();
+        EXPECT_NE(std::string(e.what()).find("not enough free space"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(files_under(dir_.path() / "job"), std::vector<fs::path>{frames_});
+}
+
+// DESIGN §4.1 names an uncompressed tar: a gzip stream is refused, not parsed.
+TEST_F(TarExtractTest, ACompressedTarIsRefused) {
+    const auto plain = tar(testing::demo_frame_entries());
+    const auto gz = dir_.path() / "frames.tar.gz";
+    const auto cmd = "gzip -c '" + plain.string() + "' > '" + gz.string() + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    expect_refused(gz, "is not a tar archive");
 }
 
 }  // namespace

@@ -550,6 +550,34 @@ TEST(StorageUrlTest, S3UrlsAndTheirChecks) {
     }
 }
 
+// A job's URLs come from the API and reach error_message, log lines and artifact_path: one
+// holding control characters (a newline forging a line, ESC driving a terminal) or bytes that
+// are not UTF-8 is refused up front, the refusal quoting them escaped.
+TEST(StorageUrlTest, UrlsWithControlBytesOrInvalidUtf8AreRefusedEscaped) {
+    StorageConfig c;
+    c.credentials = S3Credentials{"k", "s", ""};
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"frames_url", "s3://bucket/x\n\x1b[2J/"},
+        {"output_url", "s3://bucket/out\r.mp4"},
+        {"music_url", "https://cdn.example/t\x1b]0;x\x07.mp3?sig=1"},
+        {"output_url", "s3://bucket/o\xff.mp4"},
+    };
+    for (const auto& [field, url] : cases) {
+        try {
+            check_remote_url(c, field, url);
+            ADD_FAILURE() << "accepted " << ::testing::PrintToString(url);
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            EXPECT_EQ(e.error_class(), ErrorClass::PreflightError) << what;
+            EXPECT_NE(what.find(field), std::string::npos) << what;
+            EXPECT_NE(what.find("\\x"), std::string::npos) << what;
+            for (const unsigned char b : what) {
+                EXPECT_TRUE(b >= 0x20 && b != 0x7f && b != 0xff) << ::testing::PrintToString(what);
+            }
+        }
+    }
+}
+
 // The variables the worker reads, set for one test and unset after it.
 class ScopedEnv {
   public:

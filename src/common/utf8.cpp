@@ -1,5 +1,7 @@
 #include "common/utf8.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace renderer {
@@ -34,7 +36,24 @@ std::size_t sequence_length(std::string_view s, std::size_t i) {
     return len;
 }
 
+// Whether the character of `n` bytes at `i` (n == 0: an invalid byte) is not quotable as is:
+// invalid, or a control character (C0, DEL, C1 U+0080..U+009F, which includes CSI).
+bool needs_escape(std::string_view s, std::size_t i, std::size_t n) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    return n == 0 || lead < 0x20 || lead == 0x7f ||
+           (n == 2 && lead == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0);
+}
+
 }  // namespace
+
+bool is_quotable_utf8(std::string_view text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = sequence_length(text, i);
+        if (needs_escape(text, i, n)) return false;
+        i += n;
+    }
+    return true;
+}
 
 bool is_valid_utf8(std::string_view text) {
     for (std::size_t i = 0; i < text.size();) {
@@ -62,12 +81,28 @@ std::string escape_invalid_utf8(std::string_view text) {
 }
 
 std::string quotable_utf8(std::string_view text, std::size_t max_bytes) {
-    std::string out = escape_invalid_utf8(text);
-    if (out.size() <= max_bytes) return out;
-    std::size_t cut = max_bytes;
-    // Back off the continuation bytes (10xxxxxx) of a character the cut would split.
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xc0) == 0x80) --cut;
-    out.resize(cut);
+    std::string out;
+    out.reserve(std::min(text.size(), max_bytes));
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = sequence_length(text, i);
+        // Control characters are valid UTF-8 but not quotable: a newline or carriage return
+        // forges a line in a text log or terminal, ESC and C1 start escape sequences. Escaped
+        // byte for byte, like invalid bytes.
+        const bool control = needs_escape(text, i, n);
+        std::string piece;
+        if (control) {
+            for (std::size_t k = 0; k < std::max<std::size_t>(n, 1); ++k) {
+                piece += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[i + k]));
+            }
+        } else {
+            piece = text.substr(i, n);
+        }
+        // Whole pieces only: a cut through a character or an escape would leave the quote
+        // invalid or misleading.
+        if (out.size() + piece.size() > max_bytes) break;
+        out += piece;
+        i += std::max<std::size_t>(n, 1);
+    }
     return out;
 }
 

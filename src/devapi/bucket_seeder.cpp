@@ -19,7 +19,13 @@ std::string s3_url(const storage::S3Location& root, const std::string& key) {
 // Where scan_stories found the spec's PNGs: <part>/frames, or <part> itself (frames_dir,
 // relative to the stories dir's parent).
 fs::path local_frames_dir(const fs::path& stories_dir, const JobSpec& spec) {
-    if (spec.frames_dir) return stories_dir.parent_path() / *spec.frames_dir;
+    // frames_dir is relative to the stories dir's parent as scan_stories named it: resolved
+    // the same way, since "DIR/" and "DIR/." (what "." is from inside DIR) have a last
+    // component whose parent_path() is DIR itself.
+    std::error_code ec;
+    auto base = fs::absolute(stories_dir, ec).lexically_normal();
+    if (!base.has_filename()) base = base.parent_path();
+    if (spec.frames_dir) return base.parent_path() / *spec.frames_dir;
     return stories_dir / spec.story_id / spec.part_id / "frames";
 }
 

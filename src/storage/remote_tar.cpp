@@ -30,7 +30,6 @@ struct ArchiveReadDeleter {
 };
 using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
 
-constexpr std::uint64_t kSpaceCheckEvery = 8ull << 20;
 constexpr std::size_t kShownNameBytes = 160;
 // The likeliest mistake behind a URL that is not a tar: a prefix meant as s3://.
 constexpr std::string_view kNotATarHint =
@@ -120,12 +119,20 @@ class Extraction {
                                     : fmt::format("{} is damaged after {} entries: {}", shown_,
                                                   entries, error_of(a)));
             }
+            const char* raw = archive_entry_pathname(entry);
+            // The root entry `tar -C DIR .` writes is no frame and costs none of
+            // STORAGE_MAX_FILES; once only, so it cannot pad the archive either.
+            if (archive_entry_filetype(entry) == AE_IFDIR && is_root_entry(raw)) {
+                if (seen_root_) {
+                    refuse(fmt::format("{}: entry '{}' appears twice", shown_, quoted(raw)));
+                }
+                seen_root_ = true;
+                continue;
+            }
             if (++entries > limits_.max_files) {
                 refuse(fmt::format("{} holds more than {} entries (STORAGE_MAX_FILES)", shown_,
                                    limits_.max_files));
             }
-            const char* raw = archive_entry_pathname(entry);
-            if (archive_entry_filetype(entry) == AE_IFDIR && is_root_entry(raw)) continue;
             const bool regular = archive_entry_filetype(entry) == AE_IFREG &&
                                  archive_entry_hardlink(entry) == nullptr &&
                                  archive_entry_symlink(entry) == nullptr;
@@ -148,7 +155,12 @@ class Extraction {
                                                         entry)) > limits_.max_bytes - bytes_) {
                 too_many_bytes();
             }
-            write_entry(a, name);
+            // The header gives the entry's unpacked size (its data cannot run past it): the
+            // disk is checked for all of it before a byte is written.
+            if (archive_entry_size_is_set(entry)) {
+                check_space(static_cast<std::uint64_t>(archive_entry_size(entry)));
+            }
+            write_entry(a, name, cancelled);
         }
         if (names_.empty()) refuse(fmt::format("{} holds no .png frames", shown_));
     }
@@ -169,7 +181,7 @@ class Extraction {
                            limits_.max_bytes));
     }
 
-    void write_entry(archive* a, const std::string& name) {
+    void write_entry(archive* a, const std::string& name, const CancelFn& cancelled) {
         const auto path = dir_ / name;
         fd_ = create_file_anew(path);
         if (fd_ < 0) {
@@ -181,6 +193,8 @@ class Extraction {
         written_.push_back(path);
         std::array<char, 64 * 1024> buf{};
         for (;;) {
+            // A frame may be up to STORAGE_MAX_BYTES: a lost lease is noticed within it.
+            if (cancelled && cancelled()) throw Error(ErrorClass::Cancelled, "cancelled");
             const auto n = archive_read_data(a, buf.data(), buf.size());
             if (n == 0) break;
             if (n < 0) {
@@ -188,7 +202,6 @@ class Extraction {
             }
             const auto len = static_cast<std::uint64_t>(n);
             if (len > limits_.max_bytes - bytes_) too_many_bytes();
-            check_space(len);
             write_all(path, buf.data(), static_cast<std::size_t>(n));
             bytes_ += len;
         }
@@ -202,10 +215,7 @@ class Extraction {
         fd_ = -1;
     }
 
-    void check_space(std::uint64_t len) {
-        since_space_check_ += len;
-        if (since_space_check_ < kSpaceCheckEvery) return;
-        since_space_check_ = 0;
+    void check_space(std::uint64_t len) const {
         const auto free = free_bytes(dir_).value_or(0);
         if (free < limits_.min_free_bytes + len) {
             throw Error(ErrorClass::IoError,
@@ -237,8 +247,8 @@ class Extraction {
     std::set<std::string> names_;
     std::vector<fs::path> written_;
     std::uint64_t bytes_ = 0;
-    std::uint64_t since_space_check_ = 0;
     int fd_ = -1;
+    bool seen_root_ = false;
     bool committed_ = false;
 };
 

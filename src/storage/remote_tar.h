@@ -26,9 +26,11 @@ struct TarFrames {
 // "/x.png"), a symlink, a hard link, a device or FIFO, a sparse entry, a name that is not a
 // .png frame, a name seen twice. Also PreflightError: more than limits.max_files entries or
 // limits.max_bytes bytes (counted as written, so a tar bomb stops at the limit), no frame at
-// all, or bytes libarchive cannot read as a tar ("not a tar archive"). Error(IoError) with
-// ENOSPC when the disk would fall below limits.min_free_bytes. On any failure the files
-// written so far are removed. `shown` names the archive in messages (a URL without query).
+// all, or bytes libarchive cannot read as a tar ("not a tar archive"). The root entry counts
+// against no limit but may appear once. Error(IoError) with ENOSPC when writing an entry (its
+// header's size) would take the disk below limits.min_free_bytes; Error(Cancelled) as soon as
+// `cancelled` says so, between entries or within one. On any failure the files written so far
+// are removed. `shown` names the archive in messages (a URL without query).
 TarFrames extract_frames_tar(const std::filesystem::path& archive,
                              const std::filesystem::path& frames_dir, const StorageLimits& limits,
                              std::string_view shown, const CancelFn& cancelled);

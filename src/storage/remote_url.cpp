@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/utf8.h"
 #include "storage/curl_ptr.h"
 
 namespace renderer::storage {
@@ -157,6 +158,15 @@ void check_s3_key(std::string_view field, const S3Location& location, bool names
 
 void check_remote_url(const StorageConfig& config, std::string_view field, std::string_view url) {
     const auto shown = url_for_log(url);
+    // The URL reaches error messages, log lines and artifact_path, where a newline forges a
+    // line and ESC drives a terminal; S3 keys are UTF-8 anyway.
+    if (!is_quotable_utf8(url)) {
+        throw Error(ErrorClass::PreflightError,
+                    fmt::format("{} '{}' holds control characters or bytes that are not UTF-8 "
+                                "(shown as \\xNN; in the query if none is shown): name objects "
+                                "with printable UTF-8",
+                                field, quotable_utf8(shown, 300)));
+    }
     if (is_s3_url(url)) {
         const auto loc = parse_s3_url(url);
         if (!loc) {
