@@ -228,8 +228,8 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf,
         fmt::format("codec={} fps={} ab={} preset={} crf={} vb={} params={} threads={} "
                     "canvas={}x{} frames={}",
                     codec_name(s.codec), s.fps, s.audio_bitrate, effective_preset(s),
-                    effective_crf(s), s.video_bitrate, codec_params(s), s.threads, pf.canvas.width,
-                    pf.canvas.height, video_frames));
+                    effective_crf(s), s.video_bitrate, codec_params(s, pf.canvas), s.threads,
+                    pf.canvas.width, pf.canvas.height, video_frames));
     // Audio finishing (DESIGN 3.1): each of these changes the samples encoded.
     const auto& a = s.audio;
     h.add(fmt::format("audio_fit={} fade_in_ms={} fade_out_ms={} loudness={} true_peak={}",
