@@ -3,6 +3,8 @@
 // against exact properties of the definition, plus the refusals when the metric is undefined.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "bench/bd_rate.h"
@@ -92,6 +94,36 @@ TEST(BdRate, UndefinedCasesSayWhy) {
     } catch (const BdUndefined& e) {
         EXPECT_NE(std::string(e.what()).find("do not overlap"), std::string::npos) << e.what();
     }
+}
+
+// Two rates that differ (1e6 and the next double above it) but whose log10 is the same double:
+// the knots' spacing is zero, the interpolation divides by it (an infinite secant: a vertical
+// step) and still gives a number. The metric must refuse the curve, not report that number.
+TEST(BdRate, RatesTooCloseToTellApartAreRefused) {
+    const double r = 1e6;
+    const std::vector<RdPoint> close = {
+        {r, 30.0}, {std::nextafter(r, 2 * r), 31.0}, {2 * r, 33.0}, {4 * r, 36.0}};
+    const std::vector<RdPoint> other = {{r, 30.5}, {1.5 * r, 32.0}, {2.5 * r, 34.0}, {4 * r, 37.0}};
+    try {
+        const double q = bd_quality(close, other);
+        FAIL() << "returned " << q;
+    } catch (const BdUndefined& e) {
+        EXPECT_NE(std::string(e.what()).find("too close"), std::string::npos) << e.what();
+    }
+}
+
+// Finite, positive rates whose ratio is beyond a double (1e-300 against 1e+300 at the same
+// qualities): 10^600 overflows, and the metric must say so rather than report "inf %".
+TEST(BdRate, ARateRatioBeyondADoubleIsRefusedNotInfinite) {
+    std::vector<RdPoint> tiny;
+    std::vector<RdPoint> huge;
+    for (int i = 0; i < 4; ++i) {
+        tiny.push_back({.rate = 1e-300 * (i + 1), .quality = 30.0 + i});
+        huge.push_back({.rate = 1e300 * (i + 1), .quality = 30.0 + i});
+    }
+    EXPECT_THROW(bd_rate_percent(tiny, huge), BdUndefined);
+    // The other way round is -100 % to the last digit (finite), which stays an answer.
+    EXPECT_TRUE(std::isfinite(bd_rate_percent(huge, tiny)));
 }
 
 }  // namespace

@@ -289,5 +289,25 @@ TEST_F(CodecsCliTest, CodecFlagRendersHevcTaggedHvc1) {
     EXPECT_EQ(v->codec_tag, "hvc1");
 }
 
+// x265 3.5's SIMD cu-tree propagation writes past a lookahead row narrower than 4 blocks (a
+// canvas up to 48 pixels wide) and corrupts the heap: glibc aborted these renders with exit 134
+// ("corrupted size vs. prev_size"), at any thread count. 64x64 is the first safe width beside.
+TEST_F(CodecsCliTest, HevcOnANarrowCanvasRenders) {
+    for (const char* size : {"40x30", "42x30", "64x64"}) {
+        fs::remove_all(tmp_ / "out");
+        fs::create_directories(tmp_ / "out");
+        const auto r =
+            render({"--codec", "hevc", "--preset", "ultrafast", "--size", size, "--threads", "8"});
+        ASSERT_EQ(r.exit_code, 0) << size << r.out << r.err;
+        const auto files = dir_entries(tmp_ / "out");
+        ASSERT_EQ(files.size(), 1u) << size;
+        const auto info =
+            media::probe_file(tmp_ / "out" / files.front(), media::InputPolicy::Artifact);
+        const auto* v = first_stream(info, "video");
+        ASSERT_NE(v, nullptr);
+        EXPECT_EQ(v->codec, "hevc");
+    }
+}
+
 }  // namespace
 }  // namespace renderer::testing

@@ -92,6 +92,12 @@ std::vector<Knot> log_rate_curve(std::span<const RdPoint> points, const char* wh
                 sorted[i].quality));
         }
         knots.push_back({.x = std::log10(sorted[i].rate), .y = sorted[i].quality});
+        // Distinct rates can share a log10 (1e6 and the next double): a knot spacing of zero
+        // would be a vertical step the interpolation divides by.
+        if (i > 0 && !(knots[i].x > knots[i - 1].x)) {
+            throw BdUndefined(fmt::format("the {}'s rates {} and {} are too close to tell apart",
+                                          which, sorted[i - 1].rate, sorted[i].rate));
+        }
     }
     return knots;
 }
@@ -121,7 +127,12 @@ double bd_rate_percent(std::span<const RdPoint> anchor, std::span<const RdPoint>
     // Rate as a function of quality: both rise together, so the swapped knots stay sorted.
     const auto a = swapped(log_rate_curve(anchor, "anchor"));
     const auto t = swapped(log_rate_curve(test, "test curve"));
-    return (std::pow(10.0, mean_difference(a, t, "quality")) - 1) * 100;
+    const double ratio = std::pow(10.0, mean_difference(a, t, "quality"));
+    // Finite rates can still differ by more than a double holds (1e-300 against 1e300).
+    if (!std::isfinite(ratio)) {
+        throw BdUndefined("the test curve's rates are beyond a double's range of the anchor's");
+    }
+    return (ratio - 1) * 100;
 }
 
 double bd_quality(std::span<const RdPoint> anchor, std::span<const RdPoint> test) {

@@ -16,8 +16,9 @@ struct RdPoint {
 };
 
 // Fewer than kBdMinPoints points, a curve whose quality does not rise with its rate, a rate that
-// is not positive, or two curves whose quality (rate) ranges do not overlap: the metric is not
-// defined, and the message says which of these it was.
+// is not positive, two rates too close for their log10 to differ, two curves whose quality
+// (rate) ranges do not overlap, or a rate ratio beyond a double: the metric is not defined, and
+// the message says which of these it was.
 class BdUndefined : public std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };

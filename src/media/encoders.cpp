@@ -29,7 +29,7 @@ std::string x264_params(const RenderSettings& s) {
     return params;
 }
 
-std::string codec_params(const RenderSettings& s) {
+std::string codec_params(const RenderSettings& s, Canvas canvas) {
     switch (s.codec) {
         case VideoCodec::H264:
             return x264_params(s);
@@ -42,8 +42,15 @@ std::string codec_params(const RenderSettings& s) {
             // (libavcodec does not pass it to x265). Its info log would go to stderr on every
             // render.
             const int frame_threads = std::clamp((s.threads + 1) / 2, 1, 16);
-            return fmt::format("pools={}:frame-threads={}:chromaloc={}:log-level=error", s.threads,
-                               frame_threads, static_cast<int>(kChromaLocation) - 1);
+            // asm=0 below 4 lookahead blocks across (8x8 blocks of the half-size picture, so
+            // canvases up to 48 wide): x265 3.5's SIMD cu-tree propagation writes 4 blocks a
+            // step past the end of a narrower row's buffer (valgrind: an invalid write in
+            // Lookahead::cuTree; glibc aborts a 40x30 render), corrupting the heap. The C code
+            // costs nothing at that size, and wider canvases keep their bytes.
+            const bool narrow = (canvas.width + 15) / 16 < 4;
+            return fmt::format("pools={}:frame-threads={}:chromaloc={}:log-level=error{}",
+                               s.threads, frame_threads, static_cast<int>(kChromaLocation) - 1,
+                               narrow ? ":asm=0" : "");
         }
         case VideoCodec::Av1:
             // lp: SVT-AV1's level of parallelism, by default the machine's cores.
@@ -117,7 +124,8 @@ CodecContextPtr open_video_encoder(const RenderSettings& s, Canvas canvas, bool 
         av_check(av_opt_set(ctx->priv_data, "crf", std::to_string(effective_crf(s)).c_str(), 0),
                  ErrorClass::EncodeError, fmt::format("{} refused crf", codec->name));
     }
-    av_check(av_opt_set(ctx->priv_data, codec_params_option(s.codec), codec_params(s).c_str(), 0),
+    av_check(av_opt_set(ctx->priv_data, codec_params_option(s.codec),
+                        codec_params(s, canvas).c_str(), 0),
              ErrorClass::EncodeError, fmt::format("invalid {}", codec_params_option(s.codec)));
     av_check(avcodec_open2(ctx.get(), codec, nullptr), ErrorClass::EncodeError,
              fmt::format("cannot open {} (preset {}, {}x{})", codec->name, preset, canvas.width,

@@ -20,8 +20,9 @@ class Mp4Writer;
 std::string x264_params(const RenderSettings& settings);
 
 // The codec's own options a render passes for settings.codec, as the encoder's -x264-params,
-// -x265-params or -svtav1-params text (what fixes its threads, hence its output bytes).
-std::string codec_params(const RenderSettings& settings);
+// -x265-params or -svtav1-params text (what fixes its threads, hence its output bytes) for a
+// canvas of that size.
+std::string codec_params(const RenderSettings& settings, Canvas canvas);
 // "x264-params", "x265-params" or "svtav1-params": the libavcodec option codec_params() is for.
 const char* codec_params_option(VideoCodec codec);
 

@@ -69,7 +69,8 @@ std::vector<std::string> ffmpeg_argv(const RenderRequest& req, const PreflightRe
     } else {
         argv.insert(argv.end(), {"-crf", std::to_string(effective_crf(s))});
     }
-    argv.insert(argv.end(), {fmt::format("-{}", codec_params_option(s.codec)), codec_params(s)});
+    argv.insert(argv.end(),
+                {fmt::format("-{}", codec_params_option(s.codec)), codec_params(s, pf.canvas)});
     if (s.codec == VideoCodec::Hevc) argv.insert(argv.end(), {"-tag:v", "hvc1"});
     argv.insert(argv.end(),
                 {"-threads", std::to_string(s.threads), "-colorspace", "bt709", "-color_primaries",

@@ -228,8 +228,8 @@ std::string render_key(const RenderSettings& s, const PreflightReport& pf,
         fmt::format("codec={} fps={} ab={} preset={} crf={} vb={} params={} threads={} "
                     "canvas={}x{} frames={}",
                     codec_name(s.codec), s.fps, s.audio_bitrate, effective_preset(s),
-                    effective_crf(s), s.video_bitrate, codec_params(s), s.threads, pf.canvas.width,
-                    pf.canvas.height, video_frames));
+                    effective_crf(s), s.video_bitrate, codec_params(s, pf.canvas), s.threads,
+                    pf.canvas.width, pf.canvas.height, video_frames));
     // Frame timing (DESIGN 3.2): the hold only matters in vfr, so a cfr key does not name it.
     h.add(fmt::format("keyint_sec={} frame_timing={}", s.keyint_sec, to_string(s.frame_timing)));
     if (s.frame_timing == FrameTiming::Vfr)
