@@ -399,7 +399,7 @@ wait "$up_pid" 2>/dev/null
 # ---- profile s3: no shared volume; s3rver, the API seeding it, a worker mounting nothing -------
 # The API uploads the sample stories into the bucket and seeds jobs by URL; the worker downloads,
 # renders and uploads. Pass: both jobs rendered, two uploads logged, no MP4 left in any
-# directory the worker could share (it has none: its only mounts are tmpfs and the secret).
+# directory the worker could share (it has none: its only mount is the secret).
 rm -f "$RENDERER_OUTPUT_DIR"/*.mp4
 export RENDERER_API_PORT_S3=$(free_port)
 uploaded_count() {
