@@ -560,7 +560,15 @@ class ComposeFile(unittest.TestCase):
         env = worker["environment"]
         self.assertEqual(env["API_BASE_URL"], "http://api-s3:8080")
         self.assertNotIn("volumes", worker, "the worker shares no volume with anyone")
-        self.assertEqual(set(worker.get("tmpfs", [])), {env["CONTENT_DIR"], env["OUTPUT_DIR"]})
+        # CONTENT_DIR and OUTPUT_DIR are the image's own directories, owned by the worker's uid;
+        # a tmpfs there would be root's 0755 under podman 4.3 (mode= is ignored) and the worker
+        # would exit 78 at start.
+        self.assertNotIn("tmpfs", worker, "nothing is mounted over the image's own dirs")
+        made = re.search(r"install -d -o 10001 -g 10001 -m 0755 ([^\n]*)",
+                         (ROOT / "Containerfile").read_text())
+        self.assertTrue(made, "the Containerfile creates the worker's directories")
+        for name in ["CONTENT_DIR", "OUTPUT_DIR", "TMP_DIR"]:
+            self.assertIn(env[name], made.group(1).split(), f"{name} is made by the image")
         self.assertEqual(env["API_AUTH_TOKEN_FILE"], "/run/secrets/api_token")
         self.assertGreater(seconds(worker["stop_grace_period"]), int(env["SHUTDOWN_GRACE_SEC"]))
 
