@@ -3,6 +3,7 @@
 // come from s3rver behind the signature-checking proxy, and the artifact goes back to it.
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -207,6 +208,88 @@ TEST_F(StorageWorkerFaultTest, A5xxInTheMiddleOfTheFrameDownloadIsRecovered) {
     EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/f/frame_45.png\""), 3) << log;
     EXPECT_EQ(count_of(log, "\"status\":403"), 0) << log;
     EXPECT_FALSE(fs::exists(env_.tmp / "demo-part2"));
+}
+
+// The render does not wait for the whole download: with the last frame's GET held open by the
+// store, preflight runs and the render starts on the frames already there. Once the frame is
+// let go the job completes, with exactly the bytes of a render whose frames were all on disk
+// first.
+TEST_F(StorageWorkerFaultTest, TheRenderStartsWhileTheLastFrameIsStillDownloading) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/part1.mp4";
+    env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/f/frame_60.png", "last");
+    std::thread worker([&] { run(storage_config()); });
+    bool overlapped = false;
+    for (int i = 0; i < 1200 && !overlapped; ++i) {  // 2 minutes at most
+        overlapped = server_->held("last") == 1 && env_.has_event("preflight");
+        if (!overlapped) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_FALSE(env_.has_event("inputs_downloaded"));
+    server_->release("last");
+    worker.join();
+    EXPECT_TRUE(overlapped) << "preflight never ran while the last frame was downloading";
+
+    ASSERT_EQ(env_.history("demo-part1"), kRenderedHistory);
+    const auto downloads = env_.logs().events("inputs_downloaded");
+    ASSERT_EQ(downloads.size(), 1u);
+    EXPECT_TRUE(downloads[0]["while_rendering"].GetBool());
+    EXPECT_EQ(downloads[0]["files"].GetUint64(), 60u);
+    EXPECT_FALSE(fs::exists(env_.tmp / "demo-part1"));
+
+    // The same job with nothing held (the frames land long before the encoder wants them, but
+    // the bytes may not depend on when they land either way).
+    storage::S3Client client(storage_config());
+    const auto first = env_.dir.path() / "first.mp4";
+    storage::download_all(
+        client, {{.object = storage::S3Location{kBucket, "out/part1.mp4"}, .dest = first}},
+        [] { return false; });
+    EXPECT_TRUE(render_to_bucket("part2", storage_config()) == testing::read_text(first));
+}
+
+// A frame the store keeps refusing, reached while the render runs: the job errors with the
+// download's own error, at once (the store's retries are spent: the render is not retried on
+// top of them), uploads nothing and leaves no work dir.
+TEST_F(StorageWorkerFaultTest, AFrameTheStoreKeepsRefusingFailsTheRenderWithoutARenderRetry) {
+    upload_frames("f/");
+    server_->fault("GET", "/f/frame_50.png", "", 503, 1000);
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/refused.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    expect_errored_naming(id, "frame_50.png");
+    EXPECT_EQ(env_.job(id)->last_report.error_class, "IoError");
+    EXPECT_EQ(env_.count_events("retry"), 0) << "the render was retried on a spent download";
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+    EXPECT_TRUE(env_.outputs().empty());
+}
+
+// A frame that is not a PNG, reached only after the render began: still a PreflightError
+// naming it, with nothing uploaded and nothing left.
+TEST_F(StorageWorkerTest, ALastFrameThatIsNotAPngFailsAsPreflightMidRender) {
+    upload_frames("bad/");
+    server_->put(kBucket, "bad/frame_60.png", "this is not a PNG");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/bad/";
+    spec.output_url = "s3://renderer-stories/out/bad.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    expect_errored_naming(id, "frame_60.png");
+    EXPECT_EQ(env_.job(id)->last_report.error_class, "PreflightError");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
 }
 
 // The store fails in the middle of a multipart upload: part 2 answers 503 twice and part 3's

@@ -18,7 +18,7 @@ constexpr std::size_t kCacheEntries = 2;
 
 FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
                              std::uint64_t max_pixels, const CancelToken& cancel,
-                             LibavLogCapture* log_capture, PngDecodeFn decode)
+                             LibavLogCapture* log_capture, PngDecodeFn decode, FrameGateFn gate)
     : files_(std::move(files)),
       canvas_(canvas),
       max_pixels_(max_pixels),
@@ -26,6 +26,7 @@ FramePipeline::FramePipeline(std::vector<std::filesystem::path> files, Canvas ca
       cancel_(cancel),
       log_capture_(log_capture),
       decode_(decode ? std::move(decode) : PngDecodeFn(decode_png)),
+      gate_(std::move(gate)),
       promises_(files_.size()),
       hashes_(files_.size()) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { worker_loop(); });
@@ -108,6 +109,12 @@ void FramePipeline::worker_loop() {
 FramePipeline::Content FramePipeline::produce(std::size_t index, FrameConverter& converter,
                                               Scratch& scratch) {
     const auto& path = files_[index];
+    if (gate_) {
+        gate_(index, [this] {
+            std::lock_guard lock(mutex_);
+            return stopping_;
+        });
+    }
     auto& bytes = scratch.file;
     read_file_into(path, bytes, "frame");
     const ContentKey key{bytes.size(), content_hash(bytes)};

@@ -41,11 +41,16 @@ using PngDecodeFn =
     std::function<RgbImage(std::span<const std::uint8_t> bytes, const std::string& name,
                            std::uint64_t max_pixels, ByteBuffer* recycle)>;
 
+// Called on a decode thread before frame `index`'s file is read: waits until the file may be
+// read (frames still downloading), giving up when `stopping` says the pipeline is closing; throws
+// to fail that frame (its error reaches next() in order, like a decode error).
+using FrameGateFn = std::function<void(std::size_t index, const std::function<bool()>& stopping)>;
+
 class FramePipeline {
   public:
     FramePipeline(std::vector<std::filesystem::path> files, Canvas canvas, int threads,
                   std::uint64_t max_pixels, const CancelToken& cancel, LibavLogCapture* log_capture,
-                  PngDecodeFn decode = {});
+                  PngDecodeFn decode = {}, FrameGateFn gate = {});
     ~FramePipeline();
     FramePipeline(const FramePipeline&) = delete;
     FramePipeline& operator=(const FramePipeline&) = delete;
@@ -88,6 +93,7 @@ class FramePipeline {
     const CancelToken& cancel_;
     LibavLogCapture* log_capture_;
     const PngDecodeFn decode_;
+    const FrameGateFn gate_;
 
     std::mutex mutex_;
     std::condition_variable work_cv_;

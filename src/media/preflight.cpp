@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -130,21 +131,32 @@ PreflightReport preflight(const RenderRequest& req) {
         fail(fmt::format("frames dir '{}' does not exist or is not a directory",
                          req.frames_dir.string()));
     }
-    try {
-        r.frames = list_files_with_ext(req.frames_dir, "png");
-    } catch (const std::filesystem::filesystem_error& e) {
-        fail(fmt::format("cannot list frames dir '{}': {}", req.frames_dir.string(),
-                         e.code().message()));
+    if (req.arriving_frames) {
+        r.frames = req.arriving_frames->files();  // still downloading: the list is the fetch's
+    } else {
+        try {
+            r.frames = list_files_with_ext(req.frames_dir, "png");
+        } catch (const std::filesystem::filesystem_error& e) {
+            fail(fmt::format("cannot list frames dir '{}': {}", req.frames_dir.string(),
+                             e.code().message()));
+        }
     }
     if (r.frames.empty())
         fail(fmt::format("frames dir '{}' holds no .png frames", req.frames_dir.string()));
+    for (const auto& f : r.frames) {
+        if (f.parent_path() != req.frames_dir)  // a caller's bug, never the input's
+            throw std::logic_error("a frame outside the frames dir: " + f.string());
+    }
     check_frame_names(req.frames_dir, r.frames);
 
-    // Every header, so a stray non-PNG fails here rather than after minutes of encoding.
+    // Every header, so a stray non-PNG fails here rather than after minutes of encoding; frames
+    // still arriving have theirs checked as the render reaches them (render_slideshow).
     const auto max_pixels = req.settings.max_frame_pixels;
+    if (req.arriving_frames) req.arriving_frames->wait(0, [] { return false; });
     const PngHeader first = read_png_header(r.frames.front(), max_pixels, req.setting_names);
     r.first_frame = Canvas{static_cast<int>(first.width), static_cast<int>(first.height)};
-    for (std::size_t i = 1; i < r.frames.size(); ++i) {
+    r.headers_checked = !req.arriving_frames;
+    for (std::size_t i = 1; r.headers_checked && i < r.frames.size(); ++i) {
         const PngHeader h = read_png_header(r.frames[i], max_pixels, req.setting_names);
         if (h.width != first.width || h.height != first.height) r.mixed_sizes = true;
     }

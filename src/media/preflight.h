@@ -19,7 +19,10 @@ struct PreflightReport {
     std::vector<std::filesystem::path> frames;  // natural order
     Canvas first_frame;                         // size of the first frame
     Canvas canvas;                              // even output size
-    bool mixed_sizes = false;
+    bool mixed_sizes = false;                   // known only when headers_checked
+    // Every frame's PNG header was read here; false for frames still arriving, whose headers
+    // the render checks as it reaches them.
+    bool headers_checked = true;
     std::filesystem::path music_path;
     std::string audio_track;  // file name of the chosen track
     AudioProbe audio;

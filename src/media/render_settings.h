@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "media/audio_finish_settings.h"
+#include "media/frame_arrivals.h"
 
 namespace renderer::media {
 
@@ -116,6 +118,11 @@ struct RenderRequest {
     // judge temp files by their age, and a render may pause between writes (a slow fsync, a
     // stalled read of a frame); whoever keeps the job alive keeps this file fresh too.
     std::function<void(const fs::path&)> on_temp_file;
+    // Frames still being fetched (set by the worker for frames in object storage): the frame
+    // list comes from here rather than from listing frames_dir, and each frame is waited for
+    // and its PNG header checked when the render reaches it, so a bad frame is still a
+    // PreflightError, raised mid-render instead of before it. Null: every frame is on disk.
+    std::shared_ptr<const FrameArrivals> arriving_frames;
 };
 
 struct RenderResult {

@@ -137,8 +137,8 @@ RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
 // the frames costs one read of each file, far less than encoding them.
 std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& cut,
                                           const std::vector<std::filesystem::path>& frames,
-                                          std::uint64_t music_hash, const RenderSettings& s,
-                                          const log::Context& log) {
+                                          const FrameArrivals* arriving, std::uint64_t music_hash,
+                                          const RenderSettings& s, const log::Context& log) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(pf.output_path, ec)) return std::nullopt;
     const auto stored = read_artifact(pf.output_path);
@@ -157,7 +157,12 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
     }
     std::vector<std::uint64_t> hashes;
     hashes.reserve(frames.size());
-    for (const auto& f : frames) hashes.push_back(content_hash(read_file_bytes(f, "frame")));
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+        // Frames still downloading: the check needs them all, so this render overlaps nothing
+        // (only when an artifact already sits at the final path).
+        if (arriving) arriving->wait(i, [] { return false; });
+        hashes.push_back(content_hash(read_file_bytes(frames[i], "frame")));
+    }
     // In vfr a held slide is one packet: the frames' contents say how many there should be.
     if (stored->video_packets != encoded_frame_count(s, hashes)) {
         log_incomplete();
@@ -340,6 +345,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                            {"width", pf.canvas.width},
                            {"height", pf.canvas.height},
                            {"mixed_sizes", pf.mixed_sizes},
+                           {"headers_checked", pf.headers_checked},
                            {"free_bytes", pf.free_bytes}});
     const Cut cut = compute_cut(pf.frames.size(), s.fps, pf.audio.duration_sec,
                                 output_sample_rate(pf.audio.sample_rate), s.audio.fit);
@@ -350,7 +356,8 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     // Render cache: the artifact already at the final path was made from these exact inputs.
     const std::uint64_t music_hash = file_content_hash(pf.music_path);
     if (s.use_cache) {
-        if (auto hit = cached_result(pf, cut, frames, music_hash, s, log)) {
+        if (auto hit =
+                cached_result(pf, cut, frames, req.arriving_frames.get(), music_hash, s, log)) {
             hit->wall_sec = seconds_since(t0);
             hit->stages.preflight = preflight_sec;
             return *hit;
@@ -431,8 +438,20 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             }
         };
 
+        // Frames still arriving are waited for, and their headers checked as preflight checks
+        // frames on disk, when a decode thread reaches them.
+        FrameGateFn gate;
+        if (const auto* arriving = req.arriving_frames.get()) {
+            gate = [&, arriving](std::size_t i, const std::function<bool()>& stopping) {
+                if (!arriving->wait(i, [&] { return stopping() || cancel.cancelled(); })) {
+                    throw Error(cancel.reason().value_or(ErrorClass::Cancelled),
+                                "render stopped while waiting for a frame to download");
+                }
+                read_png_header(pf.frames[i], s.max_frame_pixels, req.setting_names);
+            };
+        }
         FramePipeline pipeline(std::move(frames), pf.canvas, decode_threads(s), s.max_frame_pixels,
-                               cancel, &capture);
+                               cancel, &capture, {}, std::move(gate));
         const bool vfr = s.frame_timing == FrameTiming::Vfr;
         std::int64_t encoded_frames = 0;
         FrameDurations durations;  // vfr only; cfr frames last one period (Mp4Writer)

@@ -139,7 +139,7 @@ std::string describe(const DownloadItem& item) {
 }  // namespace
 
 DownloadStats download_all(const S3Client& client, const std::vector<DownloadItem>& items,
-                           const CancelFn& cancelled) {
+                           const CancelFn& cancelled, const CompleteFn& on_complete) {
     DownloadStats stats;
     stats.etags.resize(items.size());
     stats.not_modified.resize(items.size());
@@ -253,6 +253,7 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
             for (const auto& [name, value] : owned->answer_headers) {
                 if (name == "etag") stats.etags[owned->index] = value;
             }
+            if (on_complete) on_complete(owned->index);
             return;
         }
         if (attempt.answer && attempt.answer->status / 100 == 2) {

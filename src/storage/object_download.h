@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,7 +37,13 @@ struct DownloadStats {
 // from the expected sizes, and during every 8 MiB written); Error(PreflightError) past
 // limits.max_bytes or when an object's size differs from its listing; storage_error()s once
 // an object's attempts are spent; Error(Cancelled) when `cancelled` says so.
+//
+// Items start in their order (a retry goes to the back of the queue), so the first ones land
+// first. `on_complete` (optional) is called with an item's index as soon as its file is whole
+// at its dest, on the calling thread; a render can start reading while the rest download. Only
+// complete files are ever named: a failure later in the batch still removes them all.
+using CompleteFn = std::function<void(std::size_t index)>;
 DownloadStats download_all(const S3Client& client, const std::vector<DownloadItem>& items,
-                           const CancelFn& cancelled);
+                           const CancelFn& cancelled, const CompleteFn& on_complete = {});
 
 }  // namespace renderer::storage

@@ -126,7 +126,7 @@ void JobRunner::watch() {
 }
 
 std::optional<media::RenderResult> JobRunner::render_with_retries(
-    const media::RenderRequest& request, std::optional<Error>& failure) {
+    const media::RenderRequest& request, std::optional<Error>& failure, const FrameFetch* fetch) {
     const auto on_progress = [this](const media::Progress& p) {
         frames_done_ = p.frames_done;
         frames_total_ = p.frames_total;
@@ -158,8 +158,10 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
         if (const auto reason = cancel_.reason(); reason && failure->error_class() != *reason) {
             failure = Error(*reason, failure->what(), failure->stderr_snippet());
         }
+        // A failed download already spent its own retries, and a render retry would only meet
+        // its error again.
         const bool retry = is_transient(failure->error_class()) && attempt <= config_.max_retries &&
-                           !cancel_.cancelled() && !lease_.lost();
+                           !cancel_.cancelled() && !lease_.lost() && !(fetch && fetch->failure());
         if (!retry) return std::nullopt;
         const auto delay = backoff_delay(kRenderRetry, attempt);
         log_.warn("retry", {{"attempt", attempt},
@@ -313,15 +315,28 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
         rendering_ = true;
         try {
             auto request = build_request();
-            // Remote inputs and output (DESIGN §4.1): downloaded before preflight, uploaded
-            // after the render; `rendered` is posted only once the store confirmed the upload.
+            // Remote inputs and output (DESIGN §4.1): downloaded before preflight (frames under
+            // an s3:// prefix while the render reads them), uploaded after the render;
+            // `rendered` is posted only once the store confirmed the upload.
             const storage::CancelFn stop = [this] { return cancel_.cancelled() || lease_.lost(); };
             std::optional<storage::S3Client> storage_client;
+            std::shared_ptr<FrameFetch> fetch;
+            // However the render ends, no download outlives it (a failed one's files go).
+            const struct StopFetch {
+                std::shared_ptr<FrameFetch>& fetch;
+                ~StopFetch() {
+                    if (fetch) fetch->stop();
+                }
+            } stop_fetch{fetch};
             if (has_remote_fields(job_)) {
                 storage_client.emplace(config_.storage);
-                stage_remote_inputs(*storage_client, job_, work_dir_, request, stop, log_);
+                fetch = stage_remote_inputs(*storage_client, job_, work_dir_, request, stop, log_);
             }
-            result = render_with_retries(request, failure);
+            result = render_with_retries(request, failure, fetch.get());
+            if (fetch) {
+                if (result) fetch->finish();  // the frames past the cut, if any; throws its error
+                fetch->stop();
+            }
             if (result && job_.output_url) {
                 remote_artifact_ =
                     publish_remote_output(*storage_client, job_, *result, stop, log_);

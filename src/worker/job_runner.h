@@ -18,6 +18,7 @@
 #include "media/slideshow.h"
 #include "worker/api_client.h"
 #include "worker/api_messages.h"
+#include "worker/frame_fetch.h"
 #include "worker/lease.h"
 #include "worker/metrics.h"
 #include "worker/stop_flag.h"
@@ -70,8 +71,10 @@ class JobRunner {
     // The steps of run(): tell the API, render with the heartbeat running, report the outcome.
     void post_rendering();
     std::optional<media::RenderResult> render_under_lease(std::optional<Error>& failure);
+    // `fetch`: the job's frames still downloading, if any.
     std::optional<media::RenderResult> render_with_retries(const media::RenderRequest& request,
-                                                           std::optional<Error>& failure);
+                                                           std::optional<Error>& failure,
+                                                           const FrameFetch* fetch);
     JobOutcome report_rendered(const media::RenderResult& result,
                                const std::optional<std::filesystem::path>& report);
     JobOutcome report_failure(const Error& failure,

@@ -1,5 +1,6 @@
 #include "worker/remote_io.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -58,9 +59,11 @@ storage::DownloadItem item_for(const std::string& url, fs::path dest) {
 
 bool has_remote_fields(const Job& job) { return job.frames_url || job.music_url || job.output_url; }
 
-void stage_remote_inputs(const storage::S3Client& client, const Job& job, const fs::path& work_dir,
-                         media::RenderRequest& request, const storage::CancelFn& cancelled,
-                         const log::Context& log) {
+std::shared_ptr<FrameFetch> stage_remote_inputs(const storage::S3Client& client, const Job& job,
+                                                const fs::path& work_dir,
+                                                media::RenderRequest& request,
+                                                const storage::CancelFn& cancelled,
+                                                const log::Context& log) {
     const auto& config = client.config();
     if (job.frames_url) storage::check_remote_url(config, "frames_url", *job.frames_url);
     if (job.music_url) storage::check_remote_url(config, "music_url", *job.music_url);
@@ -68,17 +71,18 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
 
     const auto start = std::chrono::steady_clock::now();
     std::vector<storage::DownloadItem> items;
-    // frames_url is an s3:// prefix of PNGs, or the http(s) URL of a .tar of them: downloaded
-    // with the other inputs, unpacked after.
+    // frames_url is an s3:// prefix of PNGs, downloaded while the render reads them, or the
+    // http(s) URL of a .tar of them: downloaded with the other inputs, unpacked after.
+    std::vector<storage::DownloadItem> frame_items;
     std::optional<fs::path> frames_tar;
     if (job.frames_url) {
         const auto dir = make_dir(work_dir / "frames");
         if (const auto prefix = storage::parse_s3_url(*job.frames_url)) {
             const auto frames = storage::list_frames(client, *prefix, cancelled);
             for (const auto& f : frames) {
-                items.push_back({.object = storage::S3Location{prefix->bucket, f.key},
-                                 .dest = dir / f.name,
-                                 .expected_size = f.size});
+                frame_items.push_back({.object = storage::S3Location{prefix->bucket, f.key},
+                                       .dest = dir / f.name,
+                                       .expected_size = f.size});
             }
         } else {
             frames_tar = work_dir / "frames.tar";
@@ -101,7 +105,6 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
         request.music_select = "named:" + name;
     }
     if (job.output_url) request.output_dir = make_dir(work_dir / "output");
-    if (items.empty()) return;
     const auto stats = storage::download_all(client, items, cancelled);
     std::uint64_t unpacked_files = 0;
     if (frames_tar) {
@@ -134,12 +137,31 @@ void stage_remote_inputs(const storage::S3Client& client, const Job& job, const 
             music_cache.store(*job.music_url, etag, item.dest);
         }
     }
+    if (!frame_items.empty()) {
+        // One budget for the job's inputs: what the music took is not the frames' to take.
+        auto frames_config = config;
+        auto& budget = frames_config.limits.max_bytes;
+        budget -= std::min(budget, stats.bytes);
+        auto fetch = std::make_shared<FrameFetch>(storage::S3Client(std::move(frames_config)),
+                                                  std::move(frame_items), cancelled,
+                                                  FrameFetch::Earlier{.files = items.size(),
+                                                                      .bytes = stats.bytes,
+                                                                      .retries = stats.retries,
+                                                                      .music_cached = music_cached,
+                                                                      .start = start},
+                                                  log);
+        request.arriving_frames = fetch;
+        return fetch;
+    }
+    if (items.empty()) return nullptr;
     log.info("inputs_downloaded", {{"files", static_cast<std::uint64_t>(items.size())},
                                    {"unpacked_files", unpacked_files},
                                    {"bytes", stats.bytes},
                                    {"retries", stats.retries},
                                    {"music_cached", music_cached},
+                                   {"while_rendering", false},
                                    {"wall_sec", seconds_since(start)}});
+    return nullptr;
 }
 
 std::string publish_remote_output(const storage::S3Client& client, const Job& job,

@@ -19,7 +19,11 @@
 //                                           as usual; `body`: this body with `status` and
 //                                           `headers`, a hostile answer in place of the store's;
 //                                           `etag`: the store's answer with this ETag, written
-//                                           raw, so it may hold bytes Node would refuse to send)
+//                                           raw, so it may hold bytes Node would refuse to send;
+//                                           `hold`: NAME: the request waits unanswered until
+//                                           POST /__release?name=NAME, then is served as usual)
+//   GET  /__held?name=NAME                  how many requests wait under that hold
+//   POST /__release?name=NAME               lets them go on
 //
 // Integrity, as S3 checks it: x-amz-content-sha256 must be the body's hash (400
 // XAmzContentSHA256Mismatch), Content-MD5 and x-amz-checksum-sha256 must match the body (400
@@ -40,6 +44,7 @@ const credentials = { accessKeyId, secretAccessKey, sessionToken: sessionToken |
 
 let backendPort = 0;
 let faults = [];
+const held = new Map();  // hold name -> the requests waiting for /__release
 const requestLog = [];
 const finishedUploads = new Set();
 
@@ -228,6 +233,16 @@ async function control(req, res, body) {
       }
     } else if (req.method === 'POST' && p === '/__fault') {
       faults.push(JSON.parse(body.toString()));
+    } else if (req.method === 'GET' && p === '/__held') {
+      const name = url.searchParams.get('name');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(String((held.get(name) || []).length));
+      return;
+    } else if (req.method === 'POST' && p === '/__release') {
+      const name = url.searchParams.get('name');
+      const waiting = held.get(name) || [];
+      held.delete(name);
+      for (const go of waiting) go();
     } else if (req.method === 'GET' && p === '/__presign') {
       const signed = aws4.sign({ service: 's3', region, method: url.searchParams.get('method'),
         host: req.headers.host, path: url.searchParams.get('path'), signQuery: true,
@@ -278,6 +293,26 @@ const proxy = http.createServer((req, res) => {
         : req.headers['content-md5'] !== undefined ? 'md5' : '' };
     requestLog.push(entry);
     const fault = takeFault(req);
+    // A held request waits, unanswered, until the test releases its name.
+    if (fault && fault.hold) {
+      entry.held = fault.hold;
+      const waiting = held.get(fault.hold) || [];
+      const go = () => { if (!res.destroyed) answer(req, res, body, url, entry, null); };
+      waiting.push(go);
+      held.set(fault.hold, waiting);
+      // A client that gave up (its own timeout) is no longer waiting.
+      res.on('close', () => {
+        const now = held.get(fault.hold) || [];
+        if (now.includes(go)) held.set(fault.hold, now.filter((g) => g !== go));
+      });
+      return;
+    }
+    answer(req, res, body, url, entry, fault);
+  });
+});
+
+function answer(req, res, body, url, entry, fault) {
+  {
     if (fault && fault.corrupt && body.length > 0) body[Math.floor(body.length / 2)] ^= 0x20;
     const problem = url.searchParams.has('X-Amz-Signature') ? checkQuerySignature(req)
       : checkHeaderSignature(req);
@@ -324,8 +359,8 @@ const proxy = http.createServer((req, res) => {
       const id = /<UploadId>([^<]+)<\/UploadId>/.exec(data.toString());
       if (checksummed && id) checksumUploads.set(id[1], new Map());
     }, fault ? fault.etag : undefined);
-  });
-});
+  }
+}
 
 (async () => {
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });

@@ -135,6 +135,20 @@ void S3Server::answer_etag(const std::string& method, const std::string& path,
                 ",\"etag\":" + json_string(etag) + "}");
 }
 
+void S3Server::hold(const std::string& method, const std::string& path, const std::string& name,
+                    int count) {
+    control("POST", "/__fault",
+            "{\"method\":" + json_string(method) + ",\"path\":" + json_string(path) +
+                ",\"query\":\"\",\"count\":" + std::to_string(count) +
+                ",\"hold\":" + json_string(name) + "}");
+}
+
+int S3Server::held(const std::string& name) {
+    return std::stoi(control("GET", "/__held?name=" + name));
+}
+
+void S3Server::release(const std::string& name) { control("POST", "/__release?name=" + name); }
+
 std::string S3Server::presign(const std::string& method, const std::string& path) {
     return control("GET", "/__presign?method=" + method + "&path=" + path);
 }

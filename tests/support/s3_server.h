@@ -53,6 +53,13 @@ class S3Server {
     // written raw (it may hold a byte Node would refuse to send, as a hostile store's may).
     void answer_etag(const std::string& method, const std::string& path, const std::string& etag,
                      int count);
+    // The next `count` matching requests wait unanswered under `name` until release(name),
+    // then are served as usual: a transfer the test holds open as long as it wants.
+    void hold(const std::string& method, const std::string& path, const std::string& name,
+              int count = 1);
+    // How many requests wait under `name` now.
+    int held(const std::string& name);
+    void release(const std::string& name);
     // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
