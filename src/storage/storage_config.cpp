@@ -66,6 +66,33 @@ std::optional<std::string> value_or_file(const std::string& name) {
     return text;
 }
 
+// AWS_CA_BUNDLE's path, checked now rather than by every job's first transfer: a readable
+// regular file holding at least one PEM certificate (what libcurl's CAINFO takes).
+std::filesystem::path checked_ca_bundle(const std::string& text) {
+    const auto path = parse_abs_path("AWS_CA_BUNDLE", text);
+    std::error_code ec;
+    std::ifstream in(path, std::ios::binary);
+    if (!std::filesystem::is_regular_file(path, ec) || !in) {
+        config_error(fmt::format(
+            "AWS_CA_BUNDLE '{}' is not a readable file: point it at a PEM bundle of the CAs that "
+            "sign the object store's certificate",
+            path.string()));
+    }
+    // Bounded: the whole Mozilla bundle is about 200 KB.
+    constexpr std::size_t kMaxBytes = 16u << 20;
+    std::string pem(kMaxBytes, '\0');
+    in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
+    pem.resize(static_cast<std::size_t>(in.gcount()));
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+        config_error(
+            fmt::format("AWS_CA_BUNDLE '{}' holds no PEM certificate (\"-----BEGIN "
+                        "CERTIFICATE-----\" within its first 16 MiB): give the CA's certificate "
+                        "in PEM form",
+                        path.string()));
+    }
+    return path;
+}
+
 }  // namespace
 
 StorageConfig storage_config_from_env() {
@@ -117,6 +144,7 @@ StorageConfig storage_config_from_env() {
         }
         c.endpoint = e;
     }
+    if (auto bundle = env_get("AWS_CA_BUNDLE")) c.ca_bundle = checked_ca_bundle(*bundle);
     if (auto hosts = env_get("STORAGE_ALLOWED_HOSTS")) c.allowed_hosts = split_hosts(*hosts);
     c.allow_http = env_int("STORAGE_ALLOW_HTTP", 0, 0, 1) == 1;
 
