@@ -3,6 +3,8 @@
 // https:// URLs and an https:// AWS_ENDPOINT_URL work when AWS_CA_BUNDLE trusts the store; a
 // certificate that is not trusted, or not for the URL's host, errors the job as a ConfigError
 // naming AWS_CA_BUNDLE, after one attempt.
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -282,13 +284,19 @@ TEST(StorageTlsConfigTest, AwsCaBundleMustBeAReadablePemFile) {
     const auto pem = dir / "ca.pem";
     std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
     std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nMIIB\n";
-    {
-        ScopedEnv vars({{"AWS_CA_BUNDLE", pem.string()}});
-        EXPECT_EQ(storage::storage_config_from_env().ca_bundle, pem);
+    // The marker across the checker's 64 KiB read boundary, after a long comment.
+    const auto split = dir / "split.pem";
+    std::ofstream(split) << std::string(65'530, '#') << "\n-----BEGIN CERTIFICATE-----\nMIIB\n";
+    for (const auto& good : {pem, split}) {
+        ScopedEnv vars({{"AWS_CA_BUNDLE", good.string()}});
+        EXPECT_EQ(storage::storage_config_from_env().ca_bundle, good);
     }
     EXPECT_FALSE(storage::storage_config_from_env().ca_bundle);
-    for (const auto& bad : {(dir / "missing.pem").string(), dir.path().string(),
-                            (dir / "key.pem").string(), std::string("relative/ca.pem")}) {
+    // A FIFO is refused without being opened (opening it would block the start).
+    ASSERT_EQ(::mkfifo((dir / "fifo.pem").c_str(), 0600), 0);
+    for (const auto& bad :
+         {(dir / "missing.pem").string(), dir.path().string(), (dir / "key.pem").string(),
+          (dir / "fifo.pem").string(), std::string("relative/ca.pem")}) {
         ScopedEnv vars({{"AWS_CA_BUNDLE", bad}});
         try {
             storage::storage_config_from_env();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -71,26 +73,34 @@ std::optional<std::string> value_or_file(const std::string& name) {
 std::filesystem::path checked_ca_bundle(const std::string& text) {
     const auto path = parse_abs_path("AWS_CA_BUNDLE", text);
     std::error_code ec;
-    std::ifstream in(path, std::ios::binary);
-    if (!std::filesystem::is_regular_file(path, ec) || !in) {
+    // Regular first: opening a FIFO would block the start.
+    std::ifstream in;
+    if (std::filesystem::is_regular_file(path, ec)) in.open(path, std::ios::binary);
+    if (!in.is_open()) {
         config_error(fmt::format(
             "AWS_CA_BUNDLE '{}' is not a readable file: point it at a PEM bundle of the CAs that "
             "sign the object store's certificate",
             path.string()));
     }
-    // Bounded: the whole Mozilla bundle is about 200 KB.
+    // In blocks, bounded (the whole Mozilla bundle is about 200 KB); `seen` keeps the end of
+    // the last block, so a marker split between two reads is found.
+    constexpr std::string_view kMarker = "-----BEGIN CERTIFICATE-----";
     constexpr std::size_t kMaxBytes = 16u << 20;
-    std::string pem(kMaxBytes, '\0');
-    in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
-    pem.resize(static_cast<std::size_t>(in.gcount()));
-    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-        config_error(
-            fmt::format("AWS_CA_BUNDLE '{}' holds no PEM certificate (\"-----BEGIN "
-                        "CERTIFICATE-----\" within its first 16 MiB): give the CA's certificate "
-                        "in PEM form",
-                        path.string()));
+    std::vector<char> block(64 * 1024);
+    std::string seen;
+    for (std::size_t total = 0; total < kMaxBytes;) {
+        in.read(block.data(), static_cast<std::streamsize>(block.size()));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (n == 0) break;
+        total += n;
+        seen.append(block.data(), n);
+        if (seen.find(kMarker) != std::string::npos) return path;
+        seen.erase(0, seen.size() - std::min(seen.size(), kMarker.size() - 1));
     }
-    return path;
+    config_error(fmt::format(
+        "AWS_CA_BUNDLE '{}' holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" in its "
+        "first 16 MiB): give the CA's certificate in PEM form",
+        path.string()));
 }
 
 }  // namespace
