@@ -26,9 +26,11 @@ build_packages=(
 # Kubernetes manifests; zlib and libpng for the PNG conformance corpus (written with zlib,
 # checked against libpng as an independent decoder); debootstrap's suite scripts for the
 # debian-rootfs.sh test (and scripts/in-debian.sh); libebur128, the reference the renderer's own
-# loudness meters are tested against.
+# loudness meters are tested against; the openssl CLI, which makes the self-signed certificate
+# of the storage tests' https store (storage_tls_test).
 test_packages=(
   libgtest-dev libebur128-dev curl prometheus python3-yaml zlib1g-dev libpng-dev debootstrap
+  openssl
 )
 # The storage tests run a real S3 endpoint (s3rver, npm) behind a signature-checking proxy:
 # Node from Debian unless the machine already has one.

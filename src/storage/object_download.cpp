@@ -50,6 +50,7 @@ struct Budget {
 struct Transfer {
     std::size_t index = 0;
     int attempt = 1;
+    char error[CURL_ERROR_SIZE] = {};  // libcurl's detail of a failure; outlives the handle
     CurlEasyPtr handle;
     CurlSlistPtr headers;
     int fd = -1;
@@ -208,6 +209,7 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
         set_option(t->handle.get(), CURLOPT_HEADERFUNCTION, collect_header);
         set_option(t->handle.get(), CURLOPT_HEADERDATA, &t->answer_headers);
         set_option(t->handle.get(), CURLOPT_PRIVATE, t.get());
+        set_option(t->handle.get(), CURLOPT_ERRORBUFFER, t->error);
         if (curl_multi_add_handle(multi.get(), t->handle.get()) != CURLM_OK) throw std::bad_alloc();
         active.push_back(std::move(t));
     };
@@ -225,7 +227,7 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
 
         Attempt attempt;
         if (rc != CURLE_OK) {
-            attempt.transport_error = curl_easy_strerror(rc);
+            attempt = transport_failure(rc, owned->error);
         } else {
             attempt.answer =
                 StorageAnswer{.status = status_of(owned->handle.get()), .body = owned->error_body};

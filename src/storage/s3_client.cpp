@@ -57,8 +57,20 @@ void append_header(CurlSlistPtr& list, const std::string& line) {
     list.reset(next);
 }
 
+Attempt transport_failure(CURLcode rc, std::string_view detail) {
+    Attempt attempt{.answer = std::nullopt, .transport_error = curl_easy_strerror(rc)};
+    // Not trusted (chain or host name), or the CA bundle unusable: the same on every attempt.
+    // Only here is libcurl's own detail used: it names the certificate's fault and the host,
+    // where other failures' details may quote the URL and its presigned query.
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+        attempt.certificate_refused = true;
+        if (!detail.empty()) attempt.transport_error = detail;
+    }
+    return attempt;
+}
+
 bool retryable(const Attempt& attempt) {
-    if (!attempt.answer) return true;
+    if (!attempt.answer) return !attempt.certificate_refused;
     const long s = attempt.answer->status;
     if (s >= 500 || s == 429) return true;
     // A body that failed the store's integrity checks was damaged on the way: sent again.
@@ -89,6 +101,14 @@ bool sleep_unless_cancelled(std::chrono::milliseconds delay, const CancelFn& can
 }
 
 Error storage_error(const Attempt& attempt, std::string_view what) {
+    if (!attempt.answer && attempt.certificate_refused) {
+        return Error(ErrorClass::ConfigError,
+                     fmt::format("{}: the storage's TLS certificate was not trusted ({}): if "
+                                 "the store's certificate is signed by a private CA, set "
+                                 "AWS_CA_BUNDLE to a PEM file of that CA; the certificate must "
+                                 "also name the URL's host",
+                                 what, attempt.transport_error));
+    }
     if (!attempt.answer) {
         return Error(ErrorClass::IoError, fmt::format("{}: no answer from the storage: {}", what,
                                                       attempt.transport_error));
@@ -135,6 +155,11 @@ void S3Client::common_options(CURL* handle) const {
     // another host.
     set_option(handle, CURLOPT_FOLLOWLOCATION, 0L);
     set_option(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    // Peer and host name are always verified, against AWS_CA_BUNDLE when set (curl_easy_reset
+    // above put libcurl's defaults back, so this is set again for every attempt).
+    set_option(handle, CURLOPT_SSL_VERIFYPEER, 1L);
+    set_option(handle, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (config_.ca_bundle) set_option(handle, CURLOPT_CAINFO, config_.ca_bundle->c_str());
     set_option(handle, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     // A stalled transfer (under 1 KiB/s for 30 s) is cut and retried rather than waited on.
     set_option(handle, CURLOPT_LOW_SPEED_LIMIT, 1024L);
@@ -208,13 +233,17 @@ Attempt S3Client::attempt(CURL* handle, std::string_view body, const CancelFn& c
         set_option(handle, CURLOPT_READDATA, &source);
         set_option(handle, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }
+    char error[CURL_ERROR_SIZE] = {};
+    set_option(handle, CURLOPT_ERRORBUFFER, error);
     const CURLcode rc = curl_easy_perform(handle);
+    // The buffer ends with this call; libcurl must not keep it.
+    set_option(handle, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
     if (rc == CURLE_ABORTED_BY_CALLBACK) throw Error(ErrorClass::Cancelled, "cancelled");
     if (rc == CURLE_WRITE_ERROR && sink.overflow) {
         return Attempt{std::nullopt,
                        fmt::format("an answer larger than {} MiB", kMaxAnswerBytes >> 20)};
     }
-    if (rc != CURLE_OK) return Attempt{std::nullopt, curl_easy_strerror(rc)};
+    if (rc != CURLE_OK) return transport_failure(rc, error);
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &answer.status);
     return Attempt{std::move(answer), {}};
 }

@@ -45,7 +45,15 @@ struct StorageAnswer {
 struct Attempt {
     std::optional<StorageAnswer> answer;
     std::string transport_error;  // set when there is no answer
+    // The store's TLS certificate was refused (not trusted, not for the URL's host) or the CA
+    // bundle could not be used: a configuration problem that no retry mends.
+    bool certificate_refused = false;
 };
+
+// The Attempt for a transfer that libcurl ended with `rc` before any answer: libcurl's text for
+// `rc`, or for a refused certificate `detail` (the transfer's CURLOPT_ERRORBUFFER, saying why:
+// "SSL certificate problem: self-signed certificate").
+Attempt transport_failure(CURLcode rc, std::string_view detail);
 
 // Retry with exponential back-off and full jitter: 5xx, 429, transport failures, and a body
 // refused as damaged on the way (400 BadDigest or XAmzContentSHA256Mismatch).
@@ -55,8 +63,9 @@ std::chrono::milliseconds retry_backoff(int failed_attempt);
 bool sleep_unless_cancelled(std::chrono::milliseconds delay, const CancelFn& cancelled);
 
 // The Error for a failed attempt at `what` ("GET s3://b/k"): ConfigError for 401/403 (wrong
-// key, secret, region or policy: retrying cannot help), PreflightError for 404 (the input is
-// not there), IoError otherwise (transient).
+// key, secret, region or policy: retrying cannot help) and for a refused TLS certificate
+// (AWS_CA_BUNDLE), PreflightError for 404 (the input is not there), IoError otherwise
+// (transient).
 Error storage_error(const Attempt& attempt, std::string_view what);
 
 class S3Client {

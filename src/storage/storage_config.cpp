@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -66,6 +68,41 @@ std::optional<std::string> value_or_file(const std::string& name) {
     return text;
 }
 
+// AWS_CA_BUNDLE's path, checked now rather than by every job's first transfer: a readable
+// regular file holding at least one PEM certificate (what libcurl's CAINFO takes).
+std::filesystem::path checked_ca_bundle(const std::string& text) {
+    const auto path = parse_abs_path("AWS_CA_BUNDLE", text);
+    std::error_code ec;
+    // Regular first: opening a FIFO would block the start.
+    std::ifstream in;
+    if (std::filesystem::is_regular_file(path, ec)) in.open(path, std::ios::binary);
+    if (!in.is_open()) {
+        config_error(fmt::format(
+            "AWS_CA_BUNDLE '{}' is not a readable file: point it at a PEM bundle of the CAs that "
+            "sign the object store's certificate",
+            path.string()));
+    }
+    // In blocks, bounded (the whole Mozilla bundle is about 200 KB); `seen` keeps the end of
+    // the last block, so a marker split between two reads is found.
+    constexpr std::string_view kMarker = "-----BEGIN CERTIFICATE-----";
+    constexpr std::size_t kMaxBytes = 16u << 20;
+    std::vector<char> block(64 * 1024);
+    std::string seen;
+    for (std::size_t total = 0; total < kMaxBytes;) {
+        in.read(block.data(), static_cast<std::streamsize>(block.size()));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (n == 0) break;
+        total += n;
+        seen.append(block.data(), n);
+        if (seen.find(kMarker) != std::string::npos) return path;
+        seen.erase(0, seen.size() - std::min(seen.size(), kMarker.size() - 1));
+    }
+    config_error(fmt::format(
+        "AWS_CA_BUNDLE '{}' holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" in its "
+        "first 16 MiB): give the CA's certificate in PEM form",
+        path.string()));
+}
+
 }  // namespace
 
 StorageConfig storage_config_from_env() {
@@ -117,6 +154,7 @@ StorageConfig storage_config_from_env() {
         }
         c.endpoint = e;
     }
+    if (auto bundle = env_get("AWS_CA_BUNDLE")) c.ca_bundle = checked_ca_bundle(*bundle);
     if (auto hosts = env_get("STORAGE_ALLOWED_HOSTS")) c.allowed_hosts = split_hosts(*hosts);
     c.allow_http = env_int("STORAGE_ALLOW_HTTP", 0, 0, 1) == 1;
 

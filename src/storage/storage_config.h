@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ struct StorageConfig {
     // AWS_ENDPOINT_URL for S3-compatible stores ("http://127.0.0.1:9000"), without a trailing
     // slash; nullopt: https://s3.{region}.amazonaws.com. Path-style addressing either way.
     std::optional<std::string> endpoint;
+    // AWS_CA_BUNDLE: a PEM file of the CAs that sign the store's certificate (a private CA),
+    // given to libcurl for every transfer; nullopt: libcurl's default (the system's CAs).
+    // Verification of the peer and its host name is never turned off.
+    std::optional<std::filesystem::path> ca_bundle;
     // STORAGE_ALLOWED_HOSTS: bucket names (s3://) and host names (https://) jobs may name;
     // empty: any.
     std::vector<std::string> allowed_hosts;
@@ -45,7 +50,7 @@ struct StorageConfig {
 
 // From AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (each also as NAME_FILE: a
 // file holding it, such as a mounted Secret), AWS_REGION (or
-// AWS_DEFAULT_REGION), AWS_ENDPOINT_URL, STORAGE_ALLOWED_HOSTS, STORAGE_ALLOW_HTTP,
+// AWS_DEFAULT_REGION), AWS_ENDPOINT_URL, AWS_CA_BUNDLE, STORAGE_ALLOWED_HOSTS, STORAGE_ALLOW_HTTP,
 // STORAGE_MAX_FILES, STORAGE_MAX_BYTES, STORAGE_MAX_LIST_KEYS, STORAGE_PARALLEL.
 // Throws Error(ConfigError) naming the variable. The secret key and session token are
 // registered with log::add_secret before this returns.

@@ -2,9 +2,13 @@
 // that recomputes every request's SigV4 with aws4, an implementation independent of ours,
 // and answers 403 SignatureDoesNotMatch on any difference. So a signing bug fails a test here.
 //
-// Run as: node --openssl-legacy-provider s3_test_server.js DIR ACCESS_KEY SECRET REGION [TOKEN]
+// Run as: node --openssl-legacy-provider s3_test_server.js [--tls-cert=PEM --tls-key=PEM]
+//          DIR ACCESS_KEY SECRET REGION [TOKEN]
 // (s3rver's continuation tokens use DES, which Node 20's OpenSSL 3 refuses without the flag).
-// Prints one line {"port": N} when both servers listen on 127.0.0.1, then serves until killed.
+// Prints one line {"port": N, "control_port": C} when the servers listen on 127.0.0.1, then
+// serves until killed. Plain, N and C are one http port. With --tls-cert/--tls-key, N speaks
+// only https with that certificate (the store as production reaches it), C stays plain http for
+// the control surface (the tests' own client has no TLS), and presigned URLs are https://...:N.
 //
 // Paths under /__ are the tests' control surface (never signed, loopback only):
 //   PUT  /__bucket/NAME                     create a bucket
@@ -32,14 +36,31 @@
 //   GET  /__presign?method=M&path=/B/K      an aws4 presigned URL for the path (query signing)
 //   GET  /__log                             every proxied request: method, path, query, status,
 //                                           checksum (the integrity header sent: sha256, md5 or "")
+//   GET  /__connections                     {"connections": N}: TCP connections the store's port
+//                                           accepted (with TLS, refused handshakes too: they
+//                                           never reach /__log)
 'use strict';
 
 const crypto = require('crypto');
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const aws4 = require('aws4');
 const S3rver = require('s3rver');
 
-const [dir, accessKeyId, secretAccessKey, region, sessionToken] = process.argv.slice(2);
+const flags = {};
+const positional = [];
+for (const arg of process.argv.slice(2)) {
+  const m = /^--([a-z-]+)=(.*)$/.exec(arg);
+  if (m) flags[m[1]] = m[2];
+  else positional.push(arg);
+}
+const [dir, accessKeyId, secretAccessKey, region, sessionToken] = positional;
+const tls = flags['tls-cert'] && flags['tls-key'] ?
+  { cert: fs.readFileSync(flags['tls-cert']), key: fs.readFileSync(flags['tls-key']) } : null;
+// The S3 listener's port, for presigned URLs (the control port may be another one).
+let storePort = 0;
+let storeConnections = 0;
 const credentials = { accessKeyId, secretAccessKey, sessionToken: sessionToken || undefined };
 
 let backendPort = 0;
@@ -244,11 +265,16 @@ async function control(req, res, body) {
       held.delete(name);
       for (const go of waiting) go();
     } else if (req.method === 'GET' && p === '/__presign') {
+      // For the S3 listener, whichever port this control request came in on.
+      const host = tls ? `127.0.0.1:${storePort}` : req.headers.host;
       const signed = aws4.sign({ service: 's3', region, method: url.searchParams.get('method'),
-        host: req.headers.host, path: url.searchParams.get('path'), signQuery: true,
-        headers: {} }, credentials);
+        host, path: url.searchParams.get('path'), signQuery: true, headers: {} }, credentials);
       res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(`http://${req.headers.host}${signed.path}`);
+      res.end(`${tls ? 'https' : 'http'}://${host}${signed.path}`);
+      return;
+    } else if (req.method === 'GET' && p === '/__connections') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ connections: storeConnections }));
       return;
     } else if (req.method === 'GET' && p === '/__log') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -280,7 +306,7 @@ function takeFault(req) {
   return null;
 }
 
-const proxy = http.createServer((req, res) => {
+function serve(req, res) {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -309,7 +335,7 @@ const proxy = http.createServer((req, res) => {
     }
     answer(req, res, body, url, entry, fault);
   });
-});
+}
 
 function answer(req, res, body, url, entry, fault) {
   {
@@ -362,13 +388,19 @@ function answer(req, res, body, url, entry, fault) {
   }
 }
 
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
 (async () => {
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
   const addr = await s3.run();
   backendPort = addr.port;
-  proxy.listen(0, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: proxy.address().port }) + '\n');
-  });
+  const store = tls ? https.createServer(tls, serve) : http.createServer(serve);
+  store.on('connection', () => { storeConnections += 1; });
+  storePort = await listen(store);
+  const controlPort = tls ? await listen(http.createServer(serve)) : storePort;
+  process.stdout.write(JSON.stringify({ port: storePort, control_port: controlPort }) + '\n');
 })().catch((e) => {
   process.stderr.write(String(e && e.stack || e) + '\n');
   process.exit(1);

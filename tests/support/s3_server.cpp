@@ -18,37 +18,77 @@ std::string find_node() {
     throw std::runtime_error("node not found: the storage tests need nodejs (scripts/deps.sh)");
 }
 
+// The int after `"key":` in the server's start line.
+int port_in(const std::string& out, const std::string& key) {
+    const auto at = out.find("\"" + key + "\":");
+    if (at == std::string::npos) throw std::runtime_error("no " + key + " in: " + out);
+    return std::stoi(out.substr(at + key.size() + 3));
+}
+
+// A self-signed P-256 certificate (and its key) for `names`, valid two days: cert.pem and
+// key.pem in `dir`.
+void make_certificate(const fs::path& dir, const std::vector<std::string>& names) {
+    std::string san = "subjectAltName=";
+    for (const auto& name : names) {
+        const bool ip = name.find_first_not_of("0123456789.") == std::string::npos ||
+                        name.find(':') != std::string::npos;
+        if (san.back() != '=') san += ',';
+        san += (ip ? "IP:" : "DNS:") + name;
+    }
+    const auto result =
+        run_process({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                     "/CN=" + names.front(), "-addext", san, "-keyout", (dir / "key.pem").string(),
+                     "-out", (dir / "cert.pem").string()});
+    if (result.exit_code != 0) {
+        throw std::runtime_error(
+            "openssl could not make the test certificate (scripts/deps.sh "
+            "installs openssl): " +
+            result.err);
+    }
+}
+
 }  // namespace
 
-S3Server::S3Server(const fs::path& dir, S3Identity identity) : identity_(std::move(identity)) {
+S3Server::S3Server(const fs::path& dir, S3Identity identity, S3Tls tls)
+    : identity_(std::move(identity)) {
     const fs::path node_dir = fs::path(RENDERER_SOURCE_ROOT) / "tests" / "node";
     if (!fs::exists(node_dir / "node_modules" / "s3rver")) {
         throw std::runtime_error("tests/node/node_modules lacks s3rver: run scripts/deps.sh");
     }
     fs::create_directories(dir / "s3rver");
-    std::vector<std::string> args{find_node(),
-                                  "--openssl-legacy-provider",
-                                  (node_dir / "s3_test_server.js").string(),
-                                  (dir / "s3rver").string(),
-                                  identity_.access_key,
-                                  identity_.secret_key,
-                                  identity_.region};
+    std::vector<std::string> args{find_node(), "--openssl-legacy-provider",
+                                  (node_dir / "s3_test_server.js").string()};
+    if (tls.enabled) {
+        make_certificate(dir, tls.names);
+        certificate_ = dir / "cert.pem";
+        args.push_back("--tls-cert=" + certificate_.string());
+        args.push_back("--tls-key=" + (dir / "key.pem").string());
+    }
+    args.insert(args.end(), {(dir / "s3rver").string(), identity_.access_key, identity_.secret_key,
+                             identity_.region});
     if (!identity_.session_token.empty()) args.push_back(identity_.session_token);
     child_ = std::make_unique<Child>(args, std::vector<std::string>{"PATH=/usr/bin:/bin"},
                                      dir / "s3_server.log");
     // Node starts slowly on a loaded 2-core machine.
-    if (!child_->wait_for_output("\"port\":", std::chrono::seconds(60))) {
+    if (!child_->wait_for_output("\"control_port\":", std::chrono::seconds(60))) {
         throw std::runtime_error("the S3 test server did not start: " + child_->output());
     }
     const auto out = child_->output();
-    port_ = std::stoi(out.substr(out.find("\"port\":") + 7));
+    port_ = port_in(out, "port");
+    control_port_ = port_in(out, "control_port");
 }
 
 S3Server::~S3Server() = default;
 
+std::string S3Server::endpoint() const {
+    return (certificate_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+           std::to_string(port_);
+}
+
 std::string S3Server::control(const std::string& method, const std::string& path,
                               const std::string& body) {
-    httplib::Client client("127.0.0.1", port_);
+    httplib::Client client("127.0.0.1", control_port_);
     client.set_read_timeout(std::chrono::seconds(120));
     httplib::Result res = method == "PUT"    ? client.Put(path, body, "application/octet-stream")
                           : method == "POST" ? client.Post(path, body, "application/json")
@@ -155,6 +195,8 @@ std::string S3Server::presign(const std::string& method, const std::string& path
 
 std::string S3Server::request_log() { return control("GET", "/__log"); }
 
+int S3Server::connections() { return port_in(control("GET", "/__connections"), "connections"); }
+
 storage::StorageConfig storage_config_for(const S3Server& server) {
     return storage_config_for(server, server.identity());
 }
@@ -165,6 +207,7 @@ storage::StorageConfig storage_config_for(const S3Server& server, const S3Identi
         storage::S3Credentials{identity.access_key, identity.secret_key, identity.session_token};
     c.region = identity.region;
     c.endpoint = server.endpoint();
+    if (!server.certificate().empty()) c.ca_bundle = server.certificate();
     c.limits.min_free_bytes = 1 << 20;
     return c;
 }

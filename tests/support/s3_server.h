@@ -21,15 +21,26 @@ struct S3Identity {
     std::string session_token;  // when set, every request must carry it
 };
 
+// The store's transport: plain http (most tests), or https with a self-signed certificate made
+// for this server alone (the openssl CLI, into its dir) naming `names` as subject alternative
+// names: IP addresses as IP entries, anything else as DNS ones.
+struct S3Tls {
+    bool enabled = false;
+    std::vector<std::string> names{"127.0.0.1", "localhost"};
+};
+
 class S3Server {
   public:
-    explicit S3Server(const std::filesystem::path& dir, S3Identity identity = {});
+    explicit S3Server(const std::filesystem::path& dir, S3Identity identity = {}, S3Tls tls = {});
     ~S3Server();
     S3Server(const S3Server&) = delete;
     S3Server& operator=(const S3Server&) = delete;
 
-    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    // http://127.0.0.1:PORT, or https:// in TLS mode.
+    std::string endpoint() const;
     const S3Identity& identity() const { return identity_; }
+    // The self-signed certificate (a PEM bundle that trusts this server); empty when plain.
+    const std::filesystem::path& certificate() const { return certificate_; }
 
     void create_bucket(const std::string& bucket);
     void put(const std::string& bucket, const std::string& key, const std::string& data);
@@ -60,22 +71,28 @@ class S3Server {
     // How many requests wait under `name` now.
     int held(const std::string& name);
     void release(const std::string& name);
-    // An aws4 query-signed URL (valid a day) for METHOD /bucket/key.
+    // An aws4 query-signed URL (valid a day) for METHOD /bucket/key, https:// in TLS mode.
     std::string presign(const std::string& method, const std::string& path);
     // Every proxied request as JSON: [{"method","path","query","status"}...].
     std::string request_log();
+    // TCP connections the store's port accepted so far, those whose TLS handshake the client
+    // refused included (they never reach request_log()).
+    int connections();
 
   private:
     std::string control(const std::string& method, const std::string& path,
                         const std::string& body = {});
 
     S3Identity identity_;
+    std::filesystem::path certificate_;
     std::unique_ptr<Child> child_;
-    int port_ = 0;
+    int port_ = 0;          // the store (http or https)
+    int control_port_ = 0;  // the control surface (always http)
 };
 
 // A storage configuration aimed at `server` with `identity`'s credentials and region (the
-// server's own by default), and a free-space floor small enough for a test machine.
+// server's own by default), trusting its certificate in TLS mode (AWS_CA_BUNDLE), and a
+// free-space floor small enough for a test machine.
 storage::StorageConfig storage_config_for(const S3Server& server);
 storage::StorageConfig storage_config_for(const S3Server& server, const S3Identity& identity);
 
