@@ -154,12 +154,16 @@ std::optional<media::RenderResult> JobRunner::render_with_retries(
             failure =
                 Error(ErrorClass::EncodeError, fmt::format("unexpected failure: {}", e.what()));
         }
+        // A failed download is the cause, whatever the render met first: its error, or a frame
+        // the failed batch removed under it. The download already spent its own retries, and a
+        // render retry would only meet its error again.
+        if (fetch) {
+            if (auto fetch_failure = fetch->failure()) failure = std::move(fetch_failure);
+        }
         // A cancel decides the class, whatever the render happened to throw on its way out.
         if (const auto reason = cancel_.reason(); reason && failure->error_class() != *reason) {
             failure = Error(*reason, failure->what(), failure->stderr_snippet());
         }
-        // A failed download already spent its own retries, and a render retry would only meet
-        // its error again.
         const bool retry = is_transient(failure->error_class()) && attempt <= config_.max_retries &&
                            !cancel_.cancelled() && !lease_.lost() && !(fetch && fetch->failure());
         if (!retry) return std::nullopt;
