@@ -21,6 +21,7 @@
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
+#include "support/mp4_boxes.h"
 #include "support/test_request.h"
 
 namespace renderer::testing {
@@ -196,6 +197,47 @@ TEST_F(FrameTimingTest, VfrSampleTablesAreValidAndKeepCfrDurationAndAudio) {
         EXPECT_EQ(av[k].pts, ac[k].pts) << k;
         EXPECT_EQ(av[k].duration, ac[k].duration) << k;
         EXPECT_EQ(av[k].data_sha256, ac[k].data_sha256) << k;
+    }
+}
+
+// The sum of the video track's sample durations (stts), in its media timescale.
+std::uint64_t stts_sum(const Mp4Track& t) {
+    std::uint64_t sum = 0;
+    for (const auto& [count, delta] : t.stts) sum += std::uint64_t{count} * delta;
+    return sum;
+}
+
+// A story ending on a long hold after single frames: the last packet in decode order is a
+// B-frame lasting one period, decoded after the long final slide. Its stts delta (the muxer's
+// "last sample duration") ended the track's decode timeline 20 frames before the slide did:
+// stts added up to 0.73 s in a 1.4 s media, libavformat (which takes the shorter of mdhd and
+// the stts sum) reported a 0.73 s video stream, and `ffmpeg -vf fps=30` made 13 frames of it
+// instead of 42. The sample durations must not end before the media does. (They may end after
+// it: x264's decode times lag the sorted presentation times by its B-frame delay, so after a long
+// first hold the decode timeline runs past the media's end, which libavformat bounds by mdhd.)
+TEST_F(FrameTimingTest, VfrSampleDurationsCoverTheCfrVideoDuration) {
+    for (const auto& holds :
+         std::vector<std::vector<Hold>>{{{1, 10}, {2, 1}, {3, 1}, {4, 30}},
+                                        {{1, 10}, {2, 1}, {3, 1}, {4, 1}, {5, 30}},
+                                        {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 30}},
+                                        kStory}) {
+        std::int64_t total = 0;
+        for (const auto& h : holds) total += h.frames;
+        const auto frames = story(fmt::format("tail{}", total), holds);
+        const auto cfr = render(request(frames, FrameTiming::Cfr, fmt::format("cfr{}", total)));
+        const auto vfr = render(request(frames, FrameTiming::Vfr, fmt::format("vfr{}", total)));
+        const auto movie = read_movie(read_text(vfr.path));
+        const auto* track = movie.track("vide");
+        ASSERT_NE(track, nullptr);
+        // 44100 Hz audio: the media timescale is lcm(30, 44100) = 44100, 1470 ticks a frame.
+        ASSERT_EQ(track->media_timescale, 44100u);
+        EXPECT_EQ(track->media_duration, static_cast<std::uint64_t>(total) * 1470) << total;
+        EXPECT_GE(stts_sum(*track), track->media_duration) << total << " frames";
+        const auto* sv = first_stream(media::probe_file(vfr.path), "video");
+        const auto* sc = first_stream(media::probe_file(cfr.path), "video");
+        ASSERT_NE(sv, nullptr);
+        ASSERT_NE(sc, nullptr);
+        EXPECT_DOUBLE_EQ(sv->duration_sec, sc->duration_sec) << total << " frames";
     }
 }
 
