@@ -70,6 +70,8 @@ void Mp4Writer::write_header(int timescale) {
     av_check(rc, write_error_class(rc, ctx_->pb), "cannot write the MP4 header");
     header_written_ = true;
     stream_end_.assign(ctx_->nb_streams, -1);
+    first_dts_.assign(ctx_->nb_streams, AV_NOPTS_VALUE);
+    first_pts_.assign(ctx_->nb_streams, AV_NOPTS_VALUE);
     // The mov muxer ends its header with the mdat box's: the packets follow from here.
     payload_start_ = avio_tell(ctx_->pb);
 }
@@ -87,9 +89,27 @@ void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_tim
     }
     av_packet_rescale_ts(packet, encoder_time_base, stream->time_base);
     packet->stream_index = stream->index;
+    const auto index = static_cast<std::size_t>(stream->index);
+    const std::int64_t end = stream_end_.at(index);
+    if (end >= 0 && packet->pts != AV_NOPTS_VALUE && packet->dts != AV_NOPTS_VALUE) {
+        // The mov muxer states one duration per sample, the decode-time deltas (stts), and takes
+        // the last one from the last packet's duration; libavformat reads a track whose deltas
+        // add up to less than its media as that much shorter. With B-frames the last packet
+        // decoded need not be the last shown: in vfr it was a one-period B-frame decoded after a
+        // 1 s final slide, and the track read back 0.7 s of 1.4. So each packet lasts at least
+        // until the decode timeline, from the first packet's dts, spans the media from its first
+        // pts to `end`: only the last packet's duration reaches the stts, and the muxer's track
+        // end (the latest pts + duration) stays `end` by the cut below. In cfr this never exceeds
+        // a period, so cfr files are unchanged.
+        std::int64_t& first_dts = first_dts_.at(index);
+        std::int64_t& first_pts = first_pts_.at(index);
+        if (first_dts == AV_NOPTS_VALUE) first_dts = packet->dts;
+        if (first_pts == AV_NOPTS_VALUE || packet->pts < first_pts) first_pts = packet->pts;
+        packet->duration =
+            std::max(packet->duration, (end - first_pts) - (packet->dts - first_dts));
+    }
     // The muxer's track and edit list end at the latest packet's pts + duration.
-    if (const std::int64_t end = stream_end_.at(static_cast<std::size_t>(stream->index));
-        end >= 0 && packet->pts != AV_NOPTS_VALUE && packet->pts + packet->duration > end) {
+    if (end >= 0 && packet->pts != AV_NOPTS_VALUE && packet->pts + packet->duration > end) {
         packet->duration = std::max<std::int64_t>(0, end - packet->pts);
     }
     const int rc = av_interleaved_write_frame(ctx_.get(), packet);

@@ -30,7 +30,9 @@ class Mp4Writer {
     // edit lists hold the exact cut instead of the muxer's default 1000 units a second.
     void write_header(int timescale);
     // Packets of `stream` end at `end` (in `time_base`) at the latest: the last frame of a video
-    // cut by shorter music is shown only until the music ends. Call after write_header().
+    // cut by shorter music is shown only until the music ends. And the track's sample durations
+    // reach `end`: the last packet stored lasts until the decode timeline covers the media.
+    // Call after write_header().
     void set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base);
     // Rescales `packet` from `encoder_time_base` to the stream's and hands it to the interleaver.
     void write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base);
@@ -46,6 +48,9 @@ class Mp4Writer {
     OutputFormatPtr ctx_;
     LibavLogRoute route_;
     std::vector<std::int64_t> stream_end_;  // per stream index, in the stream's time base; -1: none
+    // Per stream index, in the stream's time base: the first packet's dts and the earliest pts
+    // so far (AV_NOPTS_VALUE before the first packet).
+    std::vector<std::int64_t> first_dts_, first_pts_;
     bool header_written_ = false;
     std::int64_t payload_start_ = -1;  // where the header left the mdat payload to begin
 };
