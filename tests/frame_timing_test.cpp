@@ -241,6 +241,39 @@ TEST_F(FrameTimingTest, VfrSampleDurationsCoverTheCfrVideoDuration) {
     }
 }
 
+// The last frame shown must last, as libavformat demuxes it, until the video ends. With B-frames
+// (ctts) libavformat 5.1 gives no packet the stts's duration but guesses one frame period from
+// the frame rate, so a final slide held 1 s as one sample was read as lasting 1/30 s: `ffmpeg
+// -i vfr.mp4 -vf fps=30` made 13 frames of a 42-frame render, dropping the last slide's hold, and
+// any player or editor timing frames by packet durations shows it that briefly. A render whose
+// last sample lasts one period is read right whatever the reader assumes.
+TEST_F(FrameTimingTest, VfrLastFrameLastsUntilTheEndAsLibavformatReadsIt) {
+    for (const auto& holds :
+         std::vector<std::vector<Hold>>{{{1, 10}, {2, 1}, {3, 1}, {4, 30}},
+                                        {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 30}},
+                                        {{1, 40}},
+                                        kStory}) {
+        std::int64_t total = 0;
+        for (const auto& h : holds) total += h.frames;
+        const auto frames = story(fmt::format("end{}", total), holds);
+        for (const auto timing : {FrameTiming::Cfr, FrameTiming::Vfr}) {
+            const auto result = render(
+                request(frames, timing, fmt::format("{}{}", media::to_string(timing), total)));
+            const auto video = stream_packets(result.path, "video");
+            ASSERT_FALSE(video.empty());
+            const auto last = *std::max_element(
+                video.begin(), video.end(),
+                [](const PacketRecord& a, const PacketRecord& b) { return a.pts < b.pts; });
+            // pts + duration, in frames: pts * num / den * fps.
+            EXPECT_EQ((last.pts + last.duration) * last.time_base_num * kFps,
+                      total * last.time_base_den)
+                << media::to_string(timing) << ", " << total
+                << " frames: the last frame shows from " << last.pts << " for " << last.duration
+                << " (1/" << last.time_base_den << " s)";
+        }
+    }
+}
+
 // Keyframe gaps (and the gap from the last keyframe to the end) in seconds of presentation time.
 std::vector<double> keyframe_gaps(const fs::path& mp4, double duration_sec) {
     std::vector<double> keys;
