@@ -91,8 +91,9 @@ class FrameTimingTest : public ::testing::Test {
 // A story of slides held for various lengths: one held past VFR_MAX_HOLD_MS (1 s = 30 frames),
 // single frames as in a crossfade, and a short hold at the end.
 const std::vector<Hold> kStory = {{1, 10}, {2, 1}, {3, 45}, {4, 1}, {5, 1}, {6, 8}};
-// The frames a vfr render of kStory encodes, by first index: the 45-frame hold is split at 30.
-const std::vector<std::int64_t> kStoryStarts = {0, 10, 11, 41, 56, 57, 58};
+// The frames a vfr render of kStory encodes, by first index: the 45-frame hold is split at 30,
+// and the last frame is a run of its own (media/held_frames.h).
+const std::vector<std::int64_t> kStoryStarts = {0, 10, 11, 41, 56, 57, 58, 65};
 constexpr std::int64_t kStoryFrames = 66;
 
 // Whether `pts` (in num/den seconds) is exactly frame `index` at kFps: pts*num/den == index/kFps.
@@ -401,7 +402,7 @@ TEST(HeldFramesTest, RunsTileTheFramesWithinTheHoldAndKeyframesWithinTheKeyint) 
             const auto picture = next(12);
             contents.insert(contents.end(), 1 + next(400), picture);
         }
-        media::HeldFrames held(s);
+        media::HeldFrames held(s, static_cast<std::int64_t>(contents.size()));
         std::vector<media::HeldRun> runs;
         for (const auto c : contents) {
             if (auto run = held.add(c)) runs.push_back(*run);
@@ -430,6 +431,7 @@ TEST(HeldFramesTest, RunsTileTheFramesWithinTheHoldAndKeyframesWithinTheKeyint) 
         }
         EXPECT_EQ(expected_start, static_cast<std::int64_t>(contents.size()));
         EXPECT_TRUE(runs.front().keyframe);
+        EXPECT_EQ(runs.back().frames, 1) << "the last frame is a run of its own";
     }
 }
 

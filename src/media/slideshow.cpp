@@ -448,7 +448,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             ++encoded_frames;
         };
         // vfr: the open run's picture waits until the run ends, when its duration is known.
-        HeldFrames held(s);
+        HeldFrames held(s, cut.video_frames);
         SharedFrame held_picture;
         const auto send_run = [&](const HeldRun& run) {
             durations[run.start] = run.frames;
