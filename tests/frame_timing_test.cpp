@@ -323,6 +323,29 @@ TEST_F(FrameTimingTest, HevcKeyframesInVfrAreAtMostKeyintSecApart) {
         EXPECT_LE(gaps[k], 1.0 + 1e-9) << "keyframe gap " << k << " is " << gaps[k] << " s";
 }
 
+// probe's shortest and longest frame durations for a file whose last frame's duration
+// libavformat guesses: with composition offsets (x265 stores them even without reordering)
+// every packet is given 1 / r_frame_rate, and r_frame_rate, estimated from sparse vfr
+// timestamps, was 10: the last frame (1/30 s, a run of its own) was reported as 0.1 s and the
+// shortest frame as 0.1 s. The last frame shows until the stream ends, as the container states.
+TEST_F(FrameTimingTest, ProbeTakesTheLastFramesDurationFromTheStreamsEnd) {
+    const auto frames = story("long", {{1, 27}, {2, 45}, {3, 36}});
+    auto r = request(frames, FrameTiming::Vfr, "hevc");
+    r.settings.codec = media::VideoCodec::Hevc;
+    r.settings.keyint_sec = 1;
+    r.settings.vfr_max_hold_ms = 5000;
+    r.settings.audio.fit = media::AudioFit::Pad;
+    const auto result = render(r);
+    const auto* v = first_stream(media::probe_file(result.path), "video");
+    ASSERT_NE(v, nullptr);
+    // Runs of 27, 30, 15, 30, 5 and the last frame's 1 (the keyint splits the 45 and 36 holds).
+    EXPECT_EQ(v->frames, 6);
+    EXPECT_EQ(v->frame_timing, "vfr");
+    EXPECT_NEAR(v->min_frame_duration_sec, 1.0 / kFps, 1e-9);
+    EXPECT_NEAR(v->max_frame_duration_sec, 1.0, 1e-9);
+    EXPECT_NEAR(v->duration_sec, 108.0 / kFps, 1e-9);
+}
+
 // SVT-AV1 places no keyframe where it is asked (a forced key picture is ignored), so vfr, whose
 // keyframes must come by time, cannot keep KEYINT_SEC with it: refused, naming both settings.
 TEST(FrameTimingSettings, VfrWithAv1IsAConfigErrorNamingBoth) {
