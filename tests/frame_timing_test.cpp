@@ -242,6 +242,31 @@ TEST_F(FrameTimingTest, VfrSampleDurationsCoverTheCfrVideoDuration) {
     }
 }
 
+// At 24 fps the frames' end is rarely a whole sample: 37 frames are 67987.5 samples at 44.1 kHz,
+// the padded audio keeps 67988, and the video's track must still end with its frames (135975
+// ticks of 1/88200 s), not half a sample later with the audio's rounding. Without B-frames
+// (ultrafast) the last packet decoded is the last shown, in both timings.
+TEST_F(FrameTimingTest, VideoTrackEndsWithItsFramesWhenTheAudioRoundsPastThem) {
+    const auto frames = story("r24", {{1, 10}, {2, 1}, {3, 26}});
+    for (const auto timing : {FrameTiming::Cfr, FrameTiming::Vfr}) {
+        for (const std::string preset : {"ultrafast", "medium"}) {
+            auto r = request(frames, timing, fmt::format("{}{}", media::to_string(timing), preset));
+            r.settings.fps = 24;
+            r.settings.preset = preset;
+            r.settings.audio.fit = media::AudioFit::Pad;
+            const auto movie = read_movie(read_text(render(r).path));
+            const auto* v = movie.track("vide");
+            ASSERT_NE(v, nullptr);
+            ASSERT_EQ(v->media_timescale, 88200u);
+            EXPECT_EQ(v->media_duration, 37u * 88200 / 24)
+                << media::to_string(timing) << " " << preset;
+            ASSERT_FALSE(v->edits.empty());
+            EXPECT_EQ(v->edits.back().segment_duration, 37u * movie.timescale / 24)
+                << media::to_string(timing) << " " << preset;
+        }
+    }
+}
+
 // The last frame shown must last, as libavformat demuxes it, until the video ends. With B-frames
 // (ctts) libavformat 5.1 gives no packet the stts's duration but guesses one frame period from
 // the frame rate, so a final slide held 1 s as one sample was read as lasting 1/30 s: `ffmpeg
