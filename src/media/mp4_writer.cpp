@@ -99,8 +99,9 @@ void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_tim
     Track& t = tracks_.at(index);
     if (t.first_dts == AV_NOPTS_VALUE) t.first_dts = packet->dts;
     if (t.first_pts == AV_NOPTS_VALUE || packet->pts < t.first_pts) t.first_pts = packet->pts;
+    cut_at_end(packet);
+    t.shown_until = std::max(t.shown_until, packet->pts + packet->duration);
     if (t.held) {
-        cut_at_end(t.held.get());
         interleave(t.held.get());
     } else {
         t.held = make_packet();
@@ -125,21 +126,23 @@ void Mp4Writer::write_last_packets() {
         Track& t = tracks_[i];
         if (!t.held) continue;
         AVPacket* last = t.held.get();
-        const std::int64_t end = stream_end_[i];
+        // The media ends where its frames do (the latest pts + duration, each cut at the stream
+        // end): not at the stream end itself, which the audio's rounding may put a tick later.
+        const std::int64_t end = t.shown_until;
         // The mov muxer states one duration per sample, the decode-time deltas (stts), and takes
         // the last from the last packet's duration; libavformat reads a track whose deltas add up
         // to less than its media as that much shorter. With B-frames the last packet decoded is
         // not always the last shown, and x264's decode times lag the presentation times by its
         // B-frame delay, which vfr's held runs make long: a 1.4 s vfr render read back as a
         // 0.73 s video stream. So the last packet lasts until the decode timeline spans the
-        // media, from the first pts to `end`; where that would carry its presentation past
+        // media, from the first pts to its end; where that would carry its presentation past
         // `end`, its dts moves later first (never past its pts, as the track's first sample is
         // presented that much after it is decoded; and after the dts before it, which it was
         // already). In cfr neither changes anything: the last packet keeps its period.
         const std::int64_t lead = t.first_pts - t.first_dts;  // the first sample's ctts, ≥ 0
         last->dts = std::max(last->dts, last->pts - lead);
         last->duration = std::max(last->duration, (end - t.first_pts) - (last->dts - t.first_dts));
-        cut_at_end(last);
+        last->duration = std::min(last->duration, end - last->pts);  // cut already: ≥ its own
         interleave(last);
         t.held.reset();
     }

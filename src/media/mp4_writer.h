@@ -56,6 +56,7 @@ class Mp4Writer {
     struct Track {
         std::int64_t first_dts = AV_NOPTS_VALUE;  // the first packet's
         std::int64_t first_pts = AV_NOPTS_VALUE;  // the earliest so far
+        std::int64_t shown_until = 0;             // the latest pts + duration so far
         PacketPtr held;                           // the latest packet, not yet interleaved
     };
     std::vector<Track> tracks_;
