@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -424,6 +425,35 @@ TEST_F(FrameTimingTest, VfrRendersAreByteIdenticalAndCachedByTheirOwnKey) {
         if (change == 2) other.settings.keyint_sec = 2;
         EXPECT_FALSE(render(other).cache_hit) << "change " << change;
     }
+}
+
+// The cache checks a whole artifact's packet count against the runs these frames make; an
+// artifact of other inputs (the other timing, a frame changed inside a held run) differs in that
+// count too, and was logged as `cache_incomplete` (a damaged artifact, to an operator) before its
+// key was compared. Those are plain misses; a truncated artifact is still incomplete.
+TEST_F(FrameTimingTest, ArtifactsOfOtherInputsAreCacheMissesNotIncomplete) {
+    const auto frames = story("story", kStory);
+    auto vfr = request(frames, FrameTiming::Vfr, "out");
+    vfr.settings.use_cache = true;
+    auto cfr = vfr;
+    cfr.settings.frame_timing = FrameTiming::Cfr;
+    const auto first = render(vfr);
+    EXPECT_FALSE(render(cfr).cache_hit);  // over the vfr artifact
+    EXPECT_FALSE(render(vfr).cache_hit);  // over the cfr artifact
+    // A frame inside the 45-frame hold shows another slide now.
+    fs::copy_file(tmp_ / "pictures/frame_7.png", frames / "frame_30.png",
+                  fs::copy_options::overwrite_existing);
+    EXPECT_FALSE(render(vfr).cache_hit);
+    EXPECT_TRUE(logs_->events("cache_incomplete").empty()) << logs_->joined();
+
+    std::string artifact = read_text(first.path);
+    artifact.resize(artifact.size() - 100);
+    {
+        std::ofstream out(first.path, std::ios::binary | std::ios::trunc);
+        out << artifact;
+    }
+    EXPECT_FALSE(render(vfr).cache_hit);
+    EXPECT_EQ(logs_->events("cache_incomplete").size(), 1u);
 }
 
 // The planner alone, over long stories no render test could afford: every run is one content,
