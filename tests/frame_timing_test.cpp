@@ -16,7 +16,10 @@
 #include <set>
 
 #include "common/error.h"
+#include "media/encoders.h"
 #include "media/held_frames.h"
+#include "media/libav_log.h"
+#include "media/mp4_writer.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
 #include "support/capture_sink.h"
@@ -370,6 +373,48 @@ TEST_F(FrameTimingTest, ProbeTakesTheLastFramesDurationFromTheStreamsEnd) {
     EXPECT_NEAR(v->min_frame_duration_sec, 1.0 / kFps, 1e-9);
     EXPECT_NEAR(v->max_frame_duration_sec, 1.0, 1e-9);
     EXPECT_NEAR(v->duration_sec, 108.0 / kFps, 1e-9);
+}
+
+// probe's frame_timing on a file we did not render: five frames of 1/30 s, then one of 1 s (an
+// MP4 written directly, without B-frames, so libavformat reads every stored duration). probe
+// set the last frame aside because shorter music may cut it short, and so called this file
+// "cfr" while reporting its longest frame as 30 times its shortest. A last frame shorter than
+// the others may be a cut; a longer one is variable timing.
+TEST_F(FrameTimingTest, ProbeCallsALongerLastFrameVfr) {
+    const fs::path out = tmp_ / "long_last.mp4";
+    {
+        media::RenderSettings s;
+        s.fps = kFps;
+        s.preset = "ultrafast";  // no B-frames
+        media::LibavLogCapture capture;
+        media::Mp4Writer mux(out, capture);
+        const auto encoder =
+            media::open_video_encoder(s, media::Canvas{64, 64}, mux.needs_global_header());
+        AVStream* stream = mux.add_stream(encoder.get());
+        mux.write_header(kFps);
+        media::FrameDurations durations;
+        for (int k = 0; k < 6; ++k) {
+            media::FramePtr frame(av_frame_alloc());
+            frame->format = AV_PIX_FMT_YUV420P;
+            frame->width = frame->height = 64;
+            ASSERT_GE(av_frame_get_buffer(frame.get(), 0), 0);
+            for (int p = 0; p < 3; ++p) {
+                std::fill_n(frame->data[p], frame->linesize[p] * (p == 0 ? 64 : 32),
+                            static_cast<std::uint8_t>(40 * k + 16));
+            }
+            frame->pts = k;
+            durations[k] = k == 5 ? kFps : 1;
+            media::encode_and_write(encoder.get(), frame.get(), stream, mux, nullptr, &durations);
+        }
+        media::encode_and_write(encoder.get(), nullptr, stream, mux, nullptr, &durations);
+        mux.finish();
+    }
+    const auto* v = first_stream(media::probe_file(out), "video");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->frames, 6);
+    EXPECT_NEAR(v->min_frame_duration_sec, 1.0 / kFps, 1e-9);
+    EXPECT_NEAR(v->max_frame_duration_sec, 1.0, 1e-9);
+    EXPECT_EQ(v->frame_timing, "vfr");
 }
 
 // SVT-AV1 places no keyframe where it is asked (a forced key picture is ignored), so vfr, whose
