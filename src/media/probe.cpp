@@ -34,10 +34,12 @@ void describe_frame_timing(StreamInfo& s, std::vector<std::int64_t>& pts, std::i
     pts.push_back(stream_end != AV_NOPTS_VALUE && stream_end > pts.back() ? stream_end
                                                                           : packets_end);
     std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = 0;
-    bool equal = true;  // all but the last, which shorter music may cut short in either timing
+    // All but the last, which shorter music may cut short in either timing: shorter, never longer.
+    bool equal = true;
     for (std::size_t k = 1; k < pts.size(); ++k) {
         const std::int64_t d = pts[k] - pts[k - 1];
-        if (k > 1 && k + 1 < pts.size() && d != pts[1] - pts[0]) equal = false;
+        const std::int64_t first = pts[1] - pts[0];
+        if (k + 1 < pts.size() ? d != first : d > first) equal = false;
         lo = std::min(lo, d);
         hi = std::max(hi, d);
     }
