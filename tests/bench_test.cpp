@@ -215,6 +215,36 @@ TEST_F(BenchTest, FrameTimingIsAnAxisAndVfrQualityIsMeasuredAtEveryFramesTime) {
     expect_no_scratch_left();
 }
 
+// vfr forces its keyframes by time and SVT-AV1 ignores a forced key picture, so av1 in vfr is
+// refused (DECISIONS, frame timing). The bench's grid bypassed that check: `--codec av1
+// --frame-timing vfr` (or FRAME_TIMING=vfr in the env) rendered and reported an av1 vfr row
+// whose keyframes KEYINT_SEC did not bound.
+TEST_F(BenchTest, Av1InVfrIsRefusedBeforeAnyRenderNamingBothFlags) {
+    const std::vector<
+        std::pair<std::vector<std::string>, std::vector<std::pair<std::string, std::string>>>>
+        cases = {
+            {{"--codec", "av1", "--preset", "12", "--crf", "40", "--frame-timing", "vfr"}, {}},
+            {{"--codec", "h264,av1", "--preset", "ultrafast,av1:12", "--crf", "h264:30,av1:40",
+              "--frame-timing", "cfr,vfr"},
+             {}},
+            {{"--codec", "av1", "--preset", "12", "--crf", "40"}, {{"FRAME_TIMING", "vfr"}}},
+        };
+    // The demo's frames: large enough for SVT-AV1 (64 rows at least), so a render would succeed.
+    const auto demo = (testdata() / "stories/demo/part1/frames").string();
+    for (const auto& [args, env] : cases) {
+        std::vector<std::string> a = args;
+        a.insert(a.begin(), {"--music", music()});
+        const auto r = bench(a, env, demo);
+        EXPECT_EQ(r.exit_code, 64) << r.out << r.err;
+        EXPECT_TRUE(r.out.empty()) << "no report: " << r.out;
+        const std::string said = r.out + r.err;
+        EXPECT_NE(said.find("--frame-timing"), std::string::npos) << said;
+        EXPECT_NE(said.find("--codec"), std::string::npos) << said;
+        EXPECT_EQ(said.find("bench_run"), std::string::npos) << "nothing rendered: " << said;
+    }
+    expect_no_scratch_left();
+}
+
 TEST_F(BenchTest, TableIsAlignedAndMarksTheParetoRows) {
     // No --music: the first track of MUSIC_DIR, as render picks it.
     const auto r = bench({"--preset", "ultrafast,veryfast", "--crf", "20,38"},

@@ -9,18 +9,23 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <set>
 
 #include "common/error.h"
+#include "media/encoders.h"
 #include "media/held_frames.h"
+#include "media/libav_log.h"
+#include "media/mp4_writer.h"
 #include "media/probe.h"
 #include "media/slideshow.h"
 #include "support/capture_sink.h"
 #include "support/fixtures.h"
 #include "support/media_inspect.h"
+#include "support/mp4_boxes.h"
 #include "support/test_request.h"
 
 namespace renderer::testing {
@@ -90,8 +95,9 @@ class FrameTimingTest : public ::testing::Test {
 // A story of slides held for various lengths: one held past VFR_MAX_HOLD_MS (1 s = 30 frames),
 // single frames as in a crossfade, and a short hold at the end.
 const std::vector<Hold> kStory = {{1, 10}, {2, 1}, {3, 45}, {4, 1}, {5, 1}, {6, 8}};
-// The frames a vfr render of kStory encodes, by first index: the 45-frame hold is split at 30.
-const std::vector<std::int64_t> kStoryStarts = {0, 10, 11, 41, 56, 57, 58};
+// The frames a vfr render of kStory encodes, by first index: the 45-frame hold is split at 30,
+// and the last frame is a run of its own (media/held_frames.h).
+const std::vector<std::int64_t> kStoryStarts = {0, 10, 11, 41, 56, 57, 58, 65};
 constexpr std::int64_t kStoryFrames = 66;
 
 // Whether `pts` (in num/den seconds) is exactly frame `index` at kFps: pts*num/den == index/kFps.
@@ -199,6 +205,105 @@ TEST_F(FrameTimingTest, VfrSampleTablesAreValidAndKeepCfrDurationAndAudio) {
     }
 }
 
+// The sum of the video track's sample durations (stts), in its media timescale.
+std::uint64_t stts_sum(const Mp4Track& t) {
+    std::uint64_t sum = 0;
+    for (const auto& [count, delta] : t.stts) sum += std::uint64_t{count} * delta;
+    return sum;
+}
+
+// A story ending on a long hold after single frames: the last packet in decode order is a
+// B-frame lasting one period, decoded after the long final slide. Its stts delta (the muxer's
+// "last sample duration") ended the track's decode timeline 20 frames before the slide did:
+// stts added up to 0.73 s in a 1.4 s media, libavformat (which takes the shorter of mdhd and
+// the stts sum) reported a 0.73 s video stream, and `ffmpeg -vf fps=30` made 13 frames of it
+// instead of 42. The sample durations must not end before the media does. (They may end after
+// it: x264's decode times lag the sorted presentation times by its B-frame delay, so after a long
+// first hold the decode timeline runs past the media's end, which libavformat bounds by mdhd.)
+TEST_F(FrameTimingTest, VfrSampleDurationsCoverTheCfrVideoDuration) {
+    for (const auto& holds :
+         std::vector<std::vector<Hold>>{{{1, 10}, {2, 1}, {3, 1}, {4, 30}},
+                                        {{1, 10}, {2, 1}, {3, 1}, {4, 1}, {5, 30}},
+                                        {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 30}},
+                                        kStory}) {
+        std::int64_t total = 0;
+        for (const auto& h : holds) total += h.frames;
+        const auto frames = story(fmt::format("tail{}", total), holds);
+        const auto cfr = render(request(frames, FrameTiming::Cfr, fmt::format("cfr{}", total)));
+        const auto vfr = render(request(frames, FrameTiming::Vfr, fmt::format("vfr{}", total)));
+        const auto movie = read_movie(read_text(vfr.path));
+        const auto* track = movie.track("vide");
+        ASSERT_NE(track, nullptr);
+        // 44100 Hz audio: the media timescale is lcm(30, 44100) = 44100, 1470 ticks a frame.
+        ASSERT_EQ(track->media_timescale, 44100u);
+        EXPECT_EQ(track->media_duration, static_cast<std::uint64_t>(total) * 1470) << total;
+        EXPECT_GE(stts_sum(*track), track->media_duration) << total << " frames";
+        const auto* sv = first_stream(media::probe_file(vfr.path), "video");
+        const auto* sc = first_stream(media::probe_file(cfr.path), "video");
+        ASSERT_NE(sv, nullptr);
+        ASSERT_NE(sc, nullptr);
+        EXPECT_DOUBLE_EQ(sv->duration_sec, sc->duration_sec) << total << " frames";
+    }
+}
+
+// At 24 fps the frames' end is rarely a whole sample: 37 frames are 67987.5 samples at 44.1 kHz,
+// the padded audio keeps 67988, and the video's track must still end with its frames (135975
+// ticks of 1/88200 s), not half a sample later with the audio's rounding. Without B-frames
+// (ultrafast) the last packet decoded is the last shown, in both timings.
+TEST_F(FrameTimingTest, VideoTrackEndsWithItsFramesWhenTheAudioRoundsPastThem) {
+    const auto frames = story("r24", {{1, 10}, {2, 1}, {3, 26}});
+    for (const auto timing : {FrameTiming::Cfr, FrameTiming::Vfr}) {
+        for (const std::string preset : {"ultrafast", "medium"}) {
+            auto r = request(frames, timing, fmt::format("{}{}", media::to_string(timing), preset));
+            r.settings.fps = 24;
+            r.settings.preset = preset;
+            r.settings.audio.fit = media::AudioFit::Pad;
+            const auto movie = read_movie(read_text(render(r).path));
+            const auto* v = movie.track("vide");
+            ASSERT_NE(v, nullptr);
+            ASSERT_EQ(v->media_timescale, 88200u);
+            EXPECT_EQ(v->media_duration, 37u * 88200 / 24)
+                << media::to_string(timing) << " " << preset;
+            ASSERT_FALSE(v->edits.empty());
+            EXPECT_EQ(v->edits.back().segment_duration, 37u * movie.timescale / 24)
+                << media::to_string(timing) << " " << preset;
+        }
+    }
+}
+
+// The last frame shown must last, as libavformat demuxes it, until the video ends. With B-frames
+// (ctts) libavformat 5.1 gives no packet the stts's duration but guesses one frame period from
+// the frame rate, so a final slide held 1 s as one sample was read as lasting 1/30 s: `ffmpeg
+// -i vfr.mp4 -vf fps=30` made 13 frames of a 42-frame render, dropping the last slide's hold, and
+// any player or editor timing frames by packet durations shows it that briefly. A render whose
+// last sample lasts one period is read right whatever the reader assumes.
+TEST_F(FrameTimingTest, VfrLastFrameLastsUntilTheEndAsLibavformatReadsIt) {
+    for (const auto& holds :
+         std::vector<std::vector<Hold>>{{{1, 10}, {2, 1}, {3, 1}, {4, 30}},
+                                        {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 30}},
+                                        {{1, 40}},
+                                        kStory}) {
+        std::int64_t total = 0;
+        for (const auto& h : holds) total += h.frames;
+        const auto frames = story(fmt::format("end{}", total), holds);
+        for (const auto timing : {FrameTiming::Cfr, FrameTiming::Vfr}) {
+            const auto result = render(
+                request(frames, timing, fmt::format("{}{}", media::to_string(timing), total)));
+            const auto video = stream_packets(result.path, "video");
+            ASSERT_FALSE(video.empty());
+            const auto last = *std::max_element(
+                video.begin(), video.end(),
+                [](const PacketRecord& a, const PacketRecord& b) { return a.pts < b.pts; });
+            // pts + duration, in frames: pts * num / den * fps.
+            EXPECT_EQ((last.pts + last.duration) * last.time_base_num * kFps,
+                      total * last.time_base_den)
+                << media::to_string(timing) << ", " << total
+                << " frames: the last frame shows from " << last.pts << " for " << last.duration
+                << " (1/" << last.time_base_den << " s)";
+        }
+    }
+}
+
 // Keyframe gaps (and the gap from the last keyframe to the end) in seconds of presentation time.
 std::vector<double> keyframe_gaps(const fs::path& mp4, double duration_sec) {
     std::vector<double> keys;
@@ -245,6 +350,71 @@ TEST_F(FrameTimingTest, HevcKeyframesInVfrAreAtMostKeyintSecApart) {
     ASSERT_FALSE(gaps.empty());
     for (std::size_t k = 0; k < gaps.size(); ++k)
         EXPECT_LE(gaps[k], 1.0 + 1e-9) << "keyframe gap " << k << " is " << gaps[k] << " s";
+}
+
+// probe's shortest and longest frame durations for a file whose last frame's duration
+// libavformat guesses: with composition offsets (x265 stores them even without reordering)
+// every packet is given 1 / r_frame_rate, and r_frame_rate, estimated from sparse vfr
+// timestamps, was 10: the last frame (1/30 s, a run of its own) was reported as 0.1 s and the
+// shortest frame as 0.1 s. The last frame shows until the stream ends, as the container states.
+TEST_F(FrameTimingTest, ProbeTakesTheLastFramesDurationFromTheStreamsEnd) {
+    const auto frames = story("long", {{1, 27}, {2, 45}, {3, 36}});
+    auto r = request(frames, FrameTiming::Vfr, "hevc");
+    r.settings.codec = media::VideoCodec::Hevc;
+    r.settings.keyint_sec = 1;
+    r.settings.vfr_max_hold_ms = 5000;
+    r.settings.audio.fit = media::AudioFit::Pad;
+    const auto result = render(r);
+    const auto* v = first_stream(media::probe_file(result.path), "video");
+    ASSERT_NE(v, nullptr);
+    // Runs of 27, 30, 15, 30, 5 and the last frame's 1 (the keyint splits the 45 and 36 holds).
+    EXPECT_EQ(v->frames, 6);
+    EXPECT_EQ(v->frame_timing, "vfr");
+    EXPECT_NEAR(v->min_frame_duration_sec, 1.0 / kFps, 1e-9);
+    EXPECT_NEAR(v->max_frame_duration_sec, 1.0, 1e-9);
+    EXPECT_NEAR(v->duration_sec, 108.0 / kFps, 1e-9);
+}
+
+// probe's frame_timing on a file we did not render: five frames of 1/30 s, then one of 1 s (an
+// MP4 written directly, without B-frames, so libavformat reads every stored duration). probe
+// set the last frame aside because shorter music may cut it short, and so called this file
+// "cfr" while reporting its longest frame as 30 times its shortest. A last frame shorter than
+// the others may be a cut; a longer one is variable timing.
+TEST_F(FrameTimingTest, ProbeCallsALongerLastFrameVfr) {
+    const fs::path out = tmp_ / "long_last.mp4";
+    {
+        media::RenderSettings s;
+        s.fps = kFps;
+        s.preset = "ultrafast";  // no B-frames
+        media::LibavLogCapture capture;
+        media::Mp4Writer mux(out, capture);
+        const auto encoder =
+            media::open_video_encoder(s, media::Canvas{64, 64}, mux.needs_global_header());
+        AVStream* stream = mux.add_stream(encoder.get());
+        mux.write_header(kFps);
+        media::FrameDurations durations;
+        for (int k = 0; k < 6; ++k) {
+            media::FramePtr frame(av_frame_alloc());
+            frame->format = AV_PIX_FMT_YUV420P;
+            frame->width = frame->height = 64;
+            ASSERT_GE(av_frame_get_buffer(frame.get(), 0), 0);
+            for (int p = 0; p < 3; ++p) {
+                std::fill_n(frame->data[p], frame->linesize[p] * (p == 0 ? 64 : 32),
+                            static_cast<std::uint8_t>(40 * k + 16));
+            }
+            frame->pts = k;
+            durations[k] = k == 5 ? kFps : 1;
+            media::encode_and_write(encoder.get(), frame.get(), stream, mux, nullptr, &durations);
+        }
+        media::encode_and_write(encoder.get(), nullptr, stream, mux, nullptr, &durations);
+        mux.finish();
+    }
+    const auto* v = first_stream(media::probe_file(out), "video");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->frames, 6);
+    EXPECT_NEAR(v->min_frame_duration_sec, 1.0 / kFps, 1e-9);
+    EXPECT_NEAR(v->max_frame_duration_sec, 1.0, 1e-9);
+    EXPECT_EQ(v->frame_timing, "vfr");
 }
 
 // SVT-AV1 places no keyframe where it is asked (a forced key picture is ignored), so vfr, whose
@@ -302,6 +472,35 @@ TEST_F(FrameTimingTest, VfrRendersAreByteIdenticalAndCachedByTheirOwnKey) {
     }
 }
 
+// The cache checks a whole artifact's packet count against the runs these frames make; an
+// artifact of other inputs (the other timing, a frame changed inside a held run) differs in that
+// count too, and was logged as `cache_incomplete` (a damaged artifact, to an operator) before its
+// key was compared. Those are plain misses; a truncated artifact is still incomplete.
+TEST_F(FrameTimingTest, ArtifactsOfOtherInputsAreCacheMissesNotIncomplete) {
+    const auto frames = story("story", kStory);
+    auto vfr = request(frames, FrameTiming::Vfr, "out");
+    vfr.settings.use_cache = true;
+    auto cfr = vfr;
+    cfr.settings.frame_timing = FrameTiming::Cfr;
+    const auto first = render(vfr);
+    EXPECT_FALSE(render(cfr).cache_hit);  // over the vfr artifact
+    EXPECT_FALSE(render(vfr).cache_hit);  // over the cfr artifact
+    // A frame inside the 45-frame hold shows another slide now.
+    fs::copy_file(tmp_ / "pictures/frame_7.png", frames / "frame_30.png",
+                  fs::copy_options::overwrite_existing);
+    EXPECT_FALSE(render(vfr).cache_hit);
+    EXPECT_TRUE(logs_->events("cache_incomplete").empty()) << logs_->joined();
+
+    std::string artifact = read_text(first.path);
+    artifact.resize(artifact.size() - 100);
+    {
+        std::ofstream out(first.path, std::ios::binary | std::ios::trunc);
+        out << artifact;
+    }
+    EXPECT_FALSE(render(vfr).cache_hit);
+    EXPECT_EQ(logs_->events("cache_incomplete").size(), 1u);
+}
+
 // The planner alone, over long stories no render test could afford: every run is one content,
 // none longer than the hold or the keyint, the runs tile the frames, and keyframes (with the end
 // of the video) are never more than the keyint apart.
@@ -326,7 +525,7 @@ TEST(HeldFramesTest, RunsTileTheFramesWithinTheHoldAndKeyframesWithinTheKeyint) 
             const auto picture = next(12);
             contents.insert(contents.end(), 1 + next(400), picture);
         }
-        media::HeldFrames held(s);
+        media::HeldFrames held(s, static_cast<std::int64_t>(contents.size()));
         std::vector<media::HeldRun> runs;
         for (const auto c : contents) {
             if (auto run = held.add(c)) runs.push_back(*run);
@@ -355,6 +554,7 @@ TEST(HeldFramesTest, RunsTileTheFramesWithinTheHoldAndKeyframesWithinTheKeyint) 
         }
         EXPECT_EQ(expected_start, static_cast<std::int64_t>(contents.size()));
         EXPECT_TRUE(runs.front().keyframe);
+        EXPECT_EQ(runs.back().frames, 1) << "the last frame is a run of its own";
     }
 }
 

@@ -829,3 +829,52 @@ TEST(JobModelTest, RenderCodecOverrides) {
 
 }  // namespace
 }  // namespace renderer::worker
+
+namespace renderer::worker {
+namespace {
+
+// A job's render overrides out of range are the job's fault: the PreflightError names the job's
+// field, not the worker's variable (whose value was fine). render.keyint_sec 0 was reported as
+// "keyframe interval (seconds) (KEYINT_SEC) must be from 1 to 300", sending the operator to an
+// environment that was never wrong; likewise render.crf, render.fps and the audio fields. Where
+// the job's value meets the worker's (vfr from FRAME_TIMING, av1 from the job), both are named.
+TEST(JobModelTest, RenderOverridesOutOfRangeNameTheJobsField) {
+    const auto list = parse_job_list(R"([
+        {"id":"a","story_id":"s","part_id":"p","render":{"keyint_sec":0}},
+        {"id":"b","story_id":"s","part_id":"p","render":{"keyint_sec":301,"frame_timing":"vfr"}},
+        {"id":"c","story_id":"s","part_id":"p","render":{"crf":99}},
+        {"id":"d","story_id":"s","part_id":"p","render":{"fps":0}},
+        {"id":"e","story_id":"s","part_id":"p","render":{"audio_fade_in_ms":-1}},
+        {"id":"f","story_id":"s","part_id":"p","render":{"codec":"av1","frame_timing":"vfr"}},
+        {"id":"g","story_id":"s","part_id":"p","render":{"codec":"av1"}}
+    ])",
+                                     std::nullopt);
+    ASSERT_EQ(list.jobs.size(), 7u);
+    worker::WorkerConfig config;
+    config.paths.content_dir = "/content";
+    worker::WorkerConfig vfr_config = config;
+    vfr_config.render.frame_timing = media::FrameTiming::Vfr;  // FRAME_TIMING=vfr
+    const std::vector<std::tuple<int, const worker::WorkerConfig*, std::vector<std::string>>>
+        cases = {
+            {0, &config, {"render.keyint_sec"}},
+            {1, &config, {"render.keyint_sec"}},
+            {2, &config, {"render.crf"}},
+            {3, &config, {"render.fps"}},
+            {4, &config, {"render.audio_fade_in_ms"}},
+            {5, &config, {"render.frame_timing", "render.codec"}},
+            {6, &vfr_config, {"FRAME_TIMING", "render.codec"}},
+        };
+    for (const auto& [index, cfg, words] : cases) {
+        try {
+            worker::render_request_for(list.jobs[static_cast<std::size_t>(index)], *cfg);
+            ADD_FAILURE() << "job " << index << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.error_class(), ErrorClass::PreflightError);
+            for (const auto& w : words)
+                EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << e.what();
+        }
+    }
+}
+
+}  // namespace
+}  // namespace renderer::worker

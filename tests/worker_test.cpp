@@ -152,9 +152,9 @@ TEST(WorkerTest, AJobsFrameTimingApplies) {
     const media::StreamInfo* video = nullptr;
     for (const auto& s : info.streams) video = s.type == "video" ? &s : video;
     ASSERT_NE(video, nullptr);
-    // The demo is 4 slides held 15 frames each: 4 frames of 0.5 s (the last one cut shorter
-    // where this fixture's music ends).
-    EXPECT_EQ(video->frames, 4) << "the held slides were each encoded once";
+    // The demo is 4 slides held 15 frames each: 4 frames of 0.5 s, the last slide's last frame
+    // a frame of its own (media/held_frames.h), cut shorter where this fixture's music ends.
+    EXPECT_EQ(video->frames, 5) << "the held slides were each encoded once";
     EXPECT_NEAR(video->max_frame_duration_sec, 0.5, 1e-9);
 
     EXPECT_EQ(env.history("badtiming").back(), "errored");

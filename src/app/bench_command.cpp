@@ -122,6 +122,18 @@ std::map<media::VideoCodec, std::vector<T>> per_codec(std::string_view flag,
     return out;
 }
 
+// The bench's own axes by their flags (the env only sets the timing's default).
+std::string_view bench_setting_names(media::Setting setting) {
+    switch (setting) {
+        case media::Setting::Codec:
+            return "--codec";
+        case media::Setting::FrameTiming:
+            return "--frame-timing, default FRAME_TIMING";
+        default:
+            return worker::env_setting_names(setting);
+    }
+}
+
 // Every codec x preset x crf x threads x frame timing, in the order given: the table lists them
 // the same way.
 std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int default_threads,
@@ -174,6 +186,17 @@ std::vector<bench::BenchSetting> settings_grid(const BenchOptions& o, int defaul
         }
     } else {
         timings.push_back(default_timing);
+    }
+    // The grid crosses every codec with every timing: a pair no render would accept is refused
+    // here, before anything is rendered, as `render` refuses it.
+    for (const auto codec : codecs) {
+        for (const auto timing : timings) {
+            try {
+                media::validate_timing_codec(timing, codec, bench_setting_names);
+            } catch (const Error& e) {
+                usage(e.what());
+            }
+        }
     }
     std::vector<bench::BenchSetting> grid;
     for (const auto codec : codecs) {

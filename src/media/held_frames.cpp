@@ -2,12 +2,12 @@
 
 namespace renderer::media {
 
-HeldFrames::HeldFrames(const RenderSettings& s)
-    : max_hold_(max_hold_frames(s)), keyint_(keyint_frames(s)) {}
+HeldFrames::HeldFrames(const RenderSettings& s, std::int64_t frames)
+    : max_hold_(max_hold_frames(s)), keyint_(keyint_frames(s)), last_(frames - 1) {}
 
 std::optional<HeldRun> HeldFrames::add(std::uint64_t content) {
     const std::int64_t index = next_++;
-    if (content_ == content && open_.frames < max_hold_) {
+    if (content_ == content && open_.frames < max_hold_ && index != last_) {
         ++open_.frames;
         return std::nullopt;
     }
@@ -42,7 +42,7 @@ HeldRun HeldFrames::close() {
 std::int64_t encoded_frame_count(const RenderSettings& s,
                                  const std::vector<std::uint64_t>& contents) {
     if (s.frame_timing == FrameTiming::Cfr) return static_cast<std::int64_t>(contents.size());
-    HeldFrames held(s);
+    HeldFrames held(s, static_cast<std::int64_t>(contents.size()));
     std::int64_t runs = 0;
     for (const auto c : contents) runs += held.add(c) ? 1 : 0;
     return runs + (held.finish() ? 1 : 0);

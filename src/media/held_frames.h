@@ -3,6 +3,12 @@
 // the run's first index, lasting the run; runs are split so that none lasts longer than the
 // hold allows, and a keyframe is asked for wherever the next one would otherwise come more than
 // KEYINT_SEC of presentation time after the last.
+//
+// The last frame of the video is a run of its own: with B-frames libavformat reads no packet's
+// stored duration but guesses one frame period, so a final slide held as one sample would be
+// read (by ffmpeg's fps filter, by players timing frames by packets) as lasting one period. A
+// last sample of one period is read right whatever the reader assumes; it costs one small
+// predicted frame.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +28,8 @@ struct HeldRun {
 
 class HeldFrames {
   public:
-    explicit HeldFrames(const RenderSettings& settings);
+    // `frames`: how many frames the video has (the last is a run of its own).
+    HeldFrames(const RenderSettings& settings, std::int64_t frames);
 
     // The next frame shows `content`. Returns the run this frame closes (the one before it),
     // ready to encode; nullopt while the frame extends the open run.
@@ -35,6 +42,7 @@ class HeldFrames {
 
     const std::int64_t max_hold_;           // frame periods
     const std::int64_t keyint_;             // frame periods
+    const std::int64_t last_;               // index of the video's last frame
     std::int64_t next_ = 0;                 // index of the next frame added
     std::optional<std::uint64_t> content_;  // of the open run
     HeldRun open_;

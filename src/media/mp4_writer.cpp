@@ -70,6 +70,7 @@ void Mp4Writer::write_header(int timescale) {
     av_check(rc, write_error_class(rc, ctx_->pb), "cannot write the MP4 header");
     header_written_ = true;
     stream_end_.assign(ctx_->nb_streams, -1);
+    tracks_.resize(ctx_->nb_streams);
     // The mov muxer ends its header with the mdat box's: the packets follow from here.
     payload_start_ = avio_tell(ctx_->pb);
 }
@@ -87,16 +88,68 @@ void Mp4Writer::write(AVPacket* packet, AVStream* stream, AVRational encoder_tim
     }
     av_packet_rescale_ts(packet, encoder_time_base, stream->time_base);
     packet->stream_index = stream->index;
-    // The muxer's track and edit list end at the latest packet's pts + duration.
-    if (const std::int64_t end = stream_end_.at(static_cast<std::size_t>(stream->index));
-        end >= 0 && packet->pts != AV_NOPTS_VALUE && packet->pts + packet->duration > end) {
-        packet->duration = std::max<std::int64_t>(0, end - packet->pts);
+    const auto index = static_cast<std::size_t>(stream->index);
+    if (stream_end_.at(index) < 0 || packet->pts == AV_NOPTS_VALUE ||
+        packet->dts == AV_NOPTS_VALUE) {
+        interleave(packet);
+        return;
     }
+    // A stream with an end: its last packet is held back until the next one comes (or the
+    // payload is sealed), when it is known to be the last.
+    Track& t = tracks_.at(index);
+    if (t.first_dts == AV_NOPTS_VALUE) t.first_dts = packet->dts;
+    if (t.first_pts == AV_NOPTS_VALUE || packet->pts < t.first_pts) t.first_pts = packet->pts;
+    cut_at_end(packet);
+    t.shown_until = std::max(t.shown_until, packet->pts + packet->duration);
+    if (t.held) {
+        interleave(t.held.get());
+    } else {
+        t.held = make_packet();
+    }
+    av_packet_move_ref(t.held.get(), packet);
+}
+
+void Mp4Writer::cut_at_end(AVPacket* packet) const {
+    // The muxer's track and edit list end at the latest packet's pts + duration.
+    const std::int64_t end = stream_end_.at(static_cast<std::size_t>(packet->stream_index));
+    if (packet->pts + packet->duration > end)
+        packet->duration = std::max<std::int64_t>(0, end - packet->pts);
+}
+
+void Mp4Writer::interleave(AVPacket* packet) {
     const int rc = av_interleaved_write_frame(ctx_.get(), packet);
     if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot write to the MP4 file");
 }
 
+void Mp4Writer::write_last_packets() {
+    for (std::size_t i = 0; i < tracks_.size(); ++i) {
+        Track& t = tracks_[i];
+        if (!t.held) continue;
+        AVPacket* last = t.held.get();
+        // The media ends where its frames do (the latest pts + duration, each cut at the stream
+        // end): not at the stream end itself, which the audio's rounding may put a tick later.
+        const std::int64_t end = t.shown_until;
+        // The mov muxer states one duration per sample, the decode-time deltas (stts), and takes
+        // the last from the last packet's duration; libavformat reads a track whose deltas add up
+        // to less than its media as that much shorter. With B-frames the last packet decoded is
+        // not always the last shown, and x264's decode times lag the presentation times by its
+        // B-frame delay, which vfr's held runs make long: a 1.4 s vfr render read back as a
+        // 0.73 s video stream. So the last packet lasts until the decode timeline spans the
+        // media, from the first pts to its end; where that would carry its presentation past
+        // `end`, its dts moves later first (never past its pts, as the track's first sample is
+        // presented that much after it is decoded; and after the dts before it, which it was
+        // already). In cfr neither changes anything: the last packet keeps its period.
+        const std::int64_t lead = t.first_pts - t.first_dts;  // the first sample's ctts, ≥ 0
+        last->dts = std::max(last->dts, last->pts - lead);
+        last->duration = std::max(last->duration, (end - t.first_pts) - (last->dts - t.first_dts));
+        last->duration = std::min(last->duration, end - last->pts);  // cut already: ≥ its own
+        interleave(last);
+        t.held.reset();
+    }
+}
+
 void Mp4Writer::seal_payload(const char* tag) {
+    write_last_packets();
     // The interleaver holds packets back; the mov muxer writes each one into mdat as it gets it
     // and nothing more until the trailer, which only patches the mdat size and moves the moov.
     int rc = av_interleaved_write_frame(ctx_.get(), nullptr);
@@ -112,6 +165,7 @@ void Mp4Writer::seal_payload(const char* tag) {
 }
 
 void Mp4Writer::finish() {
+    write_last_packets();  // seal_payload() has, unless it was skipped
     int rc = av_write_trailer(ctx_.get());
     if (rc >= 0 && ctx_->pb != nullptr && ctx_->pb->error < 0) rc = ctx_->pb->error;
     if (rc < 0) av_check(rc, write_error_class(rc, ctx_->pb), "cannot finish the MP4 file");

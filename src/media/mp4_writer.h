@@ -30,7 +30,9 @@ class Mp4Writer {
     // edit lists hold the exact cut instead of the muxer's default 1000 units a second.
     void write_header(int timescale);
     // Packets of `stream` end at `end` (in `time_base`) at the latest: the last frame of a video
-    // cut by shorter music is shown only until the music ends. Call after write_header().
+    // cut by shorter music is shown only until the music ends. And the track's sample durations
+    // reach `end`: the last packet, held back until seal_payload(), lasts until the decode
+    // timeline covers the media. Call after write_header().
     void set_stream_end(const AVStream* stream, std::int64_t end, AVRational time_base);
     // Rescales `packet` from `encoder_time_base` to the stream's and hands it to the interleaver.
     void write(AVPacket* packet, AVStream* stream, AVRational encoder_time_base);
@@ -42,10 +44,22 @@ class Mp4Writer {
     void finish();
 
   private:
+    void cut_at_end(AVPacket* packet) const;
+    void interleave(AVPacket* packet);
+    void write_last_packets();
+
     std::filesystem::path path_;
     OutputFormatPtr ctx_;
     LibavLogRoute route_;
     std::vector<std::int64_t> stream_end_;  // per stream index, in the stream's time base; -1: none
+    // Per stream index, for streams with an end, in the stream's time base.
+    struct Track {
+        std::int64_t first_dts = AV_NOPTS_VALUE;  // the first packet's
+        std::int64_t first_pts = AV_NOPTS_VALUE;  // the earliest so far
+        std::int64_t shown_until = 0;             // the latest pts + duration so far
+        PacketPtr held;                           // the latest packet, not yet interleaved
+    };
+    std::vector<Track> tracks_;
     bool header_written_ = false;
     std::int64_t payload_start_ = -1;  // where the header left the mdat payload to begin
 };

@@ -21,18 +21,25 @@ namespace renderer::media {
 namespace {
 
 // Each frame shows from its pts until the next frame's (in presentation order), the last until
-// `end`: what a player shows, whatever order the frames are stored in (B-frames) and whatever
-// the sample table's decode-time deltas say.
-void describe_frame_timing(StreamInfo& s, std::vector<std::int64_t>& pts, std::int64_t end,
-                           AVRational time_base) {
+// the stream ends: what a player shows, whatever order the frames are stored in (B-frames) and
+// whatever the sample table's decode-time deltas say. The stream's end is `stream_end` (the
+// container's: an MP4's edit list) when that is after the last frame starts, else
+// `packets_end`, the latest pts + duration. Not the packets' alone: for a stream with
+// composition offsets libavformat reads no stored duration and gives every packet
+// 1 / r_frame_rate, a rate it estimates, which for sparse vfr timestamps was 10 fps at 30.
+void describe_frame_timing(StreamInfo& s, std::vector<std::int64_t>& pts, std::int64_t stream_end,
+                           std::int64_t packets_end, AVRational time_base) {
     if (pts.empty()) return;
     std::sort(pts.begin(), pts.end());
-    pts.push_back(end);
+    pts.push_back(stream_end != AV_NOPTS_VALUE && stream_end > pts.back() ? stream_end
+                                                                          : packets_end);
     std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = 0;
-    bool equal = true;  // all but the last, which shorter music may cut short in either timing
+    // All but the last, which shorter music may cut short in either timing: shorter, never longer.
+    bool equal = true;
     for (std::size_t k = 1; k < pts.size(); ++k) {
         const std::int64_t d = pts[k] - pts[k - 1];
-        if (k > 1 && k + 1 < pts.size() && d != pts[1] - pts[0]) equal = false;
+        const std::int64_t first = pts[1] - pts[0];
+        if (k + 1 < pts.size() ? d != first : d > first) equal = false;
         lo = std::min(lo, d);
         hi = std::max(hi, d);
     }
@@ -124,7 +131,12 @@ MediaInfo probe_file(const std::filesystem::path& path, InputPolicy policy) {
             info.streams[i].duration_sec =
                 static_cast<double>(end[i] - first[i]) * av_q2d(st->time_base);
         }
-        describe_frame_timing(info.streams[i], video_pts[i], end[i], st->time_base);
+        const std::int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : first[i];
+        const std::int64_t stream_end =
+            st->duration != AV_NOPTS_VALUE && st->duration > 0 && start != AV_NOPTS_VALUE
+                ? start + st->duration
+                : AV_NOPTS_VALUE;
+        describe_frame_timing(info.streams[i], video_pts[i], stream_end, end[i], st->time_base);
     }
     return info;
 }

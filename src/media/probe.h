@@ -30,7 +30,8 @@ struct StreamInfo {
     double fps = 0;
     // Video, from the presentation times of its frames (DESIGN 3.2): each frame shows until the
     // next one's time (the last until the stream's end). "cfr" when every frame shows equally
-    // long, else "vfr"; a held slide in a vfr file is one frame.
+    // long (the last may be shorter: shorter music cuts it), else "vfr"; a held slide in a vfr
+    // file is one frame.
     std::string frame_timing;
     double min_frame_duration_sec = 0;
     double max_frame_duration_sec = 0;

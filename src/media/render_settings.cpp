@@ -232,6 +232,18 @@ int max_hold_frames(const RenderSettings& s) {
     return std::clamp(hold, 1, keyint_frames(s));
 }
 
+void validate_timing_codec(FrameTiming timing, VideoCodec codec, SettingNames names) {
+    if (timing == FrameTiming::Vfr && codec == VideoCodec::Av1) {
+        // vfr's keyframes come by time, forced on the frame that needs one; SVT-AV1 ignores a
+        // forced key picture, so KEYINT_SEC could not hold.
+        throw Error(ErrorClass::ConfigError,
+                    fmt::format("{} vfr is not available with {} av1 (SVT-AV1 cannot place the "
+                                "keyframes vfr forces by time); use cfr, or h264 or hevc",
+                                described("frame timing", Setting::FrameTiming, names),
+                                described("codec", Setting::Codec, names)));
+    }
+}
+
 void validate(const RenderSettings& s, SettingNames names) {
     const auto bad = [](std::string msg) { throw Error(ErrorClass::ConfigError, std::move(msg)); };
     const auto check = [&](Setting setting, std::string_view what, std::int64_t value) {
@@ -265,15 +277,7 @@ void validate(const RenderSettings& s, SettingNames names) {
     check(Setting::Threads, "encoder threads", s.threads);
     check(Setting::KeyintSec, "keyframe interval (seconds)", s.keyint_sec);
     check(Setting::VfrMaxHoldMs, "vfr max hold (ms)", s.vfr_max_hold_ms);
-    if (s.frame_timing == FrameTiming::Vfr && s.codec == VideoCodec::Av1) {
-        // vfr's keyframes come by time, forced on the frame that needs one; SVT-AV1 ignores a
-        // forced key picture, so KEYINT_SEC could not hold.
-        bad(
-            fmt::format("{} vfr is not available with {} av1 (SVT-AV1 cannot place the "
-                        "keyframes vfr forces by time); use cfr, or h264 or hevc",
-                        described("frame timing", Setting::FrameTiming, names),
-                        described("codec", Setting::Codec, names)));
-    }
+    validate_timing_codec(s.frame_timing, s.codec, names);
     const auto decode = setting_range(Setting::DecodeThreads);
     if (s.decode_threads < decode.min || s.decode_threads > decode.max) {
         bad(fmt::format("{} must be from {} (auto) to {}; got {}",

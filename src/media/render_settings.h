@@ -199,6 +199,10 @@ int keyint_frames(const RenderSettings& settings);
 // The most frame periods one vfr frame may last: VFR_MAX_HOLD_MS and KEYINT_SEC, whole periods,
 // at least one.
 int max_hold_frames(const RenderSettings& settings);
+// ConfigError naming both settings (as `names` does) when the codec cannot keep the frame
+// timing's promises: vfr forces keyframes by time, which SVT-AV1 ignores. validate() checks it;
+// `renderer bench`, whose grid crosses codecs with timings, checks each pair.
+void validate_timing_codec(FrameTiming timing, VideoCodec codec, SettingNames names);
 // ConfigError with an actionable message for any out-of-range setting, naming it as `names` does.
 void validate(const RenderSettings& settings, SettingNames names = nullptr);
 

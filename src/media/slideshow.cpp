@@ -150,8 +150,7 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
                                       {"video_packets", stored->video_packets},
                                       {"audio_packets", stored->audio_packets}});
     };
-    if (!stored->boxes_cover_file || !stored->payload_matches ||
-        stored->audio_packets != planned_aac_packets(cut.audio_samples)) {
+    if (!stored->boxes_cover_file || !stored->payload_matches) {
         log_incomplete();
         return std::nullopt;
     }
@@ -163,13 +162,17 @@ std::optional<RenderResult> cached_result(const PreflightReport& pf, const Cut& 
         if (arriving) arriving->wait(i, [] { return false; });
         hashes.push_back(content_hash(read_file_bytes(frames[i], "frame")));
     }
+    // An artifact of other inputs or settings is a plain miss; only one made from these can be
+    // incomplete (an artifact of the other frame timing, or with a frame changed inside a held
+    // run, holds another number of packets too, and was logged as incomplete).
+    if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash))
+        return std::nullopt;
     // In vfr a held slide is one packet: the frames' contents say how many there should be.
-    if (stored->video_packets != encoded_frame_count(s, hashes)) {
+    if (stored->audio_packets != planned_aac_packets(cut.audio_samples) ||
+        stored->video_packets != encoded_frame_count(s, hashes)) {
         log_incomplete();
         return std::nullopt;
     }
-    if (stored->render_key != render_key(s, pf, cut.video_frames, hashes, music_hash))
-        return std::nullopt;
     RenderResult r = result_from_file(pf, cut.video_frames);
     r.cache_hit = true;
     log.info("cache_hit",
@@ -467,7 +470,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
             ++encoded_frames;
         };
         // vfr: the open run's picture waits until the run ends, when its duration is known.
-        HeldFrames held(s);
+        HeldFrames held(s, cut.video_frames);
         SharedFrame held_picture;
         const auto send_run = [&](const HeldRun& run) {
             durations[run.start] = run.frames;

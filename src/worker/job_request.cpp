@@ -41,6 +41,39 @@ fs::path resolve_frames_dir(const Job& job, const WorkerConfig& config) {
     return full.lexically_normal();
 }
 
+// Settings a job's `render` may override, by the job's field and the worker's variable it
+// overrides: a value out of range is the job's when the job set it, and a pair that cannot go
+// together (vfr with av1) may have one from each.
+std::string_view job_setting_names(media::Setting setting) {
+    using media::Setting;
+    switch (setting) {
+        case Setting::Fps:
+            return "render.fps, default FPS";
+        case Setting::Codec:
+            return "render.codec, default VIDEO_CODEC";
+        case Setting::Preset:
+            return "render.preset, default X264_PRESET";
+        case Setting::Crf:
+            return "render.crf, default X264_CRF";
+        case Setting::AudioFit:
+            return "render.audio_fit, default AUDIO_FIT";
+        case Setting::AudioFadeInMs:
+            return "render.audio_fade_in_ms, default AUDIO_FADE_IN_MS";
+        case Setting::AudioFadeOutMs:
+            return "render.audio_fade_out_ms, default AUDIO_FADE_OUT_MS";
+        case Setting::AudioLoudness:
+            return "render.audio_loudness, default AUDIO_LOUDNESS";
+        case Setting::AudioTruePeak:
+            return "render.audio_true_peak, default AUDIO_TRUE_PEAK";
+        case Setting::FrameTiming:
+            return "render.frame_timing, default FRAME_TIMING";
+        case Setting::KeyintSec:
+            return "render.keyint_sec, default KEYINT_SEC";
+        default:
+            return env_setting_names(setting);
+    }
+}
+
 }  // namespace
 
 media::RenderRequest render_request_for(const Job& job, const WorkerConfig& config) {
@@ -96,7 +129,7 @@ media::RenderRequest render_request_for(const Job& job, const WorkerConfig& conf
                 media::parse_frame_timing("render.frame_timing", *o.frame_timing);
         }
         if (o.keyint_sec) r.settings.keyint_sec = *o.keyint_sec;
-        media::validate(r.settings, env_setting_names);
+        media::validate(r.settings, job_setting_names);
     } catch (const Error& e) {
         throw preflight(fmt::format("the job's render settings are invalid: {}", e.what()));
     }

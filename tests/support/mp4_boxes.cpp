@@ -39,6 +39,42 @@ std::vector<Mp4Box> children(const std::string& s, const Mp4Box& b) {
     return boxes_in(s, b.offset + 8, b.offset + b.size);
 }
 
+// mdia/minf/stbl's stts, ctts and stss (full boxes: version, flags, entry count, entries).
+void read_sample_tables(const std::string& s, const std::vector<Mp4Box>& in_mdia, Mp4Track& t) {
+    const Mp4Box* minf = find(in_mdia, "minf");
+    if (minf == nullptr) return;
+    const auto in_minf = children(s, *minf);
+    const Mp4Box* stbl = find(in_minf, "stbl");
+    if (stbl == nullptr) return;
+    const auto in_stbl = children(s, *stbl);
+    if (const Mp4Box* stts = find(in_stbl, "stts")) {
+        const std::uint64_t p = stts->offset + 8;
+        const std::uint64_t n = be(s, p + 4, 4);
+        for (std::uint64_t i = 0; i < n; ++i) {
+            t.stts.emplace_back(static_cast<std::uint32_t>(be(s, p + 8 + i * 8, 4)),
+                                static_cast<std::uint32_t>(be(s, p + 12 + i * 8, 4)));
+        }
+    }
+    if (const Mp4Box* ctts = find(in_stbl, "ctts")) {
+        const std::uint64_t p = ctts->offset + 8;
+        const bool v1 = be(s, p, 1) == 1;
+        const std::uint64_t n = be(s, p + 4, 4);
+        for (std::uint64_t i = 0; i < n; ++i) {
+            const auto raw = static_cast<std::uint32_t>(be(s, p + 12 + i * 8, 4));
+            t.ctts.emplace_back(
+                static_cast<std::uint32_t>(be(s, p + 8 + i * 8, 4)),
+                v1 ? std::int64_t{static_cast<std::int32_t>(raw)} : std::int64_t{raw});
+        }
+    }
+    if (const Mp4Box* stss = find(in_stbl, "stss")) {
+        t.has_stss = true;
+        const std::uint64_t p = stss->offset + 8;
+        const std::uint64_t n = be(s, p + 4, 4);
+        for (std::uint64_t i = 0; i < n; ++i)
+            t.stss.push_back(static_cast<std::uint32_t>(be(s, p + 8 + i * 4, 4)));
+    }
+}
+
 }  // namespace
 
 std::vector<Mp4Box> top_level_boxes(const std::string& file) {
@@ -97,6 +133,7 @@ Mp4Movie read_movie(const std::string& s) {
             }
             if (const Mp4Box* hdlr = find(in_mdia, "hdlr"))
                 t.handler = s.substr(hdlr->offset + 16, 4);
+            read_sample_tables(s, in_mdia, t);
         }
         m.tracks.push_back(t);
     }

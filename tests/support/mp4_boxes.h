@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace renderer::testing {
@@ -29,6 +30,12 @@ struct Mp4Track {
     std::uint32_t media_timescale = 0;
     std::uint64_t media_duration = 0;
     std::vector<Mp4Edit> edits;
+    // The sample tables, run-length encoded as stored: stts (count, decode-time delta), ctts
+    // (count, composition offset; version 1 offsets are signed), stss (1-based sync samples).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> stts;
+    std::vector<std::pair<std::uint32_t, std::int64_t>> ctts;
+    std::vector<std::uint32_t> stss;
+    bool has_stss = false;  // no stss box: every sample is a sync sample
 };
 
 struct Mp4Movie {
