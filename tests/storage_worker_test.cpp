@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "media/probe.h"
@@ -289,6 +290,87 @@ TEST_F(StorageWorkerTest, ALastFrameThatIsNotAPngFailsAsPreflightMidRender) {
     const auto log = server_->request_log();
     EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
     EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// STORAGE_MAX_BYTES is one budget for the music and the frames: inputs one byte over it are
+// refused before the frames are fetched, and the message states the configured limit and the
+// inputs' whole size (the frames' share of the budget is no setting an operator can find).
+TEST_F(StorageWorkerTest, InputsOverStorageMaxBytesAreRefusedNamingTheConfiguredLimit) {
+    upload_frames("f/");
+    upload_music("music/background.mp3");
+    std::uint64_t total = fs::file_size(testing::testdata() / "audio" / "music" / "background.mp3");
+    for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
+                                                "part1" / "frames")) {
+        total += fs::file_size(e.path());
+    }
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.music_url = "s3://renderer-stories/music/background.mp3";
+    spec.output_url = "s3://renderer-stories/out/over.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    auto storage = storage_config();
+    storage.limits.max_bytes = total - 1;
+
+    run(storage);
+
+    expect_errored_naming(id, fmt::format("{} bytes, more than {} (STORAGE_MAX_BYTES)", total,
+                                          total - 1));
+    EXPECT_EQ(env_.job(id)->last_report.error_class, "PreflightError");
+    EXPECT_EQ(count_of(server_->request_log(), "\"path\":\"/renderer-stories/f/frame_"), 0)
+        << "frames were fetched for a job over its byte budget";
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The music (4.05 s) is shorter than the frames at 10 fps (6 s), and AUDIO_FIT=shortest cuts the
+// video at 41 frames: frame_60 is never encoded. Its header is still checked, as preflight
+// checks every frame on disk, so the same frames give the same outcome wherever they come from.
+constexpr const char* kCutRender = R"({"fps":10,"audio_fit":"shortest"})";
+
+// A frame past the cut that is not a PNG: a PreflightError naming it, as for frames on disk,
+// not a rendered job whose inputs were never all checked.
+TEST_F(StorageWorkerTest, AFramePastTheCutThatIsNotAPngFailsAsOnDisk) {
+    upload_frames("cut/");
+    server_->put(kBucket, "cut/frame_60.png", "this is not a PNG");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/cut/";
+    spec.output_url = "s3://renderer-stories/out/cut.mp4";
+    spec.render_json = kCutRender;
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    expect_errored_naming(id, "frame_60.png");
+    EXPECT_EQ(env_.job(id)->last_report.error_class, "PreflightError");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// A frame past the cut whose download fails, with a local OUTPUT_DIR: the job errors and no
+// artifact is published at the final path (an errored job leaves nothing behind; a later
+// claim of the job must not take it for a cache hit). frame_60's GET is held until the render
+// has had every chance to publish (the other frames are encoded in a few seconds), then the
+// object is replaced by one of another size, so every attempt at it ends short.
+TEST_F(StorageWorkerFaultTest, AFramePastTheCutThatFailsToDownloadPublishesNothing) {
+    upload_frames("cut/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/cut/";
+    spec.render_json = kCutRender;
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/cut/frame_60.png", "past-cut");
+    std::thread worker([&] { run(storage_config()); });
+    for (int i = 0; i < 1200 && server_->held("past-cut") == 0; ++i)
+        std::this_thread::sleep_for(100ms);
+    // Published (the defect) or waiting for frame_60 before publishing: 20 s is several times
+    // what 41 small frames take on a loaded 2-core machine.
+    for (int i = 0; i < 200 && env_.outputs().empty(); ++i) std::this_thread::sleep_for(100ms);
+    server_->put(kBucket, "cut/frame_60.png", "short");
+    server_->release("past-cut");
+    worker.join();
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    EXPECT_TRUE(env_.outputs().empty()) << "an errored job left its artifact at the final path";
     EXPECT_FALSE(fs::exists(env_.tmp / id));
 }
 
