@@ -381,6 +381,73 @@ TEST_F(StorageWorkerFaultTest, AFramePastTheCutThatFailsToDownloadPublishesNothi
     EXPECT_FALSE(fs::exists(env_.tmp / id));
 }
 
+// JOB_TIMEOUT_SEC passes while the render waits on a frame whose GET the store holds open:
+// before the render (preflight waits on frame_1) and mid-render (a decode thread waits on
+// frame_30). The job errors as a Timeout, the held transfer is dropped, nothing is uploaded and
+// the work dir goes; the worker does not hang in the download or the pipeline.
+class StorageWorkerHeldFrameTest : public StorageWorkerFaultTest,
+                                   public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(StorageWorkerHeldFrameTest, AJobTimeoutEndsTheJobAndTheDownload) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/timeout.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", std::string("/f/") + GetParam(), "frame");
+    auto config = env_.config();
+    config.storage = storage_config();
+    config.job_timeout_sec = 2;
+    Worker w(config);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env_.all_final(); }, 120s));
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "Timeout");
+    EXPECT_EQ(job->last_report.timeout, true);
+    EXPECT_EQ(server_->held("frame"), 0) << "the held GET was left open";
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_FALSE(env_.has_event("inputs_downloaded"));
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// A shutdown (SIGTERM, no grace left) while the render waits on a held frame: the job is
+// cancelled without a final status (the lease lapses, the API requeues it), the held transfer
+// is dropped and the work dir removed, and the worker's run returns.
+TEST_P(StorageWorkerHeldFrameTest, AShutdownCancelsTheJobAndTheDownload) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/shutdown.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", std::string("/f/") + GetParam(), "frame");
+    auto config = env_.config();
+    config.storage = storage_config();
+    config.shutdown_grace_sec = 0;
+    Worker w(config);
+    // Stopped (request_stop, as SIGTERM does) once the render waits on the held frame.
+    bool waiting = false;
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w,
+        [&] {
+            waiting = waiting || (server_->held("frame") == 1 && env_.has_event("claim"));
+            return waiting;
+        },
+        120s));
+
+    EXPECT_EQ(env_.history(id), (std::vector<std::string>{"queued", "claimed", "rendering"}));
+    EXPECT_TRUE(env_.has_event("cancelled"));
+    EXPECT_EQ(server_->held("frame"), 0) << "the held GET was left open";
+    EXPECT_EQ(count_of(server_->request_log(), "\"method\":\"PUT\""), 0);
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+INSTANTIATE_TEST_SUITE_P(FirstAndMiddleFrame, StorageWorkerHeldFrameTest,
+                         ::testing::Values("frame_1.png", "frame_30.png"));
+
 // The store fails in the middle of a multipart upload: part 2 answers 503 twice and part 3's
 // answer is cut off. Each part is sent again, the upload completes (never aborted), the job
 // ends rendered, and the object holds the fault-free render's bytes.
