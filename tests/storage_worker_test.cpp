@@ -3,6 +3,7 @@
 // come from s3rver behind the signature-checking proxy, and the artifact goes back to it.
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -170,10 +171,12 @@ TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
 // returns the artifact's bytes as stored.
 class StorageWorkerFaultTest : public StorageWorkerTest {
   protected:
-    std::string render_to_bucket(const std::string& part, const storage::StorageConfig& storage) {
+    std::string render_to_bucket(const std::string& part, const storage::StorageConfig& storage,
+                                 const std::optional<std::string>& render_json = {}) {
         devapi::JobSpec spec;
         spec.frames_url = "s3://renderer-stories/f/";
         spec.output_url = "s3://renderer-stories/out/" + part + ".mp4";
+        spec.render_json = render_json;
         const auto id = env_.add_job("demo", part, spec);
         run(storage);
         EXPECT_EQ(env_.history(id), kRenderedHistory);
@@ -379,6 +382,26 @@ TEST_F(StorageWorkerFaultTest, AFramePastTheCutThatFailsToDownloadPublishesNothi
     EXPECT_EQ(env_.history(id), kErroredHistory);
     EXPECT_TRUE(env_.outputs().empty()) << "an errored job left its artifact at the final path";
     EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// vfr with frames still arriving: the demo's frames are runs of 15 equal slides, and frame_20's
+// GET is held until preflight has run, so a held run spans a frame still downloading. The
+// artifact is byte for byte the one rendered with nothing held.
+TEST_F(StorageWorkerFaultTest, AVfrRenderAcrossAHeldFrameHasTheSameBytes) {
+    upload_frames("f/");
+    const std::string vfr = R"({"frame_timing":"vfr","keyint_sec":2})";
+    server_->hold("GET", "/f/frame_20.png", "mid-run");
+    std::string held;
+    std::thread worker([&] { held = render_to_bucket("part1", storage_config(), vfr); });
+    for (int i = 0; i < 1200 && !(server_->held("mid-run") == 1 && env_.has_event("preflight"));
+         ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    server_->release("mid-run");
+    worker.join();
+    ASSERT_FALSE(held.empty());
+    EXPECT_TRUE(render_to_bucket("part2", storage_config(), vfr) == held)
+        << "the vfr artifact depends on when its frames landed";
 }
 
 // JOB_TIMEOUT_SEC passes while the render waits on a frame whose GET the store holds open:
