@@ -404,6 +404,54 @@ TEST_F(StorageWorkerFaultTest, AVfrRenderAcrossAHeldFrameHasTheSameBytes) {
         << "the vfr artifact depends on when its frames landed";
 }
 
+// The render cache with frames still arriving and a local OUTPUT_DIR: the same job claimed
+// again finds its artifact at the final path, waits for every frame (the check hashes them
+// all; frame_60's GET is held until preflight has run) and reports a cache hit with the same
+// bytes, the artifact untouched.
+TEST_F(StorageWorkerFaultTest, AnArtifactAtTheFinalPathIsACacheHitOnceEveryFrameArrived) {
+    upload_frames("f/");
+    auto config = env_.config();
+    config.storage = storage_config();
+    config.render.use_cache = true;
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    const auto first = env_.add_job("demo", "part1", spec);
+    {
+        Worker w(config);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 120s));
+    }
+    ASSERT_EQ(env_.history(first), kRenderedHistory);
+    const auto outputs = env_.outputs();
+    ASSERT_EQ(outputs.size(), 1u);
+    const auto artifact = env_.output / outputs[0];
+    const auto bytes = testing::read_text(artifact);
+
+    spec.id = "again";
+    const auto again = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/f/frame_60.png", "last");
+    std::thread worker([&] {
+        Worker w(config);
+        WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 120s);
+    });
+    for (int i = 0; i < 1200 && !(server_->held("last") == 1 && env_.count_events("preflight") == 2);
+         ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_FALSE(env_.has_event("cache_hit")) << "a cache hit before every frame arrived";
+    server_->release("last");
+    worker.join();
+
+    EXPECT_EQ(env_.history(again), kRenderedHistory);
+    const auto done = env_.logs().events("done");
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_TRUE(done[1]["cache_hit"].GetBool());
+    EXPECT_EQ(env_.outputs(), outputs);
+    EXPECT_TRUE(testing::read_text(artifact) == bytes);
+    EXPECT_FALSE(fs::exists(env_.tmp / again));
+}
+
 // JOB_TIMEOUT_SEC passes while the render waits on a frame whose GET the store holds open:
 // before the render (preflight waits on frame_1) and mid-render (a decode thread waits on
 // frame_30). The job errors as a Timeout, the held transfer is dropped, nothing is uploaded and
