@@ -608,6 +608,47 @@ TEST_F(StorageWorkerTest, AnObjectThatIsNotAPngFailsPreflightAndUploadsNothing) 
     EXPECT_FALSE(fs::exists(env_.tmp / id));
 }
 
+// The lease is taken back while the render waits on a frame whose GET the store holds open
+// (the API refuses the 4th beat, about 2 s in): the render and the download stop, the held
+// transfer is dropped, no status follows, nothing is uploaded and the work dir goes.
+TEST(StorageWorkerLeaseTest, ALeaseLostWhileTheRenderWaitsOnAHeldFrameStopsBoth) {
+    devapi::ApiServer::Options o;
+    o.heartbeat_refuse_after = 4;
+    WorkerEnv env(o);
+    S3Server server(env.dir.path() / "s3");
+    server.create_bucket(kBucket);
+    for (const auto& e :
+         fs::directory_iterator(testing::testdata() / "stories" / "demo" / "part1" / "frames")) {
+        server.put(kBucket, "f/" + e.path().filename().string(), testing::read_text(e.path()));
+    }
+    server.hold("GET", "/f/frame_30.png", "mid");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/lost.mp4";
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+
+    auto config = env.config();
+    config.storage = testing::storage_config_for(server);
+    Worker w(config);
+    bool ended = false;
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w,
+        [&] {
+            ended = ended || (env.has_event("lease_lost") && !fs::exists(env.tmp / id));
+            return ended;
+        },
+        120s));
+
+    EXPECT_EQ(server.held("mid"), 0) << "the held GET was left open";
+    for (const auto& s : env.history(id)) {
+        EXPECT_NE(s, "rendered");
+        EXPECT_NE(s, "errored");
+    }
+    EXPECT_EQ(count_of(server.request_log(), "\"method\":\"PUT\""), 0);
+    EXPECT_FALSE(env.has_event("inputs_downloaded"));
+}
+
 // The lease is taken back while the artifact's parts are being refused: the upload stops, is
 // aborted, nothing is completed and no status follows. The store refuses every part, so the
 // upload outlasts whatever the render took; the API refuses the 15th beat (about 10 s in).
