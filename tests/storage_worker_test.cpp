@@ -304,8 +304,8 @@ TEST_F(StorageWorkerTest, InputsOverStorageMaxBytesAreRefusedNamingTheConfigured
     upload_frames("f/");
     upload_music("music/background.mp3");
     std::uint64_t total = fs::file_size(testing::testdata() / "audio" / "music" / "background.mp3");
-    for (const auto& e : fs::directory_iterator(testing::testdata() / "stories" / "demo" /
-                                                "part1" / "frames")) {
+    for (const auto& e :
+         fs::directory_iterator(testing::testdata() / "stories" / "demo" / "part1" / "frames")) {
         total += fs::file_size(e.path());
     }
     devapi::JobSpec spec;
@@ -318,8 +318,8 @@ TEST_F(StorageWorkerTest, InputsOverStorageMaxBytesAreRefusedNamingTheConfigured
 
     run(storage);
 
-    expect_errored_naming(id, fmt::format("{} bytes, more than {} (STORAGE_MAX_BYTES)", total,
-                                          total - 1));
+    expect_errored_naming(
+        id, fmt::format("{} bytes, more than {} (STORAGE_MAX_BYTES)", total, total - 1));
     EXPECT_EQ(env_.job(id)->last_report.error_class, "PreflightError");
     EXPECT_EQ(count_of(server_->request_log(), "\"path\":\"/renderer-stories/f/frame_"), 0)
         << "frames were fetched for a job over its byte budget";
@@ -435,8 +435,8 @@ TEST_F(StorageWorkerFaultTest, AnArtifactAtTheFinalPathIsACacheHitOnceEveryFrame
         WorkerEnv::run_until(
             w, [&] { return env_.all_final(); }, 120s);
     });
-    for (int i = 0; i < 1200 && !(server_->held("last") == 1 && env_.count_events("preflight") == 2);
-         ++i) {
+    for (int i = 0;
+         i < 1200 && !(server_->held("last") == 1 && env_.count_events("preflight") == 2); ++i) {
         std::this_thread::sleep_for(100ms);
     }
     EXPECT_FALSE(env_.has_event("cache_hit")) << "a cache hit before every frame arrived";

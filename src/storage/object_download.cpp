@@ -147,8 +147,7 @@ DownloadStats download_all(const S3Client& client, const std::vector<DownloadIte
     stats.not_modified.resize(items.size());
     if (items.empty()) return stats;
     const auto& limits = client.config().limits;
-    Budget budget{
-        .limits = &limits, .dir = items.front().dest.parent_path(), .total = spent_bytes};
+    Budget budget{.limits = &limits, .dir = items.front().dest.parent_path(), .total = spent_bytes};
 
     std::uint64_t expected_total = spent_bytes;
     for (const auto& item : items) expected_total += item.expected_size.value_or(0);

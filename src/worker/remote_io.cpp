@@ -1,6 +1,5 @@
 #include "worker/remote_io.h"
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -140,8 +139,7 @@ std::shared_ptr<FrameFetch> stage_remote_inputs(const storage::S3Client& client,
     if (!frame_items.empty()) {
         // One budget for the job's inputs: what the music took is not the frames' to take
         // (FrameFetch counts it as spent, so messages state the whole job and the set limit).
-        auto fetch = std::make_shared<FrameFetch>(storage::S3Client(config),
-                                                  std::move(frame_items), cancelled,
+        auto fetch = std::make_shared<FrameFetch>(client, std::move(frame_items), cancelled,
                                                   FrameFetch::Earlier{.files = items.size(),
                                                                       .bytes = stats.bytes,
                                                                       .retries = stats.retries,
