@@ -452,6 +452,53 @@ TEST_F(StorageWorkerFaultTest, AnArtifactAtTheFinalPathIsACacheHitOnceEveryFrame
     EXPECT_FALSE(fs::exists(env_.tmp / again));
 }
 
+// Two jobs at once (MAX_CONCURRENT=2), each with its last frame's GET held and a download of
+// its own, one connection each (STORAGE_PARALLEL=1): both render while their frames arrive,
+// and each artifact has the bytes of the same job rendered alone.
+TEST_F(StorageWorkerFaultTest, TwoJobsAtOnceEachWithAHeldFrameBothRender) {
+    upload_frames("f/");
+    auto storage = storage_config();
+    storage.limits.parallel = 1;
+    const auto alone = render_to_bucket("alone", storage);
+    ASSERT_FALSE(alone.empty());
+
+    auto config = env_.config();
+    config.storage = storage;
+    config.max_concurrent = 2;
+    for (const auto* part : {"one", "two"}) {
+        devapi::JobSpec spec;
+        spec.frames_url = "s3://renderer-stories/f/";
+        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+        env_.add_job("demo", part, spec);
+    }
+    server_->hold("GET", "/f/frame_60.png", "last", 2);
+    std::thread worker([&] {
+        Worker w(config);
+        WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 180s);
+    });
+    bool both = false;
+    for (int i = 0; i < 1200 && !both; ++i) {
+        both = server_->held("last") == 2 && env_.count_events("preflight") == 3;
+        if (!both) std::this_thread::sleep_for(100ms);
+    }
+    server_->release("last");
+    worker.join();
+    EXPECT_TRUE(both) << "the two jobs never waited on their held frames together";
+
+    storage::S3Client client(storage_config());
+    for (const auto* part : {"one", "two"}) {
+        EXPECT_EQ(env_.history(std::string("demo-") + part), kRenderedHistory);
+        const auto copy = env_.dir.path() / (std::string(part) + ".mp4");
+        storage::download_all(
+            client,
+            {{.object = storage::S3Location{kBucket, std::string("out/") + part + ".mp4"},
+              .dest = copy}},
+            [] { return false; });
+        EXPECT_TRUE(testing::read_text(copy) == alone) << part;
+    }
+}
+
 // JOB_TIMEOUT_SEC passes while the render waits on a frame whose GET the store holds open:
 // before the render (preflight waits on frame_1) and mid-render (a decode thread waits on
 // frame_30). The job errors as a Timeout, the held transfer is dropped, nothing is uploaded and
