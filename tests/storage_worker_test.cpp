@@ -499,6 +499,46 @@ TEST_F(StorageWorkerFaultTest, TwoJobsAtOnceEachWithAHeldFrameBothRender) {
     }
 }
 
+// A listing of one frame, held until preflight waits on it: the render takes it as soon as it
+// lands, a one-frame video.
+TEST_F(StorageWorkerFaultTest, AOneFrameListingRendersOnceItsFrameLands) {
+    server_->put(kBucket, "one/frame_1.png",
+                 testing::read_text(testing::testdata() / "stories" / "demo" / "part1" / "frames" /
+                                    "frame_1.png"));
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/one/";
+    spec.output_url = "s3://renderer-stories/out/one.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/one/frame_1.png", "only");
+    std::thread worker([&] { run(storage_config()); });
+    for (int i = 0; i < 1200 && server_->held("only") == 0; ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(env_.has_event("preflight")) << "preflight ran before its only frame landed";
+    server_->release("only");
+    worker.join();
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    ASSERT_TRUE(env_.job(id)->last_report.duration_ms);
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The music's download fails (the object is missing): the job errors naming it, before any
+// frame is fetched, and leaves no work dir.
+TEST_F(StorageWorkerTest, AMissingMusicObjectFailsTheJobBeforeAnyFrameIsFetched) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.music_url = "s3://renderer-stories/music/missing.mp3";
+    spec.output_url = "s3://renderer-stories/out/nomusic.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    expect_errored_naming(id, "missing.mp3");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/f/frame_"), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
 // JOB_TIMEOUT_SEC passes while the render waits on a frame whose GET the store holds open:
 // before the render (preflight waits on frame_1) and mid-render (a decode thread waits on
 // frame_30). The job errors as a Timeout, the held transfer is dropped, nothing is uploaded and
