@@ -1,10 +1,13 @@
 // The worker with remote inputs and output (DESIGN §4.1), end to end over real HTTP: the
 // reference API hands out jobs with frames_url / music_url / output_url, the frames and music
 // come from s3rver behind the signature-checking proxy, and the artifact goes back to it.
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "media/probe.h"
@@ -168,10 +171,12 @@ TEST_F(StorageWorkerTest, MusicByUrlIsCachedByEtag) {
 // returns the artifact's bytes as stored.
 class StorageWorkerFaultTest : public StorageWorkerTest {
   protected:
-    std::string render_to_bucket(const std::string& part, const storage::StorageConfig& storage) {
+    std::string render_to_bucket(const std::string& part, const storage::StorageConfig& storage,
+                                 const std::optional<std::string>& render_json = {}) {
         devapi::JobSpec spec;
         spec.frames_url = "s3://renderer-stories/f/";
         spec.output_url = "s3://renderer-stories/out/" + part + ".mp4";
+        spec.render_json = render_json;
         const auto id = env_.add_job("demo", part, spec);
         run(storage);
         EXPECT_EQ(env_.history(id), kRenderedHistory);
@@ -292,6 +297,315 @@ TEST_F(StorageWorkerTest, ALastFrameThatIsNotAPngFailsAsPreflightMidRender) {
     EXPECT_FALSE(fs::exists(env_.tmp / id));
 }
 
+// STORAGE_MAX_BYTES is one budget for the music and the frames: inputs one byte over it are
+// refused before the frames are fetched, and the message states the configured limit and the
+// inputs' whole size (the frames' share of the budget is no setting an operator can find).
+TEST_F(StorageWorkerTest, InputsOverStorageMaxBytesAreRefusedNamingTheConfiguredLimit) {
+    upload_frames("f/");
+    upload_music("music/background.mp3");
+    std::uint64_t total = fs::file_size(testing::testdata() / "audio" / "music" / "background.mp3");
+    for (const auto& e :
+         fs::directory_iterator(testing::testdata() / "stories" / "demo" / "part1" / "frames")) {
+        total += fs::file_size(e.path());
+    }
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.music_url = "s3://renderer-stories/music/background.mp3";
+    spec.output_url = "s3://renderer-stories/out/over.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    auto storage = storage_config();
+    storage.limits.max_bytes = total - 1;
+
+    run(storage);
+
+    expect_errored_naming(
+        id, fmt::format("{} bytes, more than {} (STORAGE_MAX_BYTES)", total, total - 1));
+    EXPECT_EQ(env_.job(id)->last_report.error_class, "PreflightError");
+    EXPECT_EQ(count_of(server_->request_log(), "\"path\":\"/renderer-stories/f/frame_"), 0)
+        << "frames were fetched for a job over its byte budget";
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The music (4.05 s) is shorter than the frames at 10 fps (6 s), and AUDIO_FIT=shortest cuts the
+// video at 41 frames: frame_60 is never encoded. Its header is still checked, as preflight
+// checks every frame on disk, so the same frames give the same outcome wherever they come from.
+constexpr const char* kCutRender = R"({"fps":10,"audio_fit":"shortest"})";
+
+// A frame past the cut that is not a PNG: a PreflightError naming it, as for frames on disk,
+// not a rendered job whose inputs were never all checked.
+TEST_F(StorageWorkerTest, AFramePastTheCutThatIsNotAPngFailsAsOnDisk) {
+    upload_frames("cut/");
+    server_->put(kBucket, "cut/frame_60.png", "this is not a PNG");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/cut/";
+    spec.output_url = "s3://renderer-stories/out/cut.mp4";
+    spec.render_json = kCutRender;
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    expect_errored_naming(id, "frame_60.png");
+    EXPECT_EQ(env_.job(id)->last_report.error_class, "PreflightError");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// A frame past the cut whose download fails, with a local OUTPUT_DIR: the job errors and no
+// artifact is published at the final path (an errored job leaves nothing behind; a later
+// claim of the job must not take it for a cache hit). frame_60's GET is held until the render
+// has had every chance to publish (the other frames are encoded in a few seconds), then the
+// object is replaced by one of another size, so every attempt at it ends short.
+TEST_F(StorageWorkerFaultTest, AFramePastTheCutThatFailsToDownloadPublishesNothing) {
+    upload_frames("cut/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/cut/";
+    spec.render_json = kCutRender;
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/cut/frame_60.png", "past-cut");
+    std::thread worker([&] { run(storage_config()); });
+    for (int i = 0; i < 1200 && server_->held("past-cut") == 0; ++i)
+        std::this_thread::sleep_for(100ms);
+    // Published (the defect) or waiting for frame_60 before publishing: 15 s is several times
+    // what 41 small frames take on a loaded 2-core machine. The render's hidden temp file is
+    // there from its start; only a published name counts.
+    const auto published = [&] {
+        const auto names = env_.outputs();
+        return std::any_of(names.begin(), names.end(),
+                           [](const std::string& n) { return n.front() != '.'; });
+    };
+    for (int i = 0; i < 150 && !published(); ++i) std::this_thread::sleep_for(100ms);
+    server_->put(kBucket, "cut/frame_60.png", "short");
+    server_->release("past-cut");
+    worker.join();
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    EXPECT_TRUE(env_.outputs().empty()) << "an errored job left its artifact at the final path";
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// vfr with frames still arriving: the demo's frames are runs of 15 equal slides, and frame_20's
+// GET is held until preflight has run, so a held run spans a frame still downloading. The
+// artifact is byte for byte the one rendered with nothing held.
+TEST_F(StorageWorkerFaultTest, AVfrRenderAcrossAHeldFrameHasTheSameBytes) {
+    upload_frames("f/");
+    const std::string vfr = R"({"frame_timing":"vfr","keyint_sec":2})";
+    server_->hold("GET", "/f/frame_20.png", "mid-run");
+    std::string held;
+    std::thread worker([&] { held = render_to_bucket("part1", storage_config(), vfr); });
+    for (int i = 0; i < 1200 && !(server_->held("mid-run") == 1 && env_.has_event("preflight"));
+         ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    server_->release("mid-run");
+    worker.join();
+    ASSERT_FALSE(held.empty());
+    EXPECT_TRUE(render_to_bucket("part2", storage_config(), vfr) == held)
+        << "the vfr artifact depends on when its frames landed";
+}
+
+// The render cache with frames still arriving and a local OUTPUT_DIR: the same job claimed
+// again finds its artifact at the final path, waits for every frame (the check hashes them
+// all; frame_60's GET is held until preflight has run) and reports a cache hit with the same
+// bytes, the artifact untouched.
+TEST_F(StorageWorkerFaultTest, AnArtifactAtTheFinalPathIsACacheHitOnceEveryFrameArrived) {
+    upload_frames("f/");
+    auto config = env_.config();
+    config.storage = storage_config();
+    config.render.use_cache = true;
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    const auto first = env_.add_job("demo", "part1", spec);
+    {
+        Worker w(config);
+        ASSERT_TRUE(WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 120s));
+    }
+    ASSERT_EQ(env_.history(first), kRenderedHistory);
+    const auto outputs = env_.outputs();
+    ASSERT_EQ(outputs.size(), 1u);
+    const auto artifact = env_.output / outputs[0];
+    const auto bytes = testing::read_text(artifact);
+
+    spec.id = "again";
+    const auto again = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/f/frame_60.png", "last");
+    std::thread worker([&] {
+        Worker w(config);
+        WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 120s);
+    });
+    for (int i = 0;
+         i < 1200 && !(server_->held("last") == 1 && env_.count_events("preflight") == 2); ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_FALSE(env_.has_event("cache_hit")) << "a cache hit before every frame arrived";
+    server_->release("last");
+    worker.join();
+
+    EXPECT_EQ(env_.history(again), kRenderedHistory);
+    const auto done = env_.logs().events("done");
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_TRUE(done[1]["cache_hit"].GetBool());
+    EXPECT_EQ(env_.outputs(), outputs);
+    EXPECT_TRUE(testing::read_text(artifact) == bytes);
+    EXPECT_FALSE(fs::exists(env_.tmp / again));
+}
+
+// Two jobs at once (MAX_CONCURRENT=2), each with its last frame's GET held and a download of
+// its own, one connection each (STORAGE_PARALLEL=1): both render while their frames arrive,
+// and each artifact has the bytes of the same job rendered alone.
+TEST_F(StorageWorkerFaultTest, TwoJobsAtOnceEachWithAHeldFrameBothRender) {
+    upload_frames("f/");
+    auto storage = storage_config();
+    storage.limits.parallel = 1;
+    const auto alone = render_to_bucket("alone", storage);
+    ASSERT_FALSE(alone.empty());
+
+    auto config = env_.config();
+    config.storage = storage;
+    config.max_concurrent = 2;
+    for (const auto* part : {"one", "two"}) {
+        devapi::JobSpec spec;
+        spec.frames_url = "s3://renderer-stories/f/";
+        spec.output_url = std::string("s3://renderer-stories/out/") + part + ".mp4";
+        env_.add_job("demo", part, spec);
+    }
+    server_->hold("GET", "/f/frame_60.png", "last", 2);
+    std::thread worker([&] {
+        Worker w(config);
+        WorkerEnv::run_until(
+            w, [&] { return env_.all_final(); }, 180s);
+    });
+    bool both = false;
+    for (int i = 0; i < 1200 && !both; ++i) {
+        both = server_->held("last") == 2 && env_.count_events("preflight") == 3;
+        if (!both) std::this_thread::sleep_for(100ms);
+    }
+    server_->release("last");
+    worker.join();
+    EXPECT_TRUE(both) << "the two jobs never waited on their held frames together";
+
+    storage::S3Client client(storage_config());
+    for (const auto* part : {"one", "two"}) {
+        EXPECT_EQ(env_.history(std::string("demo-") + part), kRenderedHistory);
+        const auto copy = env_.dir.path() / (std::string(part) + ".mp4");
+        storage::download_all(
+            client,
+            {{.object = storage::S3Location{kBucket, std::string("out/") + part + ".mp4"},
+              .dest = copy}},
+            [] { return false; });
+        EXPECT_TRUE(testing::read_text(copy) == alone) << part;
+    }
+}
+
+// A listing of one frame, held until preflight waits on it: the render takes it as soon as it
+// lands, a one-frame video.
+TEST_F(StorageWorkerFaultTest, AOneFrameListingRendersOnceItsFrameLands) {
+    server_->put(kBucket, "one/frame_1.png",
+                 testing::read_text(testing::testdata() / "stories" / "demo" / "part1" / "frames" /
+                                    "frame_1.png"));
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/one/";
+    spec.output_url = "s3://renderer-stories/out/one.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", "/one/frame_1.png", "only");
+    std::thread worker([&] { run(storage_config()); });
+    for (int i = 0; i < 1200 && server_->held("only") == 0; ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(env_.has_event("preflight")) << "preflight ran before its only frame landed";
+    server_->release("only");
+    worker.join();
+    EXPECT_EQ(env_.history(id), kRenderedHistory);
+    ASSERT_TRUE(env_.job(id)->last_report.duration_ms);
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The music's download fails (the object is missing): the job errors naming it, before any
+// frame is fetched, and leaves no work dir.
+TEST_F(StorageWorkerTest, AMissingMusicObjectFailsTheJobBeforeAnyFrameIsFetched) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.music_url = "s3://renderer-stories/music/missing.mp3";
+    spec.output_url = "s3://renderer-stories/out/nomusic.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+
+    run(storage_config());
+
+    expect_errored_naming(id, "missing.mp3");
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"path\":\"/renderer-stories/f/frame_"), 0) << log;
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// JOB_TIMEOUT_SEC passes while the render waits on a frame whose GET the store holds open:
+// before the render (preflight waits on frame_1) and mid-render (a decode thread waits on
+// frame_30). The job errors as a Timeout, the held transfer is dropped, nothing is uploaded and
+// the work dir goes; the worker does not hang in the download or the pipeline.
+class StorageWorkerHeldFrameTest : public StorageWorkerFaultTest,
+                                   public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(StorageWorkerHeldFrameTest, AJobTimeoutEndsTheJobAndTheDownload) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/timeout.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", std::string("/f/") + GetParam(), "frame");
+    auto config = env_.config();
+    config.storage = storage_config();
+    config.job_timeout_sec = 2;
+    Worker w(config);
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w, [&] { return env_.all_final(); }, 120s));
+
+    EXPECT_EQ(env_.history(id), kErroredHistory);
+    const auto job = env_.job(id);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(job->last_report.error_class, "Timeout");
+    EXPECT_EQ(job->last_report.timeout, true);
+    EXPECT_EQ(server_->held("frame"), 0) << "the held GET was left open";
+    const auto log = server_->request_log();
+    EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
+    EXPECT_FALSE(env_.has_event("inputs_downloaded"));
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// A shutdown (SIGTERM, no grace left) while the render waits on a held frame: the job is
+// cancelled without a final status (the lease lapses, the API requeues it), the held transfer
+// is dropped and the work dir removed, and the worker's run returns.
+TEST_P(StorageWorkerHeldFrameTest, AShutdownCancelsTheJobAndTheDownload) {
+    upload_frames("f/");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/shutdown.mp4";
+    const auto id = env_.add_job("demo", "part1", spec);
+    server_->hold("GET", std::string("/f/") + GetParam(), "frame");
+    auto config = env_.config();
+    config.storage = storage_config();
+    config.shutdown_grace_sec = 0;
+    Worker w(config);
+    // Stopped (request_stop, as SIGTERM does) once the render waits on the held frame.
+    bool waiting = false;
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w,
+        [&] {
+            waiting = waiting || (server_->held("frame") == 1 && env_.has_event("claim"));
+            return waiting;
+        },
+        120s));
+
+    EXPECT_EQ(env_.history(id), (std::vector<std::string>{"queued", "claimed", "rendering"}));
+    EXPECT_TRUE(env_.has_event("cancelled"));
+    EXPECT_EQ(server_->held("frame"), 0) << "the held GET was left open";
+    EXPECT_EQ(count_of(server_->request_log(), "\"method\":\"PUT\""), 0);
+    EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+INSTANTIATE_TEST_SUITE_P(FirstAndMiddleFrame, StorageWorkerHeldFrameTest,
+                         ::testing::Values("frame_1.png", "frame_30.png"));
+
 // The store fails in the middle of a multipart upload: part 2 answers 503 twice and part 3's
 // answer is cut off. Each part is sent again, the upload completes (never aborted), the job
 // ends rendered, and the object holds the fault-free render's bytes.
@@ -379,6 +693,47 @@ TEST_F(StorageWorkerTest, AnObjectThatIsNotAPngFailsPreflightAndUploadsNothing) 
     EXPECT_EQ(count_of(log, "\"method\":\"PUT\""), 0) << log;
     EXPECT_EQ(count_of(log, "\"method\":\"POST\""), 0) << log;
     EXPECT_FALSE(fs::exists(env_.tmp / id));
+}
+
+// The lease is taken back while the render waits on a frame whose GET the store holds open
+// (the API refuses the 4th beat, about 2 s in): the render and the download stop, the held
+// transfer is dropped, no status follows, nothing is uploaded and the work dir goes.
+TEST(StorageWorkerLeaseTest, ALeaseLostWhileTheRenderWaitsOnAHeldFrameStopsBoth) {
+    devapi::ApiServer::Options o;
+    o.heartbeat_refuse_after = 4;
+    WorkerEnv env(o);
+    S3Server server(env.dir.path() / "s3");
+    server.create_bucket(kBucket);
+    for (const auto& e :
+         fs::directory_iterator(testing::testdata() / "stories" / "demo" / "part1" / "frames")) {
+        server.put(kBucket, "f/" + e.path().filename().string(), testing::read_text(e.path()));
+    }
+    server.hold("GET", "/f/frame_30.png", "mid");
+    devapi::JobSpec spec;
+    spec.frames_url = "s3://renderer-stories/f/";
+    spec.output_url = "s3://renderer-stories/out/lost.mp4";
+    spec.lease_seconds = 2;
+    const auto id = env.add_job("demo", "part1", spec);
+
+    auto config = env.config();
+    config.storage = testing::storage_config_for(server);
+    Worker w(config);
+    bool ended = false;
+    ASSERT_TRUE(WorkerEnv::run_until(
+        w,
+        [&] {
+            ended = ended || (env.has_event("lease_lost") && !fs::exists(env.tmp / id));
+            return ended;
+        },
+        120s));
+
+    EXPECT_EQ(server.held("mid"), 0) << "the held GET was left open";
+    for (const auto& s : env.history(id)) {
+        EXPECT_NE(s, "rendered");
+        EXPECT_NE(s, "errored");
+    }
+    EXPECT_EQ(count_of(server.request_log(), "\"method\":\"PUT\""), 0);
+    EXPECT_FALSE(env.has_event("inputs_downloaded"));
 }
 
 // The lease is taken back while the artifact's parts are being refused: the upload stops, is

@@ -132,6 +132,22 @@ RenderResult result_from_file(const PreflightReport& pf, std::int64_t frames) {
     return r;
 }
 
+// Frames past the cut (AUDIO_FIT=shortest with the shorter music) are never encoded, but
+// preflight reads the header of every frame on disk. Frames still arriving get the same check
+// before anything is published: where the frames come from changes neither the outcome (a
+// non-PNG is a PreflightError) nor what is left behind (a download failing there fails the
+// render before its artifact is in place).
+void check_frames_past_cut(const RenderRequest& req, const PreflightReport& pf,
+                           std::int64_t cut_frames, const CancelToken& cancel) {
+    const auto* arriving = req.arriving_frames.get();
+    if (!arriving) return;  // preflight checked them all
+    for (auto i = static_cast<std::size_t>(cut_frames); i < pf.frames.size(); ++i) {
+        if (!arriving->wait(i, [&] { return cancel.cancelled(); }))
+            throw_cancelled(cancel.reason().value_or(ErrorClass::Cancelled));
+        read_png_header(pf.frames[i], req.settings.max_frame_pixels, req.setting_names);
+    }
+}
+
 // The existing artifact's result when its stored key equals this render's and the file is
 // whole (its boxes tile the file, and it holds every packet this render would write); hashing
 // the frames costs one read of each file, far less than encoding them.
@@ -361,6 +377,7 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
     if (s.use_cache) {
         if (auto hit =
                 cached_result(pf, cut, frames, req.arriving_frames.get(), music_hash, s, log)) {
+            check_frames_past_cut(req, pf, cut.video_frames, cancel);
             hit->wall_sec = seconds_since(t0);
             hit->stages.preflight = preflight_sec;
             return *hit;
@@ -536,6 +553,9 @@ RenderResult render_slideshow(const RenderRequest& req, const log::Context& log,
                                    {"audio_sample_rate", rate}});
     }
 
+    const auto past_cut_start = Clock::now();
+    check_frames_past_cut(req, pf, cut.video_frames, cancel);
+    decode_wait_sec += seconds_since(past_cut_start);
     const double encode_sec = seconds_since(encode_start) - decode_wait_sec;
     const auto publish_start = Clock::now();
     if (publish_gate && !publish_gate()) throw_cancelled(ErrorClass::LeaseLost);

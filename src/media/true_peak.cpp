@@ -66,7 +66,9 @@ inline std::uint32_t magnitude_bits(float v) {
 // x[0..count): x[-kPast] to x[kBlock - 1 + kFuture] must be readable. Vectorised across outputs
 // (the tap loop unrolls); each output sums its taps in one order, so the result does not depend
 // on the vector width the CPU offers.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under ThreadSanitizer: GCC instruments the clones' ifunc resolver, which the dynamic
+// loader runs before the TSan runtime is up (the binary crashed at load).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 float block_peak(const Interpolator& f, const float* x, std::size_t count) {

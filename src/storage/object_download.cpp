@@ -140,23 +140,25 @@ std::string describe(const DownloadItem& item) {
 }  // namespace
 
 DownloadStats download_all(const S3Client& client, const std::vector<DownloadItem>& items,
-                           const CancelFn& cancelled, const CompleteFn& on_complete) {
+                           const CancelFn& cancelled, const CompleteFn& on_complete,
+                           std::uint64_t spent_bytes) {
     DownloadStats stats;
     stats.etags.resize(items.size());
     stats.not_modified.resize(items.size());
     if (items.empty()) return stats;
     const auto& limits = client.config().limits;
-    Budget budget{.limits = &limits, .dir = items.front().dest.parent_path()};
+    Budget budget{.limits = &limits, .dir = items.front().dest.parent_path(), .total = spent_bytes};
 
-    std::uint64_t expected_total = 0;
+    std::uint64_t expected_total = spent_bytes;
     for (const auto& item : items) expected_total += item.expected_size.value_or(0);
     if (expected_total > limits.max_bytes) {
         throw Error(ErrorClass::PreflightError,
                     fmt::format("the job's inputs are {} bytes, more than {} (STORAGE_MAX_BYTES)",
                                 expected_total, limits.max_bytes));
     }
-    if (free_bytes(budget.dir) < expected_total + limits.min_free_bytes) {
-        throw out_of_space(budget.dir, expected_total, limits.min_free_bytes);
+    // The earlier downloads' bytes are on the disk already: only this batch's still need room.
+    if (free_bytes(budget.dir) < expected_total - spent_bytes + limits.min_free_bytes) {
+        throw out_of_space(budget.dir, expected_total - spent_bytes, limits.min_free_bytes);
     }
 
     CurlMultiPtr multi(curl_multi_init());

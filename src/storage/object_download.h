@@ -42,8 +42,13 @@ struct DownloadStats {
 // first. `on_complete` (optional) is called with an item's index as soon as its file is whole
 // at its dest, on the calling thread; a render can start reading while the rest download. Only
 // complete files are ever named: a failure later in the batch still removes them all.
+//
+// `spent_bytes`: what the job's earlier downloads took of limits.max_bytes (one budget for all
+// of a job's inputs); counted as written, so the limit and the sizes in a message are the whole
+// job's, as configured.
 using CompleteFn = std::function<void(std::size_t index)>;
 DownloadStats download_all(const S3Client& client, const std::vector<DownloadItem>& items,
-                           const CancelFn& cancelled, const CompleteFn& on_complete = {});
+                           const CancelFn& cancelled, const CompleteFn& on_complete = {},
+                           std::uint64_t spent_bytes = 0);
 
 }  // namespace renderer::storage

@@ -49,7 +49,8 @@ void FrameFetch::run(storage::CancelFn cancelled, Earlier earlier, log::Context 
     };
     std::optional<Error> error;
     try {
-        const auto stats = storage::download_all(client_, items_, stop, arrived);
+        // The music's bytes count against the same STORAGE_MAX_BYTES (one budget per job).
+        const auto stats = storage::download_all(client_, items_, stop, arrived, earlier.bytes);
         const double wall =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - earlier.start).count();
         log.info("inputs_downloaded", {{"files", earlier.files + items_.size()},

@@ -338,7 +338,7 @@ std::optional<media::RenderResult> JobRunner::render_under_lease(std::optional<E
             }
             result = render_with_retries(request, failure, fetch.get());
             if (fetch) {
-                if (result) fetch->finish();  // the frames past the cut, if any; throws its error
+                if (result) fetch->finish();  // the render waited for every frame; rethrows
                 fetch->stop();
             }
             if (result && job_.output_url) {

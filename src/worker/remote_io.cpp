@@ -1,6 +1,5 @@
 #include "worker/remote_io.h"
 
-#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -138,12 +137,9 @@ std::shared_ptr<FrameFetch> stage_remote_inputs(const storage::S3Client& client,
         }
     }
     if (!frame_items.empty()) {
-        // One budget for the job's inputs: what the music took is not the frames' to take.
-        auto frames_config = config;
-        auto& budget = frames_config.limits.max_bytes;
-        budget -= std::min(budget, stats.bytes);
-        auto fetch = std::make_shared<FrameFetch>(storage::S3Client(std::move(frames_config)),
-                                                  std::move(frame_items), cancelled,
+        // One budget for the job's inputs: what the music took is not the frames' to take
+        // (FrameFetch counts it as spent, so messages state the whole job and the set limit).
+        auto fetch = std::make_shared<FrameFetch>(client, std::move(frame_items), cancelled,
                                                   FrameFetch::Earlier{.files = items.size(),
                                                                       .bytes = stats.bytes,
                                                                       .retries = stats.retries,
