@@ -238,8 +238,10 @@ TEST_F(FrameTimingTest, VfrSampleDurationsCoverTheCfrVideoDuration) {
         ASSERT_EQ(track->media_timescale, 44100u);
         EXPECT_EQ(track->media_duration, static_cast<std::uint64_t>(total) * 1470) << total;
         EXPECT_GE(stts_sum(*track), track->media_duration) << total << " frames";
-        const auto* sv = first_stream(media::probe_file(vfr.path), "video");
-        const auto* sc = first_stream(media::probe_file(cfr.path), "video");
+        const auto vfr_info = media::probe_file(vfr.path);  // kept: the streams point into it
+        const auto cfr_info = media::probe_file(cfr.path);
+        const auto* sv = first_stream(vfr_info, "video");
+        const auto* sc = first_stream(cfr_info, "video");
         ASSERT_NE(sv, nullptr);
         ASSERT_NE(sc, nullptr);
         EXPECT_DOUBLE_EQ(sv->duration_sec, sc->duration_sec) << total << " frames";
@@ -365,7 +367,8 @@ TEST_F(FrameTimingTest, ProbeTakesTheLastFramesDurationFromTheStreamsEnd) {
     r.settings.vfr_max_hold_ms = 5000;
     r.settings.audio.fit = media::AudioFit::Pad;
     const auto result = render(r);
-    const auto* v = first_stream(media::probe_file(result.path), "video");
+    const auto info = media::probe_file(result.path);
+    const auto* v = first_stream(info, "video");
     ASSERT_NE(v, nullptr);
     // Runs of 27, 30, 15, 30, 5 and the last frame's 1 (the keyint splits the 45 and 36 holds).
     EXPECT_EQ(v->frames, 6);
@@ -409,7 +412,8 @@ TEST_F(FrameTimingTest, ProbeCallsALongerLastFrameVfr) {
         media::encode_and_write(encoder.get(), nullptr, stream, mux, nullptr, &durations);
         mux.finish();
     }
-    const auto* v = first_stream(media::probe_file(out), "video");
+    const auto info = media::probe_file(out);
+    const auto* v = first_stream(info, "video");
     ASSERT_NE(v, nullptr);
     EXPECT_EQ(v->frames, 6);
     EXPECT_NEAR(v->min_frame_duration_sec, 1.0 / kFps, 1e-9);

@@ -68,5 +68,8 @@ std::vector<PacketRecord> stream_packets(const std::filesystem::path& path,
 // Convenience: the probe's streams of one type.
 int count_streams(const media::MediaInfo& info, const std::string& type);
 const media::StreamInfo* first_stream(const media::MediaInfo& info, const std::string& type);
+// The pointer points into `info`: a temporary's would dangle at the end of the statement.
+const media::StreamInfo* first_stream(const media::MediaInfo&& info,
+                                      const std::string& type) = delete;
 
 }  // namespace renderer::testing
